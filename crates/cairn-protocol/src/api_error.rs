@@ -1,0 +1,98 @@
+//! The JSON body of every error response: `{"code": "...", "message": "..."}`.
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes. Clients match on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InvalidDeviceId,
+    InvalidDeviceName,
+    InvalidPlatform,
+    Unauthorized,
+    SessionExpired,
+    InvalidAccountKey,
+    InvalidRefreshToken,
+    InvalidOauthState,
+    InvalidLoginCode,
+    OauthProviderError,
+    ProviderDisabled,
+    Forbidden,
+    DeviceRevoked,
+    NotFound,
+    RateLimited,
+    Internal,
+    /// A code this build does not know (a newer service): treat as opaque.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The wire spelling, for logs and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::InvalidDeviceId => "invalid_device_id",
+            ErrorCode::InvalidDeviceName => "invalid_device_name",
+            ErrorCode::InvalidPlatform => "invalid_platform",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::InvalidAccountKey => "invalid_account_key",
+            ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
+            ErrorCode::InvalidOauthState => "invalid_oauth_state",
+            ErrorCode::InvalidLoginCode => "invalid_login_code",
+            ErrorCode::OauthProviderError => "oauth_provider_error",
+            ErrorCode::ProviderDisabled => "provider_disabled",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::DeviceRevoked => "device_revoked",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every 4xx and 5xx response of the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_codes_deserialize() {
+        let e: ApiError =
+            serde_json::from_str(r#"{"code":"brand_new","message":"m"}"#).expect("parse");
+        assert_eq!(e.code, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn as_str_matches_serde() {
+        for code in [
+            ErrorCode::InvalidJson,
+            ErrorCode::DeviceRevoked,
+            ErrorCode::RateLimited,
+        ] {
+            let json = serde_json::to_string(&code).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}

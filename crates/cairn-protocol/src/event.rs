@@ -1,0 +1,46 @@
+//! Live notifications pushed on `GET /v1/events` (WebSocket, one JSON text
+//! message per event).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceId, DeviceName};
+
+/// One notification for a user's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServiceEvent {
+    /// First message on a new connection: from here on nothing is missed.
+    Subscribed { device_id: Option<DeviceId> },
+    /// A peer committed a new head: poll it now.
+    Published { device_id: DeviceId, seq: u64 },
+    /// A new device joined: refresh the grant to read it.
+    DeviceJoined {
+        device_id: DeviceId,
+        name: DeviceName,
+    },
+    DeviceRenamed {
+        device_id: DeviceId,
+        name: DeviceName,
+    },
+    /// A device was revoked: refresh the grant (and stop if it is us).
+    DeviceRevoked { device_id: DeviceId },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shape() {
+        let e = ServiceEvent::Published {
+            device_id: DeviceId::parse("d1").expect("valid"),
+            seq: 7,
+        };
+        let json = serde_json::to_string(&e).expect("serialize");
+        assert_eq!(json, r#"{"type":"published","device_id":"d1","seq":7}"#);
+        assert_eq!(
+            serde_json::from_str::<ServiceEvent>(&json).expect("parse"),
+            e
+        );
+    }
+}

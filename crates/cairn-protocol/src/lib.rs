@@ -1,0 +1,34 @@
+//! Types shared by the Cairn app and the Cairn service.
+//!
+//! Nothing here does IO. The app (through `cairn-client`) and the service
+//! (`cairn-server`) both serialize these types, so a change here is a change
+//! to the wire protocol.
+//!
+//! - [`key_layout`]: where a device's objects live in the bucket.
+//! - [`ids`]: validated device ids and names.
+//! - [`auth`], [`device`], [`grant`], [`event`]: request and response bodies.
+//! - [`api_error`]: the `{code, message}` body of every error response.
+
+pub mod api_error;
+pub mod auth;
+pub mod device;
+pub mod error;
+pub mod event;
+pub mod grant;
+pub mod ids;
+pub mod key_layout;
+
+pub use api_error::{ApiError, ErrorCode};
+pub use auth::{
+    AccountCreated, GithubExchangeRequest, GithubLoginCode, GithubStartRequest,
+    GithubStartResponse, RefreshRequest, Session, SignInRequest, UserInfo,
+};
+pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
+pub use error::ProtocolError;
+pub use event::ServiceEvent;
+pub use grant::{Grant, ObjectUrls, PeerGrant};
+pub use ids::{DeviceId, DeviceName, Platform};
+pub use key_layout::{
+    device_prefix, object_key, user_prefix, DeviceKey, LogSlot, SnapshotSlot, UserId, LOG_SLOTS,
+    SNAPSHOT_SLOTS,
+};
