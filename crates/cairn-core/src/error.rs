@@ -1,0 +1,78 @@
+//! The core's error type. Every variant names the thing that failed so the
+//! CLI and the app can say what went wrong without guessing.
+
+use std::path::PathBuf;
+
+/// Errors from the local store, the note documents and history.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("no note with id {id}")]
+    NoteNotFound { id: String },
+
+    #[error("note {id} is deleted")]
+    NoteDeleted { id: String },
+
+    #[error("note {id} is stored corrupt and cannot be loaded: {reason}")]
+    CorruptNote { id: String, reason: String },
+
+    #[error("the database at {path} has schema version {found}, newer than this version of Cairn understands ({supported}); upgrade Cairn to open it")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("the disk is full: could not write to {path}; nothing was changed")]
+    DiskFull { path: PathBuf },
+
+    #[error("{path} is read-only; nothing was changed")]
+    ReadOnly { path: PathBuf },
+
+    #[error("cannot open the store at {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+
+    #[error("no version {version} in the history of note {id}")]
+    VersionNotFound { id: String, version: String },
+
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+
+    #[error("changes for note {id} could not be applied: {reason}")]
+    BadChanges { id: String, reason: String },
+
+    #[error("database error while {op}: {source}")]
+    Database {
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("document error in note {id}: {source}")]
+    Document {
+        id: String,
+        #[source]
+        source: automerge::AutomergeError,
+    },
+}
+
+impl CoreError {
+    /// A stable machine-readable code for the UI and for `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::NoteNotFound { .. } => "note_not_found",
+            CoreError::NoteDeleted { .. } => "note_deleted",
+            CoreError::CorruptNote { .. } => "corrupt_note",
+            CoreError::SchemaTooNew { .. } => "schema_too_new",
+            CoreError::DiskFull { .. } => "disk_full",
+            CoreError::ReadOnly { .. } => "read_only",
+            CoreError::Open { .. } => "open_failed",
+            CoreError::VersionNotFound { .. } => "version_not_found",
+            CoreError::Invalid { .. } => "invalid_input",
+            CoreError::BadChanges { .. } => "bad_changes",
+            CoreError::Database { .. } => "database",
+            CoreError::Document { .. } => "document",
+        }
+    }
+}
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,33 @@
+//! Cairn's core: notes as Automerge documents in SQLite, with search,
+//! history and merging. No Tauri, no network, no async: the app, the CLI
+//! and the sync runner all drive this same store.
+//!
+//! ```
+//! use cairn_core::{ListQuery, Store};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut store = Store::open(dir.path()).unwrap();
+//! let id = store.create_note("Groceries\n- milk").unwrap();
+//! store.splice(&id, 9, 0, " for Sunday").unwrap();
+//! assert_eq!(store.get(&id).unwrap().title, "Groceries for Sunday");
+//! assert_eq!(store.search("sunday", 10).unwrap().len(), 1);
+//! assert_eq!(store.list(&ListQuery::default()).unwrap().len(), 1);
+//! ```
+
+pub mod clock;
+mod doc_cache;
+pub mod error;
+mod history;
+mod migrations;
+pub mod model;
+pub mod note_doc;
+pub mod origin;
+mod query;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{CoreError, Result};
+pub use migrations::SCHEMA_VERSION;
+pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};
+pub use note_doc::{NoteDoc, NoteState};
+pub use origin::Origin;
+pub use store::{validate_note_id, Store, StoreOptions, DB_FILE};

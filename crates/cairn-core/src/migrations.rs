@@ -1,0 +1,75 @@
+//! Numbered schema migrations, embedded in the binary. `PRAGMA user_version`
+//! holds the number of the last one applied. A database from a newer Cairn
+//! is refused rather than guessed at.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{CoreError, Result};
+
+/// (version, SQL) in order. Append only; never edit a released migration.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let db = |op| move |source| CoreError::Database { op, source };
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db("reading the schema version"))?;
+    if current > SCHEMA_VERSION {
+        return Err(CoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction().map_err(db("starting a migration"))?;
+        tx.execute_batch(sql).map_err(db("applying a migration"))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(db("recording the schema version"))?;
+        tx.commit().map_err(db("committing a migration"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_end_at_schema_version() {
+        for (i, (v, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*v, i as i64 + 1);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn migrate_from_empty_and_again_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut c = Connection::open(&path).unwrap();
+        migrate(&mut c, &path).unwrap();
+        migrate(&mut c, &path).unwrap();
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name='notes_fts'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        let err = migrate(&mut c, &path).unwrap_err();
+        assert!(matches!(err, CoreError::SchemaTooNew { .. }), "{err}");
+    }
+}

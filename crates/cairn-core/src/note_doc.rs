@@ -1,0 +1,428 @@
+//! One note as one Automerge document.
+//!
+//! Layout of the document root:
+//!
+//! | key        | type          | meaning                                        |
+//! |------------|---------------|------------------------------------------------|
+//! | `body`     | text          | the Markdown body; the title is its first line |
+//! | `tags`     | map<str,bool> | a set: present keys are the tags               |
+//! | `pinned`   | bool          |                                                |
+//! | `trashed`  | bool          |                                                |
+//! | `deleted`  | bool          | a tombstone, so deletion syncs like an edit    |
+//! | `created`  | i64 (ms)      |                                                |
+//! | `modified` | i64 (ms)      | last local edit                                |
+//!
+//! Text indexes are UTF-16 code units, because the editor is JavaScript.
+//! Tags are a map rather than a list so that two devices adding the same tag
+//! merge into one tag, and tags added and removed on different devices
+//! combine as set operations.
+
+use automerge::{
+    transaction::{CommitOptions, Transactable},
+    AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, ReadDoc, ScalarValue, TextEncoding,
+    Value, ROOT,
+};
+
+use crate::error::{CoreError, Result};
+
+pub(crate) const ENCODING: TextEncoding = TextEncoding::Utf16CodeUnit;
+
+/// The state of a note at some point, read out of its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteState {
+    pub body: String,
+    pub tags: Vec<String>,
+    pub pinned: bool,
+    pub trashed: bool,
+    pub deleted: bool,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+/// A note's Automerge document with typed accessors.
+pub struct NoteDoc {
+    id: String,
+    doc: AutoCommit,
+    body: ObjId,
+}
+
+impl NoteDoc {
+    /// A brand new note. `actor` identifies the device making it.
+    pub fn create(id: &str, actor: &[u8], body: &str, now_ms: i64) -> Result<NoteDoc> {
+        let mut doc = AutoCommit::new_with_encoding(ENCODING);
+        doc.set_actor(automerge::ActorId::from(actor));
+        let err = |source| CoreError::Document {
+            id: id.to_string(),
+            source,
+        };
+        let text = doc
+            .put_object(ROOT, "body", ObjType::Text)
+            .map_err(err)?;
+        doc.splice_text(&text, 0, 0, body).map_err(err)?;
+        doc.put_object(ROOT, "tags", ObjType::Map).map_err(err)?;
+        doc.put(ROOT, "pinned", false).map_err(err)?;
+        doc.put(ROOT, "trashed", false).map_err(err)?;
+        doc.put(ROOT, "created", ScalarValue::Timestamp(now_ms))
+            .map_err(err)?;
+        doc.put(ROOT, "modified", ScalarValue::Timestamp(now_ms))
+            .map_err(err)?;
+        doc.commit_with(CommitOptions::default().with_time(now_ms));
+        Ok(NoteDoc {
+            id: id.to_string(),
+            doc,
+            body: text,
+        })
+    }
+
+    /// Loads a note from its stored chunks (a snapshot followed by
+    /// incremental changes, concatenated or one by one).
+    pub fn load(id: &str, actor: &[u8], chunks: &[Vec<u8>]) -> Result<NoteDoc> {
+        let corrupt = |reason: String| CoreError::CorruptNote {
+            id: id.to_string(),
+            reason,
+        };
+        let mut doc = AutoCommit::new_with_encoding(ENCODING);
+        for (i, chunk) in chunks.iter().enumerate() {
+            if i == 0 {
+                doc = AutoCommit::load_with_options(chunk, LoadOptions::new().text_encoding(ENCODING))
+                    .map_err(|e| corrupt(format!("snapshot: {e}")))?;
+            } else {
+                doc.load_incremental(chunk)
+                    .map_err(|e| corrupt(format!("change chunk {i}: {e}")))?;
+            }
+        }
+        doc.set_actor(automerge::ActorId::from(actor));
+        Self::from_doc(id, doc)
+    }
+
+    /// Wraps a document that came from elsewhere, checking its shape.
+    pub(crate) fn from_doc(id: &str, doc: AutoCommit) -> Result<NoteDoc> {
+        let body = match doc.get(ROOT, "body") {
+            Ok(Some((Value::Object(ObjType::Text), obj))) => obj,
+            Ok(_) => {
+                return Err(CoreError::CorruptNote {
+                    id: id.to_string(),
+                    reason: "document has no text body".into(),
+                })
+            }
+            Err(e) => {
+                return Err(CoreError::CorruptNote {
+                    id: id.to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        Ok(NoteDoc {
+            id: id.to_string(),
+            doc,
+            body,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    fn err(&self) -> impl Fn(automerge::AutomergeError) -> CoreError + '_ {
+        move |source| CoreError::Document {
+            id: self.id.clone(),
+            source,
+        }
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    pub fn body(&self) -> Result<String> {
+        self.doc.text(&self.body).map_err(self.err())
+    }
+
+    pub fn body_at(&self, heads: &[ChangeHash]) -> Result<String> {
+        self.doc.text_at(&self.body, heads).map_err(self.err())
+    }
+
+    /// Length of the body in UTF-16 code units.
+    pub fn body_len(&self) -> usize {
+        self.doc.length(&self.body)
+    }
+
+    /// Reads every field, now or at `heads`.
+    pub fn state(&self, heads: Option<&[ChangeHash]>) -> Result<NoteState> {
+        let body = match heads {
+            Some(h) => self.body_at(h)?,
+            None => self.body()?,
+        };
+        let tags = match self.get_value(ROOT, "tags", heads)? {
+            Some((Value::Object(ObjType::Map), obj)) => {
+                let keys: Vec<String> = match heads {
+                    Some(h) => self.doc.keys_at(&obj, h).collect(),
+                    None => self.doc.keys(&obj).collect(),
+                };
+                keys
+            }
+            _ => Vec::new(),
+        };
+        Ok(NoteState {
+            body,
+            tags,
+            pinned: self.get_bool("pinned", heads)?,
+            trashed: self.get_bool("trashed", heads)?,
+            deleted: self.get_bool("deleted", heads)?,
+            created_ms: self.get_time("created", heads)?,
+            modified_ms: self.get_time("modified", heads)?,
+        })
+    }
+
+    fn get_value(
+        &self,
+        obj: ObjId,
+        key: &str,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<Option<(Value<'_>, ObjId)>> {
+        match heads {
+            Some(h) => self.doc.get_at(obj, key, h),
+            None => self.doc.get(obj, key),
+        }
+        .map_err(self.err())
+    }
+
+    fn get_bool(&self, key: &str, heads: Option<&[ChangeHash]>) -> Result<bool> {
+        Ok(matches!(
+            self.get_value(ROOT, key, heads)?,
+            Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+        ))
+    }
+
+    fn get_time(&self, key: &str, heads: Option<&[ChangeHash]>) -> Result<i64> {
+        Ok(match self.get_value(ROOT, key, heads)? {
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Timestamp(t) | ScalarValue::Int(t) => *t,
+                _ => 0,
+            },
+            _ => 0,
+        })
+    }
+
+    // ---- edits: each stages operations; `commit` closes them into one change.
+
+    /// Replaces the body with `new_body` as a minimal diff, so it merges
+    /// well with concurrent edits elsewhere.
+    pub fn set_body(&mut self, new_body: &str) -> Result<()> {
+        let body = self.body.clone();
+        let id = self.id.clone();
+        self.doc
+            .update_text(&body, new_body)
+            .map_err(|source| CoreError::Document { id, source })
+    }
+
+    /// Splices the body at a UTF-16 index, as an editor does.
+    pub fn splice(&mut self, index: usize, delete: isize, insert: &str) -> Result<()> {
+        let len = self.body_len();
+        if index > len || delete < 0 || index + delete.unsigned_abs() > len {
+            return Err(CoreError::Invalid {
+                what: "splice",
+                reason: format!(
+                    "index {index} + delete {delete} is outside the body of {len} UTF-16 units"
+                ),
+            });
+        }
+        let body = self.body.clone();
+        let id = self.id.clone();
+        self.doc
+            .splice_text(&body, index, delete, insert)
+            .map_err(|source| CoreError::Document { id, source })
+    }
+
+    pub fn add_tag(&mut self, tag: &str) -> Result<()> {
+        let tags = self.tags_obj()?;
+        self.doc.put(&tags, tag, true).map_err(self.err_owned())
+    }
+
+    pub fn remove_tag(&mut self, tag: &str) -> Result<()> {
+        let tags = self.tags_obj()?;
+        if self.doc.get(&tags, tag).map_err(self.err_owned())?.is_some() {
+            self.doc.delete(&tags, tag).map_err(self.err_owned())?;
+        }
+        Ok(())
+    }
+
+    fn tags_obj(&mut self) -> Result<ObjId> {
+        match self.doc.get(ROOT, "tags").map_err(self.err_owned())? {
+            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
+            _ => self
+                .doc
+                .put_object(ROOT, "tags", ObjType::Map)
+                .map_err(self.err_owned()),
+        }
+    }
+
+    fn err_owned(&self) -> impl Fn(automerge::AutomergeError) -> CoreError {
+        let id = self.id.clone();
+        move |source| CoreError::Document {
+            id: id.clone(),
+            source,
+        }
+    }
+
+    pub fn set_flag(&mut self, key: Flag, value: bool) -> Result<()> {
+        self.doc
+            .put(ROOT, key.as_str(), value)
+            .map_err(self.err_owned())
+    }
+
+    /// Closes the staged operations into one change stamped `now_ms`, and
+    /// bumps `modified`. Returns false when nothing was staged.
+    pub fn commit_local(&mut self, now_ms: i64) -> Result<bool> {
+        if self.doc.pending_ops() == 0 {
+            return Ok(false);
+        }
+        self.doc
+            .put(ROOT, "modified", ScalarValue::Timestamp(now_ms))
+            .map_err(self.err_owned())?;
+        Ok(self
+            .doc
+            .commit_with(CommitOptions::default().with_time(now_ms))
+            .is_some())
+    }
+
+    /// Applies changes from another replica (bytes of `save`, `save_after`
+    /// or `save_incremental`). Returns the number of new operations.
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<usize> {
+        self.doc
+            .load_incremental(bytes)
+            .map_err(|e| CoreError::BadChanges {
+                id: self.id.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Bytes of the changes made since the last call (or since load).
+    pub fn take_incremental(&mut self) -> Vec<u8> {
+        self.doc.save_incremental()
+    }
+
+    /// A compacted snapshot of the whole document.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes not covered by `heads`.
+    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+}
+
+/// The boolean fields of a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Pinned,
+    Trashed,
+    Deleted,
+}
+
+impl Flag {
+    fn as_str(self) -> &'static str {
+        match self {
+            Flag::Pinned => "pinned",
+            Flag::Trashed => "trashed",
+            Flag::Deleted => "deleted",
+        }
+    }
+}
+
+/// The title of a note: its first non-empty line, without Markdown heading
+/// marks, at most 120 characters.
+pub fn title_of(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let line = line.trim_start_matches('#').trim();
+    line.chars().take(120).collect()
+}
+
+/// A short plain excerpt of the body after the title line.
+pub fn excerpt_of(body: &str) -> String {
+    let mut lines = body.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines.next();
+    let rest: Vec<&str> = lines.take(6).collect();
+    let joined = rest.join(" ");
+    joined.chars().take(160).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_is_first_nonempty_line_without_heading_marks() {
+        assert_eq!(title_of("\n\n# Groceries\n- milk"), "Groceries");
+        assert_eq!(title_of(""), "");
+        assert_eq!(excerpt_of("# T\n\nline one\nline two"), "line one line two");
+    }
+
+    #[test]
+    fn create_edit_and_read_back() {
+        let mut n = NoteDoc::create("n1", b"actor-a", "hello", 1000).unwrap();
+        n.splice(5, 0, " world").unwrap();
+        n.add_tag("work").unwrap();
+        n.set_flag(Flag::Pinned, true).unwrap();
+        assert!(n.commit_local(2000).unwrap());
+        let s = n.state(None).unwrap();
+        assert_eq!(s.body, "hello world");
+        assert_eq!(s.tags, vec!["work".to_string()]);
+        assert!(s.pinned);
+        assert_eq!(s.created_ms, 1000);
+        assert_eq!(s.modified_ms, 2000);
+    }
+
+    #[test]
+    fn utf16_indexes() {
+        let mut n = NoteDoc::create("n1", b"a", "😀b", 0).unwrap();
+        assert_eq!(n.body_len(), 3);
+        n.splice(2, 0, "x").unwrap();
+        n.commit_local(1).unwrap();
+        assert_eq!(n.body().unwrap(), "😀xb");
+        assert!(n.splice(9, 0, "x").is_err());
+    }
+
+    #[test]
+    fn save_and_load_roundtrip_keeps_utf16() {
+        let mut n = NoteDoc::create("n1", b"a", "é😀", 0).unwrap();
+        let snap = n.save();
+        n.splice(0, 0, "z").unwrap();
+        n.commit_local(1).unwrap();
+        let inc = n.take_incremental();
+        let m = NoteDoc::load("n1", b"b", &[snap, inc]).unwrap();
+        assert_eq!(m.body().unwrap(), "zé😀");
+        assert_eq!(m.body_len(), 4);
+    }
+
+    #[test]
+    fn concurrent_tag_edits_merge_as_a_set() {
+        let mut a = NoteDoc::create("n", b"a", "x", 0).unwrap();
+        a.add_tag("old").unwrap();
+        a.commit_local(1).unwrap();
+        let mut b = NoteDoc::load("n", b"b", &[a.save()]).unwrap();
+        // Both add "shared"; A removes "old"; B adds "mine".
+        a.add_tag("shared").unwrap();
+        a.remove_tag("old").unwrap();
+        a.commit_local(2).unwrap();
+        b.add_tag("shared").unwrap();
+        b.add_tag("mine").unwrap();
+        b.commit_local(2).unwrap();
+        let ab = a.save();
+        let bb = b.save();
+        a.merge_bytes(&bb).unwrap();
+        b.merge_bytes(&ab).unwrap();
+        let want = vec!["mine".to_string(), "shared".to_string()];
+        assert_eq!(a.state(None).unwrap().tags, want);
+        assert_eq!(b.state(None).unwrap().tags, want);
+    }
+}

@@ -1,0 +1,631 @@
+//! The local store: every note's Automerge document in SQLite, plus the
+//! derived tables the list and search read.
+//!
+//! A write goes like this:
+//!
+//! 1. take the note's document from the cache (or load it from its chunks);
+//! 2. apply the edit and close it into one Automerge change;
+//! 3. in ONE SQLite transaction: append the change bytes as a chunk, fold
+//!    the chunks into a fresh snapshot when they outgrow the last one, and
+//!    rewrite the note's row in `notes`, `note_tags` and `notes_fts`;
+//! 4. commit (WAL, `synchronous=FULL`), and only then report success.
+//!
+//! If step 3 or 4 fails, the cached document is dropped so the next read
+//! reloads what is really on disk: an edit is either stored and
+//! acknowledged, or neither.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::clock::{Clock, SystemClock};
+use crate::doc_cache::DocCache;
+use crate::error::{CoreError, Result};
+use crate::migrations;
+use crate::model::{EventKind, NewNote, Note, StoreEvent};
+use crate::note_doc::{excerpt_of, title_of, Flag, NoteDoc, NoteState};
+use crate::origin::Origin;
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "cairn.db";
+
+/// Change chunks are folded into a new snapshot once they are larger than
+/// the snapshot, but not before they reach this size: compacting a tiny
+/// note after every keystroke would cost more than it saves.
+const COMPACT_MIN_BYTES: i64 = 8 * 1024;
+
+const CHUNK_SNAPSHOT: i64 = 0;
+const CHUNK_CHANGES: i64 = 1;
+
+/// How the store is opened.
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub clock: Arc<dyn Clock>,
+    /// `synchronous=FULL`: each commit is fsynced before it returns. Off
+    /// only for bulk work whose caller syncs at the end.
+    pub durable: bool,
+    /// How many loaded documents to keep in memory.
+    pub cache_docs: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            clock: Arc::new(SystemClock),
+            durable: true,
+            cache_docs: 64,
+        }
+    }
+}
+
+pub struct Store {
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
+    pub(crate) actor: Vec<u8>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cache: DocCache,
+    events: Vec<StoreEvent>,
+}
+
+/// Maps a SQLite error to the core error a user can act on.
+pub(crate) fn sql_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl Fn(rusqlite::Error) -> CoreError + 'a {
+    move |source| {
+        if let rusqlite::Error::SqliteFailure(e, _) = &source {
+            match e.code {
+                rusqlite::ErrorCode::DiskFull => {
+                    return CoreError::DiskFull {
+                        path: path.to_path_buf(),
+                    }
+                }
+                rusqlite::ErrorCode::ReadOnly => {
+                    return CoreError::ReadOnly {
+                        path: path.to_path_buf(),
+                    }
+                }
+                _ => {}
+            }
+        }
+        CoreError::Database { op, source }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        Self::open_with(dir, StoreOptions::default())
+    }
+
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| open_io_error(dir, e))?;
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&path).map_err(|e| CoreError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(
+                None,
+                "synchronous",
+                if options.durable { "FULL" } else { "OFF" },
+            )?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            Ok(())
+        };
+        setup(&conn).map_err(|e| match sql_err("opening the database", &path)(e) {
+            CoreError::Database { source, .. } => classify_open_error(&path, source),
+            other => other,
+        })?;
+        migrations::migrate(&mut conn, &path)?;
+        let actor = load_or_make_actor(&conn, &path)?;
+        Ok(Store {
+            conn,
+            path,
+            actor,
+            clock: options.clock,
+            cache: DocCache::new(options.cache_docs),
+            events: Vec::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's Automerge actor id, hex.
+    pub fn actor_hex(&self) -> String {
+        hex::encode(&self.actor)
+    }
+
+    /// Turns per-commit fsync on or off (bulk imports turn it off and call
+    /// `checkpoint` at the end).
+    pub fn set_durable(&mut self, durable: bool) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })
+            .map_err(sql_err("setting durability", &self.path))
+    }
+
+    /// Flushes the WAL into the database file.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(sql_err("checkpointing", &self.path))
+    }
+
+    /// What happened since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<StoreEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Creates a note with this body; returns its id.
+    pub fn create_note(&mut self, body: &str) -> Result<String> {
+        self.create_note_with(NewNote {
+            body: body.to_string(),
+            ..NewNote::default()
+        })
+    }
+
+    /// Creates a note with all its fields (an import keeps its dates).
+    pub fn create_note_with(&mut self, new: NewNote) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.now_ms();
+        let created = new.created_ms.unwrap_or(now);
+        let mut doc = NoteDoc::create(&id, &self.actor, &new.body, created)?;
+        if !new.tags.is_empty() || new.pinned || new.modified_ms.is_some() {
+            for t in &new.tags {
+                doc.add_tag(&validate_tag(t)?)?;
+            }
+            if new.pinned {
+                doc.set_flag(Flag::Pinned, true)?;
+            }
+            let modified = new.modified_ms.unwrap_or(created);
+            doc.set_flag(Flag::Trashed, false)?;
+            doc.commit_local(modified)?;
+        }
+        let snapshot = doc.save();
+        let state = doc.state(None)?;
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql_err("starting a write", &path))?;
+        tx.execute(
+            "INSERT INTO doc(note_id, snapshot_len, changes_len) VALUES (?1, ?2, 0)",
+            params![id, snapshot.len() as i64],
+        )
+        .map_err(sql_err("storing a new note", &path))?;
+        tx.execute(
+            "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
+            params![id, CHUNK_SNAPSHOT, Origin::Local.to_sql(), snapshot],
+        )
+        .map_err(sql_err("storing a new note", &path))?;
+        write_derived(&tx, &id, &state, &path)?;
+        tx.commit().map_err(sql_err("committing a new note", &path))?;
+        self.cache.insert(doc);
+        self.events.push(StoreEvent {
+            note_id: id.clone(),
+            origin: Origin::Local,
+            kind: EventKind::Created,
+        });
+        Ok(id)
+    }
+
+    /// Replaces the body, stored as a minimal diff of the old one.
+    pub fn set_body(&mut self, id: &str, body: &str) -> Result<bool> {
+        self.edit(id, |d| d.set_body(body))
+    }
+
+    /// Splices the body at a UTF-16 index (the editor's unit).
+    pub fn splice(&mut self, id: &str, index: usize, delete: isize, insert: &str) -> Result<bool> {
+        self.edit(id, |d| d.splice(index, delete, insert))
+    }
+
+    /// Adds and removes tags in one change.
+    pub fn tag(&mut self, id: &str, add: &[String], remove: &[String]) -> Result<bool> {
+        let add: Vec<String> = add.iter().map(|t| validate_tag(t)).collect::<Result<_>>()?;
+        let remove: Vec<String> = remove.iter().map(|t| validate_tag(t)).collect::<Result<_>>()?;
+        self.edit(id, |d| {
+            for t in &remove {
+                d.remove_tag(t)?;
+            }
+            for t in &add {
+                d.add_tag(t)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_pinned(&mut self, id: &str, pinned: bool) -> Result<bool> {
+        self.edit(id, |d| d.set_flag(Flag::Pinned, pinned))
+    }
+
+    pub fn trash(&mut self, id: &str) -> Result<bool> {
+        self.edit(id, |d| d.set_flag(Flag::Trashed, true))
+    }
+
+    pub fn restore(&mut self, id: &str) -> Result<bool> {
+        self.edit(id, |d| d.set_flag(Flag::Trashed, false))
+    }
+
+    /// Deletes a note for good: the body is cleared and a tombstone set, so
+    /// the deletion reaches other devices like any edit and the text is
+    /// gone from the note's current state. (Its history still holds the
+    /// text until the document is dropped everywhere.)
+    pub fn delete(&mut self, id: &str) -> Result<bool> {
+        self.edit(id, |d| {
+            d.set_body("")?;
+            d.set_flag(Flag::Deleted, true)
+        })
+    }
+
+    /// Applies one local edit as one change.
+    pub(crate) fn edit(
+        &mut self,
+        id: &str,
+        apply: impl FnOnce(&mut NoteDoc) -> Result<()>,
+    ) -> Result<bool> {
+        let now = self.clock.now_ms();
+        let doc = self.doc_mut(id)?;
+        if doc.state(None)?.deleted {
+            return Err(CoreError::NoteDeleted { id: id.to_string() });
+        }
+        if let Err(e) = apply(doc) {
+            // Drop whatever was staged; the stored document is unchanged.
+            doc.doc_mut().rollback();
+            return Err(e);
+        }
+        if !doc.commit_local(now)? {
+            return Ok(false);
+        }
+        self.persist(id, Origin::Local)?;
+        Ok(true)
+    }
+
+    /// Merges changes from another replica of the note (the sync engine's
+    /// entry point). Unknown notes are created. Returns whether anything new
+    /// was applied. Bad bytes are refused and change nothing.
+    pub fn merge(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
+        validate_note_id(id)?;
+        let exists = self.doc_exists(id)?;
+        if !exists {
+            let doc = automerge::AutoCommit::load_with_options(
+                bytes,
+                automerge::LoadOptions::new().text_encoding(crate::note_doc::ENCODING),
+            )
+            .map_err(|e| CoreError::BadChanges {
+                id: id.to_string(),
+                reason: e.to_string(),
+            })?;
+            let mut doc = NoteDoc::from_doc(id, doc).map_err(|e| CoreError::BadChanges {
+                id: id.to_string(),
+                reason: e.to_string(),
+            })?;
+            doc.doc_mut().set_actor(automerge::ActorId::from(self.actor.as_slice()));
+            let snapshot = doc.save();
+            let state = doc.state(None)?;
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(sql_err("starting a merge", &path))?;
+            tx.execute(
+                "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES (?1, ?2, 0, ?3)",
+                params![id, snapshot.len() as i64, state.deleted],
+            )
+            .map_err(sql_err("storing a merged note", &path))?;
+            tx.execute(
+                "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
+                params![id, CHUNK_SNAPSHOT, Origin::Merged.to_sql(), snapshot],
+            )
+            .map_err(sql_err("storing a merged note", &path))?;
+            write_derived(&tx, id, &state, &path)?;
+            tx.commit().map_err(sql_err("committing a merge", &path))?;
+            self.cache.insert(doc);
+            self.events.push(StoreEvent {
+                note_id: id.to_string(),
+                origin: Origin::Merged,
+                kind: EventKind::Created,
+            });
+            return Ok(true);
+        }
+        let doc = self.doc_mut(id)?;
+        let before = doc.heads();
+        if let Err(e) = doc.merge_bytes(bytes) {
+            // A partial load may have applied some changes in memory.
+            self.cache.evict(id);
+            return Err(e);
+        }
+        if doc.heads() == before {
+            return Ok(false);
+        }
+        self.persist(id, Origin::Merged)?;
+        Ok(true)
+    }
+
+    /// Writes the cached document's new changes and derived rows in one
+    /// transaction.
+    fn persist(&mut self, id: &str, origin: Origin) -> Result<()> {
+        let result = self.persist_inner(id, origin);
+        if result.is_err() {
+            self.cache.evict(id);
+        }
+        result
+    }
+
+    fn persist_inner(&mut self, id: &str, origin: Origin) -> Result<()> {
+        let path = self.path.clone();
+        let Some(doc) = self.cache.get_mut(id) else {
+            return Err(CoreError::NoteNotFound { id: id.to_string() });
+        };
+        let bytes = doc.take_incremental();
+        let state = doc.state(None)?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql_err("starting a write", &path))?;
+        let (snapshot_len, changes_len): (i64, i64) = tx
+            .query_row(
+                "SELECT snapshot_len, changes_len FROM doc WHERE note_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql_err("reading a note's size", &path))?;
+        let changes_len = changes_len + bytes.len() as i64;
+        if changes_len > snapshot_len.max(COMPACT_MIN_BYTES) {
+            // Fold: one snapshot replaces all chunks of this note.
+            let snapshot = doc.save();
+            tx.execute("DELETE FROM chunk WHERE note_id = ?1", [id])
+                .map_err(sql_err("compacting a note", &path))?;
+            tx.execute(
+                "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
+                params![id, CHUNK_SNAPSHOT, origin.to_sql(), snapshot],
+            )
+            .map_err(sql_err("compacting a note", &path))?;
+            tx.execute(
+                "UPDATE doc SET snapshot_len = ?2, changes_len = 0, deleted = ?3 WHERE note_id = ?1",
+                params![id, snapshot.len() as i64, state.deleted],
+            )
+            .map_err(sql_err("compacting a note", &path))?;
+        } else {
+            tx.execute(
+                "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
+                params![id, CHUNK_CHANGES, origin.to_sql(), bytes],
+            )
+            .map_err(sql_err("storing a change", &path))?;
+            tx.execute(
+                "UPDATE doc SET changes_len = ?2, deleted = ?3 WHERE note_id = ?1",
+                params![id, changes_len, state.deleted],
+            )
+            .map_err(sql_err("storing a change", &path))?;
+        }
+        write_derived(&tx, id, &state, &path)?;
+        tx.commit().map_err(sql_err("committing a change", &path))?;
+        self.events.push(StoreEvent {
+            note_id: id.to_string(),
+            origin,
+            kind: if state.deleted {
+                EventKind::Deleted
+            } else {
+                EventKind::Updated
+            },
+        });
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- docs
+
+    pub(crate) fn doc_exists(&self, id: &str) -> Result<bool> {
+        self.conn
+            .query_row("SELECT 1 FROM doc WHERE note_id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql_err("looking up a note", &self.path))
+    }
+
+    /// The note's document, loaded into the cache if needed.
+    pub(crate) fn doc_mut(&mut self, id: &str) -> Result<&mut NoteDoc> {
+        if self.cache.get_mut(id).is_none() {
+            let doc = self.load_doc(id)?;
+            self.cache.insert(doc);
+        }
+        self.cache
+            .get_mut(id)
+            .ok_or_else(|| CoreError::NoteNotFound { id: id.to_string() })
+    }
+
+    fn load_doc(&self, id: &str) -> Result<NoteDoc> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, data FROM chunk WHERE note_id = ?1 ORDER BY id")
+            .map_err(sql_err("reading a note", &self.path))?;
+        let rows: Vec<(i64, Vec<u8>)> = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(sql_err("reading a note", &self.path))?;
+        match rows.first() {
+            None => Err(CoreError::NoteNotFound { id: id.to_string() }),
+            Some((kind, _)) if *kind != CHUNK_SNAPSHOT => Err(CoreError::CorruptNote {
+                id: id.to_string(),
+                reason: "first chunk is not a snapshot".into(),
+            }),
+            Some(_) => {
+                let chunks: Vec<Vec<u8>> = rows.into_iter().map(|(_, d)| d).collect();
+                NoteDoc::load(id, &self.actor, &chunks)
+            }
+        }
+    }
+
+    /// The note as the editor opens it.
+    pub fn get(&mut self, id: &str) -> Result<Note> {
+        let doc = self.doc_mut(id)?;
+        let state = doc.state(None)?;
+        if state.deleted {
+            return Err(CoreError::NoteDeleted { id: id.to_string() });
+        }
+        let heads = doc.heads().iter().map(|h| h.to_string()).collect();
+        Ok(note_from_state(id, state, heads))
+    }
+}
+
+pub(crate) fn note_from_state(id: &str, s: NoteState, heads: Vec<String>) -> Note {
+    Note {
+        id: id.to_string(),
+        title: title_of(&s.body),
+        body: s.body,
+        tags: s.tags,
+        pinned: s.pinned,
+        trashed: s.trashed,
+        created_ms: s.created_ms,
+        modified_ms: s.modified_ms,
+        heads,
+    }
+}
+
+/// Rewrites the derived rows of one note from its state.
+fn write_derived(tx: &Transaction<'_>, id: &str, s: &NoteState, path: &Path) -> Result<()> {
+    let e = sql_err("updating the notes index", path);
+    let old_rowid: Option<i64> = tx
+        .query_row("SELECT rowid FROM notes WHERE id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map_err(&e)?;
+    if let Some(rowid) = old_rowid {
+        tx.execute("DELETE FROM notes_fts WHERE rowid = ?1", [rowid])
+            .map_err(&e)?;
+    }
+    if s.deleted {
+        tx.execute("DELETE FROM notes WHERE id = ?1", [id])
+            .map_err(&e)?;
+        return Ok(());
+    }
+    let mut tags = s.tags.clone();
+    tags.sort();
+    let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
+    let title = title_of(&s.body);
+    let size = s.body.encode_utf16().count() as i64;
+    let rowid: i64 = tx
+        .query_row(
+            "INSERT INTO notes(id, title, excerpt, tags, pinned, trashed, created, modified, size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(id) DO UPDATE SET title=excluded.title, excerpt=excluded.excerpt,
+               tags=excluded.tags, pinned=excluded.pinned, trashed=excluded.trashed,
+               created=excluded.created, modified=excluded.modified, size=excluded.size
+             RETURNING rowid",
+            params![
+                id,
+                title,
+                excerpt_of(&s.body),
+                tags_json,
+                s.pinned,
+                s.trashed,
+                s.created_ms,
+                s.modified_ms,
+                size
+            ],
+            |r| r.get(0),
+        )
+        .map_err(&e)?;
+    tx.execute("DELETE FROM note_tags WHERE note_id = ?1", [id])
+        .map_err(&e)?;
+    for t in &tags {
+        tx.execute(
+            "INSERT OR IGNORE INTO note_tags(tag, note_id) VALUES (?1, ?2)",
+            params![t, id],
+        )
+        .map_err(&e)?;
+    }
+    tx.execute(
+        "INSERT INTO notes_fts(rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
+        params![rowid, title, s.body, tags.join(" ")],
+    )
+    .map_err(&e)?;
+    Ok(())
+}
+
+fn load_or_make_actor(conn: &Connection, path: &Path) -> Result<Vec<u8>> {
+    let existing: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .optional()
+        .map_err(sql_err("reading the device id", path))?;
+    if let Some(hex_actor) = existing {
+        return hex::decode(&hex_actor).map_err(|e| CoreError::Open {
+            path: path.to_path_buf(),
+            reason: format!("stored actor id is not hex: {e}"),
+        });
+    }
+    let actor = uuid::Uuid::new_v4().as_bytes().to_vec();
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('actor', ?1)",
+        [hex::encode(&actor)],
+    )
+    .map_err(sql_err("storing the device id", path))?;
+    Ok(actor)
+}
+
+fn open_io_error(dir: &Path, e: std::io::Error) -> CoreError {
+    match e.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+            CoreError::ReadOnly {
+                path: dir.to_path_buf(),
+            }
+        }
+        std::io::ErrorKind::StorageFull => CoreError::DiskFull {
+            path: dir.to_path_buf(),
+        },
+        _ => CoreError::Open {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn classify_open_error(path: &Path, source: rusqlite::Error) -> CoreError {
+    let readonly = path
+        .parent()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.permissions().readonly())
+        .unwrap_or(false);
+    if readonly {
+        return CoreError::ReadOnly {
+            path: path.to_path_buf(),
+        };
+    }
+    match &source {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase => {
+            CoreError::Open {
+                path: path.to_path_buf(),
+                reason: "the file is not a Cairn database (or it is damaged)".into(),
+            }
+        }
+        _ => CoreError::Open {
+            path: path.to_path_buf(),
+            reason: source.to_string(),
+        },
+    }
+}
+
+/// Tags are short single-line labels.
+pub(crate) fn validate_tag(tag: &str) -> Result<String> {
+    let t = tag.trim().trim_start_matches('#').trim();
+    if t.is_empty() || t.chars().count() > 64 || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(CoreError::Invalid {
+            what: "tag",
+            reason: format!("{tag:?}: a tag is 1 to 64 characters with no spaces"),
+        });
+    }
+    Ok(t.to_string())
+}
+
+/// Note ids are UUIDs; anything else from outside is refused.
+pub fn validate_note_id(id: &str) -> Result<()> {
+    uuid::Uuid::parse_str(id).map(|_| ()).map_err(|_| CoreError::Invalid {
+        what: "note id",
+        reason: format!("{id:?} is not a note id"),
+    })
+}
