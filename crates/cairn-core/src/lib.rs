@@ -22,6 +22,7 @@ pub mod model;
 pub mod note_doc;
 pub mod origin;
 mod query;
+mod replica;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

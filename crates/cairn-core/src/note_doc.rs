@@ -87,6 +87,7 @@ impl NoteDoc {
                 doc = AutoCommit::load_with_options(chunk, LoadOptions::new().text_encoding(ENCODING))
                     .map_err(|e| corrupt(format!("snapshot: {e}")))?;
             } else {
+                check_chunks(chunk).map_err(|e| corrupt(format!("change chunk {i}: {e}")))?;
                 doc.load_incremental(chunk)
                     .map_err(|e| corrupt(format!("change chunk {i}: {e}")))?;
             }
@@ -293,6 +294,10 @@ impl NoteDoc {
     /// Applies changes from another replica (bytes of `save`, `save_after`
     /// or `save_incremental`). Returns the number of new operations.
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<usize> {
+        check_chunks(bytes).map_err(|reason| CoreError::BadChanges {
+            id: self.id.clone(),
+            reason,
+        })?;
         self.doc
             .load_incremental(bytes)
             .map_err(|e| CoreError::BadChanges {
@@ -315,6 +320,63 @@ impl NoteDoc {
     pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)
     }
+}
+
+/// Checks that `bytes` are whole, well-formed Automerge chunks.
+///
+/// `load_incremental` skips a damaged tail with only a log line, which
+/// would let a corrupt or hostile object pass for an empty one. So every
+/// chunk is parsed on its own first: a document chunk must load, a change
+/// chunk must decode with a valid checksum. Dependencies are not checked
+/// here; changes may arrive before the ones they build on.
+pub(crate) fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const HEADER: usize = 9; // magic, checksum, chunk type
+    let mut rest = bytes;
+    let mut index = 0;
+    while !rest.is_empty() {
+        if rest.len() < HEADER || rest[..4] != MAGIC {
+            return Err(format!("chunk {index} does not start with the Automerge magic bytes"));
+        }
+        let kind = rest[8];
+        let (len, leb_len) = read_uleb(&rest[HEADER..])
+            .ok_or_else(|| format!("chunk {index} has a malformed length"))?;
+        let total = HEADER
+            .checked_add(leb_len)
+            .and_then(|t| t.checked_add(usize::try_from(len).ok()?))
+            .filter(|t| *t <= rest.len())
+            .ok_or_else(|| format!("chunk {index} is truncated"))?;
+        let chunk = &rest[..total];
+        match kind {
+            0 => AutoCommit::load_with_options(
+                chunk,
+                LoadOptions::new()
+                    .text_encoding(ENCODING)
+                    .on_partial_load(automerge::OnPartialLoad::Error),
+            )
+            .map(|_| ())
+            .map_err(|e| format!("chunk {index}: {e}"))?,
+            1 | 2 => automerge::Change::from_bytes(chunk.to_vec())
+                .map(|_| ())
+                .map_err(|e| format!("chunk {index}: {e}"))?,
+            other => return Err(format!("chunk {index} has unknown type {other}")),
+        }
+        rest = &rest[total..];
+        index += 1;
+    }
+    Ok(())
+}
+
+/// An unsigned LEB128 number: (value, bytes used).
+fn read_uleb(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 /// The boolean fields of a note.
