@@ -62,6 +62,7 @@ pub struct NewNote {
     pub body: String,
     pub tags: Vec<String>,
     pub pinned: bool,
+    pub trashed: bool,
     pub created_ms: Option<i64>,
     pub modified_ms: Option<i64>,
 }

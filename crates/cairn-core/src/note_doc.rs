@@ -276,6 +276,13 @@ impl NoteDoc {
             .map_err(self.err_owned())
     }
 
+    /// Sets the modified time explicitly (imports keep their dates).
+    pub fn set_modified(&mut self, ms: i64) -> Result<()> {
+        self.doc
+            .put(ROOT, "modified", ScalarValue::Timestamp(ms))
+            .map_err(self.err_owned())
+    }
+
     /// Closes the staged operations into one change stamped `now_ms`, and
     /// bumps `modified`. Returns false when nothing was staged.
     pub fn commit_local(&mut self, now_ms: i64) -> Result<bool> {

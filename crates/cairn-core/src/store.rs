@@ -178,7 +178,7 @@ impl Store {
         let now = self.clock.now_ms();
         let created = new.created_ms.unwrap_or(now);
         let mut doc = NoteDoc::create(&id, &self.actor, &new.body, created)?;
-        if !new.tags.is_empty() || new.pinned || new.modified_ms.is_some() {
+        if !new.tags.is_empty() || new.pinned || new.trashed || new.modified_ms.is_some() {
             for t in &new.tags {
                 doc.add_tag(&validate_tag(t)?)?;
             }
@@ -186,7 +186,8 @@ impl Store {
                 doc.set_flag(Flag::Pinned, true)?;
             }
             let modified = new.modified_ms.unwrap_or(created);
-            doc.set_flag(Flag::Trashed, false)?;
+            doc.set_flag(Flag::Trashed, new.trashed)?;
+            doc.set_modified(modified)?;
             doc.commit_local(modified)?;
         }
         let snapshot = doc.save();

@@ -1,0 +1,230 @@
+//! `cairn bench …`: measurements that print one JSON object. Not tests:
+//! they report figures; the targets live in the issues and the README.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use cairn_core::{ListQuery, NewNote, Store, StoreOptions};
+use clap::Subcommand;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The local store: import, open, search, edit, history.
+    Local {
+        #[arg(long, default_value_t = 10_000)]
+        notes: usize,
+        /// Print JSON (the only output format; kept for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(which: BenchCommand) -> Result<()> {
+    match which {
+        BenchCommand::Local { notes, json: _ } => {
+            let report = local(notes)?;
+            crate::outln!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+const WORDS: &str = "the of and to in is that it for on with as was at by an be this \
+have from or one had not but what all were when we there can your which their said if do \
+will each about how up out them then she many some so these would other into has more her \
+two like him see time could no make than first been its who now people my made over did \
+down only way find use may water long little very after words called just where most know \
+garden kitchen meeting project budget travel Lisbon recipe tomato basil morning evening \
+deadline release sprint review design sketch chapter novel poem letter invoice contract \
+mountain river forest cabin winter summer autumn spring coffee bread cheese olive lemon \
+database index query schema migration server client network latency throughput benchmark \
+automerge replica merge conflict history version snapshot segment keyboard shortcut editor \
+markdown heading bullet checklist reminder birthday anniversary holiday flight hotel museum \
+library concert guitar piano painting photograph camera lens battery charger bicycle train";
+
+fn words() -> Vec<&'static str> {
+    WORDS.split_whitespace().collect()
+}
+
+fn sentence(rng: &mut StdRng, w: &[&str]) -> String {
+    let n = rng.gen_range(6..18);
+    let mut s: Vec<&str> = (0..n).map(|_| w[rng.gen_range(0..w.len())]).collect();
+    let first = s[0].to_string();
+    let cap = first[..1].to_uppercase() + &first[1..];
+    s[0] = "";
+    format!("{cap}{}.", s.join(" "))
+}
+
+/// A realistic note of 1 to 5 KB: a heading, paragraphs, a list.
+fn note_body(rng: &mut StdRng, w: &[&str]) -> String {
+    let target = rng.gen_range(1024..5 * 1024);
+    let mut body = format!("# {}\n\n", sentence(rng, w).trim_end_matches('.'));
+    while body.len() < target {
+        if rng.gen_bool(0.2) {
+            for _ in 0..rng.gen_range(2..6) {
+                body.push_str(&format!("- {}\n", sentence(rng, w)));
+            }
+            body.push('\n');
+        } else {
+            for _ in 0..rng.gen_range(2..6) {
+                body.push_str(&sentence(rng, w));
+                body.push(' ');
+            }
+            body.push_str("\n\n");
+        }
+    }
+    body
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(idx).copied().unwrap_or(0.0)
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Peak resident memory of this process, from /proc (Linux).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn db_mb(dir: &Path) -> f64 {
+    ["cairn.db", "cairn.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+        .map(|m| m.len() as f64)
+        .sum::<f64>()
+        / (1024.0 * 1024.0)
+}
+
+fn local(n: usize) -> Result<serde_json::Value> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let w = words();
+    let mut rng = StdRng::seed_from_u64(7);
+    let tags = ["work", "home", "ideas", "travel", "recipes", "reading"];
+
+    // Import: bulk, one fsync at the end, like `cairn import`.
+    let t = Instant::now();
+    {
+        let mut store = Store::open(dir)?;
+        store.set_durable(false)?;
+        for i in 0..n {
+            let body = note_body(&mut rng, &w);
+            let tag_count = rng.gen_range(0..3);
+            let note_tags = (0..tag_count)
+                .map(|_| tags[rng.gen_range(0..tags.len())].to_string())
+                .collect();
+            store.create_note_with(NewNote {
+                body,
+                tags: note_tags,
+                pinned: i % 97 == 0,
+                ..NewNote::default()
+            })?;
+        }
+        store.checkpoint()?;
+    }
+    let import_s = t.elapsed().as_secs_f64();
+
+    // Open and the first screenful of the list.
+    let t = Instant::now();
+    let mut store = Store::open(dir)?;
+    let first = store.list(&ListQuery {
+        limit: Some(100),
+        ..ListQuery::default()
+    })?;
+    let open_ms = ms(t);
+    let t = Instant::now();
+    let all = store.list(&ListQuery::default())?;
+    let list_all_ms = ms(t);
+    anyhow::ensure!(first.len() == 100.min(n) && all.len() == n, "list is short");
+
+    // 100 varied queries: one word, two words, prefixes.
+    let mut search = Vec::new();
+    let mut hits = 0usize;
+    for i in 0..100 {
+        let a = w[rng.gen_range(0..w.len())];
+        let b = w[rng.gen_range(0..w.len())];
+        let q = match i % 4 {
+            0 => a.to_string(),
+            1 => format!("{a} {b}"),
+            2 => a.chars().take(3).collect(),
+            _ => format!("{a} {}", b.chars().take(2).collect::<String>()),
+        };
+        let t = Instant::now();
+        hits += store.search(&q, 50)?.len();
+        search.push(ms(t));
+    }
+
+    // One-character edits on a 20 KB note, each committed and durable.
+    let mut big = String::new();
+    while big.len() < 20 * 1024 {
+        big.push_str(&note_body(&mut rng, &w));
+    }
+    let id = store.create_note(&big)?;
+    let mut edits = Vec::new();
+    for i in 0..300 {
+        let len = store.get(&id)?.body.encode_utf16().count();
+        let at = (len / 2 + i) % len;
+        let t = Instant::now();
+        store.splice(&id, at, 0, "x")?;
+        edits.push(ms(t));
+    }
+
+    // History of a note with 1,000 edits, read cold from disk.
+    let hid = {
+        let mut s = Store::open_with(
+            dir,
+            StoreOptions {
+                durable: false,
+                ..StoreOptions::default()
+            },
+        )?;
+        let hid = s.create_note("history\n")?;
+        for i in 0..1000 {
+            s.splice(&hid, 8 + i, 0, "y")?;
+        }
+        s.checkpoint()?;
+        hid
+    };
+    drop(store);
+    let mut store = Store::open(dir)?;
+    let t = Instant::now();
+    let versions = store.history(&hid)?;
+    let history_ms = ms(t);
+    anyhow::ensure!(versions.len() == 1001, "history has {} versions", versions.len());
+
+    Ok(serde_json::json!({
+        "notes": n,
+        "import_s": round2(import_s),
+        "open_ms": round2(open_ms),
+        "list_all_ms": round2(list_all_ms),
+        "search_p50_ms": round2(percentile(&mut search, 0.5)),
+        "search_p99_ms": round2(percentile(&mut search, 0.99)),
+        "search_hits": hits,
+        "edit_p50_ms": round2(percentile(&mut edits, 0.5)),
+        "edit_p99_ms": round2(percentile(&mut edits, 0.99)),
+        "history_ms": round2(history_ms),
+        "db_mb": round2(db_mb(dir)),
+        "rss_mb": round2(peak_rss_mb()),
+    }))
+}
