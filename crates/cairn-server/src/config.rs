@@ -1,0 +1,366 @@
+//! Service configuration: a TOML file, then `CAIRN_*` environment variables
+//! on top (so secrets need not live in the file), then validation.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! public_url = "https://sync.example.com"
+//! registry_path = "/var/lib/cairn/registry.sqlite3"
+//! grant_lifetime_secs = 604800        # at most 7 days (the SigV4 limit)
+//!
+//! [s3]
+//! endpoint = "https://<account>.r2.cloudflarestorage.com"
+//! region = "auto"
+//! bucket = "cairn"
+//! path_style = true
+//! access_key_id = "..."
+//! secret_access_key = "..."          # or CAIRN_S3_SECRET_ACCESS_KEY
+//!
+//! [providers.account_keys]
+//! enabled = true
+//!
+//! [providers.github]
+//! client_id = "..."
+//! client_secret = "..."              # or CAIRN_GITHUB_CLIENT_SECRET
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ServerError;
+
+/// SigV4 presigned URLs cannot live longer than this.
+pub const MAX_GRANT_LIFETIME_SECS: u64 = 7 * 24 * 60 * 60;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// How clients reach the service; defaults to `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default = "default_registry_path")]
+    pub registry_path: PathBuf,
+    /// How long presigned URLs stay valid. Never more than 7 days.
+    #[serde(default = "default_grant_lifetime")]
+    pub grant_lifetime_secs: u64,
+    /// Grants issued within the same window share their issue time, so
+    /// their URLs can be presigned once and reused (presigning ~400 URLs per
+    /// grant is the service's main cost). Capped at a tenth of the lifetime.
+    #[serde(default = "default_grant_reuse")]
+    pub grant_reuse_secs: u64,
+    #[serde(default = "default_access_ttl")]
+    pub access_token_ttl_secs: u64,
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_token_ttl_secs: u64,
+    /// Largest accepted request body.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    pub s3: S3Config,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub providers: ProvidersConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub bucket: String,
+    #[serde(default)]
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// A token bucket per client address on the sign-in endpoints.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Attempts allowed at once.
+    pub sign_in_burst: u32,
+    /// Attempts regained per minute.
+    pub sign_in_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            sign_in_burst: 20,
+            sign_in_per_minute: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersConfig {
+    #[serde(default)]
+    pub account_keys: AccountKeysConfig,
+    #[serde(default)]
+    pub github: Option<GithubConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountKeysConfig {
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default = "default_github_authorize")]
+    pub authorize_url: String,
+    #[serde(default = "default_github_token")]
+    pub token_url: String,
+    #[serde(default = "default_github_user")]
+    pub user_url: String,
+    /// Scopes to ask for; reading the account id needs none.
+    #[serde(default)]
+    pub scope: String,
+}
+
+impl GithubConfig {
+    /// GitHub's real endpoints, with the given app credentials.
+    pub fn github_com(client_id: String, client_secret: String) -> Self {
+        GithubConfig {
+            client_id,
+            client_secret,
+            authorize_url: default_github_authorize(),
+            token_url: default_github_token(),
+            user_url: default_github_user(),
+            scope: String::new(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_registry_path() -> PathBuf {
+    PathBuf::from("cairn-registry.sqlite3")
+}
+fn default_grant_lifetime() -> u64 {
+    MAX_GRANT_LIFETIME_SECS
+}
+fn default_grant_reuse() -> u64 {
+    300
+}
+fn default_access_ttl() -> u64 {
+    15 * 60
+}
+fn default_refresh_ttl() -> u64 {
+    30 * 24 * 60 * 60
+}
+fn default_max_body() -> usize {
+    64 * 1024
+}
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+fn default_github_authorize() -> String {
+    "https://github.com/login/oauth/authorize".to_owned()
+}
+fn default_github_token() -> String {
+    "https://github.com/login/oauth/access_token".to_owned()
+}
+fn default_github_user() -> String {
+    "https://api.github.com/user".to_owned()
+}
+
+impl Config {
+    /// Reads a TOML file, applies the process environment, validates.
+    pub fn load(path: &Path) -> Result<Config, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?;
+        let mut config = Config::from_toml(&text)?;
+        config.apply_env(std::env::vars())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ServerError> {
+        toml::from_str(text).map_err(|e| ServerError::Config(e.to_string()))
+    }
+
+    /// A config for the embedded dev setup; the caller fills in the store.
+    pub fn dev(registry_path: PathBuf, listen: SocketAddr, s3: S3Config) -> Config {
+        Config {
+            listen,
+            public_url: None,
+            registry_path,
+            grant_lifetime_secs: default_grant_lifetime(),
+            grant_reuse_secs: default_grant_reuse(),
+            access_token_ttl_secs: default_access_ttl(),
+            refresh_token_ttl_secs: default_refresh_ttl(),
+            max_body_bytes: default_max_body(),
+            s3,
+            rate_limit: RateLimitConfig::default(),
+            providers: ProvidersConfig {
+                account_keys: AccountKeysConfig { enabled: true },
+                github: None,
+            },
+        }
+    }
+
+    /// Applies `CAIRN_*` overrides from `vars` (the environment, or a list
+    /// in tests).
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ServerError> {
+        for (name, value) in vars {
+            let Some(name) = name.strip_prefix("CAIRN_") else {
+                continue;
+            };
+            match name {
+                "LISTEN" => self.listen = parse(name, &value)?,
+                "PUBLIC_URL" => self.public_url = Some(value),
+                "REGISTRY_PATH" => self.registry_path = PathBuf::from(value),
+                "GRANT_LIFETIME_SECS" => self.grant_lifetime_secs = parse(name, &value)?,
+                "GRANT_REUSE_SECS" => self.grant_reuse_secs = parse(name, &value)?,
+                "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(name, &value)?,
+                "REFRESH_TOKEN_TTL_SECS" => self.refresh_token_ttl_secs = parse(name, &value)?,
+                "MAX_BODY_BYTES" => self.max_body_bytes = parse(name, &value)?,
+                "S3_ENDPOINT" => self.s3.endpoint = value,
+                "S3_REGION" => self.s3.region = value,
+                "S3_BUCKET" => self.s3.bucket = value,
+                "S3_PATH_STYLE" => self.s3.path_style = parse(name, &value)?,
+                "S3_ACCESS_KEY_ID" => self.s3.access_key_id = value,
+                "S3_SECRET_ACCESS_KEY" => self.s3.secret_access_key = value,
+                "SIGN_IN_BURST" => self.rate_limit.sign_in_burst = parse(name, &value)?,
+                "SIGN_IN_PER_MINUTE" => self.rate_limit.sign_in_per_minute = parse(name, &value)?,
+                "ACCOUNT_KEYS_ENABLED" => {
+                    self.providers.account_keys.enabled = parse(name, &value)?
+                }
+                "GITHUB_CLIENT_ID" => self.github_mut().client_id = value,
+                "GITHUB_CLIENT_SECRET" => self.github_mut().client_secret = value,
+                "GITHUB_AUTHORIZE_URL" => self.github_mut().authorize_url = value,
+                "GITHUB_TOKEN_URL" => self.github_mut().token_url = value,
+                "GITHUB_USER_URL" => self.github_mut().user_url = value,
+                // Other CAIRN_ variables belong to other programs (the app).
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn github_mut(&mut self) -> &mut GithubConfig {
+        self.providers
+            .github
+            .get_or_insert_with(|| GithubConfig::github_com(String::new(), String::new()))
+    }
+
+    /// Refuses settings the service cannot honour.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let fail = |m: String| Err(ServerError::Config(m));
+        if self.grant_lifetime_secs == 0 || self.grant_lifetime_secs > MAX_GRANT_LIFETIME_SECS {
+            return fail(format!(
+                "grant_lifetime_secs must be 1..={MAX_GRANT_LIFETIME_SECS}, got {}",
+                self.grant_lifetime_secs
+            ));
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {
+            return fail("token lifetimes must be positive".to_owned());
+        }
+        if self.max_body_bytes < 1024 {
+            return fail("max_body_bytes must be at least 1024".to_owned());
+        }
+        if self.rate_limit.sign_in_burst == 0 {
+            return fail("rate_limit.sign_in_burst must be positive".to_owned());
+        }
+        if let Err(e) = url::Url::parse(&self.s3.endpoint) {
+            return fail(format!("s3.endpoint {:?}: {e}", self.s3.endpoint));
+        }
+        if self.s3.bucket.is_empty() || self.s3.access_key_id.is_empty() {
+            return fail("s3.bucket and s3.access_key_id must be set".to_owned());
+        }
+        if let Some(gh) = &self.providers.github {
+            if gh.client_id.is_empty() || gh.client_secret.is_empty() {
+                return fail("providers.github needs client_id and client_secret".to_owned());
+            }
+            for u in [&gh.authorize_url, &gh.token_url, &gh.user_url] {
+                if let Err(e) = url::Url::parse(u) {
+                    return fail(format!("providers.github url {u:?}: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The window within which grants share an issue time (see
+    /// `grant_reuse_secs`), at least 1 s and at most a tenth of the lifetime.
+    pub fn effective_grant_reuse_secs(&self) -> u64 {
+        self.grant_reuse_secs
+            .min(self.grant_lifetime_secs / 10)
+            .max(1)
+    }
+}
+
+fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ServerError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e| ServerError::Config(format!("CAIRN_{name}={value:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [s3]
+        endpoint = "http://127.0.0.1:9000"
+        bucket = "cairn"
+        access_key_id = "ak"
+        secret_access_key = "sk"
+    "#;
+
+    #[test]
+    fn defaults_and_env_overrides() {
+        let mut c = Config::from_toml(MINIMAL).expect("parse");
+        assert_eq!(c.grant_lifetime_secs, MAX_GRANT_LIFETIME_SECS);
+        assert!(!c.providers.account_keys.enabled);
+        c.apply_env([
+            ("CAIRN_GRANT_LIFETIME_SECS".to_owned(), "3600".to_owned()),
+            ("CAIRN_ACCOUNT_KEYS_ENABLED".to_owned(), "true".to_owned()),
+            ("CAIRN_GITHUB_CLIENT_ID".to_owned(), "id".to_owned()),
+            ("CAIRN_GITHUB_CLIENT_SECRET".to_owned(), "secret".to_owned()),
+            ("HOME".to_owned(), "/x".to_owned()),
+        ])
+        .expect("env");
+        c.validate().expect("valid");
+        assert_eq!(c.grant_lifetime_secs, 3600);
+        assert_eq!(c.effective_grant_reuse_secs(), 300);
+        assert!(c.providers.account_keys.enabled);
+        assert_eq!(
+            c.providers.github.as_ref().map(|g| g.client_id.as_str()),
+            Some("id")
+        );
+    }
+
+    #[test]
+    fn grant_lifetime_is_capped_at_seven_days() {
+        let mut c = Config::from_toml(MINIMAL).expect("parse");
+        c.grant_lifetime_secs = MAX_GRANT_LIFETIME_SECS + 1;
+        assert!(c.validate().is_err());
+        c.grant_lifetime_secs = 5;
+        c.validate().expect("short lifetimes are fine");
+        assert_eq!(c.effective_grant_reuse_secs(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::from_toml(&format!("{MINIMAL}\nlisten_adress = \"x\"")).is_err());
+    }
+}

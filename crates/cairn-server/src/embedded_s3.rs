@@ -1,0 +1,110 @@
+//! An S3 server inside this process, for `cairn-server dev` and tests:
+//! s3s-fs storing into a directory, with SigV4 checked by s3s's
+//! `SimpleAuth` (so presigned URLs, their methods, keys and expiry are
+//! verified exactly as a real store would), served by hyper on loopback.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::conditional_store::ConditionalStore;
+use crate::ServerError;
+
+/// A running embedded S3 server.
+pub struct EmbeddedS3 {
+    endpoint: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl EmbeddedS3 {
+    /// Serves `root` (one directory per bucket) on `listen`, accepting only
+    /// requests signed with the given credentials, and creates `bucket`.
+    pub async fn start(
+        root: &Path,
+        listen: SocketAddr,
+        bucket: &str,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<EmbeddedS3, ServerError> {
+        // s3s-fs keeps a bucket as a directory under its root.
+        let bucket_dir = root.join(bucket);
+        std::fs::create_dir_all(&bucket_dir).map_err(|e| ServerError::io(&bucket_dir, e))?;
+        let fs =
+            s3s_fs::FileSystem::new(root).map_err(|e| ServerError::EmbeddedS3(format!("{e:?}")))?;
+        let mut builder = S3ServiceBuilder::new(ConditionalStore::new(fs));
+        builder.set_auth(SimpleAuth::from_single(access_key_id, secret_access_key));
+        let service = builder.build();
+
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| ServerError::io(listen.to_string(), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServerError::io(listen.to_string(), e))?;
+        let (stop, mut stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let http = ConnBuilder::new(TokioExecutor::new());
+            let graceful = GracefulShutdown::new();
+            loop {
+                let socket = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _)) => socket,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "embedded S3: accept failed");
+                            continue;
+                        }
+                    },
+                    _ = &mut stopped => break,
+                };
+                let connection = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "embedded S3: connection ended");
+                    }
+                });
+            }
+            // Idle keep-alive connections would hold shutdown forever.
+            if tokio::time::timeout(Duration::from_secs(2), graceful.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::debug!("embedded S3: connections still open at shutdown");
+            }
+        });
+        Ok(EmbeddedS3 {
+            endpoint: format!("http://{addr}"),
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The task may have ended already; then there is nothing to stop.
+            if stop.send(()).is_err() {
+                tracing::debug!("embedded S3 already stopped");
+            }
+        }
+        if let Err(e) = (&mut self.task).await {
+            tracing::warn!(error = %e, "embedded S3 task failed");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The crate's error type, and how each error becomes an HTTP response with
+//! a `{code, message}` JSON body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_protocol::{ApiError, DeviceId, ErrorCode, ProtocolError};
+
+/// Everything that can go wrong in the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    // --- the caller's fault (4xx) ---
+    #[error("{message}")]
+    BadRequest { code: ErrorCode, message: String },
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("missing or malformed access token")]
+    Unauthorized,
+    #[error("the session has expired or was revoked")]
+    SessionExpired,
+    #[error("unknown account key")]
+    InvalidAccountKey,
+    #[error("unknown, expired or revoked refresh token")]
+    InvalidRefreshToken,
+    #[error("unknown, expired or already used OAuth state")]
+    InvalidOauthState,
+    #[error("unknown, expired or already used login code, or wrong code verifier")]
+    InvalidLoginCode,
+    #[error("sign-in provider {0} is disabled")]
+    ProviderDisabled(&'static str),
+    #[error("device {0} does not belong to this session")]
+    NotThisDevice(DeviceId),
+    #[error("this session already acts for device {0}")]
+    SessionHasDevice(DeviceId),
+    #[error("device {0} was revoked")]
+    DeviceRevoked(DeviceId),
+    #[error("device {0} not found")]
+    DeviceNotFound(DeviceId),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("too many sign-in attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+
+    // --- an upstream's fault (502) ---
+    #[error("OAuth provider: {0}")]
+    OauthProvider(String),
+
+    // --- ours (500) or startup ---
+    #[error("registry: {0}")]
+    Registry(#[from] rusqlite::Error),
+    #[error("registry holds an invalid value: {0}")]
+    CorruptRegistry(String),
+    #[error("presigning {key}: {message}")]
+    Presign { key: String, message: String },
+    #[error("config: {0}")]
+    Config(String),
+    #[error("io on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("embedded S3 store: {0}")]
+    EmbeddedS3(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ServerError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        ServerError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// The status and wire code this error is answered with.
+    pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        use ServerError::*;
+        match self {
+            BadRequest { code, .. } => (status_for_bad_request(*code), *code),
+            Protocol(e) => (StatusCode::BAD_REQUEST, protocol_code(e)),
+            Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            SessionExpired => (StatusCode::UNAUTHORIZED, ErrorCode::SessionExpired),
+            InvalidAccountKey => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidAccountKey),
+            InvalidRefreshToken => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidRefreshToken),
+            InvalidOauthState => (StatusCode::BAD_REQUEST, ErrorCode::InvalidOauthState),
+            InvalidLoginCode => (StatusCode::BAD_REQUEST, ErrorCode::InvalidLoginCode),
+            ProviderDisabled(_) => (StatusCode::FORBIDDEN, ErrorCode::ProviderDisabled),
+            NotThisDevice(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            SessionHasDevice(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            DeviceRevoked(_) => (StatusCode::GONE, ErrorCode::DeviceRevoked),
+            DeviceNotFound(_) | RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            OauthProvider(_) => (StatusCode::BAD_GATEWAY, ErrorCode::OauthProviderError),
+            Registry(_)
+            | CorruptRegistry(_)
+            | Presign { .. }
+            | Config(_)
+            | Io { .. }
+            | EmbeddedS3(_)
+            | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        }
+    }
+}
+
+fn status_for_bad_request(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn protocol_code(e: &ProtocolError) -> ErrorCode {
+    match e {
+        ProtocolError::InvalidDeviceId { .. } => ErrorCode::InvalidDeviceId,
+        ProtocolError::InvalidDeviceName { .. } => ErrorCode::InvalidDeviceName,
+        ProtocolError::InvalidPlatform { .. } => ErrorCode::InvalidPlatform,
+        _ => ErrorCode::BadRequest,
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        // Internal details (SQL, paths) stay in the log, not in the answer.
+        let message = if status.is_server_error() && status != StatusCode::BAD_GATEWAY {
+            tracing::error!(error = %self, "request failed");
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(ApiError { code, message })).into_response();
+        if let ServerError::RateLimited { retry_after_secs } = self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,36 @@
+//! The Cairn sync service.
+//!
+//! It never sees note content. It proves who a user is (account keys or
+//! GitHub OAuth), keeps a registry of the user's devices, hands each device
+//! presigned URLs for its own prefix in object storage and read-only URLs
+//! for its peers' prefixes, and relays "I published" notifications.
+//!
+//! Start it in-process with [`RunningServer::start`] (a real config) or
+//! [`DevServer::builder`] (embedded S3 store, account keys, loopback).
+
+mod auth;
+pub mod bench;
+mod clock;
+mod conditional_store;
+pub mod config;
+mod dev;
+mod embedded_s3;
+mod error;
+mod events;
+mod github;
+mod json_body;
+mod presign;
+mod rate_limit;
+mod registry;
+mod routes;
+mod serve;
+mod state;
+mod tls;
+mod tokens;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use dev::{DevServer, DevServerBuilder, DEV_BUCKET, DEV_REGION};
+pub use embedded_s3::EmbeddedS3;
+pub use error::ServerError;
+pub use serve::RunningServer;

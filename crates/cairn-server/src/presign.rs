@@ -1,0 +1,182 @@
+//! Presigning a device's keys with aws-sdk-s3.
+//!
+//! A grant holds one URL per key: 67 PUTs and 67 GETs for the device's own
+//! prefix and 67 GETs per peer. Presigning is pure computation (no request
+//! is sent), but at ~400 signatures per grant it is the service's main
+//! cost, so URL sets are cached per (prefix, access, issue time). All
+//! grants issued within one reuse window share their issue time and so
+//! their URLs; the expiry a client sees is exact (issue time + lifetime),
+//! only up to one window earlier than it would otherwise be.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::presigning::PresigningConfig;
+use cairn_protocol::key_layout::object_key;
+use cairn_protocol::{DeviceId, DeviceKey, ObjectUrls, UserId};
+use tokio::sync::OnceCell;
+
+use crate::config::S3Config;
+use crate::ServerError;
+
+/// What a URL lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    Put,
+    Get,
+}
+
+type CacheKey = (UserId, DeviceId, Access, i64);
+
+/// Presigns URL sets for device prefixes; cheap to share.
+pub struct Presigner {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    lifetime_secs: i64,
+    reuse_secs: i64,
+    cache: Mutex<HashMap<CacheKey, Arc<OnceCell<Arc<ObjectUrls>>>>>,
+}
+
+/// When a grant was issued and when its URLs stop working (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantWindow {
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+impl Presigner {
+    pub fn new(s3: &S3Config, lifetime_secs: u64, reuse_secs: u64) -> Presigner {
+        let credentials = Credentials::new(
+            s3.access_key_id.clone(),
+            s3.secret_access_key.clone(),
+            None,
+            None,
+            "cairn-config",
+        );
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(s3.region.clone()))
+            .endpoint_url(s3.endpoint.clone())
+            .force_path_style(s3.path_style)
+            .credentials_provider(credentials)
+            // Otherwise the SDK bakes a checksum of an empty body into
+            // presigned PUTs, and every real upload would fail it.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build();
+        Presigner {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: s3.bucket.clone(),
+            lifetime_secs: i64::try_from(lifetime_secs).unwrap_or(i64::MAX),
+            reuse_secs: i64::try_from(reuse_secs.max(1)).unwrap_or(1),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The issue time and expiry of a grant asked for at `now_secs`.
+    pub fn window(&self, now_secs: i64) -> GrantWindow {
+        let issued_at = now_secs - now_secs.rem_euclid(self.reuse_secs);
+        GrantWindow {
+            issued_at,
+            expires_at: issued_at.saturating_add(self.lifetime_secs),
+        }
+    }
+
+    /// URLs for every key of `device`'s prefix, issued at `window`.
+    pub async fn device_urls(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        access: Access,
+        window: GrantWindow,
+    ) -> Result<Arc<ObjectUrls>, ServerError> {
+        let cell = self.cache_cell((user.clone(), device.clone(), access, window.issued_at))?;
+        // Concurrent grants for the same device wait for one presigning run
+        // instead of each doing it.
+        let urls = cell
+            .get_or_try_init(|| async {
+                self.presign_all(user, device, access, window)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(urls.clone())
+    }
+
+    fn cache_cell(&self, key: CacheKey) -> Result<Arc<OnceCell<Arc<ObjectUrls>>>, ServerError> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| ServerError::Internal("presign cache lock poisoned".to_owned()))?;
+        let issued_at = key.3;
+        if !cache.contains_key(&key) {
+            // Entries of earlier windows are never asked for again.
+            cache.retain(|k, _| k.3 >= issued_at);
+        }
+        Ok(cache.entry(key).or_default().clone())
+    }
+
+    async fn presign_all(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        access: Access,
+        window: GrantWindow,
+    ) -> Result<ObjectUrls, ServerError> {
+        let mut urls = Vec::new();
+        for key in DeviceKey::all() {
+            urls.push(
+                self.presign(&object_key(user, device, key), access, window)
+                    .await?,
+            );
+        }
+        let mut urls = urls.into_iter();
+        ObjectUrls::build(|key| {
+            urls.next().ok_or_else(|| ServerError::Presign {
+                key: key.relative(),
+                message: "missing URL".to_owned(),
+            })
+        })
+    }
+
+    /// One presigned URL for `key`.
+    pub async fn presign(
+        &self,
+        key: &str,
+        access: Access,
+        window: GrantWindow,
+    ) -> Result<String, ServerError> {
+        let fail = |message: String| ServerError::Presign {
+            key: key.to_owned(),
+            message,
+        };
+        let start = UNIX_EPOCH + Duration::from_secs(u64::try_from(window.issued_at).unwrap_or(0));
+        let lifetime =
+            Duration::from_secs(u64::try_from(window.expires_at - window.issued_at).unwrap_or(0));
+        let config = PresigningConfig::builder()
+            .start_time(start)
+            .expires_in(lifetime)
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let request = match access {
+            Access::Put => self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .presigned(config)
+                .await
+                .map_err(|e| fail(format!("{e:?}")))?,
+            Access::Get => self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .presigned(config)
+                .await
+                .map_err(|e| fail(format!("{e:?}")))?,
+        };
+        Ok(request.uri().to_owned())
+    }
+}

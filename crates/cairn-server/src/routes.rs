@@ -1,0 +1,63 @@
+//! The HTTP API.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | POST | /v1/accounts | create an account-key account |
+//! | POST | /v1/sessions | sign in (account key or login code) |
+//! | POST | /v1/sessions/refresh | rotate tokens |
+//! | POST | /v1/sessions/logout | revoke this session |
+//! | GET | /v1/me | who am I |
+//! | POST | /v1/auth/github/start | begin GitHub sign-in |
+//! | POST | /v1/auth/github/exchange | finish it, get a login code |
+//! | GET, POST | /v1/devices | list, register |
+//! | PATCH, DELETE | /v1/devices/{id} | rename, revoke |
+//! | POST | /v1/devices/{id}/grant | presigned URLs |
+//! | POST | /v1/devices/{id}/published | "I published seq N" |
+//! | GET | /v1/events | WebSocket of [`cairn_protocol::ServiceEvent`] |
+
+mod accounts;
+mod devices;
+mod events_socket;
+mod github_sign_in;
+mod grants;
+mod sessions;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::routing::{get, patch, post};
+use axum::Router;
+use cairn_protocol::DeviceId;
+
+use crate::state::AppState;
+use crate::ServerError;
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/accounts", post(accounts::create))
+        .route("/v1/sessions", post(sessions::sign_in))
+        .route("/v1/sessions/refresh", post(sessions::refresh))
+        .route("/v1/sessions/logout", post(sessions::logout))
+        .route("/v1/me", get(sessions::me))
+        .route("/v1/auth/github/start", post(github_sign_in::start))
+        .route("/v1/auth/github/exchange", post(github_sign_in::exchange))
+        .route("/v1/devices", get(devices::list).post(devices::register))
+        .route(
+            "/v1/devices/{id}",
+            patch(devices::rename).delete(devices::revoke),
+        )
+        .route("/v1/devices/{id}/grant", post(grants::grant))
+        .route("/v1/devices/{id}/published", post(devices::published))
+        .route("/v1/events", get(events_socket::events))
+        .fallback(|uri: Uri| async move { ServerError::RouteNotFound(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Device ids in paths are parsed as plain strings first and validated
+/// here, so a hostile id gets our error rather than a routing one.
+fn device_id_from_path(raw: &str) -> Result<DeviceId, ServerError> {
+    Ok(DeviceId::parse(raw)?)
+}

@@ -1,0 +1,131 @@
+//! Devices: register, list, rename, revoke, and "I published seq N".
+//!
+//! Any session of a user may list, rename and revoke the user's devices
+//! (manage a lost laptop from the phone). Only the session acting for a
+//! device may publish for it or take its grant. Registering binds the
+//! calling session to the new device; a session acts for one device.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use cairn_protocol::{
+    Device, DeviceId, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest, ServiceEvent,
+    UserId,
+};
+
+use super::device_id_from_path;
+use crate::auth::Caller;
+use crate::json_body::ApiJson;
+use crate::state::AppState;
+use crate::tokens::new_id;
+use crate::ServerError;
+
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<RegisterDeviceRequest>,
+) -> Result<(StatusCode, Json<Device>), ServerError> {
+    if let Some(existing) = &caller.device_id {
+        return Err(ServerError::SessionHasDevice(existing.clone()));
+    }
+    let id = DeviceId::parse(&new_id(12))?;
+    let device = state.registry.create_device(
+        &caller.user_id,
+        &id,
+        &request.name,
+        &request.platform,
+        state.clock.now_secs(),
+    )?;
+    state.registry.bind_session_device(caller.session_id, &id)?;
+    state.hub.publish(
+        &caller.user_id,
+        Some(&id),
+        ServiceEvent::DeviceJoined {
+            device_id: id.clone(),
+            name: device.name.clone(),
+        },
+    );
+    Ok((StatusCode::CREATED, Json(device)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Device>>, ServerError> {
+    Ok(Json(state.registry.devices_of(&caller.user_id)?))
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+    ApiJson(request): ApiJson<RenameDeviceRequest>,
+) -> Result<Json<Device>, ServerError> {
+    let id = device_id_from_path(&raw_id)?;
+    let mut device = live_device(&state, &caller.user_id, &id)?;
+    state
+        .registry
+        .rename_device(&caller.user_id, &id, &request.name)?;
+    device.name = request.name;
+    state.hub.publish(
+        &caller.user_id,
+        None,
+        ServiceEvent::DeviceRenamed {
+            device_id: id,
+            name: device.name.clone(),
+        },
+    );
+    Ok(Json(device))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+) -> Result<StatusCode, ServerError> {
+    let id = device_id_from_path(&raw_id)?;
+    live_device(&state, &caller.user_id, &id)?;
+    state
+        .registry
+        .revoke_device(&caller.user_id, &id, state.clock.now_secs())?;
+    // Everyone hears it, the revoked device included, so it stops syncing.
+    state.hub.publish(
+        &caller.user_id,
+        None,
+        ServiceEvent::DeviceRevoked { device_id: id },
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn published(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+    ApiJson(request): ApiJson<PublishedRequest>,
+) -> Result<StatusCode, ServerError> {
+    let id = device_id_from_path(&raw_id)?;
+    live_device(&state, &caller.user_id, &id)?;
+    caller.require_device(&id)?;
+    state.hub.publish(
+        &caller.user_id,
+        Some(&id),
+        ServiceEvent::Published {
+            device_id: id.clone(),
+            seq: request.seq,
+        },
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user's device `id`, refusing unknown (404) and revoked (410) ones.
+pub(super) fn live_device(
+    state: &AppState,
+    user: &UserId,
+    id: &DeviceId,
+) -> Result<Device, ServerError> {
+    match state.registry.device_of(user, id)? {
+        None => Err(ServerError::DeviceNotFound(id.clone())),
+        Some(d) if d.is_revoked() => Err(ServerError::DeviceRevoked(id.clone())),
+        Some(d) => Ok(d),
+    }
+}

@@ -1,0 +1,65 @@
+//! `POST /v1/devices/{id}/grant`: presigned URLs for one device.
+//!
+//! The prefix comes from the session's account and the registry's device
+//! ids, never from the request: the only client input is the device id in
+//! the path, which must be the session's own live device. The device gets
+//! PUT and GET URLs for its own keys and GET URLs for each other live
+//! device of the same user.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use cairn_protocol::key_layout::device_prefix;
+use cairn_protocol::{Grant, ObjectUrls, PeerGrant};
+
+use super::device_id_from_path;
+use super::devices::live_device;
+use crate::auth::Caller;
+use crate::presign::Access;
+use crate::state::AppState;
+use crate::ServerError;
+
+pub async fn grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Grant>, ServerError> {
+    let id = device_id_from_path(&raw_id)?;
+    live_device(&state, &caller.user_id, &id)?;
+    caller.require_device(&id)?;
+    let user = &caller.user_id;
+    let window = state.presigner.window(state.clock.now_secs());
+    let presigner = &state.presigner;
+
+    let put = presigner
+        .device_urls(user, &id, Access::Put, window)
+        .await?;
+    let get = presigner
+        .device_urls(user, &id, Access::Get, window)
+        .await?;
+    let mut peers = Vec::new();
+    for peer in state.registry.devices_of(user)? {
+        if peer.id == id || peer.is_revoked() {
+            continue;
+        }
+        let urls = presigner
+            .device_urls(user, &peer.id, Access::Get, window)
+            .await?;
+        peers.push(PeerGrant {
+            prefix: device_prefix(user, &peer.id),
+            device_id: peer.id,
+            name: peer.name,
+            platform: peer.platform,
+            get: ObjectUrls::clone(&urls),
+        });
+    }
+    Ok(Json(Grant {
+        user_id: user.clone(),
+        prefix: device_prefix(user, &id),
+        device_id: id,
+        issued_at: window.issued_at,
+        expires_at: window.expires_at,
+        put: ObjectUrls::clone(&put),
+        get: ObjectUrls::clone(&get),
+        peers,
+    }))
+}

@@ -1,0 +1,144 @@
+//! Sessions: sign in, refresh, log out, who am I.
+//!
+//! Signing in takes an account key or a GitHub login code (plus the PKCE
+//! verifier it was bound to) and returns an access token (short-lived) and
+//! a refresh token. Both are random, 256-bit, stored as SHA-256. A refresh
+//! rotates both; logging out revokes the session.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use cairn_protocol::{DeviceId, RefreshRequest, Session, SignInRequest, UserId, UserInfo};
+
+use crate::auth::Caller;
+use crate::json_body::ApiJson;
+use crate::registry::SessionTokens;
+use crate::state::AppState;
+use crate::tokens::{constant_time_eq, hash_secret, new_secret, pkce_challenge};
+use crate::ServerError;
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<SignInRequest>,
+) -> Result<(StatusCode, Json<Session>), ServerError> {
+    state.sign_in_limiter.check(peer.ip())?;
+    let now = state.clock.now_secs();
+    let (user, device) = match request {
+        SignInRequest::AccountKey {
+            account_key,
+            device_id,
+        } => {
+            if !state.config.providers.account_keys.enabled {
+                return Err(ServerError::ProviderDisabled("account_keys"));
+            }
+            let user = state
+                .registry
+                .account_by_key_hash(&hash_secret(&account_key))?
+                .ok_or(ServerError::InvalidAccountKey)?;
+            (user, device_id)
+        }
+        SignInRequest::LoginCode {
+            login_code,
+            code_verifier,
+            device_id,
+        } => {
+            let (user, challenge) = state
+                .registry
+                .take_login_code(&hash_secret(&login_code), now)?
+                .ok_or(ServerError::InvalidLoginCode)?;
+            if !constant_time_eq(&pkce_challenge(&code_verifier), &challenge) {
+                return Err(ServerError::InvalidLoginCode);
+            }
+            (user, device_id)
+        }
+    };
+    if let Some(device) = &device {
+        check_resumable(&state, &user, device)?;
+    }
+    let session = new_session(&state, user, device, now)?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// A session may resume only a live device of its own user.
+fn check_resumable(state: &AppState, user: &UserId, device: &DeviceId) -> Result<(), ServerError> {
+    match state.registry.device_of(user, device)? {
+        None => Err(ServerError::DeviceNotFound(device.clone())),
+        Some(d) if d.is_revoked() => Err(ServerError::DeviceRevoked(device.clone())),
+        Some(_) => Ok(()),
+    }
+}
+
+fn new_session(
+    state: &AppState,
+    user: UserId,
+    device: Option<DeviceId>,
+    now: i64,
+) -> Result<Session, ServerError> {
+    let (access_token, refresh_token, tokens) = fresh_tokens(state, now);
+    state
+        .registry
+        .create_session(&user, device.as_ref(), &tokens, now)?;
+    Ok(Session {
+        user_id: user,
+        access_token,
+        access_expires_at: tokens.access_expires_at,
+        refresh_token,
+        refresh_expires_at: tokens.refresh_expires_at,
+        device_id: device,
+    })
+}
+
+fn fresh_tokens(state: &AppState, now: i64) -> (String, String, SessionTokens) {
+    let access = new_secret("cairn_at_");
+    let refresh = new_secret("cairn_rt_");
+    let ttl = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
+    let tokens = SessionTokens {
+        access_hash: hash_secret(&access),
+        access_expires_at: now.saturating_add(ttl(state.config.access_token_ttl_secs)),
+        refresh_hash: hash_secret(&refresh),
+        refresh_expires_at: now.saturating_add(ttl(state.config.refresh_token_ttl_secs)),
+    };
+    (access, refresh, tokens)
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<Json<Session>, ServerError> {
+    state.sign_in_limiter.check(peer.ip())?;
+    let now = state.clock.now_secs();
+    let (access_token, refresh_token, tokens) = fresh_tokens(&state, now);
+    let (user_id, device_id) = state
+        .registry
+        .rotate_session(&hash_secret(&request.refresh_token), &tokens, now)?
+        .ok_or(ServerError::InvalidRefreshToken)?;
+    Ok(Json(Session {
+        user_id,
+        access_token,
+        access_expires_at: tokens.access_expires_at,
+        refresh_token,
+        refresh_expires_at: tokens.refresh_expires_at,
+        device_id,
+    }))
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, ServerError> {
+    state
+        .registry
+        .revoke_session(caller.session_id, state.clock.now_secs())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn me(caller: Caller) -> Json<UserInfo> {
+    Json(UserInfo {
+        user_id: caller.user_id,
+        device_id: caller.device_id,
+    })
+}

@@ -1,0 +1,109 @@
+//! Starting and stopping the service in-process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::events::EventHub;
+use crate::github::GithubProvider;
+use crate::presign::Presigner;
+use crate::rate_limit::RateLimiter;
+use crate::registry::Registry;
+use crate::routes::router;
+use crate::state::AppState;
+use crate::{Clock, ServerError};
+
+/// A service listening on a socket, until [`RunningServer::shutdown`].
+pub struct RunningServer {
+    url: String,
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Validates `config`, opens the registry, binds `config.listen` (port 0
+    /// picks a free port) and starts serving.
+    pub async fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<RunningServer, ServerError> {
+        config.validate()?;
+        let registry = Registry::open(&config.registry_path)?;
+        let presigner = Presigner::new(
+            &config.s3,
+            config.grant_lifetime_secs,
+            config.effective_grant_reuse_secs(),
+        );
+        let github = match &config.providers.github {
+            Some(gh) => Some(Arc::new(GithubProvider::new(gh.clone())?)),
+            None => None,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServerError::io(config.listen.to_string(), e))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| ServerError::io(config.listen.to_string(), e))?;
+        let url = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{local_addr}"),
+        };
+        let (stop, stopping) = watch::channel(false);
+        let state = AppState {
+            sign_in_limiter: Arc::new(RateLimiter::new(config.rate_limit, clock.clone())),
+            config: Arc::new(config),
+            registry: Arc::new(registry),
+            presigner: Arc::new(presigner),
+            hub: Arc::new(EventHub::default()),
+            github,
+            clock,
+            stopping: stopping.clone(),
+        };
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let mut until = stopping;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // An error means the sender is gone: stop as well.
+                    if until.wait_for(|stop| *stop).await.is_err() {
+                        tracing::debug!("stop signal dropped");
+                    }
+                })
+                .await
+        });
+        Ok(RunningServer {
+            url,
+            local_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// Where clients reach the service, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes event sockets, waits for requests in flight.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        self.stop.send_replace(true);
+        self.wait().await
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.task.await {
+            Ok(result) => result.map_err(|e| ServerError::io(self.local_addr.to_string(), e)),
+            Err(e) => Err(ServerError::Internal(format!("server task: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::events::EventHub;
+use crate::github::GithubProvider;
+use crate::presign::Presigner;
+use crate::rate_limit::RateLimiter;
+use crate::registry::Registry;
+use crate::Clock;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub presigner: Arc<Presigner>,
+    pub hub: Arc<EventHub>,
+    pub sign_in_limiter: Arc<RateLimiter>,
+    pub github: Option<Arc<GithubProvider>>,
+    pub clock: Arc<dyn Clock>,
+    /// Turns true when the server stops, so long-lived sockets end too.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
