@@ -1,1 +1,32 @@
-//! stub
+//! The app and CLI side of the Cairn service API.
+//!
+//! - [`ServiceClient`]: accounts, sign-in (account key, GitHub through a
+//!   loopback redirect), refresh, logout, devices, grants, "published".
+//! - [`EventSubscription`]: the live notification socket, reconnecting
+//!   with backoff.
+//! - [`CredentialStore`]: where a session is kept between runs (the OS
+//!   keychain on macOS and Windows, a file only the user can read
+//!   elsewhere).
+//!
+//! No Tauri and no SQLite here: the desktop shell and the CLI both use it.
+
+mod backoff;
+mod credentials;
+mod error;
+mod events;
+mod loopback_redirect;
+mod pkce;
+mod service_client;
+mod tls;
+
+pub use backoff::Backoff;
+pub use credentials::{
+    default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
+};
+pub use error::ClientError;
+pub use events::{EventSubscription, StreamItem};
+pub use loopback_redirect::LoopbackRedirect;
+pub use pkce::PkcePair;
+pub use service_client::ServiceClient;
+
+pub use cairn_protocol as protocol;
