@@ -1,8 +1,62 @@
+//! Cairn's desktop shell. It opens the store, exposes it to the web UI as
+//! Tauri commands, and forwards the store's write events to the UI in one
+//! event per burst. Everything about notes lives in `cairn-core`.
+
 // Prevents an extra console window on Windows in release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod commands;
+mod data_dir;
+mod error;
+mod events;
+mod settings;
+mod state;
+
+use tauri::Manager;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
 fn main() {
+    if let Err(e) = run() {
+        // Nowhere else to report a failure to start; the window never opened.
+        eprintln!("cairn-desktop: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), AppError> {
     tauri::Builder::default()
+        .setup(|app| {
+            let dir = data_dir::resolve()?;
+            let notifier = events::spawn_batcher(app.handle().clone());
+            app.manage(AppState::open(&dir, notifier)?);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_info,
+            commands::notes::notes_list,
+            commands::notes::notes_search,
+            commands::notes::note_get,
+            commands::notes::note_create,
+            commands::notes::note_edit,
+            commands::notes::note_tag,
+            commands::notes::note_set_pinned,
+            commands::notes::note_trash,
+            commands::notes::note_restore,
+            commands::notes::note_delete,
+            commands::history::note_history,
+            commands::history::note_at,
+            commands::history::note_restore_version,
+            commands::account::sync_status,
+            commands::account::account_status,
+            commands::account::sign_in_with_key,
+            commands::account::sign_in_with_github,
+            commands::account::sign_out,
+            commands::account::devices_list,
+            commands::settings::settings_get,
+            commands::settings::settings_set,
+        ])
         .run(tauri::generate_context!())
-        .expect("error while running Cairn");
+        .map_err(|e| AppError::Tauri(Box::new(e)))
 }

@@ -1,0 +1,98 @@
+// Account and settings dialog: sign in (account key or GitHub), sign out,
+// the user's devices, and the service URL.
+
+import { api, CairnError, type AccountStatus } from "./api";
+import { byId, toast } from "./dom";
+
+const lastSeen = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export class AccountDialog {
+  private readonly dialog = byId<HTMLDialogElement>("account-dialog");
+  private readonly signinUrl = byId<HTMLInputElement>("signin-url");
+  private readonly signinKey = byId<HTMLInputElement>("signin-key");
+  private readonly signinError = byId("signin-error");
+  private readonly settingsUrl = byId<HTMLInputElement>("settings-url");
+
+  constructor() {
+    byId("signin-key-btn").addEventListener("click", () =>
+      void this.signIn(() => api.signInWithKey(this.signinUrl.value.trim(), this.signinKey.value)),
+    );
+    byId("signin-github-btn").addEventListener("click", () =>
+      void this.signIn(() => api.signInWithGithub(this.signinUrl.value.trim())),
+    );
+    byId("signout-btn").addEventListener("click", () => void this.signOut());
+    byId("settings-save").addEventListener("click", () => void this.saveSettings());
+  }
+
+  async open(): Promise<void> {
+    if (!this.dialog.open) this.dialog.showModal();
+    await this.refresh();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const [settings, account, info] = await Promise.all([api.settings(), api.account(), api.appInfo()]);
+      this.settingsUrl.value = settings.service_url;
+      if (!this.signinUrl.value) this.signinUrl.value = settings.service_url;
+      byId("data-dir").textContent = `Notes are stored in ${info.data_dir} · Cairn ${info.version}`;
+      await this.showAccount(account);
+    } catch (e) {
+      this.signinError.textContent = (e as Error).message;
+    }
+  }
+
+  private async showAccount(a: AccountStatus): Promise<void> {
+    byId("signed-out").hidden = a.signed_in;
+    byId("signed-in").hidden = !a.signed_in;
+    if (!a.signed_in) return;
+    byId("account-summary").textContent = `Signed in as ${a.user ?? "?"} on ${a.service_url ?? "?"}`;
+    const list = byId("device-list");
+    const err = byId("devices-error");
+    list.replaceChildren();
+    err.textContent = "";
+    try {
+      for (const d of await api.devices()) {
+        const li = document.createElement("li");
+        const seen = d.last_seen_ms ? ` · last seen ${lastSeen.format(new Date(d.last_seen_ms))}` : "";
+        li.textContent = `${d.name}${d.this_device ? " (this device)" : ""}${seen}`;
+        li.title = d.id;
+        list.append(li);
+      }
+    } catch (e) {
+      err.textContent = (e as Error).message;
+    }
+  }
+
+  private async signIn(f: () => Promise<AccountStatus>): Promise<void> {
+    this.signinError.textContent = "";
+    try {
+      const account = await f();
+      this.signinKey.value = "";
+      await this.showAccount(account);
+      toast("Signed in");
+    } catch (e) {
+      this.signinError.textContent = e instanceof CairnError ? e.message : String(e);
+    }
+  }
+
+  private async signOut(): Promise<void> {
+    try {
+      await api.signOut();
+      await this.refresh();
+      toast("Signed out — your notes stay on this device");
+    } catch (e) {
+      byId("devices-error").textContent = (e as Error).message;
+    }
+  }
+
+  private async saveSettings(): Promise<void> {
+    const msg = byId("settings-msg");
+    try {
+      const saved = await api.saveSettings({ service_url: this.settingsUrl.value.trim() });
+      this.settingsUrl.value = saved.service_url;
+      msg.textContent = "Saved";
+    } catch (e) {
+      msg.textContent = (e as Error).message;
+    }
+  }
+}

@@ -1,0 +1,164 @@
+// Typed wrappers around the shell's Tauri commands. Every command rejects
+// with `{code, message}`; `call` turns that into a `CairnError` so callers
+// can branch on `code` and show `message`.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+export interface NoteSummary {
+  id: string;
+  title: string;
+  excerpt: string;
+  tags: string[];
+  pinned: boolean;
+  trashed: boolean;
+  created_ms: number;
+  modified_ms: number;
+}
+
+export interface Note {
+  id: string;
+  body: string;
+  tags: string[];
+  pinned: boolean;
+  trashed: boolean;
+  created_ms: number;
+  modified_ms: number;
+  heads: string[];
+}
+
+export interface Version {
+  version: string;
+  time_ms: number;
+}
+
+export interface NoteState {
+  body: string;
+  tags: string[];
+  pinned: boolean;
+  trashed: boolean;
+}
+
+/** One editor edit in UTF-16 code units, the unit CodeMirror counts in. */
+export interface Splice {
+  index: number;
+  delete: number;
+  insert: string;
+}
+
+export type SyncState = "needs_sign_in" | "offline" | "syncing" | "synced" | "error";
+
+export interface SyncStatus {
+  state: SyncState;
+  /** For `syncing`: objects done and total in this round. */
+  done?: number;
+  total?: number;
+  /** For `synced`: true when every device has merged everything. */
+  all_devices?: boolean;
+  /** For `error` and `offline`: why, in words. */
+  reason?: string;
+}
+
+export interface AccountStatus {
+  signed_in: boolean;
+  user?: string;
+  device_id?: string;
+  service_url?: string;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  last_seen_ms?: number;
+  this_device: boolean;
+}
+
+export interface Settings {
+  service_url: string;
+}
+
+export interface AppInfo {
+  data_dir: string;
+  version: string;
+}
+
+export type Origin = "local" | "merged";
+
+export interface NoteChange {
+  note_id: string;
+  origin: Origin;
+}
+
+/** One event per burst of store writes. */
+export interface NotesChanged {
+  changes: NoteChange[];
+}
+
+export class CairnError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function toError(e: unknown): CairnError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as { code: unknown; message: unknown };
+    return new CairnError(String(o.code), String(o.message));
+  }
+  // Tauri itself rejects with a bare string when a command is unknown or its
+  // arguments do not deserialize.
+  return new CairnError("ipc", String(e));
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toError(e);
+  }
+}
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+
+  listNotes: (trashed: boolean, tag: string | null) =>
+    call<NoteSummary[]>("notes_list", { trashed, tag }),
+  searchNotes: (query: string, trashed: boolean, limit: number) =>
+    call<NoteSummary[]>("notes_search", { query, trashed, limit }),
+
+  getNote: (id: string) => call<Note>("note_get", { id }),
+  createNote: (body: string) => call<Note>("note_create", { body }),
+  edit: (id: string, splices: Splice[]) => call<void>("note_edit", { id, splices }),
+  setTags: (id: string, add: string[], remove: string[]) =>
+    call<Note>("note_tag", { id, add, remove }),
+  setPinned: (id: string, pinned: boolean) => call<Note>("note_set_pinned", { id, pinned }),
+  trash: (id: string) => call<Note>("note_trash", { id }),
+  restore: (id: string) => call<Note>("note_restore", { id }),
+  remove: (id: string) => call<void>("note_delete", { id }),
+
+  history: (id: string) => call<Version[]>("note_history", { id }),
+  noteAt: (id: string, version: string) => call<NoteState>("note_at", { id, version }),
+  restoreVersion: (id: string, version: string) =>
+    call<Note>("note_restore_version", { id, version }),
+
+  syncStatus: () => call<SyncStatus>("sync_status"),
+  account: () => call<AccountStatus>("account_status"),
+  signInWithKey: (serviceUrl: string, accountKey: string) =>
+    call<AccountStatus>("sign_in_with_key", { serviceUrl, accountKey }),
+  signInWithGithub: (serviceUrl: string) =>
+    call<AccountStatus>("sign_in_with_github", { serviceUrl }),
+  signOut: () => call<void>("sign_out"),
+  devices: () => call<Device[]>("devices_list"),
+  settings: () => call<Settings>("settings_get"),
+  saveSettings: (settings: Settings) => call<Settings>("settings_set", { settings }),
+};
+
+export const events = {
+  notesChanged: (f: (e: NotesChanged) => void): Promise<UnlistenFn> =>
+    listen<NotesChanged>("notes-changed", (e) => f(e.payload)),
+  syncStatus: (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
+    listen<SyncStatus>("sync-status", (e) => f(e.payload)),
+};

@@ -1,0 +1,352 @@
+// Wires the pieces together: list on the left, editor on the right, history,
+// sync indicator and account dialog. All state that matters lives in the
+// store behind the shell; this file only keeps what is on screen.
+
+import "./perf";
+import { api, events, CairnError, type Note, type NoteSummary } from "./api";
+import { byId, initToast, toast } from "./dom";
+import { NoteEditor } from "./editor";
+import { NotesList } from "./notes_list";
+import { HistoryPanel } from "./history_panel";
+import { initSyncIndicator } from "./sync_indicator";
+import { AccountDialog } from "./account";
+import { installShortcuts } from "./shortcuts";
+import { begin } from "./perf";
+
+const SEARCH_LIMIT = 1000;
+const LIST_RELOAD_DELAY_MS = 300;
+
+function showError(e: unknown): void {
+  const message = e instanceof CairnError ? e.message : e instanceof Error ? e.message : String(e);
+  toast(message, "error");
+}
+
+class App {
+  private trashedView = false;
+  private tag = "";
+  private query = "";
+  /** Every note of the current view (notes or trash), newest first. */
+  private all: NoteSummary[] = [];
+  private current: Note | null = null;
+  private filterSeq = 0;
+  private reloadTimer = 0;
+
+  readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
+  readonly editor = new NoteEditor(byId("editor"), showError, (note) => this.showMeta(note));
+  readonly history = new HistoryPanel(
+    (id) => void this.open(id),
+    () => this.showEditor(),
+    showError,
+  );
+  readonly account = new AccountDialog();
+
+  private readonly search = byId<HTMLInputElement>("search");
+  private readonly tagFilter = byId<HTMLSelectElement>("tag-filter");
+
+  async start(): Promise<void> {
+    initToast();
+    this.search.addEventListener("input", () => {
+      this.query = this.search.value.trim();
+      void this.filter();
+    });
+    this.search.addEventListener("keydown", (e) => {
+      if (e.key === "ArrowDown") {
+        e.preventDefault();
+        byId("note-list").focus();
+        this.list.step(1);
+      } else if (e.key === "Enter") {
+        this.list.step(1);
+        this.editor.focus();
+      }
+    });
+    this.tagFilter.addEventListener("change", () => {
+      this.tag = this.tagFilter.value;
+      void this.filter();
+    });
+    byId("new-note").addEventListener("click", () => void this.create());
+    byId("view-notes").addEventListener("click", () => void this.setView(false));
+    byId("view-trash").addEventListener("click", () => void this.setView(true));
+    byId("pin").addEventListener("click", () => void this.togglePin());
+    byId("trash").addEventListener("click", () => void this.trash());
+    byId("restore").addEventListener("click", () => void this.restore());
+    byId("delete").addEventListener("click", () => void this.deleteForever());
+    byId("history-toggle").addEventListener("click", () => void this.toggleHistory());
+    byId("open-account").addEventListener("click", () => void this.account.open());
+    byId<HTMLInputElement>("tag-input").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") void this.addTag((e.target as HTMLInputElement).value);
+    });
+    installShortcuts(this);
+
+    await events.notesChanged((batch) => {
+      for (const c of batch.changes) {
+        if (c.origin === "merged") this.editor.remoteChanged(c.note_id);
+      }
+      this.scheduleReload();
+    });
+    await initSyncIndicator(() => void this.account.open());
+    await this.reload();
+    document.body.dataset.ready = "true";
+  }
+
+  // ---- list ---------------------------------------------------------------
+
+  private scheduleReload(): void {
+    window.clearTimeout(this.reloadTimer);
+    this.reloadTimer = window.setTimeout(() => void this.reload(), LIST_RELOAD_DELAY_MS);
+  }
+
+  /** Reloads the current view from the store and re-applies the filters. */
+  async reload(): Promise<void> {
+    try {
+      this.all = await api.listNotes(this.trashedView, null);
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    this.fillTagFilter();
+    await this.filter(false);
+  }
+
+  private fillTagFilter(): void {
+    const tags = new Set<string>();
+    for (const n of this.all) for (const t of n.tags) tags.add(t);
+    const sorted = [...tags].sort((a, b) => a.localeCompare(b));
+    if (this.tag && !tags.has(this.tag)) sorted.unshift(this.tag);
+    const options = [new Option("All tags", ""), ...sorted.map((t) => new Option(`#${t}`, t))];
+    this.tagFilter.replaceChildren(...options);
+    this.tagFilter.value = this.tag;
+  }
+
+  /** Applies search and tag filter; `measure` is false for background reloads. */
+  async filter(measure = true): Promise<void> {
+    const done = measure ? begin("filter-list") : null;
+    const seq = ++this.filterSeq;
+    let items = this.all;
+    if (this.query) {
+      try {
+        items = await api.searchNotes(this.query, this.trashedView, SEARCH_LIMIT);
+      } catch (e) {
+        showError(e);
+        return;
+      }
+      // A newer keystroke has already asked; its answer wins.
+      if (seq !== this.filterSeq) return;
+    }
+    if (this.tag) items = items.filter((n) => n.tags.includes(this.tag));
+    this.list.set(items);
+    this.list.select(this.current?.id ?? null, false);
+    const status = byId("list-status");
+    status.textContent = this.query || this.tag ? `${items.length} of ${this.all.length}` : `${items.length} notes`;
+    done?.({ shown: items.length, total: this.all.length, query: this.query });
+  }
+
+  private async setView(trashed: boolean): Promise<void> {
+    this.trashedView = trashed;
+    byId("view-notes").setAttribute("aria-selected", String(!trashed));
+    byId("view-trash").setAttribute("aria-selected", String(trashed));
+    await this.reload();
+  }
+
+  // ---- the open note ------------------------------------------------------
+
+  async open(id: string): Promise<void> {
+    const done = begin("open-note");
+    let note: Note;
+    try {
+      note = await api.getNote(id);
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    this.history.close();
+    this.current = note;
+    byId("empty-state").hidden = true;
+    byId("note-pane").hidden = false;
+    this.editor.open(id, note.body);
+    this.showMeta(note);
+    this.list.select(id);
+    done({ bytes: note.body.length });
+  }
+
+  private closeNote(): void {
+    this.current = null;
+    this.history.close();
+    this.editor.close();
+    byId("note-pane").hidden = true;
+    byId("empty-state").hidden = false;
+    this.list.select(null);
+  }
+
+  showMeta(note: Note): void {
+    if (this.current?.id !== note.id) return;
+    this.current = note;
+    const pane = byId("note-pane");
+    pane.dataset.noteId = note.id;
+    pane.dataset.trashed = String(note.trashed);
+    byId("pin").textContent = note.pinned ? "Unpin" : "Pin";
+    byId("pin").setAttribute("aria-pressed", String(note.pinned));
+    byId("trash").hidden = note.trashed;
+    byId("restore").hidden = !note.trashed;
+    byId("delete").hidden = !note.trashed;
+    byId("trashed-banner").hidden = !note.trashed;
+    this.editor.setReadOnly(note.trashed);
+    const tags = byId("tags");
+    tags.replaceChildren(
+      ...note.tags.map((t) => {
+        const chip = document.createElement("span");
+        chip.className = "tag";
+        chip.dataset.tag = t;
+        chip.textContent = `#${t}`;
+        const x = document.createElement("button");
+        x.textContent = "×";
+        x.title = `Remove tag ${t}`;
+        x.addEventListener("click", () => void this.removeTag(t));
+        chip.append(x);
+        return chip;
+      }),
+    );
+  }
+
+  private showEditor(): void {
+    byId("editor").hidden = false;
+  }
+
+  async create(): Promise<void> {
+    if (this.trashedView) await this.setView(false);
+    try {
+      const note = await api.createNote("");
+      this.all = [summaryOf(note), ...this.all];
+      await this.filter(false);
+      await this.open(note.id);
+      this.editor.focus();
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  /** Runs a change to the open note's metadata and shows the result. */
+  private async change(f: (id: string) => Promise<Note>): Promise<Note | null> {
+    const id = this.current?.id;
+    if (!id) return null;
+    try {
+      await this.editor.flushed();
+      const note = await f(id);
+      this.showMeta(note);
+      this.scheduleReload();
+      return note;
+    } catch (e) {
+      showError(e);
+      return null;
+    }
+  }
+
+  async addTag(raw: string): Promise<void> {
+    const tag = raw.trim().replace(/^#/, "");
+    if (!tag) return;
+    const input = byId<HTMLInputElement>("tag-input");
+    if (await this.change((id) => api.setTags(id, [tag], []))) input.value = "";
+  }
+
+  async removeTag(tag: string): Promise<void> {
+    await this.change((id) => api.setTags(id, [], [tag]));
+  }
+
+  async togglePin(): Promise<void> {
+    const pinned = !this.current?.pinned;
+    await this.change((id) => api.setPinned(id, pinned));
+  }
+
+  /** Leaves the note's place in the list, opening its neighbour. */
+  private async leave(id: string): Promise<void> {
+    const next = this.list.neighbour(id);
+    this.all = this.all.filter((n) => n.id !== id);
+    await this.filter(false);
+    if (next) await this.open(next);
+    else this.closeNote();
+  }
+
+  async trash(): Promise<void> {
+    const id = this.current?.id;
+    if (!id || this.current?.trashed) return;
+    if (await this.change((nid) => api.trash(nid))) {
+      await this.leave(id);
+      toast("Moved to trash");
+    }
+  }
+
+  async restore(): Promise<void> {
+    const id = this.current?.id;
+    if (!id || !this.current?.trashed) return;
+    if (await this.change((nid) => api.restore(nid))) {
+      await this.leave(id);
+      toast("Restored");
+    }
+  }
+
+  private deleteArmed = 0;
+
+  async deleteForever(): Promise<void> {
+    const id = this.current?.id;
+    const btn = byId("delete");
+    if (!id) return;
+    // Two clicks, so a slip of the mouse cannot destroy a note.
+    if (!this.deleteArmed) {
+      btn.textContent = "Click again to delete forever";
+      this.deleteArmed = window.setTimeout(() => {
+        this.deleteArmed = 0;
+        btn.textContent = "Delete";
+      }, 4000);
+      return;
+    }
+    window.clearTimeout(this.deleteArmed);
+    this.deleteArmed = 0;
+    btn.textContent = "Delete";
+    try {
+      await api.remove(id);
+      await this.leave(id);
+      toast("Deleted");
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  async toggleHistory(): Promise<void> {
+    const id = this.current?.id;
+    if (!id) return;
+    if (this.history.isOpen) {
+      this.history.close();
+      return;
+    }
+    await this.editor.flushed();
+    byId("editor").hidden = true;
+    await this.history.open(id);
+    if (!this.history.isOpen) this.showEditor();
+  }
+
+  focusSearch(): void {
+    this.search.focus();
+    this.search.select();
+  }
+
+  get hasOpenNote(): boolean {
+    return this.current !== null;
+  }
+}
+
+function summaryOf(n: Note): NoteSummary {
+  return {
+    id: n.id,
+    title: "",
+    excerpt: "",
+    tags: n.tags,
+    pinned: n.pinned,
+    trashed: n.trashed,
+    created_ms: n.created_ms,
+    modified_ms: n.modified_ms,
+  };
+}
+
+export type { App };
+
+const app = new App();
+app.start().catch(showError);
