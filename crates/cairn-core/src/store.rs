@@ -102,10 +102,7 @@ impl Store {
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| open_io_error(dir, e))?;
         let path = dir.join(DB_FILE);
-        let mut conn = Connection::open(&path).map_err(|e| CoreError::Open {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let mut conn = Connection::open(&path).map_err(|e| classify_open_error(&path, e))?;
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -587,11 +584,21 @@ fn open_io_error(dir: &Path, e: std::io::Error) -> CoreError {
 }
 
 fn classify_open_error(path: &Path, source: rusqlite::Error) -> CoreError {
-    let readonly = path
-        .parent()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map(|m| m.permissions().readonly())
-        .unwrap_or(false);
+    // SQLite says only "unable to open"; find out whether the folder can be
+    // written at all, so the user hears the real reason.
+    let probe = path.with_extension("probe");
+    let readonly = match std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe) {
+        Ok(_) => {
+            if let Err(e) = std::fs::remove_file(&probe) {
+                warn_leftover_probe(&probe, &e);
+            }
+            false
+        }
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+        ),
+    };
     if readonly {
         return CoreError::ReadOnly {
             path: path.to_path_buf(),
@@ -609,6 +616,10 @@ fn classify_open_error(path: &Path, source: rusqlite::Error) -> CoreError {
             reason: source.to_string(),
         },
     }
+}
+
+fn warn_leftover_probe(path: &Path, e: &std::io::Error) {
+    eprintln!("warning: could not remove {}: {e}", path.display());
 }
 
 /// Tags are short single-line labels.
