@@ -45,21 +45,65 @@ automerge replica merge conflict history version snapshot segment keyboard short
 markdown heading bullet checklist reminder birthday anniversary holiday flight hotel museum \
 library concert guitar piano painting photograph camera lens battery charger bicycle train";
 
-fn words() -> Vec<&'static str> {
-    WORDS.split_whitespace().collect()
+/// A vocabulary with a long tail, as real writing has: the common words
+/// above, then a few thousand made-up but pronounceable words (names,
+/// jargon, places). Words are drawn with a Zipf distribution, so some are
+/// in every note and most are in a few.
+struct Vocabulary {
+    words: Vec<String>,
+    /// Cumulative weights for the Zipf draw.
+    cumulative: Vec<f64>,
 }
 
-fn sentence(rng: &mut StdRng, w: &[&str]) -> String {
+impl Vocabulary {
+    fn new(rng: &mut StdRng) -> Vocabulary {
+        const SYLLABLES: [&str; 24] = [
+            "ka", "lo", "ri", "ten", "mar", "vo", "sel", "an", "dre", "qui", "to", "ba", "nel",
+            "os", "fi", "ur", "gan", "pe", "shi", "mo", "rak", "el", "zu", "dor",
+        ];
+        let mut words: Vec<String> = WORDS.split_whitespace().map(str::to_string).collect();
+        while words.len() < 6000 {
+            let n = rng.gen_range(2..4);
+            let w: String = (0..n).map(|_| SYLLABLES[rng.gen_range(0..SYLLABLES.len())]).collect();
+            words.push(w);
+        }
+        let mut total = 0.0;
+        let cumulative = (1..=words.len())
+            .map(|rank| {
+                total += 1.0 / rank as f64;
+                total
+            })
+            .collect();
+        Vocabulary { words, cumulative }
+    }
+
+    fn draw(&self, rng: &mut StdRng) -> &str {
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let x = rng.gen_range(0.0..total);
+        let i = self.cumulative.partition_point(|c| *c < x);
+        &self.words[i.min(self.words.len() - 1)]
+    }
+
+    /// A word for a query: any rank, so some queries hit thousands of
+    /// notes and some a handful.
+    fn any(&self, rng: &mut StdRng) -> &str {
+        &self.words[rng.gen_range(0..self.words.len())]
+    }
+}
+
+fn sentence(rng: &mut StdRng, v: &Vocabulary) -> String {
     let n = rng.gen_range(6..18);
-    let mut s: Vec<&str> = (0..n).map(|_| w[rng.gen_range(0..w.len())]).collect();
-    let first = s[0].to_string();
-    let cap = first[..1].to_uppercase() + &first[1..];
-    s[0] = "";
-    format!("{cap}{}.", s.join(" "))
+    let s: Vec<String> = (0..n).map(|_| v.draw(rng).to_string()).collect();
+    let mut out = s.join(" ");
+    if let Some(first) = out.get(..1) {
+        out = first.to_uppercase() + &out[1..];
+    }
+    out.push('.');
+    out
 }
 
 /// A realistic note of 1 to 5 KB: a heading, paragraphs, a list.
-fn note_body(rng: &mut StdRng, w: &[&str]) -> String {
+fn note_body(rng: &mut StdRng, w: &Vocabulary) -> String {
     let target = rng.gen_range(1024..5 * 1024);
     let mut body = format!("# {}\n\n", sentence(rng, w).trim_end_matches('.'));
     while body.len() < target {
@@ -119,8 +163,8 @@ fn db_mb(dir: &Path) -> f64 {
 fn local(n: usize) -> Result<serde_json::Value> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
-    let w = words();
     let mut rng = StdRng::seed_from_u64(7);
+    let w = Vocabulary::new(&mut rng);
     let tags = ["work", "home", "ideas", "travel", "recipes", "reading"];
 
     // Import: bulk, one fsync at the end, like `cairn import`.
@@ -162,10 +206,10 @@ fn local(n: usize) -> Result<serde_json::Value> {
     let mut search = Vec::new();
     let mut hits = 0usize;
     for i in 0..100 {
-        let a = w[rng.gen_range(0..w.len())];
-        let b = w[rng.gen_range(0..w.len())];
+        let a = w.any(&mut rng).to_string();
+        let b = w.any(&mut rng).to_string();
         let q = match i % 4 {
-            0 => a.to_string(),
+            0 => a.clone(),
             1 => format!("{a} {b}"),
             2 => a.chars().take(3).collect(),
             _ => format!("{a} {}", b.chars().take(2).collect::<String>()),
