@@ -15,7 +15,7 @@ server.service.on('beforeUserinfo', (response) => {
   response.statusCode = 200;
 });
 await server.start(0, '127.0.0.1');
-const url = server.issuer.url ?? `http://127.0.0.1:${server.address().port}`;
+const url = `http://127.0.0.1:${server.address().port}`;
 process.stdout.write(JSON.stringify({ url }) + '\n');
 process.stdin.resume();
 process.stdin.on('end', async () => {

@@ -1,0 +1,112 @@
+//! Shared setup for the service tests: a dev server (service + embedded
+//! S3 store, real HTTP on loopback) in a temporary dir, and helpers that
+//! make accounts and devices through the real client.
+
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::sync::Arc;
+
+use cairn_client::ServiceClient;
+use cairn_protocol::{Device, DeviceName, Grant, Platform, Session};
+use cairn_server::{Clock, Config, DevServer, SystemClock};
+use tempfile::TempDir;
+
+pub struct Harness {
+    pub dev: DevServer,
+    pub client: ServiceClient,
+    /// Plain HTTP for raw requests to the service and the store.
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+}
+
+/// A signed-in session acting for its own device.
+#[derive(Debug, Clone)]
+pub struct SignedInDevice {
+    pub account_key: String,
+    pub session: Session,
+    pub device: Device,
+}
+
+impl SignedInDevice {
+    pub fn token(&self) -> &str {
+        &self.session.access_token
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Harness::start_with(Arc::new(SystemClock), |_| {}).await
+    }
+
+    pub async fn start_with(clock: Arc<dyn Clock>, configure: impl FnOnce(&mut Config) + Send + 'static) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dev = DevServer::builder(dir.path())
+            .clock(clock)
+            .configure(|c| c.rate_limit.sign_in_burst = 1_000)
+            .configure(configure)
+            .start()
+            .await
+            .expect("dev server starts");
+        let client = ServiceClient::new(dev.url()).expect("client");
+        Harness {
+            dev,
+            client,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.dev.url())
+    }
+
+    pub async fn new_account(&self) -> String {
+        self.client.create_account().await.expect("create account").account_key
+    }
+
+    /// Signs in with `account_key` and registers a device named `name`.
+    pub async fn new_device(&self, account_key: &str, name: &str) -> SignedInDevice {
+        let session = self
+            .client
+            .sign_in_with_account_key(account_key, None)
+            .await
+            .expect("sign in");
+        let device = self
+            .client
+            .register_device(
+                &session.access_token,
+                &DeviceName::parse(name).expect("name"),
+                &Platform::parse("linux").expect("platform"),
+            )
+            .await
+            .expect("register device");
+        SignedInDevice {
+            account_key: account_key.to_owned(),
+            session,
+            device,
+        }
+    }
+
+    pub async fn grant(&self, device: &SignedInDevice) -> Grant {
+        self.client
+            .grant(device.token(), &device.device.id)
+            .await
+            .expect("grant")
+    }
+
+    pub async fn shutdown(self) {
+        self.dev.shutdown().await.expect("clean shutdown");
+    }
+}
+
+/// Status and body of a PUT to a presigned URL.
+pub async fn put(http: &reqwest::Client, url: &str, body: &'static [u8]) -> u16 {
+    http.put(url).body(body).send().await.expect("PUT sent").status().as_u16()
+}
+
+/// Status and body of a GET of a presigned URL.
+pub async fn get(http: &reqwest::Client, url: &str) -> (u16, Vec<u8>) {
+    let response = http.get(url).send().await.expect("GET sent");
+    let status = response.status().as_u16();
+    (status, response.bytes().await.expect("body").to_vec())
+}
