@@ -10,14 +10,15 @@
 //!    rewrite the note's row in `notes`, `note_tags` and `notes_fts`;
 //! 4. commit (WAL, `synchronous=FULL`), and only then report success.
 //!
-//! If step 3 or 4 fails, the cached document is dropped so the next read
-//! reloads what is really on disk: an edit is either stored and
-//! acknowledged, or neither.
+//! If step 3 or 4 fails, the transaction rolls back and the cached document
+//! is dropped so the next read reloads what is really on disk: an edit is
+//! either stored and acknowledged, or neither. Merges from peers go the same
+//! way, many notes to one transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::{Clock, SystemClock};
 use crate::doc_cache::DocCache;
@@ -189,29 +190,16 @@ impl Store {
         }
         let snapshot = doc.save();
         let state = doc.state(None)?;
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(sql_err("starting a write", &path))?;
-        tx.execute(
-            "INSERT INTO doc(note_id, snapshot_len, changes_len) VALUES (?1, ?2, 0)",
-            params![id, snapshot.len() as i64],
-        )
-        .map_err(sql_err("storing a new note", &path))?;
-        tx.execute(
-            "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
-            params![id, CHUNK_SNAPSHOT, Origin::Local.to_sql(), snapshot],
-        )
-        .map_err(sql_err("storing a new note", &path))?;
-        write_derived(&tx, &id, &state, &path)?;
-        tx.commit().map_err(sql_err("committing a new note", &path))?;
+        self.in_tx(&[&id], |s| {
+            s.insert_doc(&id, &snapshot, &state, Origin::Local)?;
+            s.events.push(StoreEvent {
+                note_id: id.clone(),
+                origin: Origin::Local,
+                kind: EventKind::Created,
+            });
+            Ok(())
+        })?;
         self.cache.insert(doc);
-        self.events.push(StoreEvent {
-            note_id: id.clone(),
-            origin: Origin::Local,
-            kind: EventKind::Created,
-        });
         Ok(id)
     }
 
@@ -282,7 +270,7 @@ impl Store {
         if !doc.commit_local(now)? {
             return Ok(false);
         }
-        self.persist(id, Origin::Local)?;
+        self.in_tx(&[id], |s| s.write_changes(id, Origin::Local))?;
         Ok(true)
     }
 
@@ -290,42 +278,49 @@ impl Store {
     /// entry point). Unknown notes are created. Returns whether anything new
     /// was applied. Bad bytes are refused and change nothing.
     pub fn merge(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
-        validate_note_id(id)?;
-        let exists = self.doc_exists(id)?;
-        if !exists {
+        Ok(self.merge_many(&[(id.to_string(), bytes.to_vec())])? > 0)
+    }
+
+    /// Merges changes for many notes in one transaction: all of them are
+    /// stored, or none. Returns how many notes changed.
+    pub fn merge_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<usize> {
+        for (id, _) in entries {
+            validate_note_id(id)?;
+        }
+        let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+        self.in_tx(&ids, |s| {
+            let mut changed = 0;
+            for (id, bytes) in entries {
+                if s.merge_one(id, bytes)? {
+                    changed += 1;
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    fn merge_one(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
+        if bytes.is_empty() {
+            return Ok(false);
+        }
+        if !self.doc_exists(id)? {
+            let bad = |reason: String| CoreError::BadChanges {
+                id: id.to_string(),
+                reason,
+            };
+            // A strict load: a partial or damaged document is an error.
             let doc = automerge::AutoCommit::load_with_options(
                 bytes,
-                automerge::LoadOptions::new().text_encoding(crate::note_doc::ENCODING),
+                automerge::LoadOptions::new()
+                    .text_encoding(crate::note_doc::ENCODING)
+                    .on_partial_load(automerge::OnPartialLoad::Error),
             )
-            .map_err(|e| CoreError::BadChanges {
-                id: id.to_string(),
-                reason: e.to_string(),
-            })?;
-            let mut doc = NoteDoc::from_doc(id, doc).map_err(|e| CoreError::BadChanges {
-                id: id.to_string(),
-                reason: e.to_string(),
-            })?;
-            doc.doc_mut().set_actor(automerge::ActorId::from(self.actor.as_slice()));
-            let snapshot = doc.save();
+            .map_err(|e| bad(e.to_string()))?;
+            let doc = NoteDoc::from_doc(id, doc).map_err(|e| bad(e.to_string()))?;
             let state = doc.state(None)?;
-            let path = self.path.clone();
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(sql_err("starting a merge", &path))?;
-            tx.execute(
-                "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES (?1, ?2, 0, ?3)",
-                params![id, snapshot.len() as i64, state.deleted],
-            )
-            .map_err(sql_err("storing a merged note", &path))?;
-            tx.execute(
-                "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
-                params![id, CHUNK_SNAPSHOT, Origin::Merged.to_sql(), snapshot],
-            )
-            .map_err(sql_err("storing a merged note", &path))?;
-            write_derived(&tx, id, &state, &path)?;
-            tx.commit().map_err(sql_err("committing a merge", &path))?;
-            self.cache.insert(doc);
+            // The bytes loaded as they are, so they are stored as they are:
+            // re-saving every note of a first sync would double its cost.
+            self.insert_doc(id, bytes, &state, Origin::Merged)?;
             self.events.push(StoreEvent {
                 note_id: id.to_string(),
                 origin: Origin::Merged,
@@ -335,39 +330,75 @@ impl Store {
         }
         let doc = self.doc_mut(id)?;
         let before = doc.heads();
-        if let Err(e) = doc.merge_bytes(bytes) {
-            // A partial load may have applied some changes in memory.
-            self.cache.evict(id);
-            return Err(e);
-        }
+        doc.merge_bytes(bytes)?;
         if doc.heads() == before {
             return Ok(false);
         }
-        self.persist(id, Origin::Merged)?;
+        self.write_changes(id, Origin::Merged)?;
         Ok(true)
     }
 
-    /// Writes the cached document's new changes and derived rows in one
-    /// transaction.
-    fn persist(&mut self, id: &str, origin: Origin) -> Result<()> {
-        let result = self.persist_inner(id, origin);
+    /// Runs `f` in one SQLite transaction. On any error the transaction is
+    /// rolled back, the events it queued are dropped and the documents it
+    /// touched leave the cache (they may hold changes that were not stored).
+    pub(crate) fn in_tx<T>(
+        &mut self,
+        touched: &[&str],
+        f: impl FnOnce(&mut Store) -> Result<T>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql_err("starting a write", &path))?;
+        let events_before = self.events.len();
+        let result = f(self).and_then(|v| {
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(sql_err("committing a write", &path))
+                .map(|()| v)
+        });
         if result.is_err() {
-            self.cache.evict(id);
+            if !self.conn.is_autocommit() {
+                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                    eprintln!("warning: rollback failed: {e}");
+                }
+            }
+            self.events.truncate(events_before);
+            for id in touched {
+                self.cache.evict(id);
+            }
         }
         result
     }
 
-    fn persist_inner(&mut self, id: &str, origin: Origin) -> Result<()> {
+    /// Stores a new document (inside a transaction).
+    fn insert_doc(&mut self, id: &str, snapshot: &[u8], state: &NoteState, origin: Origin) -> Result<()> {
+        let path = self.path.clone();
+        self.conn
+            .execute(
+                "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES (?1, ?2, 0, ?3)",
+                params![id, snapshot.len() as i64, state.deleted],
+            )
+            .map_err(sql_err("storing a note", &path))?;
+        self.conn
+            .execute(
+                "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
+                params![id, CHUNK_SNAPSHOT, origin.to_sql(), snapshot],
+            )
+            .map_err(sql_err("storing a note", &path))?;
+        write_derived(&self.conn, id, state, &path)
+    }
+
+    /// Writes the cached document's new changes and derived rows (inside a
+    /// transaction).
+    fn write_changes(&mut self, id: &str, origin: Origin) -> Result<()> {
         let path = self.path.clone();
         let Some(doc) = self.cache.get_mut(id) else {
             return Err(CoreError::NoteNotFound { id: id.to_string() });
         };
         let bytes = doc.take_incremental();
         let state = doc.state(None)?;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(sql_err("starting a write", &path))?;
+        let tx = &self.conn;
         let (snapshot_len, changes_len): (i64, i64) = tx
             .query_row(
                 "SELECT snapshot_len, changes_len FROM doc WHERE note_id = ?1",
@@ -403,8 +434,7 @@ impl Store {
             )
             .map_err(sql_err("storing a change", &path))?;
         }
-        write_derived(&tx, id, &state, &path)?;
-        tx.commit().map_err(sql_err("committing a change", &path))?;
+        write_derived(tx, id, &state, &path)?;
         self.events.push(StoreEvent {
             note_id: id.to_string(),
             origin,
@@ -487,7 +517,7 @@ pub(crate) fn note_from_state(id: &str, s: NoteState, heads: Vec<String>) -> Not
 }
 
 /// Rewrites the derived rows of one note from its state.
-fn write_derived(tx: &Transaction<'_>, id: &str, s: &NoteState, path: &Path) -> Result<()> {
+fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
     let e = sql_err("updating the notes index", path);
     let old_rowid: Option<i64> = tx
         .query_row("SELECT rowid FROM notes WHERE id = ?1", [id], |r| r.get(0))
