@@ -1,5 +1,9 @@
 //! One module per group of subcommands.
 
+pub mod account;
 pub mod bench;
+pub mod devices;
+pub mod login;
 pub mod notes;
+pub mod signed_in;
 pub mod transfer;

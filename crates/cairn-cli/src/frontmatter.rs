@@ -72,9 +72,11 @@ pub fn parse(text: &str) -> Document {
         doc.body = text.to_string();
         return doc;
     };
-    let Some(end) = rest.find("\n---\n").map(|i| (i, i + 5)).or_else(|| {
-        rest.strip_suffix("\n---").map(|r| (r.len(), rest.len()))
-    }) else {
+    let Some(end) = rest
+        .find("\n---\n")
+        .map(|i| (i, i + 5))
+        .or_else(|| rest.strip_suffix("\n---").map(|r| (r.len(), rest.len())))
+    else {
         doc.body = text.to_string();
         return doc;
     };
@@ -134,7 +136,10 @@ mod tests {
 
     #[test]
     fn empty_body_round_trips() {
-        let d = Document { tags: vec!["x".into()], ..Document::default() };
+        let d = Document {
+            tags: vec!["x".into()],
+            ..Document::default()
+        };
         assert_eq!(parse(&render(&d)), d);
     }
 }

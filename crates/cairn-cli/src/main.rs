@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cairn", version, about = "Local-first notes: the Cairn store from a terminal")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Local-first notes: the Cairn store from a terminal"
+)]
 struct Cli {
     /// Where the notes live (default: the platform data directory).
     #[arg(long, global = true, env = "CAIRN_DATA_DIR", value_name = "DIR")]
@@ -78,6 +82,20 @@ enum Command {
     Import { dir: PathBuf },
     /// Export every note as a Markdown file with front matter.
     Export { dir: PathBuf },
+    /// Accounts on a sync service.
+    Account {
+        #[command(subcommand)]
+        which: commands::account::AccountCommand,
+    },
+    /// Sign in to a sync service and register this device.
+    Login(commands::login::LoginArgs),
+    /// Sign out of the sync service and forget the stored session.
+    Logout,
+    /// The signed-in account's devices.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks that print JSON.
     Bench {
         #[command(subcommand)]
@@ -115,6 +133,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History { id, json } => notes::history(&data_dir, &id, json),
         Command::Import { dir } => commands::transfer::import(&data_dir, &dir),
         Command::Export { dir } => commands::transfer::export(&data_dir, &dir),
+        Command::Account { which } => commands::account::run(which),
+        Command::Login(args) => commands::login::login(&data_dir, args),
+        Command::Logout => commands::login::logout(&data_dir),
+        Command::Devices { json } => commands::devices::list(&data_dir, json),
         Command::Bench { which } => commands::bench::run(which),
     }
 }

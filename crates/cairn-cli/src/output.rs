@@ -7,7 +7,13 @@ pub fn emit(text: std::fmt::Arguments<'_>, newline: bool) {
     let mut out = std::io::stdout().lock();
     let result = out
         .write_fmt(text)
-        .and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| {
+            if newline {
+                out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
         .and_then(|()| out.flush());
     if let Err(e) = result {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -13,20 +13,27 @@ fn new_list_show_edit_tag_search_history() {
     let id2 = last_line(&String::from_utf8(out.stdout).unwrap());
     assert_ne!(id, id2);
     assert_eq!(ok(data, &["show", &id]), "Shopping\nmilk");
-    let out = cairn_stdin(data, &["edit", &id], Some("Shopping list\nmilk\neggs".as_bytes()));
+    let out = cairn_stdin(
+        data,
+        &["edit", &id],
+        Some("Shopping list\nmilk\neggs".as_bytes()),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(ok(data, &["show", &id]), "Shopping list\nmilk\neggs");
     ok(data, &["tag", &id, "+home", "food"]);
     ok(data, &["tag", &id, "-food"]);
-    let shown: serde_json::Value = serde_json::from_str(&ok(data, &["show", &id, "--json"])).unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(data, &["show", &id, "--json"])).unwrap();
     assert_eq!(shown["tags"], serde_json::json!(["home"]));
     let listed: serde_json::Value =
         serde_json::from_str(&ok(data, &["list", "--tag", "home", "--json"])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], id);
-    let found: serde_json::Value = serde_json::from_str(&ok(data, &["search", "egg", "--json"])).unwrap();
+    let found: serde_json::Value =
+        serde_json::from_str(&ok(data, &["search", "egg", "--json"])).unwrap();
     assert_eq!(found[0]["id"], id);
-    let hist: serde_json::Value = serde_json::from_str(&ok(data, &["history", &id, "--json"])).unwrap();
+    let hist: serde_json::Value =
+        serde_json::from_str(&ok(data, &["history", &id, "--json"])).unwrap();
     let versions = hist.as_array().unwrap();
     assert_eq!(versions.len(), 4);
     let first = versions[0]["version"].as_str().unwrap();
@@ -54,7 +61,11 @@ fn unknown_id_and_bad_stdin_fail_clearly_and_change_nothing() {
     ] {
         let out = cairn(data, &args);
         assert!(!out.status.success(), "{args:?} succeeded");
-        assert!(stderr(&out).contains("no note with id"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no note with id"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
     let out = cairn_stdin(data, &["edit", &id], Some(b"caf\xe9 latin-1\n"));
     assert!(!out.status.success());
@@ -74,8 +85,11 @@ fn corrupt_chunk_names_the_note_and_leaves_the_rest() {
     let good = last_line(&ok(data, &["new", "good"]));
     let bad = last_line(&ok(data, &["new", "bad"]));
     let conn = rusqlite::Connection::open(data.join("cairn.db")).unwrap();
-    conn.execute("UPDATE chunk SET data = X'856F4A83000000' WHERE note_id = ?1", [&bad])
-        .unwrap();
+    conn.execute(
+        "UPDATE chunk SET data = X'856F4A83000000' WHERE note_id = ?1",
+        [&bad],
+    )
+    .unwrap();
     drop(conn);
     let out = cairn(data, &["show", &bad]);
     assert!(!out.status.success());
@@ -96,7 +110,11 @@ fn newer_schema_is_refused() {
     drop(conn);
     let out = cairn(data, &["list"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("schema version 99"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("schema version 99"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -117,8 +135,10 @@ fn import_export_round_trip_keeps_text_tags_and_dates() {
     // Import the export into a fresh store and export again: same notes.
     let d2 = tempfile::tempdir().unwrap();
     ok(d2.path(), &["import", exp.path().to_str().unwrap()]);
-    let list1: serde_json::Value = serde_json::from_str(&ok(d.path(), &["list", "--json"])).unwrap();
-    let list2: serde_json::Value = serde_json::from_str(&ok(d2.path(), &["list", "--json"])).unwrap();
+    let list1: serde_json::Value =
+        serde_json::from_str(&ok(d.path(), &["list", "--json"])).unwrap();
+    let list2: serde_json::Value =
+        serde_json::from_str(&ok(d2.path(), &["list", "--json"])).unwrap();
     let strip = |v: &serde_json::Value| -> Vec<serde_json::Value> {
         v.as_array()
             .unwrap()
@@ -169,7 +189,9 @@ fn full_disk_is_reported_and_acknowledged_notes_survive() {
         assert!(ok(&data, &["show", id]).starts_with("note "));
     }
     let conn = rusqlite::Connection::open(data.join("cairn.db")).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
 }
 

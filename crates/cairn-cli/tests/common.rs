@@ -84,6 +84,9 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _status = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _status = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }

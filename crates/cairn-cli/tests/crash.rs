@@ -21,7 +21,11 @@ fn sigkill_mid_write_loses_nothing_acknowledged() {
     let mut body = String::from("log\n");
     for i in 0..120 {
         let edit = i % 2 == 0;
-        let len = if edit { rng.gen_range(0..40) } else { rng.gen_range(0..3000) };
+        let len = if edit {
+            rng.gen_range(0..40)
+        } else {
+            rng.gen_range(0..3000)
+        };
         let text = format!("entry {i} {}", "x".repeat(len));
         let mut cmd = Command::new(CAIRN);
         cmd.arg("--data-dir").arg(data);
@@ -64,21 +68,33 @@ fn sigkill_mid_write_loses_nothing_acknowledged() {
             // way the store must hold one of the two bodies. Continue from
             // whatever is stored.
             let stored = ok(data, &["show", &note]);
-            assert!(stored == body || stored == candidate, "torn edit: {stored:?}");
+            assert!(
+                stored == body || stored == candidate,
+                "torn edit: {stored:?}"
+            );
             body = stored;
         }
     }
     assert!(killed > 20, "only {killed} kills");
-    assert!(created.len() > 10, "only {} acknowledged creates", created.len());
+    assert!(
+        created.len() > 10,
+        "only {} acknowledged creates",
+        created.len()
+    );
     for (id, text) in &created {
         assert_eq!(&ok(data, &["show", id]), text);
     }
     if let Some(b) = last_body {
         let stored = ok(data, &["show", &note]);
-        assert!(stored.starts_with(b.trim_end()) || stored == b, "lost an acknowledged edit");
+        assert!(
+            stored.starts_with(b.trim_end()) || stored == b,
+            "lost an acknowledged edit"
+        );
     }
     assert_eq!(ok(data, &["show", &note]), body);
     let conn = rusqlite::Connection::open(data.join("cairn.db")).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
 }

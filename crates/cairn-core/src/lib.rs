@@ -24,6 +24,7 @@ pub mod origin;
 mod query;
 mod replica;
 mod store;
+pub mod sync;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};

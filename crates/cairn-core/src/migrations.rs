@@ -9,10 +9,13 @@ use rusqlite::Connection;
 use crate::error::{CoreError, Result};
 
 /// (version, SQL) in order. Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_sync.sql")),
+];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let db = |op| move |source| CoreError::Database { op, source };
@@ -55,10 +58,16 @@ mod tests {
         let mut c = Connection::open(&path).unwrap();
         migrate(&mut c, &path).unwrap();
         migrate(&mut c, &path).unwrap();
-        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         let n: i64 = c
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name='notes_fts'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name='notes_fts'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(n, 1);
     }
@@ -68,7 +77,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut c = Connection::open(&path).unwrap();
-        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         let err = migrate(&mut c, &path).unwrap_err();
         assert!(matches!(err, CoreError::SchemaTooNew { .. }), "{err}");
     }

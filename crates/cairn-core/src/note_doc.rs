@@ -19,8 +19,8 @@
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
-    AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, ReadDoc, ScalarValue, TextEncoding,
-    Value, ROOT,
+    AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, ReadDoc, ScalarValue, TextEncoding, Value,
+    ROOT,
 };
 
 use crate::error::{CoreError, Result};
@@ -55,9 +55,7 @@ impl NoteDoc {
             id: id.to_string(),
             source,
         };
-        let text = doc
-            .put_object(ROOT, "body", ObjType::Text)
-            .map_err(err)?;
+        let text = doc.put_object(ROOT, "body", ObjType::Text).map_err(err)?;
         doc.splice_text(&text, 0, 0, body).map_err(err)?;
         doc.put_object(ROOT, "tags", ObjType::Map).map_err(err)?;
         doc.put(ROOT, "pinned", false).map_err(err)?;
@@ -84,8 +82,11 @@ impl NoteDoc {
         let mut doc = AutoCommit::new_with_encoding(ENCODING);
         for (i, chunk) in chunks.iter().enumerate() {
             if i == 0 {
-                doc = AutoCommit::load_with_options(chunk, LoadOptions::new().text_encoding(ENCODING))
-                    .map_err(|e| corrupt(format!("snapshot: {e}")))?;
+                doc = AutoCommit::load_with_options(
+                    chunk,
+                    LoadOptions::new().text_encoding(ENCODING),
+                )
+                .map_err(|e| corrupt(format!("snapshot: {e}")))?;
             } else {
                 check_chunks(chunk).map_err(|e| corrupt(format!("change chunk {i}: {e}")))?;
                 doc.load_incremental(chunk)
@@ -246,7 +247,12 @@ impl NoteDoc {
 
     pub fn remove_tag(&mut self, tag: &str) -> Result<()> {
         let tags = self.tags_obj()?;
-        if self.doc.get(&tags, tag).map_err(self.err_owned())?.is_some() {
+        if self
+            .doc
+            .get(&tags, tag)
+            .map_err(self.err_owned())?
+            .is_some()
+        {
             self.doc.delete(&tags, tag).map_err(self.err_owned())?;
         }
         Ok(())
@@ -343,7 +349,9 @@ pub(crate) fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
     let mut index = 0;
     while !rest.is_empty() {
         if rest.len() < HEADER || rest[..4] != MAGIC {
-            return Err(format!("chunk {index} does not start with the Automerge magic bytes"));
+            return Err(format!(
+                "chunk {index} does not start with the Automerge magic bytes"
+            ));
         }
         let kind = rest[8];
         let (len, leb_len) = read_uleb(&rest[HEADER..])

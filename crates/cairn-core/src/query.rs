@@ -34,9 +34,7 @@ impl Store {
             args.push(SqlValue::Text(tag.trim_start_matches('#').to_string()));
         }
         sql.push_str(" ORDER BY n.pinned DESC, n.modified DESC LIMIT ? OFFSET ?");
-        args.push(SqlValue::Integer(
-            q.limit.map(|l| l as i64).unwrap_or(-1),
-        ));
+        args.push(SqlValue::Integer(q.limit.map(|l| l as i64).unwrap_or(-1)));
         args.push(SqlValue::Integer(q.offset as i64));
         let mut stmt = self
             .conn
@@ -72,7 +70,9 @@ impl Store {
             )
             .map_err(sql_err("listing tags", &self.path))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+            })
             .and_then(|r| r.collect())
             .map_err(sql_err("listing tags", &self.path))?;
         Ok(rows)
@@ -139,9 +139,15 @@ mod tests {
 
     #[test]
     fn fts_query_quotes_words_and_prefixes_the_last() {
-        assert_eq!(fts_query("hello wor").as_deref(), Some("\"hello\" \"wor\"*"));
+        assert_eq!(
+            fts_query("hello wor").as_deref(),
+            Some("\"hello\" \"wor\"*")
+        );
         assert_eq!(fts_query("  ").as_deref(), None);
-        assert_eq!(fts_query("a OR b\"*").as_deref(), Some("\"a\" \"OR\" \"b\"*"));
+        assert_eq!(
+            fts_query("a OR b\"*").as_deref(),
+            Some("\"a\" \"OR\" \"b\"*")
+        );
         assert_eq!(fts_query("NEAR(x)").as_deref(), Some("\"NEAR\" \"x\"*"));
     }
 }

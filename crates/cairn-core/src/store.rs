@@ -216,7 +216,10 @@ impl Store {
     /// Adds and removes tags in one change.
     pub fn tag(&mut self, id: &str, add: &[String], remove: &[String]) -> Result<bool> {
         let add: Vec<String> = add.iter().map(|t| validate_tag(t)).collect::<Result<_>>()?;
-        let remove: Vec<String> = remove.iter().map(|t| validate_tag(t)).collect::<Result<_>>()?;
+        let remove: Vec<String> = remove
+            .iter()
+            .map(|t| validate_tag(t))
+            .collect::<Result<_>>()?;
         self.edit(id, |d| {
             for t in &remove {
                 d.remove_tag(t)?;
@@ -299,7 +302,7 @@ impl Store {
         })
     }
 
-    fn merge_one(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
+    pub(crate) fn merge_one(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
         if bytes.is_empty() {
             return Ok(false);
         }
@@ -372,7 +375,13 @@ impl Store {
     }
 
     /// Stores a new document (inside a transaction).
-    fn insert_doc(&mut self, id: &str, snapshot: &[u8], state: &NoteState, origin: Origin) -> Result<()> {
+    fn insert_doc(
+        &mut self,
+        id: &str,
+        snapshot: &[u8],
+        state: &NoteState,
+        origin: Origin,
+    ) -> Result<()> {
         let path = self.path.clone();
         self.conn
             .execute(
@@ -578,7 +587,9 @@ fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Resul
 
 fn load_or_make_actor(conn: &Connection, path: &Path) -> Result<Vec<u8>> {
     let existing: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(sql_err("reading the device id", path))?;
     if let Some(hex_actor) = existing {
@@ -617,7 +628,12 @@ fn classify_open_error(path: &Path, source: rusqlite::Error) -> CoreError {
     // SQLite says only "unable to open"; find out whether the folder can be
     // written at all, so the user hears the real reason.
     let probe = path.with_extension("probe");
-    let readonly = match std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe) {
+    let readonly = match std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+    {
         Ok(_) => {
             if let Err(e) = std::fs::remove_file(&probe) {
                 warn_leftover_probe(&probe, &e);
@@ -655,7 +671,10 @@ fn warn_leftover_probe(path: &Path, e: &std::io::Error) {
 /// Tags are short single-line labels.
 pub(crate) fn validate_tag(tag: &str) -> Result<String> {
     let t = tag.trim().trim_start_matches('#').trim();
-    if t.is_empty() || t.chars().count() > 64 || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if t.is_empty()
+        || t.chars().count() > 64
+        || t.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(CoreError::Invalid {
             what: "tag",
             reason: format!("{tag:?}: a tag is 1 to 64 characters with no spaces"),
@@ -666,8 +685,10 @@ pub(crate) fn validate_tag(tag: &str) -> Result<String> {
 
 /// Note ids are UUIDs; anything else from outside is refused.
 pub fn validate_note_id(id: &str) -> Result<()> {
-    uuid::Uuid::parse_str(id).map(|_| ()).map_err(|_| CoreError::Invalid {
-        what: "note id",
-        reason: format!("{id:?} is not a note id"),
-    })
+    uuid::Uuid::parse_str(id)
+        .map(|_| ())
+        .map_err(|_| CoreError::Invalid {
+            what: "note id",
+            reason: format!("{id:?} is not a note id"),
+        })
 }

@@ -9,14 +9,35 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Step {
-    Insert { replica: usize, at: usize, text: String },
-    Delete { replica: usize, at: usize, len: usize },
-    Tag { replica: usize, tag: usize, add: bool },
-    Trash { replica: usize, trashed: bool },
+    Insert {
+        replica: usize,
+        at: usize,
+        text: String,
+    },
+    Delete {
+        replica: usize,
+        at: usize,
+        len: usize,
+    },
+    Tag {
+        replica: usize,
+        tag: usize,
+        add: bool,
+    },
+    Trash {
+        replica: usize,
+        trashed: bool,
+    },
     /// Queue the changes `from` made since it last sent to `to`.
-    Send { from: usize, to: usize },
+    Send {
+        from: usize,
+        to: usize,
+    },
     /// Deliver one queued message (by position, so out of order).
-    Deliver { to: usize, pick: usize },
+    Deliver {
+        to: usize,
+        pick: usize,
+    },
 }
 
 const TAGS: [&str; 4] = ["work", "home", "idea", "urgent"];
@@ -72,7 +93,11 @@ fn run(n: usize, steps: Vec<Step>) {
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
             let store = open(dir.path());
-            Replica { _dir: dir, store, inbox: Vec::new() }
+            Replica {
+                _dir: dir,
+                store,
+                inbox: Vec::new(),
+            }
         })
         .collect();
     let id = reps[0].store.create_note("shared start").unwrap();
@@ -126,7 +151,10 @@ fn run(n: usize, steps: Vec<Step>) {
                 if from == to {
                     continue;
                 }
-                let bytes = reps[from].store.changes_after(&id, &sent[from][to]).unwrap();
+                let bytes = reps[from]
+                    .store
+                    .changes_after(&id, &sent[from][to])
+                    .unwrap();
                 sent[from][to] = reps[from].store.heads(&id).unwrap();
                 reps[to].inbox.push(bytes);
             }

@@ -35,8 +35,15 @@ fn notes_survive_reopen_with_list_search_and_tags() {
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].id, a, "pinned note comes first");
     assert_eq!(list[1].title, "Trip to Lisbon in May");
-    assert_eq!(s.get(&b).unwrap().body, "# Trip to Lisbon in May\npastéis de nata");
-    assert_eq!(s.search("pasteis", 10).unwrap()[0].id, b, "diacritics folded");
+    assert_eq!(
+        s.get(&b).unwrap().body,
+        "# Trip to Lisbon in May\npastéis de nata"
+    );
+    assert_eq!(
+        s.search("pasteis", 10).unwrap()[0].id,
+        b,
+        "diacritics folded"
+    );
     assert_eq!(s.search("lisb", 10).unwrap()[0].id, b, "prefix match");
     assert!(s.search("nothing-here", 10).unwrap().is_empty());
     let home = s
@@ -70,7 +77,10 @@ fn trash_restore_and_delete() {
     s.delete(&id).unwrap();
     assert!(s.list(&ListQuery::default()).unwrap().is_empty());
     assert!(matches!(s.get(&id), Err(CoreError::NoteDeleted { .. })));
-    assert!(matches!(s.splice(&id, 0, 0, "x"), Err(CoreError::NoteDeleted { .. })));
+    assert!(matches!(
+        s.splice(&id, 0, 0, "x"),
+        Err(CoreError::NoteDeleted { .. })
+    ));
     // The document stays for sync, as a tombstone.
     assert_eq!(s.all_note_ids().unwrap(), vec![id]);
 }
@@ -81,9 +91,18 @@ fn unknown_ids_and_bad_edits_are_refused_without_change() {
     let mut s = Store::open(dir.path()).unwrap();
     let id = s.create_note("abc").unwrap();
     let missing = uuid_like();
-    assert!(matches!(s.get(&missing), Err(CoreError::NoteNotFound { .. })));
-    assert!(matches!(s.splice(&id, 10, 0, "x"), Err(CoreError::Invalid { .. })));
-    assert!(matches!(s.tag(&id, &["two words".into()], &[]), Err(CoreError::Invalid { .. })));
+    assert!(matches!(
+        s.get(&missing),
+        Err(CoreError::NoteNotFound { .. })
+    ));
+    assert!(matches!(
+        s.splice(&id, 10, 0, "x"),
+        Err(CoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        s.tag(&id, &["two words".into()], &[]),
+        Err(CoreError::Invalid { .. })
+    ));
     assert_eq!(s.get(&id).unwrap().body, "abc");
     assert_eq!(s.history(&id).unwrap().len(), 1);
 }
@@ -137,7 +156,11 @@ fn many_edits_compact_and_reload_identically() {
     }
     let conn = rusqlite::Connection::open(dir.path().join(cairn_core::DB_FILE)).unwrap();
     let chunks: i64 = conn
-        .query_row("SELECT count(*) FROM chunk WHERE note_id = ?1", [&id], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM chunk WHERE note_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(chunks < 300, "chunks were compacted, {chunks} left");
     let mut s = Store::open(dir.path()).unwrap();
@@ -164,7 +187,10 @@ fn corrupt_chunk_is_reported_and_other_notes_are_fine() {
     let mut s = Store::open(dir.path()).unwrap();
     let err = s.get(&bad).unwrap_err();
     assert!(matches!(err, CoreError::CorruptNote { .. }), "{err}");
-    assert!(err.to_string().contains(&bad), "error names the note: {err}");
+    assert!(
+        err.to_string().contains(&bad),
+        "error names the note: {err}"
+    );
     assert_eq!(s.get(&good).unwrap().body, "good note");
     assert_eq!(s.list(&ListQuery::default()).unwrap().len(), 2);
     assert!(s.splice(&bad, 0, 0, "x").is_err());
@@ -186,13 +212,18 @@ fn merging_between_stores_keeps_index_right_and_marks_origin() {
     let from_b = b.changes_after(&id, &a.heads(&id).unwrap()).unwrap();
     assert!(a.merge(&id, &from_b).unwrap());
     assert!(b.merge(&id, &from_a).unwrap());
-    assert!(!b.merge(&id, &from_a).unwrap(), "second time changes nothing");
+    assert!(
+        !b.merge(&id, &from_a).unwrap(),
+        "second time changes nothing"
+    );
     assert_eq!(a.get(&id).unwrap().body, "A shared note B");
     assert_eq!(b.get(&id).unwrap().body, "A shared note B");
     assert_eq!(a.heads(&id).unwrap(), b.heads(&id).unwrap());
     assert_eq!(b.search("shared", 5).unwrap()[0].title, "A shared note B");
     let ev = b.take_events();
-    assert!(ev.iter().any(|e| e.origin == Origin::Local && e.kind == EventKind::Updated));
+    assert!(ev
+        .iter()
+        .any(|e| e.origin == Origin::Local && e.kind == EventKind::Updated));
     assert_eq!(ev.last().map(|e| e.origin), Some(Origin::Merged));
     let err = b.merge(&id, b"not automerge").unwrap_err();
     assert!(matches!(err, CoreError::BadChanges { .. }), "{err}");

@@ -64,7 +64,9 @@ impl Vocabulary {
         let mut words: Vec<String> = WORDS.split_whitespace().map(str::to_string).collect();
         while words.len() < 6000 {
             let n = rng.gen_range(2..4);
-            let w: String = (0..n).map(|_| SYLLABLES[rng.gen_range(0..SYLLABLES.len())]).collect();
+            let w: String = (0..n)
+                .map(|_| SYLLABLES[rng.gen_range(0..SYLLABLES.len())])
+                .collect();
             words.push(w);
         }
         let mut total = 0.0;
@@ -255,7 +257,11 @@ fn local(n: usize) -> Result<serde_json::Value> {
     let t = Instant::now();
     let versions = store.history(&hid)?;
     let history_ms = ms(t);
-    anyhow::ensure!(versions.len() == 1001, "history has {} versions", versions.len());
+    anyhow::ensure!(
+        versions.len() == 1001,
+        "history has {} versions",
+        versions.len()
+    );
 
     Ok(serde_json::json!({
         "notes": n,

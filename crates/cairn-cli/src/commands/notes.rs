@@ -26,7 +26,11 @@ fn print_summaries(notes: &[NoteSummary], json: bool) -> Result<()> {
     for n in notes {
         let tags: String = n.tags.iter().map(|t| format!(" #{t}")).collect();
         let pin = if n.pinned { "*" } else { " " };
-        let title = if n.title.is_empty() { "(untitled)" } else { &n.title };
+        let title = if n.title.is_empty() {
+            "(untitled)"
+        } else {
+            &n.title
+        };
         crate::outln!("{}{pin} {}  {title}{tags}", n.id, fmt_time(n.modified_ms));
     }
     Ok(())
@@ -140,7 +144,11 @@ pub fn history(data_dir: &Path, id: &str, json: bool) -> Result<()> {
         return Ok(());
     }
     for v in &versions {
-        let who = if v.local { "this device" } else { "another device" };
+        let who = if v.local {
+            "this device"
+        } else {
+            "another device"
+        };
         crate::outln!("{}  {}  {who}", v.version, fmt_time(v.time_ms));
     }
     Ok(())

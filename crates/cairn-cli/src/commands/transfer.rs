@@ -11,9 +11,7 @@ use crate::frontmatter::{self, Document};
 
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_string());
@@ -26,17 +24,23 @@ pub fn import(data_dir: &Path, dir: &Path) -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && p.extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"))
+                && p.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown")
+                })
         })
         .collect();
     files.sort();
     // Read and check every file before writing anything.
     let mut docs = Vec::with_capacity(files.len());
     for path in &files {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let text = String::from_utf8(bytes)
-            .with_context(|| format!("{} is not valid UTF-8; nothing was imported", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = String::from_utf8(bytes).with_context(|| {
+            format!(
+                "{} is not valid UTF-8; nothing was imported",
+                path.display()
+            )
+        })?;
         let mut doc = frontmatter::parse(&text);
         if doc.created_ms.is_none() || doc.modified_ms.is_none() {
             let mtime = std::fs::metadata(path)
@@ -73,7 +77,13 @@ pub fn import(data_dir: &Path, dir: &Path) -> Result<()> {
 fn slug(title: &str) -> String {
     let s: String = title
         .chars()
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let s: Vec<&str> = s.split('-').filter(|p| !p.is_empty()).collect();
     let s = s.join("-");

@@ -1,0 +1,167 @@
+//! `cairn login` and `cairn logout`.
+//!
+//! Login signs in (account key, or GitHub through the browser and a
+//! loopback redirect), makes sure the session acts for a device (resuming
+//! the one this data dir used before on the same service, else registering
+//! a new one), and stores the session in the data dir's credential store.
+//! Logout revokes the session on the service and forgets it locally; it
+//! forgets it even when the service cannot be reached.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use cairn_client::{ClientError, ServiceClient, StoredCredentials};
+use cairn_protocol::{DeviceId, DeviceName, ErrorCode, Platform, Session};
+use clap::Args;
+
+use super::signed_in::{credential_store, runtime, SignedIn};
+
+/// How long to wait for the browser to come back.
+const GITHUB_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Args)]
+pub struct LoginArgs {
+    /// The sync service, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// Sign in with an account key (from `cairn account create`).
+    #[arg(
+        long,
+        env = "CAIRN_ACCOUNT_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        required_unless_present = "github",
+        conflicts_with = "github"
+    )]
+    account_key: Option<String>,
+    /// Sign in with GitHub in the browser.
+    #[arg(long)]
+    github: bool,
+    /// This device's name as other devices see it (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+}
+
+pub fn login(data_dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
+    let client = ServiceClient::new(&args.server)?;
+    let store = credential_store(data_dir);
+    // Resume this data dir's device if it signed in to the same service.
+    let previous = store.load().ok().flatten();
+    let resume = previous
+        .filter(|c| c.server_url.trim_end_matches('/') == args.server.trim_end_matches('/'))
+        .and_then(|c| c.device_id);
+
+    let rt = runtime()?;
+    let session = rt.block_on(async {
+        match sign_in(&client, &args, resume.as_ref()).await {
+            // The old device is gone (revoked, or another service's): start
+            // as a new device instead.
+            Err(e) if resume.is_some() && is_gone(&e) => sign_in(&client, &args, None).await,
+            other => other,
+        }
+    })?;
+
+    let mut credentials = StoredCredentials::from_session(&args.server, &session);
+    let device_id = match &session.device_id {
+        Some(id) => id.clone(),
+        None => {
+            let name = DeviceName::parse(&args.name.clone().unwrap_or_else(host_name))
+                .context("device name")?;
+            let device = rt
+                .block_on(client.register_device(
+                    &session.access_token,
+                    &name,
+                    &Platform::current(),
+                ))
+                .context("registering this device")?;
+            device.id
+        }
+    };
+    credentials.device_id = Some(device_id.clone());
+    store.save(&credentials)?;
+    println!("signed in to {} as {}", args.server, session.user_id);
+    println!("this device: {device_id}");
+    println!("session stored in {}", store.describe());
+    Ok(())
+}
+
+async fn sign_in(
+    client: &ServiceClient,
+    args: &LoginArgs,
+    device: Option<&DeviceId>,
+) -> anyhow::Result<Session> {
+    if let Some(key) = &args.account_key {
+        return client
+            .sign_in_with_account_key(key, device)
+            .await
+            .context("signing in with the account key");
+    }
+    client
+        .sign_in_with_github(device, GITHUB_TIMEOUT, open_browser)
+        .await
+        .context("signing in with GitHub")
+}
+
+fn is_gone(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ClientError>()
+        .and_then(ClientError::api_code)
+        .is_some_and(|c| matches!(c, ErrorCode::DeviceRevoked | ErrorCode::NotFound))
+}
+
+/// Shows the sign-in URL and tries the desktop's opener; the URL alone is
+/// enough when there is none (over SSH, say).
+fn open_browser(url: &str) -> Result<(), ClientError> {
+    eprintln!("Open this page to sign in with GitHub:\n  {url}");
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(_child) => {}
+        Err(e) => eprintln!("(could not start {opener}: {e}; open the page by hand)"),
+    }
+    Ok(())
+}
+
+fn host_name() -> String {
+    let from_env = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok());
+    let from_file = || std::fs::read_to_string("/etc/hostname").ok();
+    from_env
+        .or_else(from_file)
+        .map(|h| h.trim().to_owned())
+        .filter(|h| DeviceName::parse(h).is_ok())
+        .unwrap_or_else(|| format!("{} device", Platform::current()))
+}
+
+pub fn logout(data_dir: &Path) -> anyhow::Result<()> {
+    let mut signed_in = match SignedIn::load(data_dir) {
+        Ok(s) => s,
+        Err(_) => {
+            println!("not signed in");
+            return Ok(());
+        }
+    };
+    let server = signed_in.credentials.server_url.clone();
+    let revoked = runtime()?.block_on(async {
+        let token = signed_in.access_token().await?;
+        signed_in.client.logout(&token).await?;
+        anyhow::Ok(())
+    });
+    signed_in.forget()?;
+    match revoked {
+        Ok(()) => println!("signed out of {server}"),
+        Err(e) => eprintln!("signed out locally; the service could not revoke the session: {e:#}"),
+    }
+    Ok(())
+}

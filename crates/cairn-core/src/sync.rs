@@ -1,0 +1,58 @@
+//! Sync through object storage, with nothing but presigned URLs.
+//!
+//! Each device owns a fixed set of keys under its own prefix (`head`,
+//! `snapshot/0|1`, `log/00..63`), written by it alone and read by the
+//! user's other devices, so storage never sees two writers on one key and
+//! Automerge does all the merging.
+//!
+//! A round, seen from device A with one peer B:
+//!
+//! 1. **Publish.** A gathers the chunks its store wrote since the last
+//!    publish into a segment, uploads it to log slot `seq % 64`, then
+//!    uploads a new `head` listing the live segments with their hashes. If
+//!    the ring is full or the log has outgrown the snapshot, A uploads a
+//!    full snapshot to the snapshot slot its head does not use instead, and
+//!    a head with an empty log. The head is the commit point: until it is
+//!    written, readers see the old one, which stays valid.
+//! 2. **Read.** A GETs B's `head` with `If-None-Match`; a 304 ends the
+//!    round for B. Otherwise A fetches the segments after the last one it
+//!    applied (or B's snapshot, if A fell behind the ring), checks each
+//!    against the hash in the head, and merges them into its store in one
+//!    transaction together with B's new position. A hash mismatch means B
+//!    reused the slot meanwhile: A reads the head again.
+//! 3. **Acknowledge.** A's next head carries `merged: {B: seq}`. When every
+//!    peer's head says it merged A's latest publish, everything A wrote is
+//!    on all devices.
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use cairn_core::sync::{memory::MemoryStorage, run_round};
+//! use cairn_core::Store;
+//!
+//! let storage = MemoryStorage::default();
+//! let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+//! let a = Mutex::new(Store::open(da.path()).unwrap());
+//! let b = Mutex::new(Store::open(db.path()).unwrap());
+//! let id = a.lock().unwrap().create_note("hello from A").unwrap();
+//! run_round(&a, &mut storage.device("A"), "A", &["B".into()]).unwrap();
+//! run_round(&b, &mut storage.device("B"), "B", &["A".into()]).unwrap();
+//! assert_eq!(b.lock().unwrap().get(&id).unwrap().body, "hello from A");
+//! ```
+
+pub mod bundle;
+pub mod head;
+pub mod memory;
+pub mod object;
+pub mod reader;
+pub mod round;
+pub mod state;
+pub mod status;
+pub mod transport;
+pub mod writer;
+
+pub use head::DeviceHead;
+pub use round::{publish, read_peer, run_round, PeerOutcome, RoundReport, SyncError};
+pub use state::{PeerState, SelfState};
+pub use status::SyncStatus;
+pub use transport::{Fetched, Transport, TransportError, TransportErrorKind};
+pub use writer::PublishPlan;

@@ -1,0 +1,196 @@
+//! Reading a peer: one conditional GET of its head per round (a 304 ends
+//! it), then only the objects not yet applied: the segments after what we
+//! have, or the snapshot first when we have fallen behind the ring. Every
+//! object is checked against the hash its head lists; a mismatch means the
+//! slot was reused since the head was read, so the head is read again.
+//!
+//! Fetching happens without the store; applying takes it once, for one
+//! transaction holding all the merges and the new peer state.
+
+use crate::error::Result;
+use crate::store::Store;
+use crate::sync::bundle::{self, Bundle};
+use crate::sync::head::{DeviceHead, ObjectRef};
+use crate::sync::object::{self, ObjectError, ObjectKind};
+use crate::sync::state::PeerState;
+
+/// Which objects a reader needs, given what it has applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub snapshot: Option<ObjectRef>,
+    pub segments: Vec<ObjectRef>,
+}
+
+impl ReadPlan {
+    pub fn is_empty(&self) -> bool {
+        self.snapshot.is_none() && self.segments.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("head of device {device} is not usable: {source}")]
+    BadHead {
+        device: String,
+        #[source]
+        source: ObjectError,
+    },
+    #[error("head at {key} names device {found}, not {expected}")]
+    WrongDevice {
+        key: String,
+        expected: String,
+        found: String,
+    },
+    #[error("device {device} went back from publish {seen} to {found}: refusing a replayed or rolled-back head")]
+    WentBack {
+        device: String,
+        seen: u64,
+        found: u64,
+    },
+    #[error("object {key} of device {device} is not usable: {source}")]
+    BadObject {
+        device: String,
+        key: String,
+        #[source]
+        source: ObjectError,
+    },
+}
+
+/// Decodes and checks a peer's head.
+pub fn decode_head(device: &str, bytes: &[u8]) -> std::result::Result<DeviceHead, ReadError> {
+    let bad = |source| ReadError::BadHead {
+        device: device.to_string(),
+        source,
+    };
+    let obj = object::decode_kind(bytes, ObjectKind::Head).map_err(bad)?;
+    if obj.sealed {
+        return Err(bad(ObjectError::Sealed));
+    }
+    let head = DeviceHead::from_json(&obj.payload).map_err(bad)?;
+    if head.device != device {
+        return Err(ReadError::WrongDevice {
+            key: format!("{device}/head"),
+            expected: device.to_string(),
+            found: head.device,
+        });
+    }
+    if head.seq != obj.seq {
+        return Err(bad(ObjectError::Malformed(
+            "head sequence number disagrees with its envelope".into(),
+        )));
+    }
+    Ok(head)
+}
+
+/// What to fetch to catch up with `head` from `state`.
+pub fn plan_read(state: &PeerState, head: &DeviceHead) -> std::result::Result<ReadPlan, ReadError> {
+    if head.seq < state.applied_seq {
+        return Err(ReadError::WentBack {
+            device: head.device.clone(),
+            seen: state.applied_seq,
+            found: head.seq,
+        });
+    }
+    let behind_snapshot = head
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.seq > state.applied_seq);
+    if behind_snapshot {
+        return Ok(ReadPlan {
+            snapshot: head.snapshot.clone(),
+            segments: head.segments.clone(),
+        });
+    }
+    Ok(ReadPlan {
+        snapshot: None,
+        segments: head
+            .segments
+            .iter()
+            .filter(|s| s.seq > state.applied_seq)
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Checks a fetched object against its reference and decodes its bundle.
+/// `Ok(None)` means the hash differs: the slot was rewritten meanwhile.
+pub fn open_object(
+    device: &str,
+    key: &str,
+    r: &ObjectRef,
+    kind: ObjectKind,
+    bytes: &[u8],
+) -> std::result::Result<Option<Bundle>, ReadError> {
+    let bad = |source| ReadError::BadObject {
+        device: device.to_string(),
+        key: key.to_string(),
+        source,
+    };
+    let obj = match object::decode(bytes) {
+        Ok(o) => o,
+        // Could be a half-rewritten slot as well as damage: the caller
+        // re-reads the head once before calling it bad.
+        Err(ObjectError::HashMismatch) => return Ok(None),
+        Err(e) => return Err(bad(e)),
+    };
+    if obj.hash_hex() != r.hash {
+        return Ok(None);
+    }
+    if obj.kind != kind {
+        return Err(bad(ObjectError::WrongKind {
+            expected: kind,
+            found: obj.kind,
+        }));
+    }
+    if obj.sealed {
+        return Err(bad(ObjectError::Sealed));
+    }
+    if obj.seq != r.seq {
+        return Err(bad(ObjectError::Malformed(
+            "sequence number disagrees with the head".into(),
+        )));
+    }
+    bundle::decode(&obj.payload).map(Some).map_err(bad)
+}
+
+impl Store {
+    /// Applies everything fetched from one peer and records the new peer
+    /// state, in one transaction: all or nothing.
+    pub fn apply_peer(
+        &mut self,
+        state: &PeerState,
+        head: &DeviceHead,
+        etag: Option<String>,
+        bundles: Vec<Bundle>,
+        me: &str,
+    ) -> Result<usize> {
+        let ids: Vec<String> = bundles
+            .iter()
+            .flat_map(|b| b.iter().map(|(id, _)| id.clone()))
+            .collect();
+        let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let now = self.clock.now_ms();
+        let new_state = PeerState {
+            device_id: state.device_id.clone(),
+            etag,
+            applied_seq: head.seq.max(state.applied_seq),
+            head_seq: head.seq,
+            merged_of_me: head.merged.get(me).copied().unwrap_or(0),
+            last_error: None,
+            last_ok_ms: Some(now),
+        };
+        self.in_tx(&touched, |s| {
+            let mut changed = 0;
+            for b in &bundles {
+                for (id, bytes) in b {
+                    crate::store::validate_note_id(id)?;
+                    if s.merge_one(id, bytes)? {
+                        changed += 1;
+                    }
+                }
+            }
+            s.save_peer(&new_state)?;
+            Ok(changed)
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! Publishing: this device's new chunks go out as one log segment, then the
+//! head that lists it. When the ring would overwrite a live segment, or the
+//! log outgrows the snapshot, a full snapshot goes to the free snapshot slot
+//! instead and the head starts over with an empty log.
+//!
+//! A publish is planned with the store (`prepare_publish`), uploaded with
+//! no store lock held (typing goes on meanwhile), and recorded
+//! (`finish_publish`) only after the head is written. Its sequence number
+//! is reserved durably first, so a crash anywhere leaves the old head valid
+//! and never reuses a number for different content.
+//!
+//! Segments carry every chunk this device stored since the last publish,
+//! merged ones included. That makes each device's stream causally complete:
+//! a reader can apply one peer's segments without waiting for another
+//! peer's, and a device's prefix alone holds everything it has seen.
+
+use cairn_protocol::{DeviceKey, LOG_SLOTS};
+
+use crate::error::{CoreError, Result};
+use crate::store::Store;
+use crate::sync::bundle;
+use crate::sync::head::{DeviceHead, ObjectRef};
+use crate::sync::object::{self, ObjectKind};
+
+/// The log is folded into a snapshot once it is larger than the snapshot,
+/// but never for less than this: a small account should not rewrite its
+/// snapshot for every few keystrokes.
+pub const COMPACT_MIN_LOG_BYTES: u64 = 256 * 1024;
+
+/// Uploads to make, in order (the head last), and what to record after.
+#[derive(Debug, Clone)]
+pub struct PublishPlan {
+    pub puts: Vec<(DeviceKey, Vec<u8>)>,
+    pub head: DeviceHead,
+    pub watermark: i64,
+    /// Whether this publish wrote a snapshot.
+    pub snapshot: bool,
+    /// Whether any note data goes out (false: only the merged map moved).
+    pub has_data: bool,
+}
+
+impl PublishPlan {
+    pub fn bytes(&self) -> u64 {
+        self.puts.iter().map(|(_, b)| b.len() as u64).sum()
+    }
+}
+
+fn slot_key(
+    result: std::result::Result<DeviceKey, cairn_protocol::ProtocolError>,
+) -> Result<DeviceKey> {
+    result.map_err(|e| CoreError::Invalid {
+        what: "object slot",
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Plans the next publish, or None when there is nothing new to say.
+    pub fn prepare_publish(&mut self, device_id: &str) -> Result<Option<PublishPlan>> {
+        let me = self.sync_self(device_id)?;
+        let (entries, max_id) = self.chunks_after(me.watermark)?;
+        let merged = self.merged_map()?;
+        let now = self.clock.now_ms();
+        let old = me
+            .head
+            .clone()
+            .unwrap_or_else(|| DeviceHead::new(device_id));
+        if entries.is_empty() {
+            if me.head.is_some() && old.merged == merged {
+                return Ok(None);
+            }
+            // Only what we merged moved (or this is our very first head).
+            let mut head = old;
+            head.merged = merged;
+            head.written_ms = now;
+            let body = object::encode(ObjectKind::Head, head.seq, false, &head.to_json());
+            return Ok(Some(PublishPlan {
+                puts: vec![(DeviceKey::Head, body)],
+                head,
+                watermark: me.watermark,
+                snapshot: false,
+                has_data: false,
+            }));
+        }
+        let seq = me.seq + 1;
+        self.reserve_seq(seq)?;
+        let segment = bundle::encode(&entries);
+        let snapshot_seq = old.snapshot.as_ref().map(|s| s.seq);
+        let snapshot_len = old.snapshot.as_ref().map(|s| s.len).unwrap_or(0);
+        let ring_full = snapshot_seq.is_none_or(|s| seq - s >= u64::from(LOG_SLOTS));
+        let log_too_big =
+            old.log_bytes() + segment.len() as u64 > snapshot_len.max(COMPACT_MIN_LOG_BYTES);
+        let mut head = DeviceHead {
+            seq,
+            merged,
+            written_ms: now,
+            ..old.clone()
+        };
+        let mut puts = Vec::new();
+        let watermark;
+        let snapshot = ring_full || log_too_big;
+        if snapshot {
+            let (all, all_max) = self.chunks_after(0)?;
+            let payload = bundle::encode(&all);
+            let slot = match &old.snapshot {
+                Some(s) => 1 - s.slot.min(1),
+                None => 0,
+            };
+            let body = object::encode(ObjectKind::Snapshot, seq, false, &payload);
+            head.snapshot = Some(ObjectRef {
+                seq,
+                slot,
+                hash: object::encoded_hash_hex(&body),
+                len: body.len() as u64,
+            });
+            head.segments.clear();
+            puts.push((slot_key(DeviceKey::snapshot(slot))?, body));
+            watermark = all_max.max(max_id);
+        } else {
+            let slot = (seq % u64::from(LOG_SLOTS)) as u32;
+            let body = object::encode(ObjectKind::Segment, seq, false, &segment);
+            head.segments.push(ObjectRef {
+                seq,
+                slot,
+                hash: object::encoded_hash_hex(&body),
+                len: body.len() as u64,
+            });
+            puts.push((slot_key(DeviceKey::log(slot))?, body));
+            watermark = max_id;
+        }
+        let head_body = object::encode(ObjectKind::Head, seq, false, &head.to_json());
+        puts.push((DeviceKey::Head, head_body));
+        Ok(Some(PublishPlan {
+            puts,
+            head,
+            watermark,
+            snapshot,
+            has_data: true,
+        }))
+    }
+
+    /// Records a publish whose uploads all succeeded.
+    pub fn finish_publish(&mut self, plan: &PublishPlan) -> Result<()> {
+        self.save_published(plan.watermark, &plan.head)
+    }
+}
