@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_protocol::{
-    AccountCreated, Device, DeviceName, Platform, RegisterDeviceRequest, Session,
-    SignInRequest,
+    AccountCreated, Device, DeviceName, Platform, RegisterDeviceRequest, Session, SignInRequest,
 };
 use serde::Serialize;
 
@@ -80,7 +79,9 @@ pub async fn bench_grants(
                 {
                     // The whole body is read (a grant is ~160 KB of URLs); parsing
                     // it is the client's cost, not the service's.
-                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| !b.is_empty()),
+                    Ok(r) if r.status().is_success() => {
+                        r.bytes().await.is_ok_and(|b| !b.is_empty())
+                    }
                     _ => false,
                 };
                 latencies.push(t.elapsed());

@@ -24,7 +24,10 @@ async fn expect_error(request: RequestBuilder, status: u16, code: ErrorCode) {
         .to_owned();
     let text = response.text().await.expect("body");
     assert_eq!(got, status, "body: {text}");
-    assert!(content_type.starts_with("application/json"), "{content_type}: {text}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}: {text}"
+    );
     let error: ApiError = serde_json::from_str(&text).expect("a {code, message} body");
     assert_eq!(error.code, code, "{text}");
     assert!(!error.message.is_empty());
@@ -32,7 +35,10 @@ async fn expect_error(request: RequestBuilder, status: u16, code: ErrorCode) {
 
 #[tokio::test]
 async fn malformed_bodies_are_refused_and_nothing_is_stored() {
-    let h = Harness::start_with(Arc::new(cairn_server::SystemClock), |c| c.max_body_bytes = 4096).await;
+    let h = Harness::start_with(Arc::new(cairn_server::SystemClock), |c| {
+        c.max_body_bytes = 4096
+    })
+    .await;
     let laptop = h.new_device(&h.new_account().await, "laptop").await;
     // A session with no device yet, so registration would be allowed.
     let fresh = h
@@ -47,21 +53,32 @@ async fn malformed_bodies_are_refused_and_nothing_is_stored() {
     };
 
     expect_error(
-        post_devices().header("content-type", "application/json").body("{\"name\": "),
+        post_devices()
+            .header("content-type", "application/json")
+            .body("{\"name\": "),
         400,
         ErrorCode::InvalidJson,
     )
     .await;
     expect_error(
-        post_devices().header("content-type", "text/plain").body(r#"{"name":"x","platform":"linux"}"#),
+        post_devices()
+            .header("content-type", "text/plain")
+            .body(r#"{"name":"x","platform":"linux"}"#),
         415,
         ErrorCode::UnsupportedMediaType,
     )
     .await;
-    expect_error(post_devices().body(r#"{"name":"x","platform":"linux"}"#), 415, ErrorCode::UnsupportedMediaType).await;
+    expect_error(
+        post_devices().body(r#"{"name":"x","platform":"linux"}"#),
+        415,
+        ErrorCode::UnsupportedMediaType,
+    )
+    .await;
     let huge = format!(r#"{{"name":"{}","platform":"linux"}}"#, "a".repeat(1 << 20));
     expect_error(
-        post_devices().header("content-type", "application/json").body(huge),
+        post_devices()
+            .header("content-type", "application/json")
+            .body(huge),
         413,
         ErrorCode::PayloadTooLarge,
     )
@@ -72,7 +89,14 @@ async fn malformed_bodies_are_refused_and_nothing_is_stored() {
         ErrorCode::BadRequest,
     )
     .await;
-    for name in ["", "   ", "tab\there", "bell\u{7}", "rtl\u{202E}gpj.exe", &"n".repeat(101)] {
+    for name in [
+        "",
+        "   ",
+        "tab\there",
+        "bell\u{7}",
+        "rtl\u{202E}gpj.exe",
+        &"n".repeat(101),
+    ] {
         expect_error(
             post_devices().json(&serde_json::json!({"name": name, "platform": "linux"})),
             400,
@@ -90,7 +114,14 @@ async fn malformed_bodies_are_refused_and_nothing_is_stored() {
     // Only the laptop exists; the fresh session is still without a device.
     let devices = h.client.devices(laptop.token()).await.expect("list");
     assert_eq!(devices.len(), 1);
-    assert_eq!(h.client.me(&fresh.access_token).await.expect("me").device_id, None);
+    assert_eq!(
+        h.client
+            .me(&fresh.access_token)
+            .await
+            .expect("me")
+            .device_id,
+        None
+    );
     h.shutdown().await;
 }
 
@@ -100,8 +131,21 @@ async fn hostile_device_ids_in_paths_are_refused() {
     let laptop = h.new_device(&h.new_account().await, "laptop").await;
     // (`..` and `%2e%2e` segments are resolved away by the URL parser before
     // sending; it is covered by the 404 case below.)
-    for id in ["...", "a.b", "%2e%2e%2e", "a%2Fb", "a%00b", "%0a", "x%20y", &"x".repeat(65)] {
-        for (method, suffix) in [(Method::POST, "/grant"), (Method::POST, "/published"), (Method::DELETE, "")] {
+    for id in [
+        "...",
+        "a.b",
+        "%2e%2e%2e",
+        "a%2Fb",
+        "a%00b",
+        "%0a",
+        "x%20y",
+        &"x".repeat(65),
+    ] {
+        for (method, suffix) in [
+            (Method::POST, "/grant"),
+            (Method::POST, "/published"),
+            (Method::DELETE, ""),
+        ] {
             let request = h
                 .http
                 .request(method.clone(), h.url(&format!("/v1/devices/{id}{suffix}")))
@@ -121,12 +165,17 @@ async fn hostile_device_ids_in_paths_are_refused() {
     .await;
     // A well-formed id that does not exist.
     expect_error(
-        h.http.post(h.url("/v1/devices/nosuchdevice/grant")).bearer_auth(laptop.token()),
+        h.http
+            .post(h.url("/v1/devices/nosuchdevice/grant"))
+            .bearer_auth(laptop.token()),
         404,
         ErrorCode::NotFound,
     )
     .await;
-    assert_eq!(h.client.devices(laptop.token()).await.expect("list").len(), 1);
+    assert_eq!(
+        h.client.devices(laptop.token()).await.expect("list").len(),
+        1
+    );
     h.shutdown().await;
 }
 
@@ -136,29 +185,55 @@ async fn bad_or_missing_tokens_are_refused() {
     let laptop = h.new_device(&h.new_account().await, "laptop").await;
     let grant_url = h.url(&format!("/v1/devices/{}/grant", laptop.device.id));
     expect_error(h.http.post(&grant_url), 401, ErrorCode::Unauthorized).await;
-    expect_error(h.http.post(&grant_url).bearer_auth("cairn_at_forged"), 401, ErrorCode::Unauthorized).await;
     expect_error(
-        h.http.post(&grant_url).header("authorization", laptop.token()),
+        h.http.post(&grant_url).bearer_auth("cairn_at_forged"),
         401,
         ErrorCode::Unauthorized,
     )
     .await;
     expect_error(
-        h.http.post(&grant_url).header("authorization", format!("Basic {}", laptop.token())),
+        h.http
+            .post(&grant_url)
+            .header("authorization", laptop.token()),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    expect_error(
+        h.http
+            .post(&grant_url)
+            .header("authorization", format!("Basic {}", laptop.token())),
         401,
         ErrorCode::Unauthorized,
     )
     .await;
     // The refresh token is not an access token.
     expect_error(
-        h.http.post(&grant_url).bearer_auth(&laptop.session.refresh_token),
+        h.http
+            .post(&grant_url)
+            .bearer_auth(&laptop.session.refresh_token),
         401,
         ErrorCode::Unauthorized,
     )
     .await;
-    expect_error(h.http.get(h.url("/v1/devices")), 401, ErrorCode::Unauthorized).await;
-    expect_error(h.http.get(h.url("/v1/nothing-here")), 404, ErrorCode::NotFound).await;
-    expect_error(h.http.put(h.url("/v1/accounts")), 405, ErrorCode::MethodNotAllowed).await;
+    expect_error(
+        h.http.get(h.url("/v1/devices")),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    expect_error(
+        h.http.get(h.url("/v1/nothing-here")),
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    expect_error(
+        h.http.put(h.url("/v1/accounts")),
+        405,
+        ErrorCode::MethodNotAllowed,
+    )
+    .await;
     h.shutdown().await;
 }
 
@@ -188,7 +263,12 @@ async fn sign_in_is_rate_limited_per_address() {
     let error: ApiError = response.json().await.expect("json");
     assert_eq!(error.code, ErrorCode::RateLimited);
     // Wrong keys count too, so guessing is slowed just the same.
-    expect_error(h.http.post(h.url("/v1/accounts")), 429, ErrorCode::RateLimited).await;
+    expect_error(
+        h.http.post(h.url("/v1/accounts")),
+        429,
+        ErrorCode::RateLimited,
+    )
+    .await;
 
     // Ten seconds later one more attempt is allowed.
     clock.advance(Duration::from_secs(10));
@@ -203,12 +283,19 @@ async fn account_creation_can_be_disabled() {
         c.providers.account_keys.enabled = false
     })
     .await;
-    expect_error(h.http.post(h.url("/v1/accounts")), 403, ErrorCode::ProviderDisabled).await;
     expect_error(
-        h.http.post(h.url("/v1/auth/github/start")).json(&serde_json::json!({
-            "redirect_uri": "http://127.0.0.1:1/callback",
-            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        })),
+        h.http.post(h.url("/v1/accounts")),
+        403,
+        ErrorCode::ProviderDisabled,
+    )
+    .await;
+    expect_error(
+        h.http
+            .post(h.url("/v1/auth/github/start"))
+            .json(&serde_json::json!({
+                "redirect_uri": "http://127.0.0.1:1/callback",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            })),
         403,
         ErrorCode::ProviderDisabled,
     )

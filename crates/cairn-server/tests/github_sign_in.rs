@@ -39,8 +39,14 @@ fn browser() -> impl FnOnce(&str) -> Result<(), cairn_client::ClientError> {
     |url: &str| {
         let url = url.to_owned();
         tokio::spawn(async move {
-            let response = reqwest::get(&url).await.expect("browser follows the redirect");
-            assert!(response.status().is_success(), "redirect page: {}", response.status());
+            let response = reqwest::get(&url)
+                .await
+                .expect("browser follows the redirect");
+            assert!(
+                response.status().is_success(),
+                "redirect page: {}",
+                response.status()
+            );
         });
         Ok(())
     }
@@ -66,8 +72,14 @@ async fn github_sign_in_end_to_end() {
         )
         .await
         .expect("register");
-    let grant = h.client.grant(&session.access_token, &device.id).await.expect("grant");
-    assert!(grant.prefix.starts_with(&format!("users/github:{GITHUB_ID}/devices/")));
+    let grant = h
+        .client
+        .grant(&session.access_token, &device.id)
+        .await
+        .expect("grant");
+    assert!(grant
+        .prefix
+        .starts_with(&format!("users/github:{GITHUB_ID}/devices/")));
 
     // Signing in again lands in the same account (the id is immutable).
     let again = h
@@ -100,10 +112,18 @@ async fn replayed_state_and_login_codes_are_refused() {
         .expect("redirect");
 
     // A forged state is refused before the code is ever used.
-    let err = h.client.github_exchange(&code, "forged-state").await.expect_err("forged");
+    let err = h
+        .client
+        .github_exchange(&code, "forged-state")
+        .await
+        .expect_err("forged");
     assert_eq!(err.api_code(), Some(ErrorCode::InvalidOauthState));
 
-    let login = h.client.github_exchange(&code, &started.state).await.expect("exchange");
+    let login = h
+        .client
+        .github_exchange(&code, &started.state)
+        .await
+        .expect("exchange");
     let err = h
         .client
         .github_exchange(&code, &started.state)
@@ -140,7 +160,11 @@ async fn replayed_state_and_login_codes_are_refused() {
         .wait_for_code(&started.state, Duration::from_secs(20))
         .await
         .expect("redirect");
-    let login = h.client.github_exchange(&code, &started.state).await.expect("exchange");
+    let login = h
+        .client
+        .github_exchange(&code, &started.state)
+        .await
+        .expect("exchange");
     h.client
         .sign_in_with_login_code(&login.login_code, &pkce.verifier, None)
         .await

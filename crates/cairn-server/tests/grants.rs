@@ -24,7 +24,9 @@ async fn a_device_writes_its_own_keys_and_reads_its_peers() {
     assert_eq!(laptop_grant.peers.len(), 1);
     assert_eq!(laptop_grant.peers[0].device_id, phone.device.id);
     assert_eq!(laptop_grant.peers[0].name.as_str(), "phone");
-    assert!(laptop_grant.prefix.starts_with(&format!("users/{}/devices/", laptop.session.user_id)));
+    assert!(laptop_grant
+        .prefix
+        .starts_with(&format!("users/{}/devices/", laptop.session.user_id)));
     assert!(laptop_grant.expires_at - laptop_grant.issued_at <= 7 * 24 * 3600);
 
     // Every key of the device's own prefix accepts a write.
@@ -40,7 +42,11 @@ async fn a_device_writes_its_own_keys_and_reads_its_peers() {
     let phone_grant = h.grant(&phone).await;
     let from_laptop = &phone_grant.peers[0];
     assert_eq!(from_laptop.device_id, laptop.device.id);
-    for k in [DeviceKey::Head, DeviceKey::snapshot(1).expect("slot"), DeviceKey::log(63).expect("slot")] {
+    for k in [
+        DeviceKey::Head,
+        DeviceKey::snapshot(1).expect("slot"),
+        DeviceKey::log(63).expect("slot"),
+    ] {
         let (status, body) = get(&h.http, from_laptop.get.url(k).expect("url")).await;
         assert_eq!((status, body.as_slice()), (200, &b"segment"[..]), "GET {k}");
     }
@@ -78,7 +84,10 @@ async fn urls_with_a_changed_key_are_refused() {
     // outside it; the signature covers the path.
     let other_slot = grant.put.log[0].replace("/log/00?", "/log/01?");
     assert_eq!(put(&h.http, &other_slot, b"x").await, 403);
-    let outside = grant.put.head.replace("/devices/", "/devices/../../other/devices/");
+    let outside = grant
+        .put
+        .head
+        .replace("/devices/", "/devices/../../other/devices/");
     assert!(put(&h.http, &outside, b"x").await >= 400);
     let tampered_signature = {
         let mut url = grant.put.head.clone();
@@ -96,13 +105,19 @@ async fn one_user_cannot_read_another_users_keys() {
     let alice = h.new_device(&h.new_account().await, "alice laptop").await;
     let bob = h.new_device(&h.new_account().await, "bob laptop").await;
     let alice_grant = h.grant(&alice).await;
-    assert_eq!(put(&h.http, &alice_grant.put.head, b"alice's head").await, 200);
+    assert_eq!(
+        put(&h.http, &alice_grant.put.head, b"alice's head").await,
+        200
+    );
 
     let bob_grant = h.grant(&bob).await;
     assert!(bob_grant.peers.is_empty(), "bob sees no devices of alice");
     assert_ne!(bob_grant.user_id, alice_grant.user_id);
     // Bob's GET URL rewritten to alice's prefix no longer verifies.
-    let stolen = bob_grant.get.head.replace(bob_grant.prefix.as_str(), alice_grant.prefix.as_str());
+    let stolen = bob_grant
+        .get
+        .head
+        .replace(bob_grant.prefix.as_str(), alice_grant.prefix.as_str());
     let stolen = stolen.replace(
         &bob_grant.prefix.replace(':', "%3A"),
         &alice_grant.prefix.replace(':', "%3A"),

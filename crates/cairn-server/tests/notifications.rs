@@ -12,7 +12,10 @@ use harness::{Harness, SignedInDevice};
 
 async fn subscribe(h: &Harness, device: &SignedInDevice) -> EventSubscription {
     let token = device.session.access_token.clone();
-    let mut events = h.client.subscribe_events(move || token.clone()).expect("subscribe");
+    let mut events = h
+        .client
+        .subscribe_events(move || token.clone())
+        .expect("subscribe");
     let first = tokio::time::timeout(Duration::from_secs(5), events.next())
         .await
         .expect("connects in time");
@@ -51,7 +54,10 @@ async fn two_devices_hear_each_others_publishes_within_100_ms() {
                 seq
             }
         );
-        assert!(elapsed < Duration::from_millis(100), "laptop → phone took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_millis(100),
+            "laptop → phone took {elapsed:?}"
+        );
 
         let started = Instant::now();
         h.client
@@ -67,7 +73,10 @@ async fn two_devices_hear_each_others_publishes_within_100_ms() {
                 seq: seq * 10
             }
         );
-        assert!(elapsed < Duration::from_millis(100), "phone → laptop took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_millis(100),
+            "phone → laptop took {elapsed:?}"
+        );
     }
     h.shutdown().await;
 }
@@ -103,7 +112,8 @@ async fn publishes_are_not_echoed_and_do_not_cross_users() {
         .report_published(stranger.token(), &stranger.device.id, 7)
         .await
         .expect("publish");
-    let quiet = tokio::time::timeout(Duration::from_millis(200), stranger_events.next_event()).await;
+    let quiet =
+        tokio::time::timeout(Duration::from_millis(200), stranger_events.next_event()).await;
     assert!(quiet.is_err(), "stranger got {quiet:?}");
     // A device cannot publish in another device's name.
     let err = h
@@ -157,7 +167,9 @@ async fn the_socket_refuses_bad_tokens_and_accepts_a_query_token() {
         h.dev.url().replace("http://", "ws://"),
         laptop.token()
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.expect("query token accepted");
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("query token accepted");
     use futures_util::StreamExt;
     let first = socket.next().await.expect("message").expect("ok");
     let event: ServiceEvent = serde_json::from_str(first.to_text().expect("text")).expect("event");

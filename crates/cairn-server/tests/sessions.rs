@@ -20,7 +20,10 @@ async fn an_expired_access_token_is_refused_until_refreshed() {
     })
     .await;
     let laptop = h.new_device(&h.new_account().await, "laptop").await;
-    h.client.me(laptop.token()).await.expect("fresh token works");
+    h.client
+        .me(laptop.token())
+        .await
+        .expect("fresh token works");
 
     clock.advance(Duration::from_secs(61));
     let err = h.client.me(laptop.token()).await.expect_err("expired");
@@ -33,7 +36,11 @@ async fn an_expired_access_token_is_refused_until_refreshed() {
         .await
         .expect("refresh");
     assert_eq!(refreshed.device_id.as_ref(), Some(&laptop.device.id));
-    let me = h.client.me(&refreshed.access_token).await.expect("new token works");
+    let me = h
+        .client
+        .me(&refreshed.access_token)
+        .await
+        .expect("new token works");
     assert_eq!(me.user_id, laptop.session.user_id);
     // The old tokens died with the rotation.
     let err = h
@@ -126,9 +133,18 @@ async fn devices_are_listed_renamed_and_revoked() {
         .await
         .expect("revoke");
     let devices = h.client.devices(laptop.token()).await.expect("list");
-    let phone_now = devices.iter().find(|d| d.id == phone.device.id).expect("listed");
+    let phone_now = devices
+        .iter()
+        .find(|d| d.id == phone.device.id)
+        .expect("listed");
     assert!(phone_now.is_revoked());
-    assert_eq!(devices.iter().find(|d| d.id == laptop.device.id).map(|d| d.name.as_str()), Some("work laptop"));
+    assert_eq!(
+        devices
+            .iter()
+            .find(|d| d.id == laptop.device.id)
+            .map(|d| d.name.as_str()),
+        Some("work laptop")
+    );
     // A session already acting for a device cannot register another.
     let err = h
         .client

@@ -28,6 +28,9 @@ pub struct SessionRecord {
     pub revoked: bool,
 }
 
+/// id, user, device, access expiry, revocation time.
+type RawSession = (i64, String, Option<String>, i64, Option<i64>);
+
 impl Registry {
     pub fn create_session(
         &self,
@@ -59,7 +62,7 @@ impl Registry {
         &self,
         access_hash: &str,
     ) -> Result<Option<SessionRecord>, ServerError> {
-        let row: Option<(i64, String, Option<String>, i64, Option<i64>)> = self
+        let row: Option<RawSession> = self
             .conn()?
             .query_row(
                 "SELECT id, user_id, device_id, access_expires_at, revoked_at FROM sessions WHERE access_hash = ?1",

@@ -38,7 +38,10 @@ impl Harness {
         Harness::start_with(Arc::new(SystemClock), |_| {}).await
     }
 
-    pub async fn start_with(clock: Arc<dyn Clock>, configure: impl FnOnce(&mut Config) + Send + 'static) -> Harness {
+    pub async fn start_with(
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let dev = DevServer::builder(dir.path())
             .clock(clock)
@@ -61,7 +64,11 @@ impl Harness {
     }
 
     pub async fn new_account(&self) -> String {
-        self.client.create_account().await.expect("create account").account_key
+        self.client
+            .create_account()
+            .await
+            .expect("create account")
+            .account_key
     }
 
     /// Signs in with `account_key` and registers a device named `name`.
@@ -101,7 +108,13 @@ impl Harness {
 
 /// Status and body of a PUT to a presigned URL.
 pub async fn put(http: &reqwest::Client, url: &str, body: &'static [u8]) -> u16 {
-    http.put(url).body(body).send().await.expect("PUT sent").status().as_u16()
+    http.put(url)
+        .body(body)
+        .send()
+        .await
+        .expect("PUT sent")
+        .status()
+        .as_u16()
 }
 
 /// Status and body of a GET of a presigned URL.

@@ -30,7 +30,9 @@ impl OauthServer {
             .expect("the OAuth tests need `node` (Node.js 20.19+) on PATH");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the server's address");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the server's address");
         let ready: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("oauth-server.mjs printed {line:?}: {e}"));
         let url = ready["url"].as_str().expect("url").to_owned();
