@@ -360,6 +360,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../cairn-server.example.toml");
+        let c = Config::from_toml(text).expect("example parses");
+        c.validate().expect("example is valid");
+        assert!(c.providers.github.is_some());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(Config::from_toml(&format!("{MINIMAL}\nlisten_adress = \"x\"")).is_err());
     }
