@@ -16,7 +16,7 @@ server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 url=""
 for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$server_log" | head -1 || true)
+  url=$(grep -o 'listening on http://[0-9.:]*' "$server_log" | grep -o 'http.*' | head -1 || true)
   [ -n "$url" ] && break
   sleep 0.1
 done

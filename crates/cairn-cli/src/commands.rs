@@ -6,4 +6,5 @@ pub mod devices;
 pub mod login;
 pub mod notes;
 pub mod signed_in;
+pub mod sync;
 pub mod transfer;

@@ -97,6 +97,20 @@ enum Command {
         json: bool,
     },
     /// Benchmarks that print JSON.
+    /// Sync with your other devices: one round, or keep watching.
+    Sync {
+        /// Stay connected and sync after edits, on notifications and on a poll.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: poll peers this often (seconds).
+        #[arg(long, default_value_t = 30)]
+        poll: u64,
+    },
+    /// Where sync stands: account, devices, last sync, pending changes.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     Bench {
         #[command(subcommand)]
         which: commands::bench::BenchCommand,
@@ -137,6 +151,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => commands::login::login(&data_dir, args),
         Command::Logout => commands::login::logout(&data_dir),
         Command::Devices { json } => commands::devices::list(&data_dir, json),
+        Command::Sync { watch, poll } => commands::sync::sync(&data_dir, watch, poll),
+        Command::Status { json } => commands::sync::status(&data_dir, json),
         Command::Bench { which } => commands::bench::run(which),
     }
 }

@@ -4,6 +4,8 @@
 //!   loopback redirect), refresh, logout, devices, grants, "published".
 //! - [`EventSubscription`]: the live notification socket, reconnecting
 //!   with backoff.
+//! - [`SyncAgent`]: runs sync for a signed-in device through its grant's
+//!   presigned URLs ([`HttpTransport`]).
 //! - [`CredentialStore`]: where a session is kept between runs (the OS
 //!   keychain on macOS and Windows, a file only the user can read
 //!   elsewhere).
@@ -14,9 +16,11 @@ mod backoff;
 mod credentials;
 mod error;
 mod events;
+mod http_transport;
 mod loopback_redirect;
 mod pkce;
 mod service_client;
+mod sync_agent;
 mod tls;
 
 pub use backoff::Backoff;
@@ -25,8 +29,10 @@ pub use credentials::{
 };
 pub use error::ClientError;
 pub use events::{EventSubscription, StreamItem};
+pub use http_transport::HttpTransport;
 pub use loopback_redirect::LoopbackRedirect;
 pub use pkce::PkcePair;
 pub use service_client::ServiceClient;
+pub use sync_agent::{AgentError, SyncAgent, SyncState, WatchOptions};
 
 pub use cairn_protocol as protocol;

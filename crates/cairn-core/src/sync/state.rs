@@ -41,15 +41,14 @@ impl Store {
             .optional()
             .map_err(sql_err("reading sync state", &path))?;
         match row {
+            Some((stored, _, _, _)) if stored != device_id => {
+                // The store now syncs as another device (signed in again,
+                // or to another account): start over as that device. The
+                // notes stay; they are published afresh.
+                self.reset_sync()?;
+                self.sync_self(device_id)
+            }
             Some((stored, seq, watermark, head)) => {
-                if stored != device_id {
-                    return Err(CoreError::Invalid {
-                        what: "device",
-                        reason: format!(
-                            "this store publishes as device {stored}, not {device_id}; sign out to reset sync"
-                        ),
-                    });
-                }
                 let head = match head {
                     Some(h) => Some(DeviceHead::from_json(&h).map_err(|e| CoreError::Invalid {
                         what: "stored head",

@@ -1,0 +1,225 @@
+//! `cairn sync` and `cairn status`: sync this store with the user's other
+//! devices through object storage, and say where that stands.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use cairn_client::{AgentError, SyncAgent, SyncState, WatchOptions};
+use cairn_core::sync::RoundReport;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::commands::notes::{fmt_time, open};
+use crate::commands::signed_in::{credential_store, runtime};
+
+fn describe(r: &RoundReport) -> String {
+    let mut parts = Vec::new();
+    if let Some(seq) = r.published {
+        parts.push(format!(
+            "published #{seq}{}",
+            if r.wrote_snapshot { " (snapshot)" } else { "" }
+        ));
+    }
+    let changed = r.changed_notes();
+    if changed > 0 {
+        parts.push(format!("merged {changed} notes"));
+    }
+    if parts.is_empty() {
+        parts.push("up to date".into());
+    }
+    format!(
+        "{} ({} requests, {} KB up, {} KB down)",
+        parts.join(", "),
+        r.requests,
+        r.bytes_up / 1024,
+        r.bytes_down / 1024
+    )
+}
+
+fn problems(r: &RoundReport) -> Vec<String> {
+    let mut out: Vec<String> = r
+        .publish_error
+        .iter()
+        .map(|e| format!("publishing: {e}"))
+        .collect();
+    for p in &r.peers {
+        if let Some(e) = &p.error {
+            out.push(format!("device {}: {e}", p.device));
+        }
+    }
+    out
+}
+
+pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
+    let store = Arc::new(Mutex::new(open(data_dir)?));
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut agent = SyncAgent::new(data_dir, credential_store(data_dir), store.clone())
+            .map_err(|e| match e {
+                AgentError::NotSignedIn => {
+                    anyhow::anyhow!("not signed in; run `cairn login --server URL ...` first")
+                }
+                other => other.into(),
+            })?;
+        if watch {
+            let options = WatchOptions {
+                poll: Duration::from_secs(poll_secs.max(1)),
+                ..WatchOptions::default()
+            };
+            let changes = Arc::new(tokio::sync::Notify::new());
+            agent
+                .watch(options, changes, |outcome| match outcome {
+                    Ok(r) => {
+                        crate::outln!("{}", describe(r));
+                        for p in problems(r) {
+                            eprintln!("warning: {p}");
+                        }
+                    }
+                    Err(e) => eprintln!("warning: {e}"),
+                })
+                .await?;
+            return Ok(());
+        }
+        let first = store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?
+            .peer_states()?
+            .is_empty();
+        let bar = first.then(|| {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+                bar.set_style(style);
+            }
+            bar.set_message("first sync: fetching your notes from your other devices");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let outcome = agent.round().await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let report = match outcome {
+            Ok(r) => r,
+            Err(AgentError::NeedsSignIn(reason)) => {
+                anyhow::bail!(
+                    "sign-in needed: {reason}; your notes are safe here, run `cairn login` again"
+                )
+            }
+            Err(e) => return Err(e.into()),
+        };
+        crate::outln!("{}", describe(&report));
+        if report.needs_sign_in {
+            anyhow::bail!(
+                "sign-in needed: the storage grant expired or was revoked; run `cairn login` again"
+            );
+        }
+        let errs = problems(&report);
+        if !errs.is_empty() {
+            anyhow::bail!("sync incomplete:\n  {}", errs.join("\n  "));
+        }
+        Ok(())
+    })
+}
+
+pub fn status(data_dir: &Path, json: bool) -> Result<()> {
+    let store = Arc::new(Mutex::new(open(data_dir)?));
+    let agent = match SyncAgent::new(data_dir, credential_store(data_dir), store.clone()) {
+        Ok(a) => Some(a),
+        Err(AgentError::NotSignedIn) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let guard = store
+        .lock()
+        .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+    let peers = agent.as_ref().map(SyncAgent::peers).unwrap_or_default();
+    let st = guard.sync_status(&peers)?;
+    let notes = guard.count(false)?;
+    let names: std::collections::HashMap<String, String> = agent
+        .as_ref()
+        .and_then(|a| a.grant())
+        .map(|g| {
+            g.peers
+                .iter()
+                .map(|p| (p.device_id.as_str().to_owned(), p.name.as_str().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let last_sync = st.peers.iter().filter_map(|p| p.last_ok_ms).max();
+    let state = match &agent {
+        None => SyncState::NeedsSignIn {
+            reason: "not signed in".into(),
+        },
+        Some(_) => match st.peers.iter().find_map(|p| p.error.clone()) {
+            Some(reason) => SyncState::Error { reason },
+            None => SyncState::Synced {
+                on_all_devices: st.on_all_devices,
+                pending_changes: st.pending_changes,
+            },
+        },
+    };
+    if json {
+        let devices: Vec<serde_json::Value> = st
+            .peers
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "device_id": p.device_id,
+                    "name": names.get(&p.device_id),
+                    "merged_seq": p.merged_seq,
+                    "head_seq": p.head_seq,
+                    "has_our_seq": p.has_our_seq,
+                    "last_ok_ms": p.last_ok_ms,
+                    "error": p.error,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "signed_in": agent.is_some(),
+            "server": agent.as_ref().map(|a| a.credentials().server_url.clone()),
+            "user_id": agent.as_ref().map(|a| a.credentials().user_id.to_string()),
+            "device_id": agent.as_ref().map(|a| a.device_id().as_str().to_owned()),
+            "notes": notes,
+            "published_seq": st.published_seq,
+            "pending_changes": st.pending_changes,
+            "last_sync_ms": last_sync,
+            "on_all_devices": st.on_all_devices,
+            "state": state,
+            "devices": devices,
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    match &agent {
+        None => crate::outln!("not signed in (local only); {notes} notes"),
+        Some(a) => {
+            let c = a.credentials();
+            crate::outln!("signed in as {} on {}", c.user_id, c.server_url);
+            crate::outln!("this device: {}", a.device_id());
+            crate::outln!("notes: {notes}, pending changes: {}", st.pending_changes);
+            crate::outln!(
+                "last sync: {}",
+                last_sync.map(fmt_time).unwrap_or_else(|| "never".into())
+            );
+            crate::outln!(
+                "every device has everything: {}",
+                if st.on_all_devices { "yes" } else { "not yet" }
+            );
+            for p in &st.peers {
+                let name = names.get(&p.device_id).map(String::as_str).unwrap_or("?");
+                let err = p
+                    .error
+                    .as_deref()
+                    .map(|e| format!("  ERROR: {e}"))
+                    .unwrap_or_default();
+                crate::outln!(
+                    "  {} ({name}): merged #{}, has ours up to #{}{err}",
+                    p.device_id,
+                    p.merged_seq,
+                    p.has_our_seq
+                );
+            }
+        }
+    }
+    Ok(())
+}
