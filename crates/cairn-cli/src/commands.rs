@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod bench;
+mod bench_sync;
 pub mod devices;
 pub mod login;
 pub mod notes;

@@ -20,12 +20,33 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sync through the dev service and its embedded S3, on loopback:
+    /// first publish, a new device's bootstrap, one typed character,
+    /// idle rounds, and edit-to-peer latency with notifications.
+    Sync {
+        #[arg(long, default_value_t = 10_000)]
+        notes: usize,
+        #[arg(long)]
+        json: bool,
+        /// How many edits to time from one device to the other.
+        #[arg(long, default_value_t = 40)]
+        samples: usize,
+    },
 }
 
 pub fn run(which: BenchCommand) -> Result<()> {
     match which {
         BenchCommand::Local { notes, json: _ } => {
             let report = local(notes)?;
+            crate::outln!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        BenchCommand::Sync {
+            notes,
+            json: _,
+            samples,
+        } => {
+            let report = super::bench_sync::run(notes, samples)?;
             crate::outln!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
@@ -49,14 +70,14 @@ library concert guitar piano painting photograph camera lens battery charger bic
 /// above, then a few thousand made-up but pronounceable words (names,
 /// jargon, places). Words are drawn with a Zipf distribution, so some are
 /// in every note and most are in a few.
-struct Vocabulary {
+pub(crate) struct Vocabulary {
     words: Vec<String>,
     /// Cumulative weights for the Zipf draw.
     cumulative: Vec<f64>,
 }
 
 impl Vocabulary {
-    fn new(rng: &mut StdRng) -> Vocabulary {
+    pub(crate) fn new(rng: &mut StdRng) -> Vocabulary {
         const SYLLABLES: [&str; 24] = [
             "ka", "lo", "ri", "ten", "mar", "vo", "sel", "an", "dre", "qui", "to", "ba", "nel",
             "os", "fi", "ur", "gan", "pe", "shi", "mo", "rak", "el", "zu", "dor",
@@ -105,7 +126,7 @@ fn sentence(rng: &mut StdRng, v: &Vocabulary) -> String {
 }
 
 /// A realistic note of 1 to 5 KB: a heading, paragraphs, a list.
-fn note_body(rng: &mut StdRng, w: &Vocabulary) -> String {
+pub(crate) fn note_body(rng: &mut StdRng, w: &Vocabulary) -> String {
     let target = rng.gen_range(1024..5 * 1024);
     let mut body = format!("# {}\n\n", sentence(rng, w).trim_end_matches('.'));
     while body.len() < target {
@@ -125,7 +146,7 @@ fn note_body(rng: &mut StdRng, w: &Vocabulary) -> String {
     body
 }
 
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
+pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
     let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples.get(idx).copied().unwrap_or(0.0)
@@ -135,7 +156,7 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

@@ -55,6 +55,8 @@ pub struct RoundReport {
     pub publish_error: Option<String>,
     pub needs_sign_in: bool,
     pub requests: u64,
+    /// Of `requests`, the uploads of the publish.
+    pub publish_requests: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub peers: Vec<PeerOutcome>,
@@ -85,6 +87,7 @@ pub fn publish(
     };
     for (key, body) in &plan.puts {
         report.requests += 1;
+        report.publish_requests += 1;
         report.bytes_up += body.len() as u64;
         t.put(*key, body.clone())?;
     }

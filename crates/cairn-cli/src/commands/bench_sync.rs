@@ -1,0 +1,211 @@
+//! `cairn bench sync`: the sync figures of a real setup on loopback. It
+//! starts `cairn-server dev` (the service with its embedded S3 server) as a
+//! child process, makes an account and two devices with this same `cairn`
+//! binary, and measures with the same SyncAgent the CLI and app use.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use cairn_client::{FileCredentialStore, SyncAgent, WatchOptions};
+use cairn_core::{NewNote, Store, StoreOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::bench::{note_body, percentile, round2, Vocabulary};
+
+/// The dev service as a child process, killed when dropped.
+struct DevServer {
+    child: Child,
+    url: String,
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.child.kill() {
+            eprintln!("warning: stopping cairn-server: {e}");
+        }
+        if let Err(e) = self.child.wait() {
+            eprintln!("warning: waiting for cairn-server: {e}");
+        }
+    }
+}
+
+fn sibling_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let dir = exe.parent().ok_or_else(|| anyhow!("executable has no folder"))?;
+    let candidate = dir.join(name);
+    if candidate.exists() {
+        return Ok(candidate);
+    }
+    bail!("{name} not found next to {}; build it with `cargo build --release -p cairn-server`", exe.display())
+}
+
+fn start_server(data: &Path) -> Result<DevServer> {
+    let mut child = Command::new(sibling_binary("cairn-server")?)
+        .args(["dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting cairn-server dev")?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow!("cairn-server exited before listening"))??;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Ok(DevServer { child, url })
+}
+
+fn cairn(args: &[&str]) -> Result<String> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe).args(args).output()?;
+    if !out.status.success() {
+        bail!("cairn {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn fill(dir: &Path, n: usize) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let w = Vocabulary::new(&mut rng);
+    let mut store = Store::open_with(
+        dir,
+        StoreOptions {
+            durable: false,
+            ..StoreOptions::default()
+        },
+    )?;
+    for _ in 0..n {
+        store.create_note_with(NewNote {
+            body: note_body(&mut rng, &w),
+            ..NewNote::default()
+        })?;
+    }
+    store.checkpoint()?;
+    Ok(())
+}
+
+fn agent(dir: &Path) -> Result<(SyncAgent, Arc<Mutex<Store>>)> {
+    let store = Arc::new(Mutex::new(Store::open(dir)?));
+    let creds = Box::new(FileCredentialStore::new(dir.join("credentials.json")));
+    Ok((SyncAgent::new(dir, creds, store.clone())?, store))
+}
+
+pub fn run(n: usize, samples: usize) -> Result<serde_json::Value> {
+    let tmp = tempfile::tempdir()?;
+    let server = start_server(&tmp.path().join("server"))?;
+    let key = cairn(&["account", "create", "--server", &server.url])?
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    fill(&a_dir, n)?;
+    for (dir, name) in [(&a_dir, "bench-a"), (&b_dir, "bench-b")] {
+        let d = dir.to_string_lossy();
+        cairn(&["--data-dir", &d, "login", "--server", &server.url, "--account-key", &key, "--name", name])?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let (mut a, a_store) = agent(&a_dir)?;
+        let (mut b, b_store) = agent(&b_dir)?;
+        a.refresh_grant().await?; // sees B, which joined after A
+
+        let t = Instant::now();
+        let first = a.round().await?;
+        let first_publish_s = t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let boot = b.round().await?;
+        let bootstrap_s = t.elapsed().as_secs_f64();
+        let got = b_store.lock().map_err(|_| anyhow!("lock"))?.count(false)?;
+        if got != n {
+            bail!("bootstrap brought {got} of {n} notes");
+        }
+        // Let both sides settle (B republishes what it merged, A acks).
+        for _ in 0..3 {
+            a.round().await?;
+            b.round().await?;
+        }
+
+        // One character typed into one note.
+        let id = a_store.lock().map_err(|_| anyhow!("lock"))?.list(&Default::default())?[0].id.clone();
+        a_store.lock().map_err(|_| anyhow!("lock"))?.splice(&id, 3, 0, "x")?;
+        let edit = a.round().await?;
+
+        // An idle round: nothing new anywhere.
+        b.round().await?;
+        a.round().await?;
+        let idle = b.round().await?;
+        let idle_per_peer = idle.requests as f64 / idle.peers.len().max(1) as f64;
+
+        // Edit to peer, with notifications and no publish delay: B watches,
+        // A edits and publishes; time until B has merged it.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let watch = tokio::spawn(async move {
+            let options = WatchOptions {
+                settle: Duration::ZERO,
+                poll: Duration::from_secs(3600),
+            };
+            let changes = Arc::new(tokio::sync::Notify::new());
+            b.watch(options, changes, move |r| {
+                if r.as_ref().is_ok_and(|r| r.changed_notes() > 0) {
+                    if let Err(e) = tx.send(()) {
+                        eprintln!("warning: {e}");
+                    }
+                }
+            })
+            .await
+        });
+        // Give the watcher its first round and its socket.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while rx.try_recv().is_ok() {}
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut lat = Vec::new();
+        for _ in 0..samples {
+            let t = Instant::now();
+            {
+                let mut s = a_store.lock().map_err(|_| anyhow!("lock"))?;
+                let len = s.get(&id)?.body.encode_utf16().count();
+                s.splice(&id, rng.gen_range(0..len), 0, "y")?;
+            }
+            a.round().await?;
+            tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .map_err(|_| anyhow!("the peer did not get an edit within 10 s"))?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            // Drain B's echo rounds before the next sample.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            while rx.try_recv().is_ok() {}
+        }
+        watch.abort();
+
+        Ok(serde_json::json!({
+            "notes": n,
+            "first_publish_s": round2(first_publish_s),
+            "first_publish_requests": first.publish_requests,
+            "first_publish_bytes": first.bytes_up,
+            "bootstrap_s": round2(bootstrap_s),
+            "bootstrap_requests": boot.requests,
+            "bootstrap_bytes": boot.bytes_down,
+            "edit_publish_bytes": edit.bytes_up,
+            "edit_publish_requests": edit.publish_requests,
+            "idle_round_requests_per_peer": idle_per_peer,
+            "edit_to_peer_ms_p50": round2(percentile(&mut lat.clone(), 0.5)),
+            "edit_to_peer_ms_p99": round2(percentile(&mut lat, 0.99)),
+            "encrypted": false,
+        }))
+    })
+}
