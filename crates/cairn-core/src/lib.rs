@@ -14,6 +14,7 @@
 //! ```
 
 pub mod clock;
+pub mod crypto;
 mod doc_cache;
 pub mod error;
 mod history;

@@ -67,6 +67,9 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cache: DocCache,
     events: Vec<StoreEvent>,
+    /// When set, every object published is sealed with it and every object
+    /// read must be sealed with it.
+    pub(crate) content_key: Option<crate::crypto::ContentKey>,
 }
 
 /// Maps a SQLite error to the core error a user can act on.
@@ -128,6 +131,7 @@ impl Store {
             clock: options.clock,
             cache: DocCache::new(options.cache_docs),
             events: Vec::new(),
+            content_key: None,
         })
     }
 
@@ -153,6 +157,15 @@ impl Store {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(sql_err("checkpointing", &self.path))
+    }
+
+    /// Turns end-to-end encryption of synced objects on (or off).
+    pub fn set_content_key(&mut self, key: Option<crate::crypto::ContentKey>) {
+        self.content_key = key;
+    }
+
+    pub fn content_key(&self) -> Option<&crate::crypto::ContentKey> {
+        self.content_key.as_ref()
     }
 
     /// What happened since the last call, oldest first.

@@ -62,8 +62,12 @@ pub enum ObjectError {
     LengthMismatch { declared: usize, found: usize },
     #[error("object payload does not match its checksum (corrupt or tampered)")]
     HashMismatch,
-    #[error("object is end-to-end encrypted and this device has no key to open it")]
+    #[error("object is end-to-end encrypted and this device has no key to open it (enter the passphrase or recovery key)")]
     Sealed,
+    #[error("object is not encrypted, but this account's objects must be: refusing it")]
+    NotSealed,
+    #[error("{0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
     #[error("object payload is malformed: {0}")]
     Malformed(String),
 }
@@ -144,6 +148,45 @@ pub fn decode(bytes: &[u8]) -> Result<Object, ObjectError> {
         hash,
         payload: payload.to_vec(),
     })
+}
+
+/// Encodes an object, sealing its payload when there is a key. The seal
+/// binds it to `device`, its object key, its kind and `seq`.
+pub fn encode_for(
+    kind: ObjectKind,
+    seq: u64,
+    device: &str,
+    object_key: &str,
+    key: Option<&crate::crypto::ContentKey>,
+    payload: &[u8],
+) -> Vec<u8> {
+    match key {
+        Some(k) => {
+            let aad = crate::crypto::object_aad(device, object_key, kind as u8, seq);
+            encode(kind, seq, true, &k.seal(&aad, payload))
+        }
+        None => encode(kind, seq, false, payload),
+    }
+}
+
+/// The plaintext payload of a checked object, opening it when sealed.
+/// With a key, unsealed objects are refused: storage could otherwise slip
+/// in plaintext objects of its own.
+pub fn plaintext(
+    obj: &Object,
+    device: &str,
+    object_key: &str,
+    key: Option<&crate::crypto::ContentKey>,
+) -> Result<Vec<u8>, ObjectError> {
+    match (obj.sealed, key) {
+        (true, Some(k)) => {
+            let aad = crate::crypto::object_aad(device, object_key, obj.kind as u8, obj.seq);
+            Ok(k.open(&aad, &obj.payload)?)
+        }
+        (true, None) => Err(ObjectError::Sealed),
+        (false, Some(_)) => Err(ObjectError::NotSealed),
+        (false, None) => Ok(obj.payload.clone()),
+    }
 }
 
 pub fn decode_kind(bytes: &[u8], expected: ObjectKind) -> Result<Object, ObjectError> {

@@ -57,16 +57,18 @@ pub enum ReadError {
 }
 
 /// Decodes and checks a peer's head.
-pub fn decode_head(device: &str, bytes: &[u8]) -> std::result::Result<DeviceHead, ReadError> {
+pub fn decode_head(
+    device: &str,
+    bytes: &[u8],
+    key: Option<&crate::crypto::ContentKey>,
+) -> std::result::Result<DeviceHead, ReadError> {
     let bad = |source| ReadError::BadHead {
         device: device.to_string(),
         source,
     };
     let obj = object::decode_kind(bytes, ObjectKind::Head).map_err(bad)?;
-    if obj.sealed {
-        return Err(bad(ObjectError::Sealed));
-    }
-    let head = DeviceHead::from_json(&obj.payload).map_err(bad)?;
+    let payload = object::plaintext(&obj, device, "head", key).map_err(bad)?;
+    let head = DeviceHead::from_json(&payload).map_err(bad)?;
     if head.device != device {
         return Err(ReadError::WrongDevice {
             key: format!("{device}/head"),
@@ -120,6 +122,7 @@ pub fn open_object(
     r: &ObjectRef,
     kind: ObjectKind,
     bytes: &[u8],
+    content_key: Option<&crate::crypto::ContentKey>,
 ) -> std::result::Result<Option<Bundle>, ReadError> {
     let bad = |source| ReadError::BadObject {
         device: device.to_string(),
@@ -142,15 +145,13 @@ pub fn open_object(
             found: obj.kind,
         }));
     }
-    if obj.sealed {
-        return Err(bad(ObjectError::Sealed));
-    }
     if obj.seq != r.seq {
         return Err(bad(ObjectError::Malformed(
             "sequence number disagrees with the head".into(),
         )));
     }
-    bundle::decode(&obj.payload).map(Some).map_err(bad)
+    let payload = object::plaintext(&obj, device, key, content_key).map_err(bad)?;
+    bundle::decode(&payload).map(Some).map_err(bad)
 }
 
 impl Store {

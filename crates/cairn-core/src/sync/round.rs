@@ -123,7 +123,10 @@ pub fn read_peer(
     peer: &str,
     report: &mut RoundReport,
 ) -> Result<usize, SyncError> {
-    let state = lock(store)?.peer_state(peer)?;
+    let (state, content_key) = {
+        let s = lock(store)?;
+        (s.peer_state(peer)?, s.content_key().cloned())
+    };
     let mut etag = state.etag.clone();
     // Up to two tries: the second after a slot turned out rewritten.
     for attempt in 0..2 {
@@ -133,7 +136,7 @@ pub fn read_peer(
             Fetched::Found { body, etag } => (body, etag),
         };
         report.bytes_down += head_bytes.len() as u64;
-        let head = reader::decode_head(peer, &head_bytes)?;
+        let head = reader::decode_head(peer, &head_bytes, content_key.as_ref())?;
         let plan = reader::plan_read(&state, &head)?;
         let mut bundles: Vec<Bundle> = Vec::new();
         let mut stale = false;
@@ -151,7 +154,8 @@ pub fn read_peer(
                 stale = true;
                 break;
             };
-            match reader::open_object(peer, &key.relative(), r, kind, &bytes)? {
+            match reader::open_object(peer, &key.relative(), r, kind, &bytes, content_key.as_ref())?
+            {
                 Some(b) => bundles.push(b),
                 None => {
                     stale = true;

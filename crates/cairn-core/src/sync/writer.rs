@@ -73,7 +73,14 @@ impl Store {
             let mut head = old;
             head.merged = merged;
             head.written_ms = now;
-            let body = object::encode(ObjectKind::Head, head.seq, false, &head.to_json());
+            let body = object::encode_for(
+                ObjectKind::Head,
+                head.seq,
+                device_id,
+                &DeviceKey::Head.relative(),
+                self.content_key.as_ref(),
+                &head.to_json(),
+            );
             return Ok(Some(PublishPlan {
                 puts: vec![(DeviceKey::Head, body)],
                 head,
@@ -106,7 +113,15 @@ impl Store {
                 Some(s) => 1 - s.slot.min(1),
                 None => 0,
             };
-            let body = object::encode(ObjectKind::Snapshot, seq, false, &payload);
+            let key = slot_key(DeviceKey::snapshot(slot))?;
+            let body = object::encode_for(
+                ObjectKind::Snapshot,
+                seq,
+                device_id,
+                &key.relative(),
+                self.content_key.as_ref(),
+                &payload,
+            );
             head.snapshot = Some(ObjectRef {
                 seq,
                 slot,
@@ -114,21 +129,36 @@ impl Store {
                 len: body.len() as u64,
             });
             head.segments.clear();
-            puts.push((slot_key(DeviceKey::snapshot(slot))?, body));
+            puts.push((key, body));
             watermark = all_max.max(max_id);
         } else {
             let slot = (seq % u64::from(LOG_SLOTS)) as u32;
-            let body = object::encode(ObjectKind::Segment, seq, false, &segment);
+            let key = slot_key(DeviceKey::log(slot))?;
+            let body = object::encode_for(
+                ObjectKind::Segment,
+                seq,
+                device_id,
+                &key.relative(),
+                self.content_key.as_ref(),
+                &segment,
+            );
             head.segments.push(ObjectRef {
                 seq,
                 slot,
                 hash: object::encoded_hash_hex(&body),
                 len: body.len() as u64,
             });
-            puts.push((slot_key(DeviceKey::log(slot))?, body));
+            puts.push((key, body));
             watermark = max_id;
         }
-        let head_body = object::encode(ObjectKind::Head, seq, false, &head.to_json());
+        let head_body = object::encode_for(
+            ObjectKind::Head,
+            seq,
+            device_id,
+            &DeviceKey::Head.relative(),
+            self.content_key.as_ref(),
+            &head.to_json(),
+        );
         puts.push((DeviceKey::Head, head_body));
         Ok(Some(PublishPlan {
             puts,

@@ -1,0 +1,359 @@
+//! End-to-end encryption of everything a device puts in storage.
+//!
+//! Every object payload is sealed with XChaCha20-Poly1305 under the user's
+//! content key, with a fresh random 24-byte nonce. The associated data
+//! binds the ciphertext to where and when it was written — device, object
+//! key, object kind and sequence number — so an object moved to another
+//! slot, another device's prefix or replayed under another number fails to
+//! open. (Replaying a whole older head under its own number opens, and is
+//! caught by the reader as a head that went back.)
+//!
+//! The content key is random. It is stored only wrapped: under a key
+//! derived from the user's passphrase with Argon2id (parameters and a
+//! public salt kept with it), and/or under a random recovery key shown
+//! once. Changing the passphrase re-wraps the same content key, so nothing
+//! is re-encrypted.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+pub const KEY_LEN: usize = 32;
+pub const NONCE_LEN: usize = 24;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("that passphrase or recovery key does not open this account's notes")]
+    WrongSecret,
+    #[error("the encrypted object does not open: it was damaged, swapped, replayed or sealed with another key")]
+    OpenFailed,
+    #[error("the encrypted object is truncated")]
+    Truncated,
+    #[error("key envelope: {0}")]
+    Envelope(String),
+}
+
+/// The key every object is sealed with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ContentKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for ContentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContentKey(..)")
+    }
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::thread_rng().fill_bytes(&mut b);
+    b
+}
+
+impl ContentKey {
+    pub fn generate() -> ContentKey {
+        ContentKey(random())
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<ContentKey, CryptoError> {
+        let arr: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Envelope(format!("a content key is {KEY_LEN} bytes")))?;
+        Ok(ContentKey(arr))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new((&self.0).into())
+    }
+
+    /// nonce || ciphertext+tag
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let nonce: [u8; NONCE_LEN] = random();
+        let ct = self
+            .cipher()
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if sealed.len() < NONCE_LEN + 16 {
+            return Err(CryptoError::Truncated);
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        self.cipher()
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| CryptoError::OpenFailed)
+    }
+}
+
+/// What binds an object to its place: device, key, kind and number.
+pub fn object_aad(device: &str, key: &str, kind: u8, seq: u64) -> Vec<u8> {
+    format!("cairn-object/v1\0{device}\0{key}\0{kind}\0{seq}").into_bytes()
+}
+
+/// Argon2id cost, stored with each passphrase wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for KdfParams {
+    /// OWASP's Argon2id baseline (19 MiB, 2 passes): a fraction of a second
+    /// on a laptop, per sign-in, not per object.
+    fn default() -> Self {
+        KdfParams {
+            m_cost_kib: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+/// One way to open the content key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Wrap {
+    Passphrase {
+        params: KdfParams,
+        salt: String,
+        sealed: String,
+    },
+    RecoveryKey {
+        sealed: String,
+    },
+}
+
+/// Everything another device needs, besides the secret, to get the content
+/// key. Safe to store anywhere: it holds no plaintext key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEnvelope {
+    pub version: u32,
+    /// Changes when the passphrase changes, so devices can tell.
+    pub generation: u64,
+    pub wraps: Vec<Wrap>,
+}
+
+const WRAP_AAD: &[u8] = b"cairn-content-key/v1";
+
+fn derive(passphrase: &str, salt: &[u8], params: KdfParams) -> Result<ContentKey, CryptoError> {
+    let p = Params::new(
+        params.m_cost_kib,
+        params.t_cost,
+        params.p_cost,
+        Some(KEY_LEN),
+    )
+    .map_err(|e| CryptoError::Envelope(format!("argon2 parameters: {e}")))?;
+    let mut out = [0u8; KEY_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
+        .hash_password_into(passphrase.as_bytes(), salt, &mut out)
+        .map_err(|e| CryptoError::Envelope(format!("argon2: {e}")))?;
+    Ok(ContentKey(out))
+}
+
+/// A recovery key as people write it down: 52 base32 characters in groups.
+pub fn format_recovery_key(bytes: &[u8; KEY_LEN]) -> String {
+    let s = data_encoding::BASE32_NOPAD.encode(bytes);
+    s.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+pub fn parse_recovery_key(text: &str) -> Option<[u8; KEY_LEN]> {
+    let clean: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    data_encoding::BASE32_NOPAD
+        .decode(clean.as_bytes())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+}
+
+impl KeyEnvelope {
+    /// A new content key, wrapped under `passphrase` (if given) and under a
+    /// new recovery key, returned to be shown once.
+    pub fn create(
+        passphrase: Option<&str>,
+        params: KdfParams,
+    ) -> Result<(ContentKey, KeyEnvelope, String), CryptoError> {
+        let key = ContentKey::generate();
+        let recovery: [u8; KEY_LEN] = random();
+        let mut wraps = vec![Wrap::RecoveryKey {
+            sealed: hex::encode(ContentKey(recovery).seal(WRAP_AAD, key.as_bytes())),
+        }];
+        if let Some(p) = passphrase {
+            wraps.push(passphrase_wrap(&key, p, params)?);
+        }
+        Ok((
+            key,
+            KeyEnvelope {
+                version: 1,
+                generation: 1,
+                wraps,
+            },
+            format_recovery_key(&recovery),
+        ))
+    }
+
+    /// Opens the content key with a passphrase or a recovery key.
+    pub fn open(&self, secret: &str) -> Result<ContentKey, CryptoError> {
+        let recovery = parse_recovery_key(secret);
+        for w in &self.wraps {
+            let opened = match (w, &recovery) {
+                (Wrap::RecoveryKey { sealed }, Some(r)) => {
+                    let sealed =
+                        hex::decode(sealed).map_err(|e| CryptoError::Envelope(e.to_string()))?;
+                    ContentKey(*r).open(WRAP_AAD, &sealed).ok()
+                }
+                (
+                    Wrap::Passphrase {
+                        params,
+                        salt,
+                        sealed,
+                    },
+                    _,
+                ) => {
+                    let salt =
+                        hex::decode(salt).map_err(|e| CryptoError::Envelope(e.to_string()))?;
+                    let sealed =
+                        hex::decode(sealed).map_err(|e| CryptoError::Envelope(e.to_string()))?;
+                    derive(secret, &salt, *params)?.open(WRAP_AAD, &sealed).ok()
+                }
+                _ => None,
+            };
+            if let Some(bytes) = opened {
+                return ContentKey::from_bytes(&bytes);
+            }
+        }
+        Err(CryptoError::WrongSecret)
+    }
+
+    /// Re-wraps the same content key under a new passphrase (the old
+    /// passphrase wrap goes; the recovery key keeps working).
+    pub fn change_passphrase(
+        &self,
+        key: &ContentKey,
+        new_passphrase: &str,
+        params: KdfParams,
+    ) -> Result<KeyEnvelope, CryptoError> {
+        let mut wraps: Vec<Wrap> = self
+            .wraps
+            .iter()
+            .filter(|w| !matches!(w, Wrap::Passphrase { .. }))
+            .cloned()
+            .collect();
+        wraps.push(passphrase_wrap(key, new_passphrase, params)?);
+        Ok(KeyEnvelope {
+            version: 1,
+            generation: self.generation + 1,
+            wraps,
+        })
+    }
+}
+
+fn passphrase_wrap(
+    key: &ContentKey,
+    passphrase: &str,
+    params: KdfParams,
+) -> Result<Wrap, CryptoError> {
+    if passphrase.chars().count() < 8 {
+        return Err(CryptoError::Envelope(
+            "a passphrase needs at least 8 characters".into(),
+        ));
+    }
+    let salt: [u8; 16] = random();
+    let kek = derive(passphrase, &salt, params)?;
+    Ok(Wrap::Passphrase {
+        params,
+        salt: hex::encode(salt),
+        sealed: hex::encode(kek.seal(WRAP_AAD, key.as_bytes())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: KdfParams = KdfParams {
+        m_cost_kib: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+
+    #[test]
+    fn seal_open_and_aad_binding() {
+        let k = ContentKey::generate();
+        let aad = object_aad("dev1", "log/07", 3, 9);
+        let sealed = k.seal(&aad, b"secret note");
+        assert_eq!(k.open(&aad, &sealed).unwrap(), b"secret note");
+        assert_eq!(
+            k.open(&object_aad("dev1", "log/08", 3, 9), &sealed),
+            Err(CryptoError::OpenFailed)
+        );
+        assert_eq!(
+            k.open(&object_aad("dev2", "log/07", 3, 9), &sealed),
+            Err(CryptoError::OpenFailed)
+        );
+        assert_eq!(
+            k.open(&object_aad("dev1", "log/07", 3, 8), &sealed),
+            Err(CryptoError::OpenFailed)
+        );
+        assert_eq!(
+            ContentKey::generate().open(&aad, &sealed),
+            Err(CryptoError::OpenFailed)
+        );
+        assert_eq!(
+            k.open(&aad, &sealed[..sealed.len() - 1]),
+            Err(CryptoError::OpenFailed)
+        );
+        assert_eq!(k.open(&aad, &sealed[..10]), Err(CryptoError::Truncated));
+    }
+
+    #[test]
+    fn envelope_opens_with_passphrase_or_recovery_key_only() {
+        let (key, env, recovery) =
+            KeyEnvelope::create(Some("correct horse battery"), FAST).unwrap();
+        assert_eq!(env.open("correct horse battery").unwrap(), key);
+        assert_eq!(env.open(&recovery).unwrap(), key);
+        assert_eq!(
+            env.open(&recovery.to_lowercase().replace('-', " "))
+                .unwrap(),
+            key
+        );
+        assert_eq!(
+            env.open("wrong horse battery"),
+            Err(CryptoError::WrongSecret)
+        );
+        let changed = env
+            .change_passphrase(&key, "new passphrase here", FAST)
+            .unwrap();
+        assert_eq!(changed.open("new passphrase here").unwrap(), key);
+        assert_eq!(
+            changed.open("correct horse battery"),
+            Err(CryptoError::WrongSecret)
+        );
+        assert_eq!(changed.open(&recovery).unwrap(), key);
+        assert_eq!(changed.generation, 2);
+        assert!(env.change_passphrase(&key, "short", FAST).is_err());
+    }
+}
