@@ -14,6 +14,18 @@ use reqwest::StatusCode;
 
 /// How many times one request is tried before the round gives up on it.
 const ATTEMPTS: u32 = 4;
+/// Overrides the per-request timeout (milliseconds); scenario tests that
+/// inject stalls set it short.
+pub const TIMEOUT_ENV: &str = "CAIRN_SYNC_TIMEOUT_MS";
+/// Overrides the first retry wait (milliseconds).
+pub const RETRY_BASE_ENV: &str = "CAIRN_SYNC_RETRY_BASE_MS";
+
+fn env_millis(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+}
 
 pub struct HttpTransport {
     http: reqwest::Client,
@@ -32,14 +44,14 @@ impl HttpTransport {
         let http = reqwest::Client::builder()
             .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+            .timeout(env_millis(TIMEOUT_ENV).unwrap_or(Duration::from_secs(120)))
             .build()
             .map_err(|e| TransportError::new(TransportErrorKind::Rejected, e.to_string()))?;
         Ok(HttpTransport {
             http,
             runtime,
             grant,
-            retry_base: Duration::from_millis(200),
+            retry_base: env_millis(RETRY_BASE_ENV).unwrap_or(Duration::from_millis(200)),
             requests: 0,
         })
     }
