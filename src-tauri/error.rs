@@ -33,7 +33,7 @@ pub enum AppError {
 
     /// Sync needs the service client, which this build does not include yet.
     #[error(
-        "signing in is not available in this build of Cairn yet; your notes stay on this device"
+        "Signing in is not available in this build of Cairn yet; your notes stay on this device."
     )]
     SyncUnavailable,
 

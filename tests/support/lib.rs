@@ -1,1 +1,3 @@
 //! Helpers shared by the scenario tests.
+
+pub mod desktop;

@@ -136,7 +136,10 @@ class App {
     this.list.set(items);
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
-    status.textContent = this.query || this.tag ? `${items.length} of ${this.all.length}` : `${items.length} notes`;
+    status.textContent =
+      this.query || this.tag
+        ? `${items.length} of ${this.all.length}`
+        : `${items.length} ${items.length === 1 ? "note" : "notes"}`;
     done?.({ shown: items.length, total: this.all.length, query: this.query });
   }
 

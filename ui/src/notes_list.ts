@@ -128,7 +128,16 @@ export class NotesList {
     if (n.id === this.selectedId) row.classList.add("selected");
     const title = document.createElement("div");
     title.className = "note-title";
-    title.textContent = (n.pinned ? "📌 " : "") + (n.title || "Untitled");
+    title.textContent = n.title || "Untitled";
+    if (n.pinned) {
+      row.dataset.pinned = "true";
+      const mark = document.createElement("span");
+      mark.className = "pin-mark";
+      mark.title = "Pinned";
+      // A glyph every system font has; emoji fonts are not a given on Linux.
+      mark.textContent = "★";
+      title.prepend(mark);
+    }
     const date = document.createElement("span");
     date.className = "note-date";
     date.textContent = formatDate(n.modified_ms);

@@ -7,7 +7,7 @@ import { byId } from "./dom";
 export function describe(s: SyncStatus): string {
   switch (s.state) {
     case "needs_sign_in":
-      return "Not signed in — notes are on this device only";
+      return "Local only — sign in to sync";
     case "offline":
       return s.reason ? `Offline: ${s.reason}` : "Offline — changes will sync later";
     case "syncing":

@@ -1,0 +1,360 @@
+//! Runs the real Cairn desktop app in a virtual X display and drives its
+//! window through tauri-driver (which fronts WebKitWebDriver) with
+//! fantoccini, the way a user would: clicks, keys, screenshots.
+//!
+//! Each `Desktop` owns its own Xvfb, its own tauri-driver on free ports and
+//! one app instance with its own data directory, so tests do not share
+//! state. tauri-driver is stopped with SIGTERM: a SIGKILL leaves
+//! WebKitWebDriver behind, holding its port.
+//!
+//! Prerequisites (the launch fails with a message naming the missing one):
+//! Xvfb, WebKitWebDriver (Debian: `xvfb webkit2gtk-driver`), tauri-driver
+//! (`cargo install tauri-driver --locked --version 2.1.0`), and the app
+//! built with its UI (`npm ci --prefix ui && npm run --prefix ui build &&
+//! cargo build -p cairn-desktop`).
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// How long the app may take to show its UI (a debug build, cold caches).
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a UI condition may take to become true.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(25);
+
+/// WebDriver key codes (W3C WebDriver, "keyboard actions").
+pub mod keys {
+    pub const CONTROL: &str = "\u{E009}";
+    pub const SHIFT: &str = "\u{E008}";
+    pub const ENTER: &str = "\u{E007}";
+    pub const BACKSPACE: &str = "\u{E003}";
+    pub const LEFT: &str = "\u{E012}";
+    pub const ESCAPE: &str = "\u{E00C}";
+}
+
+/// The workspace root (tests/ is one level down).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Screenshots and other outputs a person should look at; gitignored.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&dir).expect("create tests/artifacts");
+    dir
+}
+
+/// The built app: `CAIRN_DESKTOP_BIN`, else `debug/cairn-desktop` under
+/// `CARGO_TARGET_DIR` or the workspace's `target/`.
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("CAIRN_DESKTOP_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join("cairn-desktop")
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn tauri_driver() -> PathBuf {
+    find_on_path("tauri-driver")
+        .or_else(|| {
+            let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tauri-driver");
+            p.is_file().then_some(p)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "tauri-driver is not installed: run `cargo install tauri-driver --locked --version 2.1.0`"
+            )
+        })
+}
+
+fn check_prerequisites() -> (PathBuf, PathBuf) {
+    let app = app_binary();
+    assert!(
+        app.is_file(),
+        "the app binary {} is missing: run `npm ci --prefix ui && npm run --prefix ui build && cargo build -p cairn-desktop` \
+         (with the same CARGO_TARGET_DIR), or point CAIRN_DESKTOP_BIN at it",
+        app.display()
+    );
+    assert!(
+        find_on_path("Xvfb").is_some(),
+        "Xvfb is not installed: `apt-get install xvfb`"
+    );
+    assert!(
+        find_on_path("WebKitWebDriver").is_some(),
+        "WebKitWebDriver is not installed: `apt-get install webkit2gtk-driver`"
+    );
+    (app, tauri_driver())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Starts Xvfb on a display it picks itself and returns the display name.
+fn start_xvfb() -> (Child, String) {
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start Xvfb");
+    let stdout = xvfb.stdout.take().expect("Xvfb stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the display number from Xvfb");
+    let n = line.trim();
+    assert!(!n.is_empty(), "Xvfb did not report a display");
+    (xvfb, format!(":{n}"))
+}
+
+/// Options for one app instance.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub data_dir: PathBuf,
+    /// Extra environment for the app (tauri-driver passes its own on).
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    pub fn new(data_dir: &Path) -> Launch {
+        Launch {
+            data_dir: data_dir.to_path_buf(),
+            env: Vec::new(),
+        }
+    }
+}
+
+pub struct Desktop {
+    pub client: Client,
+    driver: Child,
+    xvfb: Child,
+}
+
+impl Desktop {
+    pub async fn launch(opts: Launch) -> Desktop {
+        let (app, driver_bin) = check_prerequisites();
+        let (xvfb, display) = start_xvfb();
+        let port = free_port();
+        let native_port = free_port();
+        let mut cmd = Command::new(driver_bin);
+        cmd.args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .env("DISPLAY", &display)
+            .env("CAIRN_DATA_DIR", &opts.data_dir)
+            // WebKit's defaults work under Xvfb; WEBKIT_DISABLE_DMABUF_RENDERER,
+            // a common tip, makes WebKitWebDriver's screenshots hang there.
+            .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().expect("start tauri-driver");
+        let mut desktop_parts = Some((driver, xvfb));
+        let deadline = Instant::now() + LAUNCH_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on port {port}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+        let mut caps = serde_json::Map::new();
+        // tauri-driver refuses a browserName other than "wry"; leave it out.
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": app.to_string_lossy() }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_or_else(|e| {
+                if let Some((mut d, mut x)) = desktop_parts.take() {
+                    stop_driver(&mut d);
+                    stop(&mut x);
+                }
+                panic!("could not open a WebDriver session on the app: {e}")
+            });
+        let (driver, xvfb) = desktop_parts.take().expect("parts still owned");
+        let desktop = Desktop {
+            client,
+            driver,
+            xvfb,
+        };
+        desktop
+            .wait_until(
+                "the UI to be ready",
+                "return document.body.dataset.ready === 'true'",
+            )
+            .await;
+        desktop
+    }
+
+    /// Runs `script` (a function body) in the window and returns its value.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Polls `script` until it returns true; panics after `UI_TIMEOUT`
+    /// with a screenshot saved for the failure.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            if self.js(script).await == Value::Bool(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let shot = self.screenshot(&format!("timeout-{}", slug(what))).await;
+                panic!(
+                    "timed out waiting for {what}; screenshot {}",
+                    shot.display()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("could not click {css}: {e}"));
+    }
+
+    /// Types into the element `css` (focusing it first, as a click would).
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("could not type into {css}: {e}"));
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("could not select {value} in {css}: {e}"));
+    }
+
+    /// Saves a screenshot of the window under tests/artifacts/.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let path = artifacts_dir().join(format!("{name}.png"));
+        // Let the page paint what the last action changed before the
+        // snapshot; WebKit otherwise can hand back the previous frame.
+        let painted = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
+        if let Err(e) = painted {
+            eprintln!("waiting for a paint before screenshot {name} failed: {e}");
+        }
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(&path, png).expect("write screenshot"),
+            Err(e) => eprintln!("screenshot {name} failed: {e}"),
+        }
+        path
+    }
+
+    /// Ends the session (closing the app), then stops tauri-driver and Xvfb.
+    pub async fn quit(mut self) {
+        let client = self.client.clone();
+        if let Err(e) = client.close().await {
+            eprintln!("closing the WebDriver session failed: {e}");
+        }
+        stop_driver(&mut self.driver);
+        stop(&mut self.xvfb);
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        stop_driver(&mut self.driver);
+        stop(&mut self.xvfb);
+    }
+}
+
+/// SIGTERM, so tauri-driver stops WebKitWebDriver (and the app) with it.
+fn stop_driver(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let termed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if !matches!(termed, Ok(s) if s.success()) {
+        eprintln!("could not SIGTERM tauri-driver {}", child.id());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("tauri-driver {} ignored SIGTERM", child.id());
+}
+
+fn stop(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    if let Err(e) = child.kill() {
+        eprintln!("could not stop process {}: {e}", child.id());
+    }
+    if let Err(e) = child.wait() {
+        eprintln!("could not reap process {}: {e}", child.id());
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
