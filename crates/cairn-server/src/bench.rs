@@ -50,6 +50,7 @@ pub async fn bench_grants(
     service_url: &str,
     options: BenchOptions,
 ) -> Result<BenchReport, ServerError> {
+    crate::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(options.clients)

@@ -116,6 +116,7 @@ impl ServerError {
 
 fn status_for_bad_request(code: ErrorCode) -> StatusCode {
     match code {
+        ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::BAD_REQUEST,

@@ -18,6 +18,7 @@ mod embedded_s3;
 mod error;
 mod events;
 mod github;
+mod grant_cache;
 mod json_body;
 mod presign;
 mod rate_limit;

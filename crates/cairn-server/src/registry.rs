@@ -8,6 +8,7 @@
 
 mod accounts;
 mod devices;
+mod key_envelopes;
 mod oauth;
 mod sessions;
 
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS oauth_states (
     client_challenge TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS key_envelopes (
+    user_id TEXT PRIMARY KEY REFERENCES accounts(user_id),
+    generation INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS login_codes (
     code_hash TEXT PRIMARY KEY,

@@ -14,12 +14,14 @@
 //! | POST | /v1/devices/{id}/grant | presigned URLs |
 //! | POST | /v1/devices/{id}/published | "I published seq N" |
 //! | GET | /v1/events | WebSocket of [`cairn_protocol::ServiceEvent`] |
+//! | GET, PUT | /v1/key-envelope | the wrapped content key (end-to-end encryption) |
 
 mod accounts;
 mod devices;
 mod events_socket;
 mod github_sign_in;
 mod grants;
+mod key_envelope;
 mod sessions;
 
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices/{id}/grant", post(grants::grant))
         .route("/v1/devices/{id}/published", post(devices::published))
         .route("/v1/events", get(events_socket::events))
+        .route(
+            "/v1/key-envelope",
+            get(key_envelope::get).put(key_envelope::put),
+        )
         .fallback(|uri: Uri| async move { ServerError::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

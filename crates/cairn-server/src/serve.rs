@@ -60,6 +60,7 @@ impl RunningServer {
             registry: Arc::new(registry),
             presigner: Arc::new(presigner),
             hub: Arc::new(EventHub::default()),
+            grant_cache: Arc::default(),
             github,
             clock,
             stopping: stopping.clone(),

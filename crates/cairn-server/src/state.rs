@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::events::EventHub;
 use crate::github::GithubProvider;
+use crate::grant_cache::GrantCache;
 use crate::presign::Presigner;
 use crate::rate_limit::RateLimiter;
 use crate::registry::Registry;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub presigner: Arc<Presigner>,
     pub hub: Arc<EventHub>,
     pub sign_in_limiter: Arc<RateLimiter>,
+    pub grant_cache: Arc<GrantCache>,
     pub github: Option<Arc<GithubProvider>>,
     pub clock: Arc<dyn Clock>,
     /// Turns true when the server stops, so long-lived sockets end too.

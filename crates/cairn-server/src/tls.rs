@@ -2,6 +2,7 @@
 //! (it builds with just a C compiler).
 
 /// Installs ring as the process default unless a provider is already set.
+/// Call before building any reqwest client: without a provider it panics.
 pub fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another thread installing one is fine: any

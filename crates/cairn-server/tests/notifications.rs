@@ -176,3 +176,79 @@ async fn the_socket_refuses_bad_tokens_and_accepts_a_query_token() {
     assert!(matches!(event, ServiceEvent::Subscribed { .. }));
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_event_stream_reconnects_after_a_service_restart() {
+    // The registry lives in the data dir, so sessions survive the restart;
+    // the socket does not, and the client must come back by itself.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = cairn_server::DevServer::builder(dir.path())
+        .start()
+        .await
+        .expect("start");
+    let addr: std::net::SocketAddr = dev
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let client = cairn_client::ServiceClient::new(dev.url()).expect("client");
+    let key = client.create_account().await.expect("account").account_key;
+    let session = client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("sign in");
+    let token = session.access_token.clone();
+    let mut events = client
+        .subscribe_events(move || token.clone())
+        .expect("subscribe");
+    assert_eq!(events.next().await, Some(StreamItem::Connected));
+
+    dev.shutdown().await.expect("stop");
+    let dropped = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("drop noticed");
+    assert!(
+        matches!(dropped, Some(StreamItem::Disconnected { .. })),
+        "{dropped:?}"
+    );
+
+    let dev = cairn_server::DevServer::builder(dir.path())
+        .listen(addr)
+        .start()
+        .await
+        .expect("restart on the same port");
+    let back = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.next().await {
+                Some(StreamItem::Connected) => return true,
+                Some(StreamItem::Disconnected { .. }) => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("reconnected in time");
+    assert!(back);
+
+    let other = client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("sign in");
+    let name = cairn_protocol::DeviceName::parse("phone").expect("name");
+    let phone = client
+        .register_device(
+            &other.access_token,
+            &name,
+            &cairn_protocol::Platform::current(),
+        )
+        .await
+        .expect("register");
+    assert_eq!(
+        next_event(&mut events).await,
+        ServiceEvent::DeviceJoined {
+            device_id: phone.id,
+            name
+        }
+    );
+    dev.shutdown().await.expect("stop");
+}

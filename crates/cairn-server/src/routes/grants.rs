@@ -7,13 +7,15 @@
 //! device of the same user.
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use cairn_protocol::key_layout::device_prefix;
 use cairn_protocol::{Grant, ObjectUrls, PeerGrant};
 
 use super::device_id_from_path;
 use super::devices::live_device;
 use crate::auth::Caller;
+use crate::grant_cache::GrantInputs;
 use crate::presign::Access;
 use crate::state::AppState;
 use crate::ServerError;
@@ -22,29 +24,36 @@ pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
-) -> Result<Json<Grant>, ServerError> {
+) -> Result<Response, ServerError> {
     let id = device_id_from_path(&raw_id)?;
     live_device(&state, &caller.user_id, &id)?;
     caller.require_device(&id)?;
     let user = &caller.user_id;
     let window = state.presigner.window(state.clock.now_secs());
-    let presigner = &state.presigner;
+    let peers: Vec<_> = state
+        .registry
+        .devices_of(user)?
+        .into_iter()
+        .filter(|d| d.id != id && !d.is_revoked())
+        .collect();
+    let inputs = GrantInputs::new(window.issued_at, &peers);
+    if let Some(bytes) = state.grant_cache.get(user, &id, &inputs) {
+        return Ok(json_response(bytes));
+    }
 
+    let presigner = &state.presigner;
     let put = presigner
         .device_urls(user, &id, Access::Put, window)
         .await?;
     let get = presigner
         .device_urls(user, &id, Access::Get, window)
         .await?;
-    let mut peers = Vec::new();
-    for peer in state.registry.devices_of(user)? {
-        if peer.id == id || peer.is_revoked() {
-            continue;
-        }
+    let mut peer_grants = Vec::with_capacity(peers.len());
+    for peer in peers {
         let urls = presigner
             .device_urls(user, &peer.id, Access::Get, window)
             .await?;
-        peers.push(PeerGrant {
+        peer_grants.push(PeerGrant {
             prefix: device_prefix(user, &peer.id),
             device_id: peer.id,
             name: peer.name,
@@ -52,14 +61,23 @@ pub async fn grant(
             get: ObjectUrls::clone(&urls),
         });
     }
-    Ok(Json(Grant {
+    let grant = Grant {
         user_id: user.clone(),
         prefix: device_prefix(user, &id),
-        device_id: id,
+        device_id: id.clone(),
         issued_at: window.issued_at,
         expires_at: window.expires_at,
         put: ObjectUrls::clone(&put),
         get: ObjectUrls::clone(&get),
-        peers,
-    }))
+        peers: peer_grants,
+    };
+    let bytes = serde_json::to_vec(&grant)
+        .map_err(|e| ServerError::Internal(format!("serializing a grant: {e}")))?;
+    let bytes = axum::body::Bytes::from(bytes);
+    state.grant_cache.put(user, &id, inputs, bytes.clone());
+    Ok(json_response(bytes))
+}
+
+fn json_response(bytes: axum::body::Bytes) -> Response {
+    ([(CONTENT_TYPE, "application/json")], bytes).into_response()
 }
