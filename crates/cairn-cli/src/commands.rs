@@ -4,6 +4,7 @@ pub mod account;
 pub mod bench;
 mod bench_sync;
 pub mod devices;
+pub mod key;
 pub mod login;
 pub mod notes;
 pub mod signed_in;

@@ -106,6 +106,11 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         poll: u64,
     },
+    /// End-to-end encryption: change the passphrase.
+    Key {
+        #[command(subcommand)]
+        which: commands::key::KeyCommand,
+    },
     /// Where sync stands: account, devices, last sync, pending changes.
     Status {
         #[arg(long)]
@@ -152,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logout => commands::login::logout(&data_dir),
         Command::Devices { json } => commands::devices::list(&data_dir, json),
         Command::Sync { watch, poll } => commands::sync::sync(&data_dir, watch, poll),
+        Command::Key { which } => commands::key::run(&data_dir, which),
         Command::Status { json } => commands::sync::status(&data_dir, json),
         Command::Bench { which } => commands::bench::run(which),
     }

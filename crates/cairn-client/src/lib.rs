@@ -14,11 +14,13 @@
 
 mod backoff;
 mod credentials;
+pub mod encryption;
 mod error;
 mod events;
 mod http_transport;
 mod loopback_redirect;
 mod pkce;
+mod private_file;
 mod service_client;
 mod sync_agent;
 mod tls;

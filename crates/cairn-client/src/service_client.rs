@@ -253,6 +253,42 @@ impl ServiceClient {
         .await
     }
 
+    /// The account's wrapped content key, if end-to-end encryption has
+    /// been set up (by any device).
+    pub async fn key_envelope(
+        &self,
+        access_token: &str,
+    ) -> Result<Option<cairn_protocol::KeyEnvelopeRecord>, ClientError> {
+        match self
+            .call(
+                Method::GET,
+                "v1/key-envelope",
+                Some(access_token),
+                None::<&()>,
+            )
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores a new wrapped content key (compare-and-swap on generation).
+    pub async fn put_key_envelope(
+        &self,
+        access_token: &str,
+        request: &cairn_protocol::PutKeyEnvelope,
+    ) -> Result<cairn_protocol::KeyEnvelopeRecord, ClientError> {
+        self.call(
+            Method::PUT,
+            "v1/key-envelope",
+            Some(access_token),
+            Some(request),
+        )
+        .await
+    }
+
     /// Live notifications, reconnecting with backoff. `access_token` is
     /// asked for on every (re)connect, so it can hand out refreshed tokens.
     pub fn subscribe_events(

@@ -42,6 +42,8 @@ pub enum AgentError {
     Sync(#[from] SyncError),
     #[error("sync task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Key(#[from] crate::encryption::KeyError),
 }
 
 /// What a UI shows about sync.
@@ -133,6 +135,8 @@ pub struct SyncAgent {
     grant_path: PathBuf,
     /// The access token the event socket uses on reconnect.
     socket_token: Arc<Mutex<String>>,
+    encrypted: bool,
+    plaintext_allowed: bool,
 }
 
 fn now_secs() -> i64 {
@@ -161,6 +165,14 @@ impl SyncAgent {
             .and_then(|b| serde_json::from_slice::<Grant>(&b).ok())
             .filter(|g| g.device_id == device_id);
         let socket_token = Arc::new(Mutex::new(credentials.access_token.clone()));
+        // Every object is sealed: without the content key this device does
+        // not sync at all (it would publish plaintext, and could not read).
+        let key = crate::encryption::load_content_key(data_dir)?;
+        let encrypted = key.is_some();
+        store
+            .lock()
+            .map_err(|_| AgentError::Task("store lock poisoned".into()))?
+            .set_content_key(key);
         Ok(SyncAgent {
             client,
             credential_store,
@@ -170,7 +182,16 @@ impl SyncAgent {
             grant,
             grant_path,
             socket_token,
+            encrypted,
+            plaintext_allowed: false,
         })
+    }
+
+    /// Syncs without end-to-end encryption. Only for measuring what
+    /// encryption costs (`cairn bench sync`); nothing else calls it.
+    pub fn allow_plaintext_for_benchmarks(mut self) -> Self {
+        self.plaintext_allowed = true;
+        self
     }
 
     pub fn device_id(&self) -> &DeviceId {
@@ -252,6 +273,9 @@ impl SyncAgent {
     /// One full round. The store is locked only while planning and
     /// applying, never during transfers.
     pub async fn round(&mut self) -> Result<RoundReport, AgentError> {
+        if !self.encrypted && !self.plaintext_allowed {
+            return Err(AgentError::Key(crate::encryption::KeyError::SecretNeeded));
+        }
         let grant = self.usable_grant().await?;
         let mut report = self.run_with(grant).await?;
         if report.needs_sign_in {
@@ -354,25 +378,10 @@ fn service_error(e: ClientError) -> AgentError {
 
 /// Writes a file only the user can read (a grant is a set of capabilities).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let tmp = path.with_extension("tmp");
-    let io = |e: std::io::Error| {
+    crate::private_file::write(path, bytes).map_err(|e| {
         AgentError::Service(ClientError::Io {
             path: path.display().to_string(),
             source: e,
         })
-    };
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }

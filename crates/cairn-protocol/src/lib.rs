@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod grant;
 pub mod ids;
+pub mod key_envelope;
 pub mod key_layout;
 
 pub use api_error::{ApiError, ErrorCode};
@@ -28,6 +29,7 @@ pub use error::ProtocolError;
 pub use event::ServiceEvent;
 pub use grant::{Grant, ObjectUrls, PeerGrant};
 pub use ids::{DeviceId, DeviceName, Platform};
+pub use key_envelope::{KeyEnvelopeRecord, PutKeyEnvelope, KEY_ENVELOPE_MAX_BYTES};
 pub use key_layout::{
     device_prefix, object_key, user_prefix, DeviceKey, LogSlot, SnapshotSlot, UserId, LOG_SLOTS,
     SNAPSHOT_SLOTS,

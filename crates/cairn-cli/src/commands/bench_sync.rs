@@ -36,12 +36,17 @@ impl Drop for DevServer {
 
 fn sibling_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
-    let dir = exe.parent().ok_or_else(|| anyhow!("executable has no folder"))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| anyhow!("executable has no folder"))?;
     let candidate = dir.join(name);
     if candidate.exists() {
         return Ok(candidate);
     }
-    bail!("{name} not found next to {}; build it with `cargo build --release -p cairn-server`", exe.display())
+    bail!(
+        "{name} not found next to {}; build it with `cargo build --release -p cairn-server`",
+        exe.display()
+    )
 }
 
 fn start_server(data: &Path) -> Result<DevServer> {
@@ -115,9 +120,22 @@ pub fn run(n: usize, samples: usize) -> Result<serde_json::Value> {
     fill(&a_dir, n)?;
     for (dir, name) in [(&a_dir, "bench-a"), (&b_dir, "bench-b")] {
         let d = dir.to_string_lossy();
-        cairn(&["--data-dir", &d, "login", "--server", &server.url, "--account-key", &key, "--name", name])?;
+        cairn(&[
+            "--data-dir",
+            &d,
+            "login",
+            "--server",
+            &server.url,
+            "--account-key",
+            &key,
+            "--name",
+            name,
+        ])?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let (mut a, a_store) = agent(&a_dir)?;
         let (mut b, b_store) = agent(&b_dir)?;
@@ -141,8 +159,16 @@ pub fn run(n: usize, samples: usize) -> Result<serde_json::Value> {
         }
 
         // One character typed into one note.
-        let id = a_store.lock().map_err(|_| anyhow!("lock"))?.list(&Default::default())?[0].id.clone();
-        a_store.lock().map_err(|_| anyhow!("lock"))?.splice(&id, 3, 0, "x")?;
+        let id = a_store
+            .lock()
+            .map_err(|_| anyhow!("lock"))?
+            .list(&Default::default())?[0]
+            .id
+            .clone();
+        a_store
+            .lock()
+            .map_err(|_| anyhow!("lock"))?
+            .splice(&id, 3, 0, "x")?;
         let edit = a.round().await?;
 
         // An idle round: nothing new anywhere.

@@ -79,10 +79,16 @@ pub fn login(data_dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
         }
     };
     credentials.device_id = Some(device_id.clone());
+    // The content key first: a wrong passphrase must leave this device as
+    // it was, not half signed in.
+    let setup = rt
+        .block_on(super::key::unlock(&client, &session.access_token, data_dir))
+        .context("setting up end-to-end encryption")?;
     store.save(&credentials)?;
     println!("signed in to {} as {}", args.server, session.user_id);
     println!("this device: {device_id}");
     println!("session stored in {}", store.describe());
+    super::key::report(&setup);
     Ok(())
 }
 
@@ -159,6 +165,13 @@ pub fn logout(data_dir: &Path) -> anyhow::Result<()> {
         anyhow::Ok(())
     });
     signed_in.forget()?;
+    // This device's copy of the content key and its grant go too.
+    cairn_client::encryption::forget_content_key(data_dir)?;
+    match std::fs::remove_file(data_dir.join("grant.json")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("warning: could not remove the grant: {e}"),
+    }
     match revoked {
         Ok(()) => println!("signed out of {server}"),
         Err(e) => eprintln!("signed out locally; the service could not revoke the session: {e:#}"),
