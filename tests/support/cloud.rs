@@ -1,0 +1,184 @@
+//! The real cloud side on loopback: the embedded S3 server (s3s-fs,
+//! signatures and expiry checked) and the Cairn service, started
+//! in-process as separate parts so a test can stop the service while
+//! storage stays up, or put a fault proxy between devices and storage.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cairn_server::config::S3Config;
+use cairn_server::{Config, EmbeddedS3, RunningServer, SystemClock, DEV_BUCKET, DEV_REGION};
+
+use crate::fault_proxy::FaultProxy;
+
+/// How a test wants the cloud set up.
+#[derive(Debug, Clone, Default)]
+pub struct CloudOptions {
+    /// Put a [`FaultProxy`] between devices and S3 (seeded with this).
+    pub proxy_seed: Option<u64>,
+    pub grant_lifetime_secs: Option<u64>,
+    pub access_token_ttl_secs: Option<u64>,
+    pub refresh_token_ttl_secs: Option<u64>,
+}
+
+pub struct Cloud {
+    runtime: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    s3: Option<EmbeddedS3>,
+    s3_addr: SocketAddr,
+    service: Option<RunningServer>,
+    service_addr: SocketAddr,
+    config: Config,
+    proxy: Option<FaultProxy>,
+}
+
+const ACCESS_KEY: &str = "cairnscenario";
+const SECRET_KEY: &str = "scenario-secret-key-0123456789";
+
+impl Cloud {
+    pub fn start() -> Cloud {
+        Cloud::start_with(CloudOptions::default())
+    }
+
+    pub fn start_with(options: CloudOptions) -> Cloud {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let s3 = runtime
+            .block_on(EmbeddedS3::start(
+                &dir.path().join("s3"),
+                loopback,
+                DEV_BUCKET,
+                ACCESS_KEY,
+                SECRET_KEY,
+            ))
+            .expect("embedded S3 starts");
+        let s3_addr: SocketAddr = s3
+            .endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("S3 address");
+        let proxy = options.proxy_seed.map(|seed| {
+            let proxy = runtime.block_on(FaultProxy::start(seed));
+            proxy.set_upstream(s3_addr);
+            proxy
+        });
+        // The service presigns for whatever endpoint devices should use.
+        let endpoint = match &proxy {
+            Some(p) => p.endpoint(),
+            None => s3.endpoint().to_owned(),
+        };
+        let s3_config = S3Config {
+            endpoint,
+            region: DEV_REGION.to_owned(),
+            bucket: DEV_BUCKET.to_owned(),
+            path_style: true,
+            access_key_id: ACCESS_KEY.to_owned(),
+            secret_access_key: SECRET_KEY.to_owned(),
+        };
+        let mut config = Config::dev(dir.path().join("registry.sqlite3"), loopback, s3_config);
+        // Scenario tests sign in many devices from one address.
+        config.rate_limit.sign_in_burst = 10_000;
+        config.rate_limit.sign_in_per_minute = 10_000;
+        if let Some(s) = options.grant_lifetime_secs {
+            config.grant_lifetime_secs = s;
+        }
+        if let Some(s) = options.access_token_ttl_secs {
+            config.access_token_ttl_secs = s;
+        }
+        if let Some(s) = options.refresh_token_ttl_secs {
+            config.refresh_token_ttl_secs = s;
+        }
+        let service = runtime
+            .block_on(RunningServer::start(config.clone(), Arc::new(SystemClock)))
+            .expect("service starts");
+        let service_addr = service.local_addr();
+        Cloud {
+            runtime,
+            dir,
+            s3: Some(s3),
+            s3_addr,
+            service: Some(service),
+            service_addr,
+            config,
+            proxy,
+        }
+    }
+
+    /// The service's URL (stays the same across a stop and start).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.service_addr)
+    }
+
+    pub fn proxy(&self) -> &FaultProxy {
+        self.proxy
+            .as_ref()
+            .expect("the cloud was started with a proxy")
+    }
+
+    /// Where the S3 server keeps the bucket's objects on disk.
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.dir.path().join("s3").join(DEV_BUCKET)
+    }
+
+    pub fn s3_addr(&self) -> SocketAddr {
+        self.s3_addr
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// Stops the service; storage stays up.
+    pub fn stop_service(&mut self) {
+        if let Some(service) = self.service.take() {
+            self.runtime
+                .block_on(service.shutdown())
+                .expect("service stops");
+        }
+    }
+
+    /// Starts the service again on the same address and registry.
+    pub fn start_service(&mut self) {
+        let mut config = self.config.clone();
+        config.listen = self.service_addr;
+        let service = self
+            .runtime
+            .block_on(RunningServer::start(config, Arc::new(SystemClock)))
+            .expect("service restarts");
+        self.service = Some(service);
+    }
+
+    /// A fresh account; returns its key.
+    pub fn create_account(&self, device: &Path) -> String {
+        let out =
+            crate::device::run_cairn(device, &["account", "create", "--server", &self.url()], &[]);
+        assert!(
+            out.status.success(),
+            "account create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("the key on the last line")
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if let Some(service) = self.service.take() {
+            self.runtime.block_on(service.shutdown()).ok();
+        }
+        if let Some(s3) = self.s3.take() {
+            self.runtime.block_on(s3.shutdown());
+        }
+    }
+}
