@@ -45,8 +45,9 @@ fn json_i64(path: &std::path::Path, field: &str) -> i64 {
 fn an_expired_grant_needs_sign_in_and_local_edits_go_on() {
     let cloud = Cloud::start_with(CloudOptions {
         grant_lifetime_secs: Some(3),
-        access_token_ttl_secs: Some(1),
-        refresh_token_ttl_secs: Some(4),
+        // Long enough for a login (Argon2id in a debug build) to use it.
+        access_token_ttl_secs: Some(3),
+        refresh_token_ttl_secs: Some(5),
         ..CloudOptions::default()
     });
     let mut rng = StdRng::seed_from_u64(7);
