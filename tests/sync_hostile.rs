@@ -28,7 +28,14 @@ struct Sealer<'a> {
 
 impl Sealer<'_> {
     fn seal(&self, kind: ObjectKind, seq: u64, at: DeviceKey, payload: &[u8]) -> Vec<u8> {
-        object::encode_for(kind, seq, self.device, &at.relative(), Some(self.key), payload)
+        object::encode_for(
+            kind,
+            seq,
+            self.device,
+            &at.relative(),
+            Some(self.key),
+            payload,
+        )
     }
 
     fn head(&self, head: &DeviceHead) -> Vec<u8> {
@@ -57,10 +64,7 @@ fn segment_publish(
         len: segment.len() as u64,
     });
     spoil(&mut segment);
-    vec![
-        (at, segment),
-        (DeviceKey::Head, sealer.head(&head)),
-    ]
+    vec![(at, segment), (DeviceKey::Head, sealer.head(&head))]
 }
 
 #[test]

@@ -237,7 +237,8 @@ fn a_device_offline_longer_than_the_log_ring_catches_up_through_the_snapshot() {
     let Fetched::Found { body, .. } = t.get(&desk_id, DeviceKey::Head, None).expect("head") else {
         panic!("the desk has a head");
     };
-    let head = reader::decode_head(&desk_id, &body, Some(&desk.content_key())).expect("head decodes");
+    let head =
+        reader::decode_head(&desk_id, &body, Some(&desk.content_key())).expect("head decodes");
     let snapshot = head.snapshot.clone().expect("a snapshot");
     let oldest = head.segments.first().map_or(head.seq, |s| s.seq);
     assert!(
@@ -248,7 +249,10 @@ fn a_device_offline_longer_than_the_log_ring_catches_up_through_the_snapshot() {
     let back = away.sync_ok();
     // The snapshot, the segments after it, and the head: no more.
     assert!(back.merged_notes() >= 1, "{back:?}");
-    assert!(back.requests() <= Some(2 + head.segments.len() as u64), "{back:?}");
+    assert!(
+        back.requests() <= Some(2 + head.segments.len() as u64),
+        "{back:?}"
+    );
     let status = away.status();
     assert_eq!(status["devices"][0]["merged_seq"], head.seq, "{status}");
     settle(&[&desk, &away], &mut rng, 6);
