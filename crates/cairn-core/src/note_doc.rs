@@ -44,6 +44,10 @@ pub struct NoteDoc {
     id: String,
     doc: AutoCommit,
     body: ObjId,
+    /// Heads of what is already on disk. Automerge's own save cursor starts
+    /// empty after a load, which would make the first change after loading
+    /// carry the whole document; this does not.
+    stored: Vec<ChangeHash>,
 }
 
 impl NoteDoc {
@@ -69,6 +73,7 @@ impl NoteDoc {
             id: id.to_string(),
             doc,
             body: text,
+            stored: Vec::new(),
         })
     }
 
@@ -98,7 +103,7 @@ impl NoteDoc {
     }
 
     /// Wraps a document that came from elsewhere, checking its shape.
-    pub(crate) fn from_doc(id: &str, doc: AutoCommit) -> Result<NoteDoc> {
+    pub(crate) fn from_doc(id: &str, mut doc: AutoCommit) -> Result<NoteDoc> {
         let body = match doc.get(ROOT, "body") {
             Ok(Some((Value::Object(ObjType::Text), obj))) => obj,
             Ok(_) => {
@@ -114,10 +119,12 @@ impl NoteDoc {
                 })
             }
         };
+        let stored = doc.get_heads();
         Ok(NoteDoc {
             id: id.to_string(),
             doc,
             body,
+            stored,
         })
     }
 
@@ -319,14 +326,19 @@ impl NoteDoc {
             })
     }
 
-    /// Bytes of the changes made since the last call (or since load).
+    /// Bytes of the changes not yet on disk, marking them stored.
     pub fn take_incremental(&mut self) -> Vec<u8> {
-        self.doc.save_incremental()
+        let bytes = self.doc.save_after(&self.stored);
+        self.stored = self.doc.get_heads();
+        bytes
     }
 
-    /// A compacted snapshot of the whole document.
+    /// A compacted snapshot of the whole document (everything counts as
+    /// stored from here).
     pub fn save(&mut self) -> Vec<u8> {
-        self.doc.save()
+        let bytes = self.doc.save();
+        self.stored = self.doc.get_heads();
+        bytes
     }
 
     /// The changes not covered by `heads`.
@@ -457,6 +469,18 @@ mod tests {
         assert!(s.pinned);
         assert_eq!(s.created_ms, 1000);
         assert_eq!(s.modified_ms, 2000);
+    }
+
+    #[test]
+    fn first_change_after_load_is_small() {
+        let mut n = NoteDoc::create("n1", b"a", &"long body ".repeat(500), 0).unwrap();
+        let snap = n.save();
+        let mut m = NoteDoc::load("n1", b"b", &[snap.clone()]).unwrap();
+        m.splice(3, 0, "x").unwrap();
+        m.commit_local(1).unwrap();
+        let inc = m.take_incremental();
+        assert!(inc.len() < 300, "{} bytes for one character", inc.len());
+        assert!(m.take_incremental().is_empty());
     }
 
     #[test]

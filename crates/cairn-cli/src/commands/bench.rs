@@ -31,6 +31,9 @@ pub enum BenchCommand {
         /// How many edits to time from one device to the other.
         #[arg(long, default_value_t = 40)]
         samples: usize,
+        /// Turn end-to-end encryption off, to measure what it costs.
+        #[arg(long)]
+        plaintext: bool,
     },
 }
 
@@ -45,8 +48,9 @@ pub fn run(which: BenchCommand) -> Result<()> {
             notes,
             json: _,
             samples,
+            plaintext,
         } => {
-            let report = super::bench_sync::run(notes, samples)?;
+            let report = super::bench_sync::run(notes, samples, plaintext)?;
             crate::outln!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
