@@ -53,16 +53,19 @@ pub fn artifacts_dir() -> PathBuf {
     dir
 }
 
-/// The built app: `CAIRN_DESKTOP_BIN`, else `debug/cairn-desktop` under
-/// `CARGO_TARGET_DIR` or the workspace's `target/`.
-pub fn app_binary() -> PathBuf {
+/// The built app: `CAIRN_DESKTOP_BIN`, else `debug/cairn-desktop` (or
+/// `release/` when `release`) under `CARGO_TARGET_DIR` or the workspace's
+/// `target/`.
+pub fn app_binary(release: bool) -> PathBuf {
     if let Some(p) = std::env::var_os("CAIRN_DESKTOP_BIN") {
         return PathBuf::from(p);
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("debug").join("cairn-desktop")
+    target
+        .join(if release { "release" } else { "debug" })
+        .join("cairn-desktop")
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -85,13 +88,14 @@ fn tauri_driver() -> PathBuf {
         })
 }
 
-fn check_prerequisites() -> (PathBuf, PathBuf) {
-    let app = app_binary();
+fn check_prerequisites(release: bool) -> (PathBuf, PathBuf) {
+    let app = app_binary(release);
     assert!(
         app.is_file(),
-        "the app binary {} is missing: run `npm ci --prefix ui && npm run --prefix ui build && cargo build -p cairn-desktop` \
+        "the app binary {} is missing: run `npm ci --prefix ui && npm run --prefix ui build && cargo build -p cairn-desktop{}` \
          (with the same CARGO_TARGET_DIR), or point CAIRN_DESKTOP_BIN at it",
-        app.display()
+        app.display(),
+        if release { " --release" } else { "" }
     );
     assert!(
         find_on_path("Xvfb").is_some(),
@@ -143,6 +147,8 @@ pub struct Launch {
     pub data_dir: PathBuf,
     /// Extra environment for the app (tauri-driver passes its own on).
     pub env: Vec<(String, String)>,
+    /// Run the optimised build: timings of a debug build say little.
+    pub release: bool,
 }
 
 impl Launch {
@@ -150,6 +156,7 @@ impl Launch {
         Launch {
             data_dir: data_dir.to_path_buf(),
             env: Vec::new(),
+            release: false,
         }
     }
 }
@@ -162,7 +169,7 @@ pub struct Desktop {
 
 impl Desktop {
     pub async fn launch(opts: Launch) -> Desktop {
-        let (app, driver_bin) = check_prerequisites();
+        let (app, driver_bin) = check_prerequisites(opts.release);
         let (xvfb, display) = start_xvfb();
         let port = free_port();
         let native_port = free_port();

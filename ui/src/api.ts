@@ -126,8 +126,7 @@ export const api = {
 
   listNotes: (trashed: boolean, tag: string | null) =>
     call<NoteSummary[]>("notes_list", { trashed, tag }),
-  searchNotes: (query: string, trashed: boolean, limit: number) =>
-    call<NoteSummary[]>("notes_search", { query, trashed, limit }),
+  searchNotes: (query: string, limit: number) => call<NoteSummary[]>("notes_search", { query, limit }),
 
   getNote: (id: string) => call<Note>("note_get", { id }),
   createNote: (body: string) => call<Note>("note_create", { body }),

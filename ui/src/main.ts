@@ -117,22 +117,60 @@ class App {
     this.tagFilter.value = this.tag;
   }
 
-  /** Applies search and tag filter; `measure` is false for background reloads. */
+  /**
+   * Applies search and tag filter; `measure` is false for background reloads.
+   *
+   * Store calls run one at a time, so a search per keystroke would queue up
+   * behind the ones before it. At most one search is in flight; keystrokes
+   * meanwhile only note that the query changed, and the newest query is
+   * asked next. Each measurement runs from the keystroke whose result is
+   * shown, waiting included.
+   */
   async filter(measure = true): Promise<void> {
     const done = measure ? begin("filter-list") : null;
-    const seq = ++this.filterSeq;
-    let items = this.all;
-    if (this.query) {
-      try {
-        items = await api.searchNotes(this.query, this.trashedView, SEARCH_LIMIT);
-      } catch (e) {
-        showError(e);
-        return;
+    ++this.filterSeq;
+    if (!this.query || this.trashedView) {
+      let items = this.all;
+      if (this.query) {
+        // The store's full-text index covers live notes; the trash is small
+        // enough to filter by title and excerpt here.
+        const q = this.query.toLowerCase();
+        items = items.filter((n) => n.title.toLowerCase().includes(q) || n.excerpt.toLowerCase().includes(q));
       }
-      // A newer keystroke has already asked; its answer wins.
-      if (seq !== this.filterSeq) return;
+      this.show(items, done);
+      return;
     }
-    if (this.tag) items = items.filter((n) => n.tags.includes(this.tag));
+    this.searchDone = done;
+    if (this.searchInFlight) return;
+    this.searchInFlight = true;
+    try {
+      for (;;) {
+        const asked = this.filterSeq;
+        let items: NoteSummary[];
+        try {
+          items = await api.searchNotes(this.query, SEARCH_LIMIT);
+        } catch (e) {
+          showError(e);
+          return;
+        }
+        if (this.filterSeq === asked) {
+          this.show(items, this.searchDone);
+          return;
+        }
+        // Something newer happened. If it was a local filter it has been
+        // shown already; if it was a search, ask for the newest query.
+        if (!this.query || this.trashedView) return;
+      }
+    } finally {
+      this.searchInFlight = false;
+    }
+  }
+
+  private searchInFlight = false;
+  private searchDone: ((detail?: Record<string, number | string>) => number) | null = null;
+
+  private show(found: NoteSummary[], done: ((detail?: Record<string, number | string>) => number) | null): void {
+    const items = this.tag ? found.filter((n) => n.tags.includes(this.tag)) : found;
     this.list.set(items);
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
