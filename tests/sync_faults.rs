@@ -4,6 +4,8 @@
 //! SIGKILL in the middle of publishing, again and again. Both end
 //! converged with nothing lost.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 

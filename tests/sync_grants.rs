@@ -5,6 +5,8 @@
 //! expire. Both end converged once the user signs in again or the service
 //! is back.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -6,6 +6,8 @@
 //! notes stay exactly as they were, and sync recovers once the peer
 //! publishes something sound again.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use cairn_core::crypto::ContentKey;
 use cairn_core::sync::head::{DeviceHead, ObjectRef};
 use cairn_core::sync::object::{self, ObjectKind};

@@ -9,6 +9,8 @@
 //! - a device offline for longer than the log ring catches up through the
 //!   snapshot.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 

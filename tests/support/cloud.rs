@@ -3,6 +3,8 @@
 //! in-process as separate parts so a test can stop the service while
 //! storage stays up, or put a fault proxy between devices and storage.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

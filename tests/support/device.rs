@@ -2,6 +2,8 @@
 //! `cairn` binary (sign-in, sync, status) and read or edited through the
 //! core store in-process while no `cairn` runs on it.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

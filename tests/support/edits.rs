@@ -1,6 +1,8 @@
 //! Random offline edits for scenarios, and what they wrote, so a test can
 //! check afterwards that nothing was lost.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::collections::BTreeSet;
 
 use rand::rngs::StdRng;

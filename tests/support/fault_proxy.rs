@@ -9,6 +9,8 @@
 //! (`Connection: close` both ways) keeps the relay simple and makes every
 //! fault land on exactly one request.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

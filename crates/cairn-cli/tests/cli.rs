@@ -1,5 +1,7 @@
 //! The `cairn` commands end to end, and what they do with bad input.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod common;
 use common::*;
 

@@ -1,5 +1,6 @@
 //! Running the real `cairn` binary from tests.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 #![allow(dead_code)]
 
 use std::io::Write;

@@ -2,6 +2,8 @@
 //! that every edit whose command returned is there and the database is
 //! sound.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod common;
 use common::*;
 

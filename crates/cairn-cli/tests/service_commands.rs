@@ -1,6 +1,8 @@
 //! `cairn account create`, `login`, `devices`, `logout` against a real
 //! dev service (embedded S3, account keys) on loopback.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::path::Path;
 use std::process::Command;
 

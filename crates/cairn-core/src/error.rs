@@ -44,14 +44,14 @@ pub enum CoreError {
     Database {
         op: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: Box<rusqlite::Error>,
     },
 
     #[error("document error in note {id}: {source}")]
     Document {
         id: String,
         #[source]
-        source: automerge::AutomergeError,
+        source: Box<automerge::AutomergeError>,
     },
 }
 

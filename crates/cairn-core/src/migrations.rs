@@ -18,7 +18,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub const SCHEMA_VERSION: i64 = 2;
 
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let db = |op| move |source| CoreError::Database { op, source };
+    let db = |op| {
+        move |source| CoreError::Database {
+            op,
+            source: Box::new(source),
+        }
+    };
     let current: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(db("reading the schema version"))?;

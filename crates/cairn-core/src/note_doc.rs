@@ -57,7 +57,7 @@ impl NoteDoc {
         doc.set_actor(automerge::ActorId::from(actor));
         let err = |source| CoreError::Document {
             id: id.to_string(),
-            source,
+            source: Box::new(source),
         };
         let text = doc.put_object(ROOT, "body", ObjType::Text).map_err(err)?;
         doc.splice_text(&text, 0, 0, body).map_err(err)?;
@@ -139,7 +139,7 @@ impl NoteDoc {
     fn err(&self) -> impl Fn(automerge::AutomergeError) -> CoreError + '_ {
         move |source| CoreError::Document {
             id: self.id.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -226,7 +226,10 @@ impl NoteDoc {
         let id = self.id.clone();
         self.doc
             .update_text(&body, new_body)
-            .map_err(|source| CoreError::Document { id, source })
+            .map_err(|source| CoreError::Document {
+                id,
+                source: Box::new(source),
+            })
     }
 
     /// Splices the body at a UTF-16 index, as an editor does.
@@ -244,7 +247,10 @@ impl NoteDoc {
         let id = self.id.clone();
         self.doc
             .splice_text(&body, index, delete, insert)
-            .map_err(|source| CoreError::Document { id, source })
+            .map_err(|source| CoreError::Document {
+                id,
+                source: Box::new(source),
+            })
     }
 
     pub fn add_tag(&mut self, tag: &str) -> Result<()> {
@@ -279,7 +285,7 @@ impl NoteDoc {
         let id = self.id.clone();
         move |source| CoreError::Document {
             id: id.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -475,7 +481,7 @@ mod tests {
     fn first_change_after_load_is_small() {
         let mut n = NoteDoc::create("n1", b"a", &"long body ".repeat(500), 0).unwrap();
         let snap = n.save();
-        let mut m = NoteDoc::load("n1", b"b", &[snap.clone()]).unwrap();
+        let mut m = NoteDoc::load("n1", b"b", &[snap]).unwrap();
         m.splice(3, 0, "x").unwrap();
         m.commit_local(1).unwrap();
         let inc = m.take_incremental();

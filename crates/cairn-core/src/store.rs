@@ -93,7 +93,10 @@ pub(crate) fn sql_err<'a>(
                 _ => {}
             }
         }
-        CoreError::Database { op, source }
+        CoreError::Database {
+            op,
+            source: Box::new(source),
+        }
     }
 }
 
@@ -119,7 +122,7 @@ impl Store {
             Ok(())
         };
         setup(&conn).map_err(|e| match sql_err("opening the database", &path)(e) {
-            CoreError::Database { source, .. } => classify_open_error(&path, source),
+            CoreError::Database { source, .. } => classify_open_error(&path, *source),
             other => other,
         })?;
         migrations::migrate(&mut conn, &path)?;

@@ -4,6 +4,8 @@
 //! After a final full exchange every replica has the same text, tags, flags
 //! and heads, on disk as well as in memory.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use cairn_core::{Store, StoreOptions};
 use proptest::prelude::*;
 

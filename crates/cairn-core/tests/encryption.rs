@@ -1,6 +1,8 @@
 //! End-to-end encryption through the sync engine: storage sees no text,
 //! and a swapped, replayed, foreign or truncated object does not open.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Mutex;
 
 use cairn_core::crypto::ContentKey;
@@ -83,13 +85,10 @@ fn storage_never_sees_text_titles_or_tags() {
     }
 }
 
-fn setup() -> (
-    MemoryStorage,
-    ContentKey,
-    (tempfile::TempDir, Mutex<Store>),
-    (tempfile::TempDir, Mutex<Store>),
-    String,
-) {
+type Device = (tempfile::TempDir, Mutex<Store>);
+
+/// Two devices sharing a key, A having published a few segments.
+fn setup() -> (MemoryStorage, ContentKey, Device, Device, String) {
     let storage = MemoryStorage::default();
     let key = ContentKey::generate();
     let a = device(Some(&key));

@@ -1,6 +1,8 @@
 //! The store seen from outside: notes in, notes out, through reopen,
 //! corruption and merging.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use cairn_core::{CoreError, EventKind, ListQuery, ManualClock, Origin, Store, StoreOptions};
 use std::sync::Arc;
 

@@ -2,6 +2,8 @@
 //! with no sockets and no clock. (The same scenarios over real HTTP, the
 //! real service and a real S3 server live in the workspace's tests/.)
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Mutex;
 
 use cairn_core::sync::memory::MemoryStorage;
@@ -211,7 +213,7 @@ fn one_character_publishes_small() {
         .splice(&id, 10, 0, "x")
         .unwrap();
     let r = round(&storage, &all, 0);
-    assert_eq!(r.published.is_some(), true);
+    assert!(r.published.is_some());
     assert!(r.bytes_up <= 2048, "{r:?}");
     let puts = r.requests - 1; // minus the read of the one peer
     assert!(puts <= 2, "{r:?}");

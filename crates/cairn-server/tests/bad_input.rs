@@ -1,6 +1,8 @@
 //! Hostile and malformed requests: each gets a 4xx with a `{code, message}`
 //! JSON body, and nothing is stored. Sign-in endpoints are rate-limited.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 #[path = "support/harness.rs"]
 mod harness;
 

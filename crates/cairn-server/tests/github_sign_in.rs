@@ -2,6 +2,8 @@
 //! (oauth2-mock-server from npm): the client's loopback redirect, state,
 //! PKCE on both legs, the one-time login code, and replays refused.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/oauth_server.rs"]

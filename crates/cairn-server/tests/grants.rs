@@ -2,6 +2,8 @@
 //! write what, and that the store itself enforces it (signature, method,
 //! key, expiry).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 #[path = "support/harness.rs"]
 mod harness;
 

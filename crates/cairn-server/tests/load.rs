@@ -3,6 +3,8 @@
 //! result as one JSON line. Bounded by count (and a 30 s timeout on every
 //! request). The same run is `cairn-server bench-grants --json`.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 #[path = "support/harness.rs"]
 mod harness;
 

@@ -1,6 +1,8 @@
 //! Live notifications over the event socket: a publish reaches the user's
 //! other devices at once, and joins and revocations are announced.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 #[path = "support/harness.rs"]
 mod harness;
 

@@ -1,6 +1,8 @@
 //! Sessions: access tokens expire, refresh rotates, logout revokes.
 //! Time is moved with a manual clock; nothing sleeps.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 #[path = "support/harness.rs"]
 mod harness;
 

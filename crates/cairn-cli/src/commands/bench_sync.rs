@@ -114,7 +114,10 @@ fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> 
     let mut agent = SyncAgent::new(dir, creds, store.clone())?;
     if plaintext {
         // Measure without encryption: forget the key, allow plaintext.
-        store.lock().map_err(|_| anyhow!("lock"))?.set_content_key(None);
+        store
+            .lock()
+            .map_err(|_| anyhow!("lock"))?
+            .set_content_key(None);
         agent = agent.allow_plaintext_for_benchmarks();
     }
     Ok((agent, store))
@@ -189,7 +192,11 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         for _ in 0..10 {
             let rb = b.round().await?;
             let ra = a.round().await?;
-            if rb.published.is_none() && ra.published.is_none() && rb.bytes_up == 0 && ra.bytes_up == 0 {
+            if rb.published.is_none()
+                && ra.published.is_none()
+                && rb.bytes_up == 0
+                && ra.bytes_up == 0
+            {
                 break;
             }
         }

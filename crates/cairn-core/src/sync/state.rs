@@ -198,7 +198,7 @@ impl Store {
 
     /// Every stored chunk with id above `after`, grouped per note in id
     /// order: (note id, concatenated chunks), and the highest id seen.
-    pub(crate) fn chunks_after(&self, after: i64) -> Result<(Vec<(String, Vec<u8>)>, i64)> {
+    pub(crate) fn chunks_after(&self, after: i64) -> Result<(crate::sync::bundle::Bundle, i64)> {
         let mut stmt = self
             .conn
             .prepare_cached(
