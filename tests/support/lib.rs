@@ -1,5 +1,7 @@
 //! Helpers shared by the scenario tests.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 pub mod cloud;
 pub mod desktop;
 pub mod device;
