@@ -192,11 +192,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         for _ in 0..10 {
             let rb = b.round().await?;
             let ra = a.round().await?;
-            if rb.published.is_none()
-                && ra.published.is_none()
-                && rb.bytes_up == 0
-                && ra.bytes_up == 0
-            {
+            let quiet = |r: &cairn_core::sync::RoundReport| r.bytes_up == 0 && r.changed_notes() == 0;
+            if quiet(&rb) && quiet(&ra) {
                 break;
             }
         }
