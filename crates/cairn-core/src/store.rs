@@ -303,19 +303,102 @@ impl Store {
     /// Merges changes for many notes in one transaction: all of them are
     /// stored, or none. Returns how many notes changed.
     pub fn merge_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<usize> {
-        for (id, _) in entries {
+        let refs: Vec<(&str, &[u8])> = entries
+            .iter()
+            .map(|(id, b)| (id.as_str(), b.as_slice()))
+            .collect();
+        let ids: Vec<&str> = refs.iter().map(|(id, _)| *id).collect();
+        let pre = self.preload_new(&refs)?;
+        self.in_tx(&ids, |s| s.merge_preloaded(&refs, pre))
+    }
+
+    /// Loads, in parallel and outside any transaction, the notes in
+    /// `entries` that this store does not have yet. Loading a document is
+    /// most of what a first sync costs, and it needs no store.
+    pub(crate) fn preload_new(
+        &self,
+        entries: &[(&str, &[u8])],
+    ) -> Result<Vec<Option<Result<NoteState>>>> {
+        let mut new = Vec::new();
+        for (i, (id, bytes)) in entries.iter().enumerate() {
             validate_note_id(id)?;
-        }
-        let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
-        self.in_tx(&ids, |s| {
-            let mut changed = 0;
-            for (id, bytes) in entries {
-                if s.merge_one(id, bytes)? {
-                    changed += 1;
-                }
+            if !bytes.is_empty() && !self.doc_exists(id)? {
+                new.push(i);
             }
-            Ok(changed)
-        })
+        }
+        let mut out: Vec<Option<Result<NoteState>>> = (0..entries.len()).map(|_| None).collect();
+        if new.is_empty() {
+            return Ok(out);
+        }
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8)
+            .min(new.len());
+        let per = new.len().div_ceil(workers);
+        let results: Vec<(usize, Result<NoteState>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = new
+                .chunks(per)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|&i| (i, read_new_note(entries[i].0, entries[i].1)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        if results.len() != new.len() {
+            return Err(CoreError::Invalid {
+                what: "merge",
+                reason: "a worker loading notes failed".into(),
+            });
+        }
+        for (i, r) in results {
+            out[i] = Some(r);
+        }
+        Ok(out)
+    }
+
+    /// Stores `entries` (inside a transaction), using what `preload_new`
+    /// read for the new ones.
+    pub(crate) fn merge_preloaded(
+        &mut self,
+        entries: &[(&str, &[u8])],
+        mut pre: Vec<Option<Result<NoteState>>>,
+    ) -> Result<usize> {
+        let mut changed = 0;
+        let mut inserted = std::collections::HashSet::new();
+        for (i, (id, bytes)) in entries.iter().enumerate() {
+            let loaded = pre.get_mut(i).and_then(Option::take);
+            let did = match loaded {
+                // The same note twice in one batch: the second is a merge.
+                Some(state) if !inserted.contains(id) => {
+                    let state = state?;
+                    // The bytes loaded as they are, so they are stored as
+                    // they are: re-saving every note of a first sync would
+                    // double its cost.
+                    self.insert_doc(id, bytes, &state, Origin::Merged)?;
+                    self.events.push(StoreEvent {
+                        note_id: id.to_string(),
+                        origin: Origin::Merged,
+                        kind: EventKind::Created,
+                    });
+                    inserted.insert(*id);
+                    true
+                }
+                _ => self.merge_one(id, bytes)?,
+            };
+            if did {
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     pub(crate) fn merge_one(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
@@ -323,22 +406,7 @@ impl Store {
             return Ok(false);
         }
         if !self.doc_exists(id)? {
-            let bad = |reason: String| CoreError::BadChanges {
-                id: id.to_string(),
-                reason,
-            };
-            // A strict load: a partial or damaged document is an error.
-            let doc = automerge::AutoCommit::load_with_options(
-                bytes,
-                automerge::LoadOptions::new()
-                    .text_encoding(crate::note_doc::ENCODING)
-                    .on_partial_load(automerge::OnPartialLoad::Error),
-            )
-            .map_err(|e| bad(e.to_string()))?;
-            let doc = NoteDoc::from_doc(id, doc).map_err(|e| bad(e.to_string()))?;
-            let state = doc.state(None)?;
-            // The bytes loaded as they are, so they are stored as they are:
-            // re-saving every note of a first sync would double its cost.
+            let state = read_new_note(id, bytes)?;
             self.insert_doc(id, bytes, &state, Origin::Merged)?;
             self.events.push(StoreEvent {
                 note_id: id.to_string(),
@@ -525,6 +593,27 @@ impl Store {
         let heads = doc.heads().iter().map(|h| h.to_string()).collect();
         Ok(note_from_state(id, state, heads))
     }
+}
+
+/// Reads a note that came from a peer and is new here. The load is strict
+/// (a partial or damaged document is an error); the document's own hash
+/// check is skipped because the object it came in was already checked
+/// against its SHA-256 (and opened with its AEAD tag when encrypted).
+fn read_new_note(id: &str, bytes: &[u8]) -> Result<NoteState> {
+    let bad = |reason: String| CoreError::BadChanges {
+        id: id.to_string(),
+        reason,
+    };
+    let doc = automerge::AutoCommit::load_with_options(
+        bytes,
+        automerge::LoadOptions::new()
+            .text_encoding(crate::note_doc::ENCODING)
+            .on_partial_load(automerge::OnPartialLoad::Error)
+            .verification_mode(automerge::VerificationMode::DontCheck),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let doc = NoteDoc::from_doc(id, doc).map_err(|e| bad(e.to_string()))?;
+    doc.state(None)
 }
 
 pub(crate) fn note_from_state(id: &str, s: NoteState, heads: Vec<String>) -> Note {

@@ -180,16 +180,13 @@ impl Store {
             last_error: None,
             last_ok_ms: Some(now),
         };
+        let entries: Vec<(&str, &[u8])> = bundles
+            .iter()
+            .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), bytes.as_slice())))
+            .collect();
+        let pre = self.preload_new(&entries)?;
         self.in_tx(&touched, |s| {
-            let mut changed = 0;
-            for b in &bundles {
-                for (id, bytes) in b {
-                    crate::store::validate_note_id(id)?;
-                    if s.merge_one(id, bytes)? {
-                        changed += 1;
-                    }
-                }
-            }
+            let changed = s.merge_preloaded(&entries, pre)?;
             s.save_peer(&new_state)?;
             Ok(changed)
         })
