@@ -31,11 +31,20 @@ pub enum AppError {
     #[error("not signed in")]
     NotSignedIn,
 
-    /// Sync needs the service client, which this build does not include yet.
+    /// Boxed like `Core`: the client's errors carry an HTTP error.
+    #[error("{}", sign_in_message(.0))]
+    SignIn(Box<cairn_client::sign_in::SignInError>),
+
+    #[error("{0}")]
+    Sync(Box<cairn_client::AgentError>),
+
+    #[error("{0}")]
+    Service(Box<cairn_client::ClientError>),
+
     #[error(
-        "Signing in is not available in this build of Cairn yet; your notes stay on this device."
+        "Signing in with GitHub is not available in this build of Cairn yet; use an account key."
     )]
-    SyncUnavailable,
+    GithubUnavailable,
 
     #[error("the store is unavailable after an earlier failure; restart Cairn")]
     StorePoisoned,
@@ -62,7 +71,10 @@ impl AppError {
             AppError::SettingsRead { .. } => "settings_read",
             AppError::SettingsWrite { .. } => "settings_write",
             AppError::NotSignedIn => "not_signed_in",
-            AppError::SyncUnavailable => "sync_unavailable",
+            AppError::SignIn(e) => sign_in_code(e),
+            AppError::Sync(_) => "sync_failed",
+            AppError::Service(e) => service_code(e),
+            AppError::GithubUnavailable => "github_unavailable",
             AppError::StorePoisoned => "store_poisoned",
             AppError::Task(_) => "task_failed",
             AppError::Tauri(_) => "tauri",
@@ -83,6 +95,51 @@ impl serde::Serialize for AppError {
         st.serialize_field("code", self.code())?;
         st.serialize_field("message", &self.to_string())?;
         st.end()
+    }
+}
+
+/// The service's own words for a refused key are for developers; say what
+/// the user can do about it.
+fn sign_in_message(e: &cairn_client::sign_in::SignInError) -> String {
+    match sign_in_code(e) {
+        "wrong_account_key" => {
+            "That account key was not accepted. Check it and try again; nothing was changed.".into()
+        }
+        "wrong_passphrase" => {
+            "That passphrase or recovery key does not open this account's notes. Nothing was changed.".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn sign_in_code(e: &cairn_client::sign_in::SignInError) -> &'static str {
+    use cairn_client::encryption::KeyError;
+    use cairn_client::sign_in::SignInError;
+    use cairn_core::crypto::CryptoError;
+    use cairn_protocol::ErrorCode;
+    match e {
+        SignInError::SignIn(c)
+            if matches!(
+                c.api_code(),
+                Some(ErrorCode::InvalidAccountKey | ErrorCode::Unauthorized)
+            ) =>
+        {
+            "wrong_account_key"
+        }
+        SignInError::SignIn(c) | SignInError::RegisterDevice(c) => service_code(c),
+        SignInError::Key(KeyError::SecretNeeded) => "passphrase_needed",
+        SignInError::Key(KeyError::Crypto(CryptoError::WrongSecret)) => "wrong_passphrase",
+        SignInError::Key(KeyError::Service(c)) => service_code(c),
+        SignInError::Key(_) => "key_setup_failed",
+        SignInError::CredentialStore(_) => "credential_store",
+    }
+}
+
+fn service_code(e: &cairn_client::ClientError) -> &'static str {
+    match e {
+        cairn_client::ClientError::Http { .. } => "service_unreachable",
+        cairn_client::ClientError::InvalidUrl { .. } => "invalid_input",
+        _ => "service_error",
     }
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod settings;
 mod state;
+mod sync;
 
 use tauri::Manager;
 
@@ -30,7 +31,21 @@ fn run() -> Result<(), AppError> {
         .setup(|app| {
             let dir = data_dir::resolve()?;
             let notifier = events::spawn_batcher(app.handle().clone());
-            app.manage(AppState::open(&dir, notifier)?);
+            let state = AppState::open(&dir, notifier, app.handle().clone())?;
+            // Signed in on an earlier run: sync again. Not being able to
+            // (no content key, a damaged session) shows in the indicator;
+            // the notes still open.
+            if cairn_client::default_credential_store(&dir)
+                .load()
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                if let Err(e) = state.start_sync() {
+                    eprintln!("cairn-desktop: sync not started: {e}");
+                }
+            }
+            app.manage(state);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -50,6 +65,7 @@ fn run() -> Result<(), AppError> {
             commands::history::note_restore_version,
             commands::account::sync_status,
             commands::account::account_status,
+            commands::account::sign_in_defaults,
             commands::account::sign_in_with_key,
             commands::account::sign_in_with_github,
             commands::account::sign_out,

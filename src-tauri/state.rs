@@ -1,5 +1,6 @@
 //! What the commands share: the store (one SQLite connection, behind a
-//! mutex), the event notifier and the settings.
+//! mutex, shared with the sync task), the event notifier, the settings and
+//! the sync task.
 //!
 //! Store calls run on the blocking thread pool: a write waits for an fsync,
 //! and the UI thread must never wait for one.
@@ -7,29 +8,35 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use cairn_core::Store;
+use cairn_core::{Origin, Store};
+use tauri::AppHandle;
 
 use crate::error::{AppError, AppResult};
 use crate::events::Notifier;
 use crate::settings::Settings;
+use crate::sync::SyncTask;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 struct Shared {
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     notifier: Notifier,
+    app: AppHandle,
+    sync: SyncTask,
     data_dir: PathBuf,
     settings: Mutex<Settings>,
 }
 
 impl AppState {
-    pub fn open(dir: &Path, notifier: Notifier) -> AppResult<AppState> {
+    pub fn open(dir: &Path, notifier: Notifier, app: AppHandle) -> AppResult<AppState> {
         let store = Store::open(dir)?;
         let settings = Settings::load(dir)?;
         Ok(AppState(Arc::new(Shared {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             notifier,
+            app,
+            sync: SyncTask::new(),
             data_dir: dir.to_path_buf(),
             settings: Mutex::new(settings),
         })))
@@ -53,11 +60,34 @@ impl AppState {
             let result = f(&mut store);
             let events = store.take_events();
             drop(store);
+            // Wake the sync task for our own edits only: merged changes
+            // are the peers', publishing them back would be wasted work.
+            if events.iter().any(|e| e.origin == Origin::Local) {
+                shared.sync.local_changes.notify_one();
+            }
             shared.notifier.send(events);
             result
         })
         .await
         .map_err(|e| AppError::Task(e.to_string()))?
+    }
+
+    pub fn sync(&self) -> &SyncTask {
+        &self.0.sync
+    }
+
+    /// Starts (or restarts) syncing the stored session.
+    pub fn start_sync(&self) -> AppResult<()> {
+        self.0.sync.start(
+            &self.0.app,
+            &self.0.data_dir,
+            Arc::clone(&self.0.store),
+            self.0.notifier.clone(),
+        )
+    }
+
+    pub fn stop_sync(&self) {
+        self.0.sync.stop(&self.0.app);
     }
 
     pub fn settings(&self) -> AppResult<Settings> {

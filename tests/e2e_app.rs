@@ -5,20 +5,19 @@
 //! Each test tells one story a user would live through; screenshots go to
 //! tests/artifacts/ for a person to look at.
 //!
-//! Still to come (they need the service client and the sync engine wired
-//! into the shell; they are not written as placeholders that pass):
-//! - sign in with an account key against a `cairn-server dev` the test
-//!   starts, then sign out; a wrong key, an unreachable service and a
-//!   revoked device each show a readable message and lose nothing;
+//! Still to come (not written as placeholders that pass):
+//! - sign-out, and a revoked device showing a readable message;
 //! - GitHub sign-in through the loopback redirect against the OAuth2 server
 //!   in tests/node (oauth2-mock-server), `state` checked;
-//! - two app instances with separate data dirs signed in as the same user:
-//!   text typed into one appears in the other's open editor, cursor kept,
-//!   and the `remote-apply` perf mark is read and reported.
+//! - the cursor kept where it was when a remote change lands.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use cairn_core::{NewNote, Store};
+use cairn_scenarios::cloud::Cloud;
 use cairn_scenarios::desktop::{keys, Desktop, Launch};
 use serde_json::Value;
 
@@ -480,4 +479,201 @@ async fn stays_fast_with_ten_thousand_notes() {
         );
     }
     app.quit().await;
+}
+
+/// Stops the cloud off the async runtime (stopping it blocks), also when
+/// the test panics, so the test's own message is what gets reported.
+struct CloudGuard(Option<Cloud>);
+
+impl Drop for CloudGuard {
+    fn drop(&mut self) {
+        if let Some(cloud) = self.0.take() {
+            if std::thread::spawn(move || drop(cloud)).join().is_err() {
+                eprintln!("stopping the cloud panicked");
+            }
+        }
+    }
+}
+
+const PASSPHRASE: &str = "granite steps up the hill";
+
+/// Signs in through the account dialog and waits for the signed-in view.
+async fn sign_in(app: &Desktop, url: &str, key: &str) {
+    // Through JS: the dialog may already be open over the button.
+    app.js("document.getElementById('open-account').click(); return true")
+        .await;
+    app.wait_until(
+        "the sign-in form",
+        "return !document.getElementById('signed-out').hidden",
+    )
+    .await;
+    app.js(&format!(
+        "document.getElementById('signin-url').value = {}; return true",
+        serde_json::to_string(url).unwrap()
+    ))
+    .await;
+    app.type_into("#signin-key", key).await;
+    app.type_into("#signin-passphrase", PASSPHRASE).await;
+    app.click("#signin-key-btn").await;
+    app.wait_until(
+        "the account view after signing in",
+        "return !document.getElementById('signed-in').hidden",
+    )
+    .await;
+}
+
+async fn close_dialog(app: &Desktop) {
+    app.js("document.getElementById('account-dialog').close(); return true")
+        .await;
+}
+
+async fn wait_for_synced(app: &Desktop) {
+    app.wait_until(
+        "the sync indicator to say synced",
+        "return document.getElementById('sync-indicator').dataset.state === 'synced'",
+    )
+    .await;
+}
+
+/// Polls the editor of `app` until it reads `want`; returns how long it took.
+async fn time_until_editor_reads(app: &Desktop, want: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if editor_text(app).await == want {
+            return started.elapsed();
+        }
+        if started.elapsed() > limit {
+            let shot = app.screenshot("timeout-remote-edit").await;
+            panic!(
+                "the other window's editor never read {want:?} (it reads {:?}); screenshot {}",
+                editor_text(app).await,
+                shot.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
+    let _serial = SERIAL.lock().await;
+    // The cloud runs on its own runtime; starting and stopping it blocks.
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let key = cairn_client::ServiceClient::new(&url)
+        .unwrap()
+        .create_account()
+        .await
+        .unwrap()
+        .account_key;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let launch = |dir: &Path| {
+        let mut l = Launch::new(dir);
+        // Publish 100 ms after typing pauses instead of 2 s.
+        l.env.push(("CAIRN_SYNC_SETTLE_MS".into(), "100".into()));
+        l
+    };
+
+    // The first window creates the account's key, and shows its recovery
+    // key once.
+    let a = Desktop::launch(launch(dirs[0].path())).await;
+    sign_in(&a, &url, &key).await;
+    a.wait_until(
+        "the recovery key",
+        "return !document.getElementById('recovery-key-box').hidden \
+         && document.getElementById('recovery-key').textContent.length > 20",
+    )
+    .await;
+    a.screenshot("08-signed-in-recovery-key").await;
+    close_dialog(&a).await;
+    wait_for_synced(&a).await;
+
+    // The second window: a wrong key first, said plainly in the window.
+    let b = Desktop::launch(launch(dirs[1].path())).await;
+    b.click("#open-account").await;
+    b.js(&format!(
+        "document.getElementById('signin-url').value = {}; return true",
+        serde_json::to_string(&url).unwrap()
+    ))
+    .await;
+    b.type_into("#signin-key", "ck_this-is-not-the-key").await;
+    b.type_into("#signin-passphrase", PASSPHRASE).await;
+    b.click("#signin-key-btn").await;
+    b.wait_until(
+        "a readable error for the wrong key",
+        "return document.getElementById('signin-error').textContent.length > 10",
+    )
+    .await;
+    let error = b
+        .js("return document.getElementById('signin-error').textContent")
+        .await;
+    println!("wrong account key shows: {error}");
+    assert!(
+        error.as_str().unwrap().contains("not accepted"),
+        "the wrong key's message: {error}"
+    );
+    b.screenshot("09-wrong-account-key").await;
+    assert_eq!(
+        b.js("return document.getElementById('signed-in').hidden")
+            .await,
+        Value::Bool(true),
+        "a wrong key must not sign in"
+    );
+    b.js("document.getElementById('signin-key').value = ''; \
+          document.getElementById('signin-passphrase').value = ''; return true")
+        .await;
+    sign_in(&b, &url, &key).await;
+    assert_eq!(
+        b.js("return document.getElementById('recovery-key-box').hidden")
+            .await,
+        Value::Bool(true),
+        "only the first device gets a recovery key"
+    );
+    close_dialog(&b).await;
+    wait_for_synced(&b).await;
+
+    // A note typed in the first window reaches the second one's list.
+    a.click("#new-note").await;
+    wait_for_editor_focus(&a).await;
+    type_in_editor(&a, "Shared plans\nfrom the first window").await;
+    let started = Instant::now();
+    b.wait_until(
+        "the note from the first window",
+        "return [...document.querySelectorAll('.note-title')].some(t => t.textContent === 'Shared plans')",
+    )
+    .await;
+    println!(
+        "new note reached the other window in {:?}",
+        started.elapsed()
+    );
+    b.click(".note-row").await;
+    wait_for_editor(&b, "Shared plans\nfrom the first window").await;
+
+    // Now both have it open: each line typed in one appears in the other's
+    // open editor.
+    b.js("window.__cairnPerf.clear(); return true").await;
+    let mut text = "Shared plans\nfrom the first window".to_string();
+    let mut took = Vec::new();
+    for i in 0..8 {
+        let line = format!("\nline {i} typed in the first window");
+        type_in_editor(&a, &line).await;
+        text.push_str(&line);
+        took.push(time_until_editor_reads(&b, &text, Duration::from_secs(20)).await);
+    }
+    b.screenshot("10-remote-edit-arrived").await;
+    a.screenshot("10-remote-edit-typed").await;
+    println!("typed line to the other window's editor: {took:?}");
+
+    let summary = b.js("return window.__cairnPerf.summary()").await;
+    println!("remote-apply: {}", summary["remote-apply"]);
+    let count = summary["remote-apply"]["count"].as_u64().unwrap_or(0);
+    assert!(count >= 1, "no remote-apply marks in {summary}");
+
+    a.quit().await;
+    b.quit().await;
+    tokio::task::spawn_blocking(move || drop(cloud))
+        .await
+        .unwrap();
 }

@@ -1,17 +1,10 @@
-//! Sign-in, devices and sync status.
-//!
-//! The service client and the sync engine are not part of this build yet,
-//! so these commands say so plainly instead of pretending: the status is
-//! "needs sign-in" and signing in fails with `sync_unavailable`. Their
-//! shapes are the ones the UI already speaks.
-//!
-//! TODO(sync): when `cairn-client` lands, sign in with an account key or
-//! GitHub (tauri-plugin-oauth catching the redirect on 127.0.0.1, `state`
-//! checked against the one we sent), keep the session in the data dir, and
-//! start the sync runner that merges peers' changes through
-//! `AppState::with_store` (so they reach the UI as `merged` events) and
-//! emits `sync-status` as it goes.
+//! Sign-in, devices and sync status. The sign-in steps themselves are
+//! `cairn_client::sign_in`'s, the same the CLI takes; these commands
+//! validate what the user typed, call them, and start or stop the sync task.
 
+use cairn_client::encryption::KeySetup;
+use cairn_client::{default_credential_store, ServiceClient, StoredCredentials, SyncState};
+use cairn_protocol::{DeviceName, Platform};
 use serde::Serialize;
 use tauri::State;
 
@@ -19,15 +12,20 @@ use crate::error::{AppError, AppResult};
 use crate::settings::validate_service_url;
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SyncStatus {
-    NeedsSignIn,
-}
+/// Where `scripts/run.sh` points the app, to prefill the sign-in form.
+const SERVER_ENV: &str = "CAIRN_SERVER_URL";
+const ACCOUNT_KEY_ENV: &str = "CAIRN_ACCOUNT_KEY";
+/// Refresh a little before expiry, so a slow request does not cross it.
+const REFRESH_MARGIN_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountStatus {
     pub signed_in: bool,
+    pub user: Option<String>,
+    pub device_id: Option<String>,
+    pub service_url: Option<String>,
+    /// Shown once, right after this device created the account's key.
+    pub recovery_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,53 +36,179 @@ pub struct Device {
     pub this_device: bool,
 }
 
-#[tauri::command]
-pub fn sync_status() -> SyncStatus {
-    SyncStatus::NeedsSignIn
+/// What the sign-in form starts with.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInDefaults {
+    pub service_url: Option<String>,
+    pub account_key: Option<String>,
+}
+
+fn stored(state: &AppState) -> AppResult<Option<StoredCredentials>> {
+    default_credential_store(state.data_dir())
+        .load()
+        .map_err(|e| AppError::Service(Box::new(e)))
+}
+
+fn status_of(c: Option<&StoredCredentials>, recovery_key: Option<String>) -> AccountStatus {
+    AccountStatus {
+        signed_in: c.is_some(),
+        user: c.map(|c| c.user_id.to_string()),
+        device_id: c.and_then(|c| c.device_id.as_ref().map(|d| d.to_string())),
+        service_url: c.map(|c| c.server_url.clone()),
+        recovery_key,
+    }
 }
 
 #[tauri::command]
-pub fn account_status() -> AccountStatus {
-    AccountStatus { signed_in: false }
+pub fn sync_status(state: State<'_, AppState>) -> SyncState {
+    state.sync().status()
 }
 
 #[tauri::command]
-pub fn sign_in_with_key(
-    _state: State<'_, AppState>,
+pub fn account_status(state: State<'_, AppState>) -> AppResult<AccountStatus> {
+    Ok(status_of(stored(&state)?.as_ref(), None))
+}
+
+#[tauri::command]
+pub fn sign_in_defaults() -> SignInDefaults {
+    let var = |k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
+    SignInDefaults {
+        service_url: var(SERVER_ENV),
+        account_key: var(ACCOUNT_KEY_ENV),
+    }
+}
+
+#[tauri::command]
+pub async fn sign_in_with_key(
+    state: State<'_, AppState>,
     service_url: String,
     account_key: String,
+    passphrase: Option<String>,
 ) -> AppResult<AccountStatus> {
-    validate_service_url(service_url.trim())?;
-    if service_url.trim().is_empty() {
+    let service_url = service_url.trim().trim_end_matches('/').to_string();
+    validate_service_url(&service_url)?;
+    if service_url.is_empty() {
         return Err(AppError::invalid(
             "service URL",
             "enter the service's address",
         ));
     }
-    if account_key.trim().is_empty() {
+    let account_key = account_key.trim();
+    if account_key.is_empty() {
         return Err(AppError::invalid("account key", "enter your account key"));
     }
-    Err(AppError::SyncUnavailable)
+    let passphrase = passphrase.filter(|p| !p.is_empty());
+    let client = ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
+    let name = DeviceName::parse(&device_name())
+        .map_err(|e| AppError::invalid("device name", e.to_string()))?;
+    let store = default_credential_store(state.data_dir());
+    let signed_in = cairn_client::sign_in::sign_in_with_account_key(
+        &client,
+        account_key,
+        &name,
+        state.data_dir(),
+        passphrase.as_deref(),
+        store.as_ref(),
+    )
+    .await
+    .map_err(|e| AppError::SignIn(Box::new(e)))?;
+    state.start_sync()?;
+    let recovery_key = match signed_in.key_setup {
+        KeySetup::Created { recovery_key } => Some(recovery_key),
+        KeySetup::AlreadyUnlocked | KeySetup::Unlocked => None,
+    };
+    Ok(status_of(Some(&signed_in.credentials), recovery_key))
 }
 
 #[tauri::command]
 pub fn sign_in_with_github(service_url: String) -> AppResult<AccountStatus> {
     validate_service_url(service_url.trim())?;
-    if service_url.trim().is_empty() {
-        return Err(AppError::invalid(
-            "service URL",
-            "enter the service's address",
-        ));
+    Err(AppError::GithubUnavailable)
+}
+
+/// Signs out: stops syncing, revokes the session on the service when it can
+/// be reached, and forgets the session, the content key and the grant on
+/// this device either way. The notes stay.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> AppResult<()> {
+    state.stop_sync();
+    let dir = state.data_dir().to_path_buf();
+    let store = default_credential_store(&dir);
+    let Some(credentials) = stored(&state)? else {
+        return Err(AppError::NotSignedIn);
+    };
+    if let Ok(client) = ServiceClient::new(&credentials.server_url) {
+        if let Err(e) = client.logout(&credentials.access_token).await {
+            // Forgetting it here is what matters; an unreachable service
+            // lets the session expire on its own.
+            eprintln!("cairn-desktop: the service could not revoke the session: {e}");
+        }
     }
-    Err(AppError::SyncUnavailable)
+    store.clear().map_err(|e| AppError::Service(Box::new(e)))?;
+    cairn_client::encryption::forget_content_key(&dir)
+        .map_err(|e| AppError::SignIn(Box::new(e.into())))?;
+    match std::fs::remove_file(dir.join("grant.json")) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AppError::Task(format!("could not remove the grant: {e}"))),
+    }
 }
 
 #[tauri::command]
-pub fn sign_out() -> AppResult<()> {
-    Err(AppError::NotSignedIn)
+pub async fn devices_list(state: State<'_, AppState>) -> AppResult<Vec<Device>> {
+    let Some(mut credentials) = stored(&state)? else {
+        return Err(AppError::NotSignedIn);
+    };
+    let client =
+        ServiceClient::new(&credentials.server_url).map_err(|e| AppError::Service(Box::new(e)))?;
+    if credentials.access_expires_at <= now_secs() + REFRESH_MARGIN_SECS {
+        let session = client
+            .refresh(&credentials.refresh_token)
+            .await
+            .map_err(|e| AppError::Service(Box::new(e)))?;
+        credentials.update_tokens(&session);
+        default_credential_store(state.data_dir())
+            .save(&credentials)
+            .map_err(|e| AppError::Service(Box::new(e)))?;
+    }
+    let devices = client
+        .devices(&credentials.access_token)
+        .await
+        .map_err(|e| AppError::Service(Box::new(e)))?;
+    Ok(devices
+        .into_iter()
+        .filter(|d| !d.is_revoked())
+        .map(|d| Device {
+            this_device: credentials.device_id.as_ref() == Some(&d.id),
+            id: d.id.to_string(),
+            name: d.name.to_string(),
+            last_seen_ms: None,
+            // The service does not report when a device was last seen.
+        })
+        .collect())
 }
 
-#[tauri::command]
-pub fn devices_list() -> AppResult<Vec<Device>> {
-    Err(AppError::NotSignedIn)
+/// This device's name as other devices see it: the host name when there is
+/// a usable one.
+fn device_name() -> String {
+    let from_env = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok());
+    let from_file = || std::fs::read_to_string("/etc/hostname").ok();
+    from_env
+        .or_else(from_file)
+        .map(|h| h.trim().to_owned())
+        .filter(|h| DeviceName::parse(h).is_ok())
+        .unwrap_or_else(|| format!("{} device", Platform::current()))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }

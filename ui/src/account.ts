@@ -10,12 +10,15 @@ export class AccountDialog {
   private readonly dialog = byId<HTMLDialogElement>("account-dialog");
   private readonly signinUrl = byId<HTMLInputElement>("signin-url");
   private readonly signinKey = byId<HTMLInputElement>("signin-key");
+  private readonly signinPassphrase = byId<HTMLInputElement>("signin-passphrase");
   private readonly signinError = byId("signin-error");
   private readonly settingsUrl = byId<HTMLInputElement>("settings-url");
 
   constructor() {
     byId("signin-key-btn").addEventListener("click", () =>
-      void this.signIn(() => api.signInWithKey(this.signinUrl.value.trim(), this.signinKey.value)),
+      void this.signIn(() =>
+        api.signInWithKey(this.signinUrl.value.trim(), this.signinKey.value, this.signinPassphrase.value),
+      ),
     );
     byId("signin-github-btn").addEventListener("click", () =>
       void this.signIn(() => api.signInWithGithub(this.signinUrl.value.trim())),
@@ -31,9 +34,17 @@ export class AccountDialog {
 
   private async refresh(): Promise<void> {
     try {
-      const [settings, account, info] = await Promise.all([api.settings(), api.account(), api.appInfo()]);
+      const [settings, account, info, defaults] = await Promise.all([
+        api.settings(),
+        api.account(),
+        api.appInfo(),
+        api.signInDefaults(),
+      ]);
       this.settingsUrl.value = settings.service_url;
-      if (!this.signinUrl.value) this.signinUrl.value = settings.service_url;
+      // Prefilled only: signing in needs the passphrase, which only the
+      // user knows.
+      if (!this.signinUrl.value) this.signinUrl.value = defaults.service_url ?? settings.service_url;
+      if (!this.signinKey.value && defaults.account_key) this.signinKey.value = defaults.account_key;
       byId("data-dir").textContent = `Notes are stored in ${info.data_dir} · Cairn ${info.version}`;
       await this.showAccount(account);
     } catch (e) {
@@ -46,6 +57,8 @@ export class AccountDialog {
     byId("signed-in").hidden = !a.signed_in;
     if (!a.signed_in) return;
     byId("account-summary").textContent = `Signed in as ${a.user ?? "?"} on ${a.service_url ?? "?"}`;
+    byId("recovery-key-box").hidden = !a.recovery_key;
+    byId("recovery-key").textContent = a.recovery_key ?? "";
     const list = byId("device-list");
     const err = byId("devices-error");
     list.replaceChildren();
@@ -68,6 +81,7 @@ export class AccountDialog {
     try {
       const account = await f();
       this.signinKey.value = "";
+      this.signinPassphrase.value = "";
       await this.showAccount(account);
       toast("Signed in");
     } catch (e) {

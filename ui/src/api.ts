@@ -54,7 +54,9 @@ export interface SyncStatus {
   done?: number;
   total?: number;
   /** For `synced`: true when every device has merged everything. */
-  all_devices?: boolean;
+  on_all_devices?: boolean;
+  /** For `synced`: local changes not yet published. */
+  pending_changes?: number;
   /** For `error` and `offline`: why, in words. */
   reason?: string;
 }
@@ -64,6 +66,13 @@ export interface AccountStatus {
   user?: string;
   device_id?: string;
   service_url?: string;
+  /** Set once, right after this device created the account's key. */
+  recovery_key?: string;
+}
+
+export interface SignInDefaults {
+  service_url?: string;
+  account_key?: string;
 }
 
 export interface Device {
@@ -145,8 +154,9 @@ export const api = {
 
   syncStatus: () => call<SyncStatus>("sync_status"),
   account: () => call<AccountStatus>("account_status"),
-  signInWithKey: (serviceUrl: string, accountKey: string) =>
-    call<AccountStatus>("sign_in_with_key", { serviceUrl, accountKey }),
+  signInDefaults: () => call<SignInDefaults>("sign_in_defaults"),
+  signInWithKey: (serviceUrl: string, accountKey: string, passphrase: string) =>
+    call<AccountStatus>("sign_in_with_key", { serviceUrl, accountKey, passphrase }),
   signInWithGithub: (serviceUrl: string) =>
     call<AccountStatus>("sign_in_with_github", { serviceUrl }),
   signOut: () => call<void>("sign_out"),

@@ -7,13 +7,16 @@ import { byId } from "./dom";
 export function describe(s: SyncStatus): string {
   switch (s.state) {
     case "needs_sign_in":
-      return "Local only — sign in to sync";
+      return s.reason && s.reason !== "not signed in"
+        ? `Sign in again: ${s.reason}`
+        : "Local only — sign in to sync";
     case "offline":
       return s.reason ? `Offline: ${s.reason}` : "Offline — changes will sync later";
     case "syncing":
       return s.total ? `Syncing ${s.done ?? 0} of ${s.total}…` : "Syncing…";
     case "synced":
-      return s.all_devices ? "Synced on all devices" : "Synced — waiting for other devices";
+      if (s.pending_changes) return `Synced — ${s.pending_changes} changes to publish`;
+      return s.on_all_devices ? "Synced on all devices" : "Synced — waiting for other devices";
     case "error":
       return `Sync error: ${s.reason ?? "unknown"}`;
   }

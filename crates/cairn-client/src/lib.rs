@@ -22,6 +22,7 @@ mod loopback_redirect;
 mod pkce;
 mod private_file;
 mod service_client;
+pub mod sign_in;
 mod sync_agent;
 mod tls;
 

@@ -1,0 +1,129 @@
+//! The sync task: one `SyncAgent` watch loop per signed-in session.
+//!
+//! It starts after sign-in and at startup when credentials exist, and stops
+//! at sign-out. Local writes wake it through `local_changes` (the agent
+//! waits for them to settle before publishing). After every round the
+//! store's events, which now include the peers' changes merged with origin
+//! `Merged`, go to the event batcher so the open editor applies them, and
+//! the round's outcome goes to the UI as a `sync-status` event.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_client::{default_credential_store, SyncAgent, SyncState, WatchOptions};
+use cairn_core::Store;
+use tauri::async_runtime::JoinHandle;
+use tauri::{AppHandle, Emitter};
+use tokio::sync::Notify;
+
+use crate::error::{AppError, AppResult};
+use crate::events::Notifier;
+
+pub const SYNC_STATUS: &str = "sync-status";
+
+/// Tests set a short settle (e.g. 100 ms) so they need not wait 2 s.
+const SETTLE_ENV: &str = "CAIRN_SYNC_SETTLE_MS";
+
+pub struct SyncTask {
+    handle: Mutex<Option<JoinHandle<()>>>,
+    status: Arc<Mutex<SyncState>>,
+    pub local_changes: Arc<Notify>,
+}
+
+impl SyncTask {
+    pub fn new() -> SyncTask {
+        SyncTask {
+            handle: Mutex::new(None),
+            status: Arc::new(Mutex::new(not_signed_in())),
+            local_changes: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn status(&self) -> SyncState {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| not_signed_in())
+    }
+
+    /// (Re)starts the watch loop for the stored session.
+    pub fn start(
+        &self,
+        app: &AppHandle,
+        data_dir: &Path,
+        store: Arc<Mutex<Store>>,
+        notifier: Notifier,
+    ) -> AppResult<()> {
+        self.stop(app);
+        let mut agent = SyncAgent::new(data_dir, default_credential_store(data_dir), store.clone())
+            .map_err(|e| AppError::Sync(Box::new(e)))?;
+        let options = watch_options();
+        let local_changes = self.local_changes.clone();
+        let status = self.status.clone();
+        let app = app.clone();
+        set_status(&app, &status, SyncState::Syncing);
+        let handle = tauri::async_runtime::spawn(async move {
+            let peers_app = app.clone();
+            let peers_status = status.clone();
+            let result = agent
+                .watch(options, local_changes, |outcome| {
+                    let (events, sync_status) = match store.lock() {
+                        Ok(mut s) => {
+                            let peers: Vec<String> = outcome
+                                .as_ref()
+                                .map(|r| r.peers.iter().map(|p| p.device.clone()).collect())
+                                .unwrap_or_default();
+                            (s.take_events(), s.sync_status(&peers).ok())
+                        }
+                        Err(_) => (Vec::new(), None),
+                    };
+                    notifier.send(events);
+                    let state = SyncState::from_outcome(outcome, sync_status.as_ref());
+                    set_status(&peers_app, &peers_status, state);
+                })
+                .await;
+            if let Err(e) = result {
+                set_status(&app, &status, SyncState::from_outcome(&Err(e), None));
+            }
+        });
+        if let Ok(mut h) = self.handle.lock() {
+            *h = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Stops the watch loop; the status says sign-in is needed.
+    pub fn stop(&self, app: &AppHandle) {
+        if let Some(h) = self.handle.lock().ok().and_then(|mut h| h.take()) {
+            h.abort();
+        }
+        set_status(app, &self.status, not_signed_in());
+    }
+}
+
+fn not_signed_in() -> SyncState {
+    SyncState::NeedsSignIn {
+        reason: "not signed in".into(),
+    }
+}
+
+fn watch_options() -> WatchOptions {
+    let mut options = WatchOptions::default();
+    if let Some(ms) = std::env::var(SETTLE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        options.settle = Duration::from_millis(ms);
+    }
+    options
+}
+
+fn set_status(app: &AppHandle, status: &Mutex<SyncState>, state: SyncState) {
+    if let Ok(mut s) = status.lock() {
+        s.clone_from(&state);
+    }
+    if let Err(e) = app.emit(SYNC_STATUS, state) {
+        eprintln!("cairn-desktop: could not emit {SYNC_STATUS}: {e}");
+    }
+}
