@@ -192,7 +192,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         for _ in 0..10 {
             let rb = b.round().await?;
             let ra = a.round().await?;
-            let quiet = |r: &cairn_core::sync::RoundReport| r.bytes_up == 0 && r.changed_notes() == 0;
+            let quiet =
+                |r: &cairn_core::sync::RoundReport| r.bytes_up == 0 && r.changed_notes() == 0;
             if quiet(&rb) && quiet(&ra) {
                 break;
             }
