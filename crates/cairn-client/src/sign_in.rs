@@ -103,7 +103,8 @@ pub async fn finish_sign_in(
     secret: Option<&str>,
     store: &dyn CredentialStore,
 ) -> Result<SignedInDevice, SignInError> {
-    let mut credentials = StoredCredentials::from_session(client.base_url(), &session);
+    let server_url = client.base_url().trim_end_matches('/');
+    let mut credentials = StoredCredentials::from_session(server_url, &session);
     let device_id = match &session.device_id {
         Some(id) => id.clone(),
         None => {

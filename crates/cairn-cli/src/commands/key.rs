@@ -9,7 +9,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use cairn_client::encryption::{self, KeySetup};
-use cairn_client::ServiceClient;
 use cairn_core::crypto::KdfParams;
 use clap::Subcommand;
 
@@ -41,24 +40,12 @@ fn secret_from_env_or_prompt(var: &str, question: &str) -> Result<Option<String>
     }
 }
 
-/// Gets this device the account's content key (see the module docs).
-pub async fn unlock(
-    client: &ServiceClient,
-    access_token: &str,
-    data_dir: &Path,
-) -> Result<KeySetup> {
-    let secret = secret_from_env_or_prompt(
+/// The passphrase or recovery key for signing in (see the module docs).
+pub fn login_secret() -> Result<Option<String>> {
+    secret_from_env_or_prompt(
         "CAIRN_PASSPHRASE",
         "Passphrase or recovery key (a new account: choose a passphrase, or press Enter for a recovery key only): ",
-    )?;
-    Ok(encryption::setup_encryption(
-        client,
-        access_token,
-        data_dir,
-        secret.as_deref(),
-        KdfParams::default(),
     )
-    .await?)
 }
 
 pub fn report(setup: &KeySetup) {

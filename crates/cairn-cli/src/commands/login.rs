@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_client::{ClientError, ServiceClient, StoredCredentials};
-use cairn_protocol::{DeviceId, DeviceName, ErrorCode, Platform, Session};
+use cairn_client::{sign_in, ClientError, ServiceClient};
+use cairn_protocol::{DeviceId, DeviceName, Platform, Session};
 use clap::Args;
 
 use super::signed_in::{credential_store, runtime, SignedIn};
@@ -46,49 +46,41 @@ pub struct LoginArgs {
 pub fn login(data_dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
     let client = ServiceClient::new(&args.server)?;
     let store = credential_store(data_dir);
+    let name =
+        DeviceName::parse(&args.name.clone().unwrap_or_else(host_name)).context("device name")?;
+    let secret = super::key::login_secret()?;
     // Resume this data dir's device if it signed in to the same service.
-    let previous = store.load().ok().flatten();
-    let resume = previous
-        .filter(|c| c.server_url.trim_end_matches('/') == args.server.trim_end_matches('/'))
-        .and_then(|c| c.device_id);
+    let resume = sign_in::resumable_device(store.as_ref(), &args.server);
 
     let rt = runtime()?;
-    let session = rt.block_on(async {
-        match sign_in(&client, &args, resume.as_ref()).await {
+    let signed_in = rt.block_on(async {
+        let session = match sign_in(&client, &args, resume.as_ref()).await {
             // The old device is gone (revoked, or another service's): start
             // as a new device instead.
             Err(e) if resume.is_some() && is_gone(&e) => sign_in(&client, &args, None).await,
             other => other,
-        }
+        }?;
+        // Registers the device if needed, sets up the content key, and only
+        // then saves the session: a wrong passphrase leaves this device as
+        // it was.
+        sign_in::finish_sign_in(
+            &client,
+            session,
+            &name,
+            data_dir,
+            secret.as_deref(),
+            store.as_ref(),
+        )
+        .await
+        .context("finishing the sign-in")
     })?;
-
-    let mut credentials = StoredCredentials::from_session(&args.server, &session);
-    let device_id = match &session.device_id {
-        Some(id) => id.clone(),
-        None => {
-            let name = DeviceName::parse(&args.name.clone().unwrap_or_else(host_name))
-                .context("device name")?;
-            let device = rt
-                .block_on(client.register_device(
-                    &session.access_token,
-                    &name,
-                    &Platform::current(),
-                ))
-                .context("registering this device")?;
-            device.id
-        }
-    };
-    credentials.device_id = Some(device_id.clone());
-    // The content key first: a wrong passphrase must leave this device as
-    // it was, not half signed in.
-    let setup = rt
-        .block_on(super::key::unlock(&client, &session.access_token, data_dir))
-        .context("setting up end-to-end encryption")?;
-    store.save(&credentials)?;
-    println!("signed in to {} as {}", args.server, session.user_id);
-    println!("this device: {device_id}");
+    println!(
+        "signed in to {} as {}",
+        args.server, signed_in.credentials.user_id
+    );
+    println!("this device: {}", signed_in.device_id);
     println!("session stored in {}", store.describe());
-    super::key::report(&setup);
+    super::key::report(&signed_in.key_setup);
     Ok(())
 }
 
@@ -111,8 +103,7 @@ async fn sign_in(
 
 fn is_gone(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ClientError>()
-        .and_then(ClientError::api_code)
-        .is_some_and(|c| matches!(c, ErrorCode::DeviceRevoked | ErrorCode::NotFound))
+        .is_some_and(sign_in::is_gone)
 }
 
 /// Shows the sign-in URL and tries the desktop's opener; the URL alone is
