@@ -46,10 +46,10 @@ fn json_i64(path: &std::path::Path, field: &str) -> i64 {
 #[test]
 fn an_expired_grant_needs_sign_in_and_local_edits_go_on() {
     let cloud = Cloud::start_with(CloudOptions {
-        grant_lifetime_secs: Some(3),
-        // Long enough for a login (Argon2id in a debug build) to use it.
+        grant_lifetime_secs: Some(8),
+        // Long enough for two logins and a settle on a loaded CI machine.
         access_token_ttl_secs: Some(3),
-        refresh_token_ttl_secs: Some(5),
+        refresh_token_ttl_secs: Some(15),
         ..CloudOptions::default()
     });
     let mut rng = StdRng::seed_from_u64(7);

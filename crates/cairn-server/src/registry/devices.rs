@@ -33,7 +33,7 @@ impl Registry {
     pub fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, ServerError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT id, name, platform, created_at, revoked_at FROM devices WHERE user_id = ?1 ORDER BY created_at, id",
+            "SELECT id, name, platform, created_at, revoked_at FROM devices WHERE user_id = ?1 ORDER BY created_at, rowid",
         )?;
         let rows = stmt.query_map(params![user.as_str()], raw_device)?;
         rows.map(|r| r.map_err(ServerError::from).and_then(device_from_raw))
