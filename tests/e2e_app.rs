@@ -6,7 +6,7 @@
 //! tests/artifacts/ for a person to look at.
 //!
 //! Still to come (not written as placeholders that pass):
-//! - sign-out, and a revoked device showing a readable message;
+//! - a revoked device showing a readable message;
 //! - GitHub sign-in through the loopback redirect against the OAuth2 server
 //!   in tests/node (oauth2-mock-server), `state` checked;
 //! - the cursor kept where it was when a remote change lands.
@@ -670,6 +670,33 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     println!("remote-apply: {}", summary["remote-apply"]);
     let count = summary["remote-apply"]["count"].as_u64().unwrap_or(0);
     assert!(count >= 1, "no remote-apply marks in {summary}");
+
+    // Signing out of the second window forgets the session and the key on
+    // that device; its notes stay.
+    assert!(dirs[1].path().join("content-key").exists());
+    b.js("document.getElementById('open-account').click(); return true")
+        .await;
+    b.wait_until(
+        "the account view",
+        "return !document.getElementById('signed-in').hidden",
+    )
+    .await;
+    b.click("#signout-btn").await;
+    b.wait_until(
+        "the sign-in form after signing out",
+        "return !document.getElementById('signed-out').hidden",
+    )
+    .await;
+    b.wait_until(
+        "the indicator to ask for sign-in",
+        "return document.getElementById('sync-indicator').dataset.state === 'needs_sign_in'",
+    )
+    .await;
+    b.screenshot("11-signed-out").await;
+    assert!(!dirs[1].path().join("content-key").exists());
+    assert!(!dirs[1].path().join("grant.json").exists());
+    close_dialog(&b).await;
+    wait_for_titles(&b, &["Shared plans"]).await;
 
     a.quit().await;
     b.quit().await;
