@@ -124,6 +124,12 @@ impl Cloud {
     }
 
     /// Where the S3 server keeps the bucket's objects on disk.
+    /// Everything the service and the storage keep: S3 objects and the
+    /// registry database.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub fn bucket_dir(&self) -> PathBuf {
         self.dir.path().join("s3").join(DEV_BUCKET)
     }

@@ -128,6 +128,14 @@ impl Device {
         run_cairn(self.dir(), args, &self.env)
     }
 
+    /// Runs `cairn` with `key=value` added to the environment for this
+    /// command only.
+    pub fn run_with_env(&self, args: &[&str], key: &str, value: &str) -> Output {
+        let mut env = self.env.clone();
+        env.push((key.to_owned(), value.to_owned()));
+        run_cairn(self.dir(), args, &env)
+    }
+
     /// Runs `cairn` and requires success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
