@@ -13,6 +13,8 @@
 //! built with its UI (`npm ci --prefix ui && npm run --prefix ui build &&
 //! cargo build -p cairn-desktop`).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
