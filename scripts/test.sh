@@ -8,4 +8,6 @@ scripts/setup.sh test
 # Binaries first: the scenario and end-to-end tests run the real `cairn`,
 # `cairn-server` and `cairn-desktop` executables.
 cargo build --workspace --bins
+# The app's responsiveness is measured on the release build, as shipped.
+cargo build --release -p cairn-desktop
 cargo test --workspace --no-fail-fast
