@@ -4,7 +4,7 @@
 
 use cairn_client::encryption::KeySetup;
 use cairn_client::{default_credential_store, ServiceClient, StoredCredentials, SyncState};
-use cairn_protocol::{DeviceName, Platform};
+use cairn_protocol::DeviceName;
 use serde::Serialize;
 use tauri::State;
 
@@ -103,7 +103,7 @@ pub async fn sign_in_with_key(
     }
     let passphrase = passphrase.filter(|p| !p.is_empty());
     let client = ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
-    let name = DeviceName::parse(&device_name())
+    let name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
         .map_err(|e| AppError::invalid("device name", e.to_string()))?;
     let store = default_credential_store(state.data_dir());
     let signed_in = cairn_client::sign_in::sign_in_with_account_key(
@@ -149,13 +149,8 @@ pub async fn sign_out(state: State<'_, AppState>) -> AppResult<()> {
         }
     }
     store.clear().map_err(|e| AppError::Service(Box::new(e)))?;
-    cairn_client::encryption::forget_content_key(&dir)
-        .map_err(|e| AppError::SignIn(Box::new(e.into())))?;
-    match std::fs::remove_file(dir.join("grant.json")) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(AppError::Task(format!("could not remove the grant: {e}"))),
-    }
+    cairn_client::sign_in::forget_device_secrets(&dir)
+        .map_err(|e| AppError::SignIn(Box::new(e.into())))
 }
 
 #[tauri::command]
@@ -190,20 +185,6 @@ pub async fn devices_list(state: State<'_, AppState>) -> AppResult<Vec<Device>> 
             // The service does not report when a device was last seen.
         })
         .collect())
-}
-
-/// This device's name as other devices see it: the host name when there is
-/// a usable one.
-fn device_name() -> String {
-    let from_env = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::env::var("COMPUTERNAME").ok());
-    let from_file = || std::fs::read_to_string("/etc/hostname").ok();
-    from_env
-        .or_else(from_file)
-        .map(|h| h.trim().to_owned())
-        .filter(|h| DeviceName::parse(h).is_ok())
-        .unwrap_or_else(|| format!("{} device", Platform::current()))
 }
 
 fn now_secs() -> i64 {

@@ -133,3 +133,32 @@ pub async fn finish_sign_in(
         key_setup,
     })
 }
+
+/// This device's name as other devices see it by default: the host name
+/// when there is a usable one.
+pub fn default_device_name() -> String {
+    let from_env = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok());
+    let from_file = || std::fs::read_to_string("/etc/hostname").ok();
+    from_env
+        .or_else(from_file)
+        .map(|h| h.trim().to_owned())
+        .filter(|h| DeviceName::parse(h).is_ok())
+        .unwrap_or_else(|| format!("{} device", Platform::current()))
+}
+
+/// Forgets what a data dir keeps for sync besides the session (sign-out):
+/// its copy of the content key and its grant.
+pub fn forget_device_secrets(data_dir: &Path) -> Result<(), KeyError> {
+    crate::encryption::forget_content_key(data_dir)?;
+    let grant = crate::sync_agent::grant_path(data_dir);
+    match std::fs::remove_file(&grant) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(KeyError::Io {
+            path: grant.display().to_string(),
+            source: e,
+        }),
+    }
+}

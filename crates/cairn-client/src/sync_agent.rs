@@ -159,7 +159,7 @@ impl SyncAgent {
             .clone()
             .ok_or(AgentError::NotSignedIn)?;
         let client = ServiceClient::new(&credentials.server_url)?;
-        let grant_path = data_dir.join(GRANT_FILE);
+        let grant_path = grant_path(data_dir);
         let grant = std::fs::read(&grant_path)
             .ok()
             .and_then(|b| serde_json::from_slice::<Grant>(&b).ok())
@@ -364,6 +364,11 @@ impl SyncAgent {
             }
         }
     }
+}
+
+/// Where a data dir keeps its grant.
+pub(crate) fn grant_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(GRANT_FILE)
 }
 
 fn service_error(e: ClientError) -> AgentError {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cairn_client::{sign_in, ClientError, ServiceClient};
-use cairn_protocol::{DeviceId, DeviceName, Platform, Session};
+use cairn_protocol::{DeviceId, DeviceName, Session};
 use clap::Args;
 
 use super::signed_in::{credential_store, runtime, SignedIn};
@@ -46,8 +46,13 @@ pub struct LoginArgs {
 pub fn login(data_dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
     let client = ServiceClient::new(&args.server)?;
     let store = credential_store(data_dir);
-    let name =
-        DeviceName::parse(&args.name.clone().unwrap_or_else(host_name)).context("device name")?;
+    let name = DeviceName::parse(
+        &args
+            .name
+            .clone()
+            .unwrap_or_else(cairn_client::sign_in::default_device_name),
+    )
+    .context("device name")?;
     let secret = super::key::login_secret()?;
     // Resume this data dir's device if it signed in to the same service.
     let resume = sign_in::resumable_device(store.as_ref(), &args.server);
@@ -129,18 +134,6 @@ fn open_browser(url: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
-fn host_name() -> String {
-    let from_env = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::env::var("COMPUTERNAME").ok());
-    let from_file = || std::fs::read_to_string("/etc/hostname").ok();
-    from_env
-        .or_else(from_file)
-        .map(|h| h.trim().to_owned())
-        .filter(|h| DeviceName::parse(h).is_ok())
-        .unwrap_or_else(|| format!("{} device", Platform::current()))
-}
-
 pub fn logout(data_dir: &Path) -> anyhow::Result<()> {
     let mut signed_in = match SignedIn::load(data_dir) {
         Ok(s) => s,
@@ -157,12 +150,7 @@ pub fn logout(data_dir: &Path) -> anyhow::Result<()> {
     });
     signed_in.forget()?;
     // This device's copy of the content key and its grant go too.
-    cairn_client::encryption::forget_content_key(data_dir)?;
-    match std::fs::remove_file(data_dir.join("grant.json")) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => eprintln!("warning: could not remove the grant: {e}"),
-    }
+    cairn_client::sign_in::forget_device_secrets(data_dir)?;
     match revoked {
         Ok(()) => println!("signed out of {server}"),
         Err(e) => eprintln!("signed out locally; the service could not revoke the session: {e:#}"),
