@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod app;
+pub mod encryption;
 pub mod history;
 pub mod notes;
 pub mod settings;

@@ -35,16 +35,23 @@ pub enum AppError {
     #[error("{}", sign_in_message(.0))]
     SignIn(Box<cairn_client::sign_in::SignInError>),
 
+    #[error("{}", key_message(.0))]
+    Key(Box<cairn_client::encryption::KeyError>),
+
     #[error("{0}")]
     Sync(Box<cairn_client::AgentError>),
 
     #[error("{0}")]
     Service(Box<cairn_client::ClientError>),
 
-    #[error(
-        "Signing in with GitHub is not available in this build of Cairn yet; use an account key."
-    )]
-    GithubUnavailable,
+    #[error("cannot listen for GitHub's answer on 127.0.0.1: {0}")]
+    RedirectListener(#[source] std::io::Error),
+
+    #[error("GitHub sign-in was cancelled; nothing was changed")]
+    GithubCancelled,
+
+    #[error("GitHub did not answer within five minutes; nothing was changed, try again")]
+    GithubTimedOut,
 
     #[error("the store is unavailable after an earlier failure; restart Cairn")]
     StorePoisoned,
@@ -72,9 +79,12 @@ impl AppError {
             AppError::SettingsWrite { .. } => "settings_write",
             AppError::NotSignedIn => "not_signed_in",
             AppError::SignIn(e) => sign_in_code(e),
+            AppError::Key(e) => key_code(e),
             AppError::Sync(_) => "sync_failed",
             AppError::Service(e) => service_code(e),
-            AppError::GithubUnavailable => "github_unavailable",
+            AppError::RedirectListener(_) => "redirect_listener",
+            AppError::GithubCancelled => "github_cancelled",
+            AppError::GithubTimedOut => "github_timed_out",
             AppError::StorePoisoned => "store_poisoned",
             AppError::Task(_) => "task_failed",
             AppError::Tauri(_) => "tauri",
@@ -108,6 +118,12 @@ fn sign_in_message(e: &cairn_client::sign_in::SignInError) -> String {
         "wrong_passphrase" => {
             "That passphrase or recovery key does not open this account's notes. Nothing was changed.".into()
         }
+        "github_refused" => match e {
+            cairn_client::sign_in::SignInError::SignIn(cairn_client::ClientError::OauthRedirect(
+                why,
+            )) => format!("GitHub sign-in did not finish: {why}."),
+            _ => e.to_string(),
+        },
         _ => e.to_string(),
     }
 }
@@ -126,12 +142,35 @@ fn sign_in_code(e: &cairn_client::sign_in::SignInError) -> &'static str {
         {
             "wrong_account_key"
         }
+        SignInError::SignIn(cairn_client::ClientError::OauthRedirect(_)) => "github_refused",
         SignInError::SignIn(c) | SignInError::RegisterDevice(c) => service_code(c),
         SignInError::Key(KeyError::SecretNeeded) => "passphrase_needed",
         SignInError::Key(KeyError::Crypto(CryptoError::WrongSecret)) => "wrong_passphrase",
         SignInError::Key(KeyError::Service(c)) => service_code(c),
         SignInError::Key(_) => "key_setup_failed",
         SignInError::CredentialStore(_) => "credential_store",
+    }
+}
+
+fn key_code(e: &cairn_client::encryption::KeyError) -> &'static str {
+    use cairn_client::encryption::KeyError;
+    use cairn_core::crypto::CryptoError;
+    match e {
+        KeyError::Crypto(CryptoError::WrongSecret) => "wrong_passphrase",
+        // The new passphrase was refused (too short).
+        KeyError::Crypto(CryptoError::Envelope(_)) => "invalid_input",
+        KeyError::Service(c) => service_code(c),
+        KeyError::NoLocalKey | KeyError::SecretNeeded => "passphrase_needed",
+        _ => "key_error",
+    }
+}
+
+fn key_message(e: &cairn_client::encryption::KeyError) -> String {
+    match key_code(e) {
+        "wrong_passphrase" => {
+            "That is not the current passphrase or recovery key. Nothing was changed.".into()
+        }
+        _ => e.to_string(),
     }
 }
 

@@ -14,6 +14,8 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
 pub const NOTES_CHANGED: &str = "notes-changed";
+/// GitHub sign-in is waiting for the browser (payload: the page to open).
+pub const GITHUB_STARTED: &str = "github-sign-in-started";
 const QUIET: Duration = Duration::from_millis(8);
 const MAX_DELAY: Duration = Duration::from_millis(50);
 

@@ -9,6 +9,7 @@ mod commands;
 mod data_dir;
 mod error;
 mod events;
+mod github_redirect;
 mod settings;
 mod state;
 mod sync;
@@ -68,8 +69,10 @@ fn run() -> Result<(), AppError> {
             commands::account::sign_in_defaults,
             commands::account::sign_in_with_key,
             commands::account::sign_in_with_github,
+            commands::account::cancel_github_sign_in,
             commands::account::sign_out,
             commands::account::devices_list,
+            commands::encryption::change_passphrase,
             commands::settings::settings_get,
             commands::settings::settings_set,
         ])

@@ -26,6 +26,8 @@ struct Shared {
     sync: SyncTask,
     data_dir: PathBuf,
     settings: Mutex<Settings>,
+    /// The loopback port of a GitHub sign-in waiting for the browser.
+    github_sign_in: Mutex<Option<u16>>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             sync: SyncTask::new(),
             data_dir: dir.to_path_buf(),
             settings: Mutex::new(settings),
+            github_sign_in: Mutex::new(None),
         })))
     }
 
@@ -107,5 +110,23 @@ impl AppState {
         new.save(&self.0.data_dir)?;
         *current = new.clone();
         Ok(new)
+    }
+
+    /// Records the port of the GitHub sign-in now pending (or none) and
+    /// returns the one it replaces, for the caller to cancel.
+    pub fn replace_github_sign_in(&self, port: Option<u16>) -> Option<u16> {
+        match self.0.github_sign_in.lock() {
+            Ok(mut pending) => std::mem::replace(&mut *pending, port),
+            Err(_) => None,
+        }
+    }
+
+    /// Forgets `port` if it is still the pending sign-in's.
+    pub fn finish_github_sign_in(&self, port: u16) {
+        if let Ok(mut pending) = self.0.github_sign_in.lock() {
+            if *pending == Some(port) {
+                *pending = None;
+            }
+        }
     }
 }

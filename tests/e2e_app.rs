@@ -5,11 +5,9 @@
 //! Each test tells one story a user would live through; screenshots go to
 //! tests/artifacts/ for a person to look at.
 //!
-//! Still to come (not written as placeholders that pass):
-//! - a revoked device showing a readable message;
-//! - GitHub sign-in through the loopback redirect against the OAuth2 server
-//!   in tests/node (oauth2-mock-server), `state` checked;
-//! - the cursor kept where it was when a remote change lands.
+//! GitHub sign-in runs against the OAuth2 server in tests/node
+//! (oauth2-mock-server, `npm ci --prefix tests/node`); the test plays the
+//! browser from the link the window offers.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -17,8 +15,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn_core::{NewNote, Store};
-use cairn_scenarios::cloud::Cloud;
+use cairn_scenarios::cloud::{Cloud, CloudOptions};
 use cairn_scenarios::desktop::{keys, Desktop, Launch};
+use cairn_scenarios::oauth_server::OauthServer;
 use serde_json::Value;
 
 /// The windows share two CPU cores with everything else; one at a time.
@@ -502,8 +501,8 @@ impl Drop for CloudGuard {
 
 const PASSPHRASE: &str = "granite steps up the hill";
 
-/// Signs in through the account dialog and waits for the signed-in view.
-async fn sign_in(app: &Desktop, url: &str, key: &str) {
+/// Opens the account dialog's sign-in form with the service URL filled in.
+async fn open_sign_in_form(app: &Desktop, url: &str) {
     // Through JS: the dialog may already be open over the button.
     app.js("document.getElementById('open-account').click(); return true")
         .await;
@@ -517,6 +516,11 @@ async fn sign_in(app: &Desktop, url: &str, key: &str) {
         serde_json::to_string(url).unwrap()
     ))
     .await;
+}
+
+/// Signs in through the account dialog and waits for the signed-in view.
+async fn sign_in(app: &Desktop, url: &str, key: &str) {
+    open_sign_in_form(app, url).await;
     app.type_into("#signin-key", key).await;
     app.type_into("#signin-passphrase", PASSPHRASE).await;
     app.click("#signin-key-btn").await;
@@ -676,6 +680,88 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     let count = summary["remote-apply"]["count"].as_u64().unwrap_or(0);
     assert!(count >= 1, "no remote-apply marks in {summary}");
 
+    // The second window's selection stays on its word while the first
+    // window types before it: typing then replaces exactly that word.
+    let selected = b
+        .js("const content = document.querySelector('.cm-content');
+             content.focus();
+             const walk = document.createTreeWalker(content, NodeFilter.SHOW_TEXT);
+             for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+               const i = n.data.indexOf('first window');
+               if (i >= 0) {
+                 const r = document.createRange();
+                 r.setStart(n, i);
+                 r.setEnd(n, i + 'first'.length);
+                 getSelection().removeAllRanges();
+                 getSelection().addRange(r);
+                 return true;
+               }
+             }
+             return false")
+        .await;
+    assert_eq!(selected, Value::Bool(true));
+    b.wait_until(
+        "the word to be selected",
+        "return getSelection().toString() === 'first'",
+    )
+    .await;
+    a.type_into(
+        ".cm-content",
+        &format!("{}{}{}Draft: ", keys::CONTROL, keys::HOME, keys::CONTROL),
+    )
+    .await;
+    let text = format!("Draft: {text}");
+    time_until_editor_reads(&b, &text, Duration::from_secs(20)).await;
+    assert_eq!(
+        b.js("return getSelection().toString()").await,
+        Value::String("first".into()),
+        "the selection moved when the remote change landed"
+    );
+    b.screenshot("10-selection-kept").await;
+    type_in_editor(&b, "second").await;
+    let text = text.replacen("from the first window", "from the second window", 1);
+    time_until_editor_reads(&a, &text, Duration::from_secs(20)).await;
+    assert_eq!(editor_text(&b).await, text);
+
+    // The second device is removed from the account (from the first
+    // device's session, as the service's device list would): its window
+    // says so, and its notes stay and can still be edited.
+    let credentials = |dir: &Path| {
+        cairn_client::default_credential_store(dir)
+            .load()
+            .unwrap()
+            .expect("signed in")
+    };
+    let (first, second) = (credentials(dirs[0].path()), credentials(dirs[1].path()));
+    cairn_client::ServiceClient::new(&url)
+        .unwrap()
+        .revoke_device(&first.access_token, second.device_id.as_ref().unwrap())
+        .await
+        .unwrap();
+    b.wait_until(
+        "the revoked device's indicator to ask for sign-in",
+        "return document.getElementById('sync-indicator').dataset.state === 'needs_sign_in'",
+    )
+    .await;
+    let label = b
+        .js("return document.querySelector('#sync-indicator .label').textContent")
+        .await;
+    println!("revoked device shows: {label}");
+    let label = label.as_str().unwrap();
+    assert!(
+        label.starts_with("Sign in again:") && label.contains("removed"),
+        "{label}"
+    );
+    b.screenshot("11-device-removed").await;
+    type_in_editor(&b, " (kept offline)").await;
+    // The cursor is still where "second" was typed.
+    let text = text.replacen(
+        "from the second window",
+        "from the second (kept offline) window",
+        1,
+    );
+    wait_for_editor(&b, &text).await;
+
     // Signing out of the second window forgets the session and the key on
     // that device; its notes stay.
     assert!(dirs[1].path().join("content-key").exists());
@@ -701,10 +787,210 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     assert!(!dirs[1].path().join("content-key").exists());
     assert!(!dirs[1].path().join("grant.json").exists());
     close_dialog(&b).await;
-    wait_for_titles(&b, &["Shared plans"]).await;
+    wait_for_titles(&b, &["Draft: Shared plans"]).await;
 
     a.quit().await;
     b.quit().await;
+    tokio::task::spawn_blocking(move || drop(cloud))
+        .await
+        .unwrap();
+}
+
+const GITHUB_ID: u64 = 7_310_442;
+
+/// Waits for the window to offer the GitHub sign-in page (shown while the
+/// browser is out) and returns its address, once it differs from `before`.
+async fn github_link(app: &Desktop, before: &str) -> String {
+    app.wait_until(
+        "the GitHub sign-in link",
+        &format!(
+            "const a = document.getElementById('github-link'); \
+             return !document.getElementById('github-waiting').hidden \
+               && a.href.startsWith('http') && a.href !== {}",
+            serde_json::to_string(before).unwrap()
+        ),
+    )
+    .await;
+    app.js("return document.getElementById('github-link').href")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{url} has no {name}"))
+}
+
+async fn text_of(app: &Desktop, id: &str) -> String {
+    app.js(&format!(
+        "return document.getElementById('{id}').textContent"
+    ))
+    .await
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+#[tokio::test]
+async fn signs_in_with_github_and_changes_the_passphrase() {
+    let _serial = SERIAL.lock().await;
+    let oauth = OauthServer::start(GITHUB_ID);
+    let oauth_url = oauth.url.clone();
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(move || {
+            Cloud::start_with(CloudOptions {
+                github_oauth_url: Some(oauth_url),
+                ..Default::default()
+            })
+        })
+        .await
+        .unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    // Also installs the TLS provider the test's own HTTP client needs.
+    let service = cairn_client::ServiceClient::new(&url).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut launch = Launch::new(data.path());
+    // No desktop browser here; the test plays it from the window's link.
+    launch.env.push(("BROWSER".into(), "true".into()));
+    let app = Desktop::launch(launch).await;
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    type_in_editor(&app, "Written before signing in").await;
+
+    open_sign_in_form(&app, &url).await;
+    app.type_into("#signin-passphrase", PASSPHRASE).await;
+    app.click("#signin-github-btn").await;
+    let first = github_link(&app, "").await;
+    assert!(first.starts_with(&oauth.url), "{first}");
+    let redirect_uri = query_param(&first, "redirect_uri");
+    assert!(
+        redirect_uri.starts_with("http://127.0.0.1:"),
+        "{redirect_uri}"
+    );
+
+    // Something else on this machine reaches the loopback listener first,
+    // with a state of its own: refused in the window, nothing signed in.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let forged = no_redirects
+        .get(format!("{redirect_uri}?code=forged&state=forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 302, "the listener answers");
+    app.wait_until(
+        "the forged redirect to be refused",
+        "return document.getElementById('signin-error').textContent.includes('state did not match')",
+    )
+    .await;
+    app.screenshot("12-github-forged-redirect").await;
+    assert_eq!(
+        app.js("return document.getElementById('signed-in').hidden")
+            .await,
+        Value::Bool(true)
+    );
+    assert!(!data.path().join("credentials.json").exists());
+
+    // The real thing: the browser signs in at "GitHub" (the OAuth2 server),
+    // comes back to the app's loopback listener, and lands on the service's
+    // "return to Cairn" page.
+    app.click("#signin-github-btn").await;
+    let second = github_link(&app, &first).await;
+    let page = reqwest::get(&second).await.unwrap();
+    assert!(page.status().is_success(), "{}", page.status());
+    let landing = page.text().await.unwrap();
+    assert!(landing.contains("Return to Cairn"), "{landing}");
+    app.wait_until(
+        "the account view after GitHub sign-in",
+        "return !document.getElementById('signed-in').hidden",
+    )
+    .await;
+    let summary = text_of(&app, "account-summary").await;
+    assert!(
+        summary.contains(&format!("github:{GITHUB_ID}")),
+        "{summary}"
+    );
+    app.wait_until(
+        "the GitHub link to go once signed in",
+        "return document.getElementById('github-waiting').hidden",
+    )
+    .await;
+    app.screenshot("13-signed-in-with-github").await;
+    close_dialog(&app).await;
+    wait_for_synced(&app).await;
+
+    // Changing the passphrase in Settings: a wrong current one and two
+    // different new ones are each refused in words; then it changes.
+    app.js("document.getElementById('open-account').click(); return true")
+        .await;
+    app.wait_until(
+        "the account view",
+        "return !document.getElementById('signed-in').hidden",
+    )
+    .await;
+    const NEW_PASSPHRASE: &str = "cairns mark the trail";
+    let attempt = |current: &'static str, new: &'static str, repeat: &'static str| {
+        let app = &app;
+        async move {
+            app.js(&format!(
+                "for (const [id, v] of [['pass-current', {}], ['pass-new', {}], ['pass-repeat', {}]]) \
+                   document.getElementById(id).value = v; \
+                 document.getElementById('pass-msg').textContent = ''; return true",
+                serde_json::to_string(current).unwrap(),
+                serde_json::to_string(new).unwrap(),
+                serde_json::to_string(repeat).unwrap(),
+            ))
+            .await;
+            app.click("#pass-change-btn").await;
+            app.wait_until(
+                "the passphrase change's answer",
+                "const m = document.getElementById('pass-msg').textContent; \
+                 return m.length > 0 && m !== 'Changing…'",
+            )
+            .await;
+            text_of(app, "pass-msg").await
+        }
+    };
+    let wrong = attempt("not my passphrase", NEW_PASSPHRASE, NEW_PASSPHRASE).await;
+    assert!(wrong.contains("not the current passphrase"), "{wrong}");
+    let differ = attempt(PASSPHRASE, NEW_PASSPHRASE, "cairns mark the trial").await;
+    assert!(differ.contains("differ"), "{differ}");
+    let short = attempt(PASSPHRASE, "short", "short").await;
+    assert!(short.contains("8 characters"), "{short}");
+    let changed = attempt(PASSPHRASE, NEW_PASSPHRASE, NEW_PASSPHRASE).await;
+    assert_eq!(changed, "Passphrase changed");
+    app.screenshot("14-passphrase-changed").await;
+
+    // On the service: the envelope opens with the new passphrase, to the
+    // key this device holds, and no longer with the old one.
+    let credentials = cairn_client::default_credential_store(data.path())
+        .load()
+        .unwrap()
+        .expect("signed in");
+    let record = service
+        .key_envelope(&credentials.access_token)
+        .await
+        .unwrap()
+        .expect("an envelope");
+    let envelope: cairn_core::crypto::KeyEnvelope = serde_json::from_str(&record.envelope).unwrap();
+    let local = cairn_client::encryption::load_content_key(data.path())
+        .unwrap()
+        .expect("the content key on this device");
+    assert!(envelope.open(NEW_PASSPHRASE).unwrap() == local);
+    assert!(envelope.open(PASSPHRASE).is_err());
+
+    close_dialog(&app).await;
+    wait_for_titles(&app, &["Written before signing in"]).await;
+    app.quit().await;
     tokio::task::spawn_blocking(move || drop(cloud))
         .await
         .unwrap();

@@ -112,6 +112,26 @@ fn a_wrong_passphrase_is_refused_and_changes_nothing_and_a_new_one_works() {
         serde_json::from_str(&tablet.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["signed_in"], false);
 
+    // Changing it needs the current passphrase: holding an unlocked device
+    // is not enough. A wrong one changes nothing.
+    let out = cairn_scenarios::device::run_cairn(
+        laptop.dir(),
+        &["key", "change"],
+        &[
+            (
+                "CAIRN_PASSPHRASE".to_owned(),
+                "not the passphrase".to_owned(),
+            ),
+            (
+                "CAIRN_NEW_PASSPHRASE".to_owned(),
+                "a much newer passphrase".to_owned(),
+            ),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not open"), "{err}");
+
     // The passphrase changes: the old one stops working, the new one opens
     // the same notes, nothing was re-encrypted.
     let out = laptop.run_with_env(

@@ -2,13 +2,20 @@
 //! `cairn_client::sign_in`'s, the same the CLI takes; these commands
 //! validate what the user typed, call them, and start or stop the sync task.
 
+use std::time::Duration;
+
 use cairn_client::encryption::KeySetup;
-use cairn_client::{default_credential_store, ServiceClient, StoredCredentials, SyncState};
-use cairn_protocol::DeviceName;
+use cairn_client::sign_in::SignInError;
+use cairn_client::{
+    default_credential_store, PkcePair, ServiceClient, StoredCredentials, SyncState,
+};
+use cairn_protocol::{DeviceName, GITHUB_DONE_PATH};
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, Emitter, State};
 
 use crate::error::{AppError, AppResult};
+use crate::events::GITHUB_STARTED;
+use crate::github_redirect::{self, PendingRedirect};
 use crate::settings::validate_service_url;
 use crate::state::AppState;
 
@@ -117,17 +124,104 @@ pub async fn sign_in_with_key(
     .await
     .map_err(|e| AppError::SignIn(Box::new(e)))?;
     state.start_sync()?;
-    let recovery_key = match signed_in.key_setup {
-        KeySetup::Created { recovery_key } => Some(recovery_key),
-        KeySetup::AlreadyUnlocked | KeySetup::Unlocked => None,
-    };
-    Ok(status_of(Some(&signed_in.credentials), recovery_key))
+    Ok(status_of(
+        Some(&signed_in.credentials),
+        recovery_key_of(signed_in.key_setup),
+    ))
 }
 
+/// How long the user may take in the browser.
+const GITHUB_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// What the window shows while the browser is out: the page to open by
+/// hand if no browser appeared.
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubStarted {
+    pub authorize_url: String,
+}
+
+/// Signs in with GitHub: listens on a loopback port (tauri-plugin-oauth),
+/// asks the service for the authorize URL, opens the browser and tells the
+/// window the URL ([`GITHUB_STARTED`]), waits for the redirect, checks its
+/// `state`, and finishes as an account-key sign-in does. A new attempt or
+/// [`cancel_github_sign_in`] ends a pending one.
 #[tauri::command]
-pub fn sign_in_with_github(service_url: String) -> AppResult<AccountStatus> {
-    validate_service_url(service_url.trim())?;
-    Err(AppError::GithubUnavailable)
+pub async fn sign_in_with_github(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    service_url: String,
+    passphrase: Option<String>,
+) -> AppResult<AccountStatus> {
+    let service_url = service_url.trim().trim_end_matches('/').to_string();
+    validate_service_url(&service_url)?;
+    if service_url.is_empty() {
+        return Err(AppError::invalid(
+            "service URL",
+            "enter the service's address",
+        ));
+    }
+    let passphrase = passphrase.filter(|p| !p.is_empty());
+    let client = ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
+    let name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
+        .map_err(|e| AppError::invalid("device name", e.to_string()))?;
+
+    let redirect = PendingRedirect::listen(format!("{service_url}/{GITHUB_DONE_PATH}"))?;
+    if let Some(earlier) = state.replace_github_sign_in(Some(redirect.port())) {
+        github_redirect::cancel(earlier);
+    }
+    let pkce = PkcePair::generate();
+    let started = client
+        .github_start(&redirect.redirect_uri(), &pkce.challenge)
+        .await
+        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
+    let shown = GithubStarted {
+        authorize_url: started.authorize_url.clone(),
+    };
+    if let Err(e) = app.emit(GITHUB_STARTED, &shown) {
+        eprintln!("cairn-desktop: could not emit {GITHUB_STARTED}: {e}");
+    }
+    if let Err(e) = cairn_client::browser::open(&started.authorize_url) {
+        // The window shows the link to open by hand.
+        eprintln!("cairn-desktop: {e}");
+    }
+    let port = redirect.port();
+    let answered = redirect.wait(GITHUB_TIMEOUT).await;
+    state.finish_github_sign_in(port);
+    let code = cairn_client::code_from_redirect(&answered?, &started.state)
+        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
+    let store = default_credential_store(state.data_dir());
+    let signed_in = cairn_client::sign_in::sign_in_with_github_code(
+        &client,
+        &code,
+        &started.state,
+        &pkce.verifier,
+        &name,
+        state.data_dir(),
+        passphrase.as_deref(),
+        store.as_ref(),
+    )
+    .await
+    .map_err(|e| AppError::SignIn(Box::new(e)))?;
+    state.start_sync()?;
+    Ok(status_of(
+        Some(&signed_in.credentials),
+        recovery_key_of(signed_in.key_setup),
+    ))
+}
+
+/// Gives up a pending GitHub sign-in (the browser was closed, say).
+#[tauri::command]
+pub fn cancel_github_sign_in(state: State<'_, AppState>) {
+    if let Some(port) = state.replace_github_sign_in(None) {
+        github_redirect::cancel(port);
+    }
+}
+
+fn recovery_key_of(setup: KeySetup) -> Option<String> {
+    match setup {
+        KeySetup::Created { recovery_key } => Some(recovery_key),
+        KeySetup::AlreadyUnlocked | KeySetup::Unlocked => None,
+    }
 }
 
 /// Signs out: stops syncing, revokes the session on the service when it can
@@ -155,21 +249,7 @@ pub async fn sign_out(state: State<'_, AppState>) -> AppResult<()> {
 
 #[tauri::command]
 pub async fn devices_list(state: State<'_, AppState>) -> AppResult<Vec<Device>> {
-    let Some(mut credentials) = stored(&state)? else {
-        return Err(AppError::NotSignedIn);
-    };
-    let client =
-        ServiceClient::new(&credentials.server_url).map_err(|e| AppError::Service(Box::new(e)))?;
-    if credentials.access_expires_at <= now_secs() + REFRESH_MARGIN_SECS {
-        let session = client
-            .refresh(&credentials.refresh_token)
-            .await
-            .map_err(|e| AppError::Service(Box::new(e)))?;
-        credentials.update_tokens(&session);
-        default_credential_store(state.data_dir())
-            .save(&credentials)
-            .map_err(|e| AppError::Service(Box::new(e)))?;
-    }
+    let (client, credentials) = fresh_session(&state).await?;
     let devices = client
         .devices(&credentials.access_token)
         .await
@@ -185,6 +265,29 @@ pub async fn devices_list(state: State<'_, AppState>) -> AppResult<Vec<Device>> 
             // The service does not report when a device was last seen.
         })
         .collect())
+}
+
+/// The stored session, refreshed first when it is about to expire, and a
+/// client for its service.
+pub(crate) async fn fresh_session(
+    state: &AppState,
+) -> AppResult<(ServiceClient, StoredCredentials)> {
+    let Some(mut credentials) = stored(state)? else {
+        return Err(AppError::NotSignedIn);
+    };
+    let client =
+        ServiceClient::new(&credentials.server_url).map_err(|e| AppError::Service(Box::new(e)))?;
+    if credentials.access_expires_at <= now_secs() + REFRESH_MARGIN_SECS {
+        let session = client
+            .refresh(&credentials.refresh_token)
+            .await
+            .map_err(|e| AppError::Service(Box::new(e)))?;
+        credentials.update_tokens(&session);
+        default_credential_store(state.data_dir())
+            .save(&credentials)
+            .map_err(|e| AppError::Service(Box::new(e)))?;
+    }
+    Ok((client, credentials))
 }
 
 fn now_secs() -> i64 {

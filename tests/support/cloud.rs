@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_server::config::S3Config;
+use cairn_server::config::{GithubConfig, S3Config};
 use cairn_server::{Config, EmbeddedS3, RunningServer, SystemClock, DEV_BUCKET, DEV_REGION};
 
 use crate::fault_proxy::FaultProxy;
@@ -22,6 +22,9 @@ pub struct CloudOptions {
     pub grant_lifetime_secs: Option<u64>,
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
+    /// Sign-in with GitHub against this OAuth2 server (see
+    /// [`crate::oauth_server::OauthServer`]) instead of github.com.
+    pub github_oauth_url: Option<String>,
 }
 
 pub struct Cloud {
@@ -95,6 +98,16 @@ impl Cloud {
         }
         if let Some(s) = options.refresh_token_ttl_secs {
             config.refresh_token_ttl_secs = s;
+        }
+        if let Some(base) = &options.github_oauth_url {
+            config.providers.github = Some(GithubConfig {
+                client_id: "cairn-test".to_owned(),
+                client_secret: "cairn-test-secret".to_owned(),
+                authorize_url: format!("{base}/authorize"),
+                token_url: format!("{base}/token"),
+                user_url: format!("{base}/userinfo"),
+                scope: String::new(),
+            });
         }
         let service = runtime
             .block_on(RunningServer::start(config.clone(), Arc::new(SystemClock)))

@@ -39,6 +39,7 @@ pub mod keys {
     pub const ENTER: &str = "\u{E007}";
     pub const BACKSPACE: &str = "\u{E003}";
     pub const LEFT: &str = "\u{E012}";
+    pub const HOME: &str = "\u{E011}";
     pub const ESCAPE: &str = "\u{E00C}";
 }
 
@@ -401,8 +402,10 @@ fn stop(child: &mut Child) {
     }
 }
 
+/// A file-name-safe, bounded form of `s` (a "what" may quote a long text).
 fn slug(s: &str) -> String {
     s.chars()
+        .take(80)
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect()
 }

@@ -7,3 +7,4 @@ pub mod desktop;
 pub mod device;
 pub mod edits;
 pub mod fault_proxy;
+pub mod oauth_server;

@@ -1,7 +1,7 @@
 // Account and settings dialog: sign in (account key or GitHub), sign out,
 // the user's devices, and the service URL.
 
-import { api, CairnError, type AccountStatus } from "./api";
+import { api, events, CairnError, type AccountStatus } from "./api";
 import { byId, toast } from "./dom";
 
 const lastSeen = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -20,9 +20,14 @@ export class AccountDialog {
         api.signInWithKey(this.signinUrl.value.trim(), this.signinKey.value, this.signinPassphrase.value),
       ),
     );
-    byId("signin-github-btn").addEventListener("click", () =>
-      void this.signIn(() => api.signInWithGithub(this.signinUrl.value.trim())),
-    );
+    byId("signin-github-btn").addEventListener("click", () => void this.signInWithGithub());
+    byId("github-cancel").addEventListener("click", () => void api.cancelGithubSignIn());
+    // The browser is out: offer the page itself, in case none opened.
+    void events.githubStarted((url) => {
+      byId<HTMLAnchorElement>("github-link").href = url;
+      byId("github-waiting").hidden = false;
+    });
+    byId("pass-change-btn").addEventListener("click", () => void this.changePassphrase());
     byId("signout-btn").addEventListener("click", () => void this.signOut());
     byId("settings-save").addEventListener("click", () => void this.saveSettings());
   }
@@ -86,6 +91,39 @@ export class AccountDialog {
       toast("Signed in");
     } catch (e) {
       this.signinError.textContent = e instanceof CairnError ? e.message : String(e);
+    }
+  }
+
+  private async signInWithGithub(): Promise<void> {
+    const button = byId<HTMLButtonElement>("signin-github-btn");
+    button.disabled = true;
+    try {
+      await this.signIn(() => api.signInWithGithub(this.signinUrl.value.trim(), this.signinPassphrase.value));
+    } finally {
+      button.disabled = false;
+      byId("github-waiting").hidden = true;
+    }
+  }
+
+  private async changePassphrase(): Promise<void> {
+    const current = byId<HTMLInputElement>("pass-current");
+    const next = byId<HTMLInputElement>("pass-new");
+    const repeat = byId<HTMLInputElement>("pass-repeat");
+    const msg = byId("pass-msg");
+    msg.classList.remove("error");
+    if (next.value !== repeat.value) {
+      msg.textContent = "The new passphrases differ; type the same one twice.";
+      msg.classList.add("error");
+      return;
+    }
+    msg.textContent = "Changing…";
+    try {
+      await api.changePassphrase(current.value, next.value);
+      current.value = next.value = repeat.value = "";
+      msg.textContent = "Passphrase changed";
+    } catch (e) {
+      msg.textContent = e instanceof CairnError ? e.message : String(e);
+      msg.classList.add("error");
     }
   }
 

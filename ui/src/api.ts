@@ -157,8 +157,11 @@ export const api = {
   signInDefaults: () => call<SignInDefaults>("sign_in_defaults"),
   signInWithKey: (serviceUrl: string, accountKey: string, passphrase: string) =>
     call<AccountStatus>("sign_in_with_key", { serviceUrl, accountKey, passphrase }),
-  signInWithGithub: (serviceUrl: string) =>
-    call<AccountStatus>("sign_in_with_github", { serviceUrl }),
+  signInWithGithub: (serviceUrl: string, passphrase: string) =>
+    call<AccountStatus>("sign_in_with_github", { serviceUrl, passphrase }),
+  cancelGithubSignIn: () => call<void>("cancel_github_sign_in"),
+  changePassphrase: (current: string, next: string) =>
+    call<void>("change_passphrase", { current, next }),
   signOut: () => call<void>("sign_out"),
   devices: () => call<Device[]>("devices_list"),
   settings: () => call<Settings>("settings_get"),
@@ -170,4 +173,6 @@ export const events = {
     listen<NotesChanged>("notes-changed", (e) => f(e.payload)),
   syncStatus: (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => f(e.payload)),
+  githubStarted: (f: (authorizeUrl: string) => void): Promise<UnlistenFn> =>
+    listen<{ authorize_url: string }>("github-sign-in-started", (e) => f(e.payload.authorize_url)),
 };

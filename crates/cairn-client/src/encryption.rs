@@ -154,11 +154,15 @@ pub async fn setup_encryption(
 }
 
 /// Re-wraps the content key under a new passphrase; nothing is
-/// re-encrypted. Needs the key on this device.
+/// re-encrypted. Needs the key on this device, and `current` (the
+/// passphrase or the recovery key) must open the account's envelope to
+/// that same key: holding an unlocked device is not enough to lock the
+/// user out of their other ones. A wrong `current` changes nothing.
 pub async fn change_passphrase(
     client: &ServiceClient,
     access_token: &str,
     data_dir: &Path,
+    current: &str,
     new_passphrase: &str,
     params: KdfParams,
 ) -> Result<u64, KeyError> {
@@ -167,7 +171,11 @@ pub async fn change_passphrase(
         .key_envelope(access_token)
         .await?
         .ok_or(KeyError::NoLocalKey)?;
-    let next = parse(&rec.envelope)?.change_passphrase(&key, new_passphrase, params)?;
+    let envelope = parse(&rec.envelope)?;
+    if envelope.open(current)? != key {
+        return Err(KeyError::Crypto(CryptoError::WrongSecret));
+    }
+    let next = envelope.change_passphrase(&key, new_passphrase, params)?;
     let body = PutKeyEnvelope {
         expected_generation: rec.generation,
         generation: rec.generation + 1,

@@ -60,6 +60,7 @@ impl ClientError {
                 ErrorCode::Unauthorized
                     | ErrorCode::SessionExpired
                     | ErrorCode::InvalidRefreshToken
+                    | ErrorCode::DeviceRevoked
             )
         )
     }

@@ -13,6 +13,7 @@
 //! No Tauri and no SQLite here: the desktop shell and the CLI both use it.
 
 mod backoff;
+pub mod browser;
 mod credentials;
 pub mod encryption;
 mod error;
@@ -33,7 +34,7 @@ pub use credentials::{
 pub use error::ClientError;
 pub use events::{EventSubscription, StreamItem};
 pub use http_transport::HttpTransport;
-pub use loopback_redirect::LoopbackRedirect;
+pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;
 pub use service_client::ServiceClient;
 pub use sync_agent::{AgentError, SyncAgent, SyncState, WatchOptions};

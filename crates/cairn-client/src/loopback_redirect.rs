@@ -111,32 +111,26 @@ async fn handle(mut stream: TcpStream, expected_state: &str) -> std::io::Result<
     if url.path() != CALLBACK_PATH {
         return respond(&mut stream, "404 Not Found", "Not found.", Outcome::Ignored).await;
     }
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
-    if param("state").as_deref() != Some(expected_state) {
-        return respond(
-            &mut stream,
-            "400 Bad Request",
-            "This sign-in link is not the one Cairn started.",
-            Outcome::Ignored,
-        )
-        .await;
-    }
-    if let Some(error) = param("error") {
-        let message = format!("{error} {}", param("error_description").unwrap_or_default());
-        return respond(
-            &mut stream,
-            "200 OK",
-            "Sign-in was refused. You can close this window.",
-            Outcome::ProviderError(message),
-        )
-        .await;
-    }
-    match param("code") {
-        Some(code) => {
+    match classify(&url, expected_state) {
+        Redirect::WrongState => {
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "This sign-in link is not the one Cairn started.",
+                Outcome::Ignored,
+            )
+            .await
+        }
+        Redirect::Refused(message) => {
+            respond(
+                &mut stream,
+                "200 OK",
+                "Sign-in was refused. You can close this window.",
+                Outcome::ProviderError(message),
+            )
+            .await
+        }
+        Redirect::Code(code) => {
             respond(
                 &mut stream,
                 "200 OK",
@@ -145,7 +139,7 @@ async fn handle(mut stream: TcpStream, expected_state: &str) -> std::io::Result<
             )
             .await
         }
-        None => {
+        Redirect::NoCode => {
             respond(
                 &mut stream,
                 "400 Bad Request",
@@ -154,6 +148,59 @@ async fn handle(mut stream: TcpStream, expected_state: &str) -> std::io::Result<
             )
             .await
         }
+    }
+}
+
+/// What a redirect's query says, judged against the state we expect.
+enum Redirect {
+    WrongState,
+    Refused(String),
+    Code(String),
+    NoCode,
+}
+
+fn classify(url: &url::Url, expected_state: &str) -> Redirect {
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if param("state").as_deref() != Some(expected_state) {
+        return Redirect::WrongState;
+    }
+    if let Some(error) = param("error") {
+        let description = param("error_description").unwrap_or_default();
+        return Redirect::Refused(format!("{error} {description}").trim().to_owned());
+    }
+    match param("code") {
+        Some(code) => Redirect::Code(code),
+        None => Redirect::NoCode,
+    }
+}
+
+/// The code from a redirect that some other listener caught (the desktop
+/// app's one-shot loopback server hands over the URL it was called with).
+/// Unlike [`LoopbackRedirect`], which can ignore strays and keep waiting,
+/// a one-shot listener has only this answer: a wrong `state` ends the
+/// attempt, since that request did not come from the sign-in we started.
+pub fn code_from_redirect(redirect_url: &str, expected_state: &str) -> Result<String, ClientError> {
+    let url = url::Url::parse(redirect_url).map_err(|e| {
+        ClientError::OauthRedirect(format!(
+            "the browser came back with an unreadable address: {e}"
+        ))
+    })?;
+    match classify(&url, expected_state) {
+        Redirect::Code(code) => Ok(code),
+        Redirect::WrongState => Err(ClientError::OauthRedirect(
+            "the answer did not belong to the sign-in Cairn started (its state did not match); nothing was changed, try again"
+                .to_owned(),
+        )),
+        Redirect::Refused(message) => Err(ClientError::OauthRedirect(format!(
+            "GitHub did not allow the sign-in: {message}"
+        ))),
+        Redirect::NoCode => Err(ClientError::OauthRedirect(
+            "the browser came back without a sign-in code".to_owned(),
+        )),
     }
 }
 
@@ -171,4 +218,34 @@ async fn respond(
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_gives_its_code_only_with_our_state() {
+        let ok = "http://127.0.0.1:4567/callback?code=abc&state=s1";
+        assert_eq!(code_from_redirect(ok, "s1").unwrap(), "abc");
+        let forged = "http://127.0.0.1:4567/callback?code=abc&state=s2";
+        let e = code_from_redirect(forged, "s1").unwrap_err().to_string();
+        assert!(e.contains("state did not match"), "{e}");
+        let missing = "http://127.0.0.1:4567/callback?code=abc";
+        assert!(code_from_redirect(missing, "s1").is_err());
+    }
+
+    #[test]
+    fn a_refusal_and_a_missing_code_are_errors_that_say_so() {
+        let refused =
+            "http://127.0.0.1:1/callback?state=s1&error=access_denied&error_description=no";
+        let e = code_from_redirect(refused, "s1").unwrap_err().to_string();
+        assert!(e.contains("access_denied no"), "{e}");
+        let e = code_from_redirect("http://127.0.0.1:1/callback?state=s1", "s1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without a sign-in code"), "{e}");
+        assert!(code_from_redirect("not a url", "s1").is_err());
+    }
 }

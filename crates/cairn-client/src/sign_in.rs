@@ -75,6 +75,37 @@ pub async fn sign_in_with_account_key(
     finish_sign_in(client, session, device_name, data_dir, secret, store).await
 }
 
+/// Finishes a GitHub sign-in whose redirect this device caught: trades the
+/// code (with the `state` it came with) for a login code, redeems that with
+/// our PKCE verifier, then finishes as any sign-in does (see the module
+/// docs). Check the redirect's state first
+/// ([`crate::code_from_redirect`]).
+#[allow(clippy::too_many_arguments)] // the sign-in's inputs, each needed once
+pub async fn sign_in_with_github_code(
+    client: &ServiceClient,
+    code: &str,
+    state: &str,
+    code_verifier: &str,
+    device_name: &DeviceName,
+    data_dir: &Path,
+    secret: Option<&str>,
+    store: &dyn CredentialStore,
+) -> Result<SignedInDevice, SignInError> {
+    let login = client
+        .github_exchange(code, state)
+        .await
+        .map_err(SignInError::SignIn)?;
+    let resume = resumable_device(store, client.base_url());
+    // A device that is gone comes back as a session for no device (the
+    // service cannot ask for the spent login code again), and
+    // `finish_sign_in` registers a new one.
+    let session = client
+        .sign_in_with_login_code(&login.login_code, code_verifier, resume.as_ref())
+        .await
+        .map_err(SignInError::SignIn)?;
+    finish_sign_in(client, session, device_name, data_dir, secret, store).await
+}
+
 /// The device this data dir used before on the same service, if any.
 pub fn resumable_device(store: &dyn CredentialStore, server_url: &str) -> Option<DeviceId> {
     let same = |a: &str| a.trim_end_matches('/') == server_url.trim_end_matches('/');

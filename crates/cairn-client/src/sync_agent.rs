@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use cairn_core::sync::{run_round, RoundReport, SyncError};
 use cairn_core::Store;
-use cairn_protocol::{DeviceId, Grant, ServiceEvent};
+use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -373,7 +373,16 @@ pub(crate) fn grant_path(data_dir: &Path) -> PathBuf {
 
 fn service_error(e: ClientError) -> AgentError {
     if e.needs_sign_in() {
-        AgentError::NeedsSignIn(e.to_string())
+        // Said for the person at the window, who did not see the request.
+        let reason = match e.api_code() {
+            Some(ErrorCode::DeviceRevoked) => {
+                "this device was removed from your account".to_owned()
+            }
+            Some(ErrorCode::SessionExpired) => "your session expired".to_owned(),
+            _ => "this device's session has ended (signed out, or removed from another device)"
+                .to_owned(),
+        };
+        AgentError::NeedsSignIn(reason)
     } else if matches!(e, ClientError::Http { .. }) {
         AgentError::Offline(e.to_string())
     } else {

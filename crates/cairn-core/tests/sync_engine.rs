@@ -391,3 +391,29 @@ fn head_of_another_device_is_refused() {
     let err = r.peers[0].error.clone().unwrap_or_default();
     assert!(err.contains("names device dev2"), "{r:?}");
 }
+
+#[test]
+fn a_peer_error_clears_once_the_peer_reads_cleanly_again() {
+    let storage = MemoryStorage::default();
+    let all = devices(2);
+    all[0].store.lock().unwrap().create_note("x").unwrap();
+    settle(&storage, &all);
+    let last_error = || {
+        all[1]
+            .store
+            .lock()
+            .unwrap()
+            .peer_state("dev0")
+            .unwrap()
+            .last_error
+    };
+    // dev1 has nothing to publish; its one request, dev0's head, fails.
+    storage.fail_next(1);
+    let r = round(&storage, &all, 1);
+    assert!(r.peers[0].error.is_some(), "{r:?}");
+    assert!(last_error().is_some());
+    // Nothing new at dev0 (a 304): the kept error is over.
+    let r = round(&storage, &all, 1);
+    assert!(r.peers[0].error.is_none(), "{r:?}");
+    assert_eq!(last_error(), None);
+}

@@ -20,6 +20,10 @@
 //!    (`POST /v1/sessions`, [`SignInRequest::LoginCode`]). The code is only
 //!    useful together with the verifier, which never left the client.
 //!
+//! A client whose loopback listener answers the browser with a redirect
+//! (the desktop app's does) sends it on to [`GITHUB_DONE_PATH`], a plain
+//! page saying to return to the app.
+//!
 //! Sessions: a short-lived access token (`Authorization: Bearer`) and a
 //! refresh token (`POST /v1/sessions/refresh`, rotated on every use).
 //! `POST /v1/sessions/logout` revokes both.
@@ -27,6 +31,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{DeviceId, UserId};
+
+/// The service's "return to the app" page, relative to its root.
+pub const GITHUB_DONE_PATH: &str = "v1/auth/github/done";
 
 /// Answer to `POST /v1/accounts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

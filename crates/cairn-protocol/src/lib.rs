@@ -22,7 +22,7 @@ pub mod key_layout;
 pub use api_error::{ApiError, ErrorCode};
 pub use auth::{
     AccountCreated, GithubExchangeRequest, GithubLoginCode, GithubStartRequest,
-    GithubStartResponse, RefreshRequest, Session, SignInRequest, UserInfo,
+    GithubStartResponse, RefreshRequest, Session, SignInRequest, UserInfo, GITHUB_DONE_PATH,
 };
 pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
 pub use error::ProtocolError;

@@ -45,7 +45,21 @@ impl FromRequestParts<AppState> for Caller {
             .registry
             .session_by_access_hash(&hash_secret(&token))?
             .ok_or(ServerError::Unauthorized)?;
-        if session.revoked || session.access_expires_at <= state.clock.now_secs() {
+        if session.revoked {
+            // Say why when the device itself was removed, so its app can
+            // tell the user rather than just "signed out".
+            if let Some(device) = &session.device_id {
+                if state
+                    .registry
+                    .device_of(&session.user_id, device)?
+                    .is_some_and(|d| d.is_revoked())
+                {
+                    return Err(ServerError::DeviceRevoked(device.clone()));
+                }
+            }
+            return Err(ServerError::SessionExpired);
+        }
+        if session.access_expires_at <= state.clock.now_secs() {
             return Err(ServerError::SessionExpired);
         }
         Ok(Caller {

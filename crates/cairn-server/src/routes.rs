@@ -9,6 +9,7 @@
 //! | GET | /v1/me | who am I |
 //! | POST | /v1/auth/github/start | begin GitHub sign-in |
 //! | POST | /v1/auth/github/exchange | finish it, get a login code |
+//! | GET | /v1/auth/github/done | "return to the app" page for the browser |
 //! | GET, POST | /v1/devices | list, register |
 //! | PATCH, DELETE | /v1/devices/{id} | rename, revoke |
 //! | POST | /v1/devices/{id}/grant | presigned URLs |
@@ -44,6 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(sessions::me))
         .route("/v1/auth/github/start", post(github_sign_in::start))
         .route("/v1/auth/github/exchange", post(github_sign_in::exchange))
+        .route(
+            &format!("/{}", cairn_protocol::GITHUB_DONE_PATH),
+            get(github_sign_in::done),
+        )
         .route("/v1/devices", get(devices::list).post(devices::register))
         .route(
             "/v1/devices/{id}",

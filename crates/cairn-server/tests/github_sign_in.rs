@@ -6,7 +6,7 @@
 
 #[path = "support/harness.rs"]
 mod harness;
-#[path = "support/oauth_server.rs"]
+#[path = "../../../tests/support/oauth_server.rs"]
 mod oauth_server;
 
 use std::sync::Arc;

@@ -197,7 +197,9 @@ async fn a_revoked_device_gets_no_grant_and_drops_out_of_its_peers_grants() {
         .grant(old_phone.token(), &old_phone.device.id)
         .await
         .expect_err("revoked");
-    assert!(matches!(err.status(), Some(401 | 403 | 410)), "{err}");
+    // Its session went with it, and the answer says why.
+    assert_eq!(err.api_code(), Some(ErrorCode::DeviceRevoked), "{err}");
+    assert_eq!(err.status(), Some(410));
     // Signing in again and resuming the device does not bring it back.
     let err = h
         .client

@@ -17,7 +17,8 @@ use super::signed_in::{runtime, SignedIn};
 #[derive(Subcommand)]
 pub enum KeyCommand {
     /// Change the passphrase (re-wraps the key; nothing is re-encrypted).
-    /// Reads the new one from CAIRN_NEW_PASSPHRASE or a prompt.
+    /// Asks for the current one (CAIRN_PASSPHRASE or a prompt), then the new
+    /// one (CAIRN_NEW_PASSPHRASE or a prompt).
     Change,
 }
 
@@ -66,6 +67,13 @@ pub fn run(data_dir: &Path, which: KeyCommand) -> Result<()> {
             else {
                 bail!("no new passphrase: set CAIRN_NEW_PASSPHRASE or run in a terminal");
             };
+            let Some(current) = secret_from_env_or_prompt(
+                "CAIRN_PASSPHRASE",
+                "Current passphrase or recovery key: ",
+            )?
+            else {
+                bail!("no current passphrase: set CAIRN_PASSPHRASE or run in a terminal");
+            };
             let mut signed_in = SignedIn::load(data_dir)?;
             let generation = runtime()?.block_on(async {
                 let token = signed_in.access_token().await?;
@@ -73,6 +81,7 @@ pub fn run(data_dir: &Path, which: KeyCommand) -> Result<()> {
                     &signed_in.client,
                     &token,
                     data_dir,
+                    &current,
                     &new,
                     KdfParams::default(),
                 )

@@ -115,21 +115,8 @@ fn is_gone(e: &anyhow::Error) -> bool {
 /// enough when there is none (over SSH, say).
 fn open_browser(url: &str) -> Result<(), ClientError> {
     eprintln!("Open this page to sign in with GitHub:\n  {url}");
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(target_os = "windows") {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    match std::process::Command::new(opener)
-        .arg(url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-    {
-        Ok(_child) => {}
-        Err(e) => eprintln!("(could not start {opener}: {e}; open the page by hand)"),
+    if let Err(e) = cairn_client::browser::open(url) {
+        eprintln!("({e}; open the page by hand)");
     }
     Ok(())
 }

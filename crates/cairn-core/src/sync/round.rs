@@ -132,7 +132,16 @@ pub fn read_peer(
     for attempt in 0..2 {
         report.requests += 1;
         let (head_bytes, new_etag) = match t.get(peer, DeviceKey::Head, etag.as_deref())? {
-            Fetched::NotModified | Fetched::Missing => return Ok(0),
+            Fetched::NotModified | Fetched::Missing => {
+                // The peer reads cleanly again: an error kept from an
+                // earlier round (a dropped connection, say) is over. A bad
+                // object would still be there, since its head was never
+                // applied and its etag never kept.
+                if state.last_error.is_some() {
+                    lock(store)?.set_peer_error(peer, None)?;
+                }
+                return Ok(0);
+            }
             Fetched::Found { body, etag } => (body, etag),
         };
         report.bytes_down += head_bytes.len() as u64;

@@ -166,3 +166,13 @@ mod tests {
         }
     }
 }
+
+/// Where the app's loopback listener sends the browser once it has caught
+/// the redirect, so the tab ends on a page that says what happens next
+/// instead of an empty loopback answer. It shows nothing of the sign-in.
+pub async fn done() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        "<!doctype html><meta charset=utf-8><title>Cairn</title>\
+         <p>GitHub has answered. Return to Cairn to finish signing in; you can close this tab.</p>",
+    )
+}

@@ -52,7 +52,15 @@ pub async fn sign_in(
             if !constant_time_eq(&pkce_challenge(&code_verifier), &challenge) {
                 return Err(ServerError::InvalidLoginCode);
             }
-            (user, device_id)
+            // The login code is spent now, so a device that cannot be
+            // resumed (revoked, or unknown to this user) must not fail the
+            // sign-in: the session acts for no device and the client
+            // registers a new one, as it does after an account-key retry.
+            let device = match device_id {
+                Some(d) if check_resumable(&state, &user, &d).is_err() => None,
+                other => other,
+            };
+            (user, device)
         }
     };
     if let Some(device) = &device {

@@ -3,7 +3,7 @@
 //! returned handle lives.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 pub struct OauthServer {
@@ -13,7 +13,14 @@ pub struct OauthServer {
 
 impl OauthServer {
     pub fn start(github_account_id: u64) -> OauthServer {
-        let node_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/node");
+        // This file is compiled into the scenario tests (tests/) and the
+        // service's own tests (crates/cairn-server/); both are under the
+        // repository root that holds tests/node.
+        let node_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("tests/node"))
+            .find(|d| d.is_dir())
+            .expect("tests/node above this crate");
         assert!(
             node_dir.join("node_modules/oauth2-mock-server").is_dir(),
             "the OAuth tests need tests/node/node_modules: run `npm ci --prefix tests/node` \
