@@ -18,6 +18,7 @@ pub mod crypto;
 mod doc_cache;
 pub mod error;
 mod history;
+mod merge;
 mod migrations;
 pub mod model;
 pub mod note_doc;

@@ -66,7 +66,7 @@ pub struct Store {
     pub(crate) actor: Vec<u8>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cache: DocCache,
-    events: Vec<StoreEvent>,
+    pub(crate) events: Vec<StoreEvent>,
     /// When set, every object published is sealed with it and every object
     /// read must be sealed with it.
     pub(crate) content_key: Option<crate::crypto::ContentKey>,
@@ -293,138 +293,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Merges changes from another replica of the note (the sync engine's
-    /// entry point). Unknown notes are created. Returns whether anything new
-    /// was applied. Bad bytes are refused and change nothing.
-    pub fn merge(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
-        Ok(self.merge_many(&[(id.to_string(), bytes.to_vec())])? > 0)
-    }
-
-    /// Merges changes for many notes in one transaction: all of them are
-    /// stored, or none. Returns how many notes changed.
-    pub fn merge_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<usize> {
-        let refs: Vec<(&str, &[u8])> = entries
-            .iter()
-            .map(|(id, b)| (id.as_str(), b.as_slice()))
-            .collect();
-        let ids: Vec<&str> = refs.iter().map(|(id, _)| *id).collect();
-        let pre = self.preload_new(&refs)?;
-        self.in_tx(&ids, |s| s.merge_preloaded(&refs, pre))
-    }
-
-    /// Loads, in parallel and outside any transaction, the notes in
-    /// `entries` that this store does not have yet. Loading a document is
-    /// most of what a first sync costs, and it needs no store.
-    pub(crate) fn preload_new(
-        &self,
-        entries: &[(&str, &[u8])],
-    ) -> Result<Vec<Option<Result<NoteState>>>> {
-        let mut new = Vec::new();
-        for (i, (id, bytes)) in entries.iter().enumerate() {
-            validate_note_id(id)?;
-            if !bytes.is_empty() && !self.doc_exists(id)? {
-                new.push(i);
-            }
-        }
-        let mut out: Vec<Option<Result<NoteState>>> = (0..entries.len()).map(|_| None).collect();
-        if new.is_empty() {
-            return Ok(out);
-        }
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(1, 8)
-            .min(new.len());
-        let per = new.len().div_ceil(workers);
-        let results: Vec<(usize, Result<NoteState>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = new
-                .chunks(per)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|&i| (i, read_new_note(entries[i].0, entries[i].1)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        if results.len() != new.len() {
-            return Err(CoreError::Invalid {
-                what: "merge",
-                reason: "a worker loading notes failed".into(),
-            });
-        }
-        for (i, r) in results {
-            out[i] = Some(r);
-        }
-        Ok(out)
-    }
-
-    /// Stores `entries` (inside a transaction), using what `preload_new`
-    /// read for the new ones.
-    pub(crate) fn merge_preloaded(
-        &mut self,
-        entries: &[(&str, &[u8])],
-        mut pre: Vec<Option<Result<NoteState>>>,
-    ) -> Result<usize> {
-        let mut changed = 0;
-        let mut inserted = std::collections::HashSet::new();
-        for (i, (id, bytes)) in entries.iter().enumerate() {
-            let loaded = pre.get_mut(i).and_then(Option::take);
-            let did = match loaded {
-                // The same note twice in one batch: the second is a merge.
-                Some(state) if !inserted.contains(id) => {
-                    let state = state?;
-                    // The bytes loaded as they are, so they are stored as
-                    // they are: re-saving every note of a first sync would
-                    // double its cost.
-                    self.insert_doc(id, bytes, &state, Origin::Merged)?;
-                    self.events.push(StoreEvent {
-                        note_id: id.to_string(),
-                        origin: Origin::Merged,
-                        kind: EventKind::Created,
-                    });
-                    inserted.insert(*id);
-                    true
-                }
-                _ => self.merge_one(id, bytes)?,
-            };
-            if did {
-                changed += 1;
-            }
-        }
-        Ok(changed)
-    }
-
-    pub(crate) fn merge_one(&mut self, id: &str, bytes: &[u8]) -> Result<bool> {
-        if bytes.is_empty() {
-            return Ok(false);
-        }
-        if !self.doc_exists(id)? {
-            let state = read_new_note(id, bytes)?;
-            self.insert_doc(id, bytes, &state, Origin::Merged)?;
-            self.events.push(StoreEvent {
-                note_id: id.to_string(),
-                origin: Origin::Merged,
-                kind: EventKind::Created,
-            });
-            return Ok(true);
-        }
-        let doc = self.doc_mut(id)?;
-        let before = doc.heads();
-        doc.merge_bytes(bytes)?;
-        if doc.heads() == before {
-            return Ok(false);
-        }
-        self.write_changes(id, Origin::Merged)?;
-        Ok(true)
-    }
-
     /// Runs `f` in one SQLite transaction. On any error the transaction is
     /// rolled back, the events it queued are dropped and the documents it
     /// touched leave the cache (they may hold changes that were not stored).
@@ -459,7 +327,7 @@ impl Store {
     }
 
     /// Stores a new document (inside a transaction).
-    fn insert_doc(
+    pub(crate) fn insert_doc(
         &mut self,
         id: &str,
         snapshot: &[u8],
@@ -484,7 +352,7 @@ impl Store {
 
     /// Writes the cached document's new changes and derived rows (inside a
     /// transaction).
-    fn write_changes(&mut self, id: &str, origin: Origin) -> Result<()> {
+    pub(crate) fn write_changes(&mut self, id: &str, origin: Origin) -> Result<()> {
         let path = self.path.clone();
         let Some(doc) = self.cache.get_mut(id) else {
             return Err(CoreError::NoteNotFound { id: id.to_string() });
@@ -599,7 +467,7 @@ impl Store {
 /// (a partial or damaged document is an error); the document's own hash
 /// check is skipped because the object it came in was already checked
 /// against its SHA-256 (and opened with its AEAD tag when encrypted).
-fn read_new_note(id: &str, bytes: &[u8]) -> Result<NoteState> {
+pub(crate) fn read_new_note(id: &str, bytes: &[u8]) -> Result<NoteState> {
     let bad = |reason: String| CoreError::BadChanges {
         id: id.to_string(),
         reason,

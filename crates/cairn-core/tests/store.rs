@@ -235,6 +235,34 @@ fn merging_between_stores_keeps_index_right_and_marks_origin() {
 }
 
 #[test]
+fn bytes_already_stored_are_recognised_and_new_ones_still_merge() {
+    let da = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.create_note("first line").unwrap();
+    let whole = a.save_note(&id).unwrap();
+    // B stores A's bytes as they came; the same bytes again are nothing new.
+    assert!(b.merge(&id, &whole).unwrap());
+    assert!(!b.merge(&id, &whole).unwrap());
+    // B's own change after them: A's bytes alone are still nothing new, the
+    // pair in order neither, and A's next change is.
+    b.splice(&id, 10, 0, " from B").unwrap();
+    let b_change = b.changes_after(&id, &a.heads(&id).unwrap()).unwrap();
+    assert!(!b.merge(&id, &whole).unwrap());
+    assert!(!b.merge(&id, &[whole.clone(), b_change].concat()).unwrap());
+    a.splice(&id, 0, 0, "A: ").unwrap();
+    let a_change = a.changes_after(&id, &[]).unwrap();
+    assert!(b.merge(&id, &a_change).unwrap());
+    assert_eq!(b.get(&id).unwrap().body, "A: first line from B");
+    // Bytes that merely start like stored ones are not taken for them.
+    let mut damaged = whole.clone();
+    damaged.push(0);
+    assert!(b.merge(&id, &damaged).is_err());
+    assert_eq!(b.get(&id).unwrap().body, "A: first line from B");
+}
+
+#[test]
 fn newer_schema_is_refused_and_file_untouched() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -132,7 +132,11 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         .unwrap_or_default()
         .trim()
         .to_string();
-    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (a_dir, b_dir, c_dir) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     fill(&a_dir, n)?;
     for (dir, name) in [(&a_dir, "bench-a"), (&b_dir, "bench-b")] {
         let d = dir.to_string_lossy();
@@ -168,11 +172,42 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         if got != n {
             bail!("bootstrap brought {got} of {n} notes");
         }
-        // Let both sides settle (B republishes what it merged, A acks).
+        // Let both sides settle: B republishes what it merged (a snapshot
+        // of every note), and A reads it back, finding nothing new.
+        let t = Instant::now();
         for _ in 0..3 {
             a.round().await?;
             b.round().await?;
         }
+        let settle_s = t.elapsed().as_secs_f64();
+
+        // A third device joins: it reads both A's and B's snapshot, each
+        // with every note.
+        cairn(&[
+            "--data-dir",
+            &c_dir.to_string_lossy(),
+            "login",
+            "--server",
+            &server.url,
+            "--account-key",
+            &key,
+            "--name",
+            "bench-c",
+        ])?;
+        let (mut c, c_store) = agent(&c_dir, plaintext)?;
+        let t = Instant::now();
+        let boot_c = c.round().await?;
+        let bootstrap_two_peers_s = t.elapsed().as_secs_f64();
+        let got = c_store.lock().map_err(|_| anyhow!("lock"))?.count(false)?;
+        if got != n || boot_c.peers.len() != 2 {
+            bail!(
+                "the third device got {got} of {n} notes from {} peers",
+                boot_c.peers.len()
+            );
+        }
+        // A and B keep their grants from before C joined: the figures below
+        // stay those of a pair of devices.
+        drop(c);
 
         // One character typed into one note.
         let id = a_store
@@ -250,6 +285,9 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "bootstrap_s": round2(bootstrap_s),
             "bootstrap_requests": boot.requests,
             "bootstrap_bytes": boot.bytes_down,
+            "settle_after_bootstrap_s": round2(settle_s),
+            "bootstrap_two_peers_s": round2(bootstrap_two_peers_s),
+            "bootstrap_two_peers_requests": boot_c.requests,
             "edit_publish_bytes": edit.bytes_up,
             "edit_publish_requests": edit.publish_requests,
             "idle_round_requests_per_peer": idle_per_peer,

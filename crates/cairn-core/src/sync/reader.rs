@@ -165,11 +165,6 @@ impl Store {
         bundles: Vec<Bundle>,
         me: &str,
     ) -> Result<usize> {
-        let ids: Vec<String> = bundles
-            .iter()
-            .flat_map(|b| b.iter().map(|(id, _)| id.clone()))
-            .collect();
-        let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
         let now = self.clock.now_ms();
         let new_state = PeerState {
             device_id: state.device_id.clone(),
@@ -184,11 +179,6 @@ impl Store {
             .iter()
             .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), bytes.as_slice())))
             .collect();
-        let pre = self.preload_new(&entries)?;
-        self.in_tx(&touched, |s| {
-            let changed = s.merge_preloaded(&entries, pre)?;
-            s.save_peer(&new_state)?;
-            Ok(changed)
-        })
+        self.merge_batch(&entries, |s| s.save_peer(&new_state))
     }
 }
