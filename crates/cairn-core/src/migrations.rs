@@ -12,12 +12,17 @@ use crate::error::{CoreError, Result};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_sync.sql")),
+    (3, include_str!("../migrations/0003_contentless_fts.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    migrate_to(conn, path, SCHEMA_VERSION)
+}
+
+fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
     let db = |op| {
         move |source| CoreError::Database {
             op,
@@ -34,7 +39,10 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v > current && *v <= target)
+    {
         let tx = conn.transaction().map_err(db("starting a migration"))?;
         tx.execute_batch(sql).map_err(db("applying a migration"))?;
         tx.pragma_update(None, "user_version", version)
@@ -75,6 +83,40 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn the_search_index_survives_becoming_contentless() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut c = Connection::open(&path).unwrap();
+        migrate_to(&mut c, &path, 2).unwrap();
+        c.execute_batch(
+            "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES ('n1', 0, 0, 0);
+             INSERT INTO notes(id, title, excerpt, tags, pinned, trashed, created, modified, size)
+               VALUES ('n1', 'Granite', '', '[]', 0, 0, 1, 1, 5);
+             INSERT INTO notes_fts(rowid, title, body, tags)
+               SELECT rowid, 'Granite', 'steps up the hill', 'walks' FROM notes;",
+        )
+        .unwrap();
+        migrate(&mut c, &path).unwrap();
+        let found = |q: &str| -> i64 {
+            c.query_row(
+                "SELECT count(*) FROM notes_fts WHERE notes_fts MATCH ?1",
+                [q],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(found("hill"), 1);
+        assert_eq!(found("walks"), 1);
+        // A contentless index can still drop a note's entry by rowid.
+        c.execute(
+            "DELETE FROM notes_fts WHERE rowid = (SELECT rowid FROM notes WHERE id = 'n1')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(found("hill"), 0);
     }
 
     #[test]
