@@ -866,8 +866,18 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
 
     open_sign_in_form(&app, &url).await;
     app.type_into("#signin-passphrase", PASSPHRASE).await;
+    // Started, then given up: the window says so and nothing changes.
     app.click("#signin-github-btn").await;
-    let first = github_link(&app, "").await;
+    let cancelled = github_link(&app, "").await;
+    app.click("#github-cancel").await;
+    app.wait_until(
+        "the cancelled sign-in to say so",
+        "return document.getElementById('signin-error').textContent.includes('cancelled') \
+           && document.getElementById('github-waiting').hidden",
+    )
+    .await;
+    app.click("#signin-github-btn").await;
+    let first = github_link(&app, &cancelled).await;
     assert!(first.starts_with(&oauth.url), "{first}");
     let redirect_uri = query_param(&first, "redirect_uri");
     assert!(

@@ -46,6 +46,8 @@ export class AccountDialog {
         api.signInDefaults(),
       ]);
       this.settingsUrl.value = settings.service_url;
+      // Unset: show what is in use, without saving it as a choice.
+      this.settingsUrl.placeholder = account.service_url ?? defaults.service_url ?? "http://127.0.0.1:8787";
       // Prefilled only: signing in needs the passphrase, which only the
       // user knows.
       if (!this.signinUrl.value) this.signinUrl.value = defaults.service_url ?? settings.service_url;
