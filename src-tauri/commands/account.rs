@@ -165,15 +165,21 @@ pub async fn sign_in_with_github(
     let name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
         .map_err(|e| AppError::invalid("device name", e.to_string()))?;
 
-    let redirect = PendingRedirect::listen(format!("{service_url}/{GITHUB_DONE_PATH}"))?;
-    if let Some(earlier) = state.replace_github_sign_in(Some(redirect.port())) {
+    // One sign-in at a time: a new attempt ends the one before.
+    if let Some(earlier) = state.replace_github_sign_in(None) {
         github_redirect::cancel(earlier);
     }
+    let redirect = PendingRedirect::listen(format!("{service_url}/{GITHUB_DONE_PATH}"))?;
     let pkce = PkcePair::generate();
+    // On an error from here on, dropping `redirect` stops its listener.
     let started = client
         .github_start(&redirect.redirect_uri(), &pkce.challenge)
         .await
         .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
+    if let Some(other) = state.replace_github_sign_in(Some(redirect.port())) {
+        // Another attempt started while this one asked the service.
+        github_redirect::cancel(other);
+    }
     let shown = GithubStarted {
         authorize_url: started.authorize_url.clone(),
     };

@@ -146,6 +146,16 @@ fn check_challenge(challenge: &str) -> Result<(), ServerError> {
     }
 }
 
+/// Where the app's loopback listener sends the browser once it has caught
+/// the redirect, so the tab ends on a page that says what happens next
+/// instead of an empty loopback answer. It shows nothing of the sign-in.
+pub async fn done() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        "<!doctype html><meta charset=utf-8><title>Cairn</title>\
+         <p>GitHub has answered. Return to Cairn to finish signing in; you can close this tab.</p>",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,14 +175,4 @@ mod tests {
             assert!(check_loopback_redirect(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// Where the app's loopback listener sends the browser once it has caught
-/// the redirect, so the tab ends on a page that says what happens next
-/// instead of an empty loopback answer. It shows nothing of the sign-in.
-pub async fn done() -> axum::response::Html<&'static str> {
-    axum::response::Html(
-        "<!doctype html><meta charset=utf-8><title>Cairn</title>\
-         <p>GitHub has answered. Return to Cairn to finish signing in; you can close this tab.</p>",
-    )
 }
