@@ -8,6 +8,7 @@
 pub mod account;
 pub mod app;
 pub mod encryption;
+pub mod github_sign_in;
 pub mod history;
 pub mod notes;
 pub mod settings;

@@ -1,21 +1,15 @@
-//! Sign-in, devices and sync status. The sign-in steps themselves are
-//! `cairn_client::sign_in`'s, the same the CLI takes; these commands
-//! validate what the user typed, call them, and start or stop the sync task.
-
-use std::time::Duration;
+//! Sign-in with an account key, sign-out, devices and sync status. The
+//! sign-in steps themselves are `cairn_client::sign_in`'s, the same the CLI
+//! takes; these commands validate what the user typed, call them, and start
+//! or stop the sync task. GitHub sign-in is in `github_sign_in.rs`.
 
 use cairn_client::encryption::KeySetup;
-use cairn_client::sign_in::SignInError;
-use cairn_client::{
-    default_credential_store, PkcePair, ServiceClient, StoredCredentials, SyncState,
-};
-use cairn_protocol::{DeviceName, GITHUB_DONE_PATH};
+use cairn_client::{default_credential_store, ServiceClient, StoredCredentials, SyncState};
+use cairn_protocol::DeviceName;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, State};
+use tauri::State;
 
 use crate::error::{AppError, AppResult};
-use crate::events::GITHUB_STARTED;
-use crate::github_redirect::{self, PendingRedirect};
 use crate::settings::validate_service_url;
 use crate::state::AppState;
 
@@ -50,13 +44,48 @@ pub struct SignInDefaults {
     pub account_key: Option<String>,
 }
 
+/// What every sign-in form gives: the service (checked), this device's
+/// name, and the passphrase if one was typed.
+pub(crate) struct SignInForm {
+    pub service_url: String,
+    pub client: ServiceClient,
+    pub device_name: DeviceName,
+    pub passphrase: Option<String>,
+}
+
+impl SignInForm {
+    pub fn read(service_url: &str, passphrase: Option<String>) -> AppResult<SignInForm> {
+        let service_url = service_url.trim().trim_end_matches('/').to_string();
+        validate_service_url(&service_url)?;
+        if service_url.is_empty() {
+            return Err(AppError::invalid(
+                "service URL",
+                "enter the service's address",
+            ));
+        }
+        let client =
+            ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
+        let device_name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
+            .map_err(|e| AppError::invalid("device name", e.to_string()))?;
+        Ok(SignInForm {
+            service_url,
+            client,
+            device_name,
+            passphrase: passphrase.filter(|p| !p.is_empty()),
+        })
+    }
+}
+
 fn stored(state: &AppState) -> AppResult<Option<StoredCredentials>> {
     default_credential_store(state.data_dir())
         .load()
         .map_err(|e| AppError::Service(Box::new(e)))
 }
 
-fn status_of(c: Option<&StoredCredentials>, recovery_key: Option<String>) -> AccountStatus {
+pub(crate) fn status_of(
+    c: Option<&StoredCredentials>,
+    recovery_key: Option<String>,
+) -> AccountStatus {
     AccountStatus {
         signed_in: c.is_some(),
         user: c.map(|c| c.user_id.to_string()),
@@ -96,22 +125,12 @@ pub async fn sign_in_with_key(
     account_key: String,
     passphrase: Option<String>,
 ) -> AppResult<AccountStatus> {
-    let service_url = service_url.trim().trim_end_matches('/').to_string();
-    validate_service_url(&service_url)?;
-    if service_url.is_empty() {
-        return Err(AppError::invalid(
-            "service URL",
-            "enter the service's address",
-        ));
-    }
     let account_key = account_key.trim();
     if account_key.is_empty() {
         return Err(AppError::invalid("account key", "enter your account key"));
     }
-    let passphrase = passphrase.filter(|p| !p.is_empty());
-    let client = ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
-    let name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
-        .map_err(|e| AppError::invalid("device name", e.to_string()))?;
+    let form = SignInForm::read(&service_url, passphrase)?;
+    let (client, name, passphrase) = (form.client, form.device_name, form.passphrase);
     let store = default_credential_store(state.data_dir());
     let signed_in = cairn_client::sign_in::sign_in_with_account_key(
         &client,
@@ -130,100 +149,7 @@ pub async fn sign_in_with_key(
     ))
 }
 
-/// How long the user may take in the browser.
-const GITHUB_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-
-/// What the window shows while the browser is out: the page to open by
-/// hand if no browser appeared.
-#[derive(Debug, Clone, Serialize)]
-pub struct GithubStarted {
-    pub authorize_url: String,
-}
-
-/// Signs in with GitHub: listens on a loopback port (tauri-plugin-oauth),
-/// asks the service for the authorize URL, opens the browser and tells the
-/// window the URL ([`GITHUB_STARTED`]), waits for the redirect, checks its
-/// `state`, and finishes as an account-key sign-in does. A new attempt or
-/// [`cancel_github_sign_in`] ends a pending one.
-#[tauri::command]
-pub async fn sign_in_with_github(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    service_url: String,
-    passphrase: Option<String>,
-) -> AppResult<AccountStatus> {
-    let service_url = service_url.trim().trim_end_matches('/').to_string();
-    validate_service_url(&service_url)?;
-    if service_url.is_empty() {
-        return Err(AppError::invalid(
-            "service URL",
-            "enter the service's address",
-        ));
-    }
-    let passphrase = passphrase.filter(|p| !p.is_empty());
-    let client = ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
-    let name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
-        .map_err(|e| AppError::invalid("device name", e.to_string()))?;
-
-    // One sign-in at a time: a new attempt ends the one before.
-    if let Some(earlier) = state.replace_github_sign_in(None) {
-        github_redirect::cancel(earlier);
-    }
-    let redirect = PendingRedirect::listen(format!("{service_url}/{GITHUB_DONE_PATH}"))?;
-    let pkce = PkcePair::generate();
-    // On an error from here on, dropping `redirect` stops its listener.
-    let started = client
-        .github_start(&redirect.redirect_uri(), &pkce.challenge)
-        .await
-        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
-    if let Some(other) = state.replace_github_sign_in(Some(redirect.port())) {
-        // Another attempt started while this one asked the service.
-        github_redirect::cancel(other);
-    }
-    let shown = GithubStarted {
-        authorize_url: started.authorize_url.clone(),
-    };
-    if let Err(e) = app.emit(GITHUB_STARTED, &shown) {
-        eprintln!("cairn-desktop: could not emit {GITHUB_STARTED}: {e}");
-    }
-    if let Err(e) = cairn_client::browser::open(&started.authorize_url) {
-        // The window shows the link to open by hand.
-        eprintln!("cairn-desktop: {e}");
-    }
-    let port = redirect.port();
-    let answered = redirect.wait(GITHUB_TIMEOUT).await;
-    state.finish_github_sign_in(port);
-    let code = cairn_client::code_from_redirect(&answered?, &started.state)
-        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
-    let store = default_credential_store(state.data_dir());
-    let signed_in = cairn_client::sign_in::sign_in_with_github_code(
-        &client,
-        &code,
-        &started.state,
-        &pkce.verifier,
-        &name,
-        state.data_dir(),
-        passphrase.as_deref(),
-        store.as_ref(),
-    )
-    .await
-    .map_err(|e| AppError::SignIn(Box::new(e)))?;
-    state.start_sync()?;
-    Ok(status_of(
-        Some(&signed_in.credentials),
-        recovery_key_of(signed_in.key_setup),
-    ))
-}
-
-/// Gives up a pending GitHub sign-in (the browser was closed, say).
-#[tauri::command]
-pub fn cancel_github_sign_in(state: State<'_, AppState>) {
-    if let Some(port) = state.replace_github_sign_in(None) {
-        github_redirect::cancel(port);
-    }
-}
-
-fn recovery_key_of(setup: KeySetup) -> Option<String> {
+pub(crate) fn recovery_key_of(setup: KeySetup) -> Option<String> {
     match setup {
         KeySetup::Created { recovery_key } => Some(recovery_key),
         KeySetup::AlreadyUnlocked | KeySetup::Unlocked => None,

@@ -1,0 +1,104 @@
+//! Signing in with GitHub from the app. The redirect is caught on
+//! 127.0.0.1 by tauri-plugin-oauth (`crate::github_redirect`); the rest is
+//! `cairn_client::sign_in`, as for an account key.
+
+use std::time::Duration;
+
+use cairn_client::sign_in::SignInError;
+use cairn_client::{default_credential_store, PkcePair};
+use cairn_protocol::GITHUB_DONE_PATH;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, State};
+
+use crate::commands::account::{recovery_key_of, status_of, AccountStatus, SignInForm};
+use crate::error::{AppError, AppResult};
+use crate::events::GITHUB_STARTED;
+use crate::github_redirect::{self, PendingRedirect};
+use crate::state::AppState;
+
+/// How long the user may take in the browser.
+const GITHUB_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// What the window shows while the browser is out: the page to open by
+/// hand if no browser appeared.
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubStarted {
+    pub authorize_url: String,
+}
+
+/// Signs in with GitHub: listens on a loopback port (tauri-plugin-oauth),
+/// asks the service for the authorize URL, opens the browser and tells the
+/// window the URL ([`GITHUB_STARTED`]), waits for the redirect, checks its
+/// `state`, and finishes as an account-key sign-in does. A new attempt or
+/// [`cancel_github_sign_in`] ends a pending one.
+#[tauri::command]
+pub async fn sign_in_with_github(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    service_url: String,
+    passphrase: Option<String>,
+) -> AppResult<AccountStatus> {
+    let SignInForm {
+        service_url,
+        client,
+        device_name: name,
+        passphrase,
+    } = SignInForm::read(&service_url, passphrase)?;
+
+    // One sign-in at a time: a new attempt ends the one before.
+    if let Some(earlier) = state.replace_github_sign_in(None) {
+        github_redirect::cancel(earlier);
+    }
+    let redirect = PendingRedirect::listen(format!("{service_url}/{GITHUB_DONE_PATH}"))?;
+    let pkce = PkcePair::generate();
+    // On an error from here on, dropping `redirect` stops its listener.
+    let started = client
+        .github_start(&redirect.redirect_uri(), &pkce.challenge)
+        .await
+        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
+    if let Some(other) = state.replace_github_sign_in(Some(redirect.port())) {
+        // Another attempt started while this one asked the service.
+        github_redirect::cancel(other);
+    }
+    let shown = GithubStarted {
+        authorize_url: started.authorize_url.clone(),
+    };
+    if let Err(e) = app.emit(GITHUB_STARTED, &shown) {
+        eprintln!("cairn-desktop: could not emit {GITHUB_STARTED}: {e}");
+    }
+    if let Err(e) = cairn_client::browser::open(&started.authorize_url) {
+        // The window shows the link to open by hand.
+        eprintln!("cairn-desktop: {e}");
+    }
+    let port = redirect.port();
+    let answered = redirect.wait(GITHUB_TIMEOUT).await;
+    state.finish_github_sign_in(port);
+    let code = cairn_client::code_from_redirect(&answered?, &started.state)
+        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
+    let store = default_credential_store(state.data_dir());
+    let signed_in = cairn_client::sign_in::sign_in_with_github_code(
+        &client,
+        &code,
+        &started.state,
+        &pkce.verifier,
+        &name,
+        state.data_dir(),
+        passphrase.as_deref(),
+        store.as_ref(),
+    )
+    .await
+    .map_err(|e| AppError::SignIn(Box::new(e)))?;
+    state.start_sync()?;
+    Ok(status_of(
+        Some(&signed_in.credentials),
+        recovery_key_of(signed_in.key_setup),
+    ))
+}
+
+/// Gives up a pending GitHub sign-in (the browser was closed, say).
+#[tauri::command]
+pub fn cancel_github_sign_in(state: State<'_, AppState>) {
+    if let Some(port) = state.replace_github_sign_in(None) {
+        github_redirect::cancel(port);
+    }
+}
