@@ -274,12 +274,13 @@ impl Desktop {
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let path = artifacts_dir().join(format!("{name}.png"));
         // Let the page paint what the last action changed before the
-        // snapshot; WebKit otherwise can hand back the previous frame.
+        // snapshot; WebKit otherwise can hand back the previous frame (two
+        // frames were seen not to be always enough under load).
         let painted = self
             .client
             .execute_async(
                 "const done = arguments[arguments.length - 1];
-                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                 requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => done(true), 60)));",
                 vec![],
             )
             .await;
