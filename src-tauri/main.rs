@@ -9,6 +9,7 @@ mod commands;
 mod data_dir;
 mod error;
 mod events;
+mod github_attempts;
 mod github_redirect;
 mod settings;
 mod state;
@@ -70,6 +71,7 @@ fn run() -> Result<(), AppError> {
             commands::account::sign_in_with_key,
             commands::github_sign_in::sign_in_with_github,
             commands::github_sign_in::cancel_github_sign_in,
+            commands::github_sign_in::open_github_sign_in_page,
             commands::account::sign_out,
             commands::account::devices_list,
             commands::encryption::change_passphrase,

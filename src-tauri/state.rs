@@ -13,6 +13,7 @@ use tauri::AppHandle;
 
 use crate::error::{AppError, AppResult};
 use crate::events::Notifier;
+use crate::github_attempts::GithubAttempts;
 use crate::settings::Settings;
 use crate::sync::SyncTask;
 
@@ -26,8 +27,7 @@ struct Shared {
     sync: SyncTask,
     data_dir: PathBuf,
     settings: Mutex<Settings>,
-    /// The loopback port of a GitHub sign-in waiting for the browser.
-    github_sign_in: Mutex<Option<u16>>,
+    github: GithubAttempts,
 }
 
 impl AppState {
@@ -41,7 +41,7 @@ impl AppState {
             sync: SyncTask::new(),
             data_dir: dir.to_path_buf(),
             settings: Mutex::new(settings),
-            github_sign_in: Mutex::new(None),
+            github: GithubAttempts::default(),
         })))
     }
 
@@ -112,21 +112,8 @@ impl AppState {
         Ok(new)
     }
 
-    /// Records the port of the GitHub sign-in now pending (or none) and
-    /// returns the one it replaces, for the caller to cancel.
-    pub fn replace_github_sign_in(&self, port: Option<u16>) -> Option<u16> {
-        match self.0.github_sign_in.lock() {
-            Ok(mut pending) => std::mem::replace(&mut *pending, port),
-            Err(_) => None,
-        }
-    }
-
-    /// Forgets `port` if it is still the pending sign-in's.
-    pub fn finish_github_sign_in(&self, port: u16) {
-        if let Ok(mut pending) = self.0.github_sign_in.lock() {
-            if *pending == Some(port) {
-                *pending = None;
-            }
-        }
+    /// The GitHub sign-in under way, if any.
+    pub fn github(&self) -> &GithubAttempts {
+        &self.0.github
     }
 }

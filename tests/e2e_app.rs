@@ -856,9 +856,32 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
     // Also installs the TLS provider the test's own HTTP client needs.
     let service = cairn_client::ServiceClient::new(&url).unwrap();
     let data = tempfile::tempdir().unwrap();
+    // The "browser" the app opens (through $BROWSER) only notes the page;
+    // the test plays the browser itself from the window's link.
+    let tools = tempfile::tempdir().unwrap();
+    let opened = tools.path().join("opened.txt");
+    let browser = tools.path().join("browser");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let opened_pages = || {
+        std::fs::read_to_string(&opened)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     let mut launch = Launch::new(data.path());
-    // No desktop browser here; the test plays it from the window's link.
-    launch.env.push(("BROWSER".into(), "true".into()));
+    launch
+        .env
+        .push(("BROWSER".into(), browser.display().to_string()));
     let app = Desktop::launch(launch).await;
     app.click("#new-note").await;
     wait_for_editor_focus(&app).await;
@@ -915,6 +938,31 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
     // "return to Cairn" page.
     app.click("#signin-github-btn").await;
     let second = github_link(&app, &first).await;
+    // The app opened the page in the browser, and the window's link opens
+    // it again (a web view does not open pages by itself).
+    let opened_times = |times: usize| {
+        let (second, opened_pages) = (&second, &opened_pages);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while opened_pages().iter().filter(|p| *p == second).count() < times {
+                assert!(
+                    Instant::now() < deadline,
+                    "the page was not opened {times} times: {:?}",
+                    opened_pages()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    opened_times(1).await;
+    app.click("#github-link").await;
+    opened_times(2).await;
+    assert_eq!(
+        app.js("return document.getElementById('github-url').value")
+            .await,
+        Value::String(second.clone()),
+        "the address is there to copy"
+    );
     let page = reqwest::get(&second).await.unwrap();
     assert!(page.status().is_success(), "{}", page.status());
     let landing = page.text().await.unwrap();

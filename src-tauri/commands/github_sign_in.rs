@@ -38,27 +38,36 @@ pub async fn sign_in_with_github(
     service_url: String,
     passphrase: Option<String>,
 ) -> AppResult<AccountStatus> {
-    let SignInForm {
-        service_url,
-        client,
-        device_name: name,
-        passphrase,
-    } = SignInForm::read(&service_url, passphrase)?;
-
+    let form = SignInForm::read(&service_url, passphrase)?;
+    let redirect = PendingRedirect::listen(format!("{}/{GITHUB_DONE_PATH}", form.service_url))?;
     // One sign-in at a time: a new attempt ends the one before.
-    if let Some(earlier) = state.replace_github_sign_in(None) {
-        github_redirect::cancel(earlier);
+    let (attempt, earlier) = state.github().begin(redirect.port());
+    if let Some(port) = earlier {
+        github_redirect::cancel(port);
     }
-    let redirect = PendingRedirect::listen(format!("{service_url}/{GITHUB_DONE_PATH}"))?;
+    let result = run(&app, &state, form, redirect, attempt).await;
+    state.github().end(attempt);
+    result
+}
+
+async fn run(
+    app: &AppHandle,
+    state: &AppState,
+    form: SignInForm,
+    redirect: PendingRedirect,
+    attempt: u64,
+) -> AppResult<AccountStatus> {
+    let refused = |e| AppError::SignIn(Box::new(SignInError::SignIn(e)));
     let pkce = PkcePair::generate();
     // On an error from here on, dropping `redirect` stops its listener.
-    let started = client
+    let started = form
+        .client
         .github_start(&redirect.redirect_uri(), &pkce.challenge)
         .await
-        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
-    if let Some(other) = state.replace_github_sign_in(Some(redirect.port())) {
-        // Another attempt started while this one asked the service.
-        github_redirect::cancel(other);
+        .map_err(refused)?;
+    if !state.github().show(attempt, &started.authorize_url) {
+        // Cancelled while the service answered.
+        return Err(AppError::GithubCancelled);
     }
     let shown = GithubStarted {
         authorize_url: started.authorize_url.clone(),
@@ -67,23 +76,20 @@ pub async fn sign_in_with_github(
         eprintln!("cairn-desktop: could not emit {GITHUB_STARTED}: {e}");
     }
     if let Err(e) = cairn_client::browser::open(&started.authorize_url) {
-        // The window shows the link to open by hand.
+        // The window offers the page to open by hand.
         eprintln!("cairn-desktop: {e}");
     }
-    let port = redirect.port();
-    let answered = redirect.wait(GITHUB_TIMEOUT).await;
-    state.finish_github_sign_in(port);
-    let code = cairn_client::code_from_redirect(&answered?, &started.state)
-        .map_err(|e| AppError::SignIn(Box::new(SignInError::SignIn(e))))?;
+    let answered = redirect.wait(GITHUB_TIMEOUT).await?;
+    let code = cairn_client::code_from_redirect(&answered, &started.state).map_err(refused)?;
     let store = default_credential_store(state.data_dir());
     let signed_in = cairn_client::sign_in::sign_in_with_github_code(
-        &client,
+        &form.client,
         &code,
         &started.state,
         &pkce.verifier,
-        &name,
+        &form.device_name,
         state.data_dir(),
-        passphrase.as_deref(),
+        form.passphrase.as_deref(),
         store.as_ref(),
     )
     .await
@@ -98,7 +104,19 @@ pub async fn sign_in_with_github(
 /// Gives up a pending GitHub sign-in (the browser was closed, say).
 #[tauri::command]
 pub fn cancel_github_sign_in(state: State<'_, AppState>) {
-    if let Some(port) = state.replace_github_sign_in(None) {
+    if let Some(port) = state.github().cancel() {
         github_redirect::cancel(port);
     }
+}
+
+/// Opens the pending sign-in's page in the browser again (the window's
+/// link: a web view does not open pages itself). Only that page: the
+/// window cannot ask for any other address to be opened.
+#[tauri::command]
+pub fn open_github_sign_in_page(state: State<'_, AppState>) -> AppResult<()> {
+    let url = state
+        .github()
+        .authorize_url()
+        .ok_or(AppError::GithubCancelled)?;
+    cairn_client::browser::open(&url).map_err(|e| AppError::Service(Box::new(e)))
 }

@@ -25,8 +25,19 @@ export class AccountDialog {
     // The browser is out: offer the page itself, in case none opened.
     void events.githubStarted((url) => {
       byId<HTMLAnchorElement>("github-link").href = url;
+      byId<HTMLInputElement>("github-url").value = url;
       byId("github-waiting").hidden = false;
     });
+    // A web view does not open pages itself: the app asks the system to.
+    byId("github-link").addEventListener("click", (e) => {
+      e.preventDefault();
+      api.openGithubSignInPage().catch((err: unknown) => {
+        this.signinError.textContent = err instanceof CairnError ? err.message : String(err);
+      });
+    });
+    byId<HTMLInputElement>("github-url").addEventListener("focus", (e) =>
+      (e.target as HTMLInputElement).select(),
+    );
     byId("pass-change-btn").addEventListener("click", () => void this.changePassphrase());
     byId("signout-btn").addEventListener("click", () => void this.signOut());
     byId("settings-save").addEventListener("click", () => void this.saveSettings());

@@ -160,6 +160,7 @@ export const api = {
   signInWithGithub: (serviceUrl: string, passphrase: string) =>
     call<AccountStatus>("sign_in_with_github", { serviceUrl, passphrase }),
   cancelGithubSignIn: () => call<void>("cancel_github_sign_in"),
+  openGithubSignInPage: () => call<void>("open_github_sign_in_page"),
   changePassphrase: (current: string, next: string) =>
     call<void>("change_passphrase", { current, next }),
   signOut: () => call<void>("sign_out"),

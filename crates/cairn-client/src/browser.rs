@@ -6,22 +6,68 @@ use std::process::{Command, Stdio};
 
 use crate::ClientError;
 
-/// Asks the desktop's opener to show `url`. Returns once the opener has
-/// started; whether a browser really appeared cannot be known.
+/// Asks the desktop to show `url`. Returns once the opener has started;
+/// whether a browser really appeared cannot be known.
+///
+/// On Linux and other Unix desktops `$BROWSER` comes first when set (the
+/// usual convention: a `:`-separated list of commands, of which the first
+/// is used, with `%s` standing for the address if present), then
+/// `xdg-open`.
 pub fn open(url: &str) -> Result<(), ClientError> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(target_os = "windows") {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    Command::new(opener)
-        .arg(url)
+    let (program, args) = opener(url, std::env::var("BROWSER").ok().as_deref());
+    Command::new(&program)
+        .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map(|_child| ())
-        .map_err(|e| ClientError::Browser(format!("could not start {opener}: {e}")))
+        .map_err(|e| ClientError::Browser(format!("could not start {program}: {e}")))
+}
+
+/// The command that opens `url`, given `$BROWSER`.
+fn opener(url: &str, browser_var: Option<&str>) -> (String, Vec<String>) {
+    if cfg!(target_os = "macos") {
+        return ("open".into(), vec![url.into()]);
+    }
+    if cfg!(target_os = "windows") {
+        return ("explorer".into(), vec![url.into()]);
+    }
+    let chosen = browser_var
+        .and_then(|v| v.split(':').map(str::trim).find(|c| !c.is_empty()))
+        .map(str::to_owned);
+    match chosen {
+        Some(command) => {
+            let mut words = command.split_whitespace().map(str::to_owned);
+            let program = words.next().unwrap_or_default();
+            let mut args: Vec<String> = words.collect();
+            if let Some(slot) = args.iter_mut().find(|a| a.contains("%s")) {
+                *slot = slot.replace("%s", url);
+            } else {
+                args.push(url.into());
+            }
+            (program, args)
+        }
+        None => ("xdg-open".into(), vec![url.into()]),
+    }
+}
+
+#[cfg(all(test, unix, not(target_os = "macos")))]
+mod tests {
+    use super::opener;
+
+    #[test]
+    fn browser_variable_first_then_xdg_open() {
+        let url = "https://example.test/a?b=c";
+        assert_eq!(opener(url, None), ("xdg-open".into(), vec![url.into()]));
+        assert_eq!(opener(url, Some("")), ("xdg-open".into(), vec![url.into()]));
+        assert_eq!(
+            opener(url, Some("firefox:chromium")),
+            ("firefox".into(), vec![url.into()])
+        );
+        assert_eq!(
+            opener(url, Some("my-browser --new-tab %s")),
+            ("my-browser".into(), vec!["--new-tab".into(), url.into()])
+        );
+    }
 }

@@ -48,6 +48,19 @@ impl Loads {
     }
 }
 
+/// Loads a peer's new note, turning a panic inside Automerge into an error
+/// for that note. A worker that panicked would otherwise take the whole
+/// merge down with it (the scope re-raises the panic), leave the store's
+/// lock poisoned, and do the same again at the next sync of the same data.
+fn load_guarded(id: &str, bytes: &[u8]) -> Result<NoteState> {
+    std::panic::catch_unwind(|| read_new_note(id, bytes)).unwrap_or_else(|_| {
+        Err(CoreError::BadChanges {
+            id: id.to_string(),
+            reason: "the document could not be loaded (Automerge failed on it)".into(),
+        })
+    })
+}
+
 impl Store {
     /// Merges changes from another replica of the note (the sync engine's
     /// entry point). Unknown notes are created. Returns whether anything new
@@ -81,11 +94,26 @@ impl Store {
             }
         }
         let touched: Vec<&str> = entries.iter().map(|(id, _)| *id).collect();
+        let write = |s: &mut Store, loads: &mut Loads| -> Result<usize> {
+            let changed = s.write_entries(entries, loads)?;
+            also(s)?;
+            Ok(changed)
+        };
+        if new.is_empty() {
+            // Nothing to load: no workers.
+            let (_, rx) = mpsc::channel();
+            let mut loads = Loads {
+                results: rx,
+                pending: HashSet::new(),
+                early: HashMap::new(),
+            };
+            return self.in_tx(&touched, |s| write(s, &mut loads));
+        }
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
             .clamp(1, 8)
-            .min(new.len().max(1));
+            .min(new.len());
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::channel();
             for w in 0..workers {
@@ -96,7 +124,7 @@ impl Store {
                 scope.spawn(move || {
                     for &i in new.iter().skip(w).step_by(workers) {
                         let (id, bytes) = entries[i];
-                        if tx.send((i, read_new_note(id, bytes))).is_err() {
+                        if tx.send((i, load_guarded(id, bytes))).is_err() {
                             break; // the transaction failed; stop loading
                         }
                     }
@@ -108,11 +136,7 @@ impl Store {
                 pending: new.iter().copied().collect(),
                 early: HashMap::new(),
             };
-            self.in_tx(&touched, |s| {
-                let changed = s.write_entries(entries, &mut loads)?;
-                also(s)?;
-                Ok(changed)
-            })
+            self.in_tx(&touched, |s| write(s, &mut loads))
             // Dropping `loads` here makes the workers' next send fail, so an
             // early error does not wait for every note to load.
         })
@@ -186,26 +210,125 @@ impl Store {
     /// where loading and merging the document costs milliseconds per note.
     fn already_stored(&self, id: &str, bytes: &[u8]) -> Result<bool> {
         let err = sql_err("reading a note's chunks", &self.path);
+        // Sizes first (SQLite knows a blob's length without reading it): most
+        // incoming bytes match no chunk and not the whole in length, and
+        // then no blob needs reading at all.
+        let lens: Vec<(i64, usize)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, length(data) FROM chunk WHERE note_id = ?1 ORDER BY id")
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))
+                .map_err(&err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(&err)?
+        };
+        let whole = lens.iter().map(|(_, n)| n).sum::<usize>() == bytes.len();
+        let same_size: Vec<i64> = lens
+            .iter()
+            .filter(|(_, n)| *n == bytes.len())
+            .map(|(chunk, _)| *chunk)
+            .collect();
+        if bytes.is_empty() || (!whole && same_size.is_empty()) {
+            return Ok(false);
+        }
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT data FROM chunk WHERE note_id = ?1 ORDER BY id")
+            .prepare_cached("SELECT data FROM chunk WHERE id = ?1")
             .map_err(&err)?;
-        let mut rows = stmt.query([id]).map_err(&err)?;
-        // How much of `bytes` the chunks so far spell out, in order.
-        let mut prefix = Some(0usize);
-        while let Some(row) = rows.next().map_err(&err)? {
-            let data = row
-                .get_ref(0)
-                .and_then(|v| v.as_blob().map_err(Into::into))
-                .map_err(&err)?;
-            if data == bytes {
+        let mut read =
+            |chunk: i64| -> Result<Vec<u8>> { stmt.query_row([chunk], |r| r.get(0)).map_err(&err) };
+        for chunk in same_size {
+            if read(chunk)? == bytes {
                 return Ok(true);
             }
-            prefix = prefix.and_then(|at| {
-                let end = at.checked_add(data.len())?;
-                (bytes.get(at..end) == Some(data)).then_some(end)
-            });
         }
-        Ok(prefix == Some(bytes.len()) && !bytes.is_empty())
+        if whole {
+            let mut at = 0;
+            for (chunk, n) in &lens {
+                if read(*chunk)? != bytes[at..at + n] {
+                    return Ok(false);
+                }
+                at += n;
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+    use crate::{ListQuery, StoreOptions};
+
+    fn store(dir: &std::path::Path) -> Store {
+        Store::open_with(
+            dir,
+            StoreOptions {
+                durable: false,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// (id, whole document) for `n` new notes of a fresh store.
+    fn notes(n: usize) -> Vec<(String, Vec<u8>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = store(dir.path());
+        (0..n)
+            .map(|i| {
+                let id = a.create_note(&format!("note {i}\nbody {i}")).unwrap();
+                let bytes = a.save_note(&id).unwrap();
+                (id, bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bytes_already_stored_are_skipped_without_loading_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = store(dir.path());
+        let batch = notes(1);
+        let (id, bytes) = &batch[0];
+        assert!(b.merge(id, bytes).unwrap());
+        b.cache.evict(id);
+        assert!(!b.merge(id, bytes).unwrap());
+        assert!(
+            b.cache.get_mut(id).is_none(),
+            "the document was loaded to find out what its stored bytes say"
+        );
+        // Different bytes of the same length are not taken for stored ones.
+        let mut other = bytes.clone();
+        let last = other.len() - 1;
+        other[last] ^= 0xff;
+        assert!(b.merge(id, &other).is_err());
+    }
+
+    #[test]
+    fn a_batch_of_new_notes_is_stored_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = store(dir.path());
+        let mut batch = notes(40);
+        // A damaged note in the middle: the batch is refused, nothing kept.
+        let good = batch[20].1.clone();
+        batch[20].1 = b"not automerge".to_vec();
+        let err = b.merge_many(&batch).unwrap_err();
+        assert!(matches!(err, CoreError::BadChanges { .. }), "{err}");
+        assert_eq!(b.count(false).unwrap(), 0);
+        assert!(b.take_events().is_empty());
+        // Repaired, with one note twice: every note once, in one go.
+        batch[20].1 = good;
+        batch.push(batch[3].clone());
+        assert_eq!(b.merge_many(&batch).unwrap(), 40);
+        let listed = b.list(&ListQuery::default()).unwrap();
+        assert_eq!(listed.len(), 40);
+        for (id, _) in &batch {
+            let n = b.get(id).unwrap();
+            assert!(n.body.starts_with("note "), "{}", n.body);
+        }
+        assert_eq!(b.take_events().len(), 40);
     }
 }

@@ -57,8 +57,13 @@ pub async fn sign_in(
             // sign-in: the session acts for no device and the client
             // registers a new one, as it does after an account-key retry.
             let device = match device_id {
-                Some(d) if check_resumable(&state, &user, &d).is_err() => None,
-                other => other,
+                Some(d) => match check_resumable(&state, &user, &d) {
+                    Ok(()) => Some(d),
+                    Err(ServerError::DeviceNotFound(_) | ServerError::DeviceRevoked(_)) => None,
+                    // Anything else (the registry failing) is not "gone".
+                    Err(e) => return Err(e),
+                },
+                None => None,
             };
             (user, device)
         }
