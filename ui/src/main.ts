@@ -14,6 +14,9 @@ import { installShortcuts } from "./shortcuts";
 import { begin } from "./perf";
 
 const SEARCH_LIMIT = 1000;
+/** Results asked for first: more than a screenful, few enough to arrive
+ * at once; the rest (up to SEARCH_LIMIT) follow. */
+const SEARCH_FIRST = 100;
 const LIST_RELOAD_DELAY_MS = 300;
 
 function showError(e: unknown): void {
@@ -148,7 +151,13 @@ class App {
         const asked = this.filterSeq;
         let items: NoteSummary[];
         try {
-          items = await api.searchNotes(this.query, SEARCH_LIMIT);
+          items = await api.searchNotes(this.query, SEARCH_FIRST);
+          if (this.filterSeq === asked && items.length === SEARCH_FIRST) {
+            // The first screenful now; the measurement ends with it.
+            this.show(items, this.searchDone);
+            this.searchDone = null;
+            items = await api.searchNotes(this.query, SEARCH_LIMIT);
+          }
         } catch (e) {
           showError(e);
           return;
