@@ -841,11 +841,11 @@ async fn text_of(app: &Desktop, id: &str) -> String {
 async fn signs_in_with_github_and_changes_the_passphrase() {
     let _serial = SERIAL.lock().await;
     let oauth = OauthServer::start(GITHUB_ID);
-    let oauth_url = oauth.url.clone();
+    let github = oauth.github_config();
     let cloud = CloudGuard(Some(
         tokio::task::spawn_blocking(move || {
             Cloud::start_with(CloudOptions {
-                github_oauth_url: Some(oauth_url),
+                github: Some(github),
                 ..Default::default()
             })
         })

@@ -3,7 +3,7 @@
 //! takes; these commands validate what the user typed, call them, and start
 //! or stop the sync task. GitHub sign-in is in `github_sign_in.rs`.
 
-use cairn_client::encryption::KeySetup;
+use cairn_client::sign_in::{SignInError, SignedInDevice};
 use cairn_client::{default_credential_store, ServiceClient, StoredCredentials, SyncState};
 use cairn_protocol::DeviceName;
 use serde::Serialize;
@@ -82,10 +82,7 @@ fn stored(state: &AppState) -> AppResult<Option<StoredCredentials>> {
         .map_err(|e| AppError::Service(Box::new(e)))
 }
 
-pub(crate) fn status_of(
-    c: Option<&StoredCredentials>,
-    recovery_key: Option<String>,
-) -> AccountStatus {
+fn status_of(c: Option<&StoredCredentials>, recovery_key: Option<String>) -> AccountStatus {
     AccountStatus {
         signed_in: c.is_some(),
         user: c.map(|c| c.user_id.to_string()),
@@ -140,20 +137,22 @@ pub async fn sign_in_with_key(
         passphrase.as_deref(),
         store.as_ref(),
     )
-    .await
-    .map_err(|e| AppError::SignIn(Box::new(e)))?;
+    .await;
+    now_signed_in(&state, signed_in)
+}
+
+/// After either kind of sign-in: start syncing, and say who is signed in
+/// (with the recovery key, the one time there is one).
+pub(crate) fn now_signed_in(
+    state: &AppState,
+    signed_in: Result<SignedInDevice, SignInError>,
+) -> AppResult<AccountStatus> {
+    let signed_in = signed_in.map_err(|e| AppError::SignIn(Box::new(e)))?;
     state.start_sync()?;
     Ok(status_of(
         Some(&signed_in.credentials),
-        recovery_key_of(signed_in.key_setup),
+        signed_in.key_setup.into_recovery_key(),
     ))
-}
-
-pub(crate) fn recovery_key_of(setup: KeySetup) -> Option<String> {
-    match setup {
-        KeySetup::Created { recovery_key } => Some(recovery_key),
-        KeySetup::AlreadyUnlocked | KeySetup::Unlocked => None,
-    }
 }
 
 /// Signs out: stops syncing, revokes the session on the service when it can

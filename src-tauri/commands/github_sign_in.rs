@@ -10,7 +10,7 @@ use cairn_protocol::GITHUB_DONE_PATH;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
 
-use crate::commands::account::{recovery_key_of, status_of, AccountStatus, SignInForm};
+use crate::commands::account::{now_signed_in, AccountStatus, SignInForm};
 use crate::error::{AppError, AppResult};
 use crate::events::GITHUB_STARTED;
 use crate::github_redirect::{self, PendingRedirect};
@@ -92,13 +92,8 @@ async fn run(
         form.passphrase.as_deref(),
         store.as_ref(),
     )
-    .await
-    .map_err(|e| AppError::SignIn(Box::new(e)))?;
-    state.start_sync()?;
-    Ok(status_of(
-        Some(&signed_in.credentials),
-        recovery_key_of(signed_in.key_setup),
-    ))
+    .await;
+    now_signed_in(state, signed_in)
 }
 
 /// Gives up a pending GitHub sign-in (the browser was closed, say).

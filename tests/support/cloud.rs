@@ -22,9 +22,9 @@ pub struct CloudOptions {
     pub grant_lifetime_secs: Option<u64>,
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
-    /// Sign-in with GitHub against this OAuth2 server (see
-    /// [`crate::oauth_server::OauthServer`]) instead of github.com.
-    pub github_oauth_url: Option<String>,
+    /// Sign-in with GitHub through this provider (in tests, the OAuth2
+    /// server of [`crate::oauth_server::OauthServer::github_config`]).
+    pub github: Option<GithubConfig>,
 }
 
 pub struct Cloud {
@@ -99,16 +99,7 @@ impl Cloud {
         if let Some(s) = options.refresh_token_ttl_secs {
             config.refresh_token_ttl_secs = s;
         }
-        if let Some(base) = &options.github_oauth_url {
-            config.providers.github = Some(GithubConfig {
-                client_id: "cairn-test".to_owned(),
-                client_secret: "cairn-test-secret".to_owned(),
-                authorize_url: format!("{base}/authorize"),
-                token_url: format!("{base}/token"),
-                user_url: format!("{base}/userinfo"),
-                scope: String::new(),
-            });
-        }
+        config.providers.github = options.github.clone();
         let service = runtime
             .block_on(RunningServer::start(config.clone(), Arc::new(SystemClock)))
             .expect("service starts");

@@ -47,6 +47,21 @@ impl OauthServer {
     }
 }
 
+impl OauthServer {
+    /// The service's GitHub provider pointed at this server.
+    pub fn github_config(&self) -> cairn_server::config::GithubConfig {
+        let base = &self.url;
+        cairn_server::config::GithubConfig {
+            client_id: "cairn-test".to_owned(),
+            client_secret: "cairn-test-secret".to_owned(),
+            authorize_url: format!("{base}/authorize"),
+            token_url: format!("{base}/token"),
+            user_url: format!("{base}/userinfo"),
+            scope: String::new(),
+        }
+    }
+}
+
 impl Drop for OauthServer {
     fn drop(&mut self) {
         // Closing stdin asks it to stop; kill in case it does not.

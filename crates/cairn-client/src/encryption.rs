@@ -47,6 +47,16 @@ pub enum KeySetup {
     Unlocked,
 }
 
+impl KeySetup {
+    /// The recovery key to show the user, once: only a new key has one.
+    pub fn into_recovery_key(self) -> Option<String> {
+        match self {
+            KeySetup::Created { recovery_key } => Some(recovery_key),
+            KeySetup::AlreadyUnlocked | KeySetup::Unlocked => None,
+        }
+    }
+}
+
 pub fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(KEY_FILE)
 }

@@ -14,23 +14,15 @@ use std::time::Duration;
 
 use cairn_client::{LoopbackRedirect, PkcePair};
 use cairn_protocol::{DeviceName, ErrorCode, Platform};
-use cairn_server::config::GithubConfig;
 use harness::Harness;
 use oauth_server::OauthServer;
 
 const GITHUB_ID: u64 = 583231;
 
 async fn harness_with_github(oauth: &OauthServer) -> Harness {
-    let base = oauth.url.clone();
+    let github = oauth.github_config();
     Harness::start_with(Arc::new(cairn_server::SystemClock), move |c| {
-        c.providers.github = Some(GithubConfig {
-            client_id: "cairn-test".to_owned(),
-            client_secret: "cairn-test-secret".to_owned(),
-            authorize_url: format!("{base}/authorize"),
-            token_url: format!("{base}/token"),
-            user_url: format!("{base}/userinfo"),
-            scope: String::new(),
-        });
+        c.providers.github = Some(github);
     })
     .await
 }

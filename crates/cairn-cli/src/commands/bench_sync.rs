@@ -138,11 +138,10 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         tmp.path().join("c"),
     );
     fill(&a_dir, n)?;
-    for (dir, name) in [(&a_dir, "bench-a"), (&b_dir, "bench-b")] {
-        let d = dir.to_string_lossy();
+    let login = |dir: &Path, name: &str| {
         cairn(&[
             "--data-dir",
-            &d,
+            &dir.to_string_lossy(),
             "login",
             "--server",
             &server.url,
@@ -150,8 +149,10 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             &key,
             "--name",
             name,
-        ])?;
-    }
+        ])
+    };
+    login(&a_dir, "bench-a")?;
+    login(&b_dir, "bench-b")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -183,17 +184,7 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
 
         // A third device joins: it reads both A's and B's snapshot, each
         // with every note.
-        cairn(&[
-            "--data-dir",
-            &c_dir.to_string_lossy(),
-            "login",
-            "--server",
-            &server.url,
-            "--account-key",
-            &key,
-            "--name",
-            "bench-c",
-        ])?;
+        login(&c_dir, "bench-c")?;
         let (mut c, c_store) = agent(&c_dir, plaintext)?;
         let t = Instant::now();
         let boot_c = c.round().await?;

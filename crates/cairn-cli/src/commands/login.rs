@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cairn_client::{sign_in, ClientError, ServiceClient};
-use cairn_protocol::{DeviceId, DeviceName, Session};
+use cairn_protocol::DeviceName;
 use clap::Args;
 
 use super::signed_in::{credential_store, runtime, SignedIn};
@@ -54,30 +54,43 @@ pub fn login(data_dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
     )
     .context("device name")?;
     let secret = super::key::login_secret()?;
-    // Resume this data dir's device if it signed in to the same service.
-    let resume = sign_in::resumable_device(store.as_ref(), &args.server);
 
-    let rt = runtime()?;
-    let signed_in = rt.block_on(async {
-        let session = match sign_in(&client, &args, resume.as_ref()).await {
-            // The old device is gone (revoked, or another service's): start
-            // as a new device instead.
-            Err(e) if resume.is_some() && is_gone(&e) => sign_in(&client, &args, None).await,
-            other => other,
-        }?;
-        // Registers the device if needed, sets up the content key, and only
-        // then saves the session: a wrong passphrase leaves this device as
-        // it was.
-        sign_in::finish_sign_in(
-            &client,
-            session,
-            &name,
-            data_dir,
-            secret.as_deref(),
-            store.as_ref(),
-        )
-        .await
-        .context("finishing the sign-in")
+    // Either way, the shared steps (`cairn_client::sign_in`): resume this
+    // data dir's device when it can, register one when not, set up the
+    // content key, and only then save the session, so a wrong passphrase
+    // leaves this device as it was.
+    let signed_in = runtime()?.block_on(async {
+        match &args.account_key {
+            Some(key) => sign_in::sign_in_with_account_key(
+                &client,
+                key,
+                &name,
+                data_dir,
+                secret.as_deref(),
+                store.as_ref(),
+            )
+            .await
+            .context("signing in with the account key"),
+            None => {
+                // A device that is gone is dropped by the service itself,
+                // since the login code cannot be asked for twice.
+                let resume = sign_in::resumable_device(store.as_ref(), &args.server);
+                let session = client
+                    .sign_in_with_github(resume.as_ref(), GITHUB_TIMEOUT, open_browser)
+                    .await
+                    .context("signing in with GitHub")?;
+                sign_in::finish_sign_in(
+                    &client,
+                    session,
+                    &name,
+                    data_dir,
+                    secret.as_deref(),
+                    store.as_ref(),
+                )
+                .await
+                .context("finishing the sign-in")
+            }
+        }
     })?;
     println!(
         "signed in to {} as {}",
@@ -87,28 +100,6 @@ pub fn login(data_dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
     println!("session stored in {}", store.describe());
     super::key::report(&signed_in.key_setup);
     Ok(())
-}
-
-async fn sign_in(
-    client: &ServiceClient,
-    args: &LoginArgs,
-    device: Option<&DeviceId>,
-) -> anyhow::Result<Session> {
-    if let Some(key) = &args.account_key {
-        return client
-            .sign_in_with_account_key(key, device)
-            .await
-            .context("signing in with the account key");
-    }
-    client
-        .sign_in_with_github(device, GITHUB_TIMEOUT, open_browser)
-        .await
-        .context("signing in with GitHub")
-}
-
-fn is_gone(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<ClientError>()
-        .is_some_and(sign_in::is_gone)
 }
 
 /// Shows the sign-in URL and tries the desktop's opener; the URL alone is
