@@ -2,16 +2,18 @@
 # Installs what Cairn needs on Debian and skips whatever is already there.
 #   scripts/setup.sh run    build and run the app and the service
 #   scripts/setup.sh test   also what the tests drive: Xvfb, WebKitWebDriver,
-#                           tauri-driver, the loopback OAuth server
+#                           tauri-driver, the loopback OAuth server, a D-Bus
+#                           bus with GNOME Keyring (the Secret Service)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev)
+# libdbus-1-dev: sessions go into the Secret Service (the Linux keychain).
+packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev libdbus-1-dev)
 if [ "$mode" = test ]; then
-  packages+=(xvfb webkit2gtk-driver)
+  packages+=(xvfb webkit2gtk-driver dbus-daemon dbus-bin gnome-keyring libsecret-tools)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cairn_client::CredentialStore;
 use cairn_core::{NewNote, Store};
 use cairn_scenarios::cloud::{Cloud, CloudOptions};
 use cairn_scenarios::desktop::{keys, Desktop, Launch};
@@ -727,7 +728,7 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     // device's session, as the service's device list would): its window
     // says so, and its notes stay and can still be edited.
     let credentials = |dir: &Path| {
-        cairn_client::default_credential_store(dir)
+        cairn_scenarios::device::credential_store(dir)
             .load()
             .unwrap()
             .expect("signed in")
@@ -1030,7 +1031,7 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
 
     // On the service: the envelope opens with the new passphrase, to the
     // key this device holds, and no longer with the old one.
-    let credentials = cairn_client::default_credential_store(data.path())
+    let credentials = cairn_scenarios::device::credential_store(data.path())
         .load()
         .unwrap()
         .expect("signed in");

@@ -217,7 +217,7 @@ fn a_device_offline_longer_than_the_log_ring_catches_up_through_the_snapshot() {
         let store = Arc::new(Mutex::new(desk.store()));
         let mut agent = cairn_client::SyncAgent::new(
             desk.dir(),
-            cairn_client::default_credential_store(desk.dir()),
+            Box::new(cairn_scenarios::device::credential_store(desk.dir())),
             store.clone(),
         )
         .expect("agent");

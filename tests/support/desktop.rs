@@ -328,6 +328,9 @@ fn spawn_driver(bin: &Path, display: &str, opts: &Launch) -> Driver {
         .args(["--native-port", &native_port.to_string()])
         .env("DISPLAY", display)
         .env("CAIRN_DATA_DIR", &opts.data_dir)
+        // Sessions in files, never in the keychain of whoever runs the
+        // tests.
+        .env("CAIRN_CREDENTIAL_STORE", "file")
         // WebKit's defaults work under Xvfb; WEBKIT_DISABLE_DMABUF_RENDERER,
         // a common tip, makes WebKitWebDriver's screenshots hang there.
         .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")

@@ -40,11 +40,20 @@ fn command(data: &Path, args: &[&str], env: &[(String, String)]) -> Command {
         .args(args)
         .env_remove("CAIRN_ACCOUNT_KEY")
         .env_remove("CAIRN_DATA_DIR")
+        // Sessions in files, never in the keychain of whoever runs the
+        // tests; the scenarios read them back through `device::credentials`.
+        .env("CAIRN_CREDENTIAL_STORE", "file")
         .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// Where the tests' devices keep their sessions: a file, as `command`
+/// tells every `cairn` it starts.
+pub fn credential_store(data: &Path) -> cairn_client::FileCredentialStore {
+    cairn_client::FileCredentialStore::new(data.join("credentials.json"))
 }
 
 pub fn run_cairn(data: &Path, args: &[&str], env: &[(String, String)]) -> Output {

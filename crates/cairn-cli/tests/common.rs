@@ -18,6 +18,9 @@ pub fn cairn_stdin(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
         .arg("--data-dir")
         .arg(data)
         .args(args)
+        // Tests keep sessions in files, never in the keychain of whoever
+        // runs them (crates/cairn-client/tests/secret_service.rs covers it).
+        .env("CAIRN_CREDENTIAL_STORE", "file")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -13,6 +13,7 @@ fn cairn(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
+        .env("CAIRN_CREDENTIAL_STORE", "file")
         .env_remove("CAIRN_ACCOUNT_KEY")
         .env("CAIRN_PASSPHRASE", "correct horse battery staple")
         .output()

@@ -1,13 +1,24 @@
 //! Where a signed-in session is kept between runs.
 //!
-//! On macOS and Windows the tokens go into the OS keychain (Keychain,
-//! Credential Manager), under an entry named after the data dir so several
-//! profiles can coexist. Elsewhere (Linux, where a Secret Service may not
-//! be running, e.g. on a server or in CI) they go into
-//! `{data_dir}/credentials.json`, created readable and writable by the user
-//! only (0600) and replaced atomically.
+//! In the OS keychain where one exists: Keychain on macOS, Credential
+//! Manager on Windows, the Secret Service on Linux, under an entry named
+//! after the data dir so several profiles can coexist. A Linux machine
+//! without a Secret Service (a server, a container, an SSH login) keeps the
+//! session in `{data_dir}/credentials.json` instead, readable and writable
+//! by the user only (0600) and replaced atomically
+//! ([`keychain_or_file`]).
+//!
+//! `CAIRN_CREDENTIAL_STORE` chooses by hand: `file` (never the keychain;
+//! for tests and headless machines), `keychain` (never the file) or `auto`
+//! (the default).
 
-use std::path::{Path, PathBuf};
+mod file_store;
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+mod keychain;
+#[cfg(target_os = "linux")]
+mod keychain_or_file;
+
+use std::path::Path;
 
 use cairn_protocol::{DeviceId, Session, UserId};
 use serde::{Deserialize, Serialize};
@@ -61,147 +72,62 @@ pub trait CredentialStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// The store for this platform (see the module docs).
+pub use file_store::FileCredentialStore;
+
+/// The variable that chooses the store by hand (see the module docs).
+pub const CREDENTIAL_STORE_VAR: &str = "CAIRN_CREDENTIAL_STORE";
+
+/// The store for this platform and `CAIRN_CREDENTIAL_STORE` (see the
+/// module docs).
 pub fn default_credential_store(data_dir: &Path) -> Box<dyn CredentialStore> {
-    #[cfg(any(target_os = "macos", target_os = "windows"))]
-    {
-        Box::new(keychain::KeychainCredentialStore::new(data_dir))
-    }
-    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
-    {
-        Box::new(FileCredentialStore::new(data_dir.join("credentials.json")))
-    }
-}
-
-/// Credentials in a JSON file only the user can read.
-pub struct FileCredentialStore {
-    path: PathBuf,
-}
-
-impl FileCredentialStore {
-    pub fn new(path: PathBuf) -> Self {
-        FileCredentialStore { path }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+    let file = || Box::new(FileCredentialStore::new(data_dir.join("credentials.json")));
+    let choice = std::env::var(CREDENTIAL_STORE_VAR).unwrap_or_default();
+    match choice.as_str() {
+        "file" => file(),
+        "" | "auto" | "keychain" => platform_store(data_dir, choice == "keychain"),
+        other => Box::new(Misconfigured(format!(
+            "{CREDENTIAL_STORE_VAR}={other:?} is not one of file, keychain, auto"
+        ))),
     }
 }
 
-impl CredentialStore for FileCredentialStore {
-    fn load(&self) -> Result<Option<StoredCredentials>, ClientError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| ClientError::CredentialStore(format!("{}: {e}", self.path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ClientError::io(&self.path, e)),
-        }
-    }
-
-    fn save(&self, credentials: &StoredCredentials) -> Result<(), ClientError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| ClientError::io(dir, e))?;
-        let text = serde_json::to_vec_pretty(credentials)
-            .map_err(|e| ClientError::CredentialStore(e.to_string()))?;
-        let tmp = self.path.with_extension("json.tmp");
-        write_private(&tmp, &text)?;
-        // Rename so a crash never leaves a half-written file behind.
-        std::fs::rename(&tmp, &self.path).map_err(|e| ClientError::io(&self.path, e))
-    }
-
-    fn clear(&self) -> Result<(), ClientError> {
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ClientError::io(&self.path, e)),
-        }
-    }
-
-    fn describe(&self) -> String {
-        self.path.display().to_string()
-    }
-}
-
-/// Writes `bytes` to a new file that is never readable by others, not even
-/// between creation and a later chmod.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| ClientError::io(path, e))?;
-    #[cfg(unix)]
-    {
-        // An older file at this path keeps its mode through open(); fix it.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| ClientError::io(path, e))?;
-    }
-    file.write_all(bytes)
-        .map_err(|e| ClientError::io(path, e))?;
-    file.sync_all().map_err(|e| ClientError::io(path, e))
+#[cfg(target_os = "linux")]
+fn platform_store(data_dir: &Path, keychain_only: bool) -> Box<dyn CredentialStore> {
+    use keychain_or_file::{Fallback, KeychainOrFile};
+    let fallback = if keychain_only {
+        Fallback::Never
+    } else {
+        Fallback::ToFile
+    };
+    Box::new(KeychainOrFile::new(data_dir, fallback))
 }
 
 #[cfg(any(target_os = "macos", target_os = "windows"))]
-mod keychain {
-    use std::path::Path;
+fn platform_store(data_dir: &Path, _keychain_only: bool) -> Box<dyn CredentialStore> {
+    Box::new(keychain::KeychainCredentialStore::new(data_dir))
+}
 
-    use super::{CredentialStore, StoredCredentials};
-    use crate::ClientError;
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+fn platform_store(data_dir: &Path, _keychain_only: bool) -> Box<dyn CredentialStore> {
+    Box::new(FileCredentialStore::new(data_dir.join("credentials.json")))
+}
 
-    const SERVICE: &str = "cairn";
+/// A store chosen by a setting that names no store: every use says so,
+/// rather than quietly keeping tokens somewhere the user did not ask for.
+struct Misconfigured(String);
 
-    pub struct KeychainCredentialStore {
-        account: String,
+impl CredentialStore for Misconfigured {
+    fn load(&self) -> Result<Option<StoredCredentials>, ClientError> {
+        Err(ClientError::CredentialStore(self.0.clone()))
     }
-
-    impl KeychainCredentialStore {
-        pub fn new(data_dir: &Path) -> Self {
-            KeychainCredentialStore {
-                account: format!("session:{}", data_dir.display()),
-            }
-        }
-
-        fn entry(&self) -> Result<keyring::Entry, ClientError> {
-            keyring::Entry::new(SERVICE, &self.account)
-                .map_err(|e| ClientError::CredentialStore(e.to_string()))
-        }
+    fn save(&self, _: &StoredCredentials) -> Result<(), ClientError> {
+        Err(ClientError::CredentialStore(self.0.clone()))
     }
-
-    impl CredentialStore for KeychainCredentialStore {
-        fn load(&self) -> Result<Option<StoredCredentials>, ClientError> {
-            match self.entry()?.get_password() {
-                Ok(text) => serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| ClientError::CredentialStore(e.to_string())),
-                Err(keyring::Error::NoEntry) => Ok(None),
-                Err(e) => Err(ClientError::CredentialStore(e.to_string())),
-            }
-        }
-
-        fn save(&self, credentials: &StoredCredentials) -> Result<(), ClientError> {
-            let text = serde_json::to_string(credentials)
-                .map_err(|e| ClientError::CredentialStore(e.to_string()))?;
-            self.entry()?
-                .set_password(&text)
-                .map_err(|e| ClientError::CredentialStore(e.to_string()))
-        }
-
-        fn clear(&self) -> Result<(), ClientError> {
-            match self.entry()?.delete_credential() {
-                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-                Err(e) => Err(ClientError::CredentialStore(e.to_string())),
-            }
-        }
-
-        fn describe(&self) -> String {
-            format!("the OS keychain ({SERVICE}/{})", self.account)
-        }
+    fn clear(&self) -> Result<(), ClientError> {
+        Err(ClientError::CredentialStore(self.0.clone()))
+    }
+    fn describe(&self) -> String {
+        self.0.clone()
     }
 }
 

@@ -7,8 +7,8 @@
 //! - [`SyncAgent`]: runs sync for a signed-in device through its grant's
 //!   presigned URLs ([`HttpTransport`]).
 //! - [`CredentialStore`]: where a session is kept between runs (the OS
-//!   keychain on macOS and Windows, a file only the user can read
-//!   elsewhere).
+//!   keychain where one answers, otherwise a file only the user can
+//!   read).
 //!
 //! No Tauri and no SQLite here: the desktop shell and the CLI both use it.
 
@@ -30,6 +30,7 @@ mod tls;
 pub use backoff::Backoff;
 pub use credentials::{
     default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
+    CREDENTIAL_STORE_VAR,
 };
 pub use error::ClientError;
 pub use events::{EventSubscription, StreamItem};

@@ -1,4 +1,6 @@
-//! Files only the user can read (grants, keys), written atomically.
+//! Files only the user can read (grants, keys, credentials), written
+//! atomically: a crash leaves the old file or the new one, never half of
+//! either.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,6 +19,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             opts.mode(0o600);
         }
         let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            // A leftover temporary file keeps its old mode through open();
+            // narrow it before any secret is written into it.
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
     }

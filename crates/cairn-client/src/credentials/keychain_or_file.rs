@@ -1,0 +1,126 @@
+//! Linux: the Secret Service when one answers, a private file otherwise.
+//!
+//! A desktop session runs a Secret Service (GNOME Keyring, KWallet,
+//! KeePassXC); a server, a container or an SSH login often has none. So a
+//! save tries the keychain first and, when it cannot be reached, keeps the
+//! session in the 0600 file instead. The file always says where the session
+//! is: either the tokens themselves, or a pointer to the keychain entry with
+//! no secret in it. Reading follows the file, so a session kept in a
+//! keychain that cannot be reached right now is an error that says so, not
+//! a silent "signed out"; and a session that fell back to the file moves
+//! into the keychain at the next save (every token refresh saves).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::file_store::FileCredentialStore;
+use super::keychain::{KeychainCredentialStore, SERVICE};
+use super::{CredentialStore, StoredCredentials};
+use crate::ClientError;
+
+/// Whether a keychain that cannot be reached may be replaced by the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    ToFile,
+    Never,
+}
+
+pub struct KeychainOrFile {
+    file: FileCredentialStore,
+    keychain: KeychainCredentialStore,
+    fallback: Fallback,
+}
+
+/// What the file holds when the tokens are in the keychain.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeychainPointer {
+    kept_in: String,
+    service: String,
+    account: String,
+}
+
+const KEPT_IN: &str = "os-keychain";
+
+/// What the file says about the session.
+enum Saved {
+    Nothing,
+    Tokens(String),
+    InKeychain,
+}
+
+impl KeychainOrFile {
+    pub fn new(data_dir: &Path, fallback: Fallback) -> Self {
+        KeychainOrFile {
+            file: FileCredentialStore::new(data_dir.join("credentials.json")),
+            keychain: KeychainCredentialStore::new(data_dir),
+            fallback,
+        }
+    }
+
+    fn saved(&self) -> Result<Saved, ClientError> {
+        Ok(match self.file.read()? {
+            None => Saved::Nothing,
+            Some(text) => match serde_json::from_str::<KeychainPointer>(&text) {
+                Ok(pointer) if pointer.kept_in == KEPT_IN => Saved::InKeychain,
+                _ => Saved::Tokens(text),
+            },
+        })
+    }
+
+    fn pointer(&self) -> Result<Vec<u8>, ClientError> {
+        serde_json::to_vec_pretty(&KeychainPointer {
+            kept_in: KEPT_IN.to_owned(),
+            service: SERVICE.to_owned(),
+            account: self.keychain.account().to_owned(),
+        })
+        .map_err(|e| ClientError::CredentialStore(e.to_string()))
+    }
+}
+
+impl CredentialStore for KeychainOrFile {
+    fn load(&self) -> Result<Option<StoredCredentials>, ClientError> {
+        match self.saved()? {
+            Saved::Nothing => Ok(None),
+            Saved::Tokens(text) => self.file.parse(&text).map(Some),
+            // Ok(None) here means the entry was deleted from the keychain
+            // by hand: the user removed the sign-in, so it is gone.
+            Saved::InKeychain => self.keychain.load().map_err(|e| {
+                ClientError::CredentialStore(format!(
+                    "this device's sign-in is kept in the OS keychain, which cannot be read \
+                     now (is it running and unlocked?): {e}"
+                ))
+            }),
+        }
+    }
+
+    fn save(&self, credentials: &StoredCredentials) -> Result<(), ClientError> {
+        match self.keychain.save(credentials) {
+            // The keychain holds the tokens before the file points there,
+            // so a crash in between leaves the previous, still readable
+            // state.
+            Ok(()) => self.file.write(&self.pointer()?),
+            Err(e) if self.fallback == Fallback::Never => Err(e),
+            Err(_) => self.file.save(credentials),
+        }
+    }
+
+    fn clear(&self) -> Result<(), ClientError> {
+        let saved = self.saved();
+        self.file.clear()?;
+        // A keychain entry left by an earlier save holds a rotated,
+        // useless token; remove it if the keychain answers. Its error
+        // matters only when the live session was there.
+        match self.keychain.clear() {
+            Err(e) if matches!(saved, Ok(Saved::InKeychain)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.saved() {
+            Ok(Saved::InKeychain) => self.keychain.describe(),
+            _ => format!("{}, readable only by you", self.file.describe()),
+        }
+    }
+}
