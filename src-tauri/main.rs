@@ -35,14 +35,12 @@ fn run() -> Result<(), AppError> {
             let notifier = events::spawn_batcher(app.handle().clone());
             let state = AppState::open(&dir, notifier, app.handle().clone())?;
             // Signed in on an earlier run: sync again. Not being able to
-            // (no content key, a damaged session) shows in the indicator;
-            // the notes still open.
-            if cairn_client::default_credential_store(&dir)
-                .load()
-                .ok()
-                .flatten()
-                .is_some()
-            {
+            // (no content key, a damaged session, a keychain that cannot be
+            // read) shows in the indicator; the notes still open.
+            if !matches!(
+                cairn_client::default_credential_store(&dir).load(),
+                Ok(None)
+            ) {
                 if let Err(e) = state.start_sync() {
                     eprintln!("cairn-desktop: sync not started: {e}");
                 }

@@ -325,6 +325,45 @@ async fn starts_and_edits_with_no_service_and_no_network() {
     app.click(".note-row").await;
     wait_for_editor(&app, "Offline thoughts\nstill writing").await;
     app.quit().await;
+
+    // The session is kept in an OS keychain that cannot be reached (no
+    // D-Bus session bus at all): the indicator says so rather than
+    // "sign in", and the notes still open.
+    std::fs::write(
+        data.path().join("credentials.json"),
+        serde_json::json!({
+            "kept_in": "os-keychain",
+            "service": "cairn",
+            "account": format!("session:{}", data.path().display()),
+        })
+        .to_string(),
+    )
+    .expect("credentials pointer");
+    let mut launch = Launch::new(data.path());
+    launch.env.extend([
+        ("CAIRN_CREDENTIAL_STORE".into(), "keychain".into()),
+        (
+            "DBUS_SESSION_BUS_ADDRESS".into(),
+            format!("unix:path={}", data.path().join("no-bus").display()),
+        ),
+    ]);
+    let app = Desktop::launch(launch).await;
+    app.wait_until(
+        "the indicator to say the keychain cannot be read",
+        "const el = document.getElementById('sync-indicator'); \
+         return el.dataset.state === 'error' \
+           && el.querySelector('.label').textContent.includes('OS keychain')",
+    )
+    .await;
+    wait_for_titles(&app, &["Offline thoughts"]).await;
+    app.screenshot("14-keychain-unreachable").await;
+    app.quit().await;
+    assert!(
+        std::fs::read_to_string(data.path().join("credentials.json"))
+            .expect("kept")
+            .contains("os-keychain"),
+        "the pointer to the keychain is left as it was"
+    );
 }
 
 /// 10,000 notes and a 50 KB one, written straight into a store the app

@@ -25,6 +25,11 @@ pub enum ClientError {
     Browser(String),
     #[error("credential store: {0}")]
     CredentialStore(String),
+    /// The session is in the OS keychain, which does not answer now (not
+    /// running, locked, or no session bus): nothing is lost, and nothing
+    /// works until it answers again.
+    #[error("cannot read the OS keychain that holds this sign-in; is it unlocked? ({detail})")]
+    KeychainUnreadable { detail: String },
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     #[error("io on {path}: {source}")]

@@ -91,16 +91,23 @@ impl SyncState {
                     pending_changes: status.map(|s| s.pending_changes).unwrap_or(0),
                 },
             },
-            Err(AgentError::NeedsSignIn(reason)) => SyncState::NeedsSignIn {
+            Err(e) => SyncState::from_error(e),
+        }
+    }
+
+    /// What to show when sync could not run at all.
+    pub fn from_error(e: &AgentError) -> SyncState {
+        match e {
+            AgentError::NeedsSignIn(reason) => SyncState::NeedsSignIn {
                 reason: reason.clone(),
             },
-            Err(AgentError::NotSignedIn) => SyncState::NeedsSignIn {
+            AgentError::NotSignedIn => SyncState::NeedsSignIn {
                 reason: "not signed in".into(),
             },
-            Err(AgentError::Offline(reason)) => SyncState::Offline {
+            AgentError::Offline(reason) => SyncState::Offline {
                 reason: reason.clone(),
             },
-            Err(e) => SyncState::Error {
+            e => SyncState::Error {
                 reason: e.to_string(),
             },
         }

@@ -85,12 +85,13 @@ impl CredentialStore for KeychainOrFile {
             Saved::Tokens(text) => self.file.parse(&text).map(Some),
             // Ok(None) here means the entry was deleted from the keychain
             // by hand: the user removed the sign-in, so it is gone.
-            Saved::InKeychain => self.keychain.load().map_err(|e| {
-                ClientError::CredentialStore(format!(
-                    "this device's sign-in is kept in the OS keychain, which cannot be read \
-                     now (is it running and unlocked?): {e}"
-                ))
-            }),
+            Saved::InKeychain => {
+                self.keychain
+                    .load()
+                    .map_err(|e| ClientError::KeychainUnreadable {
+                        detail: e.to_string(),
+                    })
+            }
         }
     }
 

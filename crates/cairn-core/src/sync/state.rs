@@ -24,6 +24,8 @@ pub struct PeerState {
     pub head_seq: u64,
     pub merged_of_me: u64,
     pub last_error: Option<String>,
+    /// When their head last brought something new. An unchanged head (a
+    /// 304) writes nothing, so an idle peer keeps the time of its last news.
     pub last_ok_ms: Option<i64>,
 }
 

@@ -15,6 +15,8 @@ pub struct PeerStatus {
     pub head_seq: u64,
     /// How far they have merged our publishes.
     pub has_our_seq: u64,
+    /// When their head last brought something new. An unchanged head (a
+    /// 304) writes nothing, so an idle peer keeps the time of its last news.
     pub last_ok_ms: Option<i64>,
     pub error: Option<String>,
 }
