@@ -165,3 +165,42 @@ fn with_the_service_down_devices_sync_until_the_grant_expires() {
     let view = assert_converged(&[&laptop, &phone]);
     assert!(view.contains_key(&a) && view.contains_key(&b));
 }
+
+/// The service closes a device's event socket when its access token
+/// expires. A watching device comes back with a fresh token and goes on
+/// hearing its peers at once, not only at its next poll (an hour here).
+#[test]
+fn a_watching_device_keeps_hearing_peers_past_its_access_token() {
+    let cloud = Cloud::start_with(CloudOptions {
+        access_token_ttl_secs: Some(2),
+        refresh_token_ttl_secs: Some(600),
+        ..CloudOptions::default()
+    });
+    let (laptop, desk) = (Device::new("laptop"), Device::new("desk"));
+    let key = cloud.create_account(laptop.dir());
+    laptop.login(&cloud, &key);
+    desk.login(&cloud, &key);
+    laptop.sync_ok();
+    desk.sync_ok();
+    let mut watcher = desk.spawn(&["sync", "--watch", "--poll", "3600"]);
+
+    // Past two token lifetimes: the socket has been closed for expiry at
+    // least twice by now.
+    std::thread::sleep(Duration::from_secs(5));
+    laptop.ok(&["new", "written after the token ran out"]);
+    laptop.sync_ok();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !desk
+        .notes()
+        .values()
+        .any(|n| n.body == "written after the token ran out")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watching device never heard of the new note"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+}

@@ -350,6 +350,13 @@ impl SyncAgent {
                     }
                     // Reconnected: we may have missed notifications.
                     Some(StreamItem::Connected) => true,
+                    Some(StreamItem::Disconnected { .. }) => {
+                        // The service closes the socket when its access
+                        // token expires: have a fresh one ready for the
+                        // reconnect. If that fails, the next round says why.
+                        self.access_token().await.ok();
+                        false
+                    }
                     Some(_) => false,
                     None => return Ok(()),
                 },

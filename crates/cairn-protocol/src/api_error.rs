@@ -27,6 +27,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     RateLimited,
+    /// A plain HTTP request to the event socket's WebSocket-only route.
+    WebsocketRequired,
     Internal,
     /// A code this build does not know (a newer service): treat as opaque.
     #[serde(other)]
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::WebsocketRequired => "websocket_required",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -94,6 +97,7 @@ mod tests {
             ErrorCode::InvalidJson,
             ErrorCode::DeviceRevoked,
             ErrorCode::RateLimited,
+            ErrorCode::WebsocketRequired,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -1,14 +1,18 @@
 //! Who is calling: the session behind the access token.
 //!
-//! The token comes from `Authorization: Bearer <token>`, or, for clients
-//! that cannot set headers on a WebSocket (browsers), from the
-//! `access_token` query parameter. Only its hash is looked up.
+//! The token comes from `Authorization: Bearer <token>`. Only the event
+//! socket also takes it from the `access_token` query parameter
+//! ([`SocketCaller`]), because browsers cannot set headers on a WebSocket;
+//! everywhere else a token in the URL is refused, since URLs end up in
+//! logs, histories and `Referer` headers. Only the token's hash is looked
+//! up.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use cairn_protocol::{DeviceId, UserId};
 
+use crate::registry::SessionRecord;
 use crate::state::AppState;
 use crate::tokens::hash_secret;
 use crate::ServerError;
@@ -20,6 +24,8 @@ pub struct Caller {
     pub user_id: UserId,
     /// The device this session acts for, once it registered or resumed one.
     pub device_id: Option<DeviceId>,
+    /// When the presented access token stops working (Unix seconds).
+    pub access_expires_at: i64,
 }
 
 impl Caller {
@@ -41,44 +47,102 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ServerError::Unauthorized)?;
-        let session = state
-            .registry
-            .session_by_access_hash(&hash_secret(&token))?
-            .ok_or(ServerError::Unauthorized)?;
-        if session.revoked {
-            // Say why when the device itself was removed, so its app can
-            // tell the user rather than just "signed out".
-            if let Some(device) = &session.device_id {
-                if state
-                    .registry
-                    .device_of(&session.user_id, device)?
-                    .is_some_and(|d| d.is_revoked())
-                {
-                    return Err(ServerError::DeviceRevoked(device.clone()));
-                }
-            }
-            return Err(ServerError::SessionExpired);
-        }
-        if session.access_expires_at <= state.clock.now_secs() {
-            return Err(ServerError::SessionExpired);
-        }
-        Ok(Caller {
-            session_id: session.id,
-            user_id: session.user_id,
-            device_id: session.device_id,
-        })
+        authenticate(state, &token)
     }
 }
 
-fn bearer_token(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(AUTHORIZATION) {
-        let value = value.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned())
-            .filter(|t| !t.is_empty());
+/// The caller of the event socket, whose token may also come from the
+/// `access_token` query parameter.
+#[derive(Debug, Clone)]
+pub struct SocketCaller(pub Caller);
+
+impl FromRequestParts<AppState> for SocketCaller {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = if parts.headers.contains_key(AUTHORIZATION) {
+            bearer_token(parts)
+        } else {
+            query_token(parts)
+        };
+        let token = token.ok_or(ServerError::Unauthorized)?;
+        authenticate(state, &token).map(SocketCaller)
     }
+}
+
+fn authenticate(state: &AppState, token: &str) -> Result<Caller, ServerError> {
+    let session = state
+        .registry
+        .session_by_access_hash(&hash_secret(token))?
+        .ok_or(ServerError::Unauthorized)?;
+    if let Some(end) = revocation(state, &session)? {
+        return Err(end.into());
+    }
+    if session.access_expires_at <= state.clock.now_secs() {
+        return Err(ServerError::SessionExpired);
+    }
+    Ok(Caller {
+        session_id: session.id,
+        user_id: session.user_id,
+        device_id: session.device_id,
+        access_expires_at: session.access_expires_at,
+    })
+}
+
+/// Why a session stopped working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The session's device was removed (which revokes its sessions).
+    DeviceRevoked(DeviceId),
+    /// The session was logged out.
+    SignedOut,
+    /// The access token outlived its lifetime; a refresh gives a new one.
+    Expired,
+}
+
+impl From<SessionEnd> for ServerError {
+    fn from(end: SessionEnd) -> Self {
+        match end {
+            SessionEnd::DeviceRevoked(device) => ServerError::DeviceRevoked(device),
+            SessionEnd::SignedOut | SessionEnd::Expired => ServerError::SessionExpired,
+        }
+    }
+}
+
+/// Whether `session` was revoked, and why: the app of a removed device is
+/// told so, rather than just "signed out", so it can tell the user.
+pub fn revocation(
+    state: &AppState,
+    session: &SessionRecord,
+) -> Result<Option<SessionEnd>, ServerError> {
+    if !session.revoked {
+        return Ok(None);
+    }
+    if let Some(device) = &session.device_id {
+        if state
+            .registry
+            .device_of(&session.user_id, device)?
+            .is_some_and(|d| d.is_revoked())
+        {
+            return Ok(Some(SessionEnd::DeviceRevoked(device.clone())));
+        }
+    }
+    Ok(Some(SessionEnd::SignedOut))
+}
+
+fn bearer_token(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+fn query_token(parts: &Parts) -> Option<String> {
     let query = parts.uri.query()?;
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "access_token")

@@ -1,6 +1,12 @@
 //! Grant load benchmark: one user with several devices, many concurrent
 //! clients asking for grants over loopback HTTP. Bounded: a fixed number of
 //! requests, and every request has a timeout.
+//!
+//! By default the service reuses grants within their issue window, as it
+//! does in production, so the run mostly measures serving cached bytes.
+//! With `grant_cache: false` the service is started with
+//! `cache_grants = false` and presigns every grant (~400 URLs for 5
+//! devices) afresh, which measures presigning itself.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +16,17 @@ use cairn_protocol::{
 };
 use serde::Serialize;
 
-use crate::ServerError;
+use crate::{DevServer, ServerError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct BenchOptions {
     pub clients: usize,
     pub requests: usize,
     pub devices: usize,
+    /// Whether the service under test reuses grants ([`bench_grants_dev`]
+    /// starts it so; with [`bench_grants`] the caller does, and this is
+    /// only reported).
+    pub grant_cache: bool,
 }
 
 impl Default for BenchOptions {
@@ -25,6 +35,7 @@ impl Default for BenchOptions {
             clients: 100,
             requests: 10_000,
             devices: 5,
+            grant_cache: true,
         }
     }
 }
@@ -36,12 +47,33 @@ pub struct BenchReport {
     pub clients: usize,
     pub devices: usize,
     pub requests: usize,
+    pub grant_cache: bool,
     pub errors: usize,
     pub seconds: f64,
     pub throughput_rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+/// Runs the benchmark against a dev server (service and embedded store on
+/// loopback, in a temporary dir) started for it with `options.grant_cache`.
+pub async fn bench_grants_dev(options: BenchOptions) -> Result<BenchReport, ServerError> {
+    let dir = tempfile::tempdir().map_err(|e| ServerError::io(std::env::temp_dir(), e))?;
+    let grant_cache = options.grant_cache;
+    let dev = DevServer::builder(dir.path())
+        .configure(move |c| {
+            // All the bench's devices sign in from one address.
+            c.rate_limit.sign_in_burst = 1_000;
+            c.cache_grants = grant_cache;
+        })
+        .start()
+        .await?;
+    let report = bench_grants(dev.url(), options).await;
+    let stopped = dev.shutdown().await;
+    let report = report?;
+    stopped?;
+    Ok(report)
 }
 
 /// Runs the benchmark against the service at `service_url` (account-key
@@ -114,6 +146,7 @@ pub async fn bench_grants(
         clients: options.clients,
         devices: options.devices,
         requests: latencies.len(),
+        grant_cache: options.grant_cache,
         errors,
         seconds,
         throughput_rps: latencies.len() as f64 / seconds.max(f64::EPSILON),

@@ -1,5 +1,7 @@
 //! Service configuration: a TOML file, then `CAIRN_*` environment variables
-//! on top (so secrets need not live in the file), then validation.
+//! on top (so secrets need not live in the file), then validation, which
+//! names any required setting still missing and the variable that sets it.
+//! `cairn-server.example.toml` lists every setting with its variable.
 //!
 //! ```toml
 //! listen = "0.0.0.0:8080"
@@ -12,14 +14,14 @@
 //! region = "auto"
 //! bucket = "cairn"
 //! path_style = true
-//! access_key_id = "..."
+//! access_key_id = "..."              # or CAIRN_S3_ACCESS_KEY_ID
 //! secret_access_key = "..."          # or CAIRN_S3_SECRET_ACCESS_KEY
 //!
 //! [providers.account_keys]
 //! enabled = true
 //!
 //! [providers.github]
-//! client_id = "..."
+//! client_id = "..."                  # or CAIRN_GITHUB_CLIENT_ID
 //! client_secret = "..."              # or CAIRN_GITHUB_CLIENT_SECRET
 //! ```
 
@@ -58,6 +60,11 @@ pub struct Config {
     /// Largest accepted request body.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Reuse grants, and their presigned URLs, within the reuse window
+    /// (see `grant_reuse_secs`). Off, every grant is presigned afresh: only
+    /// for measuring what presigning costs.
+    #[serde(default = "default_cache_grants")]
+    pub cache_grants: bool,
     pub s3: S3Config,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
@@ -74,7 +81,11 @@ pub struct S3Config {
     pub bucket: String,
     #[serde(default)]
     pub path_style: bool,
+    /// The credentials may come from the environment instead; empty means
+    /// not set, which validation refuses.
+    #[serde(default)]
     pub access_key_id: String,
+    #[serde(default)]
     pub secret_access_key: String,
 }
 
@@ -116,7 +127,11 @@ pub struct AccountKeysConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GithubConfig {
+    /// Either may come from the environment instead; empty means not set,
+    /// which validation refuses.
+    #[serde(default)]
     pub client_id: String,
+    #[serde(default)]
     pub client_secret: String,
     #[serde(default = "default_github_authorize")]
     pub authorize_url: String,
@@ -164,6 +179,9 @@ fn default_refresh_ttl() -> u64 {
 fn default_max_body() -> usize {
     64 * 1024
 }
+fn default_cache_grants() -> bool {
+    true
+}
 fn default_region() -> String {
     "us-east-1".to_owned()
 }
@@ -180,9 +198,17 @@ fn default_github_user() -> String {
 impl Config {
     /// Reads a TOML file, applies the process environment, validates.
     pub fn load(path: &Path) -> Result<Config, ServerError> {
+        Config::load_with_env(path, std::env::vars())
+    }
+
+    /// [`Config::load`] with the environment given as a list.
+    pub fn load_with_env(
+        path: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ServerError> {
         let text = std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?;
         let mut config = Config::from_toml(&text)?;
-        config.apply_env(std::env::vars())?;
+        config.apply_env(vars)?;
         config.validate()?;
         Ok(config)
     }
@@ -202,6 +228,7 @@ impl Config {
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
             max_body_bytes: default_max_body(),
+            cache_grants: default_cache_grants(),
             s3,
             rate_limit: RateLimitConfig::default(),
             providers: ProvidersConfig {
@@ -230,6 +257,7 @@ impl Config {
                 "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(name, &value)?,
                 "REFRESH_TOKEN_TTL_SECS" => self.refresh_token_ttl_secs = parse(name, &value)?,
                 "MAX_BODY_BYTES" => self.max_body_bytes = parse(name, &value)?,
+                "CACHE_GRANTS" => self.cache_grants = parse(name, &value)?,
                 "S3_ENDPOINT" => self.s3.endpoint = value,
                 "S3_REGION" => self.s3.region = value,
                 "S3_BUCKET" => self.s3.bucket = value,
@@ -280,12 +308,25 @@ impl Config {
         if let Err(e) = url::Url::parse(&self.s3.endpoint) {
             return fail(format!("s3.endpoint {:?}: {e}", self.s3.endpoint));
         }
-        if self.s3.bucket.is_empty() || self.s3.access_key_id.is_empty() {
-            return fail("s3.bucket and s3.access_key_id must be set".to_owned());
+        let missing = |setting, env| Err(ServerError::MissingSetting { setting, env });
+        if self.s3.bucket.is_empty() {
+            return missing("s3.bucket", "CAIRN_S3_BUCKET");
+        }
+        if self.s3.access_key_id.is_empty() {
+            return missing("s3.access_key_id", "CAIRN_S3_ACCESS_KEY_ID");
+        }
+        if self.s3.secret_access_key.is_empty() {
+            return missing("s3.secret_access_key", "CAIRN_S3_SECRET_ACCESS_KEY");
         }
         if let Some(gh) = &self.providers.github {
-            if gh.client_id.is_empty() || gh.client_secret.is_empty() {
-                return fail("providers.github needs client_id and client_secret".to_owned());
+            if gh.client_id.is_empty() {
+                return missing("providers.github.client_id", "CAIRN_GITHUB_CLIENT_ID");
+            }
+            if gh.client_secret.is_empty() {
+                return missing(
+                    "providers.github.client_secret",
+                    "CAIRN_GITHUB_CLIENT_SECRET",
+                );
             }
             for u in [&gh.authorize_url, &gh.token_url, &gh.user_url] {
                 if let Err(e) = url::Url::parse(u) {
@@ -326,27 +367,207 @@ mod tests {
         secret_access_key = "sk"
     "#;
 
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// A value for every override `apply_env` knows, none of them a default.
+    const EVERY_OVERRIDE: &[(&str, &str)] = &[
+        ("CAIRN_LISTEN", "0.0.0.0:9999"),
+        ("CAIRN_PUBLIC_URL", "https://sync.example.org"),
+        ("CAIRN_REGISTRY_PATH", "/srv/cairn/registry.sqlite3"),
+        ("CAIRN_GRANT_LIFETIME_SECS", "3600"),
+        ("CAIRN_GRANT_REUSE_SECS", "60"),
+        ("CAIRN_ACCESS_TOKEN_TTL_SECS", "120"),
+        ("CAIRN_REFRESH_TOKEN_TTL_SECS", "7200"),
+        ("CAIRN_MAX_BODY_BYTES", "2048"),
+        ("CAIRN_CACHE_GRANTS", "false"),
+        ("CAIRN_S3_ENDPOINT", "https://s3.example.org"),
+        ("CAIRN_S3_REGION", "eu-west-3"),
+        ("CAIRN_S3_BUCKET", "notes"),
+        ("CAIRN_S3_PATH_STYLE", "true"),
+        ("CAIRN_S3_ACCESS_KEY_ID", "env-ak"),
+        ("CAIRN_S3_SECRET_ACCESS_KEY", "env-sk"),
+        ("CAIRN_SIGN_IN_BURST", "7"),
+        ("CAIRN_SIGN_IN_PER_MINUTE", "3"),
+        ("CAIRN_ACCOUNT_KEYS_ENABLED", "true"),
+        ("CAIRN_GITHUB_CLIENT_ID", "env-id"),
+        ("CAIRN_GITHUB_CLIENT_SECRET", "env-secret"),
+        ("CAIRN_GITHUB_AUTHORIZE_URL", "http://127.0.0.1:1/authorize"),
+        ("CAIRN_GITHUB_TOKEN_URL", "http://127.0.0.1:1/token"),
+        ("CAIRN_GITHUB_USER_URL", "http://127.0.0.1:1/user"),
+    ];
+
     #[test]
-    fn defaults_and_env_overrides() {
+    fn every_env_override_is_applied() {
         let mut c = Config::from_toml(MINIMAL).expect("parse");
         assert_eq!(c.grant_lifetime_secs, MAX_GRANT_LIFETIME_SECS);
-        assert!(!c.providers.account_keys.enabled);
-        c.apply_env([
-            ("CAIRN_GRANT_LIFETIME_SECS".to_owned(), "3600".to_owned()),
-            ("CAIRN_ACCOUNT_KEYS_ENABLED".to_owned(), "true".to_owned()),
-            ("CAIRN_GITHUB_CLIENT_ID".to_owned(), "id".to_owned()),
-            ("CAIRN_GITHUB_CLIENT_SECRET".to_owned(), "secret".to_owned()),
-            ("HOME".to_owned(), "/x".to_owned()),
-        ])
-        .expect("env");
+        assert!(!c.providers.account_keys.enabled && c.providers.github.is_none());
+        let mut env = vars(EVERY_OVERRIDE);
+        // Variables of other programs are left alone.
+        env.extend(vars(&[("HOME", "/x"), ("CAIRN_DATA_DIR", "/y")]));
+        c.apply_env(env).expect("env");
         c.validate().expect("valid");
+
+        assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9999)));
+        assert_eq!(c.public_url.as_deref(), Some("https://sync.example.org"));
+        assert_eq!(c.registry_path, Path::new("/srv/cairn/registry.sqlite3"));
         assert_eq!(c.grant_lifetime_secs, 3600);
-        assert_eq!(c.effective_grant_reuse_secs(), 300);
+        assert_eq!(c.grant_reuse_secs, 60);
+        assert_eq!(c.effective_grant_reuse_secs(), 60);
+        assert_eq!(c.access_token_ttl_secs, 120);
+        assert_eq!(c.refresh_token_ttl_secs, 7200);
+        assert_eq!(c.max_body_bytes, 2048);
+        assert!(!c.cache_grants);
+        let s3 = &c.s3;
+        assert_eq!(s3.endpoint, "https://s3.example.org");
+        assert_eq!(s3.region, "eu-west-3");
+        assert_eq!(s3.bucket, "notes");
+        assert!(s3.path_style);
+        assert_eq!(s3.access_key_id, "env-ak");
+        assert_eq!(s3.secret_access_key, "env-sk");
+        assert_eq!(c.rate_limit.sign_in_burst, 7);
+        assert_eq!(c.rate_limit.sign_in_per_minute, 3);
         assert!(c.providers.account_keys.enabled);
+        let gh = c.providers.github.as_ref().expect("github from env alone");
+        assert_eq!(gh.client_id, "env-id");
+        assert_eq!(gh.client_secret, "env-secret");
+        assert_eq!(gh.authorize_url, "http://127.0.0.1:1/authorize");
+        assert_eq!(gh.token_url, "http://127.0.0.1:1/token");
+        assert_eq!(gh.user_url, "http://127.0.0.1:1/user");
+    }
+
+    /// Names the `"NAME" =>` arms of `apply_env` match, read from this file.
+    fn handled_overrides() -> std::collections::BTreeSet<String> {
+        let source = include_str!("config.rs");
+        let body = source
+            .split("fn apply_env(")
+            .nth(1)
+            .and_then(|rest| rest.split("fn github_mut(").next())
+            .expect("apply_env in config.rs");
+        body.lines()
+            .filter_map(|line| {
+                let name = line.trim().strip_prefix('"')?.split('"').next()?;
+                line.contains("=>").then(|| format!("CAIRN_{name}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_override_test_and_the_example_cover_every_variable() {
+        let handled = handled_overrides();
+        assert!(handled.len() > 20, "{handled:?}");
+        let tested: std::collections::BTreeSet<String> = EVERY_OVERRIDE
+            .iter()
+            .map(|(k, _)| (*k).to_owned())
+            .collect();
+        assert_eq!(tested, handled, "EVERY_OVERRIDE vs apply_env");
+        let example = include_str!("../cairn-server.example.toml");
+        let documented: std::collections::BTreeSet<String> = example
+            .split('[')
+            .filter_map(|part| part.split(']').next())
+            .filter(|name| name.starts_with("CAIRN_"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(documented, handled, "example config vs apply_env");
+    }
+
+    #[test]
+    fn secrets_may_come_from_the_environment_alone() {
+        let file = r#"
+            [s3]
+            endpoint = "http://127.0.0.1:9000"
+            bucket = "cairn"
+
+            [providers.github]
+            client_id = "id"
+        "#;
+        let mut c = Config::from_toml(file).expect("secrets are optional in the file");
+        c.apply_env(vars(&[
+            ("CAIRN_S3_ACCESS_KEY_ID", "ak"),
+            ("CAIRN_S3_SECRET_ACCESS_KEY", "sk"),
+            ("CAIRN_GITHUB_CLIENT_SECRET", "gh-secret"),
+        ]))
+        .expect("env");
+        c.validate()
+            .expect("complete once the environment is applied");
+        assert_eq!(c.s3.secret_access_key, "sk");
         assert_eq!(
-            c.providers.github.as_ref().map(|g| g.client_id.as_str()),
-            Some("id")
+            c.providers.github.map(|g| g.client_secret),
+            Some("gh-secret".to_owned())
         );
+    }
+
+    #[test]
+    fn a_missing_secret_names_the_setting_and_its_variable() {
+        let no_secret = MINIMAL.replace(r#"secret_access_key = "sk""#, "");
+        let c = Config::from_toml(&no_secret).expect("parse");
+        let err = c.validate().expect_err("no S3 secret");
+        assert!(
+            matches!(
+                err,
+                ServerError::MissingSetting {
+                    setting: "s3.secret_access_key",
+                    env: "CAIRN_S3_SECRET_ACCESS_KEY"
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("s3.secret_access_key")
+                && message.contains("CAIRN_S3_SECRET_ACCESS_KEY"),
+            "{message}"
+        );
+
+        let mut c = Config::from_toml(MINIMAL).expect("parse");
+        c.apply_env(vars(&[("CAIRN_GITHUB_CLIENT_ID", "id")]))
+            .expect("env");
+        let err = c.validate().expect_err("no GitHub secret");
+        assert!(
+            matches!(
+                err,
+                ServerError::MissingSetting {
+                    setting: "providers.github.client_secret",
+                    env: "CAIRN_GITHUB_CLIENT_SECRET"
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("CAIRN_GITHUB_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn load_reads_the_file_then_the_environment_then_validates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cairn-server.toml");
+        let no_secret = MINIMAL.replace(r#"secret_access_key = "sk""#, "");
+        std::fs::write(&path, no_secret).expect("write");
+        let err = Config::load_with_env(&path, vars(&[])).expect_err("secret missing");
+        assert!(matches!(err, ServerError::MissingSetting { .. }), "{err:?}");
+        let c = Config::load_with_env(
+            &path,
+            vars(&[
+                ("CAIRN_S3_SECRET_ACCESS_KEY", "from-env"),
+                ("CAIRN_GRANT_LIFETIME_SECS", "60"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.s3.secret_access_key, "from-env");
+        assert_eq!(c.grant_lifetime_secs, 60);
+        // The environment is applied before validation, which still runs.
+        let err = Config::load_with_env(
+            &path,
+            vars(&[
+                ("CAIRN_S3_SECRET_ACCESS_KEY", "from-env"),
+                ("CAIRN_GRANT_LIFETIME_SECS", "0"),
+            ]),
+        )
+        .expect_err("invalid lifetime");
+        assert!(err.to_string().contains("grant_lifetime_secs"), "{err}");
     }
 
     #[test]

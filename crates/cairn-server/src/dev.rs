@@ -64,17 +64,19 @@ impl DevServerBuilder {
     }
 
     pub async fn start(self) -> Result<DevServer, ServerError> {
+        // Account creation is open here: never offer it to a network.
+        for addr in [self.listen, self.s3_listen] {
+            if !addr.ip().is_loopback() {
+                return Err(ServerError::Config(format!(
+                    "cairn-server dev serves loopback only, not {addr}; \
+                     use `cairn-server serve` with a config to serve a network"
+                )));
+            }
+        }
         let dir = &self.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let credentials = DevCredentials::load_or_create(&dir.join("s3-credentials.json"))?;
-        let s3 = EmbeddedS3::start(
-            &dir.join("s3"),
-            self.s3_listen,
-            DEV_BUCKET,
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-        )
-        .await?;
+        let s3 = start_store(dir, self.s3_listen, &credentials).await?;
         let s3_config = S3Config {
             endpoint: s3.endpoint().to_owned(),
             region: DEV_REGION.to_owned(),
@@ -155,6 +157,51 @@ impl DevServer {
         self.s3.shutdown().await;
         result
     }
+}
+
+/// Starts the embedded store, on the port it had before when `listen`
+/// leaves the port open. A device's grant names the store's address, so
+/// after a restart on a new port every device would hold URLs that lead
+/// nowhere until its grant nears expiry; the port is kept in the data dir
+/// beside the credentials for the same reason.
+async fn start_store(
+    dir: &Path,
+    listen: SocketAddr,
+    credentials: &DevCredentials,
+) -> Result<EmbeddedS3, ServerError> {
+    let port_file = dir.join("s3-port");
+    let root = dir.join("s3");
+    let start = |addr: SocketAddr| {
+        EmbeddedS3::start(
+            &root,
+            addr,
+            DEV_BUCKET,
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+        )
+    };
+    let remembered = std::fs::read_to_string(&port_file)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .filter(|port| *port != 0 && listen.port() == 0);
+    let s3 = match remembered {
+        Some(port) => match start(SocketAddr::new(listen.ip(), port)).await {
+            Ok(s3) => s3,
+            Err(e) => {
+                tracing::warn!(
+                    port,
+                    error = %e,
+                    "the embedded store's previous port is taken; devices signed in \
+                     before need a new grant (sign in again) to reach it"
+                );
+                start(listen).await?
+            }
+        },
+        None => start(listen).await?,
+    };
+    let port = s3.port().to_string();
+    std::fs::write(&port_file, port).map_err(|e| ServerError::io(&port_file, e))?;
+    Ok(s3)
 }
 
 /// The store's credentials, kept in the data dir so URLs presigned before

@@ -22,6 +22,7 @@ use crate::ServerError;
 /// A running embedded S3 server.
 pub struct EmbeddedS3 {
     endpoint: String,
+    port: u16,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -86,6 +87,7 @@ impl EmbeddedS3 {
         });
         Ok(EmbeddedS3 {
             endpoint: format!("http://{addr}"),
+            port: addr.port(),
             stop: Some(stop),
             task,
         })
@@ -94,6 +96,11 @@ impl EmbeddedS3 {
     /// `http://127.0.0.1:PORT`
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The port it listens on (chosen by the system when asked for 0).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub async fn shutdown(mut self) {

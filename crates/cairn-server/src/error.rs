@@ -1,7 +1,8 @@
 //! The crate's error type, and how each error becomes an HTTP response with
 //! a `{code, message}` JSON body.
 
-use axum::http::StatusCode;
+use axum::http::header::{CONNECTION, RETRY_AFTER, UPGRADE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_protocol::{ApiError, DeviceId, ErrorCode, ProtocolError};
@@ -42,6 +43,9 @@ pub enum ServerError {
     MethodNotAllowed,
     #[error("too many sign-in attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A plain request to a WebSocket-only route; the text is axum's reason.
+    #[error("this route only speaks WebSocket: {0}")]
+    WebSocketRequired(String),
 
     // --- an upstream's fault (502) ---
     #[error("OAuth provider: {0}")]
@@ -56,6 +60,11 @@ pub enum ServerError {
     Presign { key: String, message: String },
     #[error("config: {0}")]
     Config(String),
+    #[error("config: {setting} is not set; put it in the config file or set {env}")]
+    MissingSetting {
+        setting: &'static str,
+        env: &'static str,
+    },
     #[error("io on {path}: {source}")]
     Io {
         path: String,
@@ -102,11 +111,13 @@ impl ServerError {
             DeviceNotFound(_) | RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),
             OauthProvider(_) => (StatusCode::BAD_GATEWAY, ErrorCode::OauthProviderError),
             Registry(_)
             | CorruptRegistry(_)
             | Presign { .. }
             | Config(_)
+            | MissingSetting { .. }
             | Io { .. }
             | EmbeddedS3(_)
             | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
@@ -143,12 +154,19 @@ impl IntoResponse for ServerError {
             self.to_string()
         };
         let mut response = (status, Json(ApiError { code, message })).into_response();
-        if let ServerError::RateLimited { retry_after_secs } = self {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, v);
+        match self {
+            ServerError::RateLimited { retry_after_secs } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(RETRY_AFTER, v);
+                }
             }
+            // A 426 must name the protocol to switch to (RFC 9110, 15.5.22).
+            ServerError::WebSocketRequired(_) => {
+                let headers = response.headers_mut();
+                headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+                headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            }
+            _ => {}
         }
         response
     }

@@ -2,6 +2,10 @@
 //! devices. One broadcast channel per user with at least one listener;
 //! nothing here survives a restart, and nothing needs to: a device that
 //! reconnects polls the heads it may have missed.
+//!
+//! Besides the [`ServiceEvent`]s for the wire, the channel carries one
+//! internal signal, [`HubMessage::SessionEnded`], so that a logout closes
+//! that session's sockets at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,11 +17,16 @@ use tokio::sync::broadcast;
 /// (it then resyncs by polling, so skipping is safe).
 const CHANNEL_CAPACITY: usize = 256;
 
-/// One event, and the device that must not receive it (its origin).
+/// What a user's sockets hear.
 #[derive(Debug, Clone)]
-pub struct HubMessage {
-    pub skip: Option<DeviceId>,
-    pub event: ServiceEvent,
+pub enum HubMessage {
+    /// One event, and the device that must not receive it (its origin).
+    Event {
+        skip: Option<DeviceId>,
+        event: ServiceEvent,
+    },
+    /// The session signed out; never sent on the wire.
+    SessionEnded { session_id: i64 },
 }
 
 #[derive(Default)]
@@ -36,17 +45,28 @@ impl EventHub {
 
     /// Sends `event` to the user's listeners except `skip`.
     pub fn publish(&self, user: &UserId, skip: Option<&DeviceId>, event: ServiceEvent) {
+        self.send(
+            user,
+            HubMessage::Event {
+                skip: skip.cloned(),
+                event,
+            },
+        );
+    }
+
+    /// Tells the user's sockets that `session_id` signed out.
+    pub fn end_session(&self, user: &UserId, session_id: i64) {
+        self.send(user, HubMessage::SessionEnded { session_id });
+    }
+
+    fn send(&self, user: &UserId, message: HubMessage) {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still usable.
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         let Some(sender) = channels.get(user) else {
             return;
         };
-        let message = Arc::new(HubMessage {
-            skip: skip.cloned(),
-            event,
-        });
-        if sender.send(message).is_err() {
+        if sender.send(Arc::new(message)).is_err() {
             // No listener left: drop the channel so idle users cost nothing.
             channels.remove(user);
         }

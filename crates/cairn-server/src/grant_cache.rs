@@ -6,7 +6,8 @@
 //! request serve every later one with the same inputs. A rename, join or
 //! revocation changes the peer list and so misses the cache; a new window
 //! replaces the entry. One entry per device keeps memory bounded by the
-//! number of devices.
+//! number of devices. A disabled cache (`cache_grants = false`) keeps
+//! nothing, so every grant is built afresh.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,8 +35,8 @@ impl GrantInputs {
     }
 }
 
-#[derive(Default)]
 pub struct GrantCache {
+    enabled: bool,
     entries: Mutex<HashMap<(UserId, DeviceId), (GrantInputs, Bytes)>>,
 }
 
@@ -43,7 +44,17 @@ pub struct GrantCache {
 const MAX_ENTRIES: usize = 100_000;
 
 impl GrantCache {
+    pub fn new(enabled: bool) -> GrantCache {
+        GrantCache {
+            enabled,
+            entries: Mutex::default(),
+        }
+    }
+
     pub fn get(&self, user: &UserId, device: &DeviceId, inputs: &GrantInputs) -> Option<Bytes> {
+        if !self.enabled {
+            return None;
+        }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match entries.get(&(user.clone(), device.clone())) {
             Some((cached, bytes)) if cached == inputs => Some(bytes.clone()),
@@ -52,6 +63,9 @@ impl GrantCache {
     }
 
     pub fn put(&self, user: &UserId, device: &DeviceId, inputs: GrantInputs, bytes: Bytes) {
+        if !self.enabled {
+            return;
+        }
         // A poisoned lock only means a panic elsewhere mid-insert; the map
         // is still consistent enough for a cache.
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

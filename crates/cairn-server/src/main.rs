@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_server::bench::{bench_grants, BenchOptions};
+use cairn_server::bench::{bench_grants_dev, BenchOptions};
 use cairn_server::{Config, DevServer, RunningServer, SystemClock};
 use clap::{Parser, Subcommand};
 
@@ -43,6 +43,10 @@ enum Command {
         requests: usize,
         #[arg(long, default_value_t = 5)]
         devices: usize,
+        /// Presign every grant afresh instead of reusing grants within
+        /// their issue window: measures presigning rather than the cache.
+        #[arg(long)]
+        no_grant_cache: bool,
         /// Print the result as one JSON line.
         #[arg(long)]
         json: bool,
@@ -64,9 +68,7 @@ async fn main() -> anyhow::Result<()> {
                 Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
             let server = RunningServer::start(config, Arc::new(SystemClock)).await?;
             println!("cairn-server listening on {}", server.url());
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for ctrl-c")?;
+            stop_requested().await?;
             server.shutdown().await?;
         }
         Command::Dev { data, listen } => {
@@ -77,41 +79,32 @@ async fn main() -> anyhow::Result<()> {
                 data.display()
             );
             println!("cairn-server listening on {}", dev.url());
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for ctrl-c")?;
+            stop_requested().await?;
             dev.shutdown().await?;
         }
         Command::BenchGrants {
             clients,
             requests,
             devices,
+            no_grant_cache,
             json,
         } => {
-            let dir = tempfile::tempdir().context("temporary data dir")?;
-            let dev = DevServer::builder(dir.path())
-                .configure(|c| c.rate_limit.sign_in_burst = 1_000)
-                .start()
-                .await?;
-            let report = bench_grants(
-                dev.url(),
-                BenchOptions {
-                    clients: clients.max(1),
-                    requests,
-                    devices: devices.max(1),
-                },
-            )
-            .await;
-            dev.shutdown().await?;
-            let report = report?;
+            let report = bench_grants_dev(BenchOptions {
+                clients: clients.max(1),
+                requests,
+                devices: devices.max(1),
+                grant_cache: !no_grant_cache,
+            })
+            .await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "{} grant requests from {} clients ({} devices): {} errors, {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms",
+                    "{} grant requests from {} clients ({} devices, grant cache {}): {} errors, {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms",
                     report.requests,
                     report.clients,
                     report.devices,
+                    if report.grant_cache { "on" } else { "off" },
                     report.errors,
                     report.throughput_rps,
                     report.p50_ms,
@@ -124,4 +117,23 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a service manager or `kill`: either stops the
+/// service cleanly (open requests finish, the registry closes).
+async fn stop_requested() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            ctrl_c = tokio::signal::ctrl_c() => ctrl_c.context("waiting for ctrl-c")?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for ctrl-c")
+    }
 }

@@ -6,7 +6,9 @@
 //! cost, so URL sets are cached per (prefix, access, issue time). All
 //! grants issued within one reuse window share their issue time and so
 //! their URLs; the expiry a client sees is exact (issue time + lifetime),
-//! only up to one window earlier than it would otherwise be.
+//! only up to one window earlier than it would otherwise be. Without the
+//! cache (`cache_grants = false`, for benchmarks) every set is presigned
+//! afresh.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,7 +38,8 @@ pub struct Presigner {
     bucket: String,
     lifetime_secs: i64,
     reuse_secs: i64,
-    cache: Mutex<HashMap<CacheKey, Arc<OnceCell<Arc<ObjectUrls>>>>>,
+    /// `None` when caching is off.
+    cache: Option<UrlCache>,
 }
 
 /// When a grant was issued and when its URLs stop working (Unix seconds).
@@ -47,7 +50,7 @@ pub struct GrantWindow {
 }
 
 impl Presigner {
-    pub fn new(s3: &S3Config, lifetime_secs: u64, reuse_secs: u64) -> Presigner {
+    pub fn new(s3: &S3Config, lifetime_secs: u64, reuse_secs: u64, cache: bool) -> Presigner {
         let credentials = Credentials::new(
             s3.access_key_id.clone(),
             s3.secret_access_key.clone(),
@@ -70,7 +73,7 @@ impl Presigner {
             bucket: s3.bucket.clone(),
             lifetime_secs: i64::try_from(lifetime_secs).unwrap_or(i64::MAX),
             reuse_secs: i64::try_from(reuse_secs.max(1)).unwrap_or(1),
-            cache: Mutex::new(HashMap::new()),
+            cache: cache.then(Mutex::default),
         }
     }
 
@@ -91,7 +94,15 @@ impl Presigner {
         access: Access,
         window: GrantWindow,
     ) -> Result<Arc<ObjectUrls>, ServerError> {
-        let cell = self.cache_cell((user.clone(), device.clone(), access, window.issued_at))?;
+        let Some(cache) = &self.cache else {
+            return Ok(Arc::new(
+                self.presign_all(user, device, access, window).await?,
+            ));
+        };
+        let cell = cache_cell(
+            cache,
+            (user.clone(), device.clone(), access, window.issued_at),
+        )?;
         // Concurrent grants for the same device wait for one presigning run
         // instead of each doing it.
         let urls = cell
@@ -102,19 +113,6 @@ impl Presigner {
             })
             .await?;
         Ok(urls.clone())
-    }
-
-    fn cache_cell(&self, key: CacheKey) -> Result<Arc<OnceCell<Arc<ObjectUrls>>>, ServerError> {
-        let mut cache = self
-            .cache
-            .lock()
-            .map_err(|_| ServerError::Internal("presign cache lock poisoned".to_owned()))?;
-        let issued_at = key.3;
-        if !cache.contains_key(&key) {
-            // Entries of earlier windows are never asked for again.
-            cache.retain(|k, _| k.3 >= issued_at);
-        }
-        Ok(cache.entry(key).or_default().clone())
     }
 
     async fn presign_all(
@@ -179,4 +177,21 @@ impl Presigner {
         };
         Ok(request.uri().to_owned())
     }
+}
+
+type UrlCache = Mutex<HashMap<CacheKey, Arc<OnceCell<Arc<ObjectUrls>>>>>;
+
+fn cache_cell(
+    cache: &UrlCache,
+    key: CacheKey,
+) -> Result<Arc<OnceCell<Arc<ObjectUrls>>>, ServerError> {
+    let mut cache = cache
+        .lock()
+        .map_err(|_| ServerError::Internal("presign cache lock poisoned".to_owned()))?;
+    let issued_at = key.3;
+    if !cache.contains_key(&key) {
+        // Entries of earlier windows are never asked for again.
+        cache.retain(|k, _| k.3 >= issued_at);
+    }
+    Ok(cache.entry(key).or_default().clone())
 }

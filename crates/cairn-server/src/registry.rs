@@ -20,7 +20,7 @@ use rusqlite::Connection;
 use crate::ServerError;
 
 pub use oauth::PendingGithubSignIn;
-pub use sessions::SessionTokens;
+pub use sessions::{SessionRecord, SessionTokens};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (

@@ -29,7 +29,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::routing::{get, patch, post};
 use axum::Router;
-use cairn_protocol::DeviceId;
 
 use crate::state::AppState;
 use crate::ServerError;
@@ -65,10 +64,4 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
-}
-
-/// Device ids in paths are parsed as plain strings first and validated
-/// here, so a hostile id gets our error rather than a routing one.
-fn device_id_from_path(raw: &str) -> Result<DeviceId, ServerError> {
-    Ok(DeviceId::parse(raw)?)
 }

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::events::EventHub;
 use crate::github::GithubProvider;
+use crate::grant_cache::GrantCache;
 use crate::presign::Presigner;
 use crate::rate_limit::RateLimiter;
 use crate::registry::Registry;
@@ -38,6 +39,7 @@ impl RunningServer {
             &config.s3,
             config.grant_lifetime_secs,
             config.effective_grant_reuse_secs(),
+            config.cache_grants,
         );
         let github = match &config.providers.github {
             Some(gh) => Some(Arc::new(GithubProvider::new(gh.clone())?)),
@@ -56,11 +58,11 @@ impl RunningServer {
         let (stop, stopping) = watch::channel(false);
         let state = AppState {
             sign_in_limiter: Arc::new(RateLimiter::new(config.rate_limit, clock.clone())),
+            grant_cache: Arc::new(GrantCache::new(config.cache_grants)),
             config: Arc::new(config),
             registry: Arc::new(registry),
             presigner: Arc::new(presigner),
             hub: Arc::new(EventHub::default()),
-            grant_cache: Arc::default(),
             github,
             clock,
             stopping: stopping.clone(),

@@ -304,3 +304,213 @@ async fn account_creation_can_be_disabled() {
     .await;
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn undecodable_device_ids_in_paths_get_json_errors() {
+    let h = Harness::start().await;
+    let laptop = h.new_device(&h.new_account().await, "laptop").await;
+    // Percent-encoded bytes that are not UTF-8 once decoded: axum's own
+    // `Path` answers these in plain text.
+    for id in ["%FF", "%C3%28", "ok%80"] {
+        for (method, suffix) in [
+            (Method::POST, "/grant"),
+            (Method::POST, "/published"),
+            (Method::PATCH, ""),
+            (Method::DELETE, ""),
+        ] {
+            let request = h
+                .http
+                .request(method.clone(), h.url(&format!("/v1/devices/{id}{suffix}")))
+                .bearer_auth(laptop.token())
+                .json(&serde_json::json!({"seq": 1, "name": "renamed"}));
+            expect_error(request, 400, ErrorCode::InvalidDeviceId).await;
+        }
+    }
+    let devices = h.client.devices(laptop.token()).await.expect("list");
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].name.as_str(), "laptop");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_plain_request_to_the_event_socket_gets_a_json_426() {
+    let h = Harness::start().await;
+    let laptop = h.new_device(&h.new_account().await, "laptop").await;
+    let events = || h.http.get(h.url("/v1/events")).bearer_auth(laptop.token());
+
+    let response = events().send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 426);
+    assert_eq!(response.headers()["upgrade"], "websocket");
+    expect_error(events(), 426, ErrorCode::WebsocketRequired).await;
+    // Half an upgrade: no key, then a version the service does not speak.
+    let half = || {
+        events()
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+    };
+    expect_error(half(), 426, ErrorCode::WebsocketRequired).await;
+    expect_error(
+        half()
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "8"),
+        426,
+        ErrorCode::WebsocketRequired,
+    )
+    .await;
+    // The token is still checked first.
+    expect_error(
+        h.http.get(h.url("/v1/events")),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_in_the_query_string_is_refused_outside_the_event_socket() {
+    let h = Harness::start().await;
+    let laptop = h.new_device(&h.new_account().await, "laptop").await;
+    let query = format!("access_token={}", laptop.token());
+    expect_error(
+        h.http.get(h.url(&format!("/v1/devices?{query}"))),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    expect_error(
+        h.http
+            .post(h.url(&format!("/v1/devices/{}/grant?{query}", laptop.device.id))),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    expect_error(
+        h.http.get(h.url(&format!("/v1/me?{query}"))),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    // The same token in the header works.
+    h.client
+        .devices(laptop.token())
+        .await
+        .expect("header token");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn account_creation_refuses_a_body_and_stores_nothing() {
+    let h = Harness::start_with(Arc::new(cairn_server::SystemClock), |c| {
+        c.max_body_bytes = 4096
+    })
+    .await;
+    let post = || h.http.post(h.url("/v1/accounts"));
+    let json_body = |body: String| post().header("content-type", "application/json").body(body);
+    assert_eq!(h.account_count(), 0);
+
+    expect_error(
+        json_body(format!("{{\"pad\":\"{}\"}}", "a".repeat(1 << 20))),
+        413,
+        ErrorCode::PayloadTooLarge,
+    )
+    .await;
+    expect_error(
+        post().header("content-type", "text/plain").body("{}"),
+        415,
+        ErrorCode::UnsupportedMediaType,
+    )
+    .await;
+    expect_error(post().body("hello"), 415, ErrorCode::UnsupportedMediaType).await;
+    expect_error(json_body("{\"a\": ".into()), 400, ErrorCode::InvalidJson).await;
+    for value in [r#"{"account_key":"mine"}"#, "[]", "0", r#""""#, "true"] {
+        expect_error(json_body(value.into()), 400, ErrorCode::BadRequest).await;
+    }
+    assert_eq!(h.account_count(), 0, "a refused request stored an account");
+
+    // What clients send: nothing (the app), `null` (the bench), or `{}`.
+    h.new_account().await;
+    for accepted in [
+        post().json(&()),
+        post().json(&serde_json::json!({})),
+        post().header("content-type", "text/plain"),
+    ] {
+        let response = accepted.send().await.expect("sent");
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    assert_eq!(h.account_count(), 4);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn refresh_is_rate_limited_per_address() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let h = Harness::start_with(clock.clone(), |c| {
+        c.rate_limit.sign_in_burst = 3;
+        c.rate_limit.sign_in_per_minute = 6;
+    })
+    .await;
+    let key = h.new_account().await; // 1 of 3
+    let session = h
+        .client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("sign in"); // 2 of 3
+    let session = h
+        .client
+        .refresh(&session.refresh_token)
+        .await
+        .expect("within the burst"); // 3 of 3
+    let refresh = || {
+        h.http
+            .post(h.url("/v1/sessions/refresh"))
+            .json(&serde_json::json!({"refresh_token": session.refresh_token}))
+    };
+    let response = refresh().send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(response.headers()["retry-after"], "10");
+    expect_error(refresh(), 429, ErrorCode::RateLimited).await;
+
+    // The refused attempts did not spend the token: it works once allowed.
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(refresh().send().await.expect("sent").status().as_u16(), 200);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn github_sign_in_is_rate_limited_per_address() {
+    // Neither call below reaches GitHub: `start` only builds a URL, and
+    // `exchange` with a forged state stops at the registry.
+    let clock = Arc::new(ManualClock::starting_now());
+    let h = Harness::start_with(clock.clone(), |c| {
+        c.rate_limit.sign_in_burst = 2;
+        c.rate_limit.sign_in_per_minute = 6;
+        c.providers.github = Some(cairn_server::config::GithubConfig::github_com(
+            "cairn-test".to_owned(),
+            "cairn-test-secret".to_owned(),
+        ));
+    })
+    .await;
+    let start = || {
+        h.http
+            .post(h.url("/v1/auth/github/start"))
+            .json(&serde_json::json!({
+                "redirect_uri": "http://127.0.0.1:1/callback",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            }))
+    };
+    let exchange = || {
+        h.http
+            .post(h.url("/v1/auth/github/exchange"))
+            .json(&serde_json::json!({"code": "c", "state": "forged"}))
+    };
+    assert_eq!(start().send().await.expect("sent").status().as_u16(), 200);
+    expect_error(exchange(), 400, ErrorCode::InvalidOauthState).await;
+    expect_error(start(), 429, ErrorCode::RateLimited).await;
+    expect_error(exchange(), 429, ErrorCode::RateLimited).await;
+
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(start().send().await.expect("sent").status().as_u16(), 200);
+    expect_error(exchange(), 429, ErrorCode::RateLimited).await;
+    h.shutdown().await;
+}

@@ -90,7 +90,9 @@ async fn urls_with_a_changed_key_are_refused() {
         .put
         .head
         .replace("/devices/", "/devices/../../other/devices/");
-    assert!(put(&h.http, &outside, b"x").await >= 400);
+    // The URL parser resolves the `..` segments before sending, so the
+    // store sees a key other than the signed one: a signature mismatch.
+    assert_eq!(put(&h.http, &outside, b"x").await, 403);
     let tampered_signature = {
         let mut url = grant.put.head.clone();
         let last = url.pop().expect("non-empty");

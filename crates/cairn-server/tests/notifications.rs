@@ -1,16 +1,89 @@
 //! Live notifications over the event socket: a publish reaches the user's
-//! other devices at once, and joins and revocations are announced.
+//! other devices at once, joins and revocations are announced, and a
+//! socket ends with the session that opened it.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 #[path = "support/harness.rs"]
 mod harness;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_client::{EventSubscription, StreamItem};
 use cairn_protocol::ServiceEvent;
+use cairn_server::ManualClock;
+use futures_util::StreamExt;
 use harness::{Harness, SignedInDevice};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type RawSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The event socket without the client's reconnecting, to see how it ends.
+async fn raw_socket(
+    h: &Harness,
+    token: &str,
+) -> Result<RawSocket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = h
+        .url("/v1/events")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let (events, _) = read_until_close(&mut socket, Duration::from_secs(5), 1).await;
+    assert!(
+        matches!(events.as_slice(), [ServiceEvent::Subscribed { .. }]),
+        "{events:?}"
+    );
+    Ok(socket)
+}
+
+/// Events read until the socket closes (or `limit` events arrived), and the
+/// close frame if it closed within `within`.
+async fn read_until_close(
+    socket: &mut RawSocket,
+    within: Duration,
+    limit: usize,
+) -> (Vec<ServiceEvent>, Option<CloseFrame>) {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while events.len() < limit {
+        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(message))) => message,
+            Ok(other) => panic!("socket ended without a close frame: {other:?}"),
+            Err(_) => break,
+        };
+        match message {
+            Message::Text(text) => {
+                events.push(serde_json::from_str(text.as_str()).expect("an event"));
+            }
+            Message::Close(frame) => {
+                return (events, Some(frame.expect("a close frame with a reason")))
+            }
+            _ => {}
+        }
+    }
+    (events, None)
+}
+
+/// The socket is over: nothing but its end can come out of it.
+async fn assert_ended(socket: &mut RawSocket) {
+    let after = tokio::time::timeout(Duration::from_secs(2), socket.next())
+        .await
+        .expect("the socket ends");
+    assert!(
+        matches!(after, None | Some(Err(_))),
+        "message after the close: {after:?}"
+    );
+}
 
 async fn subscribe(h: &Harness, device: &SignedInDevice) -> EventSubscription {
     let token = device.session.access_token.clone();
@@ -172,7 +245,6 @@ async fn the_socket_refuses_bad_tokens_and_accepts_a_query_token() {
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url)
         .await
         .expect("query token accepted");
-    use futures_util::StreamExt;
     let first = socket.next().await.expect("message").expect("ok");
     let event: ServiceEvent = serde_json::from_str(first.to_text().expect("text")).expect("event");
     assert!(matches!(event, ServiceEvent::Subscribed { .. }));
@@ -253,4 +325,142 @@ async fn the_event_stream_reconnects_after_a_service_restart() {
         }
     );
     dev.shutdown().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_revoked_devices_socket_is_closed_and_hears_nothing_more() {
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let phone = h.new_device(&key, "phone").await;
+    let tablet = h.new_device(&key, "tablet").await;
+    let mut laptop_events = subscribe(&h, &laptop).await;
+    let mut phone_socket = raw_socket(&h, phone.token()).await.expect("connects");
+
+    let started = Instant::now();
+    h.client
+        .revoke_device(laptop.token(), &phone.device.id)
+        .await
+        .expect("revoke");
+    let (events, close) =
+        read_until_close(&mut phone_socket, Duration::from_secs(2), usize::MAX).await;
+    let revoked = ServiceEvent::DeviceRevoked {
+        device_id: phone.device.id.clone(),
+    };
+    // It hears why, then the socket closes and says so.
+    assert_eq!(events, vec![revoked.clone()]);
+    let close =
+        close.unwrap_or_else(|| panic!("no close within 2 s (after {:?})", started.elapsed()));
+    assert_eq!(close.reason.as_str(), "device revoked");
+    assert_eq!(u16::from(close.code), 1008);
+
+    // Later events reach the others but not the revoked device.
+    h.client
+        .report_published(tablet.token(), &tablet.device.id, 9)
+        .await
+        .expect("publish");
+    assert_eq!(next_event(&mut laptop_events).await, revoked);
+    assert_eq!(
+        next_event(&mut laptop_events).await,
+        ServiceEvent::Published {
+            device_id: tablet.device.id.clone(),
+            seq: 9
+        }
+    );
+    assert_ended(&mut phone_socket).await;
+    // Nor can it come back.
+    match raw_socket(&h, phone.token()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 410);
+        }
+        other => panic!("revoked device reconnected: {other:?}"),
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn logout_closes_that_sessions_socket_only() {
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let phone = h.new_device(&key, "phone").await;
+    let mut laptop_socket = raw_socket(&h, laptop.token()).await.expect("connects");
+    let mut phone_socket = raw_socket(&h, phone.token()).await.expect("connects");
+
+    h.client.logout(laptop.token()).await.expect("logout");
+    let (events, close) =
+        read_until_close(&mut laptop_socket, Duration::from_secs(2), usize::MAX).await;
+    assert!(events.is_empty(), "{events:?}");
+    let close = close.expect("closed within 2 s");
+    assert_eq!(close.reason.as_str(), "signed out");
+    assert_ended(&mut laptop_socket).await;
+
+    // The phone's session is another one: its socket goes on.
+    let tablet = h.new_device(&key, "tablet").await;
+    let (events, close) = read_until_close(&mut phone_socket, Duration::from_secs(5), 1).await;
+    assert_eq!(close, None);
+    assert_eq!(
+        events,
+        vec![ServiceEvent::DeviceJoined {
+            device_id: tablet.device.id.clone(),
+            name: tablet.device.name.clone()
+        }]
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_access_token_expires_and_the_client_comes_back() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let h = Harness::start_with(clock.clone(), |c| c.access_token_ttl_secs = 600).await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    // The service's clock is moved to 300 ms before the token expires; the
+    // socket's timer then runs in real time.
+    clock.set_millis(laptop.session.access_expires_at * 1000 - 300);
+    let mut socket = raw_socket(&h, laptop.token()).await.expect("connects");
+    let (events, close) = read_until_close(&mut socket, Duration::from_secs(2), usize::MAX).await;
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(
+        close.expect("closed within 2 s").reason.as_str(),
+        "session expired"
+    );
+    assert_ended(&mut socket).await;
+
+    // The client's subscription reconnects after such a close with
+    // whatever token it is given then: here a refreshed one (the old one
+    // died with the refresh, so only the new one can bring it back).
+    clock.set_millis(laptop.session.access_expires_at * 1000 - 1000);
+    let token = Arc::new(Mutex::new(laptop.token().to_owned()));
+    let current = token.clone();
+    let mut events = h
+        .client
+        .subscribe_events(move || current.lock().expect("token").clone())
+        .expect("subscribe");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("connects"),
+        Some(StreamItem::Connected)
+    );
+    let refreshed = h
+        .client
+        .refresh(&laptop.session.refresh_token)
+        .await
+        .expect("refresh");
+    *token.lock().expect("token") = refreshed.access_token;
+    let dropped = tokio::time::timeout(Duration::from_secs(2), events.next())
+        .await
+        .expect("closed at expiry");
+    assert!(
+        matches!(dropped, Some(StreamItem::Disconnected { .. })),
+        "{dropped:?}"
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("back"),
+        Some(StreamItem::Connected)
+    );
+    h.shutdown().await;
 }

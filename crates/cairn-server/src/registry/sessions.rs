@@ -18,7 +18,7 @@ pub struct SessionTokens {
     pub refresh_expires_at: i64,
 }
 
-/// A live session, as found by its access token.
+/// A session, as found by its access token or id.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
     pub id: i64,
@@ -62,11 +62,26 @@ impl Registry {
         &self,
         access_hash: &str,
     ) -> Result<Option<SessionRecord>, ServerError> {
+        self.session_where("access_hash = ?1", access_hash)
+    }
+
+    /// The session with this id, expired or revoked included.
+    pub fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError> {
+        self.session_where("id = ?1", id)
+    }
+
+    fn session_where(
+        &self,
+        condition: &'static str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<Option<SessionRecord>, ServerError> {
         let row: Option<RawSession> = self
             .conn()?
             .query_row(
-                "SELECT id, user_id, device_id, access_expires_at, revoked_at FROM sessions WHERE access_hash = ?1",
-                params![access_hash],
+                &format!(
+                    "SELECT id, user_id, device_id, access_expires_at, revoked_at FROM sessions WHERE {condition}"
+                ),
+                params![value],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;

@@ -1,6 +1,8 @@
 //! `POST /v1/accounts`: a new account that signs in with an account key.
 //! The key is returned once and only its hash is kept; losing it means
-//! losing the account, as with any password-less key.
+//! losing the account, as with any password-less key. It takes no
+//! parameters; a body other than nothing, `null` or `{}` is refused before
+//! anything is stored.
 
 use std::net::SocketAddr;
 
@@ -9,6 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use cairn_protocol::{AccountCreated, UserId};
 
+use crate::json_body::NoParameters;
 use crate::state::AppState;
 use crate::tokens::{hash_secret, new_id, new_secret};
 use crate::ServerError;
@@ -19,6 +22,7 @@ pub const ACCOUNT_KEY_PREFIX: &str = "cairn_ak_";
 pub async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    _: NoParameters,
 ) -> Result<(StatusCode, Json<AccountCreated>), ServerError> {
     if !state.config.providers.account_keys.enabled {
         return Err(ServerError::ProviderDisabled("account_keys"));

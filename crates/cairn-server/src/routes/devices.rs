@@ -5,7 +5,7 @@
 //! device may publish for it or take its grant. Registering binds the
 //! calling session to the new device; a session acts for one device.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use cairn_protocol::{
@@ -13,8 +13,8 @@ use cairn_protocol::{
     UserId,
 };
 
-use super::device_id_from_path;
 use crate::auth::Caller;
+use crate::device_path::DevicePath;
 use crate::json_body::ApiJson;
 use crate::state::AppState;
 use crate::tokens::new_id;
@@ -58,10 +58,9 @@ pub async fn list(
 pub async fn rename(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    DevicePath(id): DevicePath,
     ApiJson(request): ApiJson<RenameDeviceRequest>,
 ) -> Result<Json<Device>, ServerError> {
-    let id = device_id_from_path(&raw_id)?;
     let mut device = live_device(&state, &caller.user_id, &id)?;
     state
         .registry
@@ -81,9 +80,8 @@ pub async fn rename(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    DevicePath(id): DevicePath,
 ) -> Result<StatusCode, ServerError> {
-    let id = device_id_from_path(&raw_id)?;
     live_device(&state, &caller.user_id, &id)?;
     state
         .registry
@@ -100,10 +98,9 @@ pub async fn revoke(
 pub async fn published(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    DevicePath(id): DevicePath,
     ApiJson(request): ApiJson<PublishedRequest>,
 ) -> Result<StatusCode, ServerError> {
-    let id = device_id_from_path(&raw_id)?;
     live_device(&state, &caller.user_id, &id)?;
     caller.require_device(&id)?;
     state.hub.publish(

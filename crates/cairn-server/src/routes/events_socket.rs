@@ -1,12 +1,27 @@
 //! `GET /v1/events`: a WebSocket carrying [`ServiceEvent`]s as JSON text.
 //!
-//! 1. The upgrade request is authenticated like any other (bearer header or
-//!    `?access_token=`).
-//! 2. The socket subscribes to the user's channel, then sends `subscribed`:
-//!    every event after that message reaches this socket.
+//! 1. The upgrade request is authenticated like any other, except that the
+//!    token may also come as `?access_token=` (browsers cannot set headers
+//!    on a WebSocket). A plain GET without the upgrade headers gets a JSON
+//!    426.
+//! 2. The socket subscribes to the user's channel, re-reads its session
+//!    (a logout between the authentication and the subscription would
+//!    otherwise go unheard), then sends `subscribed`: every event after
+//!    that message reaches this socket.
 //! 3. Events whose origin is this session's device are not echoed back.
-//! 4. A ping every 20 s keeps idle proxies from closing the socket; the
-//!    socket ends when the client closes it or stops reading.
+//! 4. The socket lives no longer than the session that opened it. It is
+//!    closed, with a close frame whose reason says why, when its device is
+//!    revoked ("device revoked", after the `device_revoked` event itself),
+//!    when its session logs out ("signed out"), and when the access token
+//!    it was opened with expires ("session expired"; the client reconnects
+//!    with a refreshed token). Revocation and logout arrive as messages on
+//!    the user's channel, so they act at once and cost nothing while idle;
+//!    since the channel drops messages for a listener that falls behind, a
+//!    socket that lagged re-reads its session from the registry rather
+//!    than assume it missed nothing. Expiry is a timer.
+//! 5. A ping every 20 s keeps idle proxies from closing the socket; the
+//!    socket also ends when the client closes it or stops reading, and
+//!    when the server stops.
 //!
 //! A listener that falls too far behind skips events rather than blocking
 //! others; its next poll of the peers' heads catches up.
@@ -14,36 +29,71 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
 use cairn_protocol::ServiceEvent;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
 
-use crate::auth::Caller;
+use crate::auth::{revocation, Caller, SessionEnd, SocketCaller};
 use crate::events::HubMessage;
+use crate::socket_upgrade::SocketUpgrade;
 use crate::state::AppState;
+use crate::ServerError;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
+/// How long a closing socket waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 pub async fn events(
     State(state): State<AppState>,
-    caller: Caller,
-    upgrade: WebSocketUpgrade,
-) -> Response {
+    SocketCaller(caller): SocketCaller,
+    SocketUpgrade(upgrade): SocketUpgrade,
+) -> Result<Response, ServerError> {
     // Subscribe before the upgrade completes so that nothing published
     // after the client sees `subscribed` can be lost.
     let receiver = state.hub.subscribe(&caller.user_id);
-    let stopping = state.stopping.clone();
-    upgrade.on_upgrade(move |socket| serve_socket(socket, caller, receiver, stopping))
+    if let Some(end) = session_end(&state, &caller)? {
+        return Err(end.into());
+    }
+    let expires_in = time_left(caller.access_expires_at, state.clock.now_millis());
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, state, caller, receiver, expires_in)))
+}
+
+/// Why the service closes a socket.
+#[derive(Debug)]
+enum SocketEnd {
+    Session(SessionEnd),
+    Stopping,
+    /// The session could not be re-read; closing is the safe side.
+    Internal,
+}
+
+impl SocketEnd {
+    fn close_frame(&self) -> CloseFrame {
+        let (code, reason) = match self {
+            SocketEnd::Session(SessionEnd::DeviceRevoked(_)) => {
+                (close_code::POLICY, "device revoked")
+            }
+            SocketEnd::Session(SessionEnd::SignedOut) => (close_code::POLICY, "signed out"),
+            SocketEnd::Session(SessionEnd::Expired) => (close_code::POLICY, "session expired"),
+            SocketEnd::Stopping => (close_code::AWAY, "service stopping"),
+            SocketEnd::Internal => (close_code::ERROR, "internal error"),
+        };
+        CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }
+    }
 }
 
 async fn serve_socket(
     socket: WebSocket,
+    state: AppState,
     caller: Caller,
     mut receiver: broadcast::Receiver<Arc<HubMessage>>,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    expires_in: Duration,
 ) {
     let (mut sink, mut stream) = socket.split();
     let hello = ServiceEvent::Subscribed {
@@ -52,21 +102,46 @@ async fn serve_socket(
     if send_event(&mut sink, &hello).await.is_err() {
         return;
     }
+    let mut stopping = state.stopping.clone();
+    let expiry = tokio::time::sleep(expires_in);
+    tokio::pin!(expiry);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    loop {
+    let end = loop {
         tokio::select! {
             message = receiver.recv() => match message {
-                Ok(message) => {
-                    if message.skip.is_some() && message.skip == caller.device_id {
-                        continue;
+                Ok(message) => match &*message {
+                    HubMessage::Event { skip, event } => {
+                        if skip.is_some() && *skip == caller.device_id {
+                            continue;
+                        }
+                        if send_event(&mut sink, event).await.is_err() {
+                            return;
+                        }
+                        if let ServiceEvent::DeviceRevoked { device_id } = event {
+                            if caller.device_id.as_ref() == Some(device_id) {
+                                break SocketEnd::Session(SessionEnd::DeviceRevoked(
+                                    device_id.clone(),
+                                ));
+                            }
+                        }
                     }
-                    if send_event(&mut sink, &message.event).await.is_err() {
-                        return;
+                    HubMessage::SessionEnded { session_id } => {
+                        if *session_id == caller.session_id {
+                            break SocketEnd::Session(SessionEnd::SignedOut);
+                        }
                     }
-                }
+                },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "event listener lagged");
+                    match session_end(&state, &caller) {
+                        Ok(None) => {}
+                        Ok(Some(end)) => break SocketEnd::Session(end),
+                        Err(e) => {
+                            tracing::error!(error = %e, "re-reading a socket's session");
+                            break SocketEnd::Internal;
+                        }
+                    }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
@@ -76,20 +151,52 @@ async fn serve_socket(
                 // socket is one-way.
                 Some(Ok(_)) => {}
             },
-            _ = stopping.changed() => {
-                // Best effort: the client reconnects either way.
-                if sink.send(Message::Close(None)).await.is_err() {
-                    tracing::debug!("socket gone before close");
-                }
-                return;
-            }
+            _ = stopping.changed() => break SocketEnd::Stopping,
+            () = &mut expiry => break SocketEnd::Session(SessionEnd::Expired),
             _ = ping.tick() => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     return;
                 }
             }
         }
+    };
+    tracing::debug!(?end, session = caller.session_id, "closing event socket");
+    // Best effort: the client reconnects (or gives up) either way.
+    if sink
+        .send(Message::Close(Some(end.close_frame())))
+        .await
+        .is_err()
+    {
+        return;
     }
+    // Wait for the client's answering close frame, so the connection ends
+    // cleanly rather than with a reset that could swallow ours.
+    let answered = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    if answered.is_err() {
+        tracing::debug!("client did not answer the close frame");
+    }
+}
+
+/// Whether the caller's session was revoked since it was authenticated.
+fn session_end(state: &AppState, caller: &Caller) -> Result<Option<SessionEnd>, ServerError> {
+    match state.registry.session_by_id(caller.session_id)? {
+        Some(session) => revocation(state, &session),
+        // Sessions are never deleted today; a missing one is surely over.
+        None => Ok(Some(SessionEnd::SignedOut)),
+    }
+}
+
+/// How long until `expires_at` (Unix seconds), from `now_millis`.
+fn time_left(expires_at: i64, now_millis: i64) -> Duration {
+    let left = expires_at.saturating_mul(1000).saturating_sub(now_millis);
+    Duration::from_millis(u64::try_from(left).unwrap_or(0))
 }
 
 async fn send_event<S>(sink: &mut S, event: &ServiceEvent) -> Result<(), ()>
@@ -106,4 +213,17 @@ where
     sink.send(Message::Text(Utf8Bytes::from(text)))
         .await
         .map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_counts_down_to_the_expiry_and_stops_at_zero() {
+        assert_eq!(time_left(100, 99_250), Duration::from_millis(750));
+        assert_eq!(time_left(100, 100_000), Duration::ZERO);
+        assert_eq!(time_left(100, 250_000), Duration::ZERO);
+        assert!(time_left(i64::MAX, 0) > Duration::from_secs(1 << 40));
+    }
 }

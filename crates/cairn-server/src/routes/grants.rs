@@ -6,15 +6,15 @@
 //! PUT and GET URLs for its own keys and GET URLs for each other live
 //! device of the same user.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use cairn_protocol::key_layout::device_prefix;
 use cairn_protocol::{Grant, ObjectUrls, PeerGrant};
 
-use super::device_id_from_path;
 use super::devices::live_device;
 use crate::auth::Caller;
+use crate::device_path::DevicePath;
 use crate::grant_cache::GrantInputs;
 use crate::presign::Access;
 use crate::state::AppState;
@@ -23,9 +23,8 @@ use crate::ServerError;
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    DevicePath(id): DevicePath,
 ) -> Result<Response, ServerError> {
-    let id = device_id_from_path(&raw_id)?;
     live_device(&state, &caller.user_id, &id)?;
     caller.require_device(&id)?;
     let user = &caller.user_id;

@@ -146,6 +146,9 @@ pub async fn logout(
     state
         .registry
         .revoke_session(caller.session_id, state.clock.now_secs())?;
+    // After the registry, so a socket that subscribes meanwhile and then
+    // re-reads the session sees one or the other.
+    state.hub.end_session(&caller.user_id, caller.session_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -94,6 +94,18 @@ impl Harness {
         }
     }
 
+    /// How many accounts the registry holds, read from its file.
+    pub fn account_count(&self) -> i64 {
+        let registry = self.dev.data_dir().join("registry.sqlite3");
+        let conn = rusqlite::Connection::open_with_flags(
+            registry,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the registry");
+        conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))
+            .expect("count accounts")
+    }
+
     pub async fn grant(&self, device: &SignedInDevice) -> Grant {
         self.client
             .grant(device.token(), &device.device.id)

@@ -1,0 +1,126 @@
+//! `cairn-server dev`: the binary itself on loopback, a restart that keeps
+//! the URLs devices already hold working, and no way to put it on a
+//! network.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cairn_client::ServiceClient;
+use cairn_protocol::{DeviceName, Platform};
+use cairn_server::DevServer;
+use harness::{get, put};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_store_where_devices_grants_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevServer::builder(dir.path()).start().await.unwrap();
+    // ServiceClient installs the TLS crypto provider reqwest needs.
+    let client = ServiceClient::new(dev.url()).unwrap();
+    let http = reqwest::Client::new();
+    let key = client.create_account().await.unwrap().account_key;
+    let session = client.sign_in_with_account_key(&key, None).await.unwrap();
+    let device = client
+        .register_device(
+            &session.access_token,
+            &DeviceName::parse("laptop").unwrap(),
+            &Platform::parse("linux").unwrap(),
+        )
+        .await
+        .unwrap();
+    let grant = client
+        .grant(&session.access_token, &device.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        put(&http, &grant.put.head, b"before the restart").await,
+        200
+    );
+    let endpoint = dev.s3_endpoint().to_owned();
+    dev.shutdown().await.unwrap();
+
+    // The same data dir: the store comes back on the same address, so the
+    // grant taken before the restart still reads and writes.
+    let dev = DevServer::builder(dir.path()).start().await.unwrap();
+    assert_eq!(dev.s3_endpoint(), endpoint);
+    let (status, body) = get(&http, &grant.get.head).await;
+    assert_eq!((status, body.as_slice()), (200, &b"before the restart"[..]));
+    assert_eq!(put(&http, &grant.put.head, b"after the restart").await, 200);
+    // And the session made before the restart is still good.
+    let devices = ServiceClient::new(dev.url())
+        .unwrap()
+        .devices(&session.access_token)
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    dev.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn dev_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = DevServer::builder(dir.path())
+        .listen(SocketAddr::from(([0, 0, 0, 0], 0)))
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
+
+#[test]
+fn the_dev_binary_serves_sign_in_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-server"))
+        .args(["dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("cairn-server listening on ") {
+            url = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the service URL is printed");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let created = runtime.block_on(async {
+        let client = ServiceClient::new(&url).unwrap();
+        let key = client.create_account().await.unwrap().account_key;
+        client.sign_in_with_account_key(&key, None).await.is_ok()
+    });
+    assert!(created, "account-key sign-in is on");
+    assert!(dir.path().join("registry.sqlite3").exists());
+    assert!(dir.path().join("s3/cairn").is_dir(), "the bucket exists");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "a clean stop on SIGTERM: {status}");
+}
