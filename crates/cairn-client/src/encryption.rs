@@ -34,6 +34,8 @@ pub enum KeyError {
     },
     #[error("this device has no content key yet; sign in again")]
     NoLocalKey,
+    #[error("the key derivation stopped unexpectedly: {0}")]
+    Interrupted(String),
 }
 
 /// What setting up encryption did.
@@ -104,6 +106,24 @@ fn parse(envelope: &str) -> Result<KeyEnvelope, KeyError> {
     serde_json::from_str(envelope).map_err(|e| KeyError::BadEnvelope(e.to_string()))
 }
 
+/// Runs Argon2id (a good fraction of a second, by design) on a thread of
+/// its own, so the runtime's other tasks (the app's commands and event
+/// socket share its threads) are not held up meanwhile.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CryptoError> + Send + 'static,
+) -> Result<T, KeyError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| KeyError::Interrupted(e.to_string()))?
+        .map_err(KeyError::from)
+}
+
+/// Opens `envelope` with `secret`, off the runtime.
+async fn open_envelope(envelope: KeyEnvelope, secret: &str) -> Result<ContentKey, KeyError> {
+    let secret = secret.to_owned();
+    off_runtime(move || envelope.open(&secret)).await
+}
+
 /// Makes sure this device holds the account's content key: creates it on
 /// the first device, or opens the envelope with `secret`. A wrong secret
 /// changes nothing.
@@ -118,7 +138,7 @@ pub async fn setup_encryption(
     if let (Some(local), Some(rec)) = (load_content_key(data_dir)?, &record) {
         // Still the account's key? (A key from another account is not.)
         if let Some(s) = secret {
-            if parse(&rec.envelope)?.open(s)? == local {
+            if open_envelope(parse(&rec.envelope)?, s).await? == local {
                 return Ok(KeySetup::AlreadyUnlocked);
             }
         } else {
@@ -128,13 +148,15 @@ pub async fn setup_encryption(
     match record {
         Some(rec) => {
             let secret = secret.ok_or(KeyError::SecretNeeded)?;
-            let key = parse(&rec.envelope)?.open(secret)?;
+            let key = open_envelope(parse(&rec.envelope)?, secret).await?;
             save_content_key(data_dir, &key)?;
             Ok(KeySetup::Unlocked)
         }
         None => {
             let passphrase = secret.filter(|s| cairn_core::crypto::parse_recovery_key(s).is_none());
-            let (key, envelope, recovery_key) = KeyEnvelope::create(passphrase, params)?;
+            let passphrase = passphrase.map(str::to_owned);
+            let (key, envelope, recovery_key) =
+                off_runtime(move || KeyEnvelope::create(passphrase.as_deref(), params)).await?;
             let body = PutKeyEnvelope {
                 expected_generation: 0,
                 generation: envelope.generation,
@@ -182,10 +204,14 @@ pub async fn change_passphrase(
         .await?
         .ok_or(KeyError::NoLocalKey)?;
     let envelope = parse(&rec.envelope)?;
-    if envelope.open(current)? != key {
+    if open_envelope(envelope.clone(), current).await? != key {
         return Err(KeyError::Crypto(CryptoError::WrongSecret));
     }
-    let next = envelope.change_passphrase(&key, new_passphrase, params)?;
+    let new_passphrase = new_passphrase.to_owned();
+    let next = {
+        let key = key.clone();
+        off_runtime(move || envelope.change_passphrase(&key, &new_passphrase, params)).await?
+    };
     let body = PutKeyEnvelope {
         expected_generation: rec.generation,
         generation: rec.generation + 1,
