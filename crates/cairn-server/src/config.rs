@@ -65,6 +65,12 @@ pub struct Config {
     /// for measuring what presigning costs.
     #[serde(default = "default_cache_grants")]
     pub cache_grants: bool,
+    /// Reverse proxies in front of the service (addresses or networks).
+    /// Only a request that arrives from one of them has its client address
+    /// read from `X-Forwarded-For`; from anywhere else the header is
+    /// ignored, since a client could write anything there.
+    #[serde(default, deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub s3: S3Config,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
@@ -229,6 +235,7 @@ impl Config {
             refresh_token_ttl_secs: default_refresh_ttl(),
             max_body_bytes: default_max_body(),
             cache_grants: default_cache_grants(),
+            trusted_proxies: Vec::new(),
             s3,
             rate_limit: RateLimitConfig::default(),
             providers: ProvidersConfig {
@@ -258,6 +265,14 @@ impl Config {
                 "REFRESH_TOKEN_TTL_SECS" => self.refresh_token_ttl_secs = parse(name, &value)?,
                 "MAX_BODY_BYTES" => self.max_body_bytes = parse(name, &value)?,
                 "CACHE_GRANTS" => self.cache_grants = parse(name, &value)?,
+                "TRUSTED_PROXIES" => {
+                    self.trusted_proxies = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| parse_network(name, v))
+                        .collect::<Result<_, _>>()?;
+                }
                 "S3_ENDPOINT" => self.s3.endpoint = value,
                 "S3_REGION" => self.s3.region = value,
                 "S3_BUCKET" => self.s3.bucket = value,
@@ -346,6 +361,25 @@ impl Config {
     }
 }
 
+/// An address (`192.0.2.7`, `::1`) or a network (`10.0.0.0/8`).
+fn network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or network"))
+}
+
+fn parse_network(name: &str, value: &str) -> Result<ipnet::IpNet, ServerError> {
+    network(value).map_err(|e| ServerError::Config(format!("CAIRN_{name}: {e}")))
+}
+
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let texts: Vec<String> = serde::Deserialize::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| network(t).map_err(serde::de::Error::custom))
+        .collect()
+}
+
 fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ServerError>
 where
     T::Err: std::fmt::Display,
@@ -385,6 +419,7 @@ mod tests {
         ("CAIRN_REFRESH_TOKEN_TTL_SECS", "7200"),
         ("CAIRN_MAX_BODY_BYTES", "2048"),
         ("CAIRN_CACHE_GRANTS", "false"),
+        ("CAIRN_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
         ("CAIRN_S3_ENDPOINT", "https://s3.example.org"),
         ("CAIRN_S3_REGION", "eu-west-3"),
         ("CAIRN_S3_BUCKET", "notes"),
@@ -422,6 +457,8 @@ mod tests {
         assert_eq!(c.refresh_token_ttl_secs, 7200);
         assert_eq!(c.max_body_bytes, 2048);
         assert!(!c.cache_grants);
+        let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32"]);
         let s3 = &c.s3;
         assert_eq!(s3.endpoint, "https://s3.example.org");
         assert_eq!(s3.region, "eu-west-3");

@@ -10,6 +10,7 @@
 
 mod auth;
 pub mod bench;
+mod client_address;
 mod clock;
 mod conditional_store;
 pub mod config;

@@ -1,7 +1,9 @@
 //! A token bucket per client address, in memory, for the sign-in endpoints:
 //! enough to slow down guessing and account spam from one address. Buckets
 //! are forgotten once full again, so memory stays bounded by the number of
-//! addresses active within one refill period.
+//! addresses active within one refill period. An IPv6 client shares its
+//! bucket with its whole /64: one subscriber usually holds all of it, and
+//! could otherwise take a fresh address for every attempt.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -43,7 +45,7 @@ impl RateLimiter {
             let (burst, per_milli) = (self.burst, self.per_milli);
             buckets.retain(|_, b| refilled(b, now, burst, per_milli) < burst);
         }
-        let bucket = buckets.entry(ip).or_insert(Bucket {
+        let bucket = buckets.entry(bucket_of(ip)).or_insert(Bucket {
             tokens: self.burst,
             updated_millis: now,
         });
@@ -62,6 +64,17 @@ impl RateLimiter {
                 retry_after_secs: (wait_millis / 1000.0).ceil().max(1.0) as u64,
             })
         }
+    }
+}
+
+/// The address a client is counted under.
+fn bucket_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -99,5 +112,21 @@ mod tests {
         assert!(limiter.check(other).is_ok());
         clock.advance(Duration::from_secs(1));
         assert!(limiter.check(ip).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_client() {
+        let clock = Arc::new(ManualClock::new(0));
+        let limiter = RateLimiter::new(
+            RateLimitConfig {
+                sign_in_burst: 1,
+                sign_in_per_minute: 1,
+            },
+            clock,
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert!(limiter.check(ip("2001:db8:1:2::1")).is_ok());
+        assert!(limiter.check(ip("2001:db8:1:2:ffff::9")).is_err());
+        assert!(limiter.check(ip("2001:db8:1:3::1")).is_ok());
     }
 }

@@ -514,3 +514,53 @@ async fn github_sign_in_is_rate_limited_per_address() {
     expect_error(exchange(), 429, ErrorCode::RateLimited).await;
     h.shutdown().await;
 }
+
+/// Behind a reverse proxy every request comes from the proxy's address:
+/// with the proxy trusted, each client behind it gets its own bucket, and
+/// without it a forged `X-Forwarded-For` buys no extra attempts.
+#[tokio::test]
+async fn the_rate_limit_sees_through_trusted_proxies_only() {
+    let create = |h: &Harness, client: &str| {
+        h.http
+            .post(h.url("/v1/accounts"))
+            .header("x-forwarded-for", client.to_owned())
+            .send()
+    };
+
+    // The test connects from 127.0.0.1, standing in for the proxy.
+    let h = Harness::start_with(Arc::new(ManualClock::starting_now()), |c| {
+        c.rate_limit.sign_in_burst = 2;
+        c.rate_limit.sign_in_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+    })
+    .await;
+    for _ in 0..2 {
+        let r = create(&h, "198.51.100.1").await.expect("sent");
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    let r = create(&h, "198.51.100.1").await.expect("sent");
+    assert_eq!(r.status().as_u16(), 429, "that client's burst is spent");
+    // Another client behind the same proxy still gets in; one that writes
+    // a forged address on the left is still counted as what the proxy saw.
+    let r = create(&h, "198.51.100.2").await.expect("sent");
+    assert_eq!(r.status().as_u16(), 201);
+    let r = create(&h, "203.0.113.77, 198.51.100.1").await.expect("sent");
+    assert_eq!(r.status().as_u16(), 429);
+    h.shutdown().await;
+
+    // No trusted proxy: the header is the client's own word, and ignored.
+    let h = Harness::start_with(Arc::new(ManualClock::starting_now()), |c| {
+        c.rate_limit.sign_in_burst = 2;
+        c.rate_limit.sign_in_per_minute = 1;
+    })
+    .await;
+    for n in 0..2 {
+        let r = create(&h, &format!("198.51.100.{n}")).await.expect("sent");
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    let r = create(&h, "198.51.100.9").await.expect("sent");
+    assert_eq!(r.status().as_u16(), 429);
+    let error: ApiError = r.json().await.expect("json");
+    assert_eq!(error.code, ErrorCode::RateLimited);
+    h.shutdown().await;
+}

@@ -4,13 +4,12 @@
 //! parameters; a body other than nothing, `null` or `{}` is refused before
 //! anything is stored.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use cairn_protocol::{AccountCreated, UserId};
 
+use crate::client_address::ClientAddress;
 use crate::json_body::NoParameters;
 use crate::state::AppState;
 use crate::tokens::{hash_secret, new_id, new_secret};
@@ -21,13 +20,13 @@ pub const ACCOUNT_KEY_PREFIX: &str = "cairn_ak_";
 
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     _: NoParameters,
 ) -> Result<(StatusCode, Json<AccountCreated>), ServerError> {
     if !state.config.providers.account_keys.enabled {
         return Err(ServerError::ProviderDisabled("account_keys"));
     }
-    state.sign_in_limiter.check(peer.ip())?;
+    state.sign_in_limiter.check(client)?;
     let user_id = UserId::new("key", &new_id(16))?;
     let account_key = new_secret(ACCOUNT_KEY_PREFIX);
     state.registry.create_key_account(

@@ -11,16 +11,16 @@
 //! bound to the client's challenge. The client redeems it at
 //! `POST /v1/sessions` with its verifier.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::Json;
 use cairn_protocol::{
     ErrorCode, GithubExchangeRequest, GithubLoginCode, GithubStartRequest, GithubStartResponse,
     UserId,
 };
 
+use crate::client_address::ClientAddress;
 use crate::github::GithubProvider;
 use crate::json_body::ApiJson;
 use crate::registry::PendingGithubSignIn;
@@ -42,11 +42,11 @@ fn provider(state: &AppState) -> Result<&Arc<GithubProvider>, ServerError> {
 
 pub async fn start(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<GithubStartRequest>,
 ) -> Result<Json<GithubStartResponse>, ServerError> {
     let github = provider(&state)?;
-    state.sign_in_limiter.check(peer.ip())?;
+    state.sign_in_limiter.check(client)?;
     check_loopback_redirect(&request.redirect_uri)?;
     check_challenge(&request.code_challenge)?;
 
@@ -74,11 +74,11 @@ pub async fn start(
 
 pub async fn exchange(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<GithubExchangeRequest>,
 ) -> Result<Json<GithubLoginCode>, ServerError> {
     let github = provider(&state)?;
-    state.sign_in_limiter.check(peer.ip())?;
+    state.sign_in_limiter.check(client)?;
     let pending = state
         .registry
         .take_oauth_state(&hash_secret(&request.state), state.clock.now_secs())?

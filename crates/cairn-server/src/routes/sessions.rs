@@ -5,14 +5,13 @@
 //! a refresh token. Both are random, 256-bit, stored as SHA-256. A refresh
 //! rotates both; logging out revokes the session.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use cairn_protocol::{DeviceId, RefreshRequest, Session, SignInRequest, UserId, UserInfo};
 
 use crate::auth::Caller;
+use crate::client_address::ClientAddress;
 use crate::json_body::ApiJson;
 use crate::registry::SessionTokens;
 use crate::state::AppState;
@@ -21,10 +20,10 @@ use crate::ServerError;
 
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<(StatusCode, Json<Session>), ServerError> {
-    state.sign_in_limiter.check(peer.ip())?;
+    state.sign_in_limiter.check(client)?;
     let now = state.clock.now_secs();
     let (user, device) = match request {
         SignInRequest::AccountKey {
@@ -119,10 +118,10 @@ fn fresh_tokens(state: &AppState, now: i64) -> (String, String, SessionTokens) {
 
 pub async fn refresh(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Json<Session>, ServerError> {
-    state.sign_in_limiter.check(peer.ip())?;
+    state.sign_in_limiter.check(client)?;
     let now = state.clock.now_secs();
     let (access_token, refresh_token, tokens) = fresh_tokens(&state, now);
     let (user_id, device_id) = state
