@@ -5,12 +5,12 @@
 //! after the data dir so several profiles can coexist. A Linux machine
 //! without a Secret Service (a server, a container, an SSH login) keeps the
 //! session in `{data_dir}/credentials.json` instead, readable and writable
-//! by the user only (0600) and replaced atomically
-//! ([`keychain_or_file`]).
+//! by the user only (0600) and replaced atomically (see
+//! `credentials/keychain_or_file.rs`).
 //!
 //! `CAIRN_CREDENTIAL_STORE` chooses by hand: `file` (never the keychain;
-//! for tests and headless machines), `keychain` (never the file) or `auto`
-//! (the default).
+//! for tests and headless machines), `keychain` (never falls back to the
+//! file when the keychain cannot be reached) or `auto` (the default).
 
 mod file_store;
 #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]

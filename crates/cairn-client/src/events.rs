@@ -118,6 +118,11 @@ async fn connect_and_forward(
     while let Some(message) = socket.next().await {
         let text = match message.map_err(|e| ws(e.to_string()))? {
             Message::Text(text) => text,
+            // The service says why it closes ("session expired", "device
+            // revoked"): pass that on, so the subscriber can act on it.
+            Message::Close(Some(frame)) if !frame.reason.is_empty() => {
+                return Err(ws(format!("closed by the service: {}", frame.reason)));
+            }
             Message::Close(_) => return Ok(()),
             // tungstenite answers pings itself.
             _ => continue,

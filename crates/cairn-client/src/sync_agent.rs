@@ -142,6 +142,10 @@ pub struct SyncAgent {
     grant_path: PathBuf,
     /// The access token the event socket uses on reconnect.
     socket_token: Arc<Mutex<String>>,
+    /// Refreshed tokens the credential store refused: the old refresh
+    /// token no longer works, so these must reach the store, and until
+    /// they do every round says why.
+    unsaved: bool,
     encrypted: bool,
     plaintext_allowed: bool,
 }
@@ -189,6 +193,7 @@ impl SyncAgent {
             grant,
             grant_path,
             socket_token,
+            unsaved: false,
             encrypted,
             plaintext_allowed: false,
         })
@@ -228,15 +233,32 @@ impl SyncAgent {
 
     async fn access_token(&mut self) -> Result<String, ClientError> {
         if self.credentials.access_expires_at > now_secs() + TOKEN_REFRESH_MARGIN_SECS {
+            self.save_if_unsaved()?;
             return Ok(self.credentials.access_token.clone());
         }
+        self.refresh_session().await
+    }
+
+    /// New tokens from the service now, whatever this device's clock says
+    /// about the old ones (the service closes the event socket when it
+    /// judges them expired).
+    async fn refresh_session(&mut self) -> Result<String, ClientError> {
         let session = self.client.refresh(&self.credentials.refresh_token).await?;
         self.credentials.update_tokens(&session);
-        self.credential_store.save(&self.credentials)?;
         if let Ok(mut t) = self.socket_token.lock() {
             t.clone_from(&self.credentials.access_token);
         }
+        self.unsaved = true;
+        self.save_if_unsaved()?;
         Ok(self.credentials.access_token.clone())
+    }
+
+    fn save_if_unsaved(&mut self) -> Result<(), ClientError> {
+        if self.unsaved {
+            self.credential_store.save(&self.credentials)?;
+            self.unsaved = false;
+        }
+        Ok(())
     }
 
     /// Asks the service for a new grant and keeps it.
@@ -350,12 +372,19 @@ impl SyncAgent {
                     }
                     // Reconnected: we may have missed notifications.
                     Some(StreamItem::Connected) => true,
-                    Some(StreamItem::Disconnected { .. }) => {
-                        // The service closes the socket when its access
-                        // token expires: have a fresh one ready for the
-                        // reconnect. If that fails, the next round says why.
-                        self.access_token().await.ok();
-                        false
+                    Some(StreamItem::Disconnected { reason, .. }) => {
+                        // The service closes the socket when it judges the
+                        // access token expired, and refuses an expired one
+                        // (401): have a fresh one ready for the reconnect,
+                        // even if this device's clock disagrees. Refreshing
+                        // or saving can fail; the next round says why.
+                        let refused = reason.contains("session expired") || reason.contains("401");
+                        let fresh = if refused {
+                            self.refresh_session().await
+                        } else {
+                            self.access_token().await
+                        };
+                        fresh.is_err()
                     }
                     Some(_) => false,
                     None => return Ok(()),

@@ -246,22 +246,47 @@ fn sessions_live_in_the_secret_service_and_fall_back_to_a_private_file() {
         "the file is untouched"
     );
 
-    // By default a save without a keychain keeps the session in a file
-    // only this user can read.
+    // Nor does the default: a session that lives in the keychain is not
+    // moved into a plain file because the keychain is away for a while.
     std::env::remove_var(CREDENTIAL_STORE_VAR);
-    store().save(&sample("four")).unwrap();
-    assert!(file_text(&data).contains("refresh-four"));
-    assert_eq!(file_mode(&data), 0o600);
-    assert_eq!(store().load().unwrap(), Some(sample("four")));
+    let err = store().save(&sample("four")).expect_err("keychain away");
+    assert!(err.to_string().contains("OS keychain"), "{err}");
+    assert!(
+        file_text(&data).contains("os-keychain"),
+        "the file is untouched"
+    );
+
+    // Reading the pointer with the keychain turned off says what it is.
+    std::env::set_var(CREDENTIAL_STORE_VAR, "file");
+    let err = store().load().expect_err("a pointer, not tokens");
+    assert!(err.to_string().contains("kept in the OS keychain"), "{err}");
+    std::env::remove_var(CREDENTIAL_STORE_VAR);
+
+    // A new sign-in on a machine without a keychain keeps the session in a
+    // file only this user can read.
+    let headless = tmp.path().join("headless");
+    default_credential_store(&headless)
+        .save(&sample("four"))
+        .unwrap();
+    assert!(file_text(&headless).contains("refresh-four"));
+    assert_eq!(file_mode(&headless), 0o600);
+    assert_eq!(
+        default_credential_store(&headless).load().unwrap(),
+        Some(sample("four"))
+    );
 
     // The keyring comes back from its files on disk, unlocked by the same
-    // password: the stale entry is still there, and the next save moves
-    // the live session back in.
+    // password, with the session as it was; the file's session moves in at
+    // its next save.
     let keyring = Keyring::start(&bus, &home);
-    assert!(keyring_entry(&bus, &data).is_some_and(|e| e.contains("refresh-two")));
+    assert_eq!(store().load().unwrap(), Some(sample("two")));
     store().save(&sample("five")).unwrap();
     assert!(keyring_entry(&bus, &data).is_some_and(|e| e.contains("refresh-five")));
-    assert!(!file_text(&data).contains("refresh-"));
+    default_credential_store(&headless)
+        .save(&sample("five"))
+        .unwrap();
+    assert!(keyring_entry(&bus, &headless).is_some_and(|e| e.contains("refresh-five")));
+    assert!(!file_text(&headless).contains("refresh-"));
 
     // `file` never touches the keychain.
     let other = tmp.path().join("other");

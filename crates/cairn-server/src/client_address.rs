@@ -57,7 +57,7 @@ pub fn client_address(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> I
     for hop in forwarded_for.rsplit(',').map(str::trim) {
         // Something our own proxy would not write: stop at the last
         // address we can vouch for.
-        let Ok(ip) = hop.parse::<IpAddr>() else {
+        let Some(ip) = parse_hop(hop) else {
             return client;
         };
         client = canonical(ip);
@@ -66,6 +66,14 @@ pub fn client_address(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> I
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with the port
+/// some proxies add (`192.0.2.1:5678`, `[2001:db8::1]:443`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 /// IPv4 clients reaching a dual-stack socket show up as `::ffff:a.b.c.d`.
@@ -121,6 +129,15 @@ mod tests {
         assert_eq!(
             client_address(ip("127.0.0.1"), "", &proxies),
             ip("127.0.0.1")
+        );
+        // Entries with ports.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "198.51.100.1:5678", &proxies),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "[2001:db8::7]:443", &proxies),
+            ip("2001:db8::7")
         );
         // IPv4 through a dual-stack socket.
         assert_eq!(

@@ -64,15 +64,7 @@ impl DevServerBuilder {
     }
 
     pub async fn start(self) -> Result<DevServer, ServerError> {
-        // Account creation is open here: never offer it to a network.
-        for addr in [self.listen, self.s3_listen] {
-            if !addr.ip().is_loopback() {
-                return Err(ServerError::Config(format!(
-                    "cairn-server dev serves loopback only, not {addr}; \
-                     use `cairn-server serve` with a config to serve a network"
-                )));
-            }
-        }
+        loopback_only(self.s3_listen)?;
         let dir = &self.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let credentials = DevCredentials::load_or_create(&dir.join("s3-credentials.json"))?;
@@ -88,6 +80,10 @@ impl DevServerBuilder {
         let mut config = Config::dev(dir.join("registry.sqlite3"), self.listen, s3_config.clone());
         for f in self.configure {
             f(&mut config);
+        }
+        if let Err(e) = loopback_only(config.listen) {
+            s3.shutdown().await;
+            return Err(e);
         }
         let service = match RunningServer::start(config, self.clock).await {
             Ok(service) => service,
@@ -159,6 +155,17 @@ impl DevServer {
     }
 }
 
+/// Account creation is open in the dev setup: never offer it to a network.
+fn loopback_only(addr: SocketAddr) -> Result<(), ServerError> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(ServerError::Config(format!(
+        "cairn-server dev serves loopback only, not {addr}; \
+         use `cairn-server serve` with a config to serve a network"
+    )))
+}
+
 /// Starts the embedded store, on the port it had before when `listen`
 /// leaves the port open. A device's grant names the store's address, so
 /// after a restart on a new port every device would hold URLs that lead
@@ -191,8 +198,8 @@ async fn start_store(
                 tracing::warn!(
                     port,
                     error = %e,
-                    "the embedded store's previous port is taken; devices signed in \
-                     before need a new grant (sign in again) to reach it"
+                    "the embedded store could not listen on its previous port; devices \
+                     signed in before need a new grant (sign in again) to reach it"
                 );
                 start(listen).await?
             }

@@ -264,7 +264,8 @@ async fn sign_in_is_rate_limited_per_address() {
     assert_eq!(response.headers()["retry-after"], "10");
     let error: ApiError = response.json().await.expect("json");
     assert_eq!(error.code, ErrorCode::RateLimited);
-    // Wrong keys count too, so guessing is slowed just the same.
+    // One bucket per address across the sign-in endpoints: creating an
+    // account is refused as well.
     expect_error(
         h.http.post(h.url("/v1/accounts")),
         429,
@@ -544,7 +545,9 @@ async fn the_rate_limit_sees_through_trusted_proxies_only() {
     // a forged address on the left is still counted as what the proxy saw.
     let r = create(&h, "198.51.100.2").await.expect("sent");
     assert_eq!(r.status().as_u16(), 201);
-    let r = create(&h, "203.0.113.77, 198.51.100.1").await.expect("sent");
+    let r = create(&h, "203.0.113.77, 198.51.100.1")
+        .await
+        .expect("sent");
     assert_eq!(r.status().as_u16(), 429);
     h.shutdown().await;
 

@@ -74,6 +74,7 @@ async fn dev_refuses_to_listen_beyond_loopback() {
     assert!(err.to_string().contains("loopback"), "{err}");
 }
 
+#[cfg(unix)]
 #[test]
 fn the_dev_binary_serves_sign_in_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

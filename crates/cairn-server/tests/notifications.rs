@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_client::{EventSubscription, StreamItem};
-use cairn_protocol::ServiceEvent;
+use cairn_protocol::{DeviceName, Platform, ServiceEvent};
 use cairn_server::ManualClock;
 use futures_util::StreamExt;
 use harness::{Harness, SignedInDevice};
@@ -375,6 +375,41 @@ async fn a_revoked_devices_socket_is_closed_and_hears_nothing_more() {
         }
         other => panic!("revoked device reconnected: {other:?}"),
     }
+    h.shutdown().await;
+}
+
+/// A session may open its socket before it registers its device; the
+/// socket still ends when that device is revoked.
+#[tokio::test]
+async fn a_socket_opened_before_its_device_was_registered_closes_on_revocation() {
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let session = h
+        .client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("sign in");
+    let mut early_socket = raw_socket(&h, &session.access_token)
+        .await
+        .expect("connects with no device yet");
+    let phone = h
+        .client
+        .register_device(
+            &session.access_token,
+            &DeviceName::parse("phone").expect("name"),
+            &Platform::parse("linux").expect("platform"),
+        )
+        .await
+        .expect("register");
+    h.client
+        .revoke_device(laptop.token(), &phone.id)
+        .await
+        .expect("revoke");
+    let (_, close) = read_until_close(&mut early_socket, Duration::from_secs(2), usize::MAX).await;
+    let close = close.expect("closed within 2 s");
+    assert_eq!(close.reason.as_str(), "device revoked");
+    assert_ended(&mut early_socket).await;
     h.shutdown().await;
 }
 

@@ -33,8 +33,17 @@ impl FileCredentialStore {
     }
 
     pub(super) fn parse(&self, text: &str) -> Result<StoredCredentials, ClientError> {
-        serde_json::from_str(text)
-            .map_err(|e| ClientError::CredentialStore(format!("{}: {e}", self.path.display())))
+        serde_json::from_str(text).map_err(|e| {
+            // A pointer to the keychain, read with the keychain turned off.
+            let why = if text.contains("\"kept_in\"") {
+                "the sign-in is kept in the OS keychain, which CAIRN_CREDENTIAL_STORE=file \
+                 does not read"
+                    .to_owned()
+            } else {
+                e.to_string()
+            };
+            ClientError::CredentialStore(format!("{}: {why}", self.path.display()))
+        })
     }
 }
 

@@ -22,6 +22,7 @@ impl KeychainCredentialStore {
     }
 
     /// The entry's account name (the service is [`SERVICE`]).
+    #[cfg(target_os = "linux")]
     pub fn account(&self) -> &str {
         &self.account
     }

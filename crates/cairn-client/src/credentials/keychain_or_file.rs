@@ -7,8 +7,11 @@
 //! is: either the tokens themselves, or a pointer to the keychain entry with
 //! no secret in it. Reading follows the file, so a session kept in a
 //! keychain that cannot be reached right now is an error that says so, not
-//! a silent "signed out"; and a session that fell back to the file moves
-//! into the keychain at the next save (every token refresh saves).
+//! a silent "signed out". A session that fell back to the file moves into
+//! the keychain at the next save (every token refresh saves); one that is
+//! in the keychain never moves back to the file by itself, since a locked
+//! keychain or a dismissed unlock prompt is no reason to write tokens in
+//! the clear.
 
 use std::path::Path;
 
@@ -102,17 +105,26 @@ impl CredentialStore for KeychainOrFile {
             // state.
             Ok(()) => self.file.write(&self.pointer()?),
             Err(e) if self.fallback == Fallback::Never => Err(e),
+            Err(e) if matches!(self.saved(), Ok(Saved::InKeychain)) => {
+                Err(ClientError::KeychainUnreadable {
+                    detail: e.to_string(),
+                })
+            }
             Err(_) => self.file.save(credentials),
         }
     }
 
     fn clear(&self) -> Result<(), ClientError> {
         let saved = self.saved();
+        // The keychain entry first: while the file still points to it, a
+        // failure here leaves nothing orphaned. (An entry left by an
+        // earlier save holds a rotated, useless token; it goes too if the
+        // keychain answers.)
+        let keychain = self.keychain.clear();
+        // Signing out on this device always succeeds, so the file goes
+        // either way; an entry that could not be removed is reported.
         self.file.clear()?;
-        // A keychain entry left by an earlier save holds a rotated,
-        // useless token; remove it if the keychain answers. Its error
-        // matters only when the live session was there.
-        match self.keychain.clear() {
+        match keychain {
             Err(e) if matches!(saved, Ok(Saved::InKeychain)) => Err(e),
             _ => Ok(()),
         }

@@ -124,6 +124,17 @@ async fn serve_socket(
                                     device_id.clone(),
                                 ));
                             }
+                            // The socket may have opened before its session
+                            // registered the device that was just revoked:
+                            // the registry knows.
+                            match session_end(&state, &caller) {
+                                Ok(None) => {}
+                                Ok(Some(end)) => break SocketEnd::Session(end),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "re-reading a socket's session");
+                                    break SocketEnd::Internal;
+                                }
+                            }
                         }
                     }
                     HubMessage::SessionEnded { session_id } => {
