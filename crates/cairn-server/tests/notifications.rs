@@ -378,6 +378,43 @@ async fn a_revoked_devices_socket_is_closed_and_hears_nothing_more() {
     h.shutdown().await;
 }
 
+/// The socket is one-way: a client that floods it with a large message is
+/// cut off rather than buffered, and small chatter is ignored.
+#[tokio::test]
+async fn a_client_cannot_push_large_messages_into_the_socket() {
+    use futures_util::SinkExt;
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let phone = h.new_device(&key, "phone").await;
+    let mut socket = raw_socket(&h, laptop.token()).await.expect("connects");
+
+    socket
+        .send(Message::text("hello"))
+        .await
+        .expect("small message sent");
+    h.client
+        .report_published(phone.token(), &phone.device.id, 3)
+        .await
+        .expect("publish");
+    let (events, _) = read_until_close(&mut socket, Duration::from_secs(2), 1).await;
+    assert_eq!(
+        events,
+        [ServiceEvent::Published {
+            device_id: phone.device.id.clone(),
+            seq: 3
+        }],
+        "still open after small chatter"
+    );
+
+    // 1 MiB in one message: the service drops the connection.
+    let sent = socket.send(Message::text("x".repeat(1 << 20))).await;
+    if sent.is_ok() {
+        assert_ended(&mut socket).await;
+    }
+    h.shutdown().await;
+}
+
 /// A session may open its socket before it registers its device; the
 /// socket still ends when that device is revoked.
 #[tokio::test]

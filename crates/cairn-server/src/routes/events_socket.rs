@@ -43,6 +43,8 @@ use crate::state::AppState;
 use crate::ServerError;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
+/// The largest message a client may send on the socket.
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// How long a closing socket waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -58,7 +60,12 @@ pub async fn events(
         return Err(end.into());
     }
     let expires_in = time_left(caller.access_expires_at, state.clock.now_millis());
-    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, state, caller, receiver, expires_in)))
+    // The socket is one-way: what a client sends is read and dropped, so
+    // there is no reason to buffer megabytes of it (axum allows 64 MiB).
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve_socket(socket, state, caller, receiver, expires_in)))
 }
 
 /// Why the service closes a socket.
