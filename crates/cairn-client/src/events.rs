@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
+use cairn_protocol::event::close_reason;
 use cairn_protocol::ServiceEvent;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 use crate::{Backoff, ClientError};
 
@@ -30,6 +31,10 @@ pub enum StreamItem {
     Disconnected {
         reason: String,
         retry_in: Duration,
+        /// The service judged the access token expired (it closed the
+        /// socket saying so, or refused the token with a 401): the
+        /// reconnect needs a fresh one.
+        token_refused: bool,
     },
 }
 
@@ -82,22 +87,39 @@ impl Drop for EventSubscription {
 async fn run(url: String, access_token: impl Fn() -> String, sender: mpsc::Sender<StreamItem>) {
     let mut backoff = Backoff::default();
     loop {
-        let reason = match connect_and_forward(&url, &access_token(), &sender, &mut backoff).await {
-            Ok(()) => "closed by the service".to_owned(),
-            Err(e) => e.to_string(),
-        };
+        let (reason, token_refused) =
+            match connect_and_forward(&url, &access_token(), &sender, &mut backoff).await {
+                Ok(()) => ("closed by the service".to_owned(), false),
+                Err(dropped) => (dropped.error.to_string(), dropped.token_refused),
+            };
         if sender.is_closed() {
             return;
         }
         let retry_in = backoff.next_delay();
-        if sender
-            .send(StreamItem::Disconnected { reason, retry_in })
-            .await
-            .is_err()
-        {
+        let item = StreamItem::Disconnected {
+            reason,
+            retry_in,
+            token_refused,
+        };
+        if sender.send(item).await.is_err() {
             return;
         }
         tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// Why a connection ended badly.
+struct Dropped {
+    error: ClientError,
+    token_refused: bool,
+}
+
+impl From<ClientError> for Dropped {
+    fn from(error: ClientError) -> Self {
+        Dropped {
+            error,
+            token_refused: false,
+        }
     }
 }
 
@@ -106,7 +128,7 @@ async fn connect_and_forward(
     token: &str,
     sender: &mpsc::Sender<StreamItem>,
     backoff: &mut Backoff,
-) -> Result<(), ClientError> {
+) -> Result<(), Dropped> {
     let ws = |e: String| ClientError::WebSocket(e);
     let mut request = url.into_client_request().map_err(|e| ws(e.to_string()))?;
     let bearer =
@@ -114,14 +136,20 @@ async fn connect_and_forward(
     request.headers_mut().insert("authorization", bearer);
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
-        .map_err(|e| ws(e.to_string()))?;
+        .map_err(|e| Dropped {
+            token_refused: matches!(&e, Error::Http(r) if r.status() == StatusCode::UNAUTHORIZED),
+            error: ws(e.to_string()),
+        })?;
     while let Some(message) = socket.next().await {
         let text = match message.map_err(|e| ws(e.to_string()))? {
             Message::Text(text) => text,
             // The service says why it closes ("session expired", "device
             // revoked"): pass that on, so the subscriber can act on it.
             Message::Close(Some(frame)) if !frame.reason.is_empty() => {
-                return Err(ws(format!("closed by the service: {}", frame.reason)));
+                return Err(Dropped {
+                    token_refused: frame.reason.as_str() == close_reason::SESSION_EXPIRED,
+                    error: ws(format!("closed by the service: {}", frame.reason)),
+                });
             }
             Message::Close(_) => return Ok(()),
             // tungstenite answers pings itself.

@@ -372,14 +372,13 @@ impl SyncAgent {
                     }
                     // Reconnected: we may have missed notifications.
                     Some(StreamItem::Connected) => true,
-                    Some(StreamItem::Disconnected { reason, .. }) => {
+                    Some(StreamItem::Disconnected { token_refused, .. }) => {
                         // The service closes the socket when it judges the
-                        // access token expired, and refuses an expired one
-                        // (401): have a fresh one ready for the reconnect,
-                        // even if this device's clock disagrees. Refreshing
-                        // or saving can fail; the next round says why.
-                        let refused = reason.contains("session expired") || reason.contains("401");
-                        let fresh = if refused {
+                        // access token expired, and refuses an expired one:
+                        // have a fresh one ready for the reconnect, even if
+                        // this device's clock disagrees. Refreshing or
+                        // saving can fail; then a round says why.
+                        let fresh = if token_refused {
                             self.refresh_session().await
                         } else {
                             self.access_token().await

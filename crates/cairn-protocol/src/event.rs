@@ -26,6 +26,17 @@ pub enum ServiceEvent {
     DeviceRevoked { device_id: DeviceId },
 }
 
+/// Reasons in the close frame when the service ends a socket, so that a
+/// client can tell which call for new tokens and which for signing in.
+pub mod close_reason {
+    /// The access token the socket opened with ran out: refresh, reconnect.
+    pub const SESSION_EXPIRED: &str = "session expired";
+    /// The session signed out.
+    pub const SIGNED_OUT: &str = "signed out";
+    /// This device was removed from the account.
+    pub const DEVICE_REVOKED: &str = "device revoked";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

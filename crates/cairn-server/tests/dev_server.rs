@@ -7,15 +7,14 @@
 #[path = "support/harness.rs"]
 mod harness;
 
+use cairn_client::ServiceClient;
+use cairn_server::DevServer;
+#[cfg(unix)]
+use harness::stop_with_sigterm;
+use harness::{device_with_grant, get, put};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use cairn_client::ServiceClient;
-use cairn_protocol::{DeviceName, Platform};
-use cairn_server::DevServer;
-use harness::{get, put};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_the_store_where_devices_grants_point() {
@@ -24,20 +23,7 @@ async fn a_restart_keeps_the_store_where_devices_grants_point() {
     // ServiceClient installs the TLS crypto provider reqwest needs.
     let client = ServiceClient::new(dev.url()).unwrap();
     let http = reqwest::Client::new();
-    let key = client.create_account().await.unwrap().account_key;
-    let session = client.sign_in_with_account_key(&key, None).await.unwrap();
-    let device = client
-        .register_device(
-            &session.access_token,
-            &DeviceName::parse("laptop").unwrap(),
-            &Platform::parse("linux").unwrap(),
-        )
-        .await
-        .unwrap();
-    let grant = client
-        .grant(&session.access_token, &device.id)
-        .await
-        .unwrap();
+    let (laptop, grant) = device_with_grant(&client, "laptop").await;
     assert_eq!(
         put(&http, &grant.put.head, b"before the restart").await,
         200
@@ -55,7 +41,7 @@ async fn a_restart_keeps_the_store_where_devices_grants_point() {
     // And the session made before the restart is still good.
     let devices = ServiceClient::new(dev.url())
         .unwrap()
-        .devices(&session.access_token)
+        .devices(laptop.token())
         .await
         .unwrap();
     assert_eq!(devices.len(), 1);
@@ -106,22 +92,5 @@ fn the_dev_binary_serves_sign_in_and_stops_on_sigterm() {
     assert!(dir.path().join("registry.sqlite3").exists());
     assert!(dir.path().join("s3/cairn").is_dir(), "the bucket exists");
 
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "a clean stop on SIGTERM: {status}");
+    stop_with_sigterm(child);
 }

@@ -11,14 +11,12 @@ mod harness;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use cairn_client::ServiceClient;
-use cairn_protocol::{DeviceName, Platform};
 use cairn_server::config::Config;
 use cairn_server::DevServer;
-use harness::{get, put};
+use harness::{device_with_grant, get, put, stop_with_sigterm};
 
 /// A config with no secrets in it, as an operator would keep one.
 fn write_config(dir: &Path, s3_endpoint: &str) -> std::path::PathBuf {
@@ -57,24 +55,6 @@ fn serve(config: &Path, env: &[(&str, &str)]) -> Command {
         cmd.env(k, v);
     }
     cmd
-}
-
-fn stop(mut child: Child) {
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "a clean stop on SIGTERM: {status}");
 }
 
 #[test]
@@ -142,20 +122,7 @@ fn serve_takes_its_secrets_from_the_environment_and_grants_work() {
 
     runtime.block_on(async {
         let client = ServiceClient::new(&url).unwrap();
-        let key = client.create_account().await.unwrap().account_key;
-        let session = client.sign_in_with_account_key(&key, None).await.unwrap();
-        let device = client
-            .register_device(
-                &session.access_token,
-                &DeviceName::parse("laptop").unwrap(),
-                &Platform::parse("linux").unwrap(),
-            )
-            .await
-            .unwrap();
-        let grant = client
-            .grant(&session.access_token, &device.id)
-            .await
-            .unwrap();
+        let (_, grant) = device_with_grant(&client, "laptop").await;
         assert_eq!(
             grant.expires_at - grant.issued_at,
             3600,
@@ -166,6 +133,6 @@ fn serve_takes_its_secrets_from_the_environment_and_grants_work() {
         let (status, body) = get(&http, &grant.get.head).await;
         assert_eq!((status, body.as_slice()), (200, &b"through serve"[..]));
     });
-    stop(child);
+    stop_with_sigterm(child);
     runtime.block_on(store.shutdown()).unwrap();
 }

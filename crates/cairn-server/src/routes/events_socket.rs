@@ -32,6 +32,7 @@ use std::time::Duration;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
+use cairn_protocol::event::close_reason;
 use cairn_protocol::ServiceEvent;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
@@ -81,10 +82,14 @@ impl SocketEnd {
     fn close_frame(&self) -> CloseFrame {
         let (code, reason) = match self {
             SocketEnd::Session(SessionEnd::DeviceRevoked(_)) => {
-                (close_code::POLICY, "device revoked")
+                (close_code::POLICY, close_reason::DEVICE_REVOKED)
             }
-            SocketEnd::Session(SessionEnd::SignedOut) => (close_code::POLICY, "signed out"),
-            SocketEnd::Session(SessionEnd::Expired) => (close_code::POLICY, "session expired"),
+            SocketEnd::Session(SessionEnd::SignedOut) => {
+                (close_code::POLICY, close_reason::SIGNED_OUT)
+            }
+            SocketEnd::Session(SessionEnd::Expired) => {
+                (close_code::POLICY, close_reason::SESSION_EXPIRED)
+            }
             SocketEnd::Stopping => (close_code::AWAY, "service stopping"),
             SocketEnd::Internal => (close_code::ERROR, "internal error"),
         };
@@ -125,22 +130,12 @@ async fn serve_socket(
                         if send_event(&mut sink, event).await.is_err() {
                             return;
                         }
-                        if let ServiceEvent::DeviceRevoked { device_id } = event {
-                            if caller.device_id.as_ref() == Some(device_id) {
-                                break SocketEnd::Session(SessionEnd::DeviceRevoked(
-                                    device_id.clone(),
-                                ));
-                            }
-                            // The socket may have opened before its session
-                            // registered the device that was just revoked:
-                            // the registry knows.
-                            match session_end(&state, &caller) {
-                                Ok(None) => {}
-                                Ok(Some(end)) => break SocketEnd::Session(end),
-                                Err(e) => {
-                                    tracing::error!(error = %e, "re-reading a socket's session");
-                                    break SocketEnd::Internal;
-                                }
+                        // Whether the revoked device is this socket's: the
+                        // registry knows, even when the socket opened before
+                        // its session registered that device.
+                        if matches!(event, ServiceEvent::DeviceRevoked { .. }) {
+                            if let Some(end) = recheck(&state, &caller) {
+                                break end;
                             }
                         }
                     }
@@ -152,13 +147,8 @@ async fn serve_socket(
                 },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "event listener lagged");
-                    match session_end(&state, &caller) {
-                        Ok(None) => {}
-                        Ok(Some(end)) => break SocketEnd::Session(end),
-                        Err(e) => {
-                            tracing::error!(error = %e, "re-reading a socket's session");
-                            break SocketEnd::Internal;
-                        }
+                    if let Some(end) = recheck(&state, &caller) {
+                        break end;
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -199,6 +189,17 @@ async fn serve_socket(
     .await;
     if answered.is_err() {
         tracing::debug!("client did not answer the close frame");
+    }
+}
+
+/// Why the socket must close now, if its session ended since it opened.
+fn recheck(state: &AppState, caller: &Caller) -> Option<SocketEnd> {
+    match session_end(state, caller) {
+        Ok(end) => end.map(SocketEnd::Session),
+        Err(e) => {
+            tracing::error!(error = %e, "re-reading a socket's session");
+            Some(SocketEnd::Internal)
+        }
     }
 }
 

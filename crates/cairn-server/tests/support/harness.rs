@@ -73,25 +73,7 @@ impl Harness {
 
     /// Signs in with `account_key` and registers a device named `name`.
     pub async fn new_device(&self, account_key: &str, name: &str) -> SignedInDevice {
-        let session = self
-            .client
-            .sign_in_with_account_key(account_key, None)
-            .await
-            .expect("sign in");
-        let device = self
-            .client
-            .register_device(
-                &session.access_token,
-                &DeviceName::parse(name).expect("name"),
-                &Platform::parse("linux").expect("platform"),
-            )
-            .await
-            .expect("register device");
-        SignedInDevice {
-            account_key: account_key.to_owned(),
-            session,
-            device,
-        }
+        device_of(&self.client, account_key, name).await
     }
 
     /// How many accounts the registry holds, read from its file.
@@ -116,6 +98,68 @@ impl Harness {
     pub async fn shutdown(self) {
         self.dev.shutdown().await.expect("clean shutdown");
     }
+}
+
+/// Signs in to the service behind `client` with `account_key` and
+/// registers a device named `name`.
+pub async fn device_of(client: &ServiceClient, account_key: &str, name: &str) -> SignedInDevice {
+    let session = client
+        .sign_in_with_account_key(account_key, None)
+        .await
+        .expect("sign in");
+    let device = client
+        .register_device(
+            &session.access_token,
+            &DeviceName::parse(name).expect("name"),
+            &Platform::parse("linux").expect("platform"),
+        )
+        .await
+        .expect("register device");
+    SignedInDevice {
+        account_key: account_key.to_owned(),
+        session,
+        device,
+    }
+}
+
+/// A new account on the service behind `client`, one device of it, and
+/// that device's grant.
+pub async fn device_with_grant(client: &ServiceClient, name: &str) -> (SignedInDevice, Grant) {
+    let key = client
+        .create_account()
+        .await
+        .expect("create account")
+        .account_key;
+    let device = device_of(client, &key, name).await;
+    let grant = client
+        .grant(device.token(), &device.device.id)
+        .await
+        .expect("grant");
+    (device, grant)
+}
+
+/// Stops a `cairn-server` process with SIGTERM, as a service manager
+/// does, and requires a clean exit within 10 s.
+#[cfg(unix)]
+pub fn stop_with_sigterm(mut child: std::process::Child) {
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "a clean stop on SIGTERM: {status}");
 }
 
 /// Status and body of a PUT to a presigned URL.
