@@ -1030,9 +1030,12 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
     // different new ones are each refused in words; then it changes.
     app.js("document.getElementById('open-account').click(); return true")
         .await;
+    // Wait for the device list too: it fills in after the rest, and the
+    // layout shift it causes can move the button out from under a click.
     app.wait_until(
-        "the account view",
-        "return !document.getElementById('signed-in').hidden",
+        "the account view with its devices",
+        "return !document.getElementById('signed-in').hidden \
+           && document.querySelectorAll('#device-list li').length > 0",
     )
     .await;
     const NEW_PASSPHRASE: &str = "cairns mark the trail";
