@@ -5,7 +5,8 @@
 //! - [`EventSubscription`]: the live notification socket, reconnecting
 //!   with backoff.
 //! - [`SyncAgent`]: runs sync for a signed-in device through its grant's
-//!   presigned URLs ([`HttpTransport`]).
+//!   presigned URLs: the core's engine, driven by [`round_runner`] over a
+//!   [`Bucket`], with every peer's requests in flight at once.
 //! - [`CredentialStore`]: where a session is kept between runs (the OS
 //!   keychain where one answers, otherwise a file only the user can
 //!   read).
@@ -14,6 +15,7 @@
 
 mod backoff;
 pub mod browser;
+mod bucket;
 mod credentials;
 pub mod encryption;
 mod error;
@@ -22,6 +24,7 @@ mod http_transport;
 mod loopback_redirect;
 mod pkce;
 mod private_file;
+pub mod round_runner;
 mod service_client;
 pub mod sign_in;
 mod sync_agent;
@@ -34,6 +37,7 @@ pub use credentials::{
 };
 pub use error::ClientError;
 pub use events::{EventSubscription, StreamItem};
+pub use bucket::Bucket;
 pub use http_transport::HttpTransport;
 pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;

@@ -12,14 +12,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_core::sync::{run_round, RoundReport, SyncError};
+use cairn_core::sync::{FailureCode, RoundReport, SyncError};
 use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
 use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::events::StreamItem;
-use crate::http_transport::HttpTransport;
+use crate::bucket::Bucket;
+use crate::round_runner::{self, RunnerError};
 use crate::{ClientError, CredentialStore, ServiceClient, StoredCredentials};
 
 /// Ask for a new grant when the current one has less than this left.
@@ -72,20 +73,16 @@ impl SyncState {
         status: Option<&cairn_core::sync::SyncStatus>,
     ) -> SyncState {
         match outcome {
-            Ok(r) if r.needs_sign_in => SyncState::NeedsSignIn {
+            Ok(r) if r.needs_sign_in() => SyncState::NeedsSignIn {
                 reason: "the storage grant expired or was revoked".into(),
             },
-            Ok(r) => match r
-                .publish_error
-                .clone()
-                .or_else(|| r.peers.iter().find_map(|p| p.error.clone()))
-            {
-                Some(reason)
-                    if reason.contains("cannot connect") || reason.contains("timed out") =>
-                {
-                    SyncState::Offline { reason }
-                }
-                Some(reason) => SyncState::Error { reason },
+            Ok(r) => match r.failures().next() {
+                Some(f) if f.code() == FailureCode::Offline => SyncState::Offline {
+                    reason: f.to_string(),
+                },
+                Some(f) => SyncState::Error {
+                    reason: f.to_string(),
+                },
                 None => SyncState::Synced {
                     on_all_devices: status.is_some_and(|s| s.on_all_devices),
                     pending_changes: status.map(|s| s.pending_changes).unwrap_or(0),
@@ -148,6 +145,8 @@ pub struct SyncAgent {
     unsaved: bool,
     encrypted: bool,
     plaintext_allowed: bool,
+    /// One HTTP client for every round, so connections are reused.
+    bucket: Bucket,
 }
 
 fn now_secs() -> i64 {
@@ -196,6 +195,7 @@ impl SyncAgent {
             unsaved: false,
             encrypted,
             plaintext_allowed: false,
+            bucket: Bucket::new().map_err(|e| AgentError::Task(e.to_string()))?,
         })
     }
 
@@ -307,7 +307,7 @@ impl SyncAgent {
         }
         let grant = self.usable_grant().await?;
         let mut report = self.run_with(grant).await?;
-        if report.needs_sign_in {
+        if report.needs_sign_in() {
             // Perhaps only the grant aged out: one new grant, one more try.
             self.refresh_grant().await?;
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
@@ -330,21 +330,12 @@ impl SyncAgent {
     }
 
     async fn run_with(&self, grant: Grant) -> Result<RoundReport, AgentError> {
-        let store = self.store.clone();
-        let me = self.device_id.as_str().to_owned();
-        let peers: Vec<String> = grant
-            .peers
-            .iter()
-            .map(|p| p.device_id.as_str().to_owned())
-            .collect();
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let mut transport =
-                HttpTransport::new(grant, handle).map_err(|e| AgentError::Sync(e.into()))?;
-            run_round(&store, &mut transport, &me, &peers).map_err(AgentError::from)
-        })
-        .await
-        .map_err(|e| AgentError::Task(e.to_string()))?
+        round_runner::run_round(self.store.clone(), self.bucket.clone(), Arc::new(grant))
+            .await
+            .map_err(|e| match e {
+                RunnerError::Sync(e) => AgentError::Sync(e),
+                RunnerError::Task(e) => AgentError::Task(e),
+            })
     }
 
     /// Syncs until the task is dropped: after local edits settle, on every

@@ -1,5 +1,12 @@
 //! Where a change came from. Every write to the store carries one, so the
-//! sync writer publishes only local changes and the UI is not told twice.
+//! UI is told of a peer's change as such and not twice of its own.
+//!
+//! Sync does not decide anything from it: every chunk stored after the
+//! last publish is published (merged ones too, so each device's stream is
+//! causally complete), and what is unpublished is read from the publish
+//! watermark. A chunk's stored origin is only the origin of the write that
+//! stored it; a compacted snapshot takes the origin of the write that
+//! folded it.
 
 use serde::{Deserialize, Serialize};
 

@@ -24,6 +24,13 @@
 //!    peer's head says it merged A's latest publish, everything A wrote is
 //!    on all devices.
 //!
+//! The engine ([`engine::Round`]) only decides: it takes events (a head
+//! fetched, an object fetched, an upload done, a merge applied) and returns
+//! effects (get, put, plan a publish, apply, record). A runner performs
+//! them: [`run_round`] here, one request at a time over a [`Transport`];
+//! the client crate's runner over HTTP, with the requests of all peers in
+//! flight at once.
+//!
 //! ```
 //! use std::sync::Mutex;
 //! use cairn_core::sync::{memory::MemoryStorage, run_round};
@@ -40,9 +47,15 @@
 //! ```
 
 pub mod bundle;
+pub mod effect;
+pub mod engine;
+pub mod failure;
 pub mod head;
+pub mod local;
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod object;
+pub mod outcome;
 pub mod reader;
 pub mod round;
 pub mod state;
@@ -50,8 +63,13 @@ pub mod status;
 pub mod transport;
 pub mod writer;
 
+pub use effect::{BucketRequest, Effect, Event, LocalEffect, RequestId};
+pub use engine::Round;
+pub use failure::{FailureCode, SyncFailure};
 pub use head::DeviceHead;
-pub use round::{publish, read_peer, run_round, PeerOutcome, RoundReport, SyncError};
+pub use outcome::{PeerOutcome, RoundReport};
+pub use reader::ReadError;
+pub use round::{begin_round, perform_request, run_round, SyncError};
 pub use state::{PeerState, SelfState};
 pub use status::SyncStatus;
 pub use transport::{Fetched, Transport, TransportError, TransportErrorKind};

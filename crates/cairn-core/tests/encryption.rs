@@ -226,7 +226,9 @@ fn device_without_the_key_is_told_to_enter_it() {
     let (storage, _key, _a, _b, _id) = setup();
     let (_d, nokey) = device(None);
     let r = round(&storage, &nokey, "C", "A");
-    let err = r.peers[0].error.clone().unwrap_or_default();
+    let err = r.peers[0].error.clone().expect("refused");
+    assert_eq!(err.code(), cairn_core::sync::FailureCode::NoKey, "{err}");
+    let err = err.to_string();
     assert!(err.contains("passphrase"), "{err}");
     assert_eq!(nokey.lock().unwrap().count(false).unwrap(), 0);
 }

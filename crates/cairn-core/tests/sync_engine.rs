@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
-use cairn_core::sync::{bundle, run_round, RoundReport};
+use cairn_core::sync::{bundle, run_round, FailureCode, RoundReport};
 use cairn_core::{ListQuery, Store, StoreOptions};
 use cairn_protocol::DeviceKey;
 use rand::{Rng, SeedableRng};
@@ -262,7 +262,7 @@ fn expired_grant_needs_sign_in_and_edits_go_on() {
         .splice(&id, 6, 0, " during")
         .unwrap();
     let r = round(&storage, &all, 0);
-    assert!(r.needs_sign_in, "{r:?}");
+    assert!(r.needs_sign_in(), "{r:?}");
     assert_eq!(
         all[0].store.lock().unwrap().get(&id).unwrap().body,
         "before during"
@@ -334,8 +334,11 @@ fn hostile_objects_are_refused_and_local_data_stays() {
         }
         let before = all[1].store.lock().unwrap().get(&id).unwrap();
         let r = round(&storage, &all, 1);
-        let err = r.peers[0].error.clone().unwrap_or_default();
-        assert!(!err.is_empty(), "{what}: accepted");
+        let err = r.peers[0]
+            .error
+            .clone()
+            .unwrap_or_else(|| panic!("{what}: accepted"))
+            .to_string();
         let st = all[1]
             .store
             .lock()
@@ -371,8 +374,9 @@ fn replayed_old_head_is_refused() {
     settle(&storage, &all);
     storage.put_raw("dev0", DeviceKey::Head, old_head);
     let r = round(&storage, &all, 1);
-    let err = r.peers[0].error.clone().unwrap_or_default();
-    assert!(err.contains("went back"), "{r:?}");
+    let err = r.peers[0].error.clone().expect("refused");
+    assert_eq!(err.code(), FailureCode::RolledBack, "{r:?}");
+    assert!(err.to_string().contains("went back"), "{r:?}");
     assert_eq!(all[1].store.lock().unwrap().get(&id).unwrap().body, "v1 v2");
 }
 
@@ -388,8 +392,9 @@ fn head_of_another_device_is_refused() {
     let two = storage.object("dev2", DeviceKey::Head).unwrap();
     storage.put_raw("dev0", DeviceKey::Head, two);
     let r = round(&storage, &all, 1);
-    let err = r.peers[0].error.clone().unwrap_or_default();
-    assert!(err.contains("names device dev2"), "{r:?}");
+    let err = r.peers[0].error.clone().expect("refused");
+    assert_eq!(err.code(), FailureCode::BadObject, "{r:?}");
+    assert!(err.to_string().contains("names device dev2"), "{r:?}");
 }
 
 #[test]

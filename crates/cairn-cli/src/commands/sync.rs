@@ -109,7 +109,7 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
             Err(e) => return Err(e.into()),
         };
         crate::outln!("{}", describe(&report));
-        if report.needs_sign_in {
+        if report.needs_sign_in() {
             anyhow::bail!(
                 "sign-in needed: the storage grant expired or was revoked; run `cairn login` again"
             );

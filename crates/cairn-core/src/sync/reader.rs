@@ -27,7 +27,7 @@ impl ReadPlan {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     #[error("head of device {device} is not usable: {source}")]
     BadHead {
@@ -54,6 +54,8 @@ pub enum ReadError {
         #[source]
         source: ObjectError,
     },
+    #[error("changes from device {device} could not be applied (nothing was changed): {reason}")]
+    BadChanges { device: String, reason: String },
 }
 
 /// Decodes and checks a peer's head.

@@ -228,8 +228,15 @@ impl Store {
         Ok((out, max))
     }
 
-    /// How many local changes have not been published yet.
-    pub fn unpublished_local_changes(&self) -> Result<u64> {
+    /// How many notes hold changes this device has not published yet.
+    ///
+    /// Decided from the publish watermark alone: every chunk stored after
+    /// the last publish goes out in the next one, whatever its origin. A
+    /// chunk's origin cannot say it, since compaction folds a note's chunks
+    /// into one snapshot labelled with the origin of the write that folded
+    /// them, so a merge that compacts would relabel an unpublished local
+    /// edit as merged.
+    pub fn unpublished_notes(&self) -> Result<u64> {
         let watermark: i64 = self
             .conn
             .query_row(
@@ -241,7 +248,7 @@ impl Store {
         let n: i64 = self
             .conn
             .query_row(
-                "SELECT count(*) FROM chunk WHERE id > ?1 AND origin = 0",
+                "SELECT count(DISTINCT note_id) FROM chunk WHERE id > ?1",
                 [watermark],
                 |r| r.get(0),
             )

@@ -26,7 +26,8 @@ pub struct SyncStatus {
     pub device_id: Option<String>,
     /// Our newest publish.
     pub published_seq: u64,
-    /// Local changes not yet published.
+    /// Notes with changes not yet published (typed here, or merged here
+    /// and not yet passed on).
     pub pending_changes: u64,
     pub peers: Vec<PeerStatus>,
     /// Everything written here is published and merged by every peer.
@@ -55,7 +56,7 @@ impl Store {
             .and_then(|h| crate::sync::DeviceHead::from_json(&h).ok())
             .map(|h| h.seq)
             .unwrap_or(0);
-        let pending = self.unpublished_local_changes()?;
+        let pending = self.unpublished_notes()?;
         let mut out = Vec::new();
         for p in peers {
             let s = self.peer_state(p)?;

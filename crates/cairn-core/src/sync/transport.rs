@@ -20,7 +20,11 @@ pub enum Fetched {
 pub enum TransportErrorKind {
     /// The grant expired or was revoked: sign in again.
     Unauthorized,
-    /// Network down, timeout, 5xx, cut-off body: try again later.
+    /// No connection, or no answer in time: this device is offline (or
+    /// storage is unreachable from it). Try again later.
+    Offline,
+    /// Storage answered with a 5xx or a 429, or cut a body short: try
+    /// again later.
     Unavailable,
     /// Anything else the store said no to.
     Rejected,

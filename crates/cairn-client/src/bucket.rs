@@ -1,0 +1,223 @@
+//! Object storage over HTTP through a grant's presigned URLs and nothing
+//! else: no credentials, no service in the path.
+//!
+//! Transient failures (connection errors, timeouts, 5xx, a body cut short)
+//! are retried a few times with exponential backoff and jitter; a 403 means
+//! the grant no longer works (expired or revoked) and is not retried.
+//!
+//! One [`Bucket`] (one HTTP client, one connection pool) serves every
+//! round of a device; the grant is passed per request, since it is
+//! renewed while the client stays.
+
+use std::time::Duration;
+
+use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
+use cairn_protocol::{DeviceKey, Grant};
+use rand::Rng;
+use reqwest::StatusCode;
+
+/// How many times one request is tried before the round gives up on it.
+const ATTEMPTS: u32 = 4;
+/// Overrides the per-request timeout (milliseconds); scenario tests that
+/// inject stalls set it short.
+pub const TIMEOUT_ENV: &str = "CAIRN_SYNC_TIMEOUT_MS";
+/// Overrides the first retry wait (milliseconds).
+pub const RETRY_BASE_ENV: &str = "CAIRN_SYNC_RETRY_BASE_MS";
+
+fn env_millis(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+}
+
+/// A device's HTTP client for object storage. Cheap to clone: clones share
+/// the connection pool.
+#[derive(Clone)]
+pub struct Bucket {
+    http: reqwest::Client,
+    retry_base: Duration,
+}
+
+impl Bucket {
+    pub fn new() -> Result<Self, TransportError> {
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(env_millis(TIMEOUT_ENV).unwrap_or(Duration::from_secs(120)))
+            .build()
+            .map_err(|e| TransportError::new(TransportErrorKind::Rejected, e.to_string()))?;
+        Ok(Bucket {
+            http,
+            retry_base: env_millis(RETRY_BASE_ENV).unwrap_or(Duration::from_millis(200)),
+        })
+    }
+
+    /// Shorter retry waits, for tests that inject many faults.
+    pub fn with_retry_base(mut self, base: Duration) -> Self {
+        self.retry_base = base;
+        self
+    }
+
+    fn url_for(grant: &Grant, device: &str, key: DeviceKey, write: bool) -> Result<String, TransportError> {
+        let urls = if write {
+            Some(&grant.put)
+        } else if device == grant.device_id.as_str() {
+            Some(&grant.get)
+        } else {
+            grant
+                .peers
+                .iter()
+                .find(|p| p.device_id.as_str() == device)
+                .map(|p| &p.get)
+        };
+        urls.and_then(|u| u.url(key))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                TransportError::new(
+                    TransportErrorKind::Unauthorized,
+                    format!(
+                        "the grant has no URL for {device}/{}; refresh it",
+                        key.relative()
+                    ),
+                )
+            })
+    }
+
+    fn classify(status: StatusCode, what: &str) -> TransportError {
+        let kind = if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
+            TransportErrorKind::Unauthorized
+        } else if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
+            TransportErrorKind::Unavailable
+        } else {
+            TransportErrorKind::Rejected
+        };
+        let hint = match kind {
+            TransportErrorKind::Unauthorized => {
+                " (the grant expired or was revoked; sign in again)"
+            }
+            _ => "",
+        };
+        TransportError::new(kind, format!("{what}: HTTP {status}{hint}"))
+    }
+
+    /// A request that got no answer. The error's text names the presigned
+    /// URL, signature and all: that never goes into a message.
+    fn network(e: reqwest::Error, what: &str) -> TransportError {
+        let (kind, reason) = if e.is_timeout() {
+            (TransportErrorKind::Offline, "timed out")
+        } else if e.is_connect() {
+            (TransportErrorKind::Offline, "cannot connect")
+        } else {
+            (TransportErrorKind::Unavailable, "connection failed")
+        };
+        let e = e.without_url();
+        TransportError::new(kind, format!("{what}: {reason}: {e}"))
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or runs out of
+    /// tries. Only a transient failure is tried again.
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, TransportError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, TransportError>>,
+    {
+        let mut delay = self.retry_base;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match attempt().await {
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        TransportErrorKind::Unavailable | TransportErrorKind::Offline
+                    ) && tries < ATTEMPTS =>
+                {
+                    let jitter = rand::thread_rng().gen_range(0.5..1.5);
+                    tokio::time::sleep(delay.mul_f64(jitter)).await;
+                    delay *= 2;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Writes one of this device's own objects.
+    pub async fn put(&self, grant: &Grant, key: DeviceKey, body: Vec<u8>) -> Result<(), TransportError> {
+        let url = Self::url_for(grant, grant.device_id.as_str(), key, true)?;
+        let what = format!("uploading {}", key.relative());
+        let body = bytes::Bytes::from(body);
+        self.with_retries(|| {
+            let req = self
+                .http
+                .put(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(body.clone());
+            let what = &what;
+            async move {
+                let resp = req.send().await.map_err(|e| Self::network(e, what))?;
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(Self::classify(resp.status(), what))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Reads an object of `device` (this one or a peer).
+    pub async fn get(
+        &self,
+        grant: &Grant,
+        device: &str,
+        key: DeviceKey,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched, TransportError> {
+        let url = Self::url_for(grant, device, key, false)?;
+        let what = format!("reading {device}/{}", key.relative());
+        self.with_retries(|| {
+            let mut req = self.http.get(&url);
+            if let Some(e) = if_none_match {
+                req = req.header(reqwest::header::IF_NONE_MATCH, e);
+            }
+            let what = &what;
+            async move {
+                let resp = req.send().await.map_err(|e| Self::network(e, what))?;
+                let status = resp.status();
+                if status == StatusCode::NOT_MODIFIED {
+                    return Ok(Fetched::NotModified);
+                }
+                if status == StatusCode::NOT_FOUND {
+                    return Ok(Fetched::Missing);
+                }
+                if !status.is_success() {
+                    return Err(Self::classify(status, what));
+                }
+                let etag = resp
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let expected = resp.content_length();
+                // A body cut short is a transient fault: read it again.
+                let body = resp.bytes().await.map_err(|e| Self::network(e, what))?;
+                if expected.is_some_and(|n| n != body.len() as u64) {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Unavailable,
+                        format!("{what}: body cut short"),
+                    ));
+                }
+                Ok(Fetched::Found {
+                    body: body.to_vec(),
+                    etag,
+                })
+            }
+        })
+        .await
+    }
+}

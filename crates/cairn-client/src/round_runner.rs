@@ -1,0 +1,127 @@
+//! Runs the core's sync engine over HTTP: the engine decides, this
+//! performs. Bucket requests run as tasks on the runtime, all peers' at
+//! once (up to [`MAX_IN_FLIGHT`]); local effects run one at a time, in the
+//! order the engine gave them, on the thread that drives the round.
+//!
+//! The driver is a blocking thread because local effects hold the store's
+//! lock and may take long (merging a first sync's snapshot), and because
+//! opening a large object (hash, decrypt, decode) is the engine's work and
+//! should not stall the runtime's workers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use cairn_core::sync::{
+    begin_round, BucketRequest, Effect, Event, LocalEffect, RoundReport, SyncError,
+};
+use cairn_core::Store;
+use cairn_protocol::Grant;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::bucket::Bucket;
+
+/// Requests in flight at once, over all peers. Enough to keep a first sync
+/// of many segments busy without opening a connection per object.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("the sync task stopped unexpectedly: {0}")]
+    Task(String),
+}
+
+async fn perform(bucket: Bucket, grant: Arc<Grant>, request: BucketRequest) -> Event {
+    match request {
+        BucketRequest::Put { request, key, body } => Event::PutDone {
+            request,
+            result: bucket.put(&grant, key, body).await,
+        },
+        BucketRequest::Get {
+            request,
+            device,
+            key,
+            if_none_match,
+        } => Event::GetDone {
+            request,
+            result: bucket
+                .get(&grant, &device, key, if_none_match.as_deref())
+                .await,
+        },
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, SyncError> {
+    store.lock().map_err(|_| SyncError::Poisoned)
+}
+
+/// One round for `me`, reading the peers the grant lists.
+pub async fn run_round(
+    store: Arc<Mutex<Store>>,
+    bucket: Bucket,
+    grant: Arc<Grant>,
+) -> Result<RoundReport, RunnerError> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || drive(&runtime, &store, &bucket, &grant))
+        .await
+        .map_err(|e| RunnerError::Task(e.to_string()))?
+}
+
+fn drive(
+    runtime: &tokio::runtime::Handle,
+    store: &Mutex<Store>,
+    bucket: &Bucket,
+    grant: &Arc<Grant>,
+) -> Result<RoundReport, RunnerError> {
+    let me = grant.device_id.as_str().to_owned();
+    let peers: Vec<String> = grant
+        .peers
+        .iter()
+        .map(|p| p.device_id.as_str().to_owned())
+        .collect();
+    let mut round = begin_round(&*lock(store)?, &me, &peers)?;
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut in_flight: JoinSet<Event> = JoinSet::new();
+    let mut local: VecDeque<LocalEffect> = VecDeque::new();
+    let dispatch = |effects: Vec<Effect>,
+                        local: &mut VecDeque<LocalEffect>,
+                        in_flight: &mut JoinSet<Event>| {
+        for effect in effects {
+            match effect {
+                Effect::Local(l) => local.push_back(l),
+                Effect::Bucket(request) => {
+                    let (bucket, grant, permits) = (bucket.clone(), grant.clone(), permits.clone());
+                    in_flight.spawn_on(
+                        async move {
+                            // The semaphore is never closed, so a permit
+                            // always comes.
+                            let _permit = permits.acquire_owned().await;
+                            perform(bucket, grant, request).await
+                        },
+                        runtime,
+                    );
+                }
+            }
+        }
+    };
+    dispatch(round.start(), &mut local, &mut in_flight);
+    loop {
+        if let Some(effect) = local.pop_front() {
+            if let Some(event) = lock(store)?
+                .perform_local(&me, effect)
+                .map_err(SyncError::from)?
+            {
+                dispatch(round.handle(event), &mut local, &mut in_flight);
+            }
+            continue;
+        }
+        match runtime.block_on(in_flight.join_next()) {
+            Some(Ok(event)) => dispatch(round.handle(event), &mut local, &mut in_flight),
+            Some(Err(e)) => return Err(RunnerError::Task(e.to_string())),
+            None => break,
+        }
+    }
+    Ok(round.finish())
+}
