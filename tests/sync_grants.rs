@@ -84,8 +84,14 @@ fn an_expired_grant_needs_sign_in_and_local_edits_go_on() {
             &peers,
         )
         .expect("a round reports, it does not fail");
-        assert!(report.needs_sign_in, "{report:?}");
-        let error = report.publish_error.unwrap_or_default();
+        assert!(report.needs_sign_in(), "{report:?}");
+        let error = report.publish_error.expect("the publish is refused");
+        assert_eq!(
+            error.code(),
+            cairn_core::sync::FailureCode::GrantExpired,
+            "{error}"
+        );
+        let error = error.to_string();
         assert!(
             error.contains("HTTP 403") && error.contains("sign in again"),
             "{error}"

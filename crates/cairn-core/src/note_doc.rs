@@ -360,7 +360,7 @@ impl NoteDoc {
 /// chunk is parsed on its own first: a document chunk must load, a change
 /// chunk must decode with a valid checksum. Dependencies are not checked
 /// here; changes may arrive before the ones they build on.
-pub(crate) fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
+pub fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     const HEADER: usize = 9; // magic, checksum, chunk type
     let mut rest = bytes;

@@ -226,6 +226,7 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         }
         let idle = b.round().await?;
         let idle_per_peer = idle.requests as f64 / idle.peers.len().max(1) as f64;
+        let idle_1 = idle_round_ms(&mut b, 1).await?;
 
         // Edit to peer, with notifications and no publish delay: B watches,
         // A edits and publishes; time until B has merged it.
@@ -268,6 +269,20 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         }
         watch.abort();
 
+        // Idle rounds with four peers: B, C and two more devices that
+        // never published. Their heads are read at once, so the round
+        // should take about as long as with one.
+        login(&tmp.path().join("d"), "bench-d")?;
+        login(&tmp.path().join("e"), "bench-e")?;
+        a.refresh_grant().await?;
+        for _ in 0..10 {
+            let r = a.round().await?;
+            if r.bytes_up == 0 && r.changed_notes() == 0 {
+                break;
+            }
+        }
+        let idle_4 = idle_round_ms(&mut a, 4).await?;
+
         Ok(serde_json::json!({
             "notes": n,
             "first_publish_s": round2(first_publish_s),
@@ -282,9 +297,30 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "edit_publish_bytes": edit.bytes_up,
             "edit_publish_requests": edit.publish_requests,
             "idle_round_requests_per_peer": idle_per_peer,
+            "idle_round_ms_1_peer": round2(idle_1),
+            "idle_round_ms_4_peers": round2(idle_4),
             "edit_to_peer_ms_p50": round2(percentile(&mut lat.clone(), 0.5)),
             "edit_to_peer_ms_p99": round2(percentile(&mut lat, 0.99)),
             "encrypted": !plaintext,
         }))
     })
+}
+
+/// The median time of an idle round (every head unchanged) of a device
+/// with `peers` peers.
+async fn idle_round_ms(agent: &mut SyncAgent, peers: usize) -> Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..25 {
+        let t = Instant::now();
+        let r = agent.round().await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if r.peers.len() != peers || r.bytes_down > 0 || r.bytes_up > 0 {
+            bail!(
+                "an idle round with {peers} peers read {} peers and moved {} bytes",
+                r.peers.len(),
+                r.bytes_down + r.bytes_up
+            );
+        }
+    }
+    Ok(percentile(&mut times, 0.5))
 }

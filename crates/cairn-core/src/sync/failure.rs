@@ -54,7 +54,9 @@ impl SyncFailure {
                 ReadError::BadHead { source, .. } | ReadError::BadObject { source, .. },
             ) => match source {
                 ObjectError::Sealed => FailureCode::NoKey,
-                ObjectError::UnknownVersion { .. } => FailureCode::NewerFormat,
+                ObjectError::UnknownVersion { .. } | ObjectError::UnknownFlags { .. } => {
+                    FailureCode::NewerFormat
+                }
                 _ => FailureCode::BadObject,
             },
             SyncFailure::Read(ReadError::WrongDevice { .. } | ReadError::BadChanges { .. }) => {

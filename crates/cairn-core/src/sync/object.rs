@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 pub const MAGIC: [u8; 4] = *b"CRNO";
 pub const FORMAT_VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 52;
+/// Flags bit 0: the payload is sealed.
+pub const FLAG_SEALED: u8 = 1;
 /// Objects larger than this are refused outright (a hostile peer could
 /// otherwise make us allocate without bound).
 pub const MAX_PAYLOAD: usize = 1 << 30;
@@ -51,6 +53,8 @@ pub enum ObjectError {
     BadMagic,
     #[error("object has format version {found}; this Cairn reads version {FORMAT_VERSION} (upgrade Cairn)")]
     UnknownVersion { found: u8 },
+    #[error("object uses features of a newer Cairn (flags {found:#04x}); upgrade Cairn to read it")]
+    UnknownFlags { found: u8 },
     #[error("object has unknown kind {found}")]
     UnknownKind { found: u8 },
     #[error("expected a {expected:?} object, found a {found:?}")]
@@ -123,7 +127,19 @@ pub fn decode(bytes: &[u8]) -> Result<Object, ObjectError> {
     }
     let kind =
         ObjectKind::from_byte(bytes[5]).ok_or(ObjectError::UnknownKind { found: bytes[5] })?;
-    let sealed = bytes[6] & 1 == 1;
+    // Flags this version does not know are a newer writer's: refuse them
+    // rather than misread the payload. The reserved byte must be zero, so
+    // every accepted object encodes back to exactly its bytes (the header
+    // is outside the hash, and storage must not be able to vary it).
+    if bytes[6] & !FLAG_SEALED != 0 {
+        return Err(ObjectError::UnknownFlags { found: bytes[6] });
+    }
+    if bytes[7] != 0 {
+        return Err(ObjectError::Malformed(
+            "the reserved header byte is not zero".into(),
+        ));
+    }
+    let sealed = bytes[6] & FLAG_SEALED == FLAG_SEALED;
     let mut seq = [0u8; 8];
     seq.copy_from_slice(&bytes[8..16]);
     let mut len = [0u8; 4];

@@ -1,0 +1,340 @@
+//! Fuzzing, on the stable toolchain, of every decoder that reads bytes
+//! from the bucket or a peer: the object envelope (with its hash check and
+//! seal), a peer's head (envelope, seal, JSON, the checks on it), the
+//! bundle inside snapshots and segments, and the Automerge chunk checker
+//! with the document load behind it.
+//!
+//! A mutator starts from a kept corpus of real objects
+//! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
+//! flips bits, overwrites bytes with edge values, truncates, extends,
+//! repeats slices, rewrites length fields and splices two inputs. Every
+//! input must give a clear error or a value that encodes back to the same
+//! bytes; a panic is a crash. A crash is saved under `tests/fuzz/crashes/`
+//! and the test fails naming the file and the seed; once fixed, the input
+//! moves to `tests/fuzz/fixtures/<target>/`, replayed by every run.
+//!
+//! Each run uses a new seed (printed on failure). `CAIRN_FUZZ_ITERATIONS`
+//! sets the iterations per target (default 1,500; a long local run:
+//! `CAIRN_FUZZ_ITERATIONS=200000 cargo test -p cairn-core --release --test
+//! fuzz_decoders`).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use cairn_core::crypto::ContentKey;
+use cairn_core::note_doc::{check_chunks, NoteDoc};
+use cairn_core::sync::bundle;
+use cairn_core::sync::head::{DeviceHead, ObjectRef};
+use cairn_core::sync::memory::MemoryStorage;
+use cairn_core::sync::object::{self, ObjectKind};
+use cairn_core::sync::reader;
+use cairn_core::sync::run_round;
+use cairn_core::{Store, StoreOptions};
+use cairn_protocol::DeviceKey;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const TARGETS: [&str; 4] = ["object", "head", "bundle", "chunks"];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
+}
+
+/// A fixed key for the sealed part of the corpus, so the kept objects open.
+fn corpus_key() -> ContentKey {
+    ContentKey::from_bytes(&[7u8; 32]).unwrap()
+}
+
+/// Runs one decoder on `input`. Ok: a clear error, or a value consistent
+/// with the bytes. Err: what was wrong (a panic is caught by the caller).
+fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
+    match target {
+        "object" => {
+            if let Ok(obj) = object::decode(input) {
+                let again = object::encode(obj.kind, obj.seq, obj.sealed, &obj.payload);
+                if again != input {
+                    return Err("decoded object does not encode back to its bytes".into());
+                }
+                // The full reader path, as for a peer's segment.
+                let r = ObjectRef {
+                    seq: obj.seq,
+                    slot: 1,
+                    hash: obj.hash_hex(),
+                    len: input.len() as u64,
+                };
+                for key in [None, Some(corpus_key())] {
+                    let opened = reader::open_object(
+                        "dev0",
+                        "log/01",
+                        &r,
+                        ObjectKind::Segment,
+                        input,
+                        key.as_ref(),
+                    );
+                    if let Ok(Some(b)) = opened {
+                        for (id, _) in &b {
+                            if id.is_empty() {
+                                return Err("bundle entry with an empty id".into());
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        "head" => {
+            for key in [None, Some(corpus_key())] {
+                if let Ok(head) = reader::decode_head("dev0", input, key.as_ref()) {
+                    if head.device != "dev0" {
+                        return Err("a head of another device was accepted".into());
+                    }
+                }
+            }
+            if let Ok(head) = DeviceHead::from_json(input) {
+                let again = DeviceHead::from_json(&head.to_json())
+                    .map_err(|e| format!("a decoded head does not decode again: {e}"))?;
+                if again != head {
+                    return Err("head JSON does not round-trip".into());
+                }
+            }
+            Ok(())
+        }
+        "bundle" => {
+            if let Ok(b) = bundle::decode(input) {
+                if bundle::encode(&b) != input {
+                    return Err("decoded bundle does not encode back to its bytes".into());
+                }
+            }
+            Ok(())
+        }
+        "chunks" => {
+            if check_chunks(input).is_ok() && !input.is_empty() {
+                // Checked chunks must load, or fail with an error.
+                let loaded = NoteDoc::load(
+                    "00000000-0000-4000-8000-000000000000",
+                    &[1; 16],
+                    &[input.to_vec()],
+                );
+                if let Ok(doc) = loaded {
+                    doc.body().map_err(|e| format!("loaded but unreadable: {e}"))?;
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("no target {other}")),
+    }
+}
+
+fn read_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .map(|p| {
+                    let bytes = std::fs::read(&p).unwrap();
+                    (p, bytes)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn mutate(rng: &mut StdRng, input: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    let rounds = rng.gen_range(1..=4);
+    for _ in 0..rounds {
+        match rng.gen_range(0..8) {
+            0 if !out.is_empty() => {
+                let i = rng.gen_range(0..out.len());
+                out[i] ^= 1 << rng.gen_range(0..8);
+            }
+            1 if !out.is_empty() => {
+                let i = rng.gen_range(0..out.len());
+                out[i] = [0x00, 0xff, 0x7f, 0x80, 0x01, b'"', b'{'][rng.gen_range(0..7)];
+            }
+            2 if !out.is_empty() => {
+                let n = rng.gen_range(0..out.len());
+                out.truncate(n);
+            }
+            3 => {
+                let n = rng.gen_range(1..64);
+                out.extend((0..n).map(|_| rng.gen::<u8>()));
+            }
+            4 if out.len() > 2 => {
+                let a = rng.gen_range(0..out.len());
+                let b = rng.gen_range(a..out.len().min(a + 256));
+                let slice = out[a..b].to_vec();
+                let at = rng.gen_range(0..out.len());
+                out.splice(at..at, slice);
+            }
+            5 if out.len() >= 4 => {
+                // A length field (u32 or u16 LE) set to an edge value.
+                let at = rng.gen_range(0..out.len() - 3);
+                let v: u32 = [0, 1, u32::MAX, 0x7fff_ffff, 0xffff, out.len() as u32]
+                    [rng.gen_range(0..6)];
+                out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            6 if !other.is_empty() => {
+                let cut = rng.gen_range(0..=out.len());
+                let from = rng.gen_range(0..other.len());
+                out.truncate(cut);
+                out.extend_from_slice(&other[from..]);
+            }
+            _ => {
+                if !out.is_empty() {
+                    let i = rng.gen_range(0..out.len());
+                    out.remove(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn catch(target: &str, input: &[u8]) -> Result<(), String> {
+    match std::panic::catch_unwind(|| run_target(target, input)) {
+        Ok(r) => r,
+        Err(p) => Err(format!(
+            "panicked: {}",
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn save_crash(target: &str, input: &[u8]) -> PathBuf {
+    let dir = fuzz_dir().join("crashes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("{target}-{}.bin", &hex::encode(object::sha256(input))[..16]);
+    let path = dir.join(name);
+    std::fs::write(&path, input).unwrap();
+    path
+}
+
+#[test]
+fn kept_fixtures_and_corpus_decode_cleanly() {
+    for target in TARGETS {
+        let mut seen = 0;
+        for sub in ["corpus", "fixtures"] {
+            for (path, bytes) in read_dir(&fuzz_dir().join(sub).join(target)) {
+                if let Err(e) = catch(target, &bytes) {
+                    panic!("{}: {e}", path.display());
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "no corpus for {target}");
+    }
+}
+
+#[test]
+fn mutated_inputs_never_crash_a_decoder() {
+    let iterations: usize = std::env::var("CAIRN_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_500);
+    let seed: u64 = rand::random();
+    let mut rng = StdRng::seed_from_u64(seed);
+    for target in TARGETS {
+        let mut inputs: Vec<Vec<u8>> = read_dir(&fuzz_dir().join("corpus").join(target))
+            .into_iter()
+            .chain(read_dir(&fuzz_dir().join("fixtures").join(target)))
+            .map(|(_, b)| b)
+            .collect();
+        assert!(!inputs.is_empty(), "no corpus for {target}");
+        for _ in 0..iterations {
+            let a = rng.gen_range(0..inputs.len());
+            let b = rng.gen_range(0..inputs.len());
+            let input = mutate(&mut rng, &inputs[a], &inputs[b]);
+            if let Err(e) = catch(target, &input) {
+                let path = save_crash(target, &input);
+                panic!(
+                    "{target}: {e}\n  input saved to {}\n  seed {seed}",
+                    path.display()
+                );
+            }
+            // Keep some mutants around as parents: deeper mutations.
+            if inputs.len() < 256 && rng.gen_ratio(1, 16) {
+                inputs.push(input);
+            }
+        }
+    }
+}
+
+/// Writes the corpus from real objects: a run of two devices, plain and
+/// sealed. Run by hand when the object format changes:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_corpus() {
+    for (label, key) in [("plain", None), ("sealed", Some(corpus_key()))] {
+        let storage = MemoryStorage::default();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(
+            dir.path(),
+            StoreOptions {
+                durable: false,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap();
+        let store = Mutex::new(store);
+        store.lock().unwrap().set_content_key(key.clone());
+        let id = store
+            .lock()
+            .unwrap()
+            .create_note("# Groceries\n\n- milk\n- bread")
+            .unwrap();
+        store
+            .lock()
+            .unwrap()
+            .tag(&id, &["home".into()], &[])
+            .unwrap();
+        run_round(&store, &mut storage.device("dev0"), "dev0", &["dev1".into()]).unwrap();
+        store
+            .lock()
+            .unwrap()
+            .splice(&id, 11, 0, " for Sunday")
+            .unwrap();
+        store.lock().unwrap().create_note("second note").unwrap();
+        run_round(&store, &mut storage.device("dev0"), "dev0", &["dev1".into()]).unwrap();
+        let write = |target: &str, name: &str, bytes: &[u8]| {
+            let d = fuzz_dir().join("corpus").join(target);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("{label}-{name}.bin")), bytes).unwrap();
+        };
+        let head = storage.object("dev0", DeviceKey::Head).unwrap();
+        write("head", "head", &head);
+        write("object", "head", &head);
+        for (name, k) in [
+            ("snapshot0", DeviceKey::snapshot(0).unwrap()),
+            ("log02", DeviceKey::log(2).unwrap()),
+        ] {
+            if let Some(obj) = storage.object("dev0", k) {
+                write("object", name, &obj);
+                if key.is_none() {
+                    let decoded = object::decode(&obj).unwrap();
+                    write("bundle", name, &decoded.payload);
+                    for (i, (_, chunks)) in bundle::decode(&decoded.payload)
+                        .unwrap()
+                        .iter()
+                        .enumerate()
+                    {
+                        write("chunks", &format!("{name}-{i}"), chunks);
+                    }
+                }
+            }
+        }
+        if key.is_none() {
+            let decoded = object::decode(&head).unwrap();
+            write("head", "head-json", &decoded.payload);
+        }
+    }
+}
