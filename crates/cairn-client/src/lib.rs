@@ -1,5 +1,7 @@
 //! The app and CLI side of the Cairn service API.
 //!
+//! - [`Session`]: the signed-in session every caller borrows tokens
+//!   from, so a refresh by one is seen by all.
 //! - [`ServiceClient`]: accounts, sign-in (account key, GitHub through a
 //!   loopback redirect), refresh, logout, devices, grants, "published".
 //! - [`EventSubscription`]: the live notification socket, reconnecting
@@ -14,6 +16,7 @@
 
 mod backoff;
 pub mod browser;
+mod clock;
 mod credentials;
 pub mod encryption;
 mod error;
@@ -23,11 +26,13 @@ mod loopback_redirect;
 mod pkce;
 mod private_file;
 mod service_client;
+mod session;
 pub mod sign_in;
 mod sync_agent;
 mod tls;
 
 pub use backoff::Backoff;
+pub use clock::{clock_from_env, CLOCK_FILE_ENV};
 pub use credentials::{
     default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
     CREDENTIAL_STORE_VAR,
@@ -38,6 +43,7 @@ pub use http_transport::HttpTransport;
 pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;
 pub use service_client::ServiceClient;
+pub use session::{Session, SignedOut, REFRESH_MARGIN_SECS};
 pub use sync_agent::{AgentError, SyncAgent, SyncState, WatchOptions};
 
 pub use cairn_protocol as protocol;
