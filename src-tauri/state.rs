@@ -1,6 +1,7 @@
 //! What the commands share: the store (one SQLite connection, behind a
-//! mutex, shared with the sync task), the event notifier, the settings and
-//! the sync task.
+//! mutex, shared with the sync task), the signed-in session (shared with
+//! the sync task too, so a refresh by either is seen by both), the event
+//! notifier, the settings and the sync task.
 //!
 //! Store calls run on the blocking thread pool: a write waits for an fsync,
 //! and the UI thread must never wait for one.
@@ -8,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use cairn_client::{clock_from_env, default_credential_store, Session};
 use cairn_core::{Origin, Store};
 use tauri::AppHandle;
 
@@ -22,6 +24,8 @@ pub struct AppState(Arc<Shared>);
 
 struct Shared {
     store: Arc<Mutex<Store>>,
+    /// The stored session, loaded on first use and after each sign-in.
+    session: Mutex<Option<Arc<Session>>>,
     notifier: Notifier,
     app: AppHandle,
     sync: SyncTask,
@@ -36,6 +40,7 @@ impl AppState {
         let settings = Settings::load(dir)?;
         Ok(AppState(Arc::new(Shared {
             store: Arc::new(Mutex::new(store)),
+            session: Mutex::new(None),
             notifier,
             app,
             sync: SyncTask::new(),
@@ -79,11 +84,21 @@ impl AppState {
         &self.0.sync
     }
 
-    /// Starts (or restarts) syncing the stored session.
+    /// Starts (or restarts) syncing the stored session, read afresh from
+    /// the credential store (a sign-in has just saved a new one).
     pub fn start_sync(&self) -> AppResult<()> {
+        let session = self.load_session();
+        let session = match session {
+            Ok(session) => session,
+            Err(e) => {
+                self.0.sync.show_failure(&self.0.app, &e);
+                return Err(e);
+            }
+        };
         self.0.sync.start(
             &self.0.app,
             &self.0.data_dir,
+            session,
             Arc::clone(&self.0.store),
             self.0.notifier.clone(),
         )
@@ -91,6 +106,45 @@ impl AppState {
 
     pub fn stop_sync(&self) {
         self.0.sync.stop(&self.0.app);
+    }
+
+    /// The signed-in session the sync task also uses.
+    pub fn session(&self) -> AppResult<Arc<Session>> {
+        let cached = self
+            .0
+            .session
+            .lock()
+            .map_err(|_| AppError::StorePoisoned)?
+            .clone();
+        match cached {
+            Some(session) => Ok(session),
+            None => self.load_session(),
+        }
+    }
+
+    /// Forgets the session held in memory (after signing out); the next
+    /// use reads the credential store again.
+    pub fn drop_session(&self) -> AppResult<Option<Arc<Session>>> {
+        Ok(self
+            .0
+            .session
+            .lock()
+            .map_err(|_| AppError::StorePoisoned)?
+            .take())
+    }
+
+    fn load_session(&self) -> AppResult<Arc<Session>> {
+        let store = default_credential_store(&self.0.data_dir);
+        let session = Session::load(store, clock_from_env())
+            .map_err(|e| AppError::Service(Box::new(e)))?
+            .map(Arc::new)
+            .ok_or(AppError::NotSignedIn)?;
+        *self
+            .0
+            .session
+            .lock()
+            .map_err(|_| AppError::StorePoisoned)? = Some(session.clone());
+        Ok(session)
     }
 
     pub fn settings(&self) -> AppResult<Settings> {

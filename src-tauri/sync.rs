@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_client::{default_credential_store, SyncAgent, SyncState, WatchOptions};
+use cairn_client::{AgentError, Session, SyncAgent, SyncState, WatchOptions};
 use cairn_core::Store;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter};
@@ -47,17 +47,30 @@ impl SyncTask {
             .unwrap_or_else(|_| not_signed_in())
     }
 
-    /// (Re)starts the watch loop for the stored session.
+    /// What the indicator says when there is no session to sync.
+    pub fn show_failure(&self, app: &AppHandle, e: &AppError) {
+        let state = match e {
+            AppError::NotSignedIn => SyncState::from_error(&AgentError::NotSignedIn),
+            // A keychain that cannot be read, say: the indicator says so.
+            other => SyncState::Error {
+                reason: other.to_string(),
+            },
+        };
+        set_status(app, &self.status, state);
+    }
+
+    /// (Re)starts the watch loop for `session`.
     pub fn start(
         &self,
         app: &AppHandle,
         data_dir: &Path,
+        session: Arc<Session>,
         store: Arc<Mutex<Store>>,
         notifier: Notifier,
     ) -> AppResult<()> {
         self.stop(app);
         let mut agent =
-            match SyncAgent::new(data_dir, default_credential_store(data_dir), store.clone()) {
+            match SyncAgent::new(data_dir, session, store.clone()) {
                 Ok(agent) => agent,
                 Err(e) => {
                     // The indicator says why (a keychain that cannot be

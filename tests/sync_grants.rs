@@ -1,39 +1,33 @@
-//! Grants running out, against the real service and S3 server (which
-//! checks presigned URLs' expiry): an expired grant with no session to
-//! renew it puts sync into "sign-in needed" while local editing goes on;
-//! with the service down, devices sync through storage until their grants
-//! expire. Both end converged once the user signs in again or the service
-//! is back.
+//! Grants and tokens running out, against the real service and S3 server
+//! (which checks presigned URLs' expiry): an expired grant with no session
+//! to renew it puts sync into "sign-in needed" while local editing goes
+//! on; with the service down, devices sync through storage until their
+//! grants expire. Both end converged once the user signs in again or the
+//! service is back. A watching device goes on hearing its peers across
+//! access token expiries.
+//!
+//! Time is the cloud's manual clock, moved past each expiry; nothing waits
+//! for it to pass.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use cairn_client::CredentialStore;
 use cairn_core::sync::run_round;
 use cairn_scenarios::cloud::{Cloud, CloudOptions};
 use cairn_scenarios::device::{assert_converged, settle, Device};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Waits (bounded) until the wall clock passes `t` (Unix seconds): the
-/// service and S3 judge expiry by the real clock, so this one thing in
-/// these tests does wait for time.
-fn wait_past(t: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while now_secs() <= t {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "clock did not reach {t}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+/// Polls `done` (bounded) until it holds: for what a `cairn` child
+/// process does in its own time.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -46,10 +40,9 @@ fn json_i64(path: &std::path::Path, field: &str) -> i64 {
 #[test]
 fn an_expired_grant_needs_sign_in_and_local_edits_go_on() {
     let cloud = Cloud::start_with(CloudOptions {
-        grant_lifetime_secs: Some(8),
-        // Long enough for two logins and a settle on a loaded CI machine.
-        access_token_ttl_secs: Some(3),
-        refresh_token_ttl_secs: Some(15),
+        grant_lifetime_secs: Some(3600),
+        access_token_ttl_secs: Some(600),
+        refresh_token_ttl_secs: Some(7200),
         ..CloudOptions::default()
     });
     let mut rng = StdRng::seed_from_u64(7);
@@ -64,7 +57,8 @@ fn an_expired_grant_needs_sign_in_and_local_edits_go_on() {
     // have renewed it.
     let grant_expiry = laptop.grant().expires_at;
     let session_expiry = json_i64(&laptop.dir().join("credentials.json"), "refresh_expires_at");
-    wait_past(grant_expiry.max(session_expiry));
+    assert!(grant_expiry > cloud.now_secs() && session_expiry > cloud.now_secs());
+    cloud.advance_past(grant_expiry.max(session_expiry));
 
     // Storage itself refuses the old grant's URLs...
     {
@@ -134,7 +128,7 @@ fn an_expired_grant_needs_sign_in_and_local_edits_go_on() {
 #[test]
 fn with_the_service_down_devices_sync_until_the_grant_expires() {
     let mut cloud = Cloud::start_with(CloudOptions {
-        grant_lifetime_secs: Some(8),
+        grant_lifetime_secs: Some(3600),
         ..CloudOptions::default()
     });
     let mut rng = StdRng::seed_from_u64(8);
@@ -159,7 +153,7 @@ fn with_the_service_down_devices_sync_until_the_grant_expires() {
 
     // Once the grant expires there is no way to storage until the service
     // is back: sync fails clearly, local edits go on.
-    wait_past(laptop.grant().expires_at.max(phone.grant().expires_at));
+    cloud.advance_past(laptop.grant().expires_at.max(phone.grant().expires_at));
     let run = laptop.sync();
     assert!(!run.success, "{run:?}");
     assert!(run.stderr.contains("offline"), "{}", run.stderr);
@@ -178,8 +172,8 @@ fn with_the_service_down_devices_sync_until_the_grant_expires() {
 #[test]
 fn a_watching_device_keeps_hearing_peers_past_its_access_token() {
     let cloud = Cloud::start_with(CloudOptions {
-        access_token_ttl_secs: Some(2),
-        refresh_token_ttl_secs: Some(600),
+        access_token_ttl_secs: Some(600),
+        refresh_token_ttl_secs: Some(7200),
         ..CloudOptions::default()
     });
     let (laptop, desk) = (Device::new("laptop"), Device::new("desk"));
@@ -189,23 +183,47 @@ fn a_watching_device_keeps_hearing_peers_past_its_access_token() {
     laptop.sync_ok();
     desk.sync_ok();
     let mut watcher = desk.spawn(&["sync", "--watch", "--poll", "3600"]);
+    let desk_has = |body: &str| desk.notes().values().any(|n| n.body == body);
+    let desk_token = || {
+        cairn_scenarios::device::credential_store(desk.dir())
+            .load()
+            .expect("credentials readable")
+            .expect("signed in")
+            .access_token
+    };
+    let publish = |body: &str| {
+        laptop.ok(&["new", body]);
+        laptop.sync_ok();
+    };
 
-    // Past two token lifetimes: the socket has been closed for expiry at
-    // least twice by now.
-    std::thread::sleep(Duration::from_secs(5));
-    laptop.ok(&["new", "written after the token ran out"]);
-    laptop.sync_ok();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !desk
-        .notes()
-        .values()
-        .any(|n| n.body == "written after the token ran out")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the watching device never heard of the new note"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    // The watcher hears the laptop: only a notification (or the round
+    // after connecting) brings a note before the hour's poll.
+    publish("before any expiry");
+    wait_until("the watcher heard nothing", || desk_has("before any expiry"));
+    publish("heard on the open socket");
+    wait_until("the watcher's socket is not open", || {
+        desk_has("heard on the open socket")
+    });
+
+    // Twice, the access token runs out: the service closes the socket,
+    // the watcher refreshes (its stored token changes) and reconnects, and
+    // hears the next note at once.
+    for round in 0..2 {
+        let before = desk_token();
+        let expires_at = cairn_scenarios::device::credential_store(desk.dir())
+            .load()
+            .expect("credentials readable")
+            .expect("signed in")
+            .access_expires_at;
+        cloud.advance_past(expires_at);
+        wait_until("the watcher did not refresh after the socket closed", || {
+            desk_token() != before
+        });
+        let body = format!("written after expiry {round}");
+        publish(&body);
+        wait_until("the watching device never heard of the new note", || {
+            desk_has(&body)
+        });
     }
     watcher.kill().unwrap();
     watcher.wait().unwrap();

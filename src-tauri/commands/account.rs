@@ -4,7 +4,9 @@
 //! or stop the sync task. GitHub sign-in is in `github_sign_in.rs`.
 
 use cairn_client::sign_in::{SignInError, SignedInDevice};
-use cairn_client::{default_credential_store, ServiceClient, StoredCredentials, SyncState};
+use std::sync::Arc;
+
+use cairn_client::{default_credential_store, ServiceClient, Session, StoredCredentials, SyncState};
 use cairn_protocol::DeviceName;
 use serde::Serialize;
 use tauri::State;
@@ -16,8 +18,6 @@ use crate::state::AppState;
 /// Where `scripts/run.sh` points the app, to prefill the sign-in form.
 const SERVER_ENV: &str = "CAIRN_SERVER_URL";
 const ACCOUNT_KEY_ENV: &str = "CAIRN_ACCOUNT_KEY";
-/// Refresh a little before expiry, so a slow request does not cross it.
-const REFRESH_MARGIN_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountStatus {
@@ -155,41 +155,42 @@ pub(crate) fn now_signed_in(
     ))
 }
 
-/// Signs out: stops syncing, revokes the session on the service when it can
-/// be reached, and forgets the session, the content key and the grant on
-/// this device either way. The notes stay.
+/// Signs out: stops syncing, then the one sign-out the CLI takes too
+/// (`Session::sign_out`): revoke the session on the service when it can be
+/// reached, forget it, the content key and the grant on this device
+/// either way. The notes stay.
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>) -> AppResult<()> {
     state.stop_sync();
-    let dir = state.data_dir().to_path_buf();
-    let store = default_credential_store(&dir);
-    let Some(credentials) = stored(&state)? else {
-        return Err(AppError::NotSignedIn);
-    };
-    if let Ok(client) = ServiceClient::new(&credentials.server_url) {
-        if let Err(e) = client.logout(&credentials.access_token).await {
-            // Forgetting it here is what matters; an unreachable service
-            // lets the session expire on its own.
-            eprintln!("cairn-desktop: the service could not revoke the session: {e}");
-        }
+    let session = state.session()?;
+    state.drop_session()?;
+    let signed_out = session
+        .sign_out(state.data_dir())
+        .await
+        .map_err(|e| AppError::SignIn(Box::new(e.into())))?;
+    if let Err(e) = signed_out.revoked {
+        // Forgetting it here is what matters; an unreachable service
+        // lets the session expire on its own.
+        eprintln!("cairn-desktop: the service could not revoke the session: {e}");
     }
-    store.clear().map_err(|e| AppError::Service(Box::new(e)))?;
-    cairn_client::sign_in::forget_device_secrets(&dir)
-        .map_err(|e| AppError::SignIn(Box::new(e.into())))
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn devices_list(state: State<'_, AppState>) -> AppResult<Vec<Device>> {
-    let (client, credentials) = fresh_session(&state).await?;
-    let devices = client
-        .devices(&credentials.access_token)
+    let session = state.session()?;
+    let token = fresh_token(&session).await?;
+    let devices = session
+        .client()
+        .devices(&token)
         .await
         .map_err(|e| AppError::Service(Box::new(e)))?;
+    let this_device = session.device_id();
     Ok(devices
         .into_iter()
         .filter(|d| !d.is_revoked())
         .map(|d| Device {
-            this_device: credentials.device_id.as_ref() == Some(&d.id),
+            this_device: this_device.as_ref() == Some(&d.id),
             id: d.id.to_string(),
             name: d.name.to_string(),
             last_seen_ms: None,
@@ -198,32 +199,11 @@ pub async fn devices_list(state: State<'_, AppState>) -> AppResult<Vec<Device>> 
         .collect())
 }
 
-/// The stored session, refreshed first when it is about to expire, and a
-/// client for its service.
-pub(crate) async fn fresh_session(
-    state: &AppState,
-) -> AppResult<(ServiceClient, StoredCredentials)> {
-    let Some(mut credentials) = stored(state)? else {
-        return Err(AppError::NotSignedIn);
-    };
-    let client =
-        ServiceClient::new(&credentials.server_url).map_err(|e| AppError::Service(Box::new(e)))?;
-    if credentials.access_expires_at <= now_secs() + REFRESH_MARGIN_SECS {
-        let session = client
-            .refresh(&credentials.refresh_token)
-            .await
-            .map_err(|e| AppError::Service(Box::new(e)))?;
-        credentials.update_tokens(&session);
-        default_credential_store(state.data_dir())
-            .save(&credentials)
-            .map_err(|e| AppError::Service(Box::new(e)))?;
-    }
-    Ok((client, credentials))
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+/// An access token from the session the sync task shares, refreshed first
+/// when it is about to expire.
+pub(crate) async fn fresh_token(session: &Arc<Session>) -> AppResult<String> {
+    session
+        .access_token()
+        .await
+        .map_err(|e| AppError::Service(Box::new(e)))
 }

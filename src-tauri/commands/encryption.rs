@@ -5,7 +5,7 @@
 use cairn_core::crypto::KdfParams;
 use tauri::State;
 
-use crate::commands::account::fresh_session;
+use crate::commands::account::fresh_token;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -23,10 +23,11 @@ pub async fn change_passphrase(
             "enter the current passphrase or your recovery key",
         ));
     }
-    let (client, credentials) = fresh_session(&state).await?;
+    let session = state.session()?;
+    let token = fresh_token(&session).await?;
     cairn_client::encryption::change_passphrase(
-        &client,
-        &credentials.access_token,
+        session.client(),
+        &token,
         state.data_dir(),
         &current,
         &next,

@@ -2,15 +2,23 @@
 //! signatures and expiry checked) and the Cairn service, started
 //! in-process as separate parts so a test can stop the service while
 //! storage stays up, or put a fault proxy between devices and storage.
+//!
+//! Both run on one manual clock, which stands still until a test moves it
+//! ([`Cloud::advance`]): tokens and grants expire when the test says, not
+//! after a wait. The clock's time is also written to a clock file that
+//! every `cairn` a device runs reads (`CAIRN_CLOCK_FILE`), so devices
+//! judge freshness by the same time.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use cairn_protocol::{Clock, FileClock};
 use cairn_server::config::{GithubConfig, S3Config};
-use cairn_server::{Config, EmbeddedS3, RunningServer, SystemClock, DEV_BUCKET, DEV_REGION};
+use cairn_server::{Config, EmbeddedS3, ManualClock, RunningServer, DEV_BUCKET, DEV_REGION};
 
 use crate::fault_proxy::FaultProxy;
 
@@ -36,10 +44,13 @@ pub struct Cloud {
     service_addr: SocketAddr,
     config: Config,
     proxy: Option<FaultProxy>,
+    clock: ManualClock,
 }
 
 const ACCESS_KEY: &str = "cairnscenario";
 const SECRET_KEY: &str = "scenario-secret-key-0123456789";
+/// Beside the cloud's data, the time its clock reads.
+const CLOCK_FILE: &str = "clock";
 
 impl Cloud {
     pub fn start() -> Cloud {
@@ -53,6 +64,8 @@ impl Cloud {
             .build()
             .expect("tokio runtime");
         let dir = tempfile::tempdir().expect("tempdir");
+        let clock = ManualClock::starting_now();
+        FileClock::write(&dir.path().join(CLOCK_FILE), clock.now_ms()).expect("clock file");
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let s3 = runtime
             .block_on(EmbeddedS3::start(
@@ -61,6 +74,7 @@ impl Cloud {
                 DEV_BUCKET,
                 ACCESS_KEY,
                 SECRET_KEY,
+                Arc::new(clock.clone()),
             ))
             .expect("embedded S3 starts");
         let s3_addr: SocketAddr = s3
@@ -101,7 +115,10 @@ impl Cloud {
         }
         config.providers.github = options.github.clone();
         let service = runtime
-            .block_on(RunningServer::start(config.clone(), Arc::new(SystemClock)))
+            .block_on(RunningServer::start(
+                config.clone(),
+                Arc::new(clock.clone()),
+            ))
             .expect("service starts");
         let service_addr = service.local_addr();
         Cloud {
@@ -113,7 +130,38 @@ impl Cloud {
             service_addr,
             config,
             proxy,
+            clock,
         }
+    }
+
+    /// Moves the cloud's clock, and every device's with it.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        FileClock::write(&self.clock_file(), self.clock.now_ms()).expect("clock file");
+    }
+
+    /// Moves the clock to just past `t` (Unix seconds), if it is not past
+    /// it already.
+    pub fn advance_past(&self, t: i64) {
+        let left = (t + 1).saturating_mul(1000) - self.clock.now_ms();
+        if left > 0 {
+            self.advance(Duration::from_millis(left.unsigned_abs()));
+        }
+    }
+
+    /// The cloud's time, Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    /// The cloud's clock, for clients run in-process.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clock.clone())
+    }
+
+    /// The file `cairn` processes read the cloud's time from.
+    pub fn clock_file(&self) -> PathBuf {
+        self.dir.path().join(CLOCK_FILE)
     }
 
     /// The service's URL (stays the same across a stop and start).
@@ -161,15 +209,22 @@ impl Cloud {
         config.listen = self.service_addr;
         let service = self
             .runtime
-            .block_on(RunningServer::start(config, Arc::new(SystemClock)))
+            .block_on(RunningServer::start(config, Arc::new(self.clock.clone())))
             .expect("service restarts");
         self.service = Some(service);
     }
 
     /// A fresh account; returns its key.
     pub fn create_account(&self, device: &Path) -> String {
-        let out =
-            crate::device::run_cairn(device, &["account", "create", "--server", &self.url()], &[]);
+        let clock = (
+            cairn_client::CLOCK_FILE_ENV.to_owned(),
+            self.clock_file().display().to_string(),
+        );
+        let out = crate::device::run_cairn(
+            device,
+            &["account", "create", "--server", &self.url()],
+            &[clock],
+        );
         assert!(
             out.status.success(),
             "account create failed: {}",

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 use cairn_core::{Store, StoreOptions};
 use rand::seq::SliceRandom;
@@ -109,7 +110,8 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 pub struct Device {
     pub name: String,
     dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
+    /// Signing in to a cloud adds its clock file.
+    env: Mutex<Vec<(String, String)>>,
 }
 
 impl Device {
@@ -119,14 +121,47 @@ impl Device {
         Device {
             name: name.to_owned(),
             dir: tempfile::tempdir().expect("tempdir"),
-            env: vec![("CAIRN_PASSPHRASE".to_owned(), PASSPHRASE.to_owned())],
+            env: Mutex::new(vec![(
+                "CAIRN_PASSPHRASE".to_owned(),
+                PASSPHRASE.to_owned(),
+            )]),
         }
     }
 
     /// Every `cairn` this device runs gets `key=value` in its environment.
-    pub fn with_env(mut self, key: &str, value: &str) -> Device {
-        self.env.push((key.to_owned(), value.to_owned()));
+    pub fn with_env(self, key: &str, value: &str) -> Device {
+        self.set_env(key, value);
         self
+    }
+
+    fn set_env(&self, key: &str, value: &str) {
+        let mut env = self.env.lock().expect("env");
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_owned(), value.to_owned()));
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.env.lock().expect("env").clone()
+    }
+
+    /// This device's `cairn` processes read `cloud`'s clock.
+    pub fn use_clock_of(&self, cloud: &Cloud) {
+        self.set_env(
+            cairn_client::CLOCK_FILE_ENV,
+            &cloud.clock_file().display().to_string(),
+        );
+    }
+
+    /// The session `cairn` keeps for this device, loaded in this process
+    /// on `cloud`'s clock (no `cairn` may refresh it meanwhile).
+    pub fn session(&self, cloud: &Cloud) -> Arc<cairn_client::Session> {
+        let session = cairn_client::Session::load(
+            Box::new(credential_store(self.dir())),
+            cloud.clock(),
+        )
+        .expect("credentials readable")
+        .expect("signed in");
+        Arc::new(session)
     }
 
     pub fn dir(&self) -> &Path {
@@ -134,13 +169,13 @@ impl Device {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        run_cairn(self.dir(), args, &self.env)
+        run_cairn(self.dir(), args, &self.env())
     }
 
     /// Runs `cairn` with `key=value` added to the environment for this
     /// command only.
     pub fn run_with_env(&self, args: &[&str], key: &str, value: &str) -> Output {
-        let mut env = self.env.clone();
+        let mut env = self.env();
         env.push((key.to_owned(), value.to_owned()));
         run_cairn(self.dir(), args, &env)
     }
@@ -159,7 +194,7 @@ impl Device {
 
     /// Starts `cairn` without waiting (to kill it).
     pub fn spawn(&self, args: &[&str]) -> Child {
-        command(self.dir(), args, &self.env)
+        command(self.dir(), args, &self.env())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -167,6 +202,7 @@ impl Device {
     }
 
     pub fn login(&self, cloud: &Cloud, key: &str) {
+        self.use_clock_of(cloud);
         self.ok(&[
             "login",
             "--server",

@@ -1,5 +1,7 @@
 //! The app and CLI side of the Cairn service API.
 //!
+//! - [`Session`]: the signed-in session every caller borrows tokens
+//!   from, so a refresh by one is seen by all.
 //! - [`ServiceClient`]: accounts, sign-in (account key, GitHub through a
 //!   loopback redirect), refresh, logout, devices, grants, "published".
 //! - [`EventSubscription`]: the live notification socket, reconnecting
@@ -16,6 +18,7 @@
 mod backoff;
 pub mod browser;
 mod bucket;
+mod clock;
 mod credentials;
 pub mod encryption;
 mod error;
@@ -26,11 +29,13 @@ mod pkce;
 mod private_file;
 pub mod round_runner;
 mod service_client;
+mod session;
 pub mod sign_in;
 mod sync_agent;
 mod tls;
 
 pub use backoff::Backoff;
+pub use clock::{clock_from_env, CLOCK_FILE_ENV};
 pub use credentials::{
     default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
     CREDENTIAL_STORE_VAR,
@@ -42,6 +47,7 @@ pub use http_transport::HttpTransport;
 pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;
 pub use service_client::ServiceClient;
+pub use session::{Session, SignedOut, REFRESH_MARGIN_SECS};
 pub use sync_agent::{AgentError, SyncAgent, SyncState, WatchOptions};
 
 pub use cairn_protocol as protocol;

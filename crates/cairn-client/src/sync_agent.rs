@@ -21,12 +21,10 @@ use tokio::sync::Notify;
 use crate::events::StreamItem;
 use crate::bucket::Bucket;
 use crate::round_runner::{self, RunnerError};
-use crate::{ClientError, CredentialStore, ServiceClient, StoredCredentials};
+use crate::{ClientError, Session, StoredCredentials};
 
 /// Ask for a new grant when the current one has less than this left.
 const GRANT_REFRESH_MARGIN_SECS: i64 = 24 * 3600;
-/// Refresh the access token a little before it expires.
-const TOKEN_REFRESH_MARGIN_SECS: i64 = 60;
 const GRANT_FILE: &str = "grant.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -130,51 +128,32 @@ impl Default for WatchOptions {
 }
 
 pub struct SyncAgent {
-    client: ServiceClient,
-    credential_store: Box<dyn CredentialStore>,
-    credentials: StoredCredentials,
+    /// Shared with everything else in the process that talks to the
+    /// service: a refresh by any of them is seen by all.
+    session: Arc<Session>,
     device_id: DeviceId,
     store: Arc<Mutex<Store>>,
     grant: Option<Grant>,
     grant_path: PathBuf,
-    /// The access token the event socket uses on reconnect.
-    socket_token: Arc<Mutex<String>>,
-    /// Refreshed tokens the credential store refused: the old refresh
-    /// token no longer works, so these must reach the store, and until
-    /// they do every round says why.
-    unsaved: bool,
     encrypted: bool,
     plaintext_allowed: bool,
     /// One HTTP client for every round, so connections are reused.
     bucket: Bucket,
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 impl SyncAgent {
-    /// The agent for the session stored for `data_dir`.
+    /// The agent for `session`, the one signed in for `data_dir`.
     pub fn new(
         data_dir: &Path,
-        credential_store: Box<dyn CredentialStore>,
+        session: Arc<Session>,
         store: Arc<Mutex<Store>>,
     ) -> Result<SyncAgent, AgentError> {
-        let credentials = credential_store.load()?.ok_or(AgentError::NotSignedIn)?;
-        let device_id = credentials
-            .device_id
-            .clone()
-            .ok_or(AgentError::NotSignedIn)?;
-        let client = ServiceClient::new(&credentials.server_url)?;
+        let device_id = session.device_id().ok_or(AgentError::NotSignedIn)?;
         let grant_path = grant_path(data_dir);
         let grant = std::fs::read(&grant_path)
             .ok()
             .and_then(|b| serde_json::from_slice::<Grant>(&b).ok())
             .filter(|g| g.device_id == device_id);
-        let socket_token = Arc::new(Mutex::new(credentials.access_token.clone()));
         // Every object is sealed: without the content key this device does
         // not sync at all (it would publish plaintext, and could not read).
         let key = crate::encryption::load_content_key(data_dir)?;
@@ -184,15 +163,11 @@ impl SyncAgent {
             .map_err(|_| AgentError::Task("store lock poisoned".into()))?
             .set_content_key(key);
         Ok(SyncAgent {
-            client,
-            credential_store,
-            credentials,
+            session,
             device_id,
             store,
             grant,
             grant_path,
-            socket_token,
-            unsaved: false,
             encrypted,
             plaintext_allowed: false,
             bucket: Bucket::new().map_err(|e| AgentError::Task(e.to_string()))?,
@@ -210,8 +185,9 @@ impl SyncAgent {
         &self.device_id
     }
 
-    pub fn credentials(&self) -> &StoredCredentials {
-        &self.credentials
+    /// The session as it stands now.
+    pub fn credentials(&self) -> StoredCredentials {
+        self.session.credentials()
     }
 
     pub fn grant(&self) -> Option<&Grant> {
@@ -231,41 +207,12 @@ impl SyncAgent {
             .unwrap_or_default()
     }
 
-    async fn access_token(&mut self) -> Result<String, ClientError> {
-        if self.credentials.access_expires_at > now_secs() + TOKEN_REFRESH_MARGIN_SECS {
-            self.save_if_unsaved()?;
-            return Ok(self.credentials.access_token.clone());
-        }
-        self.refresh_session().await
-    }
-
-    /// New tokens from the service now, whatever this device's clock says
-    /// about the old ones (the service closes the event socket when it
-    /// judges them expired).
-    async fn refresh_session(&mut self) -> Result<String, ClientError> {
-        let session = self.client.refresh(&self.credentials.refresh_token).await?;
-        self.credentials.update_tokens(&session);
-        if let Ok(mut t) = self.socket_token.lock() {
-            t.clone_from(&self.credentials.access_token);
-        }
-        self.unsaved = true;
-        self.save_if_unsaved()?;
-        Ok(self.credentials.access_token.clone())
-    }
-
-    fn save_if_unsaved(&mut self) -> Result<(), ClientError> {
-        if self.unsaved {
-            self.credential_store.save(&self.credentials)?;
-            self.unsaved = false;
-        }
-        Ok(())
-    }
-
     /// Asks the service for a new grant and keeps it.
     pub async fn refresh_grant(&mut self) -> Result<(), AgentError> {
-        let token = self.access_token().await.map_err(service_error)?;
+        let token = self.session.access_token().await.map_err(service_error)?;
         let grant = self
-            .client
+            .session
+            .client()
             .grant(&token, &self.device_id)
             .await
             .map_err(service_error)?;
@@ -278,7 +225,7 @@ impl SyncAgent {
     /// A grant good for this round: the kept one while it has time left,
     /// a new one when it runs low (if the service can be reached).
     async fn usable_grant(&mut self) -> Result<Grant, AgentError> {
-        let now = now_secs();
+        let now = self.session.clock().now_secs();
         let fresh = self
             .grant
             .as_ref()
@@ -316,9 +263,10 @@ impl SyncAgent {
         if let Some(seq) = report.published {
             // Best effort: peers also poll, so a lost notification only
             // delays them.
-            if let Ok(token) = self.access_token().await {
+            if let Ok(token) = self.session.access_token().await {
                 if let Err(e) = self
-                    .client
+                    .session
+                    .client()
                     .report_published(&token, &self.device_id, seq)
                     .await
                 {
@@ -346,10 +294,18 @@ impl SyncAgent {
         local_changes: Arc<Notify>,
         mut on_round: impl FnMut(&Result<RoundReport, AgentError>),
     ) -> Result<(), AgentError> {
-        let token = self.socket_token.clone();
-        let mut events = self
-            .client
-            .subscribe_events(move || token.lock().map(|t| t.clone()).unwrap_or_default())?;
+        // The token the socket last connected with: when the service
+        // refuses it, only that one needs replacing (another caller may
+        // have replaced it already).
+        let socket_token = Arc::new(Mutex::new(String::new()));
+        let (session, used) = (self.session.clone(), socket_token.clone());
+        let mut events = self.session.client().subscribe_events(move || {
+            let token = session.current_access_token();
+            if let Ok(mut used) = used.lock() {
+                used.clone_from(&token);
+            }
+            token
+        })?;
         let first = self.round().await;
         on_round(&first);
         loop {
@@ -370,9 +326,13 @@ impl SyncAgent {
                         // this device's clock disagrees. Refreshing or
                         // saving can fail; then a round says why.
                         let fresh = if token_refused {
-                            self.refresh_session().await
+                            let refused = socket_token
+                                .lock()
+                                .map(|t| t.clone())
+                                .unwrap_or_default();
+                            self.session.refresh_refused(&refused).await
                         } else {
-                            self.access_token().await
+                            self.session.access_token().await
                         };
                         fresh.is_err()
                     }

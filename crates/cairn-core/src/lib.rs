@@ -28,7 +28,9 @@ mod replica;
 mod store;
 pub mod sync;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(any(test, feature = "test-support"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
 pub use error::{CoreError, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};

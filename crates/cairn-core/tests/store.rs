@@ -5,6 +5,7 @@
 
 use cairn_core::{CoreError, EventKind, ListQuery, ManualClock, Origin, Store, StoreOptions};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn open(dir: &std::path::Path, clock: &ManualClock) -> Store {
     Store::open_with(
@@ -25,10 +26,10 @@ fn notes_survive_reopen_with_list_search_and_tags() {
     {
         let mut s = open(dir.path(), &clock);
         a = s.create_note("Groceries\nmilk and bread").unwrap();
-        clock.advance(1000);
+        clock.advance(Duration::from_millis(1000));
         b = s.create_note("# Trip to Lisbon\npastéis de nata").unwrap();
         s.tag(&a, &["home".into()], &[]).unwrap();
-        clock.advance(1000);
+        clock.advance(Duration::from_millis(1000));
         s.set_pinned(&a, true).unwrap();
         s.splice(&b, 16, 0, " in May").unwrap();
     }
@@ -119,10 +120,10 @@ fn history_lists_versions_reads_them_and_restores_as_new_change() {
     let clock = ManualClock::new(1_000);
     let mut s = open(dir.path(), &clock);
     let id = s.create_note("one").unwrap();
-    clock.advance(10);
+    clock.advance(Duration::from_millis(10));
     s.set_body(&id, "one two").unwrap();
     s.tag(&id, &["x".into()], &[]).unwrap();
-    clock.advance(10);
+    clock.advance(Duration::from_millis(10));
     s.set_body(&id, "one two three").unwrap();
     let h = s.history(&id).unwrap();
     assert_eq!(h.len(), 4);

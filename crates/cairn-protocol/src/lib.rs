@@ -1,7 +1,8 @@
 //! Types shared by the Cairn app and the Cairn service.
 //!
-//! Nothing here does IO. The app (through `cairn-client`) and the service
-//! (`cairn-server`) both serialize these types, so a change here is a change
+//! Nothing here does IO but the [`clock`]'s (the time, or a test's clock
+//! file). The app (through `cairn-client`) and the service (`cairn-server`)
+//! both serialize these types, so a change here is a change
 //! to the wire protocol.
 //!
 //! - [`key_layout`]: where a device's objects live in the bucket.
@@ -11,6 +12,7 @@
 
 pub mod api_error;
 pub mod auth;
+pub mod clock;
 pub mod device;
 pub mod error;
 pub mod event;
@@ -25,6 +27,9 @@ pub use auth::{
     GithubStartResponse, RefreshRequest, Session, SignInRequest, UserInfo, GITHUB_DONE_PATH,
 };
 pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
+#[cfg(any(test, feature = "test-support"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, FileClock, SystemClock};
 pub use error::ProtocolError;
 pub use event::ServiceEvent;
 pub use grant::{Grant, ObjectUrls, PeerGrant};

@@ -50,7 +50,8 @@ impl DevServerBuilder {
         self
     }
 
-    /// The clock the service reads (sessions, rate limits, grant issue time).
+    /// The clock the service and the store read (sessions, rate limits,
+    /// grant issue time, presigned URL expiry).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -68,7 +69,7 @@ impl DevServerBuilder {
         let dir = &self.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let credentials = DevCredentials::load_or_create(&dir.join("s3-credentials.json"))?;
-        let s3 = start_store(dir, self.s3_listen, &credentials).await?;
+        let s3 = start_store(dir, self.s3_listen, &credentials, self.clock.clone()).await?;
         let s3_config = S3Config {
             endpoint: s3.endpoint().to_owned(),
             region: DEV_REGION.to_owned(),
@@ -175,6 +176,7 @@ async fn start_store(
     dir: &Path,
     listen: SocketAddr,
     credentials: &DevCredentials,
+    clock: Arc<dyn Clock>,
 ) -> Result<EmbeddedS3, ServerError> {
     let port_file = dir.join("s3-port");
     let root = dir.join("s3");
@@ -185,6 +187,7 @@ async fn start_store(
             DEV_BUCKET,
             &credentials.access_key_id,
             &credentials.secret_access_key,
+            clock.clone(),
         )
     };
     let remembered = std::fs::read_to_string(&port_file)

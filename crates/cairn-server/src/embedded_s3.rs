@@ -1,23 +1,27 @@
 //! An S3 server inside this process, for `cairn-server dev` and tests:
 //! s3s-fs storing into a directory, with SigV4 checked by s3s's
-//! `SimpleAuth` (so presigned URLs, their methods, keys and expiry are
-//! verified exactly as a real store would), served by hyper on loopback.
+//! `SimpleAuth` (so presigned URLs, their methods and keys are verified
+//! exactly as a real store would), served by hyper on loopback. A
+//! presigned URL's expiry is judged by the injected clock, before s3s
+//! sees the request (`presigned_expiry.rs` says why).
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::auth::SimpleAuth;
+use s3s::config::{S3Config as S3sConfig, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::conditional_store::ConditionalStore;
-use crate::ServerError;
+use crate::{presigned_expiry, Clock, ServerError};
 
 /// A running embedded S3 server.
 pub struct EmbeddedS3 {
@@ -30,12 +34,14 @@ pub struct EmbeddedS3 {
 impl EmbeddedS3 {
     /// Serves `root` (one directory per bucket) on `listen`, accepting only
     /// requests signed with the given credentials, and creates `bucket`.
+    /// Presigned URLs expire by `clock`.
     pub async fn start(
         root: &Path,
         listen: SocketAddr,
         bucket: &str,
         access_key_id: &str,
         secret_access_key: &str,
+        clock: Arc<dyn Clock>,
     ) -> Result<EmbeddedS3, ServerError> {
         // s3s-fs keeps a bucket as a directory under its root.
         let bucket_dir = root.join(bucket);
@@ -44,7 +50,21 @@ impl EmbeddedS3 {
             s3s_fs::FileSystem::new(root).map_err(|e| ServerError::EmbeddedS3(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(ConditionalStore::new(fs));
         builder.set_auth(SimpleAuth::from_single(access_key_id, secret_access_key));
-        let service = builder.build();
+        // The time window is checked against `clock` below; s3s's own check
+        // against the wall clock would refuse a moved clock's URLs.
+        let mut config = S3sConfig::default();
+        config.presigned_url_max_skew_time_secs = u32::MAX;
+        builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
+        let s3 = builder.build();
+        let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+            let (s3, clock) = (s3.clone(), clock.clone());
+            async move {
+                match presigned_expiry::check(request.uri(), clock.as_ref()) {
+                    Some(refusal) => Ok(presigned_expiry::response(refusal)),
+                    None => s3.call(request.map(s3s::Body::from)).await,
+                }
+            }
+        });
 
         let listener = TcpListener::bind(listen)
             .await

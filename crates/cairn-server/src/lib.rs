@@ -23,6 +23,7 @@ mod github;
 mod grant_cache;
 mod json_body;
 mod presign;
+mod presigned_expiry;
 mod rate_limit;
 mod registry;
 mod routes;
@@ -32,7 +33,9 @@ mod state;
 mod tls;
 mod tokens;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(any(test, feature = "test-support"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
 pub use config::Config;
 pub use dev::{DevServer, DevServerBuilder, DEV_BUCKET, DEV_REGION};
 pub use embedded_s3::EmbeddedS3;

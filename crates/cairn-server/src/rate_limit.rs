@@ -36,7 +36,7 @@ impl RateLimiter {
 
     /// Takes one token for `ip`, or says how long to wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), ServerError> {
-        let now = self.clock.now_millis();
+        let now = self.clock.now_ms();
         let mut buckets = self
             .buckets
             .lock()

@@ -159,7 +159,7 @@ async fn expired_urls_are_refused_by_the_store() {
     // The service's clock runs two minutes behind and grants live 60 s, so
     // the URLs it signs expired a minute ago by the store's (real) clock.
     let clock = Arc::new(ManualClock::starting_now());
-    clock.set_millis(clock_now_millis() - 120_000);
+    clock.set_ms(clock_now_ms() - 120_000);
     let h = Harness::start_with(clock.clone(), |c| c.grant_lifetime_secs = 60).await;
     let key = h.new_account().await;
     let laptop = h.new_device(&key, "laptop").await;
@@ -170,15 +170,15 @@ async fn expired_urls_are_refused_by_the_store() {
     assert_eq!(status, 403);
 
     // Back to the real time: fresh URLs work.
-    clock.set_millis(clock_now_millis());
+    clock.set_ms(clock_now_ms());
     let grant = h.grant(&laptop).await;
     assert_eq!(put(&h.http, &grant.put.head, b"on time").await, 200);
     h.shutdown().await;
 }
 
-fn clock_now_millis() -> i64 {
+fn clock_now_ms() -> i64 {
     use cairn_server::Clock;
-    cairn_server::SystemClock.now_millis()
+    cairn_server::SystemClock.now_ms()
 }
 
 #[tokio::test]

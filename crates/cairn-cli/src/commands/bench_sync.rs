@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_client::{FileCredentialStore, SyncAgent, WatchOptions};
+use cairn_client::{FileCredentialStore, Session, SyncAgent, WatchOptions};
+use cairn_protocol::SystemClock;
 use cairn_core::{NewNote, Store, StoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -111,7 +112,9 @@ fn fill(dir: &Path, n: usize) -> Result<()> {
 fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> {
     let store = Arc::new(Mutex::new(Store::open(dir)?));
     let creds = Box::new(FileCredentialStore::new(dir.join("credentials.json")));
-    let mut agent = SyncAgent::new(dir, creds, store.clone())?;
+    let session = Session::load(creds, Arc::new(SystemClock))?
+        .ok_or_else(|| anyhow!("the benchmark's device is not signed in"))?;
+    let mut agent = SyncAgent::new(dir, Arc::new(session), store.clone())?;
     if plaintext {
         // Measure without encryption: forget the key, allow plaintext.
         store

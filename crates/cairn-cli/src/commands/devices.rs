@@ -5,7 +5,7 @@ use std::path::Path;
 use cairn_protocol::Device;
 use serde::Serialize;
 
-use super::signed_in::{runtime, SignedIn};
+use super::signed_in::{access_token, refresh_failed, runtime, session};
 
 /// One device as printed with `--json`.
 #[derive(Serialize)]
@@ -16,20 +16,23 @@ struct DeviceRow<'a> {
 }
 
 pub fn list(data_dir: &Path, json: bool) -> anyhow::Result<()> {
-    let mut signed_in = SignedIn::load(data_dir)?;
+    let session = session(data_dir)?;
     let devices = runtime()?.block_on(async {
-        let token = signed_in.access_token().await?;
-        match signed_in.client.devices(&token).await {
+        let token = access_token(&session).await?;
+        match session.client().devices(&token).await {
             // Revoked or expired early on the service's side: one refresh.
             Err(e) if e.needs_sign_in() => {
-                signed_in.refresh().await?;
-                let token = signed_in.access_token().await?;
-                Ok(signed_in.client.devices(&token).await?)
+                let token = session
+                    .refresh_refused(&token)
+                    .await
+                    .map_err(refresh_failed)?;
+                Ok(session.client().devices(&token).await?)
             }
             other => Ok::<_, anyhow::Error>(other?),
         }
     })?;
-    let me = signed_in.credentials.device_id.as_ref();
+    let me = session.device_id();
+    let me = me.as_ref();
     let rows: Vec<_> = devices
         .iter()
         .map(|d| DeviceRow {

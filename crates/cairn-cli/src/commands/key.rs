@@ -12,7 +12,7 @@ use cairn_client::encryption::{self, KeySetup};
 use cairn_core::crypto::KdfParams;
 use clap::Subcommand;
 
-use super::signed_in::{runtime, SignedIn};
+use super::signed_in::{access_token, runtime, session};
 
 #[derive(Subcommand)]
 pub enum KeyCommand {
@@ -74,11 +74,11 @@ pub fn run(data_dir: &Path, which: KeyCommand) -> Result<()> {
             else {
                 bail!("no current passphrase: set CAIRN_PASSPHRASE or run in a terminal");
             };
-            let mut signed_in = SignedIn::load(data_dir)?;
+            let session = session(data_dir)?;
             let generation = runtime()?.block_on(async {
-                let token = signed_in.access_token().await?;
+                let token = access_token(&session).await?;
                 encryption::change_passphrase(
-                    &signed_in.client,
+                    session.client(),
                     &token,
                     data_dir,
                     &current,

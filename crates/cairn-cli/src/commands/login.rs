@@ -15,7 +15,7 @@ use cairn_client::{sign_in, ClientError, ServiceClient};
 use cairn_protocol::DeviceName;
 use clap::Args;
 
-use super::signed_in::{credential_store, runtime, SignedIn};
+use super::signed_in::{credential_store, runtime, stored_session};
 
 /// How long to wait for the browser to come back.
 const GITHUB_TIMEOUT: Duration = Duration::from_secs(300);
@@ -113,25 +113,16 @@ fn open_browser(url: &str) -> Result<(), ClientError> {
 }
 
 pub fn logout(data_dir: &Path) -> anyhow::Result<()> {
-    let mut signed_in = match SignedIn::load(data_dir) {
-        Ok(s) => s,
-        Err(_) => {
-            println!("not signed in");
-            return Ok(());
-        }
+    let Some(session) = stored_session(data_dir)? else {
+        println!("not signed in");
+        return Ok(());
     };
-    let server = signed_in.credentials.server_url.clone();
-    let revoked = runtime()?.block_on(async {
-        let token = signed_in.access_token().await?;
-        signed_in.client.logout(&token).await?;
-        anyhow::Ok(())
-    });
-    signed_in.forget()?;
-    // This device's copy of the content key and its grant go too.
-    cairn_client::sign_in::forget_device_secrets(data_dir)?;
-    match revoked {
-        Ok(()) => println!("signed out of {server}"),
-        Err(e) => eprintln!("signed out locally; the service could not revoke the session: {e:#}"),
+    // The one sign-out the desktop app takes too: revoke when the service
+    // answers, forget the session, the content key and the grant anyway.
+    let signed_out = runtime()?.block_on(session.sign_out(data_dir))?;
+    match signed_out.revoked {
+        Ok(()) => println!("signed out of {}", signed_out.server_url),
+        Err(e) => eprintln!("signed out locally; the service could not revoke the session: {e}"),
     }
     Ok(())
 }

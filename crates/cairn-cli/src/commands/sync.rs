@@ -11,7 +11,7 @@ use cairn_core::sync::RoundReport;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::notes::{fmt_time, open};
-use crate::commands::signed_in::{credential_store, runtime};
+use crate::commands::signed_in::{runtime, stored_session};
 
 fn describe(r: &RoundReport) -> String {
     let mut parts = Vec::new();
@@ -55,13 +55,13 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
     let store = Arc::new(Mutex::new(open(data_dir)?));
     let rt = runtime()?;
     rt.block_on(async {
-        let mut agent = SyncAgent::new(data_dir, credential_store(data_dir), store.clone())
-            .map_err(|e| match e {
-                AgentError::NotSignedIn => {
-                    anyhow::anyhow!("not signed in; run `cairn login --server URL ...` first")
-                }
-                other => other.into(),
-            })?;
+        let not_signed_in =
+            || anyhow::anyhow!("not signed in; run `cairn login --server URL ...` first");
+        let session = stored_session(data_dir)?.ok_or_else(not_signed_in)?;
+        let mut agent = SyncAgent::new(data_dir, session, store.clone()).map_err(|e| match e {
+            AgentError::NotSignedIn => not_signed_in(),
+            other => other.into(),
+        })?;
         if watch {
             let options = WatchOptions {
                 poll: Duration::from_secs(poll_secs.max(1)),
@@ -124,10 +124,13 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
 
 pub fn status(data_dir: &Path, json: bool) -> Result<()> {
     let store = Arc::new(Mutex::new(open(data_dir)?));
-    let agent = match SyncAgent::new(data_dir, credential_store(data_dir), store.clone()) {
-        Ok(a) => Some(a),
-        Err(AgentError::NotSignedIn) => None,
-        Err(e) => return Err(e.into()),
+    let agent = match stored_session(data_dir)? {
+        None => None,
+        Some(session) => match SyncAgent::new(data_dir, session, store.clone()) {
+            Ok(a) => Some(a),
+            Err(AgentError::NotSignedIn) => None,
+            Err(e) => return Err(e.into()),
+        },
     };
     let guard = store
         .lock()

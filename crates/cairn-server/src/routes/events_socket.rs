@@ -18,7 +18,8 @@
 //!    the user's channel, so they act at once and cost nothing while idle;
 //!    since the channel drops messages for a listener that falls behind, a
 //!    socket that lagged re-reads its session from the registry rather
-//!    than assume it missed nothing. Expiry is a timer.
+//!    than assume it missed nothing. Expiry is a timer on the service's
+//!    clock (so a test that moves the clock sees the socket close).
 //! 5. A ping every 20 s keeps idle proxies from closing the socket; the
 //!    socket also ends when the client closes it or stops reading, and
 //!    when the server stops.
@@ -38,6 +39,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
 
 use crate::auth::{revocation, Caller, SessionEnd, SocketCaller};
+use crate::clock::sleep_until;
 use crate::events::HubMessage;
 use crate::socket_upgrade::SocketUpgrade;
 use crate::state::AppState;
@@ -60,13 +62,12 @@ pub async fn events(
     if let Some(end) = session_end(&state, &caller)? {
         return Err(end.into());
     }
-    let expires_in = time_left(caller.access_expires_at, state.clock.now_millis());
     // The socket is one-way: what a client sends is read and dropped, so
     // there is no reason to buffer megabytes of it (axum allows 64 MiB).
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(socket, state, caller, receiver, expires_in)))
+        .on_upgrade(move |socket| serve_socket(socket, state, caller, receiver)))
 }
 
 /// Why the service closes a socket.
@@ -105,7 +106,6 @@ async fn serve_socket(
     state: AppState,
     caller: Caller,
     mut receiver: broadcast::Receiver<Arc<HubMessage>>,
-    expires_in: Duration,
 ) {
     let (mut sink, mut stream) = socket.split();
     let hello = ServiceEvent::Subscribed {
@@ -115,7 +115,9 @@ async fn serve_socket(
         return;
     }
     let mut stopping = state.stopping.clone();
-    let expiry = tokio::time::sleep(expires_in);
+    let clock = state.clock.clone();
+    let expires_at_ms = caller.access_expires_at.saturating_mul(1000);
+    let expiry = async move { sleep_until(clock.as_ref(), expires_at_ms).await };
     tokio::pin!(expiry);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -212,12 +214,6 @@ fn session_end(state: &AppState, caller: &Caller) -> Result<Option<SessionEnd>, 
     }
 }
 
-/// How long until `expires_at` (Unix seconds), from `now_millis`.
-fn time_left(expires_at: i64, now_millis: i64) -> Duration {
-    let left = expires_at.saturating_mul(1000).saturating_sub(now_millis);
-    Duration::from_millis(u64::try_from(left).unwrap_or(0))
-}
-
 async fn send_event<S>(sink: &mut S, event: &ServiceEvent) -> Result<(), ()>
 where
     S: futures_util::Sink<Message> + Unpin,
@@ -232,17 +228,4 @@ where
     sink.send(Message::Text(Utf8Bytes::from(text)))
         .await
         .map_err(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_left_counts_down_to_the_expiry_and_stops_at_zero() {
-        assert_eq!(time_left(100, 99_250), Duration::from_millis(750));
-        assert_eq!(time_left(100, 100_000), Duration::ZERO);
-        assert_eq!(time_left(100, 250_000), Duration::ZERO);
-        assert!(time_left(i64::MAX, 0) > Duration::from_secs(1 << 40));
-    }
 }
