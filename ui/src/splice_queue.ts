@@ -14,7 +14,7 @@
 // the last one, so a fast typist costs a request per round trip, not per key.
 
 import { ChangeSet } from "@codemirror/state";
-import { api, type CairnError, type EditOutcome, type Splice } from "./api";
+import { api, CairnError, type EditOutcome, type Splice } from "./api";
 
 export interface SyncHost {
   /** Applies changes from elsewhere to the view (not as the user's edit). */
@@ -126,7 +126,21 @@ export class SpliceQueue {
           continue;
         }
         this.heads = outcome.heads;
-        if (outcome.remote.length > 0) this.applyRemote(outcome);
+        if (outcome.remote.length > 0) {
+          try {
+            this.applyRemote(outcome);
+          } catch (e) {
+            // Splices that do not fit the text: the view and the store
+            // disagree, so the store's text is shown afresh.
+            this.open(null, []);
+            console.error("remote splices did not apply", e);
+            this.host.failed(
+              id,
+              new CairnError("editor_out_of_step", "This note changed elsewhere in a way the editor could not follow, so it was reloaded."),
+            );
+            continue;
+          }
+        }
         this.host.answered(id, outcome);
       }
     } finally {
