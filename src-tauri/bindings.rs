@@ -90,7 +90,9 @@ fn ui_bindings_are_generated_from_the_current_types() {
                 panic!("cannot remove {}: {e}", path.display());
             }
         } else {
-            check.stale.push(format!("{} (no type makes it)", extra.display()));
+            check
+                .stale
+                .push(format!("{} (no type makes it)", extra.display()));
         }
     }
     assert!(

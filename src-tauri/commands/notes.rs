@@ -96,14 +96,15 @@ pub async fn notes_summaries(
     ids: Vec<String>,
 ) -> AppResult<Vec<NoteSummary>> {
     if ids.len() > MAX_ROWS {
-        return Err(AppError::invalid("note ids", format!("{} at once", ids.len())));
+        return Err(AppError::invalid(
+            "note ids",
+            format!("{} at once", ids.len()),
+        ));
     }
     for id in &ids {
         validate_id(id)?;
     }
-    state
-        .with_store(move |s| Ok(s.summaries(&ids)?))
-        .await
+    state.with_store(move |s| Ok(s.summaries(&ids)?)).await
 }
 
 #[tauri::command]

@@ -61,7 +61,12 @@ impl Store {
     /// applies to, if `heads` are not in the note's history, or if this
     /// device itself changed the body since `heads` (the editor must catch
     /// up first; its text no longer matches a version it can name).
-    pub fn edit_at(&mut self, id: &str, heads: &[String], splices: &[Splice]) -> Result<EditOutcome> {
+    pub fn edit_at(
+        &mut self,
+        id: &str,
+        heads: &[String],
+        splices: &[Splice],
+    ) -> Result<EditOutcome> {
         let at = parse_heads(id, heads)?;
         let now = self.clock.now_ms();
         let actor = ActorId::from(self.actor.as_slice());

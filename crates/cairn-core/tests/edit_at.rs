@@ -134,10 +134,7 @@ fn a_peer_insert_before_the_cursor_does_not_move_the_typed_text() {
 
 #[test]
 fn a_peer_insert_after_the_cursor_stays_after_it() {
-    assert_eq!(
-        race("hello world", 5, "X", (11, 0, "!")),
-        "helloX world!"
-    );
+    assert_eq!(race("hello world", 5, "X", (11, 0, "!")), "helloX world!");
     assert_eq!(
         race("hello world", 5, "X", (6, 0, "big ")),
         "helloX big world"
@@ -277,8 +274,14 @@ fn an_edit_on_a_version_this_device_rewrote_meanwhile_is_refused_and_changes_not
     let ed = Editor::open(&mut p.here, &p.id);
     p.here.set_body(&p.id, "goodbye").unwrap();
     let heads = p.here.heads(&p.id).unwrap();
-    let err = p.here.edit_at(&p.id, &ed.heads, &[ins(5, "!")]).unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { what: "edit", .. }), "{err}");
+    let err = p
+        .here
+        .edit_at(&p.id, &ed.heads, &[ins(5, "!")])
+        .unwrap_err();
+    assert!(
+        matches!(err, CoreError::Invalid { what: "edit", .. }),
+        "{err}"
+    );
     assert_eq!(p.body(), "goodbye");
     assert_eq!(p.here.heads(&p.id).unwrap(), heads);
 }
@@ -288,7 +291,10 @@ fn bad_splices_and_unknown_heads_are_refused_and_change_nothing() {
     let mut p = Pair::new("hello");
     let heads = p.here.heads(&p.id).unwrap();
     let err = p.here.edit_at(&p.id, &heads, &[ins(6, "x")]).unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { what: "splice", .. }), "{err}");
+    assert!(
+        matches!(err, CoreError::Invalid { what: "splice", .. }),
+        "{err}"
+    );
     // The first splice was fine, the second is not: neither is kept.
     let err = p
         .here
@@ -305,7 +311,10 @@ fn bad_splices_and_unknown_heads_are_refused_and_change_nothing() {
             ],
         )
         .unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { what: "splice", .. }), "{err}");
+    assert!(
+        matches!(err, CoreError::Invalid { what: "splice", .. }),
+        "{err}"
+    );
     assert_eq!(p.body(), "hello");
     let unknown = vec!["ab".repeat(32)];
     let err = p.here.edit_at(&p.id, &unknown, &[ins(0, "x")]).unwrap_err();
@@ -314,12 +323,18 @@ fn bad_splices_and_unknown_heads_are_refused_and_change_nothing() {
         .here
         .edit_at(&p.id, &["not hex".into()], &[ins(0, "x")])
         .unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { what: "heads", .. }), "{err}");
+    assert!(
+        matches!(err, CoreError::Invalid { what: "heads", .. }),
+        "{err}"
+    );
     // Also on a fork: a peer change came in, then a bad splice.
     p.peer.splice(&p.id, 0, 0, "> ").unwrap();
     p.deliver_to_here();
     let err = p.here.edit_at(&p.id, &heads, &[ins(9, "x")]).unwrap_err();
-    assert!(matches!(err, CoreError::Invalid { what: "splice", .. }), "{err}");
+    assert!(
+        matches!(err, CoreError::Invalid { what: "splice", .. }),
+        "{err}"
+    );
     assert_eq!(p.body(), "> hello");
     assert_eq!(p.here.get(&p.id).unwrap().heads.len(), 1);
 }
