@@ -89,12 +89,10 @@ class App {
     await events.notesChanged((batch) => {
       const ids: string[] = [];
       for (const c of batch.changes) {
-        if (c.note_id === this.editor.openId) {
-          // The editor's own writes come back with their row; anything
-          // else it catches up on, and its answer brings the row.
-          if (c.origin === "merged") this.editor.remoteChanged(c.note_id);
-          continue;
-        }
+        // The editor catches up on what it did not write itself. The row
+        // is read again either way: one row, and the change may have come
+        // from elsewhere in the app (a restored version, a tag).
+        if (c.note_id === this.editor.openId && c.origin === "merged") this.editor.remoteChanged(c.note_id);
         ids.push(c.note_id);
       }
       this.rowsChanged(ids);
