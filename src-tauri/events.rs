@@ -20,12 +20,15 @@ const QUIET: Duration = Duration::from_millis(8);
 const MAX_DELAY: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NoteChange {
     pub note_id: String,
     pub origin: Origin,
 }
 
+/// One event per burst of store writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NotesChanged {
     pub changes: Vec<NoteChange>,
 }

@@ -5,6 +5,8 @@
 // Prevents an extra console window on Windows in release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[cfg(test)]
+mod bindings;
 mod commands;
 mod data_dir;
 mod error;
@@ -55,6 +57,7 @@ fn run() -> Result<(), AppError> {
             commands::notes::note_get,
             commands::notes::note_create,
             commands::notes::note_edit,
+            commands::notes::notes_summaries,
             commands::notes::note_tag,
             commands::notes::note_set_pinned,
             commands::notes::note_trash,

@@ -541,11 +541,27 @@ impl Drop for CloudGuard {
 
 const PASSPHRASE: &str = "granite steps up the hill";
 
-/// Opens the account dialog's sign-in form with the service URL filled in.
-async fn open_sign_in_form(app: &Desktop, url: &str) {
-    // Through JS: the dialog may already be open over the button.
+/// Opens the account dialog and waits until it has read everything it
+/// shows (devices included), so nothing in it moves under a click.
+async fn open_account(app: &Desktop) {
+    // Through JS: the dialog may already be open over the button. The
+    // click handler marks the dialog loading before it returns.
     app.js("document.getElementById('open-account').click(); return true")
         .await;
+    wait_for_account_loaded(app).await;
+}
+
+async fn wait_for_account_loaded(app: &Desktop) {
+    app.wait_until(
+        "the account dialog to finish loading",
+        "return document.getElementById('account-dialog').dataset.state === 'ready'",
+    )
+    .await;
+}
+
+/// Opens the account dialog's sign-in form with the service URL filled in.
+async fn open_sign_in_form(app: &Desktop, url: &str) {
+    open_account(app).await;
     app.wait_until(
         "the sign-in form",
         "return !document.getElementById('signed-out').hidden",
@@ -569,6 +585,7 @@ async fn sign_in(app: &Desktop, url: &str, key: &str) {
         "return !document.getElementById('signed-in').hidden",
     )
     .await;
+    wait_for_account_loaded(app).await;
 }
 
 async fn close_dialog(app: &Desktop) {
@@ -642,6 +659,7 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     // The second window: a wrong key first, said plainly in the window.
     let b = Desktop::launch(launch(dirs[1].path())).await;
     b.click("#open-account").await;
+    wait_for_account_loaded(&b).await;
     b.js(&format!(
         "document.getElementById('signin-url').value = {}; return true",
         serde_json::to_string(&url).unwrap()
@@ -719,6 +737,38 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     println!("remote-apply: {}", summary["remote-apply"]);
     let count = summary["remote-apply"]["count"].as_u64().unwrap_or(0);
     assert!(count >= 1, "no remote-apply marks in {summary}");
+
+    // Both windows type at the end of the same line at the same time; each
+    // one's keystrokes land while the other's are being merged. Both texts
+    // arrive whole, next to each other, in both windows.
+    for app in [&a, &b] {
+        app.type_into(
+            ".cm-content",
+            &format!("{}{}{}", keys::CONTROL, keys::END, keys::CONTROL),
+        )
+        .await;
+    }
+    const FROM_A: &str = " and alpha typed in the first";
+    const FROM_B: &str = " with beta typed in the second";
+    tokio::join!(type_in_editor(&a, FROM_A), type_in_editor(&b, FROM_B));
+    let either = [
+        format!("{text}{FROM_A}{FROM_B}"),
+        format!("{text}{FROM_B}{FROM_A}"),
+    ];
+    let wants = serde_json::to_string(&either).unwrap();
+    for app in [&a, &b] {
+        app.wait_until(
+            "both windows' typing, whole, in one line",
+            &format!(
+                "return {wants}.includes(document.querySelector('.cm-content').innerText.replace(/\\n+$/, ''))"
+            ),
+        )
+        .await;
+    }
+    let text = editor_text(&a).await;
+    assert_eq!(editor_text(&b).await, text);
+    println!("typed at once into one line: {:?}", text.lines().last());
+    a.screenshot("10-typed-at-once").await;
 
     // The second window's selection stays on its word while the first
     // window types before it: typing then replaces exactly that word.
@@ -805,13 +855,13 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     // Signing out of the second window forgets the session and the key on
     // that device; its notes stay.
     assert!(dirs[1].path().join("content-key").exists());
-    b.js("document.getElementById('open-account').click(); return true")
-        .await;
-    b.wait_until(
-        "the account view",
-        "return !document.getElementById('signed-in').hidden",
-    )
-    .await;
+    open_account(&b).await;
+    assert_eq!(
+        b.js("return document.getElementById('signed-in').hidden")
+            .await,
+        Value::Bool(false),
+        "the account view"
+    );
     b.click("#signout-btn").await;
     b.wait_until(
         "the sign-in form after signing out",
@@ -1028,16 +1078,14 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
 
     // Changing the passphrase in Settings: a wrong current one and two
     // different new ones are each refused in words; then it changes.
-    app.js("document.getElementById('open-account').click(); return true")
-        .await;
-    // Wait for the device list too: it fills in after the rest, and the
-    // layout shift it causes can move the button out from under a click.
-    app.wait_until(
-        "the account view with its devices",
-        "return !document.getElementById('signed-in').hidden \
-           && document.querySelectorAll('#device-list li').length > 0",
-    )
-    .await;
+    // Everything in, the device list included (it is read last).
+    open_account(&app).await;
+    assert_eq!(
+        app.js("return document.querySelectorAll('#device-list li').length")
+            .await,
+        Value::from(1),
+        "this device in the list"
+    );
     const NEW_PASSPHRASE: &str = "cairns mark the trail";
     let attempt = |current: &'static str, new: &'static str, repeat: &'static str| {
         let app = &app;

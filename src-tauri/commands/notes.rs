@@ -1,7 +1,6 @@
 //! Notes: list, search, open, create, edit, tag, pin, trash, delete.
 
-use cairn_core::{ListQuery, Note, NoteSummary};
-use serde::Deserialize;
+use cairn_core::{EditOutcome, ListQuery, Note, NoteSummary, Splice};
 use tauri::State;
 
 use crate::error::{AppError, AppResult};
@@ -9,16 +8,10 @@ use crate::state::AppState;
 
 /// Search results beyond this are not useful in a list.
 const MAX_SEARCH_RESULTS: usize = 5_000;
+/// Rows asked for at once by the list after a burst of changes.
+const MAX_ROWS: usize = 10_000;
 /// A single edit larger than this is not typing; it is a bug or an attack.
 const MAX_INSERT_BYTES: usize = 16 * 1024 * 1024;
-
-/// One editor edit, in UTF-16 code units.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Splice {
-    pub index: usize,
-    pub delete: usize,
-    pub insert: String,
-}
 
 fn validate_id(id: &str) -> AppResult<()> {
     cairn_core::validate_note_id(id).map_err(AppError::from)
@@ -74,32 +67,44 @@ pub async fn note_create(state: State<'_, AppState>, body: String) -> AppResult<
         .await
 }
 
-/// Applies the editor's edits in order, each one a durable change, so an
-/// acknowledged keystroke survives a crash.
+/// Applies the editor's edits, made on its text at `heads`, as one durable
+/// change placed at those heads (so a peer's change merged meanwhile does
+/// not move them). With no splices it only reports what changed since
+/// `heads`. Either way the answer brings the editor up to date.
 #[tauri::command]
 pub async fn note_edit(
     state: State<'_, AppState>,
     id: String,
+    heads: Vec<String>,
     splices: Vec<Splice>,
-) -> AppResult<()> {
+) -> AppResult<EditOutcome> {
     validate_id(&id)?;
-    let mut deletes = Vec::with_capacity(splices.len());
-    for sp in &splices {
-        if sp.insert.len() > MAX_INSERT_BYTES {
-            return Err(AppError::invalid("edit", "insert too large"));
-        }
-        let delete = isize::try_from(sp.delete)
-            .map_err(|_| AppError::invalid("edit", format!("delete count {}", sp.delete)))?;
-        deletes.push(delete);
+    let inserted: usize = splices.iter().map(|sp| sp.insert.len()).sum();
+    if inserted > MAX_INSERT_BYTES {
+        return Err(AppError::invalid("edit", "insert too large"));
     }
     state
-        .with_store(move |s| {
-            for (sp, delete) in splices.iter().zip(deletes) {
-                s.splice(&id, sp.index, delete, &sp.insert)?;
-            }
-            Ok(())
-        })
+        .with_store(move |s| Ok(s.edit_at(&id, &heads, &splices)?))
         .await
+}
+
+/// The list rows of these notes as they are now; a note that is gone (or
+/// deleted) is simply not in the answer.
+#[tauri::command]
+pub async fn notes_summaries(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+) -> AppResult<Vec<NoteSummary>> {
+    if ids.len() > MAX_ROWS {
+        return Err(AppError::invalid(
+            "note ids",
+            format!("{} at once", ids.len()),
+        ));
+    }
+    for id in &ids {
+        validate_id(id)?;
+    }
+    state.with_store(move |s| Ok(s.summaries(&ids)?)).await
 }
 
 #[tauri::command]

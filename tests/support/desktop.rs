@@ -40,6 +40,7 @@ pub mod keys {
     pub const BACKSPACE: &str = "\u{E003}";
     pub const LEFT: &str = "\u{E012}";
     pub const HOME: &str = "\u{E011}";
+    pub const END: &str = "\u{E010}";
     pub const ESCAPE: &str = "\u{E00C}";
 }
 

@@ -48,7 +48,20 @@ export class AccountDialog {
     await this.refresh();
   }
 
+  /** Reads everything the dialog shows; `data-state` says when it is all in. */
   private async refresh(): Promise<void> {
+    const seq = ++this.refreshSeq;
+    this.dialog.dataset.state = "loading";
+    try {
+      await this.load();
+    } finally {
+      if (seq === this.refreshSeq) this.dialog.dataset.state = "ready";
+    }
+  }
+
+  private refreshSeq = 0;
+
+  private async load(): Promise<void> {
     try {
       const [settings, account, info, defaults] = await Promise.all([
         api.settings(),
@@ -77,20 +90,27 @@ export class AccountDialog {
     byId("account-summary").textContent = `Signed in as ${a.user ?? "?"} on ${a.service_url ?? "?"}`;
     byId("recovery-key-box").hidden = !a.recovery_key;
     byId("recovery-key").textContent = a.recovery_key ?? "";
+    const box = byId("devices");
     const list = byId("device-list");
     const err = byId("devices-error");
-    list.replaceChildren();
-    err.textContent = "";
+    // The old list stays until the new one is here, in a box of fixed
+    // height: nothing around it moves while it loads.
+    box.setAttribute("aria-busy", "true");
     try {
-      for (const d of await api.devices()) {
+      const items = (await api.devices()).map((d) => {
         const li = document.createElement("li");
         const seen = d.last_seen_ms ? ` · last seen ${lastSeen.format(new Date(d.last_seen_ms))}` : "";
         li.textContent = `${d.name}${d.this_device ? " (this device)" : ""}${seen}`;
         li.title = d.id;
-        list.append(li);
-      }
+        return li;
+      });
+      list.replaceChildren(...items);
+      err.textContent = "";
     } catch (e) {
+      list.replaceChildren();
       err.textContent = (e as Error).message;
+    } finally {
+      box.setAttribute("aria-busy", "false");
     }
   }
 
@@ -100,7 +120,13 @@ export class AccountDialog {
       const account = await f();
       this.signinKey.value = "";
       this.signinPassphrase.value = "";
-      await this.showAccount(account);
+      const seq = ++this.refreshSeq;
+      this.dialog.dataset.state = "loading";
+      try {
+        await this.showAccount(account);
+      } finally {
+        if (seq === this.refreshSeq) this.dialog.dataset.state = "ready";
+      }
       toast("Signed in");
     } catch (e) {
       this.signinError.textContent = e instanceof CairnError ? e.message : String(e);

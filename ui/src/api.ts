@@ -5,60 +5,29 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-export interface NoteSummary {
-  id: string;
-  title: string;
-  excerpt: string;
-  tags: string[];
-  pinned: boolean;
-  trashed: boolean;
-  created_ms: number;
-  modified_ms: number;
-}
+// The values the shell sends are declared from the Rust types (ts-rs, see
+// src-tauri/bindings.rs); only what has no Rust twin yet is written here.
+import type { Note } from "./bindings/Note";
+import type { NoteSummary } from "./bindings/NoteSummary";
+import type { Version } from "./bindings/Version";
+import type { Splice } from "./bindings/Splice";
+import type { EditOutcome } from "./bindings/EditOutcome";
+import type { SyncState } from "./bindings/SyncState";
+import type { Origin } from "./bindings/Origin";
+import type { NoteChange } from "./bindings/NoteChange";
+import type { NotesChanged } from "./bindings/NotesChanged";
+import type { CommandError } from "./bindings/CommandError";
 
-export interface Note {
-  id: string;
-  body: string;
-  tags: string[];
-  pinned: boolean;
-  trashed: boolean;
-  created_ms: number;
-  modified_ms: number;
-  heads: string[];
-}
+export type { Note, NoteSummary, Version, Splice, EditOutcome, SyncState, Origin, NoteChange, NotesChanged };
 
-export interface Version {
-  version: string;
-  time_ms: number;
-}
+/** What the sync indicator shows; the shell's `SyncState`. */
+export type SyncStatus = SyncState;
 
 export interface NoteState {
   body: string;
   tags: string[];
   pinned: boolean;
   trashed: boolean;
-}
-
-/** One editor edit in UTF-16 code units, the unit CodeMirror counts in. */
-export interface Splice {
-  index: number;
-  delete: number;
-  insert: string;
-}
-
-export type SyncState = "needs_sign_in" | "offline" | "syncing" | "synced" | "error";
-
-export interface SyncStatus {
-  state: SyncState;
-  /** For `syncing`: objects done and total in this round. */
-  done?: number;
-  total?: number;
-  /** For `synced`: true when every device has merged everything. */
-  on_all_devices?: boolean;
-  /** For `synced`: local changes not yet published. */
-  pending_changes?: number;
-  /** For `error` and `offline`: why, in words. */
-  reason?: string;
 }
 
 export interface AccountStatus {
@@ -91,18 +60,6 @@ export interface AppInfo {
   version: string;
 }
 
-export type Origin = "local" | "merged";
-
-export interface NoteChange {
-  note_id: string;
-  origin: Origin;
-}
-
-/** One event per burst of store writes. */
-export interface NotesChanged {
-  changes: NoteChange[];
-}
-
 export class CairnError extends Error {
   constructor(
     readonly code: string,
@@ -114,7 +71,7 @@ export class CairnError extends Error {
 
 function toError(e: unknown): CairnError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
-    const o = e as { code: unknown; message: unknown };
+    const o = e as CommandError;
     return new CairnError(String(o.code), String(o.message));
   }
   // Tauri itself rejects with a bare string when a command is unknown or its
@@ -139,7 +96,10 @@ export const api = {
 
   getNote: (id: string) => call<Note>("note_get", { id }),
   createNote: (body: string) => call<Note>("note_create", { body }),
-  edit: (id: string, splices: Splice[]) => call<void>("note_edit", { id, splices }),
+  /** Splices made on the note at `heads`; none: only what changed since. */
+  edit: (id: string, heads: string[], splices: Splice[]) =>
+    call<EditOutcome>("note_edit", { id, heads, splices }),
+  noteSummaries: (ids: string[]) => call<NoteSummary[]>("notes_summaries", { ids }),
   setTags: (id: string, add: string[], remove: string[]) =>
     call<Note>("note_tag", { id, add, remove }),
   setPinned: (id: string, pinned: boolean) => call<Note>("note_set_pinned", { id, pinned }),

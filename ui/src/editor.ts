@@ -1,18 +1,18 @@
 // The Markdown editor: CodeMirror 6 plus the two directions of sync with the
-// store. Local edits leave as splices in UTF-16 indexes (CodeMirror's own
-// positions). Remote edits arrive as "note changed"; once our own edits have
-// all landed, the store's text is diffed against the editor's and applied as
-// changes, so the cursor and selection map through them.
+// store (splice_queue.ts). Local edits leave as splices in UTF-16 indexes
+// (CodeMirror's own positions) with the heads they were made at. Remote
+// edits come back as the store's own patches since those heads, applied as
+// one transaction that is not the user's to undo, so the cursor and the
+// selection map through them.
 
-import { Annotation, EditorState, Transaction, type Extension } from "@codemirror/state";
+import { Annotation, ChangeSet, EditorState, Transaction, type Extension } from "@codemirror/state";
 import { EditorView, keymap, drawSelection, highlightActiveLine, placeholder } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { searchKeymap, highlightSelectionMatches, openSearchPanel } from "@codemirror/search";
 import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
-import { api, type CairnError, type Note } from "./api";
+import { api, type CairnError, type EditOutcome, type NoteSummary } from "./api";
 import { SpliceQueue } from "./splice_queue";
-import { diffText } from "./diff";
 import { begin } from "./perf";
 
 /** Marks transactions that came from the store, so they are not sent back. */
@@ -27,21 +27,23 @@ const noteSearchKeymap = [
 export class NoteEditor {
   readonly view: EditorView;
   private noteId: string | null = null;
-  /** Counts local edits so a store read that raced with typing is discarded. */
-  private localSeq = 0;
-  private remotePending = false;
   private remoteStart: ((d?: Record<string, number | string>) => number) | null = null;
   private readonly queue: SpliceQueue;
 
   constructor(
     parent: HTMLElement,
     private readonly onError: (e: CairnError) => void,
-    /** Tags, pin and trash may have changed remotely too. */
-    private readonly onRemoteApplied: (note: Note) => void,
+    /** Every answer from the store: the note's row (title, tags, pin, trash) now. */
+    private readonly onSummary: (summary: NoteSummary) => void,
   ) {
-    this.queue = new SpliceQueue((noteId, e) => {
-      this.onError(e);
-      if (noteId === this.noteId) void this.reloadFromStore();
+    this.queue = new SpliceQueue({
+      length: () => this.view.state.doc.length,
+      applyRemote: (changes, outcome) => this.applyRemote(changes, outcome),
+      answered: (_id, outcome) => this.onSummary(outcome.summary),
+      failed: (noteId, e) => {
+        this.onError(e);
+        if (noteId === this.noteId) void this.reloadFromStore();
+      },
     });
     this.view = new EditorView({ parent, state: this.makeState("") });
   }
@@ -64,14 +66,11 @@ export class NoteEditor {
       EditorView.contentAttributes.of({ "data-testid": "editor", spellcheck: "true" }),
       EditorView.updateListener.of((u) => {
         if (!u.docChanged || this.noteId === null) return;
-        if (u.transactions.some((t) => t.annotation(fromStore))) return;
-        const id = this.noteId;
-        this.localSeq++;
-        // Changes come in ascending order; applied one after another, each
-        // starts at its position in the new document (fromB).
-        u.changes.iterChanges((fromA, toA, fromB, _toB, inserted) => {
-          this.queue.push(id, { index: fromB, delete: toA - fromA, insert: inserted.toString() });
-        });
+        // One transaction at a time, so a remote one in the same update
+        // is not sent back while the local ones are.
+        for (const t of u.transactions) {
+          if (t.docChanged && !t.annotation(fromStore)) this.queue.push(t.changes);
+        }
       }),
     ];
   }
@@ -80,14 +79,16 @@ export class NoteEditor {
     return EditorState.create({ doc, extensions: this.extensions() });
   }
 
-  /** Shows `body` as note `id`, with fresh undo history. */
-  open(id: string, body: string): void {
+  /** Shows `body`, note `id` at `heads`, with fresh undo history. */
+  open(id: string, body: string, heads: string[]): void {
     this.noteId = id;
+    this.queue.open(id, heads);
     this.view.setState(this.makeState(body));
   }
 
   close(): void {
     this.noteId = null;
+    this.queue.open(null, []);
     this.view.setState(this.makeState(""));
   }
 
@@ -105,49 +106,31 @@ export class NoteEditor {
   }
 
   /**
-   * Called when the store reports that another device changed note `id`.
-   * Bursts collapse: one reconcile runs per burst, after our edits land.
+   * Called when the store reports that note `id` changed other than by
+   * this editor. Bursts collapse: one catch-up runs after the edits in
+   * flight, and asks the store for its patches since the editor's heads.
    */
   remoteChanged(id: string): void {
     if (id !== this.noteId) return;
     if (!this.remoteStart) this.remoteStart = begin("remote-apply");
-    if (this.remotePending) return;
-    this.remotePending = true;
-    void this.reconcile();
+    this.queue.catchUp();
   }
 
-  private async reconcile(): Promise<void> {
-    try {
-      for (;;) {
-        await this.queue.whenIdle();
-        const id = this.noteId;
-        if (id === null) return;
-        const seq = this.localSeq;
-        const note = await api.getNote(id);
-        // Typing while we read means the store's text lacks those edits;
-        // wait for them to land and read again.
-        if (id !== this.noteId) return;
-        if (seq !== this.localSeq || !this.queue.idle) continue;
-        const changes = diffText(this.view.state.doc.toString(), note.body);
-        if (changes.length > 0) {
-          this.view.dispatch({
-            changes,
-            // Remote edits are not the user's to undo; undo history maps
-            // through them instead.
-            annotations: [fromStore.of(true), Transaction.addToHistory.of(false)],
-            userEvent: "remote",
-          });
-        }
-        this.remoteStart?.({ changes: changes.length, length: note.body.length });
-        this.onRemoteApplied(note);
-        return;
-      }
-    } catch (e) {
-      this.onError(e as CairnError);
-    } finally {
-      this.remotePending = false;
-      this.remoteStart = null;
-    }
+  /** Brings the editor level with the store (after a change made elsewhere in the app). */
+  catchUp(): void {
+    this.queue.catchUp();
+  }
+
+  private applyRemote(changes: ChangeSet, outcome: EditOutcome): void {
+    this.view.dispatch({
+      changes,
+      // Remote edits are not the user's to undo; undo history maps
+      // through them instead.
+      annotations: [fromStore.of(true), Transaction.addToHistory.of(false)],
+      userEvent: "remote",
+    });
+    this.remoteStart?.({ changes: outcome.remote.length, length: this.view.state.doc.length });
+    this.remoteStart = null;
   }
 
   private async reloadFromStore(): Promise<void> {
@@ -155,7 +138,7 @@ export class NoteEditor {
     if (id === null) return;
     try {
       const note = await api.getNote(id);
-      if (id === this.noteId) this.open(id, note.body);
+      if (id === this.noteId) this.open(id, note.body, note.heads);
     } catch (e) {
       this.onError(e as CairnError);
     }

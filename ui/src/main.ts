@@ -17,7 +17,8 @@ const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
  * at once; the rest (up to SEARCH_LIMIT) follow. */
 const SEARCH_FIRST = 100;
-const LIST_RELOAD_DELAY_MS = 300;
+/** Changed rows are gathered this long before the list is redrawn. */
+const ROW_UPDATE_DELAY_MS = 100;
 
 function showError(e: unknown): void {
   const message = e instanceof CairnError ? e.message : e instanceof Error ? e.message : String(e);
@@ -30,12 +31,17 @@ class App {
   private query = "";
   /** Every note of the current view (notes or trash), newest first. */
   private all: NoteSummary[] = [];
-  private current: Note | null = null;
+  private current: NoteMeta | null = null;
   private filterSeq = 0;
-  private reloadTimer = 0;
+  private rowTimer = 0;
+  /** Notes whose rows changed: the new row when known, else null (ask the store). */
+  private changedRows = new Map<string, NoteSummary | null>();
 
   readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
-  readonly editor = new NoteEditor(byId("editor"), showError, (note) => this.showMeta(note));
+  readonly editor = new NoteEditor(byId("editor"), showError, (row) => {
+    this.showMeta(row);
+    this.rowsChanged([row.id], row);
+  });
   readonly history = new HistoryPanel(
     (id) => void this.open(id),
     () => this.showEditor(),
@@ -81,10 +87,15 @@ class App {
     installShortcuts(this);
 
     await events.notesChanged((batch) => {
+      const ids: string[] = [];
       for (const c of batch.changes) {
-        if (c.origin === "merged") this.editor.remoteChanged(c.note_id);
+        // The editor catches up on what it did not write itself. The row
+        // is read again either way: one row, and the change may have come
+        // from elsewhere in the app (a restored version, a tag).
+        if (c.note_id === this.editor.openId && c.origin === "merged") this.editor.remoteChanged(c.note_id);
+        ids.push(c.note_id);
       }
-      this.scheduleReload();
+      this.rowsChanged(ids);
     });
     await initSyncIndicator(() => void this.account.open());
     await this.reload();
@@ -93,9 +104,42 @@ class App {
 
   // ---- list ---------------------------------------------------------------
 
-  private scheduleReload(): void {
-    window.clearTimeout(this.reloadTimer);
-    this.reloadTimer = window.setTimeout(() => void this.reload(), LIST_RELOAD_DELAY_MS);
+  /**
+   * Notes `ids` changed: their rows are replaced (or dropped) after a short
+   * pause, so a burst of changes costs one redraw and one store read of
+   * just those rows, not a reload of the whole list.
+   */
+  private rowsChanged(ids: string[], row?: NoteSummary): void {
+    if (ids.length === 0) return;
+    for (const id of ids) {
+      if (row && row.id === id) this.changedRows.set(id, row);
+      else if (!this.changedRows.has(id)) this.changedRows.set(id, null);
+    }
+    if (this.rowTimer) return;
+    this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
+  }
+
+  private async updateRows(): Promise<void> {
+    const changed = this.changedRows;
+    this.changedRows = new Map();
+    const ask = [...changed].filter(([, row]) => row === null).map(([id]) => id);
+    let rows = [...changed.values()].filter((r): r is NoteSummary => r !== null);
+    try {
+      if (ask.length > 0) rows = rows.concat(await api.noteSummaries(ask));
+    } catch (e) {
+      showError(e);
+    } finally {
+      this.rowTimer = 0;
+    }
+    this.all = this.all.filter((n) => !changed.has(n.id));
+    for (const row of rows) {
+      if (row.trashed === this.trashedView) insertInListOrder(this.all, row);
+    }
+    this.fillTagFilter();
+    await this.filter(false);
+    // More changes came while the store was asked.
+    if (this.changedRows.size > 0 && !this.rowTimer)
+      this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
   }
 
   /** Reloads the current view from the store and re-applies the filters. */
@@ -201,6 +245,8 @@ class App {
 
   async open(id: string): Promise<void> {
     const done = begin("open-note");
+    // What was typed into the note being left reaches the store first.
+    await this.editor.flushed();
     let note: Note;
     try {
       note = await api.getNote(id);
@@ -212,7 +258,7 @@ class App {
     this.current = note;
     byId("empty-state").hidden = true;
     byId("note-pane").hidden = false;
-    this.editor.open(id, note.body);
+    this.editor.open(id, note.body, note.heads);
     this.showMeta(note);
     this.list.select(id);
     done({ bytes: note.body.length });
@@ -227,7 +273,7 @@ class App {
     this.list.select(null);
   }
 
-  showMeta(note: Note): void {
+  showMeta(note: NoteMeta): void {
     if (this.current?.id !== note.id) return;
     this.current = note;
     const pane = byId("note-pane");
@@ -282,7 +328,10 @@ class App {
       await this.editor.flushed();
       const note = await f(id);
       this.showMeta(note);
-      this.scheduleReload();
+      // The editor's heads move past this change, so its next edit is
+      // placed on a version that has it.
+      this.editor.catchUp();
+      this.rowsChanged([id]);
       return note;
     } catch (e) {
       showError(e);
@@ -381,6 +430,23 @@ class App {
   get hasOpenNote(): boolean {
     return this.current !== null;
   }
+}
+
+/** What the toolbar shows of the open note. */
+type NoteMeta = Pick<Note, "id" | "tags" | "pinned" | "trashed">;
+
+/** Pinned first, then most recently modified: the store's list order. */
+function insertInListOrder(list: NoteSummary[], row: NoteSummary): void {
+  const before = (a: NoteSummary, b: NoteSummary) =>
+    a.pinned !== b.pinned ? a.pinned : a.modified_ms > b.modified_ms;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(row, list[mid])) hi = mid;
+    else lo = mid + 1;
+  }
+  list.splice(lo, 0, row);
 }
 
 function summaryOf(n: Note): NoteSummary {

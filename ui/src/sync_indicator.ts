@@ -13,7 +13,7 @@ export function describe(s: SyncStatus): string {
     case "offline":
       return s.reason ? `Offline: ${s.reason}` : "Offline — changes will sync later";
     case "syncing":
-      return s.total ? `Syncing ${s.done ?? 0} of ${s.total}…` : "Syncing…";
+      return "Syncing…";
     case "synced":
       if (s.pending_changes) return `Synced — ${s.pending_changes} changes to publish`;
       return s.on_all_devices ? "Synced on all devices" : "Synced — waiting for other devices";

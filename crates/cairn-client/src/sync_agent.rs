@@ -47,6 +47,7 @@ pub enum AgentError {
 
 /// What a UI shows about sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncState {
     Offline {

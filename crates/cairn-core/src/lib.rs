@@ -16,6 +16,7 @@
 pub mod clock;
 pub mod crypto;
 mod doc_cache;
+mod edit_at;
 pub mod error;
 mod history;
 mod merge;
@@ -31,6 +32,7 @@ pub mod sync;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use edit_at::{EditOutcome, Splice};
 pub use error::{CoreError, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};

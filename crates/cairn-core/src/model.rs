@@ -7,6 +7,7 @@ use crate::origin::Origin;
 
 /// A note as the list shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NoteSummary {
     pub id: String,
     pub title: String,
@@ -20,6 +21,7 @@ pub struct NoteSummary {
 
 /// A whole note, as the editor opens it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Note {
     pub id: String,
     pub title: String,
@@ -35,6 +37,7 @@ pub struct Note {
 
 /// One point in a note's history: the state right after one change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Version {
     /// The change hash, hex. Pass it to `note_at` or `restore_version`.
     pub version: String,

@@ -136,6 +136,11 @@ impl NoteDoc {
         &mut self.doc
     }
 
+    /// The body's text object (the same in every fork of the document).
+    pub(crate) fn body_obj(&self) -> &ObjId {
+        &self.body
+    }
+
     fn err(&self) -> impl Fn(automerge::AutomergeError) -> CoreError + '_ {
         move |source| CoreError::Document {
             id: self.id.clone(),

@@ -1,7 +1,7 @@
 //! Reading the derived tables: the notes list, tag counts and full-text
 //! search. These never load a document, so they stay fast with many notes.
 
-use rusqlite::{params_from_iter, types::Value as SqlValue, Row};
+use rusqlite::{params_from_iter, types::Value as SqlValue, OptionalExtension, Row};
 
 use crate::error::Result;
 use crate::model::{ListQuery, NoteSummary};
@@ -45,6 +45,26 @@ impl Store {
             .and_then(|r| r.collect())
             .map_err(sql_err("listing notes", &self.path))?;
         Ok(rows)
+    }
+
+    /// The rows of these notes, in no particular order; ids with no row
+    /// (deleted, or never here) are left out.
+    pub fn summaries(&self, ids: &[String]) -> Result<Vec<NoteSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM notes n WHERE n.id = ?1"
+            ))
+            .map_err(sql_err("reading notes", &self.path))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = stmt
+                .query_row([id], summary)
+                .optional()
+                .map_err(sql_err("reading notes", &self.path))?;
+            out.extend(row);
+        }
+        Ok(out)
     }
 
     /// How many live (or trashed) notes there are.
