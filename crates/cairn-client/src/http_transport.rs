@@ -2,18 +2,21 @@
 //! and nothing else: no credentials, no service in the path.
 //!
 //! Transient failures (connection errors, timeouts, 5xx, a body cut short)
-//! are retried a few times with exponential backoff and jitter; a 403 means
+//! are retried a few times, waiting as the client's one retry policy says
+//! (`retry_policy.rs`: exponential backoff with jitter); a 403 means
 //! the grant no longer works (expired or revoked) and is not retried.
 
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use cairn_core::sync::{Fetched, Transport, TransportError, TransportErrorKind};
 use cairn_protocol::{DeviceKey, Grant};
-use rand::Rng;
 use reqwest::StatusCode;
 
-/// How many times one request is tried before the round gives up on it.
-const ATTEMPTS: u32 = 4;
+/// How many times one request is retried before the round gives up on it.
+const RETRIES: usize = 3;
+/// The longest wait between two tries of one request.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// Overrides the per-request timeout (milliseconds); scenario tests that
 /// inject stalls set it short.
 pub const TIMEOUT_ENV: &str = "CAIRN_SYNC_TIMEOUT_MS";
@@ -130,17 +133,15 @@ impl HttpTransport {
         &mut self,
         mut attempt: impl FnMut(&mut Self) -> Result<T, TransportError>,
     ) -> Result<T, TransportError> {
-        let mut delay = self.retry_base;
-        let mut tries = 0;
+        let mut delays =
+            crate::retry_policy(self.retry_base, MAX_RETRY_DELAY, Some(RETRIES)).build();
         loop {
-            tries += 1;
             self.requests += 1;
             match attempt(self) {
-                Err(e) if e.kind == TransportErrorKind::Unavailable && tries < ATTEMPTS => {
-                    let jitter = rand::thread_rng().gen_range(0.5..1.5);
-                    std::thread::sleep(delay.mul_f64(jitter));
-                    delay *= 2;
-                }
+                Err(e) if e.kind == TransportErrorKind::Unavailable => match delays.next() {
+                    Some(delay) => std::thread::sleep(delay),
+                    None => return Err(e),
+                },
                 other => return other,
             }
         }

@@ -14,7 +14,6 @@
 //!
 //! No Tauri and no SQLite here: the desktop shell and the CLI both use it.
 
-mod backoff;
 pub mod browser;
 mod clock;
 mod credentials;
@@ -25,13 +24,13 @@ mod http_transport;
 mod loopback_redirect;
 mod pkce;
 mod private_file;
+mod retry_policy;
 mod service_client;
 mod session;
 pub mod sign_in;
 mod sync_agent;
 mod tls;
 
-pub use backoff::Backoff;
 pub use clock::{clock_from_env, CLOCK_FILE_ENV};
 pub use credentials::{
     default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
@@ -42,6 +41,7 @@ pub use events::{EventSubscription, StreamItem};
 pub use http_transport::HttpTransport;
 pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;
+pub use retry_policy::retry_policy;
 pub use service_client::ServiceClient;
 pub use session::{Session, SignedOut, REFRESH_MARGIN_SECS};
 pub use sync_agent::{AgentError, SyncAgent, SyncState, WatchOptions};
