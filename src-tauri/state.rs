@@ -139,11 +139,7 @@ impl AppState {
             .map_err(|e| AppError::Service(Box::new(e)))?
             .map(Arc::new)
             .ok_or(AppError::NotSignedIn)?;
-        *self
-            .0
-            .session
-            .lock()
-            .map_err(|_| AppError::StorePoisoned)? = Some(session.clone());
+        *self.0.session.lock().map_err(|_| AppError::StorePoisoned)? = Some(session.clone());
         Ok(session)
     }
 

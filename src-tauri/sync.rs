@@ -69,16 +69,15 @@ impl SyncTask {
         notifier: Notifier,
     ) -> AppResult<()> {
         self.stop(app);
-        let mut agent =
-            match SyncAgent::new(data_dir, session, store.clone()) {
-                Ok(agent) => agent,
-                Err(e) => {
-                    // The indicator says why (a keychain that cannot be
-                    // read, no content key), not just "not signed in".
-                    set_status(app, &self.status, SyncState::from_error(&e));
-                    return Err(AppError::Sync(Box::new(e)));
-                }
-            };
+        let mut agent = match SyncAgent::new(data_dir, session, store.clone()) {
+            Ok(agent) => agent,
+            Err(e) => {
+                // The indicator says why (a keychain that cannot be
+                // read, no content key), not just "not signed in".
+                set_status(app, &self.status, SyncState::from_error(&e));
+                return Err(AppError::Sync(Box::new(e)));
+            }
+        };
         let options = watch_options();
         let local_changes = self.local_changes.clone();
         let status = self.status.clone();

@@ -199,7 +199,9 @@ fn a_watching_device_keeps_hearing_peers_past_its_access_token() {
     // The watcher hears the laptop: only a notification (or the round
     // after connecting) brings a note before the hour's poll.
     publish("before any expiry");
-    wait_until("the watcher heard nothing", || desk_has("before any expiry"));
+    wait_until("the watcher heard nothing", || {
+        desk_has("before any expiry")
+    });
     publish("heard on the open socket");
     wait_until("the watcher's socket is not open", || {
         desk_has("heard on the open socket")
@@ -216,9 +218,10 @@ fn a_watching_device_keeps_hearing_peers_past_its_access_token() {
             .expect("signed in")
             .access_expires_at;
         cloud.advance_past(expires_at);
-        wait_until("the watcher did not refresh after the socket closed", || {
-            desk_token() != before
-        });
+        wait_until(
+            "the watcher did not refresh after the socket closed",
+            || desk_token() != before,
+        );
         let body = format!("written after expiry {round}");
         publish(&body);
         wait_until("the watching device never heard of the new note", || {

@@ -215,8 +215,9 @@ fn a_device_offline_longer_than_the_log_ring_catches_up_through_the_snapshot() {
     let publishes = u64::from(LOG_SLOTS) + 6;
     {
         let store = Arc::new(Mutex::new(desk.store()));
-        let mut agent = cairn_client::SyncAgent::new(desk.dir(), desk.session(&cloud), store.clone())
-            .expect("agent");
+        let mut agent =
+            cairn_client::SyncAgent::new(desk.dir(), desk.session(&cloud), store.clone())
+                .expect("agent");
         for i in 0..publishes {
             {
                 let mut s = store.lock().expect("store");

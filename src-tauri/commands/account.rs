@@ -6,7 +6,9 @@
 use cairn_client::sign_in::{SignInError, SignedInDevice};
 use std::sync::Arc;
 
-use cairn_client::{default_credential_store, ServiceClient, Session, StoredCredentials, SyncState};
+use cairn_client::{
+    default_credential_store, ServiceClient, Session, StoredCredentials, SyncState,
+};
 use cairn_protocol::DeviceName;
 use serde::Serialize;
 use tauri::State;

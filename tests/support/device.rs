@@ -121,10 +121,7 @@ impl Device {
         Device {
             name: name.to_owned(),
             dir: tempfile::tempdir().expect("tempdir"),
-            env: Mutex::new(vec![(
-                "CAIRN_PASSPHRASE".to_owned(),
-                PASSPHRASE.to_owned(),
-            )]),
+            env: Mutex::new(vec![("CAIRN_PASSPHRASE".to_owned(), PASSPHRASE.to_owned())]),
         }
     }
 
@@ -155,12 +152,10 @@ impl Device {
     /// The session `cairn` keeps for this device, loaded in this process
     /// on `cloud`'s clock (no `cairn` may refresh it meanwhile).
     pub fn session(&self, cloud: &Cloud) -> Arc<cairn_client::Session> {
-        let session = cairn_client::Session::load(
-            Box::new(credential_store(self.dir())),
-            cloud.clock(),
-        )
-        .expect("credentials readable")
-        .expect("signed in");
+        let session =
+            cairn_client::Session::load(Box::new(credential_store(self.dir())), cloud.clock())
+                .expect("credentials readable")
+                .expect("signed in");
         Arc::new(session)
     }
 

@@ -13,11 +13,14 @@ use std::time::Duration;
 
 use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
 use cairn_protocol::{DeviceKey, Grant};
-use rand::Rng;
+use backon::BackoffBuilder;
 use reqwest::StatusCode;
 
-/// How many times one request is tried before the round gives up on it.
-const ATTEMPTS: u32 = 4;
+/// How many times one request is tried again before the round gives up
+/// on it.
+const RETRIES: usize = 3;
+/// The longest wait between two tries of one request.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// Overrides the per-request timeout (milliseconds); scenario tests that
 /// inject stalls set it short.
 pub const TIMEOUT_ENV: &str = "CAIRN_SYNC_TIMEOUT_MS";
@@ -126,20 +129,20 @@ impl Bucket {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, TransportError>>,
     {
-        let mut delay = self.retry_base;
-        let mut tries = 0;
+        let mut delays =
+            crate::retry_policy(self.retry_base, MAX_RETRY_DELAY, Some(RETRIES)).build();
         loop {
-            tries += 1;
             match attempt().await {
                 Err(e)
                     if matches!(
                         e.kind,
                         TransportErrorKind::Unavailable | TransportErrorKind::Offline
-                    ) && tries < ATTEMPTS =>
+                    ) =>
                 {
-                    let jitter = rand::thread_rng().gen_range(0.5..1.5);
-                    tokio::time::sleep(delay.mul_f64(jitter)).await;
-                    delay *= 2;
+                    match delays.next() {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Err(e),
+                    }
                 }
                 other => return other,
             }

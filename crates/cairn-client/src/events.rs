@@ -2,7 +2,8 @@
 //!
 //! A background task connects to `GET /v1/events` (WebSocket, bearer
 //! token), forwards each [`ServiceEvent`] to the subscriber, and when the
-//! socket fails or closes, waits a [`Backoff`] delay and connects again
+//! socket fails or closes, waits a delay from the reconnect policy
+//! (`retry_policy.rs`) and connects again
 //! with a freshly asked-for token. The subscriber sees `Connected` and
 //! `Disconnected` markers, so it can poll peers' heads after a gap: events
 //! sent while it was away are not replayed. Dropping the
@@ -19,7 +20,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::{Error, Message};
 
-use crate::{Backoff, ClientError};
+use crate::retry_policy::reconnect_policy;
+use crate::ClientError;
 
 /// What the subscriber receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,17 +87,18 @@ impl Drop for EventSubscription {
 }
 
 async fn run(url: String, access_token: impl Fn() -> String, sender: mpsc::Sender<StreamItem>) {
-    let mut backoff = Backoff::default();
+    let mut delays = reconnect_policy();
     loop {
         let (reason, token_refused) =
-            match connect_and_forward(&url, &access_token(), &sender, &mut backoff).await {
+            match connect_and_forward(&url, &access_token(), &sender, &mut delays).await {
                 Ok(()) => ("closed by the service".to_owned(), false),
                 Err(dropped) => (dropped.error.to_string(), dropped.token_refused),
             };
         if sender.is_closed() {
             return;
         }
-        let retry_in = backoff.next_delay();
+        // The policy has no end; the cap is the fallback all the same.
+        let retry_in = delays.next().unwrap_or(Duration::from_secs(30));
         let item = StreamItem::Disconnected {
             reason,
             retry_in,
@@ -127,7 +130,7 @@ async fn connect_and_forward(
     url: &str,
     token: &str,
     sender: &mpsc::Sender<StreamItem>,
-    backoff: &mut Backoff,
+    delays: &mut backon::ExponentialBackoff,
 ) -> Result<(), Dropped> {
     let ws = |e: String| ClientError::WebSocket(e);
     let mut request = url.into_client_request().map_err(|e| ws(e.to_string()))?;
@@ -159,7 +162,8 @@ async fn connect_and_forward(
             .map_err(|e| ws(format!("unreadable event {text:?}: {e}")))?;
         let item = match event {
             ServiceEvent::Subscribed { .. } => {
-                backoff.reset();
+                // Connected: the next drop starts small again.
+                *delays = reconnect_policy();
                 StreamItem::Connected
             }
             other => StreamItem::Event(other),

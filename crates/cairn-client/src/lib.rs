@@ -15,7 +15,6 @@
 //!
 //! No Tauri and no SQLite here: the desktop shell and the CLI both use it.
 
-mod backoff;
 pub mod browser;
 mod bucket;
 mod clock;
@@ -27,6 +26,7 @@ mod http_transport;
 mod loopback_redirect;
 mod pkce;
 mod private_file;
+mod retry_policy;
 pub mod round_runner;
 mod service_client;
 mod session;
@@ -34,7 +34,6 @@ pub mod sign_in;
 mod sync_agent;
 mod tls;
 
-pub use backoff::Backoff;
 pub use clock::{clock_from_env, CLOCK_FILE_ENV};
 pub use credentials::{
     default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
@@ -46,6 +45,7 @@ pub use bucket::Bucket;
 pub use http_transport::HttpTransport;
 pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;
+pub use retry_policy::retry_policy;
 pub use service_client::ServiceClient;
 pub use session::{Session, SignedOut, REFRESH_MARGIN_SECS};
 pub use sync_agent::{AgentError, SyncAgent, SyncState, WatchOptions};

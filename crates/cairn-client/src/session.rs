@@ -151,7 +151,10 @@ impl Session {
     /// Signs out: revokes the session on the service when it can be
     /// reached, and forgets the session, the content key and the grant on
     /// this device either way. The notes stay.
-    pub async fn sign_out(&self, data_dir: &Path) -> Result<SignedOut, crate::encryption::KeyError> {
+    pub async fn sign_out(
+        &self,
+        data_dir: &Path,
+    ) -> Result<SignedOut, crate::encryption::KeyError> {
         let revoked = match self.access_token().await {
             Ok(token) => self.client.logout(&token).await,
             Err(e) => Err(e),

@@ -26,10 +26,10 @@ pub use auth::{
     AccountCreated, GithubExchangeRequest, GithubLoginCode, GithubStartRequest,
     GithubStartResponse, RefreshRequest, Session, SignInRequest, UserInfo, GITHUB_DONE_PATH,
 };
-pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, FileClock, SystemClock};
+pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
 pub use error::ProtocolError;
 pub use event::ServiceEvent;
 pub use grant::{Grant, ObjectUrls, PeerGrant};

@@ -494,7 +494,10 @@ async fn a_socket_closes_when_its_access_token_expires_and_the_client_comes_back
     let (events, close) = read_until_close(&mut socket, Duration::from_secs(5), usize::MAX).await;
     assert!(events.is_empty(), "{events:?}");
     assert_eq!(
-        close.expect("closed when the clock passed the expiry").reason.as_str(),
+        close
+            .expect("closed when the clock passed the expiry")
+            .reason
+            .as_str(),
         "session expired"
     );
     assert_ended(&mut socket).await;

@@ -52,7 +52,11 @@ impl Relay {
 
 async fn forward(State(relay): State<Relay>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     if parts.uri.path() == "/v1/sessions/refresh" {
         relay.refreshes.send_modify(|n| *n += 1);
         relay.let_through.acquire().await.unwrap().forget();
@@ -135,8 +139,16 @@ async fn the_agent_and_the_shell_needing_a_fresh_token_at_once_cause_one_refresh
         .expect("one refresh served both callers");
 
     granted.expect("the agent got its grant with the shared fresh token");
-    assert_eq!(*relay.refreshes.borrow(), 1, "exactly one refresh reached the service");
-    assert_ne!(shell_token, laptop.token(), "a new token, not the expired one");
+    assert_eq!(
+        *relay.refreshes.borrow(),
+        1,
+        "exactly one refresh reached the service"
+    );
+    assert_ne!(
+        shell_token,
+        laptop.token(),
+        "a new token, not the expired one"
+    );
     assert_eq!(shell_token, session.current_access_token());
     assert!(devices.iter().any(|d| d.id == laptop.device.id));
     assert!(agent.grant().is_some());

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use cairn_client::{FileCredentialStore, Session, SyncAgent, WatchOptions};
-use cairn_protocol::SystemClock;
 use cairn_core::{NewNote, Store, StoreOptions};
+use cairn_protocol::SystemClock;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

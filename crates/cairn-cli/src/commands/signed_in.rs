@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_client::{clock_from_env, default_credential_store, ClientError, CredentialStore, Session};
+use cairn_client::{
+    clock_from_env, default_credential_store, ClientError, CredentialStore, Session,
+};
 
 /// A single-threaded runtime for one command's requests.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
