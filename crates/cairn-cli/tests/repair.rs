@@ -39,7 +39,10 @@ fn damage_page_of(db: &Path, table: &str) {
     file.seek(SeekFrom::Start(offset as u64)).unwrap();
     let mut kind = [0u8];
     file.read_exact(&mut kind).unwrap();
-    assert!(matches!(kind[0], 2 | 5 | 10 | 13), "a b-tree page: {kind:?}");
+    assert!(
+        matches!(kind[0], 2 | 5 | 10 | 13),
+        "a b-tree page: {kind:?}"
+    );
     file.seek(SeekFrom::Start(offset as u64)).unwrap();
     file.write_all(&[0xFF]).unwrap();
     file.sync_all().unwrap();
@@ -115,7 +118,11 @@ fn a_damaged_search_index_is_reported_at_open_and_repaired_losing_nothing() {
     let kept = std::fs::read_dir(data)
         .unwrap()
         .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().starts_with("cairn.db.damaged-"));
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("cairn.db.damaged-")
+        });
     assert!(kept);
     // A sound store needs no repair.
     assert!(ok(data, &["repair"]).contains("nothing to repair"));

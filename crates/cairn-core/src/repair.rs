@@ -136,7 +136,9 @@ fn run_quick_check(conn: &Connection, table: Option<&str>) -> rusqlite::Result<b
         None => "PRAGMA quick_check".to_owned(),
     };
     let mut stmt = conn.prepare(&sql)?;
-    let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(lines == ["ok"])
 }
 
@@ -186,8 +188,8 @@ impl Store {
             drop(old);
 
             crate::private_files::prepare_file(&fresh).map_err(|e| open_err(e.to_string()))?;
-            let mut conn =
-                Connection::open(&fresh).map_err(sql_err("creating the repaired database", &fresh))?;
+            let mut conn = Connection::open(&fresh)
+                .map_err(sql_err("creating the repaired database", &fresh))?;
             conn.pragma_update(None, "foreign_keys", "OFF")
                 .map_err(sql_err("creating the repaired database", &fresh))?;
             migrations::migrate(&mut conn, &fresh)?;
@@ -217,7 +219,9 @@ impl Store {
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))
                 .map_err(sql_err("checking the repaired database", &fresh))?;
             if ok != "ok" {
-                return Err(open_err(format!("the rebuilt database did not check out: {ok}")));
+                return Err(open_err(format!(
+                    "the rebuilt database did not check out: {ok}"
+                )));
             }
             rebuilt
         };
@@ -316,7 +320,9 @@ fn copy_sources(conn: &Connection, old: &Path, fresh: &Path) -> Result<()> {
 
 fn read_actor(conn: &Connection, path: &Path) -> Result<Vec<u8>> {
     let hex_actor: String = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
+            r.get(0)
+        })
         .map_err(sql_err("reading the device id", path))?;
     hex::decode(&hex_actor).map_err(|e| CoreError::Open {
         path: path.to_path_buf(),

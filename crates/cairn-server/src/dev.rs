@@ -208,7 +208,8 @@ async fn start_store(
         None => start(listen).await?,
     };
     let port = s3.port().to_string();
-    private_files::write(&port_file, port.as_bytes()).map_err(|e| ServerError::io(&port_file, e))?;
+    private_files::write(&port_file, port.as_bytes())
+        .map_err(|e| ServerError::io(&port_file, e))?;
     Ok(s3)
 }
 
@@ -236,7 +237,8 @@ impl DevCredentials {
                 };
                 let text = serde_json::to_string_pretty(&credentials)
                     .map_err(|e| ServerError::Internal(e.to_string()))?;
-                private_files::write(path, text.as_bytes()).map_err(|e| ServerError::io(path, e))?;
+                private_files::write(path, text.as_bytes())
+                    .map_err(|e| ServerError::io(path, e))?;
                 Ok(credentials)
             }
             Err(e) => Err(ServerError::io(path, e)),

@@ -110,7 +110,9 @@ impl ServerError {
             NotThisDevice(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             SessionHasDevice(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             DeviceRevoked(_) => (StatusCode::GONE, ErrorCode::DeviceRevoked),
-            DeviceNotFound(_) | NoKeyEnvelope | RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            DeviceNotFound(_) | NoKeyEnvelope | RouteNotFound(_) => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+            }
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),

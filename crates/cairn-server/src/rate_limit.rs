@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use cairn_protocol::UserId;
 use governor::clock::Clock as GovernorClock;
-use governor::state::keyed::DefaultKeyedStateStore;
 use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::config::RateLimitConfig;

@@ -13,9 +13,9 @@ use crate::github::GithubProvider;
 use crate::grant_cache::GrantCache;
 use crate::presign::Presigner;
 use crate::rate_limit::SignInLimits;
-use crate::socket_slots::SocketSlots;
 use crate::registry::Registry;
 use crate::routes::router;
+use crate::socket_slots::SocketSlots;
 use crate::state::AppState;
 use crate::{Clock, ServerError};
 

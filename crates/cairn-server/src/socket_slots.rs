@@ -130,7 +130,10 @@ mod tests {
         let _newest = slots.acquire(&user(1), 1_000);
         assert!(held[0].evicted.try_recv().is_ok());
         assert!(held[1].evicted.try_recv().is_err());
-        assert!(stranger.evicted.try_recv().is_err(), "other users unaffected");
+        assert!(
+            stranger.evicted.try_recv().is_err(),
+            "other users unaffected"
+        );
     }
 
     #[test]

@@ -689,7 +689,9 @@ async fn invisible_device_names_are_refused() {
         .http
         .post(h.url("/v1/devices"))
         .bearer_auth(&fresh.access_token)
-        .json(&serde_json::json!({"name": "\u{1F469}\u{200D}\u{1F4BB} laptop", "platform": "linux"}))
+        .json(
+            &serde_json::json!({"name": "\u{1F469}\u{200D}\u{1F4BB} laptop", "platform": "linux"}),
+        )
         .send()
         .await
         .expect("sent");

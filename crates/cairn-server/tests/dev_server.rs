@@ -176,7 +176,8 @@ fn the_dev_binary_keeps_its_files_private_under_umask_022_and_logs_refusals_quie
         assert!(seen.iter().any(|s| s == expected), "{expected}: {seen:?}");
     }
     assert!(
-        seen.iter().any(|s| s.starts_with("s3/cairn/") && !s.ends_with("cairn")),
+        seen.iter()
+            .any(|s| s.starts_with("s3/cairn/") && !s.ends_with("cairn")),
         "the object is on disk: {seen:?}"
     );
 

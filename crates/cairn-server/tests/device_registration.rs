@@ -51,7 +51,11 @@ async fn concurrent_registrations_on_one_session_make_exactly_one_device() {
         assert_eq!(created.len(), 1, "round {round}: {created:?}");
         assert_eq!(conflicts, CONCURRENT - 1);
         let me = h.client.me(&session.access_token).await.unwrap();
-        assert_eq!(me.device_id.as_ref(), Some(&created[0].id), "bound to the winner");
+        assert_eq!(
+            me.device_id.as_ref(),
+            Some(&created[0].id),
+            "bound to the winner"
+        );
     }
     // Nothing stray: one device per round, each with its session.
     let laptop = h.new_device(&key, "checker").await;

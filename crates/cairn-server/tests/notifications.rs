@@ -470,7 +470,11 @@ async fn event_sockets_are_capped_per_session_and_per_user_oldest_first() {
             .await
             .expect("sign in");
         for _ in 0..PER_SESSION.min(PER_USER - laptop_open.len() - others.len()) {
-            others.push(raw_socket(&h, &session.access_token).await.expect("connects"));
+            others.push(
+                raw_socket(&h, &session.access_token)
+                    .await
+                    .expect("connects"),
+            );
         }
     }
     let last = h

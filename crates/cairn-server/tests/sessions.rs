@@ -227,14 +227,26 @@ async fn a_session_ends_at_its_absolute_lifetime_however_often_refreshed() {
     // Refreshing every 50 minutes keeps the sliding expiry ahead...
     for _ in 0..2 {
         clock.advance(Duration::from_secs(50 * 60));
-        session = h.client.refresh(&session.refresh_token).await.expect("refresh");
+        session = h
+            .client
+            .refresh(&session.refresh_token)
+            .await
+            .expect("refresh");
     }
     // ...but no expiry reaches past the session's end.
     clock.advance(Duration::from_secs(50 * 60));
-    session = h.client.refresh(&session.refresh_token).await.expect("refresh");
+    session = h
+        .client
+        .refresh(&session.refresh_token)
+        .await
+        .expect("refresh");
     assert_eq!(session.refresh_expires_at, end, "not 60 min from now");
     clock.advance(Duration::from_secs(25 * 60));
-    session = h.client.refresh(&session.refresh_token).await.expect("refresh");
+    session = h
+        .client
+        .refresh(&session.refresh_token)
+        .await
+        .expect("refresh");
     assert_eq!(session.refresh_expires_at, end);
     assert_eq!(session.access_expires_at, end, "not 10 min from now");
     clock.advance(Duration::from_secs(6 * 60));

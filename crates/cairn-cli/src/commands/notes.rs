@@ -10,9 +10,11 @@ use crate::input::read_stdin_text;
 
 pub fn open(data_dir: &Path) -> Result<Store> {
     match Store::open(data_dir) {
-        Err(e @ cairn_core::CoreError::Damaged {
-            repairable: true, ..
-        }) => bail!("{e}: run `cairn repair`"),
+        Err(
+            e @ cairn_core::CoreError::Damaged {
+                repairable: true, ..
+            },
+        ) => bail!("{e}: run `cairn repair`"),
         other => Ok(other?),
     }
 }
