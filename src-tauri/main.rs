@@ -23,6 +23,8 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 fn main() {
+    // Notes, keys and sessions are for this user only, whatever the umask.
+    cairn_core::private_files::restrict_umask();
     if let Err(e) = run() {
         // Nowhere else to report a failure to start; the window never opened.
         eprintln!("cairn-desktop: {e}");

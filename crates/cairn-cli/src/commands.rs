@@ -7,6 +7,7 @@ pub mod devices;
 pub mod key;
 pub mod login;
 pub mod notes;
+pub mod repair;
 pub mod signed_in;
 pub mod sync;
 pub mod transfer;

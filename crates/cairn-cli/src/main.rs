@@ -96,6 +96,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the search index and the note list from the notes, when
+    /// the store says they are damaged. Loses nothing.
+    Repair,
     /// Benchmarks that print JSON.
     /// Sync with your other devices: one round, or keep watching.
     Sync {
@@ -123,6 +126,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Notes, keys and sessions are for this user only, whatever the umask.
+    cairn_core::private_files::restrict_umask();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync { watch, poll } => commands::sync::sync(&data_dir, watch, poll),
         Command::Key { which } => commands::key::run(&data_dir, which),
         Command::Status { json } => commands::sync::status(&data_dir, json),
+        Command::Repair => commands::repair::repair(&data_dir),
         Command::Bench { which } => commands::bench::run(which),
     }
 }

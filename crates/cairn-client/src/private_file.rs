@@ -7,7 +7,7 @@ use std::path::Path;
 
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        cairn_core::private_files::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("tmp");
     {

@@ -31,6 +31,20 @@ pub enum CoreError {
     #[error("cannot open the store at {path}: {reason}")]
     Open { path: PathBuf, reason: String },
 
+    /// `quick_check` or the search index's own check failed at open.
+    #[error("{} is damaged: {}{}", path.display(), parts.join(", "), if *repairable {
+        "; a repair rebuilds it from the notes and loses nothing"
+    } else {
+        "; this cannot be rebuilt here: restore a backup or sync the notes from another device"
+    })]
+    Damaged {
+        path: PathBuf,
+        /// What is damaged, in words a user reads ("the search index").
+        parts: Vec<String>,
+        /// Every damaged part is derived from the documents.
+        repairable: bool,
+    },
+
     #[error("no version {version} in the history of note {id}")]
     VersionNotFound { id: String, version: String },
 
@@ -66,6 +80,7 @@ impl CoreError {
             CoreError::DiskFull { .. } => "disk_full",
             CoreError::ReadOnly { .. } => "read_only",
             CoreError::Open { .. } => "open_failed",
+            CoreError::Damaged { .. } => "damaged",
             CoreError::VersionNotFound { .. } => "version_not_found",
             CoreError::Invalid { .. } => "invalid_input",
             CoreError::BadChanges { .. } => "bad_changes",

@@ -107,8 +107,16 @@ impl Store {
     }
 
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| open_io_error(dir, e))?;
+        crate::private_files::create_dir_all(dir).map_err(|e| open_io_error(dir, e))?;
         let path = dir.join(DB_FILE);
+        // 0600 before SQLite opens it, which gives -wal and -shm its mode.
+        crate::private_files::prepare_file(&path).map_err(|e| open_io_error(dir, e))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            crate::private_files::restrict_if_present(Path::new(&side))
+                .map_err(|e| open_io_error(dir, e))?;
+        }
         let mut conn = Connection::open(&path).map_err(|e| classify_open_error(&path, e))?;
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -125,6 +133,7 @@ impl Store {
             CoreError::Database { source, .. } => classify_open_error(&path, *source),
             other => other,
         })?;
+        crate::repair::refuse_if_damaged(&conn, &path)?;
         migrations::migrate(&mut conn, &path)?;
         let actor = load_or_make_actor(&conn, &path)?;
         Ok(Store {
@@ -499,7 +508,7 @@ pub(crate) fn note_from_state(id: &str, s: NoteState, heads: Vec<String>) -> Not
 }
 
 /// Rewrites the derived rows of one note from its state.
-fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
+pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
     let e = sql_err("updating the notes index", path);
     let old_rowid: Option<i64> = tx
         .query_row("SELECT rowid FROM notes WHERE id = ?1", [id], |r| r.get(0))

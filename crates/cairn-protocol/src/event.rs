@@ -35,6 +35,9 @@ pub mod close_reason {
     pub const SIGNED_OUT: &str = "signed out";
     /// This device was removed from the account.
     pub const DEVICE_REVOKED: &str = "device revoked";
+    /// The session or user opened more sockets than the service keeps;
+    /// this, the oldest, made room. A client that still wants it reconnects.
+    pub const REPLACED: &str = "replaced by a newer connection";
 }
 
 #[cfg(test)]

@@ -79,8 +79,8 @@ pub struct DeviceName(String);
 
 impl DeviceName {
     pub fn parse(value: &str) -> Result<Self, ProtocolError> {
-        let reason = if value.trim().is_empty() {
-            Some("empty")
+        let reason = if value.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+            Some("empty or only invisible characters")
         } else if value.chars().count() > DEVICE_NAME_MAX_CHARS {
             Some("too long")
         } else if value.chars().any(is_forbidden_in_name) {
@@ -100,6 +100,27 @@ impl DeviceName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that take no space on screen: a name of only these would
+/// show as blank in every device list.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' // soft hyphen
+            | '\u{034F}' // combining grapheme joiner
+            | '\u{061C}' // Arabic letter mark
+            | '\u{115F}' | '\u{1160}' // Hangul fillers
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+            | '\u{180B}'..='\u{180F}' // Mongolian selectors and vowel separator
+            | '\u{200B}'..='\u{200F}' // zero-width space, (non-)joiner, marks
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{3164}' // Hangul filler
+            | '\u{FE00}'..='\u{FE0F}' // variation selectors
+            | '\u{FEFF}' // zero-width no-break space
+            | '\u{FFA0}' // halfwidth Hangul filler
+            | '\u{E0000}'..='\u{E007F}' // tags
+    )
 }
 
 fn is_forbidden_in_name(c: char) -> bool {
@@ -217,7 +238,12 @@ mod tests {
 
     #[test]
     fn device_names() {
-        for ok in ["Laptop", "Zoë's phone 📱", &"n".repeat(100)] {
+        for ok in [
+            "Laptop",
+            "Zoë's phone 📱",
+            "\u{1F469}\u{200D}\u{1F4BB}",
+            &"n".repeat(100),
+        ] {
             assert!(DeviceName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -226,6 +252,9 @@ mod tests {
             "a\tb",
             "bell\u{7}",
             "evil\u{202E}txt",
+            "\u{200B}",
+            " \u{200B}\u{200D}\u{FEFF} ",
+            "\u{2060}\u{00AD}",
             &"n".repeat(101),
         ] {
             assert!(DeviceName::parse(bad).is_err(), "{bad:?}");

@@ -57,6 +57,11 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     #[serde(default = "default_refresh_ttl")]
     pub refresh_token_ttl_secs: u64,
+    /// How long a session lasts from its sign-in, however often it is
+    /// refreshed; then the user signs in again. Bounds what a stolen
+    /// refresh token that is kept fresh can do.
+    #[serde(default = "default_session_max_lifetime")]
+    pub session_max_lifetime_secs: u64,
     /// Largest accepted request body.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -182,6 +187,9 @@ fn default_access_ttl() -> u64 {
 fn default_refresh_ttl() -> u64 {
     30 * 24 * 60 * 60
 }
+fn default_session_max_lifetime() -> u64 {
+    90 * 24 * 60 * 60
+}
 fn default_max_body() -> usize {
     64 * 1024
 }
@@ -233,6 +241,7 @@ impl Config {
             grant_reuse_secs: default_grant_reuse(),
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
+            session_max_lifetime_secs: default_session_max_lifetime(),
             max_body_bytes: default_max_body(),
             cache_grants: default_cache_grants(),
             trusted_proxies: Vec::new(),
@@ -263,6 +272,9 @@ impl Config {
                 "GRANT_REUSE_SECS" => self.grant_reuse_secs = parse(name, &value)?,
                 "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(name, &value)?,
                 "REFRESH_TOKEN_TTL_SECS" => self.refresh_token_ttl_secs = parse(name, &value)?,
+                "SESSION_MAX_LIFETIME_SECS" => {
+                    self.session_max_lifetime_secs = parse(name, &value)?
+                }
                 "MAX_BODY_BYTES" => self.max_body_bytes = parse(name, &value)?,
                 "CACHE_GRANTS" => self.cache_grants = parse(name, &value)?,
                 "TRUSTED_PROXIES" => {
@@ -311,7 +323,10 @@ impl Config {
                 self.grant_lifetime_secs
             ));
         }
-        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {
+        if self.access_token_ttl_secs == 0
+            || self.refresh_token_ttl_secs == 0
+            || self.session_max_lifetime_secs == 0
+        {
             return fail("token lifetimes must be positive".to_owned());
         }
         if self.max_body_bytes < 1024 {
@@ -417,6 +432,7 @@ mod tests {
         ("CAIRN_GRANT_REUSE_SECS", "60"),
         ("CAIRN_ACCESS_TOKEN_TTL_SECS", "120"),
         ("CAIRN_REFRESH_TOKEN_TTL_SECS", "7200"),
+        ("CAIRN_SESSION_MAX_LIFETIME_SECS", "86400"),
         ("CAIRN_MAX_BODY_BYTES", "2048"),
         ("CAIRN_CACHE_GRANTS", "false"),
         ("CAIRN_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
@@ -455,6 +471,7 @@ mod tests {
         assert_eq!(c.effective_grant_reuse_secs(), 60);
         assert_eq!(c.access_token_ttl_secs, 120);
         assert_eq!(c.refresh_token_ttl_secs, 7200);
+        assert_eq!(c.session_max_lifetime_secs, 86400);
         assert_eq!(c.max_body_bytes, 2048);
         assert!(!c.cache_grants);
         let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();

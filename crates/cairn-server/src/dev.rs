@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, S3Config};
 use crate::embedded_s3::EmbeddedS3;
+use crate::private_files;
 use crate::serve::RunningServer;
 use crate::tokens::new_id;
 use crate::{Clock, ServerError, SystemClock};
@@ -67,7 +68,7 @@ impl DevServerBuilder {
     pub async fn start(self) -> Result<DevServer, ServerError> {
         loopback_only(self.s3_listen)?;
         let dir = &self.data_dir;
-        std::fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
+        private_files::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let credentials = DevCredentials::load_or_create(&dir.join("s3-credentials.json"))?;
         let s3 = start_store(dir, self.s3_listen, &credentials, self.clock.clone()).await?;
         let s3_config = S3Config {
@@ -210,7 +211,8 @@ async fn start_store(
         None => start(listen).await?,
     };
     let port = s3.port().to_string();
-    std::fs::write(&port_file, port).map_err(|e| ServerError::io(&port_file, e))?;
+    private_files::write(&port_file, port.as_bytes())
+        .map_err(|e| ServerError::io(&port_file, e))?;
     Ok(s3)
 }
 
@@ -225,8 +227,12 @@ struct DevCredentials {
 impl DevCredentials {
     fn load_or_create(path: &Path) -> Result<DevCredentials, ServerError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| ServerError::Config(format!("{}: {e}", path.display()))),
+            Ok(text) => {
+                // An older version wrote it with the umask's mode.
+                private_files::prepare_file(path).map_err(|e| ServerError::io(path, e))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let credentials = DevCredentials {
                     access_key_id: format!("cairndev{}", new_id(6)),
@@ -234,7 +240,8 @@ impl DevCredentials {
                 };
                 let text = serde_json::to_string_pretty(&credentials)
                     .map_err(|e| ServerError::Internal(e.to_string()))?;
-                std::fs::write(path, text).map_err(|e| ServerError::io(path, e))?;
+                private_files::write(path, text.as_bytes())
+                    .map_err(|e| ServerError::io(path, e))?;
                 Ok(credentials)
             }
             Err(e) => Err(ServerError::io(path, e)),

@@ -31,6 +31,21 @@ pub struct EmbeddedS3 {
     task: JoinHandle<()>,
 }
 
+/// Logs what the store answered. s3s itself logs every refused request at
+/// ERROR, a bad signature or a missing key included, which would bury the
+/// store's own failures under what clients got wrong; so its log is off by
+/// default ([`crate::DEFAULT_LOG_FILTER`]) and this says it instead: the
+/// store failing at ERROR, a refusal at DEBUG.
+fn log_answer(answer: &Result<s3s::HttpResponse, s3s::HttpError>) {
+    match answer {
+        Ok(response) if response.status().is_server_error() => {
+            tracing::error!(status = %response.status(), "embedded S3: request failed");
+        }
+        Ok(response) => tracing::debug!(status = %response.status(), "embedded S3: answered"),
+        Err(e) => tracing::error!(error = ?e, "embedded S3: request failed"),
+    }
+}
+
 impl EmbeddedS3 {
     /// Serves `root` (one directory per bucket) on `listen`, accepting only
     /// requests signed with the given credentials, and creates `bucket`.
@@ -45,7 +60,8 @@ impl EmbeddedS3 {
     ) -> Result<EmbeddedS3, ServerError> {
         // s3s-fs keeps a bucket as a directory under its root.
         let bucket_dir = root.join(bucket);
-        std::fs::create_dir_all(&bucket_dir).map_err(|e| ServerError::io(&bucket_dir, e))?;
+        crate::private_files::create_dir_all(&bucket_dir)
+            .map_err(|e| ServerError::io(&bucket_dir, e))?;
         let fs =
             s3s_fs::FileSystem::new(root).map_err(|e| ServerError::EmbeddedS3(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(ConditionalStore::new(fs));
@@ -87,8 +103,17 @@ impl EmbeddedS3 {
                     },
                     _ = &mut stopped => break,
                 };
+                let service = service.clone();
+                let logged = hyper::service::service_fn(move |request| {
+                    let answer = hyper::service::Service::call(&service, request);
+                    async move {
+                        let answer = answer.await;
+                        log_answer(&answer);
+                        answer
+                    }
+                });
                 let connection = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .serve_connection(TokioIo::new(socket), logged)
                     .into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {

@@ -37,6 +37,8 @@ pub enum ServerError {
     DeviceRevoked(DeviceId),
     #[error("device {0} not found")]
     DeviceNotFound(DeviceId),
+    #[error("this account has no key envelope yet")]
+    NoKeyEnvelope,
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("method not allowed")]
@@ -108,7 +110,9 @@ impl ServerError {
             NotThisDevice(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             SessionHasDevice(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             DeviceRevoked(_) => (StatusCode::GONE, ErrorCode::DeviceRevoked),
-            DeviceNotFound(_) | RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            DeviceNotFound(_) | NoKeyEnvelope | RouteNotFound(_) => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+            }
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),

@@ -24,10 +24,12 @@ mod grant_cache;
 mod json_body;
 mod presign;
 mod presigned_expiry;
+pub mod private_files;
 mod rate_limit;
 mod registry;
 mod routes;
 mod serve;
+mod socket_slots;
 mod socket_upgrade;
 mod state;
 mod tls;
@@ -36,6 +38,10 @@ mod tokens;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+
+/// The log filter when `RUST_LOG` is not set. s3s logs every request a
+/// client got wrong at ERROR; the embedded store logs its answers itself.
+pub const DEFAULT_LOG_FILTER: &str = "info,s3s=off";
 pub use config::Config;
 pub use dev::{DevServer, DevServerBuilder, DEV_BUCKET, DEV_REGION};
 pub use embedded_s3::EmbeddedS3;

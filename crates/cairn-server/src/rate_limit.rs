@@ -1,70 +1,105 @@
-//! A token bucket per client address, in memory, for the sign-in endpoints:
-//! enough to slow down guessing and account spam from one address. Buckets
-//! are forgotten once full again, so memory stays bounded by the number of
-//! addresses active within one refill period. An IPv6 client shares its
-//! bucket with its whole /64: one subscriber usually holds all of it, and
-//! could otherwise take a fresh address for every attempt.
+//! Rate limits on signing in, kept in memory by `governor` (GCRA, which
+//! behaves as a token bucket).
+//!
+//! Two limits, so that neither a noisy neighbour nor a spread-out attack
+//! gets far:
+//!
+//! - per client address: every sign-in attempt, account creation and
+//!   GitHub round counts, and so does a refused refresh. A *valid* refresh
+//!   never does: everyone behind one address (a household, an office)
+//!   keeps syncing however many wrong keys someone there typed.
+//! - per account: sign-ins that reach an account (a login code that names
+//!   it), so that attempts spread over many addresses still meet a limit.
+//!
+//! An IPv6 client shares its bucket with its whole /64: one subscriber
+//! usually holds all of it, and could otherwise take a fresh address for
+//! every attempt. Buckets back at full are forgotten once there are many,
+//! so memory stays bounded by the clients active within one refill period.
 
-use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_protocol::UserId;
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 
 use crate::config::RateLimitConfig;
 use crate::{Clock, ServerError};
 
-struct Bucket {
-    tokens: f64,
-    updated_millis: i64,
+/// How many buckets may pile up before the full ones are dropped.
+const FORGET_FULL_BUCKETS_ABOVE: usize = 10_000;
+
+/// The service's clock, as governor reads time: since the Unix epoch, so a
+/// manual clock in the tests moves the limits too.
+#[derive(Clone)]
+struct ServiceClock(Arc<dyn Clock>);
+
+impl GovernorClock for ServiceClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.now_ms()).unwrap_or(0))
+    }
 }
 
-pub struct RateLimiter {
-    burst: f64,
-    per_milli: f64,
-    clock: Arc<dyn Clock>,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, ServiceClock, NoOpMiddleware<Duration>>;
+
+pub struct SignInLimits {
+    per_address: Keyed<IpAddr>,
+    per_account: Keyed<UserId>,
+    clock: ServiceClock,
 }
 
-impl RateLimiter {
-    pub fn new(config: RateLimitConfig, clock: Arc<dyn Clock>) -> RateLimiter {
-        RateLimiter {
-            burst: f64::from(config.sign_in_burst.max(1)),
-            per_milli: f64::from(config.sign_in_per_minute) / 60_000.0,
+impl SignInLimits {
+    pub fn new(config: RateLimitConfig, clock: Arc<dyn Clock>) -> SignInLimits {
+        let clock = ServiceClock(clock);
+        let quota = quota(config);
+        SignInLimits {
+            per_address: RateLimiter::new(quota, Default::default(), clock.clone()),
+            per_account: RateLimiter::new(quota, Default::default(), clock.clone()),
             clock,
-            buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one token for `ip`, or says how long to wait.
-    pub fn check(&self, ip: IpAddr) -> Result<(), ServerError> {
-        let now = self.clock.now_ms();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .map_err(|_| ServerError::Internal("rate limiter lock poisoned".to_owned()))?;
-        if buckets.len() > 10_000 {
-            let (burst, per_milli) = (self.burst, self.per_milli);
-            buckets.retain(|_, b| refilled(b, now, burst, per_milli) < burst);
-        }
-        let bucket = buckets.entry(bucket_of(ip)).or_insert(Bucket {
-            tokens: self.burst,
-            updated_millis: now,
-        });
-        bucket.tokens = refilled(bucket, now, self.burst, self.per_milli);
-        bucket.updated_millis = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait_millis = if self.per_milli > 0.0 {
-                (1.0 - bucket.tokens) / self.per_milli
-            } else {
-                f64::from(u32::MAX)
-            };
-            Err(ServerError::RateLimited {
-                retry_after_secs: (wait_millis / 1000.0).ceil().max(1.0) as u64,
-            })
-        }
+    /// Counts one attempt from `ip`, or says how long to wait.
+    pub fn address(&self, ip: IpAddr) -> Result<(), ServerError> {
+        self.take(&self.per_address, &bucket_of(ip))
     }
+
+    /// Counts one sign-in into `user`'s account, or says how long to wait.
+    pub fn account(&self, user: &UserId) -> Result<(), ServerError> {
+        self.take(&self.per_account, user)
+    }
+
+    fn take<K: Hash + Eq + Clone>(&self, limiter: &Keyed<K>, key: &K) -> Result<(), ServerError> {
+        if limiter.len() > FORGET_FULL_BUCKETS_ABOVE {
+            limiter.retain_recent();
+        }
+        limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ServerError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }
+        })
+    }
+}
+
+/// `burst` attempts at once, `per_minute` regained each minute (none: one
+/// a year, as good as never).
+fn quota(config: RateLimitConfig) -> Quota {
+    let burst = NonZeroU32::new(config.sign_in_burst).unwrap_or(NonZeroU32::MIN);
+    let period = match config.sign_in_per_minute {
+        0 => Duration::from_secs(365 * 24 * 60 * 60),
+        n => Duration::from_secs(60) / n,
+    };
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+        .allow_burst(burst)
 }
 
 /// The address a client is counted under.
@@ -78,55 +113,64 @@ fn bucket_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn refilled(bucket: &Bucket, now: i64, burst: f64, per_milli: f64) -> f64 {
-    let elapsed = (now - bucket.updated_millis).max(0) as f64;
-    (bucket.tokens + elapsed * per_milli).min(burst)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ManualClock;
-    use std::time::Duration;
+
+    fn limits(burst: u32, per_minute: u32, clock: Arc<ManualClock>) -> SignInLimits {
+        SignInLimits::new(
+            RateLimitConfig {
+                sign_in_burst: burst,
+                sign_in_per_minute: per_minute,
+            },
+            clock,
+        )
+    }
 
     #[test]
     fn burst_then_refill() {
         let clock = Arc::new(ManualClock::new(0));
-        let limiter = RateLimiter::new(
-            RateLimitConfig {
-                sign_in_burst: 2,
-                sign_in_per_minute: 60,
-            },
-            clock.clone(),
-        );
+        let limits = limits(2, 60, clock.clone());
         let ip: IpAddr = [127, 0, 0, 1].into();
         let other: IpAddr = [127, 0, 0, 2].into();
-        assert!(limiter.check(ip).is_ok());
-        assert!(limiter.check(ip).is_ok());
+        assert!(limits.address(ip).is_ok());
+        assert!(limits.address(ip).is_ok());
         assert!(matches!(
-            limiter.check(ip),
+            limits.address(ip),
             Err(ServerError::RateLimited {
                 retry_after_secs: 1
             })
         ));
-        assert!(limiter.check(other).is_ok());
+        assert!(limits.address(other).is_ok());
         clock.advance(Duration::from_secs(1));
-        assert!(limiter.check(ip).is_ok());
+        assert!(limits.address(ip).is_ok());
     }
 
     #[test]
     fn an_ipv6_slash_64_is_one_client() {
         let clock = Arc::new(ManualClock::new(0));
-        let limiter = RateLimiter::new(
-            RateLimitConfig {
-                sign_in_burst: 1,
-                sign_in_per_minute: 1,
-            },
-            clock,
-        );
+        let limits = limits(1, 1, clock);
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-        assert!(limiter.check(ip("2001:db8:1:2::1")).is_ok());
-        assert!(limiter.check(ip("2001:db8:1:2:ffff::9")).is_err());
-        assert!(limiter.check(ip("2001:db8:1:3::1")).is_ok());
+        assert!(limits.address(ip("2001:db8:1:2::1")).is_ok());
+        assert!(limits.address(ip("2001:db8:1:2:ffff::9")).is_err());
+        assert!(limits.address(ip("2001:db8:1:3::1")).is_ok());
+    }
+
+    #[test]
+    fn accounts_and_addresses_are_counted_apart() {
+        let clock = Arc::new(ManualClock::new(0));
+        let limits = limits(1, 1, clock);
+        let user = UserId::new("key", "abcdefabcdefabcd").expect("user");
+        let other = UserId::new("key", "0123456789abcdef").expect("user");
+        assert!(limits.account(&user).is_ok());
+        assert!(matches!(
+            limits.account(&user),
+            Err(ServerError::RateLimited {
+                retry_after_secs: 60
+            })
+        ));
+        assert!(limits.account(&other).is_ok());
+        assert!(limits.address([10, 0, 0, 1].into()).is_ok());
     }
 }

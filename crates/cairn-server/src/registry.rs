@@ -20,7 +20,7 @@ use rusqlite::Connection;
 use crate::ServerError;
 
 pub use oauth::PendingGithubSignIn;
-pub use sessions::{SessionRecord, SessionTokens};
+pub use sessions::{Rotation, SessionRecord, SessionTokens};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions(device_id);
+-- Refresh tokens a rotation replaced, kept until their session could no
+-- longer have refreshed anyway: one presented again means a copy is in
+-- other hands, and ends the session (RFC 9700, 4.14.2).
+CREATE TABLE IF NOT EXISTS rotated_refresh_tokens (
+    refresh_hash TEXT PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    forget_after INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rotated_refresh_tokens_by_age ON rotated_refresh_tokens(forget_after);
 CREATE TABLE IF NOT EXISTS oauth_states (
     state_hash TEXT PRIMARY KEY,
     pkce_verifier TEXT NOT NULL,
@@ -82,8 +91,10 @@ impl Registry {
     /// Opens (creating if needed) the registry at `path`.
     pub fn open(path: &Path) -> Result<Registry, ServerError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
+            crate::private_files::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         }
+        // Created 0600 first: SQLite gives -wal and -shm the same mode.
+        crate::private_files::prepare_file(path).map_err(|e| ServerError::io(path, e))?;
         let conn = Connection::open(path)?;
         Registry::init(conn)
     }

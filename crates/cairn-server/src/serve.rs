@@ -12,9 +12,10 @@ use crate::events::EventHub;
 use crate::github::GithubProvider;
 use crate::grant_cache::GrantCache;
 use crate::presign::Presigner;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::SignInLimits;
 use crate::registry::Registry;
 use crate::routes::router;
+use crate::socket_slots::SocketSlots;
 use crate::state::AppState;
 use crate::{Clock, ServerError};
 
@@ -57,12 +58,13 @@ impl RunningServer {
         };
         let (stop, stopping) = watch::channel(false);
         let state = AppState {
-            sign_in_limiter: Arc::new(RateLimiter::new(config.rate_limit, clock.clone())),
+            sign_in_limits: Arc::new(SignInLimits::new(config.rate_limit, clock.clone())),
             grant_cache: Arc::new(GrantCache::new(config.cache_grants)),
             config: Arc::new(config),
             registry: Arc::new(registry),
             presigner: Arc::new(presigner),
             hub: Arc::new(EventHub::default()),
+            sockets: Arc::new(SocketSlots::default()),
             github,
             clock,
             stopping: stopping.clone(),

@@ -7,8 +7,9 @@ use crate::events::EventHub;
 use crate::github::GithubProvider;
 use crate::grant_cache::GrantCache;
 use crate::presign::Presigner;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::SignInLimits;
 use crate::registry::Registry;
+use crate::socket_slots::SocketSlots;
 use crate::Clock;
 
 #[derive(Clone)]
@@ -17,7 +18,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub presigner: Arc<Presigner>,
     pub hub: Arc<EventHub>,
-    pub sign_in_limiter: Arc<RateLimiter>,
+    pub sockets: Arc<SocketSlots>,
+    pub sign_in_limits: Arc<SignInLimits>,
     pub grant_cache: Arc<GrantCache>,
     pub github: Option<Arc<GithubProvider>>,
     pub clock: Arc<dyn Clock>,

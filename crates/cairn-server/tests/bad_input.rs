@@ -443,8 +443,12 @@ async fn account_creation_refuses_a_body_and_stores_nothing() {
     h.shutdown().await;
 }
 
+/// Wrong account keys from one address use up its sign-in attempts, but a
+/// valid refresh from the same address still works: everyone behind one
+/// address (a household, an office) keeps syncing. Refused refreshes are
+/// what counts, and they are limited too.
 #[tokio::test]
-async fn refresh_is_rate_limited_per_address() {
+async fn failed_sign_ins_do_not_block_valid_refreshes_from_the_same_address() {
     let clock = Arc::new(ManualClock::starting_now());
     let h = Harness::start_with(clock.clone(), |c| {
         c.rate_limit.sign_in_burst = 3;
@@ -457,24 +461,42 @@ async fn refresh_is_rate_limited_per_address() {
         .sign_in_with_account_key(&key, None)
         .await
         .expect("sign in"); // 2 of 3
-    let session = h
-        .client
-        .refresh(&session.refresh_token)
-        .await
-        .expect("within the burst"); // 3 of 3
-    let refresh = || {
+    let wrong = || {
+        h.http
+            .post(h.url("/v1/sessions"))
+            .json(&serde_json::json!({"method": "account_key", "account_key": "cairn_ak_wrong"}))
+    };
+    expect_error(wrong(), 401, ErrorCode::InvalidAccountKey).await; // 3 of 3
+    for _ in 0..20 {
+        expect_error(wrong(), 429, ErrorCode::RateLimited).await;
+    }
+
+    // Valid refreshes from the same address go on, as often as needed.
+    let mut session = session;
+    for _ in 0..10 {
+        session = h
+            .client
+            .refresh(&session.refresh_token)
+            .await
+            .expect("a valid refresh is never limited");
+    }
+
+    // A refused refresh counts: with the attempts spent, it is limited.
+    let forged = || {
         h.http
             .post(h.url("/v1/sessions/refresh"))
-            .json(&serde_json::json!({"refresh_token": session.refresh_token}))
+            .json(&serde_json::json!({"refresh_token": "cairn_rt_forged"}))
     };
-    let response = refresh().send().await.expect("sent");
+    let response = forged().send().await.expect("sent");
     assert_eq!(response.status().as_u16(), 429);
     assert_eq!(response.headers()["retry-after"], "10");
-    expect_error(refresh(), 429, ErrorCode::RateLimited).await;
-
-    // The refused attempts did not spend the token: it works once allowed.
     clock.advance(Duration::from_secs(10));
-    assert_eq!(refresh().send().await.expect("sent").status().as_u16(), 200);
+    expect_error(forged(), 401, ErrorCode::InvalidRefreshToken).await;
+    expect_error(forged(), 429, ErrorCode::RateLimited).await;
+    h.client
+        .refresh(&session.refresh_token)
+        .await
+        .expect("still fine");
     h.shutdown().await;
 }
 
@@ -565,5 +587,114 @@ async fn the_rate_limit_sees_through_trusted_proxies_only() {
     assert_eq!(r.status().as_u16(), 429);
     let error: ApiError = r.json().await.expect("json");
     assert_eq!(error.code, ErrorCode::RateLimited);
+    h.shutdown().await;
+}
+
+/// Key envelope generations count changes one by one, within what the
+/// registry stores: a jump to 2^63 or beyond, which used to be stored
+/// negative and then lock every later passphrase change, is refused.
+#[tokio::test]
+async fn key_envelope_generations_grow_by_exactly_one() {
+    let h = Harness::start().await;
+    let laptop = h.new_device(&h.new_account().await, "laptop").await;
+    let put = |expected: u64, generation: u64| {
+        h.http
+            .put(h.url("/v1/key-envelope"))
+            .bearer_auth(laptop.token())
+            .json(&serde_json::json!({
+                "expected_generation": expected,
+                "generation": generation,
+                "envelope": "{}"
+            }))
+    };
+    for (expected, generation) in [
+        (0, 1u64 << 63),
+        (0, u64::MAX),
+        (0, 2),
+        (0, 0),
+        (1u64 << 63, (1u64 << 63) + 1),
+        (u64::MAX, u64::MAX),
+    ] {
+        expect_error(put(expected, generation), 400, ErrorCode::BadRequest).await;
+    }
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(put(0, 1).send().await.expect("sent")), 200);
+    expect_error(put(1, 1u64 << 63), 400, ErrorCode::BadRequest).await;
+    expect_error(put(1, 3), 400, ErrorCode::BadRequest).await;
+    assert_eq!(status(put(1, 2).send().await.expect("sent")), 200);
+    // A stale writer is told to re-read, not that its numbers are wrong.
+    expect_error(put(1, 2), 409, ErrorCode::Conflict).await;
+    // The passphrase can still be changed: the stored generation is sane.
+    let stored = h
+        .client
+        .key_envelope(laptop.token())
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.generation, 2);
+    assert_eq!(status(put(2, 3).send().await.expect("sent")), 200);
+    h.shutdown().await;
+}
+
+/// No envelope stored is a plain 404 in words a person reads, not a
+/// missing route.
+#[tokio::test]
+async fn a_missing_key_envelope_is_not_called_a_missing_route() {
+    let h = Harness::start().await;
+    let laptop = h.new_device(&h.new_account().await, "laptop").await;
+    let response = h
+        .http
+        .get(h.url("/v1/key-envelope"))
+        .bearer_auth(laptop.token())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 404);
+    let error: ApiError = response.json().await.expect("json");
+    assert_eq!(error.code, ErrorCode::NotFound);
+    assert_eq!(error.message, "this account has no key envelope yet");
+    h.shutdown().await;
+}
+
+/// A device name must show something: zero-width and other invisible
+/// characters alone are as empty as spaces.
+#[tokio::test]
+async fn invisible_device_names_are_refused() {
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let fresh = h
+        .client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("sign in");
+    for name in [
+        "\u{200B}",
+        "\u{200B}\u{200C}\u{200D}",
+        "\u{2060}\u{FEFF}",
+        " \u{200B} ",
+        "\u{00AD}\u{180E}",
+    ] {
+        expect_error(
+            h.http
+                .post(h.url("/v1/devices"))
+                .bearer_auth(&fresh.access_token)
+                .json(&serde_json::json!({"name": name, "platform": "linux"})),
+            400,
+            ErrorCode::InvalidDeviceName,
+        )
+        .await;
+    }
+    // Visible text with a zero-width joiner inside (an emoji) is fine.
+    let response = h
+        .http
+        .post(h.url("/v1/devices"))
+        .bearer_auth(&fresh.access_token)
+        .json(
+            &serde_json::json!({"name": "\u{1F469}\u{200D}\u{1F4BB} laptop", "platform": "linux"}),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 201);
     h.shutdown().await;
 }

@@ -94,3 +94,93 @@ fn the_dev_binary_serves_sign_in_and_stops_on_sigterm() {
 
     stop_with_sigterm(child);
 }
+
+/// Every file and directory `cairn-server dev` makes under its data dir
+/// is its user's alone, even started with umask 022: the registry (and
+/// its -wal and -shm), the store's credentials and port, the store's
+/// directories and the objects in them. And a badly signed request to the
+/// store is a client's mistake: it is not logged as an error.
+#[cfg(unix)]
+#[test]
+fn the_dev_binary_keeps_its_files_private_under_umask_022_and_logs_refusals_quietly() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let log = root.path().join("stderr.log");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 022 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_cairn-server"))
+        .args(["dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut url = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if let Some(rest) = line.unwrap().strip_prefix("cairn-server listening on ") {
+            url = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the service URL is printed");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = ServiceClient::new(&url).unwrap();
+        let http = reqwest::Client::new();
+        let (_, grant) = device_with_grant(&client, "laptop").await;
+        assert_eq!(put(&http, &grant.put.head, b"an object").await, 200);
+        // The same URL with its signature changed: refused by the store.
+        let forged = url::Url::parse(&grant.put.head).unwrap();
+        let pairs: Vec<(String, String)> = forged
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "X-Amz-Signature" {
+                    "0".repeat(v.len())
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        let mut forged = forged.clone();
+        forged.query_pairs_mut().clear().extend_pairs(pairs);
+        assert_eq!(put(&http, forged.as_str(), b"forged").await, 403);
+    });
+    stop_with_sigterm(child);
+
+    let mut seen = Vec::new();
+    let mut pending = vec![data.clone()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            for entry in std::fs::read_dir(&path).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+        } else {
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+        }
+        seen.push(path.strip_prefix(&data).unwrap().display().to_string());
+    }
+    for expected in [
+        "registry.sqlite3",
+        "s3-credentials.json",
+        "s3-port",
+        "s3",
+        "s3/cairn",
+    ] {
+        assert!(seen.iter().any(|s| s == expected), "{expected}: {seen:?}");
+    }
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("s3/cairn/") && !s.ends_with("cairn")),
+        "the object is on disk: {seen:?}"
+    );
+
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.contains("ERROR"), "{log}");
+}

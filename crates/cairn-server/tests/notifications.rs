@@ -407,11 +407,88 @@ async fn a_client_cannot_push_large_messages_into_the_socket() {
         "still open after small chatter"
     );
 
-    // 1 MiB in one message: the service drops the connection.
-    let sent = socket.send(Message::text("x".repeat(1 << 20))).await;
-    if sent.is_ok() {
-        assert_ended(&mut socket).await;
+    // 64 KiB in one message: the service closes with 1009 (message too
+    // big), saying why, rather than dropping the connection.
+    socket
+        .send(Message::text("x".repeat(64 * 1024)))
+        .await
+        .expect("sent");
+    let (_, close) = read_until_close(&mut socket, Duration::from_secs(5), usize::MAX).await;
+    let close = close.expect("closed with a frame");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+    assert_eq!(close.reason.as_str(), "message too big");
+    h.shutdown().await;
+}
+
+/// One token cannot hold hundreds of sockets: past the cap per session the
+/// oldest of its sockets is closed with a reason, and past the cap per
+/// user the user's oldest, whatever its session.
+#[tokio::test]
+async fn event_sockets_are_capped_per_session_and_per_user_oldest_first() {
+    use cairn_protocol::event::close_reason;
+    const PER_SESSION: usize = 4;
+    const PER_USER: usize = 32;
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+
+    let mut sockets = Vec::new();
+    for _ in 0..PER_SESSION {
+        sockets.push(raw_socket(&h, laptop.token()).await.expect("connects"));
     }
+    let mut newest = raw_socket(&h, laptop.token()).await.expect("connects");
+    let (_, close) = read_until_close(&mut sockets[0], Duration::from_secs(5), usize::MAX).await;
+    let close = close.expect("the oldest is closed");
+    assert_eq!(close.reason.as_str(), close_reason::REPLACED);
+    assert_eq!(u16::from(close.code), 1008);
+    // The others stay open and hear events.
+    let phone = h.new_device(&key, "phone").await;
+    h.client
+        .report_published(phone.token(), &phone.device.id, 1)
+        .await
+        .expect("publish");
+    for socket in sockets[1..].iter_mut().chain(std::iter::once(&mut newest)) {
+        let (events, close) = read_until_close(socket, Duration::from_secs(5), 2).await;
+        assert!(close.is_none(), "{close:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, ServiceEvent::Published { seq: 1, .. })),
+            "{events:?}"
+        );
+    }
+
+    // Per user: fill the user's cap from other sessions; the laptop's
+    // sockets, now the oldest, go first.
+    let mut others = Vec::new();
+    let mut laptop_open: Vec<_> = sockets.drain(1..).collect();
+    laptop_open.push(newest);
+    while laptop_open.len() + others.len() < PER_USER {
+        let session = h
+            .client
+            .sign_in_with_account_key(&key, None)
+            .await
+            .expect("sign in");
+        for _ in 0..PER_SESSION.min(PER_USER - laptop_open.len() - others.len()) {
+            others.push(
+                raw_socket(&h, &session.access_token)
+                    .await
+                    .expect("connects"),
+            );
+        }
+    }
+    let last = h
+        .client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("sign in");
+    let _one_too_many = raw_socket(&h, &last.access_token).await.expect("connects");
+    let (_, close) =
+        read_until_close(&mut laptop_open[0], Duration::from_secs(5), usize::MAX).await;
+    assert_eq!(
+        close.expect("the user's oldest is closed").reason.as_str(),
+        close_reason::REPLACED
+    );
     h.shutdown().await;
 }
 

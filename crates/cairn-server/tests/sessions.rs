@@ -156,3 +156,111 @@ async fn devices_are_listed_renamed_and_revoked() {
     assert_eq!(err.api_code(), Some(ErrorCode::Conflict));
     h.shutdown().await;
 }
+
+/// RFC 9700, 4.14.2: a refresh token that was already rotated, presented
+/// again, means two parties hold the session. The service cannot tell the
+/// owner from the thief, so the whole session ends: the newer tokens stop
+/// working too.
+#[tokio::test]
+async fn a_reused_refresh_token_revokes_the_whole_session() {
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let phone = h.new_device(&key, "phone").await;
+    let stolen = laptop.session.refresh_token.clone();
+    // The thief refreshes first and would keep the session forever.
+    let thief = h.client.refresh(&stolen).await.expect("first use");
+    h.client
+        .me(&thief.access_token)
+        .await
+        .expect("thief's token works");
+
+    // The owner's copy comes back: refused, and the session is over.
+    let err = h.client.refresh(&stolen).await.expect_err("reuse");
+    assert_eq!(err.api_code(), Some(ErrorCode::InvalidRefreshToken));
+    let err = h
+        .client
+        .me(&thief.access_token)
+        .await
+        .expect_err("the newer access token died with the session");
+    assert_eq!(err.api_code(), Some(ErrorCode::SessionExpired));
+    let err = h
+        .client
+        .refresh(&thief.refresh_token)
+        .await
+        .expect_err("so did the newer refresh token");
+    assert_eq!(err.api_code(), Some(ErrorCode::InvalidRefreshToken));
+
+    // Other sessions of the user are untouched, and the device can sign in
+    // again and resume.
+    h.client
+        .me(phone.token())
+        .await
+        .expect("another session goes on");
+    let again = h
+        .client
+        .sign_in_with_account_key(&key, Some(&laptop.device.id))
+        .await
+        .expect("sign in again");
+    h.client
+        .grant(&again.access_token, &laptop.device.id)
+        .await
+        .expect("the device itself was not revoked");
+    h.shutdown().await;
+}
+
+/// However often it is refreshed, a session ends its absolute lifetime
+/// after the sign-in; then only a new sign-in helps.
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_often_refreshed() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let h = Harness::start_with(clock.clone(), |c| {
+        c.access_token_ttl_secs = 600;
+        c.refresh_token_ttl_secs = 3600;
+        c.session_max_lifetime_secs = 3 * 3600;
+    })
+    .await;
+    let laptop = h.new_device(&h.new_account().await, "laptop").await;
+    let signed_in_at = laptop.session.access_expires_at - 600;
+    let end = signed_in_at + 3 * 3600;
+    let mut session = laptop.session.clone();
+    // Refreshing every 50 minutes keeps the sliding expiry ahead...
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(50 * 60));
+        session = h
+            .client
+            .refresh(&session.refresh_token)
+            .await
+            .expect("refresh");
+    }
+    // ...but no expiry reaches past the session's end.
+    clock.advance(Duration::from_secs(50 * 60));
+    session = h
+        .client
+        .refresh(&session.refresh_token)
+        .await
+        .expect("refresh");
+    assert_eq!(session.refresh_expires_at, end, "not 60 min from now");
+    clock.advance(Duration::from_secs(25 * 60));
+    session = h
+        .client
+        .refresh(&session.refresh_token)
+        .await
+        .expect("refresh");
+    assert_eq!(session.refresh_expires_at, end);
+    assert_eq!(session.access_expires_at, end, "not 10 min from now");
+    clock.advance(Duration::from_secs(6 * 60));
+    let err = h
+        .client
+        .refresh(&session.refresh_token)
+        .await
+        .expect_err("past the session's lifetime");
+    assert_eq!(err.api_code(), Some(ErrorCode::InvalidRefreshToken));
+    let err = h.client.me(&session.access_token).await.expect_err("over");
+    assert_eq!(err.api_code(), Some(ErrorCode::SessionExpired));
+    h.client
+        .sign_in_with_account_key(&laptop.account_key, Some(&laptop.device.id))
+        .await
+        .expect("a new sign-in starts a new session");
+    h.shutdown().await;
+}

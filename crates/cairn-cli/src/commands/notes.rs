@@ -9,7 +9,14 @@ use chrono::{DateTime, Utc};
 use crate::input::read_stdin_text;
 
 pub fn open(data_dir: &Path) -> Result<Store> {
-    Ok(Store::open(data_dir)?)
+    match Store::open(data_dir) {
+        Err(
+            e @ cairn_core::CoreError::Damaged {
+                repairable: true, ..
+            },
+        ) => bail!("{e}: run `cairn repair`"),
+        other => Ok(other?),
+    }
 }
 
 pub fn fmt_time(ms: i64) -> String {

@@ -8,25 +8,60 @@ use super::Registry;
 use crate::ServerError;
 
 impl Registry {
-    pub fn create_device(
+    /// Creates device `id` and binds session `session_id` to it, in one
+    /// transaction, if that live session acts for no device yet. Returns
+    /// `None`, storing nothing, when it already does: of concurrent
+    /// registrations on one session exactly one wins, because the bind is
+    /// a conditional update that SQLite serialises.
+    pub fn register_device(
         &self,
+        session_id: i64,
         user: &UserId,
         id: &DeviceId,
         name: &DeviceName,
         platform: &Platform,
         now: i64,
-    ) -> Result<Device, ServerError> {
-        self.conn()?.execute(
+    ) -> Result<Option<Device>, ServerError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT INTO devices (id, user_id, name, platform, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id.as_str(), user.as_str(), name.as_str(), platform.as_str(), now],
         )?;
-        Ok(Device {
+        let bound = tx.execute(
+            "UPDATE sessions SET device_id = ?1
+             WHERE id = ?2 AND user_id = ?3 AND device_id IS NULL AND revoked_at IS NULL",
+            params![id.as_str(), session_id, user.as_str()],
+        )?;
+        if bound != 1 {
+            // Dropping the transaction rolls the device back.
+            return Ok(None);
+        }
+        tx.commit()?;
+        Ok(Some(Device {
             id: id.clone(),
             name: name.clone(),
             platform: platform.clone(),
             created_at: now,
             revoked_at: None,
-        })
+        }))
+    }
+
+    /// The device a session acts for, read afresh (not from the request's
+    /// authentication, which a concurrent registration may have outdated).
+    pub fn session_device(&self, session_id: i64) -> Result<Option<DeviceId>, ServerError> {
+        let device: Option<Option<String>> = self
+            .conn()?
+            .query_row(
+                "SELECT device_id FROM sessions WHERE id = ?1",
+                params![session_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        device
+            .flatten()
+            .map(|d| super::sessions::parse_device(&d))
+            .transpose()
     }
 
     /// The user's devices, oldest first, revoked ones included.

@@ -28,6 +28,23 @@ pub struct SessionRecord {
     pub revoked: bool,
 }
 
+/// What presenting a refresh token did.
+#[derive(Debug, Clone)]
+pub enum Rotation {
+    /// The session goes on with the new tokens, whose expiries may have
+    /// been shortened to the session's end.
+    Rotated {
+        user_id: UserId,
+        device_id: Option<DeviceId>,
+        access_expires_at: i64,
+        refresh_expires_at: i64,
+    },
+    /// Unknown, expired, revoked, or past the session's absolute lifetime.
+    Refused,
+    /// An already rotated token: the session is revoked now.
+    Reused { session_id: i64, user_id: UserId },
+}
+
 /// id, user, device, access expiry, revocation time.
 type RawSession = (i64, String, Option<String>, i64, Option<i64>);
 
@@ -97,54 +114,82 @@ impl Registry {
         .transpose()
     }
 
-    /// Swaps a live refresh token for new tokens. Returns the session's user
-    /// and device, or `None` if the refresh token is unknown, expired or
-    /// revoked. The old refresh token stops working, so a stolen copy that
-    /// is used after the owner refreshed is refused.
+    /// Swaps a live refresh token for new tokens, the expiries of `new`
+    /// capped at the session's end (`max_lifetime` after its sign-in). The
+    /// old refresh token stops working and is remembered: presented again,
+    /// by the owner after a thief refreshed or by a thief after the owner
+    /// did, it revokes the whole session.
     pub fn rotate_session(
         &self,
         refresh_hash: &str,
         new: &SessionTokens,
+        max_lifetime: i64,
         now: i64,
-    ) -> Result<Option<(UserId, Option<DeviceId>)>, ServerError> {
-        let conn = self.conn()?;
-        let row: Option<(i64, String, Option<String>)> = conn
+    ) -> Result<Rotation, ServerError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM rotated_refresh_tokens WHERE forget_after <= ?1",
+            params![now],
+        )?;
+        let live: Option<(i64, String, Option<String>, i64, i64)> = tx
             .query_row(
-                "SELECT id, user_id, device_id FROM sessions
-                 WHERE refresh_hash = ?1 AND revoked_at IS NULL AND refresh_expires_at > ?2",
-                params![refresh_hash, now],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                "SELECT id, user_id, device_id, created_at, refresh_expires_at FROM sessions
+                 WHERE refresh_hash = ?1 AND revoked_at IS NULL",
+                params![refresh_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((id, user, device)) = row else {
-            return Ok(None);
+        let Some((id, user, device, created_at, refresh_expires_at)) = live else {
+            let reused: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT s.id, s.user_id FROM rotated_refresh_tokens r
+                     JOIN sessions s ON s.id = r.session_id
+                     WHERE r.refresh_hash = ?1",
+                    params![refresh_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((session_id, user)) = reused else {
+                return Ok(Rotation::Refused);
+            };
+            tx.execute(
+                "UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                params![now, session_id],
+            )?;
+            tx.commit()?;
+            return Ok(Rotation::Reused {
+                session_id,
+                user_id: parse_user(&user)?,
+            });
         };
-        conn.execute(
+        let ends_at = created_at.saturating_add(max_lifetime);
+        if refresh_expires_at <= now || ends_at <= now {
+            return Ok(Rotation::Refused);
+        }
+        let access_expires_at = new.access_expires_at.min(ends_at);
+        let refresh_expires_at_new = new.refresh_expires_at.min(ends_at);
+        tx.execute(
             "UPDATE sessions SET access_hash = ?1, access_expires_at = ?2, refresh_hash = ?3, refresh_expires_at = ?4 WHERE id = ?5",
             params![
                 new.access_hash,
-                new.access_expires_at,
+                access_expires_at,
                 new.refresh_hash,
-                new.refresh_expires_at,
+                refresh_expires_at_new,
                 id
             ],
         )?;
-        Ok(Some((
-            parse_user(&user)?,
-            device.map(|d| parse_device(&d)).transpose()?,
-        )))
-    }
-
-    pub fn bind_session_device(
-        &self,
-        session_id: i64,
-        device: &DeviceId,
-    ) -> Result<(), ServerError> {
-        self.conn()?.execute(
-            "UPDATE sessions SET device_id = ?1 WHERE id = ?2",
-            params![device.as_str(), session_id],
+        tx.execute(
+            "INSERT OR IGNORE INTO rotated_refresh_tokens (refresh_hash, session_id, forget_after) VALUES (?1, ?2, ?3)",
+            params![refresh_hash, id, ends_at],
         )?;
-        Ok(())
+        tx.commit()?;
+        Ok(Rotation::Rotated {
+            user_id: parse_user(&user)?,
+            device_id: device.map(|d| parse_device(&d)).transpose()?,
+            access_expires_at,
+            refresh_expires_at: refresh_expires_at_new,
+        })
     }
 
     pub fn revoke_session(&self, session_id: i64, now: i64) -> Result<(), ServerError> {

@@ -26,7 +26,7 @@ pub async fn create(
     if !state.config.providers.account_keys.enabled {
         return Err(ServerError::ProviderDisabled("account_keys"));
     }
-    state.sign_in_limiter.check(client)?;
+    state.sign_in_limits.address(client)?;
     let user_id = UserId::new("key", &new_id(16))?;
     let account_key = new_secret(ACCOUNT_KEY_PREFIX);
     state.registry.create_key_account(

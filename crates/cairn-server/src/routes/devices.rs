@@ -29,14 +29,21 @@ pub async fn register(
         return Err(ServerError::SessionHasDevice(existing.clone()));
     }
     let id = DeviceId::parse(&new_id(12))?;
-    let device = state.registry.create_device(
+    let Some(device) = state.registry.register_device(
+        caller.session_id,
         &caller.user_id,
         &id,
         &request.name,
         &request.platform,
         state.clock.now_secs(),
-    )?;
-    state.registry.bind_session_device(caller.session_id, &id)?;
+    )?
+    else {
+        // Another request on this session registered a device meanwhile.
+        return Err(match state.registry.session_device(caller.session_id)? {
+            Some(existing) => ServerError::SessionHasDevice(existing),
+            None => ServerError::SessionExpired,
+        });
+    };
     state.hub.publish(
         &caller.user_id,
         Some(&id),

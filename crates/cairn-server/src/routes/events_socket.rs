@@ -20,7 +20,12 @@
 //!    socket that lagged re-reads its session from the registry rather
 //!    than assume it missed nothing. Expiry is a timer on the service's
 //!    clock (so a test that moves the clock sees the socket close).
-//! 5. A ping every 20 s keeps idle proxies from closing the socket; the
+//! 5. A session keeps at most a few sockets open, and a user a few dozen
+//!    ([`crate::socket_slots`]); one more closes the oldest, with the
+//!    reason "replaced by a newer connection".
+//! 6. A client message over 4 KiB closes the socket with 1009 (message
+//!    too big) rather than being buffered; the socket is one-way.
+//! 7. A ping every 20 s keeps idle proxies from closing the socket; the
 //!    socket also ends when the client closes it or stops reading, and
 //!    when the server stops.
 //!
@@ -75,6 +80,10 @@ pub async fn events(
 enum SocketEnd {
     Session(SessionEnd),
     Stopping,
+    /// A newer socket took this one's place under the caps.
+    Replaced,
+    /// The client sent a message over [`MAX_CLIENT_MESSAGE`].
+    TooBig,
     /// The session could not be re-read; closing is the safe side.
     Internal,
 }
@@ -92,6 +101,8 @@ impl SocketEnd {
                 (close_code::POLICY, close_reason::SESSION_EXPIRED)
             }
             SocketEnd::Stopping => (close_code::AWAY, "service stopping"),
+            SocketEnd::Replaced => (close_code::POLICY, close_reason::REPLACED),
+            SocketEnd::TooBig => (close_code::SIZE, "message too big"),
             SocketEnd::Internal => (close_code::ERROR, "internal error"),
         };
         CloseFrame {
@@ -107,6 +118,7 @@ async fn serve_socket(
     caller: Caller,
     mut receiver: broadcast::Receiver<Arc<HubMessage>>,
 ) {
+    let mut slot = state.sockets.acquire(&caller.user_id, caller.session_id);
     let (mut sink, mut stream) = socket.split();
     let hello = ServiceEvent::Subscribed {
         device_id: caller.device_id.clone(),
@@ -156,12 +168,14 @@ async fn serve_socket(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             incoming = stream.next() => match incoming {
+                Some(Err(e)) if is_too_big(&e) => break SocketEnd::TooBig,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 // Pongs and anything the client says are ignored; the
                 // socket is one-way.
                 Some(Ok(_)) => {}
             },
             _ = stopping.changed() => break SocketEnd::Stopping,
+            _ = &mut slot.evicted => break SocketEnd::Replaced,
             () = &mut expiry => break SocketEnd::Session(SessionEnd::Expired),
             _ = ping.tick() => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
@@ -212,6 +226,22 @@ fn session_end(state: &AppState, caller: &Caller) -> Result<Option<SessionEnd>, 
         // Sessions are never deleted today; a missing one is surely over.
         None => Ok(Some(SessionEnd::SignedOut)),
     }
+}
+
+/// Whether reading failed because the client's message or frame was over
+/// the limit (tungstenite's capacity error, under axum's).
+fn is_too_big(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if matches!(
+            e.downcast_ref::<tungstenite::Error>(),
+            Some(tungstenite::Error::Capacity(_))
+        ) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 async fn send_event<S>(sink: &mut S, event: &ServiceEvent) -> Result<(), ()>

@@ -46,7 +46,7 @@ pub async fn start(
     ApiJson(request): ApiJson<GithubStartRequest>,
 ) -> Result<Json<GithubStartResponse>, ServerError> {
     let github = provider(&state)?;
-    state.sign_in_limiter.check(client)?;
+    state.sign_in_limits.address(client)?;
     check_loopback_redirect(&request.redirect_uri)?;
     check_challenge(&request.code_challenge)?;
 
@@ -78,7 +78,7 @@ pub async fn exchange(
     ApiJson(request): ApiJson<GithubExchangeRequest>,
 ) -> Result<Json<GithubLoginCode>, ServerError> {
     let github = provider(&state)?;
-    state.sign_in_limiter.check(client)?;
+    state.sign_in_limits.address(client)?;
     let pending = state
         .registry
         .take_oauth_state(&hash_secret(&request.state), state.clock.now_secs())?

@@ -11,6 +11,9 @@ use crate::json_body::ApiJson;
 use crate::state::AppState;
 use crate::ServerError;
 
+/// The largest generation the registry can hold (`i64::MAX`).
+const KEY_ENVELOPE_MAX_GENERATION: u64 = i64::MAX as u64;
+
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -19,9 +22,7 @@ pub async fn get(
         .registry
         .key_envelope(&caller.user_id)?
         .map(Json)
-        .ok_or_else(|| {
-            ServerError::RouteNotFound("no key envelope for this account yet".to_owned())
-        })
+        .ok_or(ServerError::NoKeyEnvelope)
 }
 
 pub async fn put(
@@ -41,10 +42,15 @@ pub async fn put(
             "the key envelope must be JSON",
         ));
     }
-    if request.generation <= request.expected_generation {
+    // Generations count changes one by one and are stored as SQLite's
+    // signed 64-bit integers: a jump to a huge value would leave no room
+    // for the next change and lock the passphrase for good.
+    if request.expected_generation >= KEY_ENVELOPE_MAX_GENERATION
+        || request.generation != request.expected_generation + 1
+    {
         return Err(ServerError::bad_request(
             ErrorCode::BadRequest,
-            "generation must grow with every change",
+            "generation must be one more than expected_generation",
         ));
     }
     let stored = state.registry.put_key_envelope(

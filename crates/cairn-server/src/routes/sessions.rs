@@ -13,7 +13,7 @@ use cairn_protocol::{DeviceId, RefreshRequest, Session, SignInRequest, UserId, U
 use crate::auth::Caller;
 use crate::client_address::ClientAddress;
 use crate::json_body::ApiJson;
-use crate::registry::SessionTokens;
+use crate::registry::{Rotation, SessionTokens};
 use crate::state::AppState;
 use crate::tokens::{constant_time_eq, hash_secret, new_secret, pkce_challenge};
 use crate::ServerError;
@@ -23,7 +23,7 @@ pub async fn sign_in(
     ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<(StatusCode, Json<Session>), ServerError> {
-    state.sign_in_limiter.check(client)?;
+    state.sign_in_limits.address(client)?;
     let now = state.clock.now_secs();
     let (user, device) = match request {
         SignInRequest::AccountKey {
@@ -48,6 +48,7 @@ pub async fn sign_in(
                 .registry
                 .take_login_code(&hash_secret(&login_code), now)?
                 .ok_or(ServerError::InvalidLoginCode)?;
+            state.sign_in_limits.account(&user)?;
             if !constant_time_eq(&pkce_challenge(&code_verifier), &challenge) {
                 return Err(ServerError::InvalidLoginCode);
             }
@@ -89,7 +90,10 @@ fn new_session(
     device: Option<DeviceId>,
     now: i64,
 ) -> Result<Session, ServerError> {
-    let (access_token, refresh_token, tokens) = fresh_tokens(state, now);
+    let (access_token, refresh_token, mut tokens) = fresh_tokens(state, now);
+    let ends_at = now.saturating_add(max_lifetime(state));
+    tokens.access_expires_at = tokens.access_expires_at.min(ends_at);
+    tokens.refresh_expires_at = tokens.refresh_expires_at.min(ends_at);
     state
         .registry
         .create_session(&user, device.as_ref(), &tokens, now)?;
@@ -121,21 +125,53 @@ pub async fn refresh(
     ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Json<Session>, ServerError> {
-    state.sign_in_limiter.check(client)?;
     let now = state.clock.now_secs();
     let (access_token, refresh_token, tokens) = fresh_tokens(&state, now);
-    let (user_id, device_id) = state
-        .registry
-        .rotate_session(&hash_secret(&request.refresh_token), &tokens, now)?
-        .ok_or(ServerError::InvalidRefreshToken)?;
-    Ok(Json(Session {
-        user_id,
-        access_token,
-        access_expires_at: tokens.access_expires_at,
-        refresh_token,
-        refresh_expires_at: tokens.refresh_expires_at,
-        device_id,
-    }))
+    let rotation = state.registry.rotate_session(
+        &hash_secret(&request.refresh_token),
+        &tokens,
+        max_lifetime(&state),
+        now,
+    )?;
+    match rotation {
+        Rotation::Rotated {
+            user_id,
+            device_id,
+            access_expires_at,
+            refresh_expires_at,
+        } => Ok(Json(Session {
+            user_id,
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+            device_id,
+        })),
+        // Only a refused refresh counts against the address: valid ones
+        // are how every device behind it stays signed in.
+        Rotation::Refused => {
+            state.sign_in_limits.address(client)?;
+            Err(ServerError::InvalidRefreshToken)
+        }
+        Rotation::Reused {
+            session_id,
+            user_id,
+        } => {
+            tracing::warn!(
+                session = session_id,
+                user = %user_id,
+                "a rotated refresh token was presented again; the session is revoked"
+            );
+            state.hub.end_session(&user_id, session_id);
+            state.sign_in_limits.address(client)?;
+            Err(ServerError::InvalidRefreshToken)
+        }
+    }
+}
+
+/// A session's absolute lifetime, from its sign-in.
+fn max_lifetime(state: &AppState) -> i64 {
+    i64::try_from(state.config.session_max_lifetime_secs).unwrap_or(i64::MAX)
 }
 
 pub async fn logout(
