@@ -23,14 +23,14 @@ test("splices applied one after another make the same text as their change set",
   assert.equal(changeSetOf(splicesOf(set), start.length).apply(doc(start)).toString(), byHand);
 });
 
-test("a remote insert at the typing point goes before the unsent text in view and store alike", () => {
+test("the unsent text goes before a remote insert at the typing point, in view and store alike", () => {
   const start = doc("ab");
   const typed = changeSetOf([{ index: 1, delete: 0, insert: "XY" }], 2);
   const remote = changeSetOf([{ index: 1, delete: 0, insert: "peer" }], 2);
   const { pending, forView } = rebase(typed, remote);
   const view = forView.apply(typed.apply(start)).toString();
   const store = pending.apply(remote.apply(start)).toString();
-  assert.equal(view, "apeerXYb");
+  assert.equal(view, "aXYpeerb");
   assert.equal(store, view);
 });
 

@@ -8,7 +8,7 @@
 // the new heads and the splices from elsewhere that the editor has not
 // seen. Those arrive computed on "heads + sent"; edits typed meanwhile are
 // rebased over them (CodeMirror's change-set mapping), and the remote
-// splices mapped over those edits are applied to the view.
+// splices mapped over those edits are applied to the view (see `rebase`).
 //
 // One request is in flight at a time and carries everything typed since
 // the last one, so a fast typist costs a request per round trip, not per key.
@@ -50,12 +50,14 @@ export function changeSetOf(splices: Splice[], length: number): ChangeSet {
 
 /**
  * `pending` (typed, not sent) and `remote` (from the store) both start from
- * the same text. The store has `remote` first, so the typed text is rebased
- * to follow it (`pending`), and `remote` is mapped over the typed text for
- * the view (`forView`); view and store then hold the same text.
+ * the same text. The typed text is rebased over `remote` (`pending`, sent
+ * next at the new heads), and `remote` is mapped over the typed text for
+ * the view (`forView`); view and store then hold the same text. Where both
+ * insert at one point the typed text goes first: it continues what the
+ * user was typing there, and putting the remote text first would split it.
  */
 export function rebase(pending: ChangeSet, remote: ChangeSet): { pending: ChangeSet; forView: ChangeSet } {
-  return { pending: pending.map(remote), forView: remote.map(pending, true) };
+  return { pending: pending.map(remote, true), forView: remote.map(pending) };
 }
 
 export class SpliceQueue {
