@@ -15,13 +15,17 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod backlinks;
 mod doc_cache;
 pub mod error;
 mod history;
+pub mod links;
 mod merge;
 mod migrations;
 pub mod model;
 pub mod note_doc;
+pub mod notebook_doc;
+pub mod notebooks;
 pub mod origin;
 mod query;
 mod replica;
@@ -32,6 +36,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};
+pub use backlinks::{Backlink, ImportNote, Link};
 pub use note_doc::{NoteDoc, NoteState};
+pub use notebook_doc::NOTEBOOKS_DOC_ID;
+pub use notebooks::{NewNotebook, Notebook, Place};
 pub use origin::Origin;
 pub use store::{validate_note_id, Store, StoreOptions, DB_FILE};
