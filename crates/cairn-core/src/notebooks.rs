@@ -350,7 +350,7 @@ impl Store {
 
     /// Makes sure the tree document exists here, starting it with the
     /// shared genesis if not.
-    fn ensure_tree(&mut self) -> Result<()> {
+    pub(crate) fn ensure_tree(&mut self) -> Result<()> {
         if self.doc_exists(NOTEBOOKS_DOC_ID)? {
             return Ok(());
         }
@@ -385,8 +385,10 @@ impl Store {
         Ok(true)
     }
 
-    /// The tree document's entries as stored, unresolved.
-    fn tree_entries(&mut self) -> Result<Vec<NotebookEntry>> {
+    /// The tree document's entries as stored: every notebook ever made,
+    /// deleted ones included, with the parent its document names (before
+    /// cycles and dangling parents are resolved).
+    pub fn notebook_entries(&mut self) -> Result<Vec<NotebookEntry>> {
         if !self.doc_exists(NOTEBOOKS_DOC_ID)? {
             return Ok(Vec::new());
         }
@@ -553,7 +555,7 @@ impl Store {
         let Some(nb) = self.doc_mut(note_id)?.state(None)?.notebook else {
             return Ok(());
         };
-        let entries = self.tree_entries()?;
+        let entries = self.notebook_entries()?;
         let by_id: HashMap<&str, &NotebookEntry> =
             entries.iter().map(|e| (e.id.as_str(), e)).collect();
         let mut revive = Vec::new();
