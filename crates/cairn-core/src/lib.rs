@@ -41,4 +41,4 @@ pub use note_doc::{NoteDoc, NoteState};
 pub use notebook_doc::NOTEBOOKS_DOC_ID;
 pub use notebooks::{NewNotebook, Notebook, Place};
 pub use origin::Origin;
-pub use store::{validate_note_id, Store, StoreOptions, DB_FILE};
+pub use store::{validate_note_id, validate_tag, Store, StoreOptions, DB_FILE};

@@ -666,7 +666,7 @@ fn warn_leftover_probe(path: &Path, e: &std::io::Error) {
 }
 
 /// Tags are short single-line labels.
-pub(crate) fn validate_tag(tag: &str) -> Result<String> {
+pub fn validate_tag(tag: &str) -> Result<String> {
     let t = tag.trim().trim_start_matches('#').trim();
     if t.is_empty()
         || t.chars().count() > 64
