@@ -69,7 +69,11 @@ fn parse_date(v: &Value) -> Option<i64> {
             return Some(d.and_utc().timestamp_millis());
         }
     }
-    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, f) {
             return Some(d.and_utc().timestamp_millis());
         }
@@ -210,7 +214,9 @@ pub fn parse(text: &str) -> Result<(Document, Leftovers), String> {
                 None => bad("not a date"),
             },
             "tags" | "tag" => match strings(v, true) {
-                Some(t) => doc.tags.extend(t.into_iter().map(|t| t.trim_start_matches('#').to_string())),
+                Some(t) => doc
+                    .tags
+                    .extend(t.into_iter().map(|t| t.trim_start_matches('#').to_string())),
                 None => bad("not a list of tags"),
             },
             "aliases" | "alias" => match strings(v, false) {
@@ -253,7 +259,10 @@ mod tests {
         let (d, _) = parse("# Hello\nworld").unwrap();
         assert_eq!(d.body, "# Hello\nworld");
         assert!(d.tags.is_empty());
-        assert_eq!(parse("---\nunterminated").unwrap().0.body, "---\nunterminated");
+        assert_eq!(
+            parse("---\nunterminated").unwrap().0.body,
+            "---\nunterminated"
+        );
     }
 
     #[test]
@@ -264,7 +273,10 @@ mod tests {
         let (d, left) = parse(text).unwrap();
         assert_eq!(d.title.as_deref(), Some("Trip"));
         assert_eq!(d.tags, vec!["travel".to_string(), "ideas".to_string()]);
-        assert_eq!(d.aliases, vec!["Lisbon trip".to_string(), "Portugal".to_string()]);
+        assert_eq!(
+            d.aliases,
+            vec!["Lisbon trip".to_string(), "Portugal".to_string()]
+        );
         assert_eq!(d.created_ms, Some(1_588_587_072_000));
         assert_eq!(d.modified_ms, Some(1_609_545_600_000));
         assert_eq!(left.unknown_keys, vec!["author", "location", "completed?"]);
@@ -278,7 +290,10 @@ mod tests {
         let err = parse("---\ntags: [unclosed\n---\nbody").unwrap_err();
         assert!(err.contains("not valid YAML"), "{err}");
         let (_, left) = parse("---\ncreated: someday\ntags: {a: 1}\n---\nx").unwrap();
-        assert_eq!(left.problems, vec!["created: not a date", "tags: not a list of tags"]);
+        assert_eq!(
+            left.problems,
+            vec!["created: not a date", "tags: not a list of tags"]
+        );
     }
 
     #[test]

@@ -45,9 +45,17 @@ fn vault(root: &Path) {
         b"---\ntags: home, cooking\n---\n# Ideas\n\nFor home. The [work plan](../Work/Projects/Plan.md) and [same folder](Groceries.md).\n",
     );
     write(root, "Home/Groceries.md", b"- milk\n- [[Ideas]]\n");
-    write(root, "Top level.md", b"Links to [[Work/Projects/Plan]] and `[[not a link]]`.\n");
+    write(
+        root,
+        "Top level.md",
+        b"Links to [[Work/Projects/Plan]] and `[[not a link]]`.\n",
+    );
     write(root, "Latin1.md", b"caf\xe9 au lait\n");
-    write(root, "Bad yaml.md", b"---\ntags: [unclosed\n---\nstill kept\n");
+    write(
+        root,
+        "Bad yaml.md",
+        b"---\ntags: [unclosed\n---\nstill kept\n",
+    );
     write(root, "Home/photo.png", b"\x89PNG");
     write(root, "attachments/scan.pdf", b"%PDF");
     std::fs::create_dir_all(root.join("Empty")).unwrap();
@@ -71,7 +79,10 @@ fn importing_a_vault_keeps_its_structure_and_says_what_it_left_out() {
 
     // A dry run reports and writes nothing.
     let dry = ok(&data, &["import", "--dry-run", dir]);
-    assert!(dry.contains("would import 6 notes into 4 notebooks"), "{dry}");
+    assert!(
+        dry.contains("would import 6 notes into 4 notebooks"),
+        "{dry}"
+    );
     assert!(!data.join("cairn.db").exists(), "a dry run made a store");
 
     let out = ok(&data, &["import", dir]);
@@ -84,12 +95,19 @@ fn importing_a_vault_keeps_its_structure_and_says_what_it_left_out() {
         ("attachments", "holds no Markdown notes"),
     ] {
         assert!(
-            out.lines().any(|l| l.contains(&format!("{path}: ")) && l.contains(why)),
+            out.lines()
+                .any(|l| l.contains(&format!("{path}: ")) && l.contains(why)),
             "{path} not reported as {why:?}:\n{out}"
         );
     }
-    assert!(!out.contains("app.json"), "inside .obsidian is not listed file by file");
-    assert!(out.contains("Bad yaml.md: front matter is not valid YAML"), "{out}");
+    assert!(
+        !out.contains("app.json"),
+        "inside .obsidian is not listed file by file"
+    );
+    assert!(
+        out.contains("Bad yaml.md: front matter is not valid YAML"),
+        "{out}"
+    );
     assert!(out.contains("not imported: author, review"), "{out}");
     assert!(out.contains("Missing note"), "{out}");
 
@@ -99,12 +117,18 @@ fn importing_a_vault_keeps_its_structure_and_says_what_it_left_out() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["path"].as_str().unwrap().to_string(), n["notes"].as_u64().unwrap()))
+        .map(|n| {
+            (
+                n["path"].as_str().unwrap().to_string(),
+                n["notes"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    let want: BTreeMap<String, u64> = [("Empty", 0), ("Home", 2), ("Work", 1), ("Work/Projects", 1)]
-        .into_iter()
-        .map(|(p, n)| (p.to_string(), n))
-        .collect();
+    let want: BTreeMap<String, u64> =
+        [("Empty", 0), ("Home", 2), ("Work", 1), ("Work/Projects", 1)]
+            .into_iter()
+            .map(|(p, n)| (p.to_string(), n))
+            .collect();
     assert_eq!(paths, want, "{nbs}");
     for n in nbs.as_array().unwrap() {
         assert!(n["id"].is_string() && n.get("parent").is_some() && n["name"].is_string());
@@ -126,9 +150,15 @@ fn importing_a_vault_keeps_its_structure_and_says_what_it_left_out() {
     let home = json(&data, &["list", "--notebook", "Home", "--json"]);
     let work_ideas = by_title(&work)["Ideas"]["id"].as_str().unwrap().to_string();
     let home_ideas = by_title(&home)["Ideas"]["id"].as_str().unwrap().to_string();
-    let groceries = by_title(&home)["Groceries"]["id"].as_str().unwrap().to_string();
+    let groceries = by_title(&home)["Groceries"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(work_ideas, home_ideas);
-    let recursive = json(&data, &["list", "--notebook", "Work", "--recursive", "--json"]);
+    let recursive = json(
+        &data,
+        &["list", "--notebook", "Work", "--recursive", "--json"],
+    );
     assert_eq!(recursive.as_array().unwrap().len(), 2);
 
     let links = json(&data, &["links", plan_id, "--json"]);
@@ -136,7 +166,12 @@ fn importing_a_vault_keeps_its_structure_and_says_what_it_left_out() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["text"].as_str().unwrap().to_string(), l["target_id"].clone()))
+        .map(|l| {
+            (
+                l["text"].as_str().unwrap().to_string(),
+                l["target_id"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         targets,
@@ -165,12 +200,18 @@ fn importing_a_vault_keeps_its_structure_and_says_what_it_left_out() {
     let g_links = json(&data, &["links", &groceries, "--json"]);
     assert_eq!(g_links[0]["target_id"], Value::from(home_ideas.clone()));
     // Code is not links.
-    let top_links = json(&data, &["links", all["Top level"]["id"].as_str().unwrap(), "--json"]);
+    let top_links = json(
+        &data,
+        &["links", all["Top level"]["id"].as_str().unwrap(), "--json"],
+    );
     assert_eq!(top_links.as_array().unwrap().len(), 1);
 
     // The bad front matter note kept all its text.
     let bad = ok(&data, &["show", all["Bad yaml"]["id"].as_str().unwrap()]);
-    assert!(bad.contains("tags: [unclosed") && bad.contains("still kept"), "{bad}");
+    assert!(
+        bad.contains("tags: [unclosed") && bad.contains("still kept"),
+        "{bad}"
+    );
 
     // Importing again reuses the notebooks.
     let again = ok(&data, &["import", dir]);
@@ -196,16 +237,30 @@ fn shape(data: &Path) -> Shape {
     for n in nbs.as_array().unwrap() {
         let path = n["path"].as_str().unwrap().to_string();
         notebook_paths.push(path.clone());
-        lists.push((path, json(data, &["list", "--notebook", n["id"].as_str().unwrap(), "--json"])));
+        lists.push((
+            path,
+            json(
+                data,
+                &["list", "--notebook", n["id"].as_str().unwrap(), "--json"],
+            ),
+        ));
     }
     lists.push((String::new(), json(data, &["list", "--unfiled", "--json"])));
     for (path, list) in &lists {
         for n in list.as_array().unwrap() {
             let title = n["title"].as_str().unwrap().to_string();
-            where_is.insert(n["id"].as_str().unwrap().to_string(), format!("{path}/{title}"));
+            where_is.insert(
+                n["id"].as_str().unwrap().to_string(),
+                format!("{path}/{title}"),
+            );
             notes.insert(
                 (path.clone(), title),
-                (n["tags"].clone(), n["created_ms"].clone(), n["modified_ms"].clone(), n["pinned"].clone()),
+                (
+                    n["tags"].clone(),
+                    n["created_ms"].clone(),
+                    n["modified_ms"].clone(),
+                    n["pinned"].clone(),
+                ),
             );
         }
     }
@@ -232,15 +287,26 @@ fn export_then_import_gives_the_same_notebooks_notes_tags_and_links() {
     ok(&a, &["import", src.path().to_str().unwrap()]);
     // A rename after import: the exported links must follow it.
     let home = json(&a, &["list", "--notebook", "Home", "--json"]);
-    let groceries = by_title(&home)["Groceries"]["id"].as_str().unwrap().to_string();
-    let out = common::cairn_stdin(&a, &["edit", &groceries], Some(b"Shopping\n- milk\n- [[Ideas]]\n"));
+    let groceries = by_title(&home)["Groceries"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = common::cairn_stdin(
+        &a,
+        &["edit", &groceries],
+        Some(b"Shopping\n- milk\n- [[Ideas]]\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let exp = d.path().join("export");
     let said = ok(&a, &["export", exp.to_str().unwrap()]);
     assert!(said.contains("exported 6 notes in 4 notebooks"), "{said}");
     assert!(exp.join("Empty").is_dir());
     let home_ideas = std::fs::read_to_string(exp.join("Home/Ideas.md")).unwrap();
-    assert!(home_ideas.contains("[[Home/Shopping|same folder]]") || home_ideas.contains("[[Shopping|same folder]]"), "{home_ideas}");
+    assert!(
+        home_ideas.contains("[[Home/Shopping|same folder]]")
+            || home_ideas.contains("[[Shopping|same folder]]"),
+        "{home_ideas}"
+    );
     assert!(home_ideas.contains("[[Plan|work plan]]"), "{home_ideas}");
     ok(&b, &["import", exp.to_str().unwrap()]);
     let (sa, sb) = (shape(&a), shape(&b));
@@ -255,42 +321,80 @@ fn notebook_commands() {
     let d = tempfile::tempdir().unwrap();
     let data = d.path();
     let work = last_line(&ok(data, &["notebook", "create", "Work"]));
-    let proj = last_line(&ok(data, &["notebook", "create", "Projects", "--parent", "Work"]));
+    let proj = last_line(&ok(
+        data,
+        &["notebook", "create", "Projects", "--parent", "Work"],
+    ));
     let home = last_line(&ok(data, &["notebook", "create", "Home"]));
-    let n1 = last_line(&ok(data, &["new", "--notebook", "Work/Projects", "Roadmap\nQ3"]));
+    let n1 = last_line(&ok(
+        data,
+        &["new", "--notebook", "Work/Projects", "Roadmap\nQ3"],
+    ));
     let n2 = last_line(&ok(data, &["new", "Loose note"]));
     ok(data, &["move", &n2, &home]);
     let listed = json(data, &["list", "--notebook", "Home", "--json"]);
     assert_eq!(listed[0]["id"], Value::from(n2.clone()));
     ok(data, &["move", &n2, "--unfiled"]);
-    assert_eq!(json(data, &["list", "--unfiled", "--json"])[0]["id"], Value::from(n2.clone()));
+    assert_eq!(
+        json(data, &["list", "--unfiled", "--json"])[0]["id"],
+        Value::from(n2.clone())
+    );
     ok(data, &["notebook", "rename", "Work/Projects", "Plans"]);
-    ok(data, &["notebook", "move", "Work/Plans", "--parent", "Home"]);
+    ok(
+        data,
+        &["notebook", "move", "Work/Plans", "--parent", "Home"],
+    );
     let nbs = json(data, &["notebook", "list", "--json"]);
-    let plans = nbs.as_array().unwrap().iter().find(|n| n["id"] == Value::from(proj.clone())).unwrap();
+    let plans = nbs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == proj.as_str())
+        .unwrap();
     assert_eq!(plans["path"], "Home/Plans");
     assert_eq!(plans["parent"], Value::from(home.clone()));
     assert_eq!(plans["notes"], 1);
     // Into its own descendant: refused with a sentence.
-    let out = cairn(data, &["notebook", "move", "Home", "--parent", "Home/Plans"]);
+    let out = cairn(
+        data,
+        &["notebook", "move", "Home", "--parent", "Home/Plans"],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("inside it"), "{}", stderr(&out));
     ok(data, &["notebook", "move", "Home/Plans", "--top"]);
     // Two with one path: the path is refused, the id works.
     last_line(&ok(data, &["notebook", "create", "Plans"]));
     let out = cairn(data, &["list", "--notebook", "Plans"]);
-    assert!(stderr(&out).contains("more than one notebook"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than one notebook"),
+        "{}",
+        stderr(&out)
+    );
     // Delete: the note goes to the trash; restoring brings the notebook back.
     let said = ok(data, &["notebook", "delete", &proj]);
     assert!(said.contains("1 notes moved to the trash"), "{said}");
-    assert_eq!(json(data, &["list", "--trashed", "--json"])[0]["id"], Value::from(n1.clone()));
+    assert_eq!(
+        json(data, &["list", "--trashed", "--json"])[0]["id"],
+        Value::from(n1.clone())
+    );
     ok(data, &["restore", &n1]);
     let nbs = json(data, &["notebook", "list", "--json"]);
-    assert!(nbs.as_array().unwrap().iter().any(|n| n["id"] == Value::from(proj.clone())));
-    assert_eq!(json(data, &["list", "--notebook", &proj, "--json"])[0]["id"], Value::from(n1.clone()));
+    assert!(nbs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == proj.as_str()));
+    assert_eq!(
+        json(data, &["list", "--notebook", &proj, "--json"])[0]["id"],
+        Value::from(n1.clone())
+    );
     // Links and backlinks.
     let src = last_line(&ok(data, &["new", "Index"]));
-    let out = common::cairn_stdin(data, &["edit", &src], Some(b"Index\n[[Roadmap]] [[Nothing yet]]"));
+    let out = common::cairn_stdin(
+        data,
+        &["edit", &src],
+        Some(b"Index\n[[Roadmap]] [[Nothing yet]]"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let links = json(data, &["links", &src, "--json"]);
     assert_eq!(links[0]["target_id"], Value::from(n1.clone()));
@@ -298,5 +402,9 @@ fn notebook_commands() {
     assert_eq!(links[1]["text"], "Nothing yet");
     let back = json(data, &["backlinks", &n1, "--json"]);
     assert_eq!(back, serde_json::json!([{"id": src, "title": "Index"}]));
-    assert!(nbs.as_array().unwrap().iter().any(|n| n["id"] == Value::from(work.clone())));
+    assert!(nbs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == work.as_str()));
 }

@@ -317,41 +317,43 @@ impl Store {
     }
 
     /// Creates many notes in one transaction, each with its notebook and
-    /// links (an import). All are stored, or none.
+    /// links (an import). All are stored, or none. The documents are made
+    /// on worker threads (that is most of the cost) and written here.
     pub fn create_notes(&mut self, notes: Vec<ImportNote>) -> Result<Vec<String>> {
         let now = self.clock.now_ms();
-        let mut prepared = Vec::with_capacity(notes.len());
-        for n in notes {
-            let id = match n.id {
-                Some(id) => {
-                    validate_note_id(&id)?;
-                    id
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let per = notes.len().div_ceil(workers).max(1);
+        let actor = self.actor.clone();
+        let prepared: Vec<(String, Vec<u8>, NoteState)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = notes
+                .chunks(per)
+                .map(|chunk| {
+                    let actor = &actor;
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|n| prepare(n, actor, now))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(notes.len());
+            for h in handles {
+                match h.join() {
+                    Ok(part) => all.extend(part?),
+                    Err(_) => {
+                        return Err(CoreError::Invalid {
+                            what: "import",
+                            reason: "a worker making notes stopped".into(),
+                        })
+                    }
                 }
-                None => uuid::Uuid::new_v4().to_string(),
-            };
-            let new = n.note;
-            let created = new.created_ms.unwrap_or(now);
-            let mut doc = NoteDoc::create(&id, &self.actor, &new.body, created)?;
-            for t in &new.tags {
-                doc.add_tag(&validate_tag(t)?)?;
             }
-            if new.pinned {
-                doc.set_flag(Flag::Pinned, true)?;
-            }
-            if new.trashed {
-                doc.set_flag(Flag::Trashed, true)?;
-            }
-            doc.set_notebook(n.notebook.as_deref())?;
-            for (text, target) in &n.links {
-                doc.set_link(text, target)?;
-            }
-            let modified = new.modified_ms.unwrap_or(created);
-            doc.set_modified(modified)?;
-            doc.commit_local(modified)?;
-            let snapshot = doc.save();
-            let state = doc.state(None)?;
-            prepared.push((id, snapshot, state));
-        }
+            Ok(all)
+        })?;
         let ids: Vec<String> = prepared.iter().map(|p| p.0.clone()).collect();
         let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.in_tx(&touched, |s| {
@@ -373,4 +375,37 @@ impl Store {
         })?;
         Ok(ids)
     }
+}
+
+/// One new note's document, snapshot and state.
+fn prepare(n: &ImportNote, actor: &[u8], now: i64) -> Result<(String, Vec<u8>, NoteState)> {
+    let id = match &n.id {
+        Some(id) => {
+            validate_note_id(id)?;
+            id.clone()
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let new = &n.note;
+    let created = new.created_ms.unwrap_or(now);
+    let mut doc = NoteDoc::create(&id, actor, &new.body, created)?;
+    for t in &new.tags {
+        doc.add_tag(&validate_tag(t)?)?;
+    }
+    if new.pinned {
+        doc.set_flag(Flag::Pinned, true)?;
+    }
+    if new.trashed {
+        doc.set_flag(Flag::Trashed, true)?;
+    }
+    doc.set_notebook(n.notebook.as_deref())?;
+    for (text, target) in &n.links {
+        doc.set_link(text, target)?;
+    }
+    let modified = new.modified_ms.unwrap_or(created);
+    doc.set_modified(modified)?;
+    doc.commit_local(modified)?;
+    let snapshot = doc.save();
+    let state = doc.state(None)?;
+    Ok((id, snapshot, state))
 }

@@ -13,9 +13,9 @@
 //! assert_eq!(store.list(&ListQuery::default()).unwrap().len(), 1);
 //! ```
 
+pub mod backlinks;
 pub mod clock;
 pub mod crypto;
-pub mod backlinks;
 mod doc_cache;
 pub mod error;
 mod history;
@@ -32,11 +32,11 @@ mod replica;
 mod store;
 pub mod sync;
 
+pub use backlinks::{Backlink, ImportNote, Link};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};
-pub use backlinks::{Backlink, ImportNote, Link};
 pub use note_doc::{NoteDoc, NoteState};
 pub use notebook_doc::NOTEBOOKS_DOC_ID;
 pub use notebooks::{NewNotebook, Notebook, Place};

@@ -256,7 +256,11 @@ mod tests {
             texts(body),
             vec![
                 ("Plan".into(), None, None),
-                ("Plan".into(), Some("Goals".into()), Some("the goals".into())),
+                (
+                    "Plan".into(),
+                    Some("Goals".into()),
+                    Some("the goals".into())
+                ),
                 ("Other".into(), None, Some("x".into())),
             ]
         );

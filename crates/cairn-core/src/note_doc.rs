@@ -202,7 +202,12 @@ impl NoteDoc {
         })
     }
 
-    fn get_str(&self, obj: ObjId, key: &str, heads: Option<&[ChangeHash]>) -> Result<Option<String>> {
+    fn get_str(
+        &self,
+        obj: ObjId,
+        key: &str,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<Option<String>> {
         Ok(match self.get_value(obj, key, heads)? {
             Some((Value::Scalar(s), _)) => match s.as_ref() {
                 ScalarValue::Str(v) => Some(v.to_string()),
@@ -217,7 +222,10 @@ impl NoteDoc {
         self.links(None)
     }
 
-    fn links(&self, heads: Option<&[ChangeHash]>) -> Result<std::collections::BTreeMap<String, String>> {
+    fn links(
+        &self,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
         let mut out = std::collections::BTreeMap::new();
         if let Some((Value::Object(ObjType::Map), obj)) = self.get_value(ROOT, "links", heads)? {
             let keys: Vec<String> = match heads {
@@ -238,8 +246,15 @@ impl NoteDoc {
         match notebook {
             Some(nb) => self.doc.put(ROOT, "notebook", nb).map_err(self.err_owned()),
             None => {
-                if self.doc.get(ROOT, "notebook").map_err(self.err_owned())?.is_some() {
-                    self.doc.delete(ROOT, "notebook").map_err(self.err_owned())?;
+                if self
+                    .doc
+                    .get(ROOT, "notebook")
+                    .map_err(self.err_owned())?
+                    .is_some()
+                {
+                    self.doc
+                        .delete(ROOT, "notebook")
+                        .map_err(self.err_owned())?;
                 }
                 Ok(())
             }
@@ -263,7 +278,12 @@ impl NoteDoc {
         if let Some((Value::Object(ObjType::Map), links)) =
             self.doc.get(ROOT, "links").map_err(self.err_owned())?
         {
-            if self.doc.get(&links, text).map_err(self.err_owned())?.is_some() {
+            if self
+                .doc
+                .get(&links, text)
+                .map_err(self.err_owned())?
+                .is_some()
+            {
                 self.doc.delete(&links, text).map_err(self.err_owned())?;
             }
         }

@@ -101,16 +101,17 @@ pub(crate) fn read_entries(
         let Some((Value::Object(ObjType::Map), obj)) = entry else {
             continue;
         };
-        let field = |key: &str| -> std::result::Result<Option<ScalarValue>, automerge::AutomergeError> {
-            let v = match heads {
-                Some(h) => doc.get_at(&obj, key, h)?,
-                None => doc.get(&obj, key)?,
+        let field =
+            |key: &str| -> std::result::Result<Option<ScalarValue>, automerge::AutomergeError> {
+                let v = match heads {
+                    Some(h) => doc.get_at(&obj, key, h)?,
+                    None => doc.get(&obj, key)?,
+                };
+                Ok(match v {
+                    Some((Value::Scalar(s), _)) => Some(s.into_owned()),
+                    _ => None,
+                })
             };
-            Ok(match v {
-                Some((Value::Scalar(s), _)) => Some(s.into_owned()),
-                _ => None,
-            })
-        };
         let name = match field("name")? {
             Some(ScalarValue::Str(s)) => s.to_string(),
             _ => String::new(),
@@ -208,13 +209,13 @@ pub(crate) fn set_deleted(doc: &mut AutoCommit, id: &str, deleted: bool) -> Resu
 /// Deleted notebooks are kept (their trashed notes still name them) and
 /// their own parent is resolved the same way.
 pub fn resolve(entries: &[NotebookEntry]) -> Vec<NotebookEntry> {
-    let by_id: HashMap<&str, &NotebookEntry> =
-        entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let by_id: HashMap<&str, &NotebookEntry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut parent: BTreeMap<&str, Option<&str>> = BTreeMap::new();
     for e in entries {
-        let p = e.parent.as_deref().filter(|p| {
-            *p != e.id && by_id.get(p).is_some_and(|pe| !pe.deleted || e.deleted)
-        });
+        let p = e
+            .parent
+            .as_deref()
+            .filter(|p| *p != e.id && by_id.get(p).is_some_and(|pe| !pe.deleted || e.deleted));
         parent.insert(e.id.as_str(), p);
     }
     // Each notebook has at most one parent, so loops are disjoint and a

@@ -68,10 +68,7 @@ pub enum Place {
 /// Notebook names are one line without `/` (which separates a path).
 pub fn validate_notebook_name(name: &str) -> Result<String> {
     let n = name.trim();
-    if n.is_empty()
-        || n.chars().count() > 200
-        || n.contains('/')
-        || n.chars().any(char::is_control)
+    if n.is_empty() || n.chars().count() > 200 || n.contains('/') || n.chars().any(char::is_control)
     {
         return Err(CoreError::Invalid {
             what: "notebook name",
@@ -135,7 +132,11 @@ impl Store {
     /// The live notebooks in tree order (depth first; siblings by position,
     /// then name, then id), each with its path and note counts.
     pub fn notebooks(&self) -> Result<Vec<Notebook>> {
-        let rows: Vec<Row> = self.tree_rows()?.into_iter().filter(|r| !r.deleted).collect();
+        let rows: Vec<Row> = self
+            .tree_rows()?
+            .into_iter()
+            .filter(|r| !r.deleted)
+            .collect();
         let mut direct: HashMap<String, usize> = HashMap::new();
         {
             let mut stmt = self
@@ -146,7 +147,9 @@ impl Store {
                 )
                 .map_err(sql_err("counting notes in notebooks", &self.path))?;
             let counts = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)))
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+                })
                 .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(sql_err("counting notes in notebooks", &self.path))?;
             direct.extend(counts);
@@ -195,8 +198,11 @@ impl Store {
         }
         // Totals bottom-up: in depth-first order every descendant comes
         // after its ancestor, so walking backwards adds children first.
-        let index: HashMap<String, usize> =
-            out.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+        let index: HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
         for i in (0..out.len()).rev() {
             out[i].notes_total += out[i].notes;
             if let Some(p) = out[i].parent.as_ref().and_then(|p| index.get(p)) {

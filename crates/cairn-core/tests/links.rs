@@ -26,7 +26,8 @@ fn links_survive_renaming_their_target() {
         .unwrap();
     // Created with its links in the body: resolved at the first edit.
     s.splice(&a, 0, 0, "").unwrap();
-    s.set_body(&a, "Diary\nsee [[Plan]] and [[Plan#Goals|goals]]!").unwrap();
+    s.set_body(&a, "Diary\nsee [[Plan]] and [[Plan#Goals|goals]]!")
+        .unwrap();
     let links = s.links(&a).unwrap();
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0].target_id.as_deref(), Some(plan.as_str()));
@@ -62,7 +63,12 @@ fn unresolved_links_resolve_when_the_title_appears_and_following_creates_it() {
     let (made, created) = s.follow_link(&a, "Nowhere").unwrap();
     assert!(created);
     assert_eq!(s.get(&made).unwrap().title, "Nowhere");
-    assert_eq!(s.places(&[made.clone()]).unwrap()[0].1.as_deref(), Some(nb.as_str()));
+    assert_eq!(
+        s.places(std::slice::from_ref(&made)).unwrap()[0]
+            .1
+            .as_deref(),
+        Some(nb.as_str())
+    );
     let (again, created) = s.follow_link(&a, "Nowhere").unwrap();
     assert_eq!((again.as_str(), created), (made.as_str(), false));
     assert_eq!(ids(&s.backlinks(&made).unwrap()), vec![a]);
@@ -125,11 +131,25 @@ fn deleting_a_notebook_trashes_its_notes_and_restoring_one_puts_it_back() {
         .collect();
     assert_eq!(
         paths,
-        vec![("Work", 1, 2), ("Work/Projects", 0, 1), ("Work/Projects/Deep", 1, 1)]
+        vec![
+            ("Work", 1, 2),
+            ("Work/Projects", 0, 1),
+            ("Work/Projects/Deep", 1, 1)
+        ]
     );
     assert_eq!(s.unfiled_count().unwrap(), 1);
-    assert_eq!(s.list_place(&Place::Notebook(work.clone()), true).unwrap().len(), 2);
-    assert_eq!(s.list_place(&Place::Notebook(work.clone()), false).unwrap().len(), 1);
+    assert_eq!(
+        s.list_place(&Place::Notebook(work.clone()), true)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.list_place(&Place::Notebook(work.clone()), false)
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(s.list_place(&Place::Unfiled, false).unwrap()[0].id, n3);
     // Into its own descendant: refused, nothing changed.
     let err = s.move_notebook(&work, Some(&deep)).unwrap_err();
@@ -140,14 +160,25 @@ fn deleting_a_notebook_trashes_its_notes_and_restoring_one_puts_it_back() {
     assert_eq!(s.notebooks().unwrap().len(), 1);
     assert!(s.get(&n2).unwrap().trashed);
     assert_eq!(
-        s.list(&ListQuery { trashed: true, ..ListQuery::default() }).unwrap().len(),
+        s.list(&ListQuery {
+            trashed: true,
+            ..ListQuery::default()
+        })
+        .unwrap()
+        .len(),
         1
     );
-    assert_eq!(s.move_note(&n3, Some(&deep)).unwrap_err().code(), "notebook_deleted");
+    assert_eq!(
+        s.move_note(&n3, Some(&deep)).unwrap_err().code(),
+        "notebook_deleted"
+    );
     // Restore n2: Deep and Projects are back, n2 in Deep.
     s.restore(&n2).unwrap();
     assert_eq!(s.find_notebook("Work/Projects/Deep").unwrap(), deep);
-    assert_eq!(s.places(&[n2.clone()]).unwrap()[0].1.as_deref(), Some(deep.as_str()));
+    assert_eq!(
+        s.places(std::slice::from_ref(&n2)).unwrap()[0].1.as_deref(),
+        Some(deep.as_str())
+    );
     // Reopened from disk, the same.
     drop(s);
     let s = open(d.path());

@@ -15,14 +15,41 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Step {
-    Create { replica: usize, parent: usize },
-    Rename { replica: usize, nb: usize, name: usize },
-    Move { replica: usize, nb: usize, parent: usize },
-    Delete { replica: usize, nb: usize },
-    MoveNote { replica: usize, note: usize, nb: usize },
-    Restore { replica: usize, note: usize },
-    Send { from: usize, to: usize },
-    Deliver { to: usize, pick: usize },
+    Create {
+        replica: usize,
+        parent: usize,
+    },
+    Rename {
+        replica: usize,
+        nb: usize,
+        name: usize,
+    },
+    Move {
+        replica: usize,
+        nb: usize,
+        parent: usize,
+    },
+    Delete {
+        replica: usize,
+        nb: usize,
+    },
+    MoveNote {
+        replica: usize,
+        note: usize,
+        nb: usize,
+    },
+    Restore {
+        replica: usize,
+        note: usize,
+    },
+    Send {
+        from: usize,
+        to: usize,
+    },
+    Deliver {
+        to: usize,
+        pick: usize,
+    },
 }
 
 const NAMES: [&str; 4] = ["Work", "Home", "Ideas", "Archive"];
@@ -70,10 +97,7 @@ fn allowed<T>(r: Result<T, CoreError>) {
 }
 
 /// All the changes `from` has that `to` had not seen at the last send.
-fn message(
-    from: &mut Store,
-    seen: &mut BTreeMap<String, Vec<String>>,
-) -> Vec<(String, Vec<u8>)> {
+fn message(from: &mut Store, seen: &mut BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for id in from.all_note_ids().unwrap() {
         let base = seen.get(&id).cloned().unwrap_or_default();
@@ -174,7 +198,11 @@ fn run(n: usize, steps: Vec<Step>) {
                     allowed(st.rename_notebook(&id, NAMES[name]));
                 }
             }
-            Step::Move { replica, nb, parent } => {
+            Step::Move {
+                replica,
+                nb,
+                parent,
+            } => {
                 let st = &mut reps[replica % n].store;
                 if let Some(id) = pick(st, nb) {
                     let p = pick(st, parent);

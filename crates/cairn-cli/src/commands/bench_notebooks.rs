@@ -119,7 +119,11 @@ pub(crate) fn run() -> Result<serde_json::Value> {
     store.move_notebook(&big, Some(&other))?;
     let move_notebook_ms = ms(t);
     let moved = store.notebook(&other)?;
-    anyhow::ensure!(moved.notes_total == 2000, "{} notes moved", moved.notes_total);
+    anyhow::ensure!(
+        moved.notes_total == 2000,
+        "{} notes moved",
+        moved.notes_total
+    );
 
     Ok(serde_json::json!({
         "import_tree_notes": NOTES,

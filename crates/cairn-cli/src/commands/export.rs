@@ -64,7 +64,10 @@ pub fn export(data_dir: &Path, dir: &Path) -> Result<()> {
             .and_then(|p| folder_of.get(p))
             .cloned()
             .unwrap_or_default();
-        let name = unique(names_in.entry(parent.clone()).or_default(), &file_name(&nb.name));
+        let name = unique(
+            names_in.entry(parent.clone()).or_default(),
+            &file_name(&nb.name),
+        );
         let folder = if parent.is_empty() {
             name
         } else {
@@ -94,7 +97,10 @@ pub fn export(data_dir: &Path, dir: &Path) -> Result<()> {
             .flatten()
             .and_then(|nb| folder_of.get(&nb).cloned())
             .unwrap_or_default();
-        let name = unique(files_in.entry(folder.clone()).or_default(), &file_name(&s.title));
+        let name = unique(
+            files_in.entry(folder.clone()).or_default(),
+            &file_name(&s.title),
+        );
         *stems.entry(name.to_lowercase()).or_default() += 1;
         let path = if folder.is_empty() {
             name
@@ -108,11 +114,13 @@ pub fn export(data_dir: &Path, dir: &Path) -> Result<()> {
     let wiki_name = |id: &str| -> Option<String> {
         let path = path_of.get(id)?;
         let stem = path.rsplit('/').next().unwrap_or(path);
-        Some(if stems.get(&stem.to_lowercase()).copied().unwrap_or(0) > 1 {
-            path.clone()
-        } else {
-            stem.to_string()
-        })
+        Some(
+            if stems.get(&stem.to_lowercase()).copied().unwrap_or(0) > 1 {
+                path.clone()
+            } else {
+                stem.to_string()
+            },
+        )
     };
 
     let bar = indicatif::ProgressBar::new(summaries.len() as u64);

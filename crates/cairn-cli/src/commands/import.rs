@@ -56,7 +56,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn new_notebooks(&self) -> usize {
-        self.notebooks.values().filter(|(_, existed)| !existed).count()
+        self.notebooks
+            .values()
+            .filter(|(_, existed)| !existed)
+            .count()
     }
 }
 
@@ -68,7 +71,8 @@ fn is_markdown(p: &Path) -> bool {
 /// Reads and checks the whole folder; `store` (when there is one) says
 /// which notebooks and note ids exist already.
 pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
-    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
+    let meta =
+        std::fs::metadata(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
     anyhow::ensure!(meta.is_dir(), "{} is not a folder", dir.display());
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
@@ -93,7 +97,11 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
                     .unwrap_or_else(|| dir.display().to_string());
                 skipped.push(Skipped {
                     path,
-                    reason: format!("cannot be read: {}", e.io_error().map_or_else(|| e.to_string(), |io| io.to_string())),
+                    reason: format!(
+                        "cannot be read: {}",
+                        e.io_error()
+                            .map_or_else(|| e.to_string(), |io| io.to_string())
+                    ),
                 });
                 continue;
             }
@@ -101,7 +109,11 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
         if entry.depth() == 0 {
             continue;
         }
-        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path()).to_path_buf();
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap_or(entry.path())
+            .to_path_buf();
         let parent = rel.parent().map(shown).unwrap_or_default();
         *entries_in.entry(parent.clone()).or_default() += 1;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -117,7 +129,9 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
                 skipped.push(skip("a hidden folder"));
                 it.skip_current_dir();
             } else if let Err(e) = cairn_core::notebooks::validate_notebook_name(&name) {
-                skipped.push(skip(&format!("the folder's name cannot be a notebook's ({e}); nothing in it was imported")));
+                skipped.push(skip(&format!(
+                    "the folder's name cannot be a notebook's ({e}); nothing in it was imported"
+                )));
                 it.skip_current_dir();
             } else {
                 folders.push(shown(&rel));
@@ -144,13 +158,17 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
             }
         };
         let Ok(text) = String::from_utf8(bytes) else {
-            skipped.push(skip("not valid UTF-8 text; save it as UTF-8 and import it again"));
+            skipped.push(skip(
+                "not valid UTF-8 text; save it as UTF-8 and import it again",
+            ));
             continue;
         };
         let (mut doc, left) = match frontmatter::parse(&text) {
             Ok(parsed) => parsed,
             Err(why) => {
-                warnings.push(skip(&format!("{why}; imported with the front matter as part of the text")));
+                warnings.push(skip(&format!(
+                    "{why}; imported with the front matter as part of the text"
+                )));
                 (
                     frontmatter::Document {
                         body: text.clone(),
@@ -196,12 +214,18 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
         let want = doc.title.clone().unwrap_or_else(|| stem.clone());
         let has = title_of(&doc.body);
         let own_heading = doc.title.is_none()
-            && doc.body.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| l.trim_start().starts_with('#'));
+            && doc
+                .body
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_start().starts_with('#'));
         if !want.is_empty() && !has.eq_ignore_ascii_case(&want) && !own_heading {
             doc.body = format!("# {want}\n\n{}", doc.body);
         }
         let id = match doc.id.as_deref().filter(|i| {
-            cairn_core::validate_note_id(i).is_ok() && !existing_ids.contains(*i) && !used_ids.contains(*i)
+            cairn_core::validate_note_id(i).is_ok()
+                && !existing_ids.contains(*i)
+                && !used_ids.contains(*i)
         }) {
             Some(i) => i.to_string(),
             None => uuid::Uuid::new_v4().to_string(),
@@ -271,28 +295,25 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
         }
     }
     let pick = |cands: &[usize], from: &File| -> Option<usize> {
-        cands
-            .iter()
-            .copied()
-            .min_by_key(|&c| {
-                // Its own folder first, then the nearest folder (the most
-                // leading folders shared), then the shortest path.
-                let f = &files[c];
-                let shared = f
-                    .rel
-                    .parent()
-                    .into_iter()
-                    .flat_map(|p| p.components())
-                    .zip(Path::new(&from.folder).components())
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                (
-                    f.folder != from.folder,
-                    usize::MAX - shared,
-                    f.rel.components().count(),
-                    f.rel.clone(),
-                )
-            })
+        cands.iter().copied().min_by_key(|&c| {
+            // Its own folder first, then the nearest folder (the most
+            // leading folders shared), then the shortest path.
+            let f = &files[c];
+            let shared = f
+                .rel
+                .parent()
+                .into_iter()
+                .flat_map(|p| p.components())
+                .zip(Path::new(&from.folder).components())
+                .take_while(|(a, b)| a == b)
+                .count();
+            (
+                f.folder != from.folder,
+                usize::MAX - shared,
+                f.rel.components().count(),
+                f.rel.clone(),
+            )
+        })
     };
     let resolve = |span: &links::LinkSpan, from: &File| -> Option<usize> {
         let decoded = match span.kind {
@@ -304,7 +325,9 @@ pub fn plan(dir: &Path, store: Option<&Store>) -> Result<Plan> {
             .strip_suffix(".md")
             .or_else(|| path.strip_suffix(".markdown"))
             .unwrap_or(path);
-        let relative = span.kind == LinkKind::Markdown || stripped.starts_with("./") || stripped.starts_with("../");
+        let relative = span.kind == LinkKind::Markdown
+            || stripped.starts_with("./")
+            || stripped.starts_with("../");
         if relative {
             let joined = normalize(&Path::new(&from.folder).join(stripped));
             if let Some(i) = joined.and_then(|j| by_path.get(&lower(&j)).copied()) {
@@ -406,7 +429,9 @@ pub fn apply(store: &mut Store, plan: &mut Plan) -> Result<usize> {
             Some((p, n)) => (Some(p), n),
             None => (None, folder.as_str()),
         };
-        let parent = parent_path.and_then(|p| plan.notebooks.get(p)).map(|(id, _)| id.clone());
+        let parent = parent_path
+            .and_then(|p| plan.notebooks.get(p))
+            .map(|(id, _)| id.clone());
         new.push(NewNotebook {
             id: Some(id.clone()),
             name: name.to_string(),

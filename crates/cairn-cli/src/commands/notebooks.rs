@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use clap::Subcommand;
 use cairn_core::{Place, Store};
+use clap::Subcommand;
 
 use crate::commands::notes::open;
 
@@ -28,7 +28,12 @@ pub enum NotebookCommand {
     /// Move a notebook into another, or to the top level.
     Move {
         notebook: String,
-        #[arg(long, value_name = "NOTEBOOK", conflicts_with = "top", required_unless_present = "top")]
+        #[arg(
+            long,
+            value_name = "NOTEBOOK",
+            conflicts_with = "top",
+            required_unless_present = "top"
+        )]
         parent: Option<String>,
         #[arg(long)]
         top: bool,
@@ -60,7 +65,13 @@ pub fn run(data_dir: &Path, which: NotebookCommand) -> Result<()> {
                 crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for n in &all {
-                    crate::outln!("{}  {}{}  ({})", n.id, "  ".repeat(n.depth), n.name, n.notes);
+                    crate::outln!(
+                        "{}  {}{}  ({})",
+                        n.id,
+                        "  ".repeat(n.depth),
+                        n.name,
+                        n.notes
+                    );
                 }
                 crate::outln!("Unfiled  ({})", store.unfiled_count()?);
             }
