@@ -2,12 +2,15 @@
 
 pub mod account;
 pub mod bench;
+mod bench_notebooks;
 mod bench_sync;
 pub mod devices;
+pub mod export;
+pub mod import;
 pub mod key;
 pub mod login;
+pub mod notebooks;
 pub mod notes;
 pub mod repair;
 pub mod signed_in;
 pub mod sync;
-pub mod transfer;

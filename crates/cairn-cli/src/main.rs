@@ -32,7 +32,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a note from TEXT (or standard input); prints its id last.
-    New { text: Option<String> },
+    New {
+        text: Option<String>,
+        /// Put it in this notebook (an id or a path like Work/Projects).
+        #[arg(long, value_name = "NOTEBOOK")]
+        notebook: Option<String>,
+    },
     /// List notes, pinned first, newest first.
     List {
         #[arg(long)]
@@ -40,6 +45,40 @@ enum Command {
         /// List the trash.
         #[arg(long)]
         trashed: bool,
+        /// Only the notes in this notebook (an id or a path).
+        #[arg(long, value_name = "NOTEBOOK", conflicts_with = "unfiled")]
+        notebook: Option<String>,
+        /// Only the notes in no notebook.
+        #[arg(long)]
+        unfiled: bool,
+        /// With --notebook: the notebooks inside it too.
+        #[arg(long, requires = "notebook")]
+        recursive: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Notebooks: create, list, rename, move, delete.
+    Notebook {
+        #[command(subcommand)]
+        which: commands::notebooks::NotebookCommand,
+    },
+    /// Move a note into a notebook, or out of every notebook with --unfiled.
+    Move {
+        note: String,
+        #[arg(required_unless_present = "unfiled", conflicts_with = "unfiled")]
+        notebook: Option<String>,
+        #[arg(long)]
+        unfiled: bool,
+    },
+    /// The links in a note: their text and the note each leads to.
+    Links {
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The notes that link to a note.
+    Backlinks {
+        note: String,
         #[arg(long)]
         json: bool,
     },
@@ -78,9 +117,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import a folder of Markdown files, one note each.
-    Import { dir: PathBuf },
-    /// Export every note as a Markdown file with front matter.
+    /// Import a folder tree of Markdown files (an Obsidian vault, a Joplin
+    /// export): folders become notebooks, files notes, links links.
+    Import {
+        dir: PathBuf,
+        /// Say what would be imported and what not, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Export every note as a Markdown file with front matter, a folder per
+    /// notebook, links as [[wikilinks]].
     Export { dir: PathBuf },
     /// Accounts on a sync service.
     Account {
@@ -145,8 +191,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     use commands::notes;
     match cli.command {
-        Command::New { text } => notes::new(&data_dir, text),
-        Command::List { tag, trashed, json } => notes::list(&data_dir, tag, trashed, json),
+        Command::New { text, notebook } => notes::new(&data_dir, text, notebook.as_deref()),
+        Command::List {
+            tag,
+            trashed,
+            notebook,
+            unfiled,
+            recursive,
+            json,
+        } => notes::list(
+            &data_dir,
+            notes::ListArgs {
+                tag,
+                trashed,
+                notebook,
+                unfiled,
+                recursive,
+                json,
+            },
+        ),
+        Command::Notebook { which } => commands::notebooks::run(&data_dir, which),
+        Command::Move {
+            note,
+            notebook,
+            unfiled: _,
+        } => commands::notebooks::move_note(&data_dir, &note, notebook.as_deref()),
+        Command::Links { note, json } => commands::notebooks::links(&data_dir, &note, json),
+        Command::Backlinks { note, json } => commands::notebooks::backlinks(&data_dir, &note, json),
         Command::Show { id, at, json } => notes::show(&data_dir, &id, at.as_deref(), json),
         Command::Edit { id } => notes::edit(&data_dir, &id),
         Command::Search { query, json } => notes::search(&data_dir, &query, json),
@@ -155,8 +226,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { id } => notes::restore(&data_dir, &id),
         Command::Delete { id } => notes::delete(&data_dir, &id),
         Command::History { id, json } => notes::history(&data_dir, &id, json),
-        Command::Import { dir } => commands::transfer::import(&data_dir, &dir),
-        Command::Export { dir } => commands::transfer::export(&data_dir, &dir),
+        Command::Import { dir, dry_run } => commands::import::import(&data_dir, &dir, dry_run),
+        Command::Export { dir } => commands::export::export(&data_dir, &dir),
         Command::Account { which } => commands::account::run(which),
         Command::Login(args) => commands::login::login(&data_dir, args),
         Command::Logout => commands::login::logout(&data_dir),

@@ -92,6 +92,16 @@ impl Store {
                 return Err(e);
             }
         };
+        if written {
+            // Links typed in this edit get their target's id, as in every
+            // local edit (a second change only when a new link appeared).
+            if let Err(e) = self.stage_links(id) {
+                self.doc_mut(id)?.doc_mut().rollback();
+                self.cache.evict(id);
+                return Err(e);
+            }
+            self.doc_mut(id)?.commit_local(now)?;
+        }
         let doc = self.doc_mut(id)?;
         let remote = body_splices(doc, &seen);
         let new_heads: Vec<String> = doc.heads().iter().map(ChangeHash::to_string).collect();

@@ -48,6 +48,18 @@ pub enum CoreError {
     #[error("no version {version} in the history of note {id}")]
     VersionNotFound { id: String, version: String },
 
+    #[error("no notebook {id}")]
+    NotebookNotFound { id: String },
+
+    #[error("notebook {id} is deleted")]
+    NotebookDeleted { id: String },
+
+    #[error("notebook {id} cannot move into {parent}, which is inside it")]
+    NotebookCycle { id: String, parent: String },
+
+    #[error("{path:?} names more than one notebook: {ids:?}; use an id")]
+    NotebookAmbiguous { path: String, ids: Vec<String> },
+
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
 
@@ -82,6 +94,10 @@ impl CoreError {
             CoreError::Open { .. } => "open_failed",
             CoreError::Damaged { .. } => "damaged",
             CoreError::VersionNotFound { .. } => "version_not_found",
+            CoreError::NotebookNotFound { .. } => "notebook_not_found",
+            CoreError::NotebookDeleted { .. } => "notebook_deleted",
+            CoreError::NotebookCycle { .. } => "notebook_cycle",
+            CoreError::NotebookAmbiguous { .. } => "notebook_ambiguous",
             CoreError::Invalid { .. } => "invalid_input",
             CoreError::BadChanges { .. } => "bad_changes",
             CoreError::Database { .. } => "database",

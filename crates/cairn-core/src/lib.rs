@@ -13,16 +13,20 @@
 //! assert_eq!(store.list(&ListQuery::default()).unwrap().len(), 1);
 //! ```
 
+pub mod backlinks;
 pub mod clock;
 pub mod crypto;
 mod doc_cache;
 mod edit_at;
 pub mod error;
 mod history;
+pub mod links;
 mod merge;
 mod migrations;
 pub mod model;
 pub mod note_doc;
+pub mod notebook_doc;
+pub mod notebooks;
 pub mod origin;
 pub mod private_files;
 mod query;
@@ -31,6 +35,7 @@ mod replica;
 mod store;
 pub mod sync;
 
+pub use backlinks::{Backlink, ImportNote, Link};
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
@@ -39,6 +44,8 @@ pub use error::{CoreError, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};
 pub use note_doc::{NoteDoc, NoteState};
+pub use notebook_doc::NOTEBOOKS_DOC_ID;
+pub use notebooks::{NewNotebook, Notebook, Place};
 pub use origin::Origin;
 pub use repair::RepairReport;
-pub use store::{validate_note_id, Store, StoreOptions, DB_FILE};
+pub use store::{validate_note_id, validate_tag, Store, StoreOptions, DB_FILE};

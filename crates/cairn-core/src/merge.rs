@@ -86,6 +86,14 @@ impl Store {
         entries: &[(&str, &[u8])],
         also: impl FnOnce(&mut Store) -> Result<()>,
     ) -> Result<usize> {
+        if entries
+            .iter()
+            .any(|(id, _)| *id == crate::notebook_doc::NOTEBOOKS_DOC_ID)
+        {
+            // Every device starts the tree with the same genesis, so changes
+            // to it can be merged here even when they arrive without it.
+            self.ensure_tree()?;
+        }
         let mut new = Vec::new();
         for (i, (id, bytes)) in entries.iter().enumerate() {
             validate_note_id(id)?;

@@ -11,6 +11,8 @@
 //! | `deleted`  | bool          | a tombstone, so deletion syncs like an edit    |
 //! | `created`  | i64 (ms)      |                                                |
 //! | `modified` | i64 (ms)      | last local edit                                |
+//! | `notebook` | str           | id of the notebook holding it; absent: Unfiled |
+//! | `links`    | map<str,str>  | link text as typed -> the note id it points to |
 //!
 //! Text indexes are UTF-16 code units, because the editor is JavaScript.
 //! Tags are a map rather than a list so that two devices adding the same tag
@@ -28,7 +30,7 @@ use crate::error::{CoreError, Result};
 pub(crate) const ENCODING: TextEncoding = TextEncoding::Utf16CodeUnit;
 
 /// The state of a note at some point, read out of its document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NoteState {
     pub body: String,
     pub tags: Vec<String>,
@@ -37,6 +39,13 @@ pub struct NoteState {
     pub deleted: bool,
     pub created_ms: i64,
     pub modified_ms: i64,
+    /// The notebook the note's document names (it may be gone; see
+    /// `notebooks.rs` for how that is shown).
+    pub notebook: Option<String>,
+    /// Link text -> target note id, for the links resolved so far.
+    pub links: std::collections::BTreeMap<String, String>,
+    /// Only in the notebook tree's document: its notebooks as stored.
+    pub notebooks: Vec<crate::notebook_doc::NotebookEntry>,
 }
 
 /// A note's Automerge document with typed accessors.
@@ -62,6 +71,9 @@ impl NoteDoc {
         let text = doc.put_object(ROOT, "body", ObjType::Text).map_err(err)?;
         doc.splice_text(&text, 0, 0, body).map_err(err)?;
         doc.put_object(ROOT, "tags", ObjType::Map).map_err(err)?;
+        // Made with the note, so two devices adding its first links write
+        // into the same map rather than racing to create it.
+        doc.put_object(ROOT, "links", ObjType::Map).map_err(err)?;
         doc.put(ROOT, "pinned", false).map_err(err)?;
         doc.put(ROOT, "trashed", false).map_err(err)?;
         doc.put(ROOT, "created", ScalarValue::Timestamp(now_ms))
@@ -189,7 +201,98 @@ impl NoteDoc {
             deleted: self.get_bool("deleted", heads)?,
             created_ms: self.get_time("created", heads)?,
             modified_ms: self.get_time("modified", heads)?,
+            notebook: self.get_str(ROOT, "notebook", heads)?,
+            links: self.links(heads)?,
+            notebooks: crate::notebook_doc::read_entries(&self.doc, heads).map_err(self.err())?,
         })
+    }
+
+    fn get_str(
+        &self,
+        obj: ObjId,
+        key: &str,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<Option<String>> {
+        Ok(match self.get_value(obj, key, heads)? {
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Str(v) => Some(v.to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// The links map as it is now.
+    pub(crate) fn link_map(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        self.links(None)
+    }
+
+    fn links(
+        &self,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some((Value::Object(ObjType::Map), obj)) = self.get_value(ROOT, "links", heads)? {
+            let keys: Vec<String> = match heads {
+                Some(h) => self.doc.keys_at(&obj, h).collect(),
+                None => self.doc.keys(&obj).collect(),
+            };
+            for k in keys {
+                if let Some(target) = self.get_str(obj.clone(), &k, heads)? {
+                    out.insert(k, target);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Puts the note in a notebook (None: Unfiled).
+    pub fn set_notebook(&mut self, notebook: Option<&str>) -> Result<()> {
+        match notebook {
+            Some(nb) => self.doc.put(ROOT, "notebook", nb).map_err(self.err_owned()),
+            None => {
+                if self
+                    .doc
+                    .get(ROOT, "notebook")
+                    .map_err(self.err_owned())?
+                    .is_some()
+                {
+                    self.doc
+                        .delete(ROOT, "notebook")
+                        .map_err(self.err_owned())?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Records that link `text` points to note `target`.
+    pub fn set_link(&mut self, text: &str, target: &str) -> Result<()> {
+        let links = match self.doc.get(ROOT, "links").map_err(self.err_owned())? {
+            Some((Value::Object(ObjType::Map), obj)) => obj,
+            _ => self
+                .doc
+                .put_object(ROOT, "links", ObjType::Map)
+                .map_err(self.err_owned())?,
+        };
+        self.doc.put(&links, text, target).map_err(self.err_owned())
+    }
+
+    /// Forgets link `text` (the body no longer has it).
+    pub fn remove_link(&mut self, text: &str) -> Result<()> {
+        if let Some((Value::Object(ObjType::Map), links)) =
+            self.doc.get(ROOT, "links").map_err(self.err_owned())?
+        {
+            if self
+                .doc
+                .get(&links, text)
+                .map_err(self.err_owned())?
+                .is_some()
+            {
+                self.doc.delete(&links, text).map_err(self.err_owned())?;
+            }
+        }
+        Ok(())
     }
 
     fn get_value(

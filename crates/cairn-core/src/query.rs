@@ -7,10 +7,10 @@ use crate::error::Result;
 use crate::model::{ListQuery, NoteSummary};
 use crate::store::{sql_err, Store};
 
-const SUMMARY_COLUMNS: &str =
+pub(crate) const SUMMARY_COLUMNS: &str =
     "n.id, n.title, n.excerpt, n.tags, n.pinned, n.trashed, n.created, n.modified";
 
-fn summary(row: &Row<'_>) -> rusqlite::Result<NoteSummary> {
+pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<NoteSummary> {
     let tags: String = row.get(3)?;
     Ok(NoteSummary {
         id: row.get(0)?,

@@ -30,6 +30,9 @@ const DERIVED: &[(&str, &str)] = &[
     ("notes_fts", "the search index"),
     ("notes", "the note list"),
     ("note_tags", "the note list"),
+    ("notebook", "the notebook list"),
+    ("note_place", "the notebook list"),
+    ("link", "the links between notes"),
 ];
 
 /// What a repair did.

@@ -264,8 +264,12 @@ impl Store {
         self.edit(id, |d| d.set_flag(Flag::Trashed, true))
     }
 
+    /// Brings a note back from the trash, into its notebook (which comes
+    /// back too if it was deleted; see `notebooks.rs`).
     pub fn restore(&mut self, id: &str) -> Result<bool> {
-        self.edit(id, |d| d.set_flag(Flag::Trashed, false))
+        let changed = self.edit(id, |d| d.set_flag(Flag::Trashed, false))?;
+        self.revive_place(id)?;
+        Ok(changed)
     }
 
     /// Deletes a note for good: the body is cleared and a tombstone set, so
@@ -295,6 +299,12 @@ impl Store {
             doc.doc_mut().rollback();
             return Err(e);
         }
+        // Links typed in this edit get their target's id in the same change.
+        if let Err(e) = self.stage_links(id) {
+            self.doc_mut(id)?.doc_mut().rollback();
+            return Err(e);
+        }
+        let doc = self.doc_mut(id)?;
         if !doc.commit_local(now)? {
             return Ok(false);
         }
@@ -462,6 +472,10 @@ impl Store {
 
     /// The note as the editor opens it.
     pub fn get(&mut self, id: &str) -> Result<Note> {
+        if id == crate::notebook_doc::NOTEBOOKS_DOC_ID {
+            // The notebook tree is stored like a note but is not one.
+            return Err(CoreError::NoteNotFound { id: id.to_string() });
+        }
         let doc = self.doc_mut(id)?;
         let state = doc.state(None)?;
         if state.deleted {
@@ -507,8 +521,18 @@ pub(crate) fn note_from_state(id: &str, s: NoteState, heads: Vec<String>) -> Not
     }
 }
 
-/// Rewrites the derived rows of one note from its state.
+/// Rewrites the derived rows of one document from its state: the tree's
+/// `notebook` rows for the notebook tree, a note's rows otherwise.
 pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
+    if id == crate::notebook_doc::NOTEBOOKS_DOC_ID {
+        return crate::notebooks::write_tree(tx, &s.notebooks, path);
+    }
+    write_note_rows(tx, id, s, path)?;
+    crate::backlinks::write_note_links(tx, id, s, path)
+}
+
+/// Rewrites the `notes`, `note_tags` and `notes_fts` rows of one note.
+fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
     let e = sql_err("updating the notes index", path);
     let old_rowid: Option<i64> = tx
         .query_row("SELECT rowid FROM notes WHERE id = ?1", [id], |r| r.get(0))
@@ -651,7 +675,7 @@ fn warn_leftover_probe(path: &Path, e: &std::io::Error) {
 }
 
 /// Tags are short single-line labels.
-pub(crate) fn validate_tag(tag: &str) -> Result<String> {
+pub fn validate_tag(tag: &str) -> Result<String> {
     let t = tag.trim().trim_start_matches('#').trim();
     if t.is_empty()
         || t.chars().count() > 64

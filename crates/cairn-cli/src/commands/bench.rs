@@ -40,7 +40,12 @@ pub enum BenchCommand {
 pub fn run(which: BenchCommand) -> Result<()> {
     match which {
         BenchCommand::Local { notes, json: _ } => {
-            let report = local(notes)?;
+            let mut report = local(notes)?;
+            if let (Some(all), serde_json::Value::Object(more)) =
+                (report.as_object_mut(), super::bench_notebooks::run()?)
+            {
+                all.extend(more);
+            }
             crate::outln!("{}", serde_json::to_string(&report)?);
             Ok(())
         }

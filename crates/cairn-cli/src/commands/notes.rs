@@ -43,25 +43,54 @@ fn print_summaries(notes: &[NoteSummary], json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn new(data_dir: &Path, text: Option<String>) -> Result<()> {
+pub fn new(data_dir: &Path, text: Option<String>, notebook: Option<&str>) -> Result<()> {
     let body = match text {
         Some(t) => t,
         None => read_stdin_text()?,
     };
     let mut store = open(data_dir)?;
-    let id = store.create_note(&body)?;
+    let id = match notebook {
+        Some(nb) => crate::commands::notebooks::new_in(&mut store, &body, nb)?,
+        None => store.create_note(&body)?,
+    };
     crate::outln!("{id}");
     Ok(())
 }
 
-pub fn list(data_dir: &Path, tag: Option<String>, trashed: bool, json: bool) -> Result<()> {
+/// Which notes `cairn list` shows.
+pub struct ListArgs {
+    pub tag: Option<String>,
+    pub trashed: bool,
+    pub notebook: Option<String>,
+    pub unfiled: bool,
+    pub recursive: bool,
+    pub json: bool,
+}
+
+pub fn list(data_dir: &Path, a: ListArgs) -> Result<()> {
     let store = open(data_dir)?;
+    if a.notebook.is_some() || a.unfiled {
+        if a.trashed {
+            bail!("--trashed lists the whole trash; it does not go with --notebook or --unfiled");
+        }
+        let mut notes = crate::commands::notebooks::list_in(
+            &store,
+            a.notebook.as_deref(),
+            a.unfiled,
+            a.recursive,
+        )?;
+        if let Some(tag) = &a.tag {
+            let tag = tag.trim_start_matches('#');
+            notes.retain(|n| n.tags.iter().any(|t| t == tag));
+        }
+        return print_summaries(&notes, a.json);
+    }
     let notes = store.list(&ListQuery {
-        tag,
-        trashed,
+        tag: a.tag,
+        trashed: a.trashed,
         ..ListQuery::default()
     })?;
-    print_summaries(&notes, json)
+    print_summaries(&notes, a.json)
 }
 
 pub fn show(data_dir: &Path, id: &str, at: Option<&str>, json: bool) -> Result<()> {

@@ -1,0 +1,603 @@
+//! Notebooks as the store shows and changes them: the tree with note
+//! counts, creating, renaming, moving and deleting notebooks, and moving
+//! notes between them.
+//!
+//! Every change to the tree is one Automerge change to the tree document
+//! (see `notebook_doc.rs`), stored with its derived `notebook` rows in one
+//! transaction, exactly as a note edit is. Which notebook a note is in is
+//! a field of the note's own document, so moving a note is a note edit and
+//! a move on one device merges with edits of the note on another.
+//!
+//! How places are shown, on every device alike:
+//! - a notebook whose parent is missing or deleted is at the top level, and
+//!   of a loop made by concurrent moves, its smallest id is (see
+//!   `notebook_doc::resolve`);
+//! - a note whose notebook is missing or deleted is in Unfiled.
+//!
+//! Deleting a notebook deletes its sub-notebooks and moves every note in
+//! them to the trash; the notes keep naming their notebook, so restoring
+//! one from the trash brings its notebook (and the notebooks above it)
+//! back, and the note is where it was.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+use crate::model::NoteSummary;
+use crate::note_doc::Flag;
+use crate::notebook_doc::{self, NotebookEntry, NOTEBOOKS_DOC_ID};
+use crate::origin::Origin;
+use crate::store::{sql_err, Store};
+
+/// A notebook as the sidebar shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notebook {
+    pub id: String,
+    pub name: String,
+    /// The parent it is shown under; None at the top level.
+    pub parent: Option<String>,
+    pub position: f64,
+    /// Names from the top level down, joined with `/`.
+    pub path: String,
+    /// How deep it is (0 at the top level).
+    pub depth: usize,
+    /// Live notes directly in it.
+    pub notes: usize,
+    /// Live notes in it and in every notebook under it.
+    pub notes_total: usize,
+}
+
+/// A notebook to create, as an import does (with an id chosen up front so
+/// its notes can name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotebook {
+    pub id: Option<String>,
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+/// Where to list notes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Notebook(String),
+    Unfiled,
+}
+
+/// Notebook names are one line without `/` (which separates a path).
+pub fn validate_notebook_name(name: &str) -> Result<String> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > 200 || n.contains('/') || n.chars().any(char::is_control)
+    {
+        return Err(CoreError::Invalid {
+            what: "notebook name",
+            reason: format!("{name:?}: a notebook name is 1 to 200 characters, one line, no '/'"),
+        });
+    }
+    Ok(n.to_string())
+}
+
+/// Rewrites the derived `notebook` rows from the tree document's entries
+/// (inside the transaction that stores the tree's change or merge).
+pub(crate) fn write_tree(
+    tx: &Connection,
+    entries: &[NotebookEntry],
+    path: &std::path::Path,
+) -> Result<()> {
+    let e = sql_err("updating the notebook tree", path);
+    tx.execute("DELETE FROM notebook", []).map_err(&e)?;
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO notebook(id, name, parent, position, deleted) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(&e)?;
+    for n in notebook_doc::resolve(entries) {
+        stmt.execute(params![n.id, n.name, n.parent, n.position, n.deleted])
+            .map_err(&e)?;
+    }
+    Ok(())
+}
+
+/// The resolved tree's rows, as stored.
+struct Row {
+    id: String,
+    name: String,
+    parent: Option<String>,
+    position: f64,
+    deleted: bool,
+}
+
+impl Store {
+    fn tree_rows(&self) -> Result<Vec<Row>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name, parent, position, deleted FROM notebook")
+            .map_err(sql_err("reading notebooks", &self.path))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Row {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    parent: r.get(2)?,
+                    position: r.get(3)?,
+                    deleted: r.get(4)?,
+                })
+            })
+            .and_then(|r| r.collect())
+            .map_err(sql_err("reading notebooks", &self.path))?;
+        Ok(rows)
+    }
+
+    /// The live notebooks in tree order (depth first; siblings by position,
+    /// then name, then id), each with its path and note counts.
+    pub fn notebooks(&self) -> Result<Vec<Notebook>> {
+        let rows: Vec<Row> = self
+            .tree_rows()?
+            .into_iter()
+            .filter(|r| !r.deleted)
+            .collect();
+        let mut direct: HashMap<String, usize> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT p.notebook, count(*) FROM note_place p JOIN notes n ON n.id = p.note_id
+                     WHERE n.trashed = 0 GROUP BY p.notebook",
+                )
+                .map_err(sql_err("counting notes in notebooks", &self.path))?;
+            let counts = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+                })
+                .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(sql_err("counting notes in notebooks", &self.path))?;
+            direct.extend(counts);
+        }
+        // A live notebook's shown parent is live (resolve puts a notebook
+        // under a deleted one at the top level), so this is a forest.
+        let mut children: BTreeMap<Option<&str>, Vec<&Row>> = BTreeMap::new();
+        for r in &rows {
+            children.entry(r.parent.as_deref()).or_default().push(r);
+        }
+        for list in children.values_mut() {
+            list.sort_by(|a, b| {
+                a.position
+                    .total_cmp(&b.position)
+                    .then_with(|| a.name.cmp(&b.name))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        // (row, depth, path of its parent), depth first.
+        let mut stack: Vec<(&Row, usize, String)> = children
+            .get(&None)
+            .map(|v| v.iter().rev().map(|r| (*r, 0, String::new())).collect())
+            .unwrap_or_default();
+        while let Some((r, depth, parent_path)) = stack.pop() {
+            let path = if parent_path.is_empty() {
+                r.name.clone()
+            } else {
+                format!("{parent_path}/{}", r.name)
+            };
+            if let Some(kids) = children.get(&Some(r.id.as_str())) {
+                for k in kids.iter().rev() {
+                    stack.push((k, depth + 1, path.clone()));
+                }
+            }
+            out.push(Notebook {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                parent: r.parent.clone(),
+                position: r.position,
+                path,
+                depth,
+                notes: direct.get(&r.id).copied().unwrap_or(0),
+                notes_total: 0,
+            });
+        }
+        // Totals bottom-up: in depth-first order every descendant comes
+        // after its ancestor, so walking backwards adds children first.
+        let index: HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        for i in (0..out.len()).rev() {
+            out[i].notes_total += out[i].notes;
+            if let Some(p) = out[i].parent.as_ref().and_then(|p| index.get(p)) {
+                let add = out[i].notes_total;
+                out[*p].notes_total += add;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One live notebook.
+    pub fn notebook(&self, id: &str) -> Result<Notebook> {
+        self.notebooks()?
+            .into_iter()
+            .find(|n| n.id == id)
+            .ok_or_else(|| self.missing_notebook(id))
+    }
+
+    fn missing_notebook(&self, id: &str) -> CoreError {
+        match self.tree_rows() {
+            Ok(rows) if rows.iter().any(|r| r.id == id && r.deleted) => {
+                CoreError::NotebookDeleted { id: id.to_string() }
+            }
+            _ => CoreError::NotebookNotFound { id: id.to_string() },
+        }
+    }
+
+    /// Live notes in no live notebook.
+    pub fn unfiled_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM notes n WHERE n.trashed = 0 AND NOT EXISTS (
+                   SELECT 1 FROM note_place p JOIN notebook b ON b.id = p.notebook
+                   WHERE p.note_id = n.id AND b.deleted = 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err("counting unfiled notes", &self.path))?;
+        Ok(n as usize)
+    }
+
+    /// A notebook named by its id or by a unique path such as
+    /// `Work/Projects` (names compared exactly, then ignoring case).
+    pub fn find_notebook(&self, id_or_path: &str) -> Result<String> {
+        let all = self.notebooks()?;
+        if let Some(n) = all.iter().find(|n| n.id == id_or_path) {
+            return Ok(n.id.clone());
+        }
+        let want = id_or_path.trim().trim_matches('/');
+        for exact in [true, false] {
+            let hits: Vec<String> = all
+                .iter()
+                .filter(|n| {
+                    if exact {
+                        n.path == want
+                    } else {
+                        n.path.to_lowercase() == want.to_lowercase()
+                    }
+                })
+                .map(|n| n.id.clone())
+                .collect();
+            match hits.len() {
+                0 => continue,
+                1 => return Ok(hits.into_iter().next().unwrap_or_default()),
+                _ => {
+                    return Err(CoreError::NotebookAmbiguous {
+                        path: want.to_string(),
+                        ids: hits,
+                    })
+                }
+            }
+        }
+        Err(self.missing_notebook(id_or_path))
+    }
+
+    /// The notebook each of these notes is shown in (None: Unfiled), for
+    /// showing paths next to search results.
+    pub fn places(&self, note_ids: &[String]) -> Result<Vec<(String, Option<String>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.notebook FROM note_place p JOIN notebook b ON b.id = p.notebook
+                 WHERE p.note_id = ?1 AND b.deleted = 0",
+            )
+            .map_err(sql_err("reading a note's notebook", &self.path))?;
+        let mut out = Vec::with_capacity(note_ids.len());
+        for id in note_ids {
+            let nb: Option<String> = stmt
+                .query_row([id], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })
+                .map_err(sql_err("reading a note's notebook", &self.path))?;
+            out.push((id.clone(), nb));
+        }
+        Ok(out)
+    }
+
+    /// Live notes in a notebook (and, with `recursive`, every notebook
+    /// under it), or in Unfiled, in list order.
+    pub fn list_place(&self, place: &Place, recursive: bool) -> Result<Vec<NoteSummary>> {
+        let cols = crate::query::SUMMARY_COLUMNS;
+        let (sql, arg) = match place {
+            Place::Unfiled => (
+                format!(
+                    "SELECT {cols} FROM notes n WHERE n.trashed = 0 AND NOT EXISTS (
+                       SELECT 1 FROM note_place p JOIN notebook b ON b.id = p.notebook
+                       WHERE p.note_id = n.id AND b.deleted = 0)
+                     ORDER BY n.pinned DESC, n.modified DESC"
+                ),
+                String::new(),
+            ),
+            Place::Notebook(id) => {
+                let all = self.notebooks()?;
+                if !all.iter().any(|n| &n.id == id) {
+                    return Err(self.missing_notebook(id));
+                }
+                let mut ids = vec![id.clone()];
+                if recursive {
+                    ids = subtree(&all, id);
+                }
+                (
+                    format!(
+                        "SELECT {cols} FROM notes n JOIN note_place p ON p.note_id = n.id
+                         WHERE n.trashed = 0 AND p.notebook IN (SELECT value FROM json_each(?1))
+                         ORDER BY n.pinned DESC, n.modified DESC"
+                    ),
+                    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()),
+                )
+            }
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(sql_err("listing a notebook", &self.path))?;
+        let rows = if arg.is_empty() {
+            stmt.query_map([], crate::query::summary)
+                .and_then(|r| r.collect())
+        } else {
+            stmt.query_map([arg], crate::query::summary)
+                .and_then(|r| r.collect())
+        }
+        .map_err(sql_err("listing a notebook", &self.path))?;
+        Ok(rows)
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Makes sure the tree document exists here, starting it with the
+    /// shared genesis if not.
+    pub(crate) fn ensure_tree(&mut self) -> Result<()> {
+        if self.doc_exists(NOTEBOOKS_DOC_ID)? {
+            return Ok(());
+        }
+        let mut doc = notebook_doc::genesis(&self.actor)?;
+        let snapshot = doc.save();
+        let state = doc.state(None)?;
+        self.in_tx(&[NOTEBOOKS_DOC_ID], |s| {
+            s.insert_doc(NOTEBOOKS_DOC_ID, &snapshot, &state, Origin::Local)
+        })?;
+        self.cache.insert(doc);
+        Ok(())
+    }
+
+    /// Applies one change to the tree and stores it with its derived rows.
+    fn edit_tree(
+        &mut self,
+        apply: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
+    ) -> Result<bool> {
+        self.ensure_tree()?;
+        let now = self.clock.now_ms();
+        let doc = self.doc_mut(NOTEBOOKS_DOC_ID)?;
+        if let Err(e) = apply(doc.doc_mut()) {
+            doc.doc_mut().rollback();
+            return Err(e);
+        }
+        if !doc.commit_local(now)? {
+            return Ok(false);
+        }
+        self.in_tx(&[NOTEBOOKS_DOC_ID], |s| {
+            s.write_changes(NOTEBOOKS_DOC_ID, Origin::Local)
+        })?;
+        Ok(true)
+    }
+
+    /// The tree document's entries as stored: every notebook ever made,
+    /// deleted ones included, with the parent its document names (before
+    /// cycles and dangling parents are resolved).
+    pub fn notebook_entries(&mut self) -> Result<Vec<NotebookEntry>> {
+        if !self.doc_exists(NOTEBOOKS_DOC_ID)? {
+            return Ok(Vec::new());
+        }
+        Ok(self.doc_mut(NOTEBOOKS_DOC_ID)?.state(None)?.notebooks)
+    }
+
+    fn live_parent(&self, parent: Option<&str>) -> Result<Option<String>> {
+        match parent {
+            None => Ok(None),
+            Some(p) => {
+                let rows = self.tree_rows()?;
+                match rows.iter().find(|r| r.id == p) {
+                    Some(r) if !r.deleted => Ok(Some(p.to_string())),
+                    Some(_) => Err(CoreError::NotebookDeleted { id: p.to_string() }),
+                    None => Err(CoreError::NotebookNotFound { id: p.to_string() }),
+                }
+            }
+        }
+    }
+
+    fn next_position(&self, parent: Option<&str>) -> Result<f64> {
+        Ok(self
+            .tree_rows()?
+            .iter()
+            .filter(|r| r.parent.as_deref() == parent)
+            .map(|r| r.position)
+            .fold(0.0, f64::max)
+            + 1.0)
+    }
+
+    /// Creates a notebook at the end of `parent` (or of the top level);
+    /// returns its id.
+    pub fn create_notebook(&mut self, name: &str, parent: Option<&str>) -> Result<String> {
+        let ids = self.create_notebooks(&[NewNotebook {
+            id: None,
+            name: name.to_string(),
+            parent: parent.map(str::to_string),
+        }])?;
+        Ok(ids.into_iter().next().unwrap_or_default())
+    }
+
+    /// Creates many notebooks in one change (an import's folders). A
+    /// parent may be one made earlier in the same list.
+    pub fn create_notebooks(&mut self, new: &[NewNotebook]) -> Result<Vec<String>> {
+        let mut made: HashMap<String, f64> = HashMap::new();
+        let mut last: HashMap<Option<String>, f64> = HashMap::new();
+        let mut plan = Vec::with_capacity(new.len());
+        for n in new {
+            let name = validate_notebook_name(&n.name)?;
+            let id = match &n.id {
+                Some(id) => {
+                    crate::store::validate_note_id(id)?;
+                    id.clone()
+                }
+                None => uuid::Uuid::new_v4().to_string(),
+            };
+            let parent = match n.parent.as_deref() {
+                Some(p) if made.contains_key(p) => Some(p.to_string()),
+                p => self.live_parent(p)?,
+            };
+            let pos = match last.get(&parent) {
+                Some(p) => p + 1.0,
+                None => self.next_position(parent.as_deref())?,
+            };
+            last.insert(parent.clone(), pos);
+            made.insert(id.clone(), pos);
+            plan.push((id, name, parent, pos));
+        }
+        self.edit_tree(|doc| {
+            for (id, name, parent, pos) in &plan {
+                notebook_doc::create(doc, id, name, parent.as_deref(), *pos)?;
+            }
+            Ok(())
+        })?;
+        Ok(plan.into_iter().map(|p| p.0).collect())
+    }
+
+    pub fn rename_notebook(&mut self, id: &str, name: &str) -> Result<bool> {
+        let name = validate_notebook_name(name)?;
+        self.live_parent(Some(id))?;
+        self.edit_tree(|doc| notebook_doc::set_name(doc, id, &name))
+    }
+
+    /// Moves a notebook under `parent` (None: the top level), at the end.
+    /// Moving it into itself or its own descendant is refused; the same
+    /// move made concurrently on two devices is settled on read instead.
+    pub fn move_notebook(&mut self, id: &str, parent: Option<&str>) -> Result<bool> {
+        self.live_parent(Some(id))?;
+        let parent = self.live_parent(parent)?;
+        if let Some(p) = &parent {
+            let all = self.notebooks()?;
+            if subtree(&all, id).contains(p) {
+                return Err(CoreError::NotebookCycle {
+                    id: id.to_string(),
+                    parent: p.clone(),
+                });
+            }
+        }
+        let pos = self.next_position(parent.as_deref())?;
+        self.edit_tree(|doc| notebook_doc::set_parent(doc, id, parent.as_deref(), pos))
+    }
+
+    /// Deletes a notebook with every notebook under it, and moves their
+    /// live notes to the trash, all in one transaction. Returns how many
+    /// notes went to the trash.
+    pub fn delete_notebook(&mut self, id: &str) -> Result<usize> {
+        self.live_parent(Some(id))?;
+        let all = self.notebooks()?;
+        let doomed = subtree(&all, id);
+        let notes: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT n.id FROM notes n JOIN note_place p ON p.note_id = n.id
+                     WHERE n.trashed = 0 AND p.notebook IN (SELECT value FROM json_each(?1))",
+                )
+                .map_err(sql_err("finding a notebook's notes", &self.path))?;
+            let json = serde_json::to_string(&doomed).unwrap_or_else(|_| "[]".into());
+            stmt.query_map([json], |r| r.get(0))
+                .and_then(|r| r.collect())
+                .map_err(sql_err("finding a notebook's notes", &self.path))?
+        };
+        self.ensure_tree()?;
+        let now = self.clock.now_ms();
+        {
+            let doc = self.doc_mut(NOTEBOOKS_DOC_ID)?;
+            let staged = doomed
+                .iter()
+                .try_for_each(|nb| notebook_doc::set_deleted(doc.doc_mut(), nb, true));
+            if let Err(e) = staged {
+                doc.doc_mut().rollback();
+                return Err(e);
+            }
+            doc.commit_local(now)?;
+        }
+        let mut touched: Vec<&str> = notes.iter().map(String::as_str).collect();
+        touched.push(NOTEBOOKS_DOC_ID);
+        self.in_tx(&touched, |s| {
+            s.write_changes(NOTEBOOKS_DOC_ID, Origin::Local)?;
+            // One note at a time, each stored before the next is loaded, so
+            // the document cache never drops a change it has not written.
+            for n in &notes {
+                let doc = s.doc_mut(n)?;
+                doc.set_flag(Flag::Trashed, true)?;
+                if doc.commit_local(now)? {
+                    s.write_changes(n, Origin::Local)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(notes.len())
+    }
+
+    /// Puts a note in a notebook, or in Unfiled with None.
+    pub fn move_note(&mut self, note_id: &str, notebook: Option<&str>) -> Result<bool> {
+        let notebook = self.live_parent(notebook)?;
+        self.edit(note_id, |d| d.set_notebook(notebook.as_deref()))
+    }
+
+    /// After a note left the trash: if the notebook it names was deleted,
+    /// bring that notebook back, with every deleted notebook above it, so
+    /// the note is back in its place.
+    pub(crate) fn revive_place(&mut self, note_id: &str) -> Result<()> {
+        let Some(nb) = self.doc_mut(note_id)?.state(None)?.notebook else {
+            return Ok(());
+        };
+        let entries = self.notebook_entries()?;
+        let by_id: HashMap<&str, &NotebookEntry> =
+            entries.iter().map(|e| (e.id.as_str(), e)).collect();
+        let mut revive = Vec::new();
+        let mut seen = HashSet::new();
+        let mut at = by_id.get(nb.as_str()).copied();
+        while let Some(e) = at {
+            if !e.deleted || !seen.insert(e.id.as_str()) {
+                break;
+            }
+            revive.push(e.id.clone());
+            at = e.parent.as_deref().and_then(|p| by_id.get(p).copied());
+        }
+        if revive.is_empty() {
+            return Ok(());
+        }
+        self.edit_tree(|doc| {
+            revive
+                .iter()
+                .try_for_each(|id| notebook_doc::set_deleted(doc, id, false))
+        })?;
+        Ok(())
+    }
+}
+
+/// `id` and every notebook under it, in `all` (the live, resolved tree).
+fn subtree(all: &[Notebook], id: &str) -> Vec<String> {
+    let mut out = vec![id.to_string()];
+    let mut i = 0;
+    while i < out.len() {
+        let at = out[i].clone();
+        out.extend(
+            all.iter()
+                .filter(|n| n.parent.as_deref() == Some(at.as_str()))
+                .map(|n| n.id.clone()),
+        );
+        i += 1;
+    }
+    out
+}
