@@ -159,17 +159,20 @@ async fn the_agent_and_the_shell_needing_a_fresh_token_at_once_cause_one_refresh
         .unwrap()
         .unwrap();
     assert_eq!(stored.access_token, shell_token);
-    let old = h.client.refresh(&laptop.session.refresh_token).await;
-    assert_eq!(
-        old.unwrap_err().api_code(),
-        Some(ErrorCode::InvalidRefreshToken)
-    );
-
     // Sync goes on: the token still serves the agent and the shell, with
     // no further refresh.
     agent.refresh_grant().await.unwrap();
     let again = session.access_token().await.unwrap();
     assert_eq!(again, shell_token);
     assert_eq!(*relay.refreshes.borrow(), 1);
+
+    // The rotated refresh token is dead. Presenting it again is a reuse
+    // (RFC 9700 4.14.2), which ends the whole session: last, therefore.
+    let old = h.client.refresh(&laptop.session.refresh_token).await;
+    assert_eq!(
+        old.unwrap_err().api_code(),
+        Some(ErrorCode::InvalidRefreshToken)
+    );
+    assert!(agent.refresh_grant().await.is_err(), "reuse ended the session");
     h.shutdown().await;
 }
