@@ -115,7 +115,14 @@ deb=$(find "$bundle_dir/deb" -maxdepth 1 -name '*.deb' -print -quit)
 [ -n "$deb" ] || { echo "package: the bundler made no .deb" >&2; exit 1; }
 # Debian's file name: package_version_architecture.deb.
 deb_name="$(dpkg-deb -f "$deb" Package)_$(dpkg-deb -f "$deb" Version)_$(dpkg-deb -f "$deb" Architecture).deb"
-cp "$deb" "$out/$deb_name"
+# The bundler ships the binaries as linked; Debian ships them stripped
+# (with dh_strip's flags), with md5sums and Installed-Size to match.
+dpkg-deb -R "$deb" "$work/app"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+  "$work/app/usr/bin/cairn-desktop" "$work/app/usr/bin/cairn"
+(cd "$work/app" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum >DEBIAN/md5sums)
+sed -i "s/^Installed-Size: .*/Installed-Size: $(du -sk --exclude=DEBIAN "$work/app" | cut -f1)/" "$work/app/DEBIAN/control"
+dpkg-deb --root-owner-group -Zxz --build "$work/app" "$out/$deb_name" >/dev/null
 rpm=$(find "$bundle_dir/rpm" -maxdepth 1 -name '*.rpm' -print -quit)
 [ -n "$rpm" ] || { echo "package: the bundler made no .rpm" >&2; exit 1; }
 cp "$rpm" "$out/"
