@@ -264,7 +264,10 @@ step "removing the service, then purging it"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq cairn-server
 [ -f /var/lib/cairn-server/registry.sqlite3 ] || fail "removing the service deleted its registry"
 [ -f /etc/cairn/cairn-server.toml ] || fail "removing the service deleted its config (purge does that)"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq cairn-server cairn
+# The app had no conffiles: removing it left nothing to purge.
+[ "$(installed_version cairn)" = "not-installed " ] || [ -z "$(installed_version cairn)" ] \
+  || fail "the app left dpkg state behind: $(installed_version cairn)"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq cairn-server
 [ ! -e /var/lib/cairn-server ] || fail "purging left /var/lib/cairn-server"
 [ ! -e /etc/cairn ] || fail "purging left /etc/cairn"
 

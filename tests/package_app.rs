@@ -48,8 +48,14 @@ fn launch() -> Launch {
     for (k, v) in [
         ("CAIRN_DATA_DIR", String::new()),
         ("HOME", home.display().to_string()),
-        ("XDG_DATA_HOME", home.join(".local/share").display().to_string()),
-        ("XDG_CONFIG_HOME", home.join(".config").display().to_string()),
+        (
+            "XDG_DATA_HOME",
+            home.join(".local/share").display().to_string(),
+        ),
+        (
+            "XDG_CONFIG_HOME",
+            home.join(".config").display().to_string(),
+        ),
         ("XDG_CACHE_HOME", home.join(".cache").display().to_string()),
     ] {
         launch.env.push((k.to_owned(), v));
@@ -144,12 +150,7 @@ async fn upgraded_app_finds_the_note_and_keeps_writing() {
     app.click(".cm-content").await;
     app.type_into(
         ".cm-content",
-        &format!(
-            "{}{}{}",
-            keys::CONTROL,
-            END,
-            keys::CONTROL
-        ),
+        &format!("{}{}{}", keys::CONTROL, END, keys::CONTROL),
     )
     .await;
     app.type_into(".cm-content", &AFTER_UPGRADE.replace('\n', keys::ENTER))
