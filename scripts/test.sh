@@ -11,3 +11,6 @@ cargo build --workspace --bins
 # The app's responsiveness is measured on the release build, as shipped.
 cargo build --release -p cairn-desktop
 cargo test --workspace --no-fail-fast
+# The packages: built, checked, installed, upgraded and removed on this
+# machine (as root; it purges what it installed).
+scripts/test-packages.sh

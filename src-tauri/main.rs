@@ -35,21 +35,13 @@ fn main() {
 fn run() -> Result<(), AppError> {
     tauri::Builder::default()
         .setup(|app| {
-            let dir = data_dir::resolve()?;
-            let notifier = events::spawn_batcher(app.handle().clone());
-            let state = AppState::open(&dir, notifier, app.handle().clone())?;
-            // Signed in on an earlier run: sync again. Not being able to
-            // (no content key, a damaged session, a keychain that cannot be
-            // read) shows in the indicator; the notes still open.
-            if !matches!(
-                cairn_client::default_credential_store(&dir).load(),
-                Ok(None)
-            ) {
-                if let Err(e) = state.start_sync() {
-                    eprintln!("cairn-desktop: sync not started: {e}");
-                }
+            // Tauri panics on a setup error; a store that cannot be opened
+            // (one from a newer Cairn, say) ends the app with its sentence
+            // instead, before any window shows.
+            if let Err(e) = setup(app) {
+                eprintln!("cairn-desktop: {e}");
+                std::process::exit(1);
             }
-            app.manage(state);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -83,4 +75,23 @@ fn run() -> Result<(), AppError> {
         ])
         .run(tauri::generate_context!())
         .map_err(|e| AppError::Tauri(Box::new(e)))
+}
+
+fn setup(app: &mut tauri::App) -> Result<(), AppError> {
+    let dir = data_dir::resolve()?;
+    let notifier = events::spawn_batcher(app.handle().clone());
+    let state = AppState::open(&dir, notifier, app.handle().clone())?;
+    // Signed in on an earlier run: sync again. Not being able to
+    // (no content key, a damaged session, a keychain that cannot be
+    // read) shows in the indicator; the notes still open.
+    if !matches!(
+        cairn_client::default_credential_store(&dir).load(),
+        Ok(None)
+    ) {
+        if let Err(e) = state.start_sync() {
+            eprintln!("cairn-desktop: sync not started: {e}");
+        }
+    }
+    app.manage(state);
+    Ok(())
 }

@@ -122,7 +122,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts Xvfb on a display it picks itself and returns the display name.
-fn start_xvfb() -> (Child, String) {
+pub fn start_xvfb() -> (Child, String) {
     let mut xvfb = Command::new("Xvfb")
         .args([
             "-displayfd",
