@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
 use cairn_protocol::{DeviceKey, Grant};
-use backon::BackoffBuilder;
 use reqwest::StatusCode;
 
 /// How many times one request is tried again before the round gives up
@@ -63,7 +63,12 @@ impl Bucket {
         self
     }
 
-    fn url_for(grant: &Grant, device: &str, key: DeviceKey, write: bool) -> Result<String, TransportError> {
+    fn url_for(
+        grant: &Grant,
+        device: &str,
+        key: DeviceKey,
+        write: bool,
+    ) -> Result<String, TransportError> {
         let urls = if write {
             Some(&grant.put)
         } else if device == grant.device_id.as_str() {
@@ -150,7 +155,12 @@ impl Bucket {
     }
 
     /// Writes one of this device's own objects.
-    pub async fn put(&self, grant: &Grant, key: DeviceKey, body: Vec<u8>) -> Result<(), TransportError> {
+    pub async fn put(
+        &self,
+        grant: &Grant,
+        key: DeviceKey,
+        body: Vec<u8>,
+    ) -> Result<(), TransportError> {
         let url = Self::url_for(grant, grant.device_id.as_str(), key, true)?;
         let what = format!("uploading {}", key.relative());
         let body = bytes::Bytes::from(body);

@@ -34,6 +34,7 @@ pub mod sign_in;
 mod sync_agent;
 mod tls;
 
+pub use bucket::Bucket;
 pub use clock::{clock_from_env, CLOCK_FILE_ENV};
 pub use credentials::{
     default_credential_store, CredentialStore, FileCredentialStore, StoredCredentials,
@@ -41,7 +42,6 @@ pub use credentials::{
 };
 pub use error::ClientError;
 pub use events::{EventSubscription, StreamItem};
-pub use bucket::Bucket;
 pub use http_transport::HttpTransport;
 pub use loopback_redirect::{code_from_redirect, LoopbackRedirect};
 pub use pkce::PkcePair;

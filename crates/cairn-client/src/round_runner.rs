@@ -86,8 +86,8 @@ fn drive(
     let mut in_flight: JoinSet<Event> = JoinSet::new();
     let mut local: VecDeque<LocalEffect> = VecDeque::new();
     let dispatch = |effects: Vec<Effect>,
-                        local: &mut VecDeque<LocalEffect>,
-                        in_flight: &mut JoinSet<Event>| {
+                    local: &mut VecDeque<LocalEffect>,
+                    in_flight: &mut JoinSet<Event>| {
         for effect in effects {
             match effect {
                 Effect::Local(l) => local.push_back(l),

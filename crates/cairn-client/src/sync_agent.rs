@@ -18,8 +18,8 @@ use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::events::StreamItem;
 use crate::bucket::Bucket;
+use crate::events::StreamItem;
 use crate::round_runner::{self, RunnerError};
 use crate::{ClientError, Session, StoredCredentials};
 

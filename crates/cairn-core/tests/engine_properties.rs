@@ -339,23 +339,50 @@ fn run(n: usize, steps: &[Step]) -> Result<(), TestCaseError> {
     prop_assert!(quiet, "sync did not go quiet");
     let first = w.bodies(0);
     for dev in 1..n {
-        prop_assert_eq!(&w.bodies(dev), &first, "device {} differs from device 0", dev);
+        prop_assert_eq!(
+            &w.bodies(dev),
+            &first,
+            "device {} differs from device 0",
+            dev
+        );
     }
     for (id, tokens) in &w.typed {
         let body = first.get(id);
         prop_assert!(body.is_some(), "note {} lost", id);
         let body = body.unwrap();
         for t in tokens {
-            let shown: String = t.chars().rev().take(16).collect::<Vec<_>>().into_iter().rev().collect();
-            prop_assert!(body.contains(t.as_str()), "acknowledged edit ...{} lost from {}", shown, id);
+            let shown: String = t
+                .chars()
+                .rev()
+                .take(16)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            prop_assert!(
+                body.contains(t.as_str()),
+                "acknowledged edit ...{} lost from {}",
+                shown,
+                id
+            );
         }
     }
     // Everything is published and merged everywhere.
     for dev in 0..n {
         let peers = w.peers_of(dev);
         let st = w.devices[dev].store().sync_status(&peers).unwrap();
-        prop_assert_eq!(st.pending_changes, 0, "device {} still has unpublished notes", dev);
-        prop_assert!(st.on_all_devices, "device {} not on all devices: {:?}", dev, st);
+        prop_assert_eq!(
+            st.pending_changes,
+            0,
+            "device {} still has unpublished notes",
+            dev
+        );
+        prop_assert!(
+            st.on_all_devices,
+            "device {} not on all devices: {:?}",
+            dev,
+            st
+        );
     }
     Ok(())
 }

@@ -118,7 +118,8 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                     &[input.to_vec()],
                 );
                 if let Ok(doc) = loaded {
-                    doc.body().map_err(|e| format!("loaded but unreadable: {e}"))?;
+                    doc.body()
+                        .map_err(|e| format!("loaded but unreadable: {e}"))?;
                 }
             }
             Ok(())
@@ -175,8 +176,8 @@ fn mutate(rng: &mut StdRng, input: &[u8], other: &[u8]) -> Vec<u8> {
             5 if out.len() >= 4 => {
                 // A length field (u32 or u16 LE) set to an edge value.
                 let at = rng.gen_range(0..out.len() - 3);
-                let v: u32 = [0, 1, u32::MAX, 0x7fff_ffff, 0xffff, out.len() as u32]
-                    [rng.gen_range(0..6)];
+                let v: u32 =
+                    [0, 1, u32::MAX, 0x7fff_ffff, 0xffff, out.len() as u32][rng.gen_range(0..6)];
                 out[at..at + 4].copy_from_slice(&v.to_le_bytes());
             }
             6 if !other.is_empty() => {
@@ -297,14 +298,26 @@ fn write_corpus() {
             .unwrap()
             .tag(&id, &["home".into()], &[])
             .unwrap();
-        run_round(&store, &mut storage.device("dev0"), "dev0", &["dev1".into()]).unwrap();
+        run_round(
+            &store,
+            &mut storage.device("dev0"),
+            "dev0",
+            &["dev1".into()],
+        )
+        .unwrap();
         store
             .lock()
             .unwrap()
             .splice(&id, 11, 0, " for Sunday")
             .unwrap();
         store.lock().unwrap().create_note("second note").unwrap();
-        run_round(&store, &mut storage.device("dev0"), "dev0", &["dev1".into()]).unwrap();
+        run_round(
+            &store,
+            &mut storage.device("dev0"),
+            "dev0",
+            &["dev1".into()],
+        )
+        .unwrap();
         let write = |target: &str, name: &str, bytes: &[u8]| {
             let d = fuzz_dir().join("corpus").join(target);
             std::fs::create_dir_all(&d).unwrap();
@@ -322,10 +335,8 @@ fn write_corpus() {
                 if key.is_none() {
                     let decoded = object::decode(&obj).unwrap();
                     write("bundle", name, &decoded.payload);
-                    for (i, (_, chunks)) in bundle::decode(&decoded.payload)
-                        .unwrap()
-                        .iter()
-                        .enumerate()
+                    for (i, (_, chunks)) in
+                        bundle::decode(&decoded.payload).unwrap().iter().enumerate()
                     {
                         write("chunks", &format!("{name}-{i}"), chunks);
                     }

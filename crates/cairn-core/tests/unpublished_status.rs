@@ -16,7 +16,10 @@ struct NoUploads(MemoryTransport);
 
 impl Transport for NoUploads {
     fn put(&mut self, _key: DeviceKey, _body: Vec<u8>) -> Result<(), TransportError> {
-        Err(TransportError::new(TransportErrorKind::Offline, "no network"))
+        Err(TransportError::new(
+            TransportErrorKind::Offline,
+            "no network",
+        ))
     }
     fn get(
         &mut self,
@@ -64,7 +67,13 @@ fn a_merge_that_compacts_keeps_an_unpublished_local_edit_counted() {
     run_round(&b, &mut storage.device("B"), "B", &peers_b).unwrap();
     run_round(&a, &mut storage.device("A"), "A", &peers_a).unwrap();
     run_round(&b, &mut storage.device("B"), "B", &peers_b).unwrap();
-    assert!(b.lock().unwrap().sync_status(&peers_b).unwrap().on_all_devices);
+    assert!(
+        b.lock()
+            .unwrap()
+            .sync_status(&peers_b)
+            .unwrap()
+            .on_all_devices
+    );
 
     // B types a word; before it publishes, A pastes a page.
     b.lock().unwrap().splice(&id, 6, 0, " note").unwrap();
@@ -90,7 +99,13 @@ fn a_merge_that_compacts_keeps_an_unpublished_local_edit_counted() {
     run_round(&b, &mut storage.device("B"), "B", &peers_b).unwrap();
     run_round(&a, &mut storage.device("A"), "A", &peers_a).unwrap();
     run_round(&b, &mut storage.device("B"), "B", &peers_b).unwrap();
-    assert!(a.lock().unwrap().get(&id).unwrap().body.ends_with("shared note"));
+    assert!(a
+        .lock()
+        .unwrap()
+        .get(&id)
+        .unwrap()
+        .body
+        .ends_with("shared note"));
     let st = b.lock().unwrap().sync_status(&peers_b).unwrap();
     assert_eq!(st.pending_changes, 0, "{st:?}");
     assert!(st.on_all_devices, "{st:?}");

@@ -173,6 +173,9 @@ async fn the_agent_and_the_shell_needing_a_fresh_token_at_once_cause_one_refresh
         old.unwrap_err().api_code(),
         Some(ErrorCode::InvalidRefreshToken)
     );
-    assert!(agent.refresh_grant().await.is_err(), "reuse ended the session");
+    assert!(
+        agent.refresh_grant().await.is_err(),
+        "reuse ended the session"
+    );
     h.shutdown().await;
 }

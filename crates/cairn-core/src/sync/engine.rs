@@ -509,12 +509,7 @@ impl Round {
         }))));
     }
 
-    fn on_applied(
-        &mut self,
-        peer: &str,
-        result: Result<usize, ReadError>,
-        out: &mut Vec<Effect>,
-    ) {
+    fn on_applied(&mut self, peer: &str, result: Result<usize, ReadError>, out: &mut Vec<Effect>) {
         let Some(i) = self
             .peers
             .iter()
@@ -606,7 +601,10 @@ mod tests {
         });
         assert!(matches!(
             failed.as_slice(),
-            [Effect::Local(LocalEffect::SetPeerError { error: Some(_), .. })]
+            [Effect::Local(LocalEffect::SetPeerError {
+                error: Some(_),
+                ..
+            })]
         ));
         // The same answer again, and an answer nobody asked for: nothing.
         assert!(round

@@ -53,7 +53,9 @@ pub enum ObjectError {
     BadMagic,
     #[error("object has format version {found}; this Cairn reads version {FORMAT_VERSION} (upgrade Cairn)")]
     UnknownVersion { found: u8 },
-    #[error("object uses features of a newer Cairn (flags {found:#04x}); upgrade Cairn to read it")]
+    #[error(
+        "object uses features of a newer Cairn (flags {found:#04x}); upgrade Cairn to read it"
+    )]
     UnknownFlags { found: u8 },
     #[error("object has unknown kind {found}")]
     UnknownKind { found: u8 },
