@@ -240,14 +240,25 @@ impl Desktop {
         }
     }
 
+    /// Clicks the element `css`. A view may re-render between finding the
+    /// element and clicking it (the note list updates rows as changes
+    /// arrive): then the element is found again, until [`UI_TIMEOUT`].
     pub async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("could not click {css}: {e}"));
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let element = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+            match element.click().await {
+                Ok(()) => return,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("not found") => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => panic!("could not click {css}: {e}"),
+            }
+        }
     }
 
     /// Types into the element `css` (focusing it first, as a click would).

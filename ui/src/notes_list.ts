@@ -58,8 +58,22 @@ export class NotesList {
   set(items: NoteSummary[]): void {
     this.items = items;
     this.spacer.style.height = `${items.length * ROW_HEIGHT}px`;
-    for (const row of this.rows.values()) row.remove();
-    this.rows.clear();
+    // A row that still shows the same note keeps its element and gets new
+    // contents: an element replaced under the pointer loses the click (a
+    // user's, or a test's that found it a moment before).
+    for (const [i, row] of this.rows) {
+      const n = items[i];
+      if (n && n.id === row.dataset.id) {
+        const fresh = this.renderRow(n, i);
+        row.className = fresh.className;
+        if (fresh.dataset.pinned) row.dataset.pinned = fresh.dataset.pinned;
+        else delete row.dataset.pinned;
+        row.replaceChildren(...fresh.childNodes);
+      } else {
+        row.remove();
+        this.rows.delete(i);
+      }
+    }
     this.render();
   }
 
