@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use cairn_core::sync::{
-    begin_round, BucketRequest, Effect, Event, LocalEffect, RoundReport, SyncError,
+    begin_round, lock_store, BucketRequest, Effect, Event, LocalEffect, RoundReport, SyncError,
 };
 use cairn_core::Store;
 use cairn_protocol::Grant;
@@ -53,10 +53,6 @@ async fn perform(bucket: Bucket, grant: Arc<Grant>, request: BucketRequest) -> E
     }
 }
 
-fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, SyncError> {
-    store.lock().map_err(|_| SyncError::Poisoned)
-}
-
 /// One round for `me`, reading the peers the grant lists.
 pub async fn run_round(
     store: Arc<Mutex<Store>>,
@@ -81,7 +77,7 @@ fn drive(
         .iter()
         .map(|p| p.device_id.as_str().to_owned())
         .collect();
-    let mut round = begin_round(&*lock(store)?, &me, &peers)?;
+    let mut round = begin_round(&*lock_store(store)?, &me, &peers)?;
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut in_flight: JoinSet<Event> = JoinSet::new();
     let mut local: VecDeque<LocalEffect> = VecDeque::new();
@@ -109,7 +105,7 @@ fn drive(
     dispatch(round.start(), &mut local, &mut in_flight);
     loop {
         if let Some(effect) = local.pop_front() {
-            if let Some(event) = lock(store)?
+            if let Some(event) = lock_store(store)?
                 .perform_local(&me, effect)
                 .map_err(SyncError::from)?
             {

@@ -69,7 +69,7 @@ pub use failure::{FailureCode, SyncFailure};
 pub use head::DeviceHead;
 pub use outcome::{PeerOutcome, RoundReport};
 pub use reader::ReadError;
-pub use round::{begin_round, perform_request, run_round, SyncError};
+pub use round::{begin_round, lock_store, perform_request, run_round, SyncError};
 pub use state::{PeerState, SelfState};
 pub use status::SyncStatus;
 pub use transport::{Fetched, Transport, TransportError, TransportErrorKind};

@@ -23,7 +23,8 @@ pub enum SyncError {
     Poisoned,
 }
 
-pub(crate) fn lock(store: &Mutex<Store>) -> Result<MutexGuard<'_, Store>, SyncError> {
+/// The store behind its mutex, or `Poisoned` if an earlier holder panicked.
+pub fn lock_store(store: &Mutex<Store>) -> Result<MutexGuard<'_, Store>, SyncError> {
     store.lock().map_err(|_| SyncError::Poisoned)
 }
 
@@ -63,12 +64,12 @@ pub fn run_round(
     me: &str,
     peers: &[String],
 ) -> Result<RoundReport, SyncError> {
-    let mut round = begin_round(&*lock(store)?, me, peers)?;
+    let mut round = begin_round(&*lock_store(store)?, me, peers)?;
     let mut queue: VecDeque<Effect> = round.start().into();
     while let Some(effect) = queue.pop_front() {
         let event = match effect {
             Effect::Bucket(request) => Some(perform_request(t, request)),
-            Effect::Local(local) => lock(store)?.perform_local(me, local)?,
+            Effect::Local(local) => lock_store(store)?.perform_local(me, local)?,
         };
         if let Some(event) = event {
             queue.extend(round.handle(event));
