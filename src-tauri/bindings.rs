@@ -71,8 +71,16 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<cairn_core::Splice>();
     check.add::<cairn_core::EditOutcome>();
     check.add::<cairn_client::SyncState>();
+    check.add::<cairn_client::SignInReason>();
+    check.add::<cairn_client::SyncProblem>();
     check.add::<crate::events::NoteChange>();
     check.add::<crate::events::NotesChanged>();
+    check.add::<crate::commands::account::AccountStatus>();
+    check.add::<crate::commands::account::Device>();
+    check.add::<crate::commands::account::SignInDefaults>();
+    check.add::<crate::commands::app::AppInfo>();
+    check.add::<crate::commands::history::PastNote>();
+    check.add::<crate::settings::Settings>();
     check.add::<CommandError>();
     // A file no type produces any more is stale too.
     let present: BTreeSet<PathBuf> = std::fs::read_dir(dir())

@@ -11,6 +11,7 @@ const FILE: &str = "settings.json";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Settings {
     /// Where the Cairn service runs; empty until the user sets one.
     pub service_url: String,

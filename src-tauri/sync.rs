@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_client::{AgentError, Session, SyncAgent, SyncState, WatchOptions};
+use cairn_client::{
+    AgentError, ClientError, Session, SignInReason, SyncAgent, SyncProblem, SyncState, WatchOptions,
+};
 use cairn_core::Store;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter};
@@ -52,8 +54,20 @@ impl SyncTask {
         let state = match e {
             AppError::NotSignedIn => SyncState::from_error(&AgentError::NotSignedIn),
             // A keychain that cannot be read, say: the indicator says so.
+            AppError::Service(c)
+                if matches!(
+                    **c,
+                    ClientError::KeychainUnreadable { .. } | ClientError::CredentialStore(_)
+                ) =>
+            {
+                SyncState::Error {
+                    problem: SyncProblem::Keychain,
+                    detail: e.to_string(),
+                }
+            }
             other => SyncState::Error {
-                reason: other.to_string(),
+                problem: SyncProblem::Local,
+                detail: other.to_string(),
             },
         };
         set_status(app, &self.status, state);
@@ -124,7 +138,7 @@ impl SyncTask {
 
 fn not_signed_in() -> SyncState {
     SyncState::NeedsSignIn {
-        reason: "not signed in".into(),
+        reason: SignInReason::NotSignedIn,
     }
 }
 
@@ -141,6 +155,17 @@ fn watch_options() -> WatchOptions {
 
 fn set_status(app: &AppHandle, status: &Mutex<SyncState>, state: SyncState) {
     if let Ok(mut s) = status.lock() {
+        // The log keeps what went wrong as it came (the UI shows a
+        // sentence); once per change, not once per retry.
+        if *s != state {
+            match &state {
+                SyncState::Error { problem, detail } => {
+                    eprintln!("cairn-desktop: sync: {problem:?}: {detail}")
+                }
+                SyncState::Offline { detail } => eprintln!("cairn-desktop: sync offline: {detail}"),
+                _ => {}
+            }
+        }
         s.clone_from(&state);
     }
     if let Err(e) = app.emit(SYNC_STATUS, state) {

@@ -351,8 +351,8 @@ async fn starts_and_edits_with_no_service_and_no_network() {
     app.wait_until(
         "the indicator to say the keychain cannot be read",
         "const el = document.getElementById('sync-indicator'); \
-         return el.dataset.state === 'error' \
-           && el.querySelector('.label').textContent.includes('OS keychain')",
+         return el.dataset.state === 'error' && el.dataset.code === 'keychain' \
+           && el.querySelector('.label').textContent.includes('system keychain')",
     )
     .await;
     wait_for_titles(&app, &["Offline thoughts"]).await;
@@ -841,6 +841,12 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     assert!(
         label.starts_with("Sign in again:") && label.contains("removed"),
         "{label}"
+    );
+    assert_eq!(
+        b.js("return document.getElementById('sync-indicator').dataset.code")
+            .await
+            .as_str(),
+        Some("device_removed")
     );
     b.screenshot("11-device-removed").await;
     type_in_editor(&b, " (kept offline)").await;

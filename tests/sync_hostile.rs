@@ -152,9 +152,17 @@ fn hostile_peer_objects_are_refused_and_local_data_stays() {
         let status = laptop.status();
         let device = &status["devices"][0];
         assert_eq!(device["device_id"], peer_id.as_str());
-        let error = device["error"].as_str().unwrap_or_default();
+        let error = device["error"]["detail"].as_str().unwrap_or_default();
         assert!(error.contains(expected), "{what}: status --json: {status}");
+        // The code is kept with the words, and the state is decided from it.
+        let code = if what == "unknown format version" {
+            "newer_format"
+        } else {
+            "bad_object"
+        };
+        assert_eq!(device["error"]["code"], code, "{what}: {status}");
         assert_eq!(status["state"]["state"], "error", "{what}: {status}");
+        assert_eq!(status["state"]["problem"], code, "{what}: {status}");
         let text = laptop.ok(&["status"]);
         assert!(
             text.contains("ERROR:") && text.contains(expected),

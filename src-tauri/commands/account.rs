@@ -22,6 +22,7 @@ const SERVER_ENV: &str = "CAIRN_SERVER_URL";
 const ACCOUNT_KEY_ENV: &str = "CAIRN_ACCOUNT_KEY";
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AccountStatus {
     pub signed_in: bool,
     pub user: Option<String>,
@@ -32,6 +33,7 @@ pub struct AccountStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Device {
     pub id: String,
     pub name: String,
@@ -41,6 +43,7 @@ pub struct Device {
 
 /// What the sign-in form starts with.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SignInDefaults {
     pub service_url: Option<String>,
     pub account_key: Option<String>,

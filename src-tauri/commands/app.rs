@@ -6,6 +6,7 @@ use tauri::State;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppInfo {
     pub data_dir: String,
     pub version: &'static str,

@@ -25,6 +25,7 @@ fn validate(id: &str, version: Option<&str>) -> AppResult<()> {
 /// A past state of a note as the history view shows it. (`NoteState` is
 /// not serde-ready in the core; this copies the fields the view uses.)
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PastNote {
     pub body: String,
     pub tags: Vec<String>,

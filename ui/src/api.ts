@@ -6,7 +6,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 // The values the shell sends are declared from the Rust types (ts-rs, see
-// src-tauri/bindings.rs); only what has no Rust twin yet is written here.
+// src-tauri/bindings.rs).
 import type { Note } from "./bindings/Note";
 import type { NoteSummary } from "./bindings/NoteSummary";
 import type { Version } from "./bindings/Version";
@@ -17,48 +17,37 @@ import type { Origin } from "./bindings/Origin";
 import type { NoteChange } from "./bindings/NoteChange";
 import type { NotesChanged } from "./bindings/NotesChanged";
 import type { CommandError } from "./bindings/CommandError";
+import type { AccountStatus } from "./bindings/AccountStatus";
+import type { Device } from "./bindings/Device";
+import type { SignInDefaults } from "./bindings/SignInDefaults";
+import type { Settings } from "./bindings/Settings";
+import type { AppInfo } from "./bindings/AppInfo";
+import type { PastNote } from "./bindings/PastNote";
+import type { SignInReason } from "./bindings/SignInReason";
+import type { SyncProblem } from "./bindings/SyncProblem";
 
-export type { Note, NoteSummary, Version, Splice, EditOutcome, SyncState, Origin, NoteChange, NotesChanged };
+export type {
+  Note,
+  NoteSummary,
+  Version,
+  Splice,
+  EditOutcome,
+  SyncState,
+  Origin,
+  NoteChange,
+  NotesChanged,
+  AccountStatus,
+  Device,
+  SignInDefaults,
+  Settings,
+  AppInfo,
+  PastNote,
+  SignInReason,
+  SyncProblem,
+};
 
 /** What the sync indicator shows; the shell's `SyncState`. */
 export type SyncStatus = SyncState;
-
-export interface NoteState {
-  body: string;
-  tags: string[];
-  pinned: boolean;
-  trashed: boolean;
-}
-
-export interface AccountStatus {
-  signed_in: boolean;
-  user?: string;
-  device_id?: string;
-  service_url?: string;
-  /** Set once, right after this device created the account's key. */
-  recovery_key?: string;
-}
-
-export interface SignInDefaults {
-  service_url?: string;
-  account_key?: string;
-}
-
-export interface Device {
-  id: string;
-  name: string;
-  last_seen_ms?: number;
-  this_device: boolean;
-}
-
-export interface Settings {
-  service_url: string;
-}
-
-export interface AppInfo {
-  data_dir: string;
-  version: string;
-}
 
 export class CairnError extends Error {
   constructor(
@@ -108,7 +97,7 @@ export const api = {
   remove: (id: string) => call<void>("note_delete", { id }),
 
   history: (id: string) => call<Version[]>("note_history", { id }),
-  noteAt: (id: string, version: string) => call<NoteState>("note_at", { id, version }),
+  noteAt: (id: string, version: string) => call<PastNote>("note_at", { id, version }),
   restoreVersion: (id: string, version: string) =>
     call<Note>("note_restore_version", { id, version }),
 

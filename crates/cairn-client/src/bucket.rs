@@ -234,3 +234,59 @@ impl Bucket {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_protocol::{DeviceId, ObjectUrls, UserId};
+
+    /// A grant whose every URL is presigned for a port nobody listens on.
+    fn grant_to_nowhere() -> (Grant, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let secret = "X-Amz-Signature=5ec2e7d00d";
+        let urls = ObjectUrls::build(|key| {
+            Ok::<_, ()>(format!(
+                "http://127.0.0.1:{port}/bucket/{}?X-Amz-Credential=AKIA&{secret}",
+                key.relative()
+            ))
+        })
+        .unwrap();
+        let grant = Grant {
+            user_id: UserId::parse("key:someone").unwrap(),
+            device_id: DeviceId::parse("me").unwrap(),
+            issued_at: 0,
+            expires_at: i64::MAX,
+            prefix: "users/key:someone/devices/me/".into(),
+            put: urls.clone(),
+            get: urls,
+            peers: Vec::new(),
+        };
+        (grant, format!("127.0.0.1:{port}"))
+    }
+
+    #[tokio::test]
+    async fn a_dead_network_is_offline_and_its_message_names_no_url() {
+        let (grant, address) = grant_to_nowhere();
+        let bucket = Bucket::new().unwrap().with_retry_base(Duration::ZERO);
+        let errors = [
+            bucket
+                .get(&grant, "me", DeviceKey::Head, None)
+                .await
+                .unwrap_err(),
+            bucket
+                .put(&grant, DeviceKey::Head, b"x".to_vec())
+                .await
+                .unwrap_err(),
+        ];
+        for e in errors {
+            assert_eq!(e.kind, TransportErrorKind::Offline, "{e}");
+            let text = e.to_string();
+            for secret in ["X-Amz", "AKIA", "http", address.as_str()] {
+                assert!(!text.contains(secret), "{secret} in {text:?}");
+            }
+        }
+    }
+}

@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_core::sync::{FailureCode, RoundReport, SyncError};
+use cairn_core::sync::{RoundReport, SyncError};
 use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
-use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::bucket::Bucket;
 use crate::events::StreamItem;
 use crate::round_runner::{self, RunnerError};
+use crate::sync_state::SignInReason;
 use crate::{ClientError, Session, StoredCredentials};
 
 /// Ask for a new grant when the current one has less than this left.
@@ -32,7 +32,7 @@ pub enum AgentError {
     #[error("not signed in")]
     NotSignedIn,
     #[error("sign-in needed: {0}")]
-    NeedsSignIn(String),
+    NeedsSignIn(SignInReason),
     #[error("offline: {0}")]
     Offline(String),
     #[error(transparent)]
@@ -43,71 +43,6 @@ pub enum AgentError {
     Task(String),
     #[error(transparent)]
     Key(#[from] crate::encryption::KeyError),
-}
-
-/// What a UI shows about sync.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SyncState {
-    Offline {
-        reason: String,
-    },
-    Syncing,
-    Synced {
-        on_all_devices: bool,
-        pending_changes: u64,
-    },
-    NeedsSignIn {
-        reason: String,
-    },
-    Error {
-        reason: String,
-    },
-}
-
-impl SyncState {
-    pub fn from_outcome(
-        outcome: &Result<RoundReport, AgentError>,
-        status: Option<&cairn_core::sync::SyncStatus>,
-    ) -> SyncState {
-        match outcome {
-            Ok(r) if r.needs_sign_in() => SyncState::NeedsSignIn {
-                reason: "the storage grant expired or was revoked".into(),
-            },
-            Ok(r) => match r.failures().next() {
-                Some(f) if f.code() == FailureCode::Offline => SyncState::Offline {
-                    reason: f.to_string(),
-                },
-                Some(f) => SyncState::Error {
-                    reason: f.to_string(),
-                },
-                None => SyncState::Synced {
-                    on_all_devices: status.is_some_and(|s| s.on_all_devices),
-                    pending_changes: status.map(|s| s.pending_changes).unwrap_or(0),
-                },
-            },
-            Err(e) => SyncState::from_error(e),
-        }
-    }
-
-    /// What to show when sync could not run at all.
-    pub fn from_error(e: &AgentError) -> SyncState {
-        match e {
-            AgentError::NeedsSignIn(reason) => SyncState::NeedsSignIn {
-                reason: reason.clone(),
-            },
-            AgentError::NotSignedIn => SyncState::NeedsSignIn {
-                reason: "not signed in".into(),
-            },
-            AgentError::Offline(reason) => SyncState::Offline {
-                reason: reason.clone(),
-            },
-            e => SyncState::Error {
-                reason: e.to_string(),
-            },
-        }
-    }
 }
 
 /// How watch mode paces itself.
@@ -367,14 +302,10 @@ pub(crate) fn grant_path(data_dir: &Path) -> PathBuf {
 
 fn service_error(e: ClientError) -> AgentError {
     if e.needs_sign_in() {
-        // Said for the person at the window, who did not see the request.
         let reason = match e.api_code() {
-            Some(ErrorCode::DeviceRevoked) => {
-                "this device was removed from your account".to_owned()
-            }
-            Some(ErrorCode::SessionExpired) => "your session expired".to_owned(),
-            _ => "this device's session has ended (signed out, or removed from another device)"
-                .to_owned(),
+            Some(ErrorCode::DeviceRevoked) => SignInReason::DeviceRemoved,
+            Some(ErrorCode::SessionExpired) => SignInReason::SessionExpired,
+            _ => SignInReason::SessionEnded,
         };
         AgentError::NeedsSignIn(reason)
     } else if matches!(e, ClientError::Http { .. }) {

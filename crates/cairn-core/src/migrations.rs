@@ -14,10 +14,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_sync.sql")),
     (3, include_str!("../migrations/0003_contentless_fts.sql")),
     (4, include_str!("../migrations/0004_notebooks_links.sql")),
+    (5, include_str!("../migrations/0005_peer_error_code.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     migrate_to(conn, path, SCHEMA_VERSION)

@@ -65,12 +65,12 @@ pub mod writer;
 
 pub use effect::{BucketRequest, Effect, Event, LocalEffect, RequestId};
 pub use engine::Round;
-pub use failure::{FailureCode, SyncFailure};
+pub use failure::{FailureCode, PeerError, SyncFailure};
 pub use head::DeviceHead;
 pub use outcome::{PeerOutcome, RoundReport};
 pub use reader::ReadError;
 pub use round::{begin_round, lock_store, perform_request, run_round, SyncError};
 pub use state::{PeerState, SelfState};
-pub use status::SyncStatus;
+pub use status::{PeerStatus, SyncStatus};
 pub use transport::{Fetched, Transport, TransportError, TransportErrorKind};
 pub use writer::PublishPlan;

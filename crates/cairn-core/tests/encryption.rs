@@ -192,6 +192,7 @@ fn last_error(b: &Mutex<Store>) -> String {
     b.lock().unwrap().sync_status(&["A".into()]).unwrap().peers[0]
         .error
         .clone()
+        .map(|e| e.detail)
         .unwrap_or_default()
 }
 

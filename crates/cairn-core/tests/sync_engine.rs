@@ -334,21 +334,30 @@ fn hostile_objects_are_refused_and_local_data_stays() {
         }
         let before = all[1].store.lock().unwrap().get(&id).unwrap();
         let r = round(&storage, &all, 1);
-        let err = r.peers[0]
+        let failure = r.peers[0]
             .error
             .clone()
-            .unwrap_or_else(|| panic!("{what}: accepted"))
-            .to_string();
+            .unwrap_or_else(|| panic!("{what}: accepted"));
         let st = all[1]
             .store
             .lock()
             .unwrap()
             .sync_status(&["dev0".into()])
             .unwrap();
+        // Kept with its code, which is what the status decides from.
         assert_eq!(
-            st.peers[0].error.as_deref(),
-            Some(err.as_str()),
+            st.peers[0].error,
+            Some(cairn_core::sync::PeerError::from(&failure)),
             "{what}: status shows it"
+        );
+        assert_eq!(
+            st.peers[0].error.as_ref().map(|e| e.code),
+            Some(if what == "unknown version" {
+                FailureCode::NewerFormat
+            } else {
+                FailureCode::BadObject
+            }),
+            "{what}: the kept code"
         );
         assert_eq!(
             all[1].store.lock().unwrap().get(&id).unwrap(),

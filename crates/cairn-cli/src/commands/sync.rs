@@ -149,18 +149,7 @@ pub fn status(data_dir: &Path, json: bool) -> Result<()> {
         })
         .unwrap_or_default();
     let last_sync = st.peers.iter().filter_map(|p| p.last_ok_ms).max();
-    let state = match &agent {
-        None => SyncState::NeedsSignIn {
-            reason: "not signed in".into(),
-        },
-        Some(_) => match st.peers.iter().find_map(|p| p.error.clone()) {
-            Some(reason) => SyncState::Error { reason },
-            None => SyncState::Synced {
-                on_all_devices: st.on_all_devices,
-                pending_changes: st.pending_changes,
-            },
-        },
-    };
+    let state = SyncState::at_rest(agent.is_some(), &st);
     if json {
         let devices: Vec<serde_json::Value> = st
             .peers
@@ -212,8 +201,8 @@ pub fn status(data_dir: &Path, json: bool) -> Result<()> {
                 let name = names.get(&p.device_id).map(String::as_str).unwrap_or("?");
                 let err = p
                     .error
-                    .as_deref()
-                    .map(|e| format!("  ERROR: {e}"))
+                    .as_ref()
+                    .map(|e| format!("  ERROR: {}", e.detail))
                     .unwrap_or_default();
                 crate::outln!(
                     "  {} ({name}): merged #{}, has ours up to #{}{err}",

@@ -10,6 +10,7 @@
 use cairn_protocol::DeviceKey;
 
 use crate::sync::bundle::Bundle;
+use crate::sync::failure::PeerError;
 use crate::sync::head::DeviceHead;
 use crate::sync::reader::ReadError;
 use crate::sync::state::PeerState;
@@ -62,7 +63,10 @@ pub enum LocalEffect {
     ApplyPeer(Box<PeerApply>),
     /// Keep (or clear) a peer's error in its stored state, for `status`.
     /// No answer.
-    SetPeerError { peer: String, error: Option<String> },
+    SetPeerError {
+        peer: String,
+        error: Option<PeerError>,
+    },
 }
 
 /// Everything one peer's read brought, ready to be applied.

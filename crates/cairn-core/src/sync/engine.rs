@@ -66,7 +66,7 @@ use cairn_protocol::DeviceKey;
 use crate::crypto::ContentKey;
 use crate::sync::bundle::Bundle;
 use crate::sync::effect::{BucketRequest, Effect, Event, LocalEffect, PeerApply, RequestId};
-use crate::sync::failure::SyncFailure;
+use crate::sync::failure::{PeerError, SyncFailure};
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{ObjectError, ObjectKind};
 use crate::sync::outcome::{PeerOutcome, RoundReport};
@@ -531,7 +531,7 @@ impl Round {
         let p = &mut self.peers[i];
         out.push(Effect::Local(LocalEffect::SetPeerError {
             peer: p.state.device_id.clone(),
-            error: Some(failure.to_string()),
+            error: Some(PeerError::from(&failure)),
         }));
         p.outcome.error = Some(failure);
         self.peer_done(i, out);

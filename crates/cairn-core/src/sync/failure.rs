@@ -2,7 +2,7 @@
 //! UI: the agent decides "offline" or "sign in again" from the kind, never
 //! from the words.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sync::object::ObjectError;
 use crate::sync::reader::ReadError;
@@ -19,7 +19,9 @@ pub enum SyncFailure {
 }
 
 /// A stable name for a failure, for code that decides and for the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Kept in the store beside a peer's error, so the names never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum FailureCode {
     /// No connection to storage, or it did not answer in time.
@@ -38,6 +40,56 @@ pub enum FailureCode {
     NoKey,
     /// A peer's object comes from a newer Cairn.
     NewerFormat,
+}
+
+impl FailureCode {
+    const ALL: [FailureCode; 8] = [
+        FailureCode::Offline,
+        FailureCode::StorageUnavailable,
+        FailureCode::GrantExpired,
+        FailureCode::StorageRejected,
+        FailureCode::BadObject,
+        FailureCode::RolledBack,
+        FailureCode::NoKey,
+        FailureCode::NewerFormat,
+    ];
+
+    /// The name kept in the store (and sent to the UI).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::Offline => "offline",
+            FailureCode::StorageUnavailable => "storage_unavailable",
+            FailureCode::GrantExpired => "grant_expired",
+            FailureCode::StorageRejected => "storage_rejected",
+            FailureCode::BadObject => "bad_object",
+            FailureCode::RolledBack => "rolled_back",
+            FailureCode::NoKey => "no_key",
+            FailureCode::NewerFormat => "newer_format",
+        }
+    }
+
+    /// The code a stored name stands for; `None` for a name this version
+    /// does not know (written by a newer one).
+    pub fn from_name(name: &str) -> Option<FailureCode> {
+        FailureCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+/// The last failure of reading one peer, as the store keeps it between
+/// rounds: the code decides, the detail is for the log and "details".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerError {
+    pub code: FailureCode,
+    pub detail: String,
+}
+
+impl From<&SyncFailure> for PeerError {
+    fn from(f: &SyncFailure) -> Self {
+        PeerError {
+            code: f.code(),
+            detail: f.to_string(),
+        }
+    }
 }
 
 impl SyncFailure {
@@ -76,5 +128,23 @@ impl SyncFailure {
             self.code(),
             FailureCode::Offline | FailureCode::StorageUnavailable
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_reads_back_from_its_stored_name() {
+        for code in FailureCode::ALL {
+            assert_eq!(FailureCode::from_name(code.as_str()), Some(code));
+            // The serde name is the stored name: the UI and the store agree.
+            assert_eq!(
+                serde_json::to_string(&code).unwrap_or_default(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+        assert_eq!(FailureCode::from_name("from_the_future"), None);
     }
 }

@@ -49,7 +49,7 @@ impl Store {
                 Ok(Some(Event::PeerApplied { peer, result }))
             }
             LocalEffect::SetPeerError { peer, error } => {
-                self.set_peer_error(&peer, error.as_deref())?;
+                self.set_peer_error(&peer, error.as_ref())?;
                 Ok(None)
             }
         }

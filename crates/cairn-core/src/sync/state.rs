@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::error::{CoreError, Result};
 use crate::store::{sql_err, Store};
+use crate::sync::failure::{FailureCode, PeerError};
 use crate::sync::head::DeviceHead;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub struct PeerState {
     pub applied_seq: u64,
     pub head_seq: u64,
     pub merged_of_me: u64,
-    pub last_error: Option<String>,
+    pub last_error: Option<PeerError>,
     /// When their head last brought something new. An unchanged head (a
     /// 304) writes nothing, so an idle peer keeps the time of its last news.
     pub last_ok_ms: Option<i64>,
@@ -118,7 +119,8 @@ impl Store {
     pub fn peer_state(&self, device_id: &str) -> Result<PeerState> {
         self.conn
             .query_row(
-                "SELECT etag, applied_seq, head_seq, merged_of_me, last_error, last_ok_ms
+                "SELECT etag, applied_seq, head_seq, merged_of_me, last_error, last_ok_ms,
+                        last_error_code
                  FROM sync_peer WHERE device_id = ?1",
                 [device_id],
                 |r| {
@@ -128,7 +130,7 @@ impl Store {
                         applied_seq: r.get::<_, i64>(1)? as u64,
                         head_seq: r.get::<_, i64>(2)? as u64,
                         merged_of_me: r.get::<_, i64>(3)? as u64,
-                        last_error: r.get(4)?,
+                        last_error: stored_error(r.get(6)?, r.get(4)?),
                         last_ok_ms: r.get(5)?,
                     })
                 },
@@ -162,19 +164,22 @@ impl Store {
         let path = self.path.clone();
         self.conn
             .execute(
-                "INSERT INTO sync_peer(device_id, etag, applied_seq, head_seq, merged_of_me, last_error, last_ok_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO sync_peer(device_id, etag, applied_seq, head_seq, merged_of_me, last_error,
+                                       last_ok_ms, last_error_code)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT(device_id) DO UPDATE SET etag=excluded.etag, applied_seq=excluded.applied_seq,
                    head_seq=excluded.head_seq, merged_of_me=excluded.merged_of_me,
-                   last_error=excluded.last_error, last_ok_ms=excluded.last_ok_ms",
+                   last_error=excluded.last_error, last_ok_ms=excluded.last_ok_ms,
+                   last_error_code=excluded.last_error_code",
                 params![
                     p.device_id,
                     p.etag,
                     p.applied_seq as i64,
                     p.head_seq as i64,
                     p.merged_of_me as i64,
-                    p.last_error,
-                    p.last_ok_ms
+                    p.last_error.as_ref().map(|e| e.detail.as_str()),
+                    p.last_ok_ms,
+                    p.last_error.as_ref().map(|e| e.code.as_str()),
                 ],
             )
             .map_err(sql_err("recording peer state", &path))?;
@@ -182,9 +187,9 @@ impl Store {
     }
 
     /// Records an error for a peer without touching anything else.
-    pub fn set_peer_error(&mut self, device_id: &str, error: Option<&str>) -> Result<()> {
+    pub fn set_peer_error(&mut self, device_id: &str, error: Option<&PeerError>) -> Result<()> {
         let mut p = self.peer_state(device_id)?;
-        p.last_error = error.map(str::to_string);
+        p.last_error = error.cloned();
         self.save_peer(&p)
     }
 
@@ -255,4 +260,15 @@ impl Store {
             .map_err(sql_err("counting unpublished changes", &self.path))?;
         Ok(n as u64)
     }
+}
+
+/// A kept error from its two columns. A code this version does not know
+/// (a newer one wrote it) still says that something failed.
+fn stored_error(code: Option<String>, detail: Option<String>) -> Option<PeerError> {
+    let detail = detail?;
+    let code = code
+        .as_deref()
+        .and_then(FailureCode::from_name)
+        .unwrap_or(FailureCode::StorageRejected);
+    Some(PeerError { code, detail })
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::store::Store;
+use crate::sync::failure::PeerError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerStatus {
@@ -18,7 +19,7 @@ pub struct PeerStatus {
     /// When their head last brought something new. An unchanged head (a
     /// 304) writes nothing, so an idle peer keeps the time of its last news.
     pub last_ok_ms: Option<i64>,
-    pub error: Option<String>,
+    pub error: Option<PeerError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
