@@ -14,13 +14,11 @@ mod events;
 mod github_attempts;
 mod github_redirect;
 mod settings;
+mod startup;
 mod state;
 mod sync;
 
-use tauri::Manager;
-
 use crate::error::AppError;
-use crate::state::AppState;
 
 fn main() {
     // Notes, keys and sessions are for this user only, whatever the umask.
@@ -46,6 +44,8 @@ fn run() -> Result<(), AppError> {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
+            startup::startup_problem,
+            startup::repair_store,
             commands::notes::notes_list,
             commands::notes::notes_search,
             commands::notes::note_get,
@@ -79,19 +79,5 @@ fn run() -> Result<(), AppError> {
 
 fn setup(app: &mut tauri::App) -> Result<(), AppError> {
     let dir = data_dir::resolve()?;
-    let notifier = events::spawn_batcher(app.handle().clone());
-    let state = AppState::open(&dir, notifier, app.handle().clone())?;
-    // Signed in on an earlier run: sync again. Not being able to
-    // (no content key, a damaged session, a keychain that cannot be
-    // read) shows in the indicator; the notes still open.
-    if !matches!(
-        cairn_client::default_credential_store(&dir).load(),
-        Ok(None)
-    ) {
-        if let Err(e) = state.start_sync() {
-            eprintln!("cairn-desktop: sync not started: {e}");
-        }
-    }
-    app.manage(state);
-    Ok(())
+    startup::open(app.handle(), &dir)
 }

@@ -25,6 +25,8 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { PastNote } from "./bindings/PastNote";
 import type { SignInReason } from "./bindings/SignInReason";
 import type { SyncProblem } from "./bindings/SyncProblem";
+import type { StartupProblem } from "./bindings/StartupProblem";
+import type { RepairDone } from "./bindings/RepairDone";
 
 export type {
   Note,
@@ -44,6 +46,8 @@ export type {
   PastNote,
   SignInReason,
   SyncProblem,
+  StartupProblem,
+  RepairDone,
 };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
@@ -100,6 +104,9 @@ export const api = {
   noteAt: (id: string, version: string) => call<PastNote>("note_at", { id, version }),
   restoreVersion: (id: string, version: string) =>
     call<Note>("note_restore_version", { id, version }),
+
+  startupProblem: () => call<StartupProblem | null>("startup_problem"),
+  repairStore: () => call<RepairDone>("repair_store"),
 
   syncStatus: () => call<SyncStatus>("sync_status"),
   account: () => call<AccountStatus>("account_status"),

@@ -12,6 +12,7 @@ import { initSyncIndicator } from "./sync_indicator";
 import { AccountDialog } from "./account";
 import { installShortcuts } from "./shortcuts";
 import { begin } from "./perf";
+import { showRepairScreen } from "./repair_screen";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -464,5 +465,16 @@ function summaryOf(n: Note): NoteSummary {
 
 export type { App };
 
-const app = new App();
-app.start().catch(showError);
+// A damaged database opens nothing: the window offers the repair instead.
+async function boot(): Promise<void> {
+  const problem = await api.startupProblem();
+  if (problem) {
+    initToast();
+    showRepairScreen(problem);
+    document.body.dataset.ready = "true";
+    return;
+  }
+  await new App().start();
+}
+
+boot().catch(showError);

@@ -8,44 +8,16 @@
 
 mod common;
 
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use common::{cairn, last_line, ok, stderr};
 
-/// Flips a byte in the b-tree header of the first page of `table`.
 fn damage_page_of(db: &Path, table: &str) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let page: i64 = conn
-        .query_row(
-            "SELECT rootpage FROM sqlite_master WHERE name = ?1",
-            [table],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let page_size: i64 = conn
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .unwrap();
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
-    drop(conn);
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(db)
-        .unwrap();
-    // Byte 0 of a b-tree page is its type (2, 5, 10 or 13); 0xFF is none.
-    let offset = (page - 1) * page_size;
-    file.seek(SeekFrom::Start(offset as u64)).unwrap();
-    let mut kind = [0u8];
-    file.read_exact(&mut kind).unwrap();
-    assert!(
-        matches!(kind[0], 2 | 5 | 10 | 13),
-        "a b-tree page: {kind:?}"
-    );
-    file.seek(SeekFrom::Start(offset as u64)).unwrap();
-    file.write_all(&[0xFF]).unwrap();
-    file.sync_all().unwrap();
+    cairn_core::damage::flip_page_of(db, table).unwrap();
+}
+
+fn crashed_with_the_store_open(data: &Path) {
+    cairn_core::damage::leave_crash_marker(data).unwrap();
 }
 
 fn note_ids(data: &Path) -> Vec<String> {
@@ -76,6 +48,7 @@ fn a_damaged_search_index_is_reported_at_open_and_repaired_losing_nothing() {
     assert_eq!(before.len(), 31);
 
     damage_page_of(&data.join("cairn.db"), "notes_fts_data");
+    crashed_with_the_store_open(data);
 
     // Reported at open, by every command, naming the part.
     for args in [
@@ -126,4 +99,48 @@ fn a_damaged_search_index_is_reported_at_open_and_repaired_losing_nothing() {
     assert!(kept);
     // A sound store needs no repair.
     assert!(ok(data, &["repair"]).contains("nothing to repair"));
+}
+
+/// Damage that comes while the store is closed cleanly is not looked for at
+/// open (the check reads every page); the first command that meets it says
+/// so, and from then on every open checks and names the damaged part.
+#[test]
+fn damage_met_while_working_is_named_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    for i in 0..30 {
+        ok(data, &["new", &format!("Ridge {i}\ngranite all the way")]);
+    }
+    damage_page_of(&data.join("cairn.db"), "notes_fts_data");
+
+    let out = cairn(data, &["search", "granite"]);
+    assert!(
+        !out.status.success(),
+        "a search on a damaged index must fail"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("is damaged") && err.contains("cairn repair"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("malformed"),
+        "SQLite's words are not the message: {err}"
+    );
+
+    for args in [&["list"][..], &["new", "written onto a damaged file?"][..]] {
+        let out = cairn(data, args);
+        assert!(!out.status.success(), "cairn {args:?} must refuse");
+        let err = stderr(&out);
+        assert!(err.contains("the search index"), "{args:?}: {err}");
+    }
+    assert!(ok(data, &["repair"]).contains("damaged: the search index"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ok(data, &["search", "granite", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        30
+    );
 }

@@ -45,6 +45,11 @@ pub enum CoreError {
         repairable: bool,
     },
 
+    /// SQLite met a damaged page while working: the next open checks the
+    /// whole file (see `open_marker`).
+    #[error("{} is damaged ({op} failed); run `cairn repair`, or restart the app, to find the damage and rebuild what can be rebuilt", path.display())]
+    Corrupt { path: PathBuf, op: &'static str },
+
     #[error("no version {version} in the history of note {id}")]
     VersionNotFound { id: String, version: String },
 
@@ -92,7 +97,7 @@ impl CoreError {
             CoreError::DiskFull { .. } => "disk_full",
             CoreError::ReadOnly { .. } => "read_only",
             CoreError::Open { .. } => "open_failed",
-            CoreError::Damaged { .. } => "damaged",
+            CoreError::Damaged { .. } | CoreError::Corrupt { .. } => "damaged",
             CoreError::VersionNotFound { .. } => "version_not_found",
             CoreError::NotebookNotFound { .. } => "notebook_not_found",
             CoreError::NotebookDeleted { .. } => "notebook_deleted",

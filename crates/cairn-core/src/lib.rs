@@ -16,6 +16,8 @@
 pub mod backlinks;
 pub mod clock;
 pub mod crypto;
+#[cfg(any(test, feature = "test-support"))]
+pub mod damage;
 mod doc_cache;
 mod edit_at;
 pub mod error;
@@ -27,6 +29,7 @@ pub mod model;
 pub mod note_doc;
 pub mod notebook_doc;
 pub mod notebooks;
+mod open_marker;
 pub mod origin;
 pub mod private_files;
 mod query;

@@ -215,6 +215,9 @@ impl Store {
                 cache: DocCache::new(1),
                 events: Vec::new(),
                 content_key: None,
+                checked_at_open: false,
+                // A file being built, never opened by anyone else.
+                _marker: crate::open_marker::OpenMarker::unmarked(),
             };
             let rebuilt = store.rebuild_derived()?;
             let ok: String = store

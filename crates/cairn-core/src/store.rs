@@ -70,6 +70,10 @@ pub struct Store {
     /// When set, every object published is sealed with it and every object
     /// read must be sealed with it.
     pub(crate) content_key: Option<crate::crypto::ContentKey>,
+    /// Whether this open ran the check for damage (see `open_marker`).
+    pub(crate) checked_at_open: bool,
+    /// Dropped after `conn`: the store counts as closed once SQLite is.
+    pub(crate) _marker: crate::open_marker::OpenMarker,
 }
 
 /// Maps a SQLite error to the core error a user can act on.
@@ -89,6 +93,15 @@ pub(crate) fn sql_err<'a>(
                     return CoreError::ReadOnly {
                         path: path.to_path_buf(),
                     }
+                }
+                rusqlite::ErrorCode::DatabaseCorrupt => {
+                    // The next open checks the whole file and says which
+                    // part is damaged; until then, say what failed.
+                    crate::open_marker::request_check(path);
+                    return CoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        op,
+                    };
                 }
                 _ => {}
             }
@@ -133,7 +146,15 @@ impl Store {
             CoreError::Database { source, .. } => classify_open_error(&path, *source),
             other => other,
         })?;
-        crate::repair::refuse_if_damaged(&conn, &path)?;
+        // Checked when damage is likely (an unclean shutdown, damage met
+        // while running), not at every open: the check reads every page.
+        let previous = crate::open_marker::previous(&path);
+        let marker = crate::open_marker::mark_open(&path);
+        let checked_at_open = previous.needs_check;
+        if checked_at_open {
+            crate::repair::refuse_if_damaged(&conn, &path)?;
+            previous.forget();
+        }
         migrations::migrate(&mut conn, &path)?;
         let actor = load_or_make_actor(&conn, &path)?;
         Ok(Store {
@@ -144,7 +165,15 @@ impl Store {
             cache: DocCache::new(options.cache_docs),
             events: Vec::new(),
             content_key: None,
+            checked_at_open,
+            _marker: marker,
         })
+    }
+
+    /// Whether this open checked the file for damage: after an unclean
+    /// shutdown, or when damage was met while running.
+    pub fn checked_at_open(&self) -> bool {
+        self.checked_at_open
     }
 
     pub fn path(&self) -> &Path {

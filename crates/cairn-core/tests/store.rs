@@ -282,3 +282,36 @@ fn newer_schema_is_refused_and_file_untouched() {
     assert!(err.to_string().contains("newer"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+/// The check for damage reads every page, so it runs when damage is likely:
+/// the first open by this version, and after a process died with the
+/// store open; not after a clean close, and not for a second open while
+/// the first is still running.
+#[test]
+fn the_damage_check_runs_after_an_unclean_shutdown_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    assert!(first.checked_at_open(), "first open by this version");
+    let second = Store::open(dir.path()).unwrap();
+    assert!(
+        !second.checked_at_open(),
+        "the first is still open and running"
+    );
+    drop(second);
+    drop(first);
+    assert!(
+        !Store::open(dir.path()).unwrap().checked_at_open(),
+        "closed cleanly"
+    );
+
+    // A process that died with the store open left its marker behind.
+    cairn_core::damage::leave_crash_marker(dir.path()).unwrap();
+    assert!(
+        Store::open(dir.path()).unwrap().checked_at_open(),
+        "after a crash"
+    );
+    assert!(
+        !Store::open(dir.path()).unwrap().checked_at_open(),
+        "once checked, the crash is dealt with"
+    );
+}
