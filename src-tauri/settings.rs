@@ -44,7 +44,10 @@ impl Settings {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let write = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path));
+        // 0600 whatever the umask: the file names the user's service.
+        let write = cairn_core::private_files::prepare_file(&tmp)
+            .and_then(|()| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
         write.map_err(|source| AppError::SettingsWrite { path, source })
     }
 
@@ -93,6 +96,25 @@ mod tests {
             Settings::load(dir.path()).unwrap().service_url,
             "http://127.0.0.1:8787"
         );
+    }
+
+    /// Even under a umask that lets others read new files (this process's
+    /// umask is not changed: `main` narrows it, the test must not rely on it).
+    #[cfg(unix)]
+    #[test]
+    fn the_settings_file_is_readable_by_its_user_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        Settings {
+            service_url: "http://127.0.0.1:8787".into(),
+        }
+        .save(dir.path())
+        .unwrap();
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 
     #[test]

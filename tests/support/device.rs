@@ -4,12 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use cairn_core::{Store, StoreOptions};
+use cairn_core::Store;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -92,17 +91,9 @@ impl SyncRun {
     }
 }
 
-/// One note as every device must end up seeing it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoteView {
-    pub heads: Vec<String>,
-    pub body: String,
-    pub tags: Vec<String>,
-    pub trashed: bool,
-    pub pinned: bool,
-}
-
-pub type NotesView = BTreeMap<String, NoteView>;
+/// One note as every device must end up seeing it; the core's tests judge
+/// convergence by the same view.
+pub use cairn_core::testing::{NoteView, StoreView as NotesView};
 
 /// Every scenario user's passphrase.
 pub const PASSPHRASE: &str = "correct horse battery staple";
@@ -265,36 +256,12 @@ impl Device {
 
     /// The store for bulk writes: commits are not fsynced one by one.
     pub fn bulk_store(&self) -> Store {
-        Store::open_with(
-            self.dir(),
-            StoreOptions {
-                durable: false,
-                ..StoreOptions::default()
-            },
-        )
-        .expect("store opens")
+        cairn_core::testing::open_scratch(self.dir()).expect("store opens")
     }
 
     /// Every note, trashed ones included, with its Automerge heads.
     pub fn notes(&self) -> NotesView {
-        let mut store = self.store();
-        let mut ids = store.all_note_ids().expect("note ids");
-        ids.sort();
-        ids.into_iter()
-            .map(|id| {
-                let note = store.get(&id).expect("note reads");
-                let mut heads = note.heads.clone();
-                heads.sort();
-                let view = NoteView {
-                    heads,
-                    body: note.body,
-                    tags: note.tags,
-                    trashed: note.trashed,
-                    pinned: note.pinned,
-                };
-                (id, view)
-            })
-            .collect()
+        cairn_core::testing::view_of(&mut self.store()).expect("notes read")
     }
 
     /// The note ids `cairn list --json` shows (trash excluded).
@@ -331,23 +298,14 @@ pub fn settle(devices: &[&Device], rng: &mut impl Rng, max_passes: usize) -> usi
 /// Every device holds the same notes: ids, Automerge heads, bodies, tags,
 /// trash and pin state. Returns the common view.
 pub fn assert_converged(devices: &[&Device]) -> NotesView {
-    let first = devices[0].notes();
+    let views: Vec<NotesView> = devices.iter().map(|d| d.notes()).collect();
+    let named: Vec<(&str, &NotesView)> = devices
+        .iter()
+        .map(|d| d.name.as_str())
+        .zip(views.iter())
+        .collect();
+    cairn_core::testing::assert_same_views(&named);
     for d in &devices[1..] {
-        let view = d.notes();
-        if view != first {
-            let only_first: Vec<_> = first.keys().filter(|k| !view.contains_key(*k)).collect();
-            let only_other: Vec<_> = view.keys().filter(|k| !first.contains_key(*k)).collect();
-            let differ: Vec<_> = first
-                .iter()
-                .filter(|(k, v)| view.get(*k).is_some_and(|w| w != *v))
-                .map(|(k, _)| k)
-                .collect();
-            panic!(
-                "{} and {} differ: only on {}: {only_first:?}; only on {}: {only_other:?}; \
-                 different: {differ:?}",
-                devices[0].name, d.name, devices[0].name, d.name
-            );
-        }
         assert_eq!(
             d.listed_ids(),
             devices[0].listed_ids(),
@@ -355,5 +313,5 @@ pub fn assert_converged(devices: &[&Device]) -> NotesView {
             d.name
         );
     }
-    first
+    views.into_iter().next().unwrap_or_default()
 }

@@ -37,6 +37,8 @@ mod repair;
 mod replica;
 mod store;
 pub mod sync;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use backlinks::{Backlink, ImportNote, Link};
 #[cfg(any(test, feature = "test-support"))]

@@ -269,17 +269,10 @@ impl Store {
 #[allow(clippy::unwrap_used)] // tests fail loudly by design
 mod tests {
     use super::*;
-    use crate::{ListQuery, StoreOptions};
+    use crate::ListQuery;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open_with(
-            dir,
-            StoreOptions {
-                durable: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap()
+        crate::testing::open_scratch(dir).unwrap()
     }
 
     /// (id, whole document) for `n` new notes of a fresh store.

@@ -9,19 +9,12 @@ use cairn_core::crypto::ContentKey;
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::{run_round, DeviceHead};
-use cairn_core::{Store, StoreOptions};
+use cairn_core::Store;
 use cairn_protocol::DeviceKey;
 
 fn device(key: Option<&ContentKey>) -> (tempfile::TempDir, Mutex<Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open_with(
-        dir.path(),
-        StoreOptions {
-            durable: false,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
+    let mut s = cairn_core::testing::open_scratch(dir.path()).unwrap();
     s.set_content_key(key.cloned());
     (dir, Mutex::new(s))
 }

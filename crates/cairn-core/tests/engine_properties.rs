@@ -19,7 +19,7 @@ use cairn_core::sync::{
     begin_round, perform_request, BucketRequest, Effect, Event, LocalEffect, RoundReport,
     TransportError, TransportErrorKind,
 };
-use cairn_core::{ListQuery, Store, StoreOptions};
+use cairn_core::{ListQuery, Store};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -63,14 +63,7 @@ struct Device {
 
 impl Device {
     fn open(dir: &std::path::Path) -> Store {
-        Store::open_with(
-            dir,
-            StoreOptions {
-                durable: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap()
+        cairn_core::testing::open_scratch(dir).unwrap()
     }
 
     fn store(&mut self) -> &mut Store {

@@ -31,7 +31,6 @@ use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::reader;
 use cairn_core::sync::run_round;
-use cairn_core::{Store, StoreOptions};
 use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -278,14 +277,7 @@ fn write_corpus() {
     for (label, key) in [("plain", None), ("sealed", Some(corpus_key()))] {
         let storage = MemoryStorage::default();
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_with(
-            dir.path(),
-            StoreOptions {
-                durable: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap();
+        let store = cairn_core::testing::open_scratch(dir.path()).unwrap();
         let store = Mutex::new(store);
         store.lock().unwrap().set_content_key(key.clone());
         let id = store

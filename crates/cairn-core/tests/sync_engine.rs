@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::{bundle, run_round, FailureCode, RoundReport};
-use cairn_core::{ListQuery, Store, StoreOptions};
+use cairn_core::{testing, ListQuery, Store};
 use cairn_protocol::DeviceKey;
 use rand::{Rng, SeedableRng};
 
@@ -23,14 +23,7 @@ fn devices(n: usize) -> Vec<Device> {
     (0..n)
         .map(|i| {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::open_with(
-                dir.path(),
-                StoreOptions {
-                    durable: false,
-                    ..StoreOptions::default()
-                },
-            )
-            .unwrap();
+            let store = testing::open_scratch(dir.path()).unwrap();
             Device {
                 name: format!("dev{i}"),
                 _dir: dir,
@@ -73,33 +66,18 @@ fn settle(storage: &MemoryStorage, all: &[Device]) {
     panic!("sync did not go quiet");
 }
 
-/// Every device lists the same notes with the same bodies, tags and heads.
+/// Every device holds the same notes with the same bodies, tags and heads.
 fn assert_converged(all: &[Device]) {
-    let snapshot = |d: &Device| {
-        let mut s = d.store.lock().unwrap();
-        let mut ids: Vec<String> = s.all_note_ids().unwrap();
-        ids.sort();
-        ids.into_iter()
-            .map(|id| {
-                let heads = s.heads(&id).unwrap();
-                let note = s
-                    .get(&id)
-                    .ok()
-                    .map(|n| (n.body, n.tags, n.trashed, n.pinned));
-                (id, heads, note)
-            })
-            .collect::<Vec<_>>()
-    };
-    let first = snapshot(&all[0]);
-    for d in &all[1..] {
-        assert_eq!(
-            snapshot(d),
-            first,
-            "{} differs from {}",
-            d.name,
-            all[0].name
-        );
-    }
+    let views: Vec<testing::StoreView> = all
+        .iter()
+        .map(|d| testing::view_of(&mut d.store.lock().unwrap()).unwrap())
+        .collect();
+    let named: Vec<(&str, &testing::StoreView)> = all
+        .iter()
+        .map(|d| d.name.as_str())
+        .zip(views.iter())
+        .collect();
+    testing::assert_same_views(&named);
 }
 
 #[test]

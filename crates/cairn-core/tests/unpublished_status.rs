@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use cairn_core::sync::memory::{MemoryStorage, MemoryTransport};
 use cairn_core::sync::{run_round, Fetched, Transport, TransportError, TransportErrorKind};
-use cairn_core::{Store, StoreOptions, DB_FILE};
+use cairn_core::{Store, DB_FILE};
 use cairn_protocol::DeviceKey;
 
 /// Reads go through; uploads fail as if the network dropped them.
@@ -32,16 +32,7 @@ impl Transport for NoUploads {
 }
 
 fn open(dir: &std::path::Path) -> Mutex<Store> {
-    Mutex::new(
-        Store::open_with(
-            dir,
-            StoreOptions {
-                durable: false,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap(),
-    )
+    Mutex::new(cairn_core::testing::open_scratch(dir).unwrap())
 }
 
 fn chunks_of(dir: &std::path::Path, id: &str) -> Vec<i64> {
