@@ -11,4 +11,5 @@ pub mod encryption;
 pub mod github_sign_in;
 pub mod history;
 pub mod notes;
+pub mod repair;
 pub mod settings;

@@ -44,8 +44,8 @@ fn run() -> Result<(), AppError> {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
-            startup::startup_problem,
-            startup::repair_store,
+            commands::repair::startup_problem,
+            commands::repair::repair_store,
             commands::notes::notes_list,
             commands::notes::notes_search,
             commands::notes::note_get,

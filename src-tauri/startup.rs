@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use cairn_core::{CoreError, Store};
 use serde::Serialize;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Manager};
 
 use crate::error::{AppError, AppResult};
 use crate::events;
@@ -87,38 +87,35 @@ fn open_state(app: &AppHandle, dir: &Path) -> AppResult<()> {
     Ok(())
 }
 
-/// What stopped the notes from opening; `None` once they are open.
-#[tauri::command]
-pub fn startup_problem(startup: State<'_, Startup>) -> AppResult<Option<StartupProblem>> {
-    Ok(startup
-        .problem
-        .lock()
-        .map_err(|_| AppError::StorePoisoned)?
-        .clone())
-}
+impl Startup {
+    /// What stopped the notes from opening; `None` once they are open.
+    pub fn problem(&self) -> AppResult<Option<StartupProblem>> {
+        Ok(self
+            .problem
+            .lock()
+            .map_err(|_| AppError::StorePoisoned)?
+            .clone())
+    }
 
-/// Rebuilds the damaged parts, then opens the notes; the UI starts afresh.
-#[tauri::command]
-pub async fn repair_store(app: AppHandle, startup: State<'_, Startup>) -> AppResult<RepairDone> {
-    let dir = startup.dir.clone();
-    let report = tauri::async_runtime::spawn_blocking({
-        let dir = dir.clone();
-        move || Store::repair(&dir)
-    })
-    .await
-    .map_err(|e| AppError::Task(e.to_string()))??;
-    eprintln!(
-        "cairn-desktop: repaired {}; the damaged file is kept at {}",
-        dir.display(),
-        report.damaged_copy.display()
-    );
-    open_state(&app, &dir)?;
-    *startup
-        .problem
-        .lock()
-        .map_err(|_| AppError::StorePoisoned)? = None;
-    Ok(RepairDone {
-        notes_rebuilt: report.notes_rebuilt,
-        damaged_copy: report.damaged_copy.display().to_string(),
-    })
+    /// Rebuilds the damaged parts, then opens the notes.
+    pub async fn repair(&self, app: &AppHandle) -> AppResult<RepairDone> {
+        let dir = self.dir.clone();
+        let report = tauri::async_runtime::spawn_blocking({
+            let dir = dir.clone();
+            move || Store::repair(&dir)
+        })
+        .await
+        .map_err(|e| AppError::Task(e.to_string()))??;
+        eprintln!(
+            "cairn-desktop: repaired {}; the damaged file is kept at {}",
+            dir.display(),
+            report.damaged_copy.display()
+        );
+        open_state(app, &dir)?;
+        *self.problem.lock().map_err(|_| AppError::StorePoisoned)? = None;
+        Ok(RepairDone {
+            notes_rebuilt: report.notes_rebuilt,
+            damaged_copy: report.damaged_copy.display().to_string(),
+        })
+    }
 }
