@@ -20,11 +20,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 5;
 
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+/// The first schema whose derived tables hold links and notebooks: a store
+/// migrated from before it has them filled from the documents at open.
+pub(crate) const LINKS_SCHEMA: i64 = 4;
+
+/// Brings the schema up to date; returns the version the file had (0 for
+/// a new one).
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<i64> {
     migrate_to(conn, path, SCHEMA_VERSION)
 }
 
-fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
+fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<i64> {
     let db = |op| {
         move |source| CoreError::Database {
             op,
@@ -51,7 +57,7 @@ fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
             .map_err(db("recording the schema version"))?;
         tx.commit().map_err(db("committing a migration"))?;
     }
-    Ok(())
+    Ok(current)
 }
 
 #[cfg(test)]

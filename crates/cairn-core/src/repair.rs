@@ -253,7 +253,7 @@ impl Store {
     }
 
     /// Rewrites every note's derived rows from its document.
-    fn rebuild_derived(&mut self) -> Result<usize> {
+    pub(crate) fn rebuild_derived(&mut self) -> Result<usize> {
         let ids: Vec<String> = self
             .conn
             .prepare("SELECT note_id FROM doc WHERE deleted = 0 ORDER BY note_id")

@@ -155,9 +155,9 @@ impl Store {
             crate::repair::refuse_if_damaged(&conn, &path)?;
             previous.forget();
         }
-        migrations::migrate(&mut conn, &path)?;
+        let migrated_from = migrations::migrate(&mut conn, &path)?;
         let actor = load_or_make_actor(&conn, &path)?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             path,
             actor,
@@ -167,7 +167,13 @@ impl Store {
             content_key: None,
             checked_at_open,
             _marker: marker,
-        })
+        };
+        if (1..migrations::LINKS_SCHEMA).contains(&migrated_from) {
+            // Notes written before links and notebooks existed: their
+            // links and places come from the documents, once.
+            store.rebuild_derived()?;
+        }
+        Ok(store)
     }
 
     /// Whether this open checked the file for damage: after an unclean

@@ -198,3 +198,31 @@ fn the_tree_document_is_not_a_note() {
         "invalid_input"
     );
 }
+
+/// A store written before links existed (schema 3) gets its link rows from
+/// the documents when this version first opens it: backlinks of old notes
+/// show at once, not only after each note is edited again.
+#[test]
+fn notes_from_before_links_have_their_backlinks_after_the_upgrade() {
+    let d = tempfile::tempdir().unwrap();
+    let (plan, diary) = {
+        let mut s = open(d.path());
+        let plan = s.create_note("Plan\nthe plan").unwrap();
+        let diary = s.create_note("Diary\nsee [[Plan]]").unwrap();
+        (plan, diary)
+    };
+    // Take the file back to schema 3: what 0004 and 0005 added is gone.
+    {
+        let c = rusqlite::Connection::open(d.path().join(cairn_core::DB_FILE)).unwrap();
+        c.execute_batch(
+            "DROP TABLE link; DROP TABLE note_place; DROP TABLE notebook;
+             DROP INDEX notes_by_title;
+             ALTER TABLE sync_peer DROP COLUMN last_error_code;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let s = open(d.path());
+    assert_eq!(ids(&s.backlinks(&plan).unwrap()), vec![diary.clone()]);
+    assert_eq!(s.links(&diary).unwrap().len(), 1);
+}
