@@ -64,6 +64,8 @@ fn run() -> Result<(), AppError> {
             commands::account::account_status,
             commands::account::sign_in_defaults,
             commands::account::sign_in_with_key,
+            commands::account::create_account,
+            commands::account::device_rename,
             commands::github_sign_in::sign_in_with_github,
             commands::github_sign_in::cancel_github_sign_in,
             commands::github_sign_in::open_github_sign_in_page,

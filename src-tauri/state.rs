@@ -162,6 +162,17 @@ impl AppState {
         Ok(new)
     }
 
+    /// The service a sign-in used becomes the one the form offers next time
+    /// (there is no second place to type it).
+    pub fn remember_service_url(&self, url: &str) -> AppResult<()> {
+        let mut settings = self.settings()?;
+        if settings.service_url != url {
+            settings.service_url = url.to_owned();
+            self.save_settings(settings)?;
+        }
+        Ok(())
+    }
+
     /// The GitHub sign-in under way, if any.
     pub fn github(&self) -> &GithubAttempts {
         &self.0.github

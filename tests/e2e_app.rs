@@ -305,8 +305,8 @@ async fn starts_and_edits_with_no_service_and_no_network() {
     // Trying to sign in says why it cannot, in the window.
     app.click("#open-account").await;
     app.wait_until(
-        "the settings to show the saved service URL",
-        "return document.getElementById('settings-url').value === 'http://127.0.0.1:9'",
+        "the sign-in form to offer the saved service",
+        "return document.getElementById('signin-url').value === 'http://127.0.0.1:9'",
     )
     .await;
     app.type_into("#signin-key", "not-a-real-key").await;
@@ -1149,4 +1149,109 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
     tokio::task::spawn_blocking(move || drop(cloud))
         .await
         .unwrap();
+}
+
+/// A new user makes their account in the app: the service is typed once,
+/// the device gets the name they give it, the account key and the recovery
+/// key are shown with a copy button until they say they saved them, the
+/// account shows as a sentence rather than its raw id, and a device can be
+/// renamed in the list.
+#[tokio::test]
+async fn creates_an_account_in_the_window_and_renames_a_device() {
+    let _serial = SERIAL.lock().await;
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let data = tempfile::tempdir().unwrap();
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    open_sign_in_form(&app, &url).await;
+    // The only place the service is typed.
+    assert_eq!(
+        app.js("return document.querySelectorAll('#account-dialog input[type=url]').length")
+            .await,
+        Value::from(1)
+    );
+    app.js("document.getElementById('signin-device-name').value = ''; return true")
+        .await;
+    app.type_into("#signin-device-name", "Kitchen laptop").await;
+    // No passphrase: the recovery key is then what opens the notes elsewhere.
+    app.click("#create-account-btn").await;
+    app.wait_until(
+        "the new account's keys",
+        "return !document.getElementById('signed-in').hidden \
+           && !document.getElementById('account-key-box').hidden \
+           && !document.getElementById('recovery-key-box').hidden \
+           && document.getElementById('account-key').textContent.length > 20",
+    )
+    .await;
+    wait_for_account_loaded(&app).await;
+    let why = text_of(&app, "recovery-key-why").await;
+    assert!(why.contains("You chose no passphrase"), "{why}");
+    let summary = text_of(&app, "account-summary").await;
+    assert!(summary.starts_with("Account-key account "), "{summary}");
+    assert!(
+        !summary.contains("key:"),
+        "the raw id is not the name: {summary}"
+    );
+    app.wait_until(
+        "this device under the name given",
+        "return [...document.querySelectorAll('#device-list .device-name')] \
+           .some(e => e.textContent.startsWith('Kitchen laptop (this device)'))",
+    )
+    .await;
+    app.screenshot("22-account-created").await;
+
+    // The account key signs in to the service: it is the real one.
+    let key = text_of(&app, "account-key").await;
+    let client = cairn_client::ServiceClient::new(&url).unwrap();
+    client
+        .sign_in_with_account_key(&key, None)
+        .await
+        .expect("the account key shown signs in");
+
+    app.click("#account-key-copy").await;
+    app.wait_until(
+        "the copy button to answer",
+        "const t = document.getElementById('account-key-copy').textContent; \
+         return t === 'Copied' || t === 'Press Ctrl+C'",
+    )
+    .await;
+    // Closed and opened again, the keys are still there until saved.
+    close_dialog(&app).await;
+    open_account(&app).await;
+    assert_eq!(
+        app.js("return document.getElementById('account-key-box').hidden")
+            .await,
+        Value::Bool(false)
+    );
+    app.click("#secrets-saved-btn").await;
+    app.wait_until(
+        "the keys to go",
+        "return document.getElementById('account-key-box').hidden \
+           && document.getElementById('recovery-key-box').hidden \
+           && document.getElementById('account-key').textContent === ''",
+    )
+    .await;
+
+    app.click("#device-list .device-rename").await;
+    app.wait_until(
+        "the name field",
+        "return document.activeElement && document.activeElement.classList.contains('device-name-input')",
+    )
+    .await;
+    app.js("document.activeElement.value = ''; return true")
+        .await;
+    app.type_into(".device-name-input", "Study desktop").await;
+    app.type_into(".device-name-input", keys::ENTER).await;
+    app.wait_until(
+        "the new name in the list",
+        "return [...document.querySelectorAll('#device-list .device-name')] \
+           .some(e => e.textContent.startsWith('Study desktop (this device)'))",
+    )
+    .await;
+    app.screenshot("23-device-renamed").await;
+    close_dialog(&app).await;
+    app.quit().await;
+    drop(cloud);
 }

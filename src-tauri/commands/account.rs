@@ -30,6 +30,11 @@ pub struct AccountStatus {
     pub service_url: Option<String>,
     /// Shown once, right after this device created the account's key.
     pub recovery_key: Option<String>,
+    /// Shown once, right after the account was created from this device:
+    /// what signs in every other device.
+    pub account_key: Option<String>,
+    /// How the account is shown: a sentence, never the raw id alone.
+    pub account_label: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +52,8 @@ pub struct Device {
 pub struct SignInDefaults {
     pub service_url: Option<String>,
     pub account_key: Option<String>,
+    /// The machine's name, which the user may change before signing in.
+    pub device_name: String,
 }
 
 /// What every sign-in form gives: the service (checked), this device's
@@ -59,7 +66,13 @@ pub(crate) struct SignInForm {
 }
 
 impl SignInForm {
-    pub fn read(service_url: &str, passphrase: Option<String>) -> AppResult<SignInForm> {
+    /// `device_name`: what the user typed, or `None` (or blank) for the
+    /// machine's name.
+    pub fn read(
+        service_url: &str,
+        passphrase: Option<String>,
+        device_name: Option<String>,
+    ) -> AppResult<SignInForm> {
         let service_url = service_url.trim().trim_end_matches('/').to_string();
         validate_service_url(&service_url)?;
         if service_url.is_empty() {
@@ -70,8 +83,12 @@ impl SignInForm {
         }
         let client =
             ServiceClient::new(&service_url).map_err(|e| AppError::Service(Box::new(e)))?;
-        let device_name = DeviceName::parse(&cairn_client::sign_in::default_device_name())
-            .map_err(|e| AppError::invalid("device name", e.to_string()))?;
+        let typed = device_name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        let device_name =
+            DeviceName::parse(&typed.unwrap_or_else(cairn_client::sign_in::default_device_name))
+                .map_err(|e| AppError::invalid("device name", e.to_string()))?;
         Ok(SignInForm {
             service_url,
             client,
@@ -94,7 +111,25 @@ fn status_of(c: Option<&StoredCredentials>, recovery_key: Option<String>) -> Acc
         device_id: c.and_then(|c| c.device_id.as_ref().map(|d| d.to_string())),
         service_url: c.map(|c| c.server_url.clone()),
         recovery_key,
+        account_key: None,
+        account_label: c.map(|c| account_label(&c.user_id, &c.server_url)),
     }
+}
+
+/// "Account key account a1b2c3d4 on cairn.example.org": how the account
+/// was made and a short, stable part of its id, on the service's host.
+fn account_label(user: &cairn_protocol::UserId, server_url: &str) -> String {
+    let short: String = user.account_id().chars().take(8).collect();
+    let kind = match user.provider() {
+        "github" => "GitHub account",
+        "key" => "Account-key account",
+        _ => "Account",
+    };
+    let host = server_url
+        .split_once("://")
+        .map_or(server_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    format!("{kind} {short} on {host}")
 }
 
 #[tauri::command]
@@ -117,6 +152,7 @@ pub fn sign_in_defaults() -> SignInDefaults {
     SignInDefaults {
         service_url: var(SERVER_ENV),
         account_key: var(ACCOUNT_KEY_ENV),
+        device_name: cairn_client::sign_in::default_device_name(),
     }
 }
 
@@ -126,12 +162,14 @@ pub async fn sign_in_with_key(
     service_url: String,
     account_key: String,
     passphrase: Option<String>,
+    device_name: Option<String>,
 ) -> AppResult<AccountStatus> {
     let account_key = account_key.trim();
     if account_key.is_empty() {
         return Err(AppError::invalid("account key", "enter your account key"));
     }
-    let form = SignInForm::read(&service_url, passphrase)?;
+    let form = SignInForm::read(&service_url, passphrase, device_name)?;
+    state.remember_service_url(&form.service_url)?;
     let (client, name, passphrase) = (form.client, form.device_name, form.passphrase);
     let store = default_credential_store(state.data_dir());
     let signed_in = cairn_client::sign_in::sign_in_with_account_key(
@@ -144,6 +182,38 @@ pub async fn sign_in_with_key(
     )
     .await;
     now_signed_in(&state, signed_in)
+}
+
+/// Creates an account-key account on the service and signs this device in
+/// to it. The account key comes back once, to be kept by the user: it is
+/// what signs in their other devices.
+#[tauri::command]
+pub async fn create_account(
+    state: State<'_, AppState>,
+    service_url: String,
+    passphrase: Option<String>,
+    device_name: Option<String>,
+) -> AppResult<AccountStatus> {
+    let form = SignInForm::read(&service_url, passphrase, device_name)?;
+    state.remember_service_url(&form.service_url)?;
+    let created = form
+        .client
+        .create_account()
+        .await
+        .map_err(|e| AppError::Service(Box::new(e)))?;
+    let store = default_credential_store(state.data_dir());
+    let signed_in = cairn_client::sign_in::sign_in_with_account_key(
+        &form.client,
+        &created.account_key,
+        &form.device_name,
+        state.data_dir(),
+        form.passphrase.as_deref(),
+        store.as_ref(),
+    )
+    .await;
+    let mut status = now_signed_in(&state, signed_in)?;
+    status.account_key = Some(created.account_key);
+    Ok(status)
 }
 
 /// After either kind of sign-in: start syncing, and say who is signed in
@@ -211,4 +281,31 @@ pub(crate) async fn fresh_token(session: &Arc<Session>) -> AppResult<String> {
         .access_token()
         .await
         .map_err(|e| AppError::Service(Box::new(e)))
+}
+
+/// Gives one of the account's devices a new name (two machines called
+/// "laptop" are told apart in every list and grant).
+#[tauri::command]
+pub async fn device_rename(
+    state: State<'_, AppState>,
+    id: String,
+    name: String,
+) -> AppResult<Device> {
+    let id = cairn_protocol::DeviceId::parse(&id)
+        .map_err(|e| AppError::invalid("device", e.to_string()))?;
+    let name = DeviceName::parse(name.trim())
+        .map_err(|e| AppError::invalid("device name", e.to_string()))?;
+    let session = state.session()?;
+    let token = fresh_token(&session).await?;
+    let renamed = session
+        .client()
+        .rename_device(&token, &id, &name)
+        .await
+        .map_err(|e| AppError::Service(Box::new(e)))?;
+    Ok(Device {
+        this_device: session.device_id().as_ref() == Some(&renamed.id),
+        id: renamed.id.to_string(),
+        name: renamed.name.to_string(),
+        last_seen_ms: None,
+    })
 }

@@ -37,8 +37,10 @@ pub async fn sign_in_with_github(
     state: State<'_, AppState>,
     service_url: String,
     passphrase: Option<String>,
+    device_name: Option<String>,
 ) -> AppResult<AccountStatus> {
-    let form = SignInForm::read(&service_url, passphrase)?;
+    let form = SignInForm::read(&service_url, passphrase, device_name)?;
+    state.remember_service_url(&form.service_url)?;
     let redirect = PendingRedirect::listen(format!("{}/{GITHUB_DONE_PATH}", form.service_url))?;
     // One sign-in at a time: a new attempt ends the one before.
     let (attempt, earlier) = state.github().begin(redirect.port());

@@ -1,5 +1,8 @@
-// Account and settings dialog: sign in (account key or GitHub), sign out,
-// the user's devices, and the service URL.
+// Account dialog: create an account or sign in (account key or GitHub),
+// sign out, the account's devices (renamed in place), the keys shown once
+// with a copy button and an "I have saved it" step, and the passphrase.
+// The sync service is typed in one place, the sign-in form; the shell
+// remembers the one last used.
 
 import { api, events, CairnError, type AccountStatus } from "./api";
 import { byId, toast } from "./dom";
@@ -11,15 +14,38 @@ export class AccountDialog {
   private readonly signinUrl = byId<HTMLInputElement>("signin-url");
   private readonly signinKey = byId<HTMLInputElement>("signin-key");
   private readonly signinPassphrase = byId<HTMLInputElement>("signin-passphrase");
+  private readonly signinDevice = byId<HTMLInputElement>("signin-device-name");
   private readonly signinError = byId("signin-error");
-  private readonly settingsUrl = byId<HTMLInputElement>("settings-url");
+  /** Whether the sign-in under way set a passphrase (the recovery key's text depends on it). */
+  private passphraseSet = false;
 
   constructor() {
     byId("signin-key-btn").addEventListener("click", () =>
       void this.signIn(() =>
-        api.signInWithKey(this.signinUrl.value.trim(), this.signinKey.value, this.signinPassphrase.value),
+        api.signInWithKey(
+          this.signinUrl.value.trim(),
+          this.signinKey.value,
+          this.signinPassphrase.value,
+          this.signinDevice.value,
+        ),
       ),
     );
+    byId("create-account-btn").addEventListener("click", () =>
+      void this.signIn(() =>
+        api.createAccount(this.signinUrl.value.trim(), this.signinPassphrase.value, this.signinDevice.value),
+      ),
+    );
+    for (const button of this.dialog.querySelectorAll<HTMLButtonElement>("button[data-copies]")) {
+      button.addEventListener("click", () => void this.copy(button));
+    }
+    byId("secrets-saved-btn").addEventListener("click", () => {
+      this.secrets = null;
+      byId("account-key-box").hidden = true;
+      byId("recovery-key-box").hidden = true;
+      byId("secrets-saved-row").hidden = true;
+      byId("account-key").textContent = "";
+      byId("recovery-key").textContent = "";
+    });
     byId("signin-github-btn").addEventListener("click", () => void this.signInWithGithub());
     byId("github-cancel").addEventListener("click", () => void api.cancelGithubSignIn());
     // The browser is out: offer the page itself, in case none opened.
@@ -40,7 +66,6 @@ export class AccountDialog {
     );
     byId("pass-change-btn").addEventListener("click", () => void this.changePassphrase());
     byId("signout-btn").addEventListener("click", () => void this.signOut());
-    byId("settings-save").addEventListener("click", () => void this.saveSettings());
   }
 
   async open(): Promise<void> {
@@ -69,13 +94,11 @@ export class AccountDialog {
         api.appInfo(),
         api.signInDefaults(),
       ]);
-      this.settingsUrl.value = settings.service_url;
-      // Unset: show what is in use, without saving it as a choice.
-      this.settingsUrl.placeholder = account.service_url ?? defaults.service_url ?? "http://127.0.0.1:8787";
       // Prefilled only: signing in needs the passphrase, which only the
       // user knows.
       if (!this.signinUrl.value) this.signinUrl.value = defaults.service_url ?? settings.service_url;
       if (!this.signinKey.value && defaults.account_key) this.signinKey.value = defaults.account_key;
+      if (!this.signinDevice.value) this.signinDevice.value = defaults.device_name;
       byId("data-dir").textContent = `Notes are stored in ${info.data_dir} · Cairn ${info.version}`;
       await this.showAccount(account);
     } catch (e) {
@@ -87,9 +110,9 @@ export class AccountDialog {
     byId("signed-out").hidden = a.signed_in;
     byId("signed-in").hidden = !a.signed_in;
     if (!a.signed_in) return;
-    byId("account-summary").textContent = `Signed in as ${a.user ?? "?"} on ${a.service_url ?? "?"}`;
-    byId("recovery-key-box").hidden = !a.recovery_key;
-    byId("recovery-key").textContent = a.recovery_key ?? "";
+    byId("account-summary").textContent = a.account_label ?? "Signed in";
+    byId("account-summary").title = a.user ?? "";
+    this.showSecrets(a);
     const box = byId("devices");
     const list = byId("device-list");
     const err = byId("devices-error");
@@ -99,9 +122,18 @@ export class AccountDialog {
     try {
       const items = (await api.devices()).map((d) => {
         const li = document.createElement("li");
+        li.className = "device-row";
+        li.dataset.id = d.id;
         const seen = d.last_seen_ms ? ` · last seen ${lastSeen.format(new Date(d.last_seen_ms))}` : "";
-        li.textContent = `${d.name}${d.this_device ? " (this device)" : ""}${seen}`;
-        li.title = d.id;
+        const label = document.createElement("span");
+        label.className = "device-name";
+        label.textContent = `${d.name}${d.this_device ? " (this device)" : ""}${seen}`;
+        label.title = d.id;
+        const rename = document.createElement("button");
+        rename.className = "device-rename link-button";
+        rename.textContent = "Rename";
+        rename.addEventListener("click", () => this.startRename(li, d.name));
+        li.append(label, rename);
         return li;
       });
       list.replaceChildren(...items);
@@ -116,6 +148,7 @@ export class AccountDialog {
 
   private async signIn(f: () => Promise<AccountStatus>): Promise<void> {
     this.signinError.textContent = "";
+    this.passphraseSet = this.signinPassphrase.value.length > 0;
     try {
       const account = await f();
       this.signinKey.value = "";
@@ -137,7 +170,9 @@ export class AccountDialog {
     const button = byId<HTMLButtonElement>("signin-github-btn");
     button.disabled = true;
     try {
-      await this.signIn(() => api.signInWithGithub(this.signinUrl.value.trim(), this.signinPassphrase.value));
+      await this.signIn(() =>
+        api.signInWithGithub(this.signinUrl.value.trim(), this.signinPassphrase.value, this.signinDevice.value),
+      );
     } finally {
       button.disabled = false;
       byId("github-waiting").hidden = true;
@@ -176,14 +211,78 @@ export class AccountDialog {
     }
   }
 
-  private async saveSettings(): Promise<void> {
-    const msg = byId("settings-msg");
-    try {
-      const saved = await api.saveSettings({ service_url: this.settingsUrl.value.trim() });
-      this.settingsUrl.value = saved.service_url;
-      msg.textContent = "Saved";
-    } catch (e) {
-      msg.textContent = (e as Error).message;
+  /** Keys shown once, kept on screen until the user says they are saved. */
+  private secrets: { account?: string; recovery?: string; passphraseSet: boolean } | null = null;
+
+  /** The keys shown once, with the words that fit how they were made. */
+  private showSecrets(a: AccountStatus): void {
+    if (a.account_key || a.recovery_key) {
+      this.secrets = {
+        account: a.account_key ?? undefined,
+        recovery: a.recovery_key ?? undefined,
+        passphraseSet: this.passphraseSet,
+      };
     }
+    const s = this.secrets;
+    byId("account-key-box").hidden = !s?.account;
+    byId("account-key").textContent = s?.account ?? "";
+    byId("recovery-key-box").hidden = !s?.recovery;
+    byId("recovery-key").textContent = s?.recovery ?? "";
+    byId("recovery-key-why").textContent = s?.passphraseSet
+      ? "Your recovery key, shown only this once. If you forget your passphrase, it opens your notes on a new device. Keep it somewhere safe, apart from the passphrase."
+      : "Your recovery key, shown only this once. You chose no passphrase, so this key is what opens your notes on your other devices: enter it there where the passphrase goes. Keep it somewhere safe.";
+    byId("secrets-saved-row").hidden = !s;
+  }
+
+  private async copy(button: HTMLButtonElement): Promise<void> {
+    const text = byId(button.dataset.copies ?? "").textContent ?? "";
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      // No clipboard in this web view: select the key for Ctrl+C.
+      const range = document.createRange();
+      range.selectNodeContents(byId(button.dataset.copies ?? ""));
+      window.getSelection()?.removeAllRanges();
+      window.getSelection()?.addRange(range);
+      button.textContent = "Press Ctrl+C";
+    }
+  }
+
+  /** Turns a device's row into a name field; Enter saves, Escape cancels. */
+  private startRename(li: HTMLLIElement, current: string): void {
+    const input = document.createElement("input");
+    input.type = "text";
+    input.className = "device-name-input";
+    input.value = current;
+    input.maxLength = 100;
+    input.setAttribute("aria-label", "Device name");
+    const label = li.querySelector(".device-name");
+    const button = li.querySelector(".device-rename");
+    label?.replaceWith(input);
+    button?.remove();
+    input.focus();
+    input.select();
+    const err = byId("devices-error");
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        void this.showDevicesAgain();
+      } else if (e.key === "Enter") {
+        e.preventDefault();
+        const id = li.dataset.id ?? "";
+        api
+          .renameDevice(id, input.value)
+          .then(() => this.showDevicesAgain())
+          .catch((error: unknown) => {
+            err.textContent = error instanceof CairnError ? error.message : String(error);
+          });
+      }
+    });
+  }
+
+  private async showDevicesAgain(): Promise<void> {
+    await this.refresh();
   }
 }

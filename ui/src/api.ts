@@ -111,10 +111,13 @@ export const api = {
   syncStatus: () => call<SyncStatus>("sync_status"),
   account: () => call<AccountStatus>("account_status"),
   signInDefaults: () => call<SignInDefaults>("sign_in_defaults"),
-  signInWithKey: (serviceUrl: string, accountKey: string, passphrase: string) =>
-    call<AccountStatus>("sign_in_with_key", { serviceUrl, accountKey, passphrase }),
-  signInWithGithub: (serviceUrl: string, passphrase: string) =>
-    call<AccountStatus>("sign_in_with_github", { serviceUrl, passphrase }),
+  signInWithKey: (serviceUrl: string, accountKey: string, passphrase: string, deviceName: string) =>
+    call<AccountStatus>("sign_in_with_key", { serviceUrl, accountKey, passphrase, deviceName }),
+  signInWithGithub: (serviceUrl: string, passphrase: string, deviceName: string) =>
+    call<AccountStatus>("sign_in_with_github", { serviceUrl, passphrase, deviceName }),
+  createAccount: (serviceUrl: string, passphrase: string, deviceName: string) =>
+    call<AccountStatus>("create_account", { serviceUrl, passphrase, deviceName }),
+  renameDevice: (id: string, name: string) => call<Device>("device_rename", { id, name }),
   cancelGithubSignIn: () => call<void>("cancel_github_sign_in"),
   openGithubSignInPage: () => call<void>("open_github_sign_in_page"),
   changePassphrase: (current: string, next: string) =>

@@ -4,4 +4,13 @@ export type AccountStatus = { signed_in: boolean, user: string | null, device_id
 /**
  * Shown once, right after this device created the account's key.
  */
-recovery_key: string | null, };
+recovery_key: string | null, 
+/**
+ * Shown once, right after the account was created from this device:
+ * what signs in every other device.
+ */
+account_key: string | null, 
+/**
+ * How the account is shown: a sentence, never the raw id alone.
+ */
+account_label: string | null, };

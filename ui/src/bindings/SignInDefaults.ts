@@ -3,4 +3,8 @@
 /**
  * What the sign-in form starts with.
  */
-export type SignInDefaults = { service_url: string | null, account_key: string | null, };
+export type SignInDefaults = { service_url: string | null, account_key: string | null, 
+/**
+ * The machine's name, which the user may change before signing in.
+ */
+device_name: string, };
