@@ -67,6 +67,9 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<cairn_core::Note>();
     check.add::<cairn_core::NoteSummary>();
     check.add::<cairn_core::Version>();
+    check.add::<cairn_core::EditSession>();
+    check.add::<cairn_core::DiffRun>();
+    check.add::<cairn_core::DiffKind>();
     check.add::<cairn_core::Origin>();
     check.add::<cairn_core::Splice>();
     check.add::<cairn_core::EditOutcome>();

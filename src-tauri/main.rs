@@ -59,6 +59,7 @@ fn run() -> Result<(), AppError> {
             commands::notes::note_delete,
             commands::history::note_history,
             commands::history::note_at,
+            commands::history::note_compare,
             commands::history::note_restore_version,
             commands::account::sync_status,
             commands::account::account_status,

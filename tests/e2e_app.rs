@@ -182,30 +182,47 @@ async fn create_edit_search_tag_trash_and_restore_a_note() {
     app.quit().await;
 }
 
+/// The preview's text as the past version read (what came since, shown
+/// as insertions, left out).
+const PAST_TEXT: &str = "return [...document.getElementById('history-preview').childNodes] \
+    .filter(n => n.nodeName !== 'INS').map(n => n.textContent).join('')";
+
+/// A note written in three sittings, ten minutes apart (on a manual clock,
+/// written through the core before the app opens it).
+fn seed_three_sessions(dir: &Path) -> String {
+    let clock = std::sync::Arc::new(cairn_core::ManualClock::starting_now());
+    let mut store = Store::open_with(
+        dir,
+        cairn_core::StoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    )
+    .expect("open store");
+    let id = store.create_note("Plan").expect("note");
+    for body in ["Plan\nstep one", "Plan\nstep one\nstep two"] {
+        clock.advance(Duration::from_secs(10 * 60));
+        // Typed in bursts, a few changes a sitting.
+        for (i, _) in body.char_indices().skip(4).step_by(5) {
+            store.set_body(&id, &body[..i]).expect("edit");
+        }
+        store.set_body(&id, body).expect("edit");
+    }
+    id
+}
+
 #[tokio::test]
 async fn step_back_through_history_and_restore() {
     let _serial = SERIAL.lock().await;
     let data = tempfile::tempdir().expect("tempdir");
+    seed_three_sessions(data.path());
     let app = Desktop::launch(Launch::new(data.path())).await;
-
-    app.click("#new-note").await;
-    wait_for_editor_focus(&app).await;
-    type_in_editor(&app, "Plan").await;
     wait_for_titles(&app, &["Plan"]).await;
-    type_in_editor(&app, "\nstep one").await;
-    app.wait_until(
-        "the first edit to reach the store",
-        "return document.querySelector('.note-excerpt')?.textContent.includes('step one')",
-    )
-    .await;
-    type_in_editor(&app, "\nstep two").await;
-    app.wait_until(
-        "the second edit to reach the store",
-        "return document.querySelector('.note-excerpt')?.textContent.includes('step two')",
-    )
-    .await;
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Plan\nstep one\nstep two").await;
 
-    // Open history (Ctrl+Shift+H): the slider starts at the current version.
+    // Open history (Ctrl+Shift+H): the slider starts at the current
+    // session, one step per sitting rather than per keystroke.
     type_in_editor(&app, &format!("{}{}h", keys::CONTROL, keys::SHIFT)).await;
     app.wait_until(
         "the history panel",
@@ -216,37 +233,45 @@ async fn step_back_through_history_and_restore() {
     let label = app
         .js("return document.getElementById('history-label').textContent")
         .await;
+    let label = label.as_str().unwrap_or_default().to_owned();
     assert!(
-        label.as_str().is_some_and(|l| l.contains("(current)")),
+        label.contains("current") && label.contains("this device"),
         "{label}"
     );
-
-    // Step back with the arrow key until the note reads just "Plan".
-    let versions = app
+    let sessions = app
         .js("return Number(document.getElementById('history-slider').max) + 1")
         .await
         .as_u64()
-        .expect("version count");
-    assert!(versions >= 3, "only {versions} versions");
-    let mut found = false;
-    for _ in 0..versions {
+        .expect("session count");
+    assert_eq!(sessions, 3, "three sittings, three steps");
+    let width = "return document.getElementById('history-slider').getBoundingClientRect().width";
+    let slider_width = app.js(width).await;
+
+    // Step back with the arrow key: each sitting in turn, and what changed
+    // since is marked.
+    for want in ["Plan\nstep one", "Plan"] {
         app.type_into("#history-slider", keys::LEFT).await;
-        // Wait for the preview of the version under the slider.
         app.wait_until(
             "the preview to follow the slider",
             "const p = document.getElementById('history-panel'); \
-             return p.dataset.version === document.getElementById('history-slider').value",
+             return p.dataset.version === document.getElementById('history-slider').value \
+               && document.getElementById('history-preview').dataset.changed === 'true'",
         )
         .await;
-        let preview = app
-            .js("return document.getElementById('history-preview').textContent")
+        assert_eq!(app.js(PAST_TEXT).await, Value::String(want.into()));
+        let added = app
+            .js("return [...document.querySelectorAll('#history-preview ins')].map(e => e.textContent).join('')")
             .await;
-        if preview == Value::String("Plan".into()) {
-            found = true;
-            break;
-        }
+        assert!(
+            added.as_str().is_some_and(|a| a.contains("step two")),
+            "{added}"
+        );
+        assert_eq!(
+            app.js(width).await,
+            slider_width,
+            "the slider kept its size"
+        );
     }
-    assert!(found, "no version of the note read just \"Plan\"");
     app.screenshot("05-history").await;
 
     app.click("#history-restore").await;
@@ -262,8 +287,14 @@ async fn step_back_through_history_and_restore() {
     )
     .await;
 
-    // The restore is a new change on top: history grew, and the older
-    // versions are still there.
+    // Ctrl+Z right after the restore undoes it.
+    app.click(".cm-content").await;
+    wait_for_editor_focus(&app).await;
+    type_in_editor(&app, &format!("{}z", keys::CONTROL)).await;
+    wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+
+    // Restoring and undoing are changes on top: the older sessions are
+    // all still there.
     app.click("#history-toggle").await;
     app.wait_until(
         "the history panel again",
@@ -274,8 +305,8 @@ async fn step_back_through_history_and_restore() {
         .js("return Number(document.getElementById('history-slider').max) + 1")
         .await
         .as_u64()
-        .expect("version count");
-    assert_eq!(after, versions + 1);
+        .expect("session count");
+    assert!(after >= sessions, "{after} < {sessions}");
     app.quit().await;
 }
 

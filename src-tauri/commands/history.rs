@@ -1,7 +1,7 @@
 //! A note's history: its versions, the note as it was at one, and restoring
 //! one as a new change.
 
-use cairn_core::{Note, Version};
+use cairn_core::{DiffRun, EditSession, Note};
 use serde::Serialize;
 use tauri::State;
 
@@ -35,10 +35,26 @@ pub struct PastNote {
 }
 
 #[tauri::command]
-pub async fn note_history(state: State<'_, AppState>, id: String) -> AppResult<Vec<Version>> {
+pub async fn note_history(state: State<'_, AppState>, id: String) -> AppResult<Vec<EditSession>> {
     validate(&id, None)?;
     state
-        .with_store(move |s| s.history(&id).map_err(AppError::from))
+        .with_store(move |s| s.edit_sessions(&id).map_err(AppError::from))
+        .await
+}
+
+/// The note at `version` against the note now, for highlighting.
+#[tauri::command]
+pub async fn note_compare(
+    state: State<'_, AppState>,
+    id: String,
+    version: String,
+) -> AppResult<Vec<DiffRun>> {
+    validate(&id, Some(&version))?;
+    state
+        .with_store(move |s| {
+            s.compare_with_current(&id, &version)
+                .map_err(AppError::from)
+        })
         .await
 }
 

@@ -27,6 +27,8 @@ import type { SignInReason } from "./bindings/SignInReason";
 import type { SyncProblem } from "./bindings/SyncProblem";
 import type { StartupProblem } from "./bindings/StartupProblem";
 import type { RepairDone } from "./bindings/RepairDone";
+import type { EditSession } from "./bindings/EditSession";
+import type { DiffRun } from "./bindings/DiffRun";
 
 export type {
   Note,
@@ -48,6 +50,8 @@ export type {
   SyncProblem,
   StartupProblem,
   RepairDone,
+  EditSession,
+  DiffRun,
 };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
@@ -100,7 +104,8 @@ export const api = {
   restore: (id: string) => call<Note>("note_restore", { id }),
   remove: (id: string) => call<void>("note_delete", { id }),
 
-  history: (id: string) => call<Version[]>("note_history", { id }),
+  history: (id: string) => call<EditSession[]>("note_history", { id }),
+  compare: (id: string, version: string) => call<DiffRun[]>("note_compare", { id, version }),
   noteAt: (id: string, version: string) => call<PastNote>("note_at", { id, version }),
   restoreVersion: (id: string, version: string) =>
     call<Note>("note_restore_version", { id, version }),

@@ -1,10 +1,18 @@
-// A note's history: a slider over its versions, a read-only preview of the
-// version under the slider, and a button that restores it as a new change.
+// A note's history: a slider over its editing sessions (a pause, or a
+// change from another device, starts a new one), a read-only preview of the
+// note as a session left it with what changed since highlighted, and a
+// button that restores it as a new change. Ctrl+Z right after a restore
+// undoes it (the restore is a change like any other: undoing it restores
+// the version that was current).
 
-import { api, type CairnError, type Version } from "./api";
+import { api, type CairnError, type DiffRun, type EditSession } from "./api";
 import { byId } from "./dom";
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const timeFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
 
 export class HistoryPanel {
   private readonly panel = byId("history-panel");
@@ -12,10 +20,12 @@ export class HistoryPanel {
   private readonly label = byId("history-label");
   private readonly preview = byId("history-preview");
   private readonly restoreBtn = byId<HTMLButtonElement>("history-restore");
-  private versions: Version[] = [];
+  private sessions: EditSession[] = [];
   private noteId: string | null = null;
   /** Only the newest preview request may write to the preview. */
   private requestSeq = 0;
+  /** The last restore, until the note is edited: what Ctrl+Z goes back to. */
+  private lastRestore: { id: string; version: string } | null = null;
 
   constructor(
     private readonly onRestored: (id: string) => void,
@@ -33,17 +43,17 @@ export class HistoryPanel {
 
   async open(id: string): Promise<void> {
     try {
-      this.versions = await api.history(id);
+      this.sessions = await api.history(id);
     } catch (e) {
       this.onError(e as CairnError);
       return;
     }
     this.noteId = id;
     this.panel.hidden = false;
-    this.slider.max = String(Math.max(0, this.versions.length - 1));
+    this.slider.max = String(Math.max(0, this.sessions.length - 1));
     this.slider.value = this.slider.max;
     this.slider.focus();
-    await this.show(this.versions.length - 1);
+    await this.show(this.sessions.length - 1);
   }
 
   close(): void {
@@ -53,40 +63,88 @@ export class HistoryPanel {
     this.onClose();
   }
 
-  /** Moves the slider by `delta` versions (keyboard and tests). */
+  /** Moves the slider by `delta` sessions (keyboard and tests). */
   async step(delta: number): Promise<void> {
-    const i = Math.max(0, Math.min(this.versions.length - 1, Number(this.slider.value) + delta));
+    const i = Math.max(0, Math.min(this.sessions.length - 1, Number(this.slider.value) + delta));
     this.slider.value = String(i);
     await this.show(i);
   }
 
+  /** Whether Ctrl+Z on note `id` should undo a restore rather than typing. */
+  canUndoRestore(id: string | null): boolean {
+    return id !== null && this.lastRestore?.id === id;
+  }
+
+  /** The note was edited: Ctrl+Z is the editor's again. */
+  forgetRestore(): void {
+    this.lastRestore = null;
+  }
+
+  async undoRestore(): Promise<void> {
+    const undo = this.lastRestore;
+    if (!undo) return;
+    this.lastRestore = null;
+    try {
+      await api.restoreVersion(undo.id, undo.version);
+    } catch (e) {
+      this.onError(e as CairnError);
+      return;
+    }
+    this.onRestored(undo.id);
+  }
+
+  private describe(i: number): string {
+    const s = this.sessions[i];
+    const latest = i === this.sessions.length - 1;
+    const who = s.local ? "this device" : "another device";
+    const what = plural(s.changes, "change", "changes");
+    return `${timeFormat.format(new Date(s.end_ms))} · ${who} · ${what}${latest ? " · current" : ""}`;
+  }
+
   private async show(i: number): Promise<void> {
-    const v = this.versions[i];
+    const s = this.sessions[i];
     const id = this.noteId;
-    if (!v || id === null) return;
+    if (!s || id === null) return;
     const seq = ++this.requestSeq;
-    const latest = i === this.versions.length - 1;
-    this.label.textContent = `Version ${i + 1} of ${this.versions.length} · ${timeFormat.format(new Date(v.time_ms))}${latest ? " (current)" : ""}`;
+    const latest = i === this.sessions.length - 1;
+    this.label.textContent = this.describe(i);
+    this.label.title = `Session ${i + 1} of ${this.sessions.length}`;
+    this.panel.dataset.local = String(s.local);
     this.restoreBtn.disabled = latest;
     this.panel.dataset.version = String(i);
     try {
-      const state = await api.noteAt(id, v.version);
-      if (seq === this.requestSeq) this.preview.textContent = state.body;
+      const runs = await api.compare(id, s.version);
+      if (seq === this.requestSeq) this.render(runs);
     } catch (e) {
       this.onError(e as CairnError);
     }
   }
 
+  /** The past text, with what is gone since struck and what came since marked. */
+  private render(runs: DiffRun[]): void {
+    const parts = runs.map((r) => {
+      if (r.kind === "same") return document.createTextNode(r.text);
+      const el = document.createElement(r.kind === "removed" ? "del" : "ins");
+      el.textContent = r.text;
+      el.title = r.kind === "removed" ? "Not in the note now" : "Added since";
+      return el;
+    });
+    this.preview.replaceChildren(...parts);
+    this.preview.dataset.changed = String(runs.some((r) => r.kind !== "same"));
+  }
+
   private async restore(): Promise<void> {
     const id = this.noteId;
-    const v = this.versions[Number(this.slider.value)];
-    if (id === null || !v) return;
+    const s = this.sessions[Number(this.slider.value)];
+    const current = this.sessions[this.sessions.length - 1];
+    if (id === null || !s || !current) return;
     try {
-      await api.restoreVersion(id, v.version);
+      await api.restoreVersion(id, s.version);
     } catch (e) {
       this.onError(e as CairnError);
       return;
     }
+    this.lastRestore = { id, version: current.version };
     this.close();
     this.onRestored(id);
   }

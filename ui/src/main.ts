@@ -33,6 +33,11 @@ class App {
   /** Every note of the current view (notes or trash), newest first. */
   private all: NoteSummary[] = [];
   private current: NoteMeta | null = null;
+
+  /** The open note, if any. */
+  currentNoteId(): string | null {
+    return this.current?.id ?? null;
+  }
   private filterSeq = 0;
   private rowTimer = 0;
   /** Notes whose rows changed: the new row when known, else null (ask the store). */
@@ -40,6 +45,8 @@ class App {
 
   readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
   readonly editor = new NoteEditor(byId("editor"), showError, (row) => {
+    // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
+    this.history.forgetRestore();
     this.showMeta(row);
     this.rowsChanged([row.id], row);
   });

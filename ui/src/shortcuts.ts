@@ -21,6 +21,7 @@ export function installShortcuts(app: App): void {
       else if (e.altKey && key === "arrowdown") app.list.step(1);
       else if (e.altKey && key === "arrowup") app.list.step(-1);
       else if (key === "escape" && app.history.isOpen) app.history.close();
+      else if (mod && !e.shiftKey && key === "z" && app.history.canUndoRestore(app.currentNoteId())) void app.history.undoRestore();
       else handled = false;
       if (handled) {
         e.preventDefault();

@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod damage;
 mod doc_cache;
 mod edit_at;
+mod edit_sessions;
 pub mod error;
 mod history;
 pub mod links;
@@ -39,12 +40,14 @@ mod store;
 pub mod sync;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+mod version_diff;
 
 pub use backlinks::{Backlink, ImportNote, Link};
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use edit_at::{EditOutcome, Splice};
+pub use edit_sessions::{EditSession, SESSION_PAUSE_MS};
 pub use error::{CoreError, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{EventKind, ListQuery, NewNote, Note, NoteSummary, StoreEvent, Version};
@@ -54,3 +57,4 @@ pub use notebooks::{NewNotebook, Notebook, Place};
 pub use origin::Origin;
 pub use repair::RepairReport;
 pub use store::{validate_note_id, validate_tag, Store, StoreOptions, DB_FILE};
+pub use version_diff::{diff_runs, DiffKind, DiffRun};
