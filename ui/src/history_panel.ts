@@ -108,6 +108,8 @@ export class HistoryPanel {
     const seq = ++this.requestSeq;
     const latest = i === this.sessions.length - 1;
     this.label.textContent = this.describe(i);
+    // What a screen reader says for the slider: the session, not a number.
+    this.slider.setAttribute("aria-valuetext", this.label.textContent);
     this.label.title = `Session ${i + 1} of ${this.sessions.length}`;
     this.panel.dataset.local = String(s.local);
     this.restoreBtn.disabled = latest;
