@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod bench;
+mod bench_floor;
 mod bench_notebooks;
 mod bench_sync;
 pub mod devices;

@@ -176,6 +176,29 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         if got != n {
             bail!("bootstrap brought {got} of {n} notes");
         }
+        // The same objects again, read into memory only.
+        let grant = b
+            .grant()
+            .cloned()
+            .ok_or_else(|| anyhow!("B has no grant"))?;
+        let peer = grant
+            .peers
+            .first()
+            .map(|p| p.device_id.to_string())
+            .ok_or_else(|| anyhow!("B's grant names no peer"))?;
+        let content_key = if plaintext {
+            None
+        } else {
+            cairn_client::encryption::load_content_key(&b_dir)?
+        };
+        let handle = tokio::runtime::Handle::current();
+        let (bootstrap_floor_s, floor_docs) = tokio::task::spawn_blocking(move || {
+            super::bench_floor::bootstrap_floor(grant, &peer, content_key.as_ref(), handle)
+        })
+        .await??;
+        if floor_docs < n {
+            bail!("the floor read {floor_docs} of {n} documents");
+        }
         // Let both sides settle: B republishes what it merged (a snapshot
         // of every note), and A reads it back, finding nothing new.
         let t = Instant::now();
@@ -292,6 +315,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "first_publish_requests": first.publish_requests,
             "first_publish_bytes": first.bytes_up,
             "bootstrap_s": round2(bootstrap_s),
+            "bootstrap_floor_s": round2(bootstrap_floor_s),
+            "bootstrap_over_floor": round2(bootstrap_s / bootstrap_floor_s.max(1e-9)),
             "bootstrap_requests": boot.requests,
             "bootstrap_bytes": boot.bytes_down,
             "settle_after_bootstrap_s": round2(settle_s),
