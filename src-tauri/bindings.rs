@@ -70,7 +70,13 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<cairn_core::Origin>();
     check.add::<cairn_core::Splice>();
     check.add::<cairn_core::EditOutcome>();
+    check.add::<cairn_core::Notebook>();
+    check.add::<cairn_core::Link>();
+    check.add::<cairn_core::Backlink>();
     check.add::<cairn_client::SyncState>();
+    check.add::<crate::commands::notebooks::NotebookTree>();
+    check.add::<crate::commands::notebooks::NotePlace>();
+    check.add::<crate::commands::links::Followed>();
     check.add::<crate::events::NoteChange>();
     check.add::<crate::events::NotesChanged>();
     check.add::<CommandError>();

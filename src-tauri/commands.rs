@@ -10,5 +10,7 @@ pub mod app;
 pub mod encryption;
 pub mod github_sign_in;
 pub mod history;
+pub mod links;
+pub mod notebooks;
 pub mod notes;
 pub mod settings;

@@ -54,14 +54,25 @@ pub async fn note_get(state: State<'_, AppState>, id: String) -> AppResult<Note>
         .await
 }
 
+/// A new note, in `notebook` when one is given (the sidebar's current one).
 #[tauri::command]
-pub async fn note_create(state: State<'_, AppState>, body: String) -> AppResult<Note> {
+pub async fn note_create(
+    state: State<'_, AppState>,
+    body: String,
+    notebook: Option<String>,
+) -> AppResult<Note> {
     if body.len() > MAX_INSERT_BYTES {
         return Err(AppError::invalid("note", "body too large"));
+    }
+    if let Some(nb) = &notebook {
+        validate_id(nb)?;
     }
     state
         .with_store(move |s| {
             let id = s.create_note(&body)?;
+            if let Some(nb) = &notebook {
+                s.move_note(&id, Some(nb))?;
+            }
             Ok(s.get(&id)?)
         })
         .await

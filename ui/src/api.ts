@@ -17,8 +17,15 @@ import type { Origin } from "./bindings/Origin";
 import type { NoteChange } from "./bindings/NoteChange";
 import type { NotesChanged } from "./bindings/NotesChanged";
 import type { CommandError } from "./bindings/CommandError";
+import type { Notebook } from "./bindings/Notebook";
+import type { NotebookTree } from "./bindings/NotebookTree";
+import type { Backlink } from "./bindings/Backlink";
+import type { Link } from "./bindings/Link";
+import type { Followed } from "./bindings/Followed";
+import type { NotePlace } from "./bindings/NotePlace";
 
 export type { Note, NoteSummary, Version, Splice, EditOutcome, SyncState, Origin, NoteChange, NotesChanged };
+export type { Notebook, NotebookTree, Backlink, Link, Followed, NotePlace };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
 export type SyncStatus = SyncState;
@@ -94,8 +101,31 @@ export const api = {
     call<NoteSummary[]>("notes_list", { trashed, tag }),
   searchNotes: (query: string, limit: number) => call<NoteSummary[]>("notes_search", { query, limit }),
 
+  /** Live notes in a notebook (with those under it when `recursive`), or in Unfiled (null). */
+  listNotebookNotes: (notebook: string | null, recursive: boolean) =>
+    call<NoteSummary[]>("notes_in_notebook", { notebook, recursive }),
+
   getNote: (id: string) => call<Note>("note_get", { id }),
-  createNote: (body: string) => call<Note>("note_create", { body }),
+  /** A new note, in `notebook` when one is given. */
+  createNote: (body: string, notebook: string | null = null) => call<Note>("note_create", { body, notebook }),
+  moveNote: (id: string, notebook: string | null) => call<Note>("note_move", { id, notebook }),
+  notePlaces: (ids: string[]) => call<NotePlace[]>("note_places", { ids }),
+
+  notebooks: () => call<NotebookTree>("notebooks_tree"),
+  createNotebook: (name: string, parent: string | null) => call<string>("notebook_create", { name, parent }),
+  renameNotebook: (id: string, name: string) => call<void>("notebook_rename", { id, name }),
+  moveNotebook: (id: string, parent: string | null) => call<void>("notebook_move", { id, parent }),
+  /** Deletes it and every notebook under it; answers how many notes went to the trash. */
+  deleteNotebook: (id: string) => call<number>("notebook_delete", { id }),
+  /** Which notebooks the sidebar shows collapsed (kept in the settings). */
+  setCollapsedNotebooks: (ids: string[]) => call<void>("notebooks_set_collapsed", { ids }),
+  collapsedNotebooks: () => call<string[]>("notebooks_collapsed"),
+
+  noteLinks: (id: string) => call<Link[]>("note_links", { id }),
+  backlinks: (id: string) => call<Backlink[]>("note_backlinks", { id }),
+  titlesStarting: (prefix: string, limit: number) => call<Backlink[]>("titles_starting", { prefix, limit }),
+  /** Follows link `text` of note `source`, creating the note it names if there is none. */
+  followLink: (source: string, text: string) => call<Followed>("link_follow", { source, text }),
   /** Splices made on the note at `heads`; none: only what changed since. */
   edit: (id: string, heads: string[], splices: Splice[]) =>
     call<EditOutcome>("note_edit", { id, heads, splices }),
