@@ -77,6 +77,11 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<crate::commands::notebooks::NotebookTree>();
     check.add::<crate::commands::notebooks::NotePlace>();
     check.add::<crate::commands::links::Followed>();
+    check.add::<cairn_core::import::ImportProgress>();
+    check.add::<cairn_core::export::ExportReport>();
+    check.add::<crate::commands::transfer::ImportReport>();
+    check.add::<crate::commands::transfer::TransferNote>();
+    check.add::<crate::commands::transfer::ExportProgress>();
     check.add::<crate::events::NoteChange>();
     check.add::<crate::events::NotesChanged>();
     check.add::<CommandError>();

@@ -14,3 +14,4 @@ pub mod links;
 pub mod notebooks;
 pub mod notes;
 pub mod settings;
+pub mod transfer;

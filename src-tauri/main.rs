@@ -34,6 +34,7 @@ fn main() {
 
 fn run() -> Result<(), AppError> {
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             // Tauri panics on a setup error; a store that cannot be opened
             // (one from a newer Cairn, say) ends the app with its sentence
@@ -71,6 +72,9 @@ fn run() -> Result<(), AppError> {
             commands::links::note_backlinks,
             commands::links::titles_starting,
             commands::links::link_follow,
+            commands::transfer::pick_folder,
+            commands::transfer::import_folder,
+            commands::transfer::export_folder,
             commands::history::note_history,
             commands::history::note_at,
             commands::history::note_restore_version,

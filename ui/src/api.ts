@@ -23,9 +23,14 @@ import type { Backlink } from "./bindings/Backlink";
 import type { Link } from "./bindings/Link";
 import type { Followed } from "./bindings/Followed";
 import type { NotePlace } from "./bindings/NotePlace";
+import type { ImportReport } from "./bindings/ImportReport";
+import type { ImportProgress } from "./bindings/ImportProgress";
+import type { ExportReport } from "./bindings/ExportReport";
+import type { ExportProgress } from "./bindings/ExportProgress";
 
 export type { Note, NoteSummary, Version, Splice, EditOutcome, SyncState, Origin, NoteChange, NotesChanged };
 export type { Notebook, NotebookTree, Backlink, Link, Followed, NotePlace };
+export type { ImportReport, ImportProgress, ExportReport, ExportProgress };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
 export type SyncStatus = SyncState;
@@ -142,6 +147,11 @@ export const api = {
   restoreVersion: (id: string, version: string) =>
     call<Note>("note_restore_version", { id, version }),
 
+  /** The system's folder dialog; null when cancelled. */
+  pickFolder: (title: string) => call<string | null>("pick_folder", { title }),
+  importFolder: (dir: string) => call<ImportReport>("import_folder", { dir }),
+  exportFolder: (dir: string) => call<ExportReport>("export_folder", { dir }),
+
   syncStatus: () => call<SyncStatus>("sync_status"),
   account: () => call<AccountStatus>("account_status"),
   signInDefaults: () => call<SignInDefaults>("sign_in_defaults"),
@@ -164,6 +174,8 @@ export const events = {
     listen<NotesChanged>("notes-changed", (e) => f(e.payload)),
   syncStatus: (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => f(e.payload)),
+  transferProgress: (f: (p: ImportProgress | ExportProgress) => void): Promise<UnlistenFn> =>
+    listen<ImportProgress | ExportProgress>("transfer-progress", (e) => f(e.payload)),
   githubStarted: (f: (authorizeUrl: string) => void): Promise<UnlistenFn> =>
     listen<{ authorize_url: string }>("github-sign-in-started", (e) => f(e.payload.authorize_url)),
 };

@@ -16,6 +16,7 @@ import { NotebookTreeView, samePlace, type Place } from "./notebook_tree";
 import { makeDraggable } from "./drag";
 import { QuickSwitcher } from "./quick_switcher";
 import { BacklinksPanel } from "./backlinks_panel";
+import { Transfer } from "./transfer";
 import type { NoteLink } from "./md/link_at";
 
 const SEARCH_LIMIT = 1000;
@@ -67,6 +68,10 @@ class App {
     showError,
   );
   readonly backlinks = new BacklinksPanel((id) => void this.open(id));
+  readonly transfer = new Transfer(() => {
+    void this.tree.reload();
+    void this.reload();
+  }, showError);
   /** Notebook of each note whose place was asked for (search results). */
   private placeOf = new Map<string, string | null>();
   private treeTimer = 0;
@@ -106,6 +111,8 @@ class App {
     byId("view-trash").addEventListener("click", () => void this.setPlace({ kind: "trash" }));
     byId("new-notebook").addEventListener("click", () => this.tree.startCreate(null));
     byId("nav-toggle").addEventListener("click", () => this.toggleNav());
+    byId("menu-import").addEventListener("click", () => void this.transfer.importFolder());
+    byId("menu-export").addEventListener("click", () => void this.transfer.exportAll());
     byId("nav").addEventListener("contextmenu", (e) => {
       // The tree has its own menu; elsewhere in the sidebar, "New notebook".
       if ((e.target as HTMLElement).closest("#notebook-tree")) return;
@@ -214,14 +221,20 @@ class App {
     } finally {
       this.rowTimer = 0;
     }
-    this.all = this.all.filter((n) => !changed.has(n.id));
+    const place = this.place;
     rows = rows.filter((r) => r.trashed === this.trashedView);
     try {
       rows = await this.inPlace(rows);
     } catch (e) {
       showError(e);
     }
-    for (const row of rows) insertInListOrder(this.all, row);
+    // After the last wait: a reload of the view may have run meanwhile,
+    // and a row must not be in the list twice. Another place chosen since
+    // was read whole from the store, these rows included.
+    if (samePlace(place, this.place)) {
+      this.all = this.all.filter((n) => !changed.has(n.id));
+      for (const row of rows) insertInListOrder(this.all, row);
+    }
     this.fillTagFilter();
     await this.filter(false);
     // More changes came while the store was asked.
