@@ -1454,3 +1454,103 @@ async fn notebooks_links_and_live_preview_in_the_window() {
     .await;
     app.quit().await;
 }
+
+/// A 20 KB note of mixed Markdown: headings, emphasis, links, tasks,
+/// tables and code, so the live preview has all its kinds to draw.
+fn markdown_note_of_20_kb() -> String {
+    let mut body = String::from("# Field notes\n\n");
+    let mut i = 0;
+    while body.len() < 20 * 1024 {
+        i += 1;
+        body.push_str(&format!(
+            "## Day {i}\n\nSome **bold** and *italic* words, `inline code` and a [[Link {i}]].\n\
+             - [ ] a task for day {i}\n- [x] a task done\n\n\
+             | Item | Cost |\n|---|---:|\n| Hall | {i} |\n\n\
+             ```rust\nfn day_{i}() -> u32 {{ {i} }}\n```\n> A quote for day {i}.\n\n"
+        ));
+    }
+    body
+}
+
+/// Keystroke to paint while typing into a 20 KB note with live preview: a
+/// benchmark, not a pass mark. It prints (and writes to
+/// tests/artifacts/typing-perf.json) the samples' percentiles; it fails
+/// only when nothing was measured.
+#[tokio::test]
+async fn typing_in_a_20_kb_note_with_live_preview_reports_keystroke_to_paint() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    // CAIRN_BENCH_PLAIN=1: the same size of plain text, as the baseline
+    // of what the preview costs.
+    let plain = std::env::var_os("CAIRN_BENCH_PLAIN").is_some();
+    let body = if plain {
+        let md = markdown_note_of_20_kb();
+        let mut b = String::from("# Field notes\n\n## Day 1\n\n");
+        while b.len() < md.len() {
+            b.push_str("A plain line of a long note without any markup in it at all.\n");
+        }
+        b
+    } else {
+        markdown_note_of_20_kb()
+    };
+    {
+        let mut store = Store::open(data.path()).expect("open store");
+        store
+            .create_note_with(NewNote {
+                body: body.clone(),
+                ..Default::default()
+            })
+            .expect("seed the note");
+    }
+    let release = std::env::var_os("CAIRN_BENCH_RELEASE").is_some();
+    let mut launch = Launch::new(data.path());
+    launch.release = release;
+    let app = Desktop::launch(launch).await;
+    app.click(".note-row").await;
+    app.wait_until(
+        "the note drawn with its preview",
+        if plain {
+            "return !!document.querySelector('.cm-content .cm-lp-h2')"
+        } else {
+            "return !!document.querySelector('.cm-content .cm-lp-h1') && !!document.querySelector('.cm-content .cm-lp-table table')"
+        },
+    )
+    .await;
+    // Typing in the middle of the note, where the preview is around it.
+    app.click(".cm-content .cm-lp-h2").await;
+    app.press_keys(&format!("{}{}", keys::END, keys::ENTER))
+        .await;
+    app.js("window.__cairnPerf.clear(); return true").await;
+    let typed = "typing in a long note with the live preview on ".repeat(4);
+    // About eleven keys a second, a quick typist's pace.
+    app.type_paced(&typed, Duration::from_millis(90)).await;
+    let want = serde_json::to_string(typed.trim_end()).unwrap();
+    wait_for_doc(&app, "everything typed", &format!("doc.includes({want})")).await;
+    let summary = app
+        .js("return window.__cairnPerf.summary()['keystroke-paint'] || null")
+        .await;
+    let count = summary["count"].as_u64().unwrap_or(0);
+    assert!(
+        count >= typed.len() as u64 / 2,
+        "keystrokes measured: {summary}"
+    );
+    let report = serde_json::json!({
+        "bench": "keystroke_to_paint_20kb_live_preview",
+        "build": if release { "release" } else { "debug" },
+        "markdown": !plain,
+        "note_bytes": body.len(),
+        "keystrokes": count,
+        "p50_ms": summary["p50"],
+        "p95_ms": summary["p95"],
+        "max_ms": summary["max"],
+        "key_gap_ms": 90,
+        "target_p95_ms": 16,
+    });
+    println!("{report}");
+    std::fs::write(
+        cairn_scenarios::desktop::artifacts_dir().join("typing-perf.json"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    )
+    .expect("write typing-perf.json");
+    app.quit().await;
+}

@@ -5,6 +5,7 @@ use cairn_core::{Backlink, Link};
 use serde::Serialize;
 use tauri::State;
 
+use crate::commands::notes::validate_id;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -20,10 +21,6 @@ pub struct Followed {
     pub id: String,
     /// No note had the title, so this one was made.
     pub created: bool,
-}
-
-fn validate_id(id: &str) -> AppResult<()> {
-    cairn_core::validate_note_id(id).map_err(AppError::from)
 }
 
 #[tauri::command]

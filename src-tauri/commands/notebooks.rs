@@ -6,7 +6,8 @@ use cairn_core::{Note, NoteSummary, Notebook, Place};
 use serde::Serialize;
 use tauri::State;
 
-use crate::error::{AppError, AppResult};
+use crate::commands::notes::{validate_id, validate_ids};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 /// Note ids asked about at once (the rows of a search).
@@ -27,10 +28,6 @@ pub struct NotebookTree {
 pub struct NotePlace {
     pub id: String,
     pub notebook: Option<String>,
-}
-
-fn validate_id(id: &str) -> AppResult<()> {
-    cairn_core::validate_note_id(id).map_err(AppError::from)
 }
 
 fn validate_opt(id: &Option<String>) -> AppResult<()> {
@@ -134,15 +131,7 @@ pub async fn note_places(
     state: State<'_, AppState>,
     ids: Vec<String>,
 ) -> AppResult<Vec<NotePlace>> {
-    if ids.len() > MAX_IDS {
-        return Err(AppError::invalid(
-            "note ids",
-            format!("{} at once", ids.len()),
-        ));
-    }
-    for id in &ids {
-        validate_id(id)?;
-    }
+    validate_ids(&ids, MAX_IDS)?;
     state
         .with_store(move |s| {
             Ok(s.places(&ids)?
@@ -160,12 +149,7 @@ pub fn notebooks_collapsed(state: State<'_, AppState>) -> AppResult<Vec<String>>
 
 #[tauri::command]
 pub fn notebooks_set_collapsed(state: State<'_, AppState>, ids: Vec<String>) -> AppResult<()> {
-    if ids.len() > MAX_IDS {
-        return Err(AppError::invalid("notebook ids", "too many"));
-    }
-    for id in &ids {
-        validate_id(id)?;
-    }
+    validate_ids(&ids, MAX_IDS)?;
     let mut settings = state.settings()?;
     settings.collapsed_notebooks = ids;
     state.save_settings(settings)?;

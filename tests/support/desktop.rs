@@ -281,6 +281,10 @@ impl Desktop {
     /// click), WebKitWebDriver's element typing sent the first capital
     /// without Shift; key actions with Shift pressed explicitly do not.
     pub async fn press_keys(&self, text: &str) {
+        self.key_actions(text, None).await;
+    }
+
+    async fn key_actions(&self, text: &str, gap: Option<Duration>) {
         use fantoccini::actions::{InputSource, KeyAction, KeyActions};
         let mut keyboard = KeyActions::new("keyboard".into());
         let shift = keys::SHIFT.chars().next().expect("a key");
@@ -312,6 +316,9 @@ impl Desktop {
             if add_shift {
                 keyboard = keyboard.then(KeyAction::Up { value: shift });
             }
+            if let Some(gap) = gap {
+                keyboard = keyboard.pause(gap);
+            }
         }
         for c in held {
             keyboard = keyboard.then(KeyAction::Up { value: c });
@@ -322,6 +329,13 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("could not type {text:?}: {e}"));
     }
 
+    /// Types like `press_keys`, one key every `gap`, as a typist does: a
+    /// benchmark of typing measures keys a person sends, not a burst that
+    /// queues up behind itself.
+    pub async fn type_paced(&self, text: &str, gap: Duration) {
+        self.key_actions(text, Some(gap)).await;
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         self.client
             .find(Locator::Css(css))
@@ -330,6 +344,18 @@ impl Desktop {
             .select_by_value(value)
             .await
             .unwrap_or_else(|e| panic!("could not select {value} in {css}: {e}"));
+    }
+
+    /// Performs input actions, then releases every key and button.
+    async fn perform(&self, actions: impl Into<fantoccini::actions::Actions>, what: &str) {
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("could not {what}: {e}"));
+        self.client
+            .release_actions()
+            .await
+            .unwrap_or_else(|e| panic!("could not release the input after {what}: {e}"));
     }
 
     async fn element(&self, css: &str) -> fantoccini::elements::Element {
@@ -347,12 +373,7 @@ impl Desktop {
         let target = self.element(to).await;
         let step = Some(Duration::from_millis(100));
         let mouse = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement {
-                element: source,
-                duration: None,
-                x: 0.0,
-                y: 0.0,
-            })
+            .then(move_to(source, None, 0.0))
             .then(PointerAction::Down {
                 button: MOUSE_BUTTON_LEFT,
             })
@@ -361,29 +382,12 @@ impl Desktop {
                 x: 12.0,
                 y: 6.0,
             })
-            .then(PointerAction::MoveToElement {
-                element: target.clone(),
-                duration: step,
-                x: 0.0,
-                y: 0.0,
-            })
-            .then(PointerAction::MoveToElement {
-                element: target,
-                duration: step,
-                x: 2.0,
-                y: 0.0,
-            })
+            .then(move_to(target.clone(), step, 0.0))
+            .then(move_to(target, step, 2.0))
             .then(PointerAction::Up {
                 button: MOUSE_BUTTON_LEFT,
             });
-        self.client
-            .perform_actions(mouse)
-            .await
-            .unwrap_or_else(|e| panic!("could not drag {from} onto {to}: {e}"));
-        self.client
-            .release_actions()
-            .await
-            .unwrap_or_else(|e| panic!("could not release the mouse: {e}"));
+        self.perform(mouse, &format!("drag {from} onto {to}")).await;
     }
 
     /// A right click on `css` (the context menu's).
@@ -391,26 +395,14 @@ impl Desktop {
         use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_RIGHT};
         let element = self.element(css).await;
         let mouse = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement {
-                element,
-                duration: None,
-                x: 0.0,
-                y: 0.0,
-            })
+            .then(move_to(element, None, 0.0))
             .then(PointerAction::Down {
                 button: MOUSE_BUTTON_RIGHT,
             })
             .then(PointerAction::Up {
                 button: MOUSE_BUTTON_RIGHT,
             });
-        self.client
-            .perform_actions(mouse)
-            .await
-            .unwrap_or_else(|e| panic!("could not right-click {css}: {e}"));
-        self.client
-            .release_actions()
-            .await
-            .unwrap_or_else(|e| panic!("could not release the mouse: {e}"));
+        self.perform(mouse, &format!("right-click {css}")).await;
     }
 
     /// A click on `css` with Control held.
@@ -429,12 +421,7 @@ impl Desktop {
             .then(KeyAction::Up { value: ctrl });
         let mouse = MouseActions::new("mouse".into())
             .pause(tick)
-            .then(PointerAction::MoveToElement {
-                element,
-                duration: None,
-                x: 0.0,
-                y: 0.0,
-            })
+            .then(move_to(element, None, 0.0))
             .then(PointerAction::Down {
                 button: MOUSE_BUTTON_LEFT,
             })
@@ -442,14 +429,11 @@ impl Desktop {
                 button: MOUSE_BUTTON_LEFT,
             })
             .pause(tick);
-        self.client
-            .perform_actions(fantoccini::actions::Actions::from(keyboard).and(mouse))
-            .await
-            .unwrap_or_else(|e| panic!("could not Ctrl+click {css}: {e}"));
-        self.client
-            .release_actions()
-            .await
-            .unwrap_or_else(|e| panic!("could not release the keys: {e}"));
+        self.perform(
+            fantoccini::actions::Actions::from(keyboard).and(mouse),
+            &format!("Ctrl+click {css}"),
+        )
+        .await;
     }
 
     /// Resizes the window (the page's viewport follows).
@@ -499,6 +483,20 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         stop_driver(&mut self.driver);
         stop(&mut self.xvfb);
+    }
+}
+
+/// The pointer onto `element`, `x` pixels right of its centre.
+fn move_to(
+    element: fantoccini::elements::Element,
+    duration: Option<Duration>,
+    x: f64,
+) -> fantoccini::actions::PointerAction {
+    fantoccini::actions::PointerAction::MoveToElement {
+        element,
+        duration,
+        x,
+        y: 0.0,
     }
 }
 

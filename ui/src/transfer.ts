@@ -61,15 +61,19 @@ export class Transfer {
     this.dialog.dataset.state = state;
   }
 
-  async importFolder(): Promise<void> {
-    if (this.busy) return;
-    let dir: string | null;
+  /** The folder the user picks; null when cancelled (or the dialog failed, said). */
+  private async pick(title: string): Promise<string | null> {
+    if (this.busy) return null;
     try {
-      dir = await api.pickFolder("Import a folder of Markdown notes");
+      return await api.pickFolder(title);
     } catch (e) {
       this.onError(e);
-      return;
+      return null;
     }
+  }
+
+  async importFolder(): Promise<void> {
+    const dir = await this.pick("Import a folder of Markdown notes");
     if (!dir) return;
     this.begin("Import");
     try {
@@ -86,14 +90,7 @@ export class Transfer {
   }
 
   async exportAll(): Promise<void> {
-    if (this.busy) return;
-    let dir: string | null;
-    try {
-      dir = await api.pickFolder("Export every note to a folder");
-    } catch (e) {
-      this.onError(e);
-      return;
-    }
+    const dir = await this.pick("Export every note to a folder");
     if (!dir) return;
     this.begin("Export");
     try {
