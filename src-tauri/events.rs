@@ -4,12 +4,13 @@
 //! peer's changes) hands the store's events to the `Notifier`. A background
 //! thread waits for the first one, keeps collecting until the writes pause
 //! for `QUIET` (or `MAX_DELAY` has passed, so a long burst still shows up),
-//! then emits them deduplicated, in first-seen order.
+//! then emits them deduplicated, in first-seen order. A change to the
+//! notebook tree's document sets the batch's `notebooks` flag instead.
 
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use cairn_core::{Origin, StoreEvent};
+use cairn_core::{Origin, StoreEvent, NOTEBOOKS_DOC_ID};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
@@ -31,6 +32,8 @@ pub struct NoteChange {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NotesChanged {
     pub changes: Vec<NoteChange>,
+    /// The notebook tree changed (here or merged from another device).
+    pub notebooks: bool,
 }
 
 /// The sending side, cheap to clone.
@@ -74,6 +77,7 @@ fn next_burst(rx: &Receiver<Vec<StoreEvent>>) -> Option<NotesChanged> {
     let started = Instant::now();
     let mut out = NotesChanged {
         changes: Vec::new(),
+        notebooks: false,
     };
     add(&mut out, first);
     loop {
@@ -91,6 +95,12 @@ fn next_burst(rx: &Receiver<Vec<StoreEvent>>) -> Option<NotesChanged> {
 
 fn add(out: &mut NotesChanged, events: Vec<StoreEvent>) {
     for e in events {
+        // The tree is one document among the notes; the UI reads it as
+        // the sidebar, not as a row of the list.
+        if e.note_id == NOTEBOOKS_DOC_ID {
+            out.notebooks = true;
+            continue;
+        }
         let change = NoteChange {
             note_id: e.note_id,
             origin: e.origin,
@@ -148,7 +158,27 @@ mod tests {
         let v = serde_json::to_value(next_burst(&rx).unwrap()).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"changes": [{"note_id": "n1", "origin": "merged"}]})
+            serde_json::json!({"changes": [{"note_id": "n1", "origin": "merged"}], "notebooks": false})
+        );
+    }
+
+    #[test]
+    fn a_change_to_the_notebook_tree_is_a_flag_not_a_row() {
+        let (tx, rx) = channel();
+        tx.send(vec![
+            ev(NOTEBOOKS_DOC_ID, Origin::Merged),
+            ev("n1", Origin::Local),
+        ])
+        .unwrap();
+        drop(tx);
+        let batch = next_burst(&rx).unwrap();
+        assert!(batch.notebooks);
+        assert_eq!(
+            batch.changes,
+            vec![NoteChange {
+                note_id: "n1".into(),
+                origin: Origin::Local
+            }]
         );
     }
 }

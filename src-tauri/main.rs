@@ -32,6 +32,7 @@ fn main() {
 
 fn run() -> Result<(), AppError> {
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             // Tauri panics on a setup error; a store that cannot be opened
             // (one from a newer Cairn, say) ends the app with its sentence
@@ -57,6 +58,23 @@ fn run() -> Result<(), AppError> {
             commands::notes::note_trash,
             commands::notes::note_restore,
             commands::notes::note_delete,
+            commands::notebooks::notebooks_tree,
+            commands::notebooks::notes_in_notebook,
+            commands::notebooks::notebook_create,
+            commands::notebooks::notebook_rename,
+            commands::notebooks::notebook_move,
+            commands::notebooks::notebook_delete,
+            commands::notebooks::note_move,
+            commands::notebooks::note_places,
+            commands::notebooks::notebooks_collapsed,
+            commands::notebooks::notebooks_set_collapsed,
+            commands::links::note_links,
+            commands::links::note_backlinks,
+            commands::links::titles_starting,
+            commands::links::link_follow,
+            commands::transfer::pick_folder,
+            commands::transfer::import_folder,
+            commands::transfer::export_folder,
             commands::history::note_history,
             commands::history::note_at,
             commands::history::note_compare,

@@ -15,6 +15,8 @@ const FILE: &str = "settings.json";
 pub struct Settings {
     /// Where the Cairn service runs; empty until the user sets one.
     pub service_url: String,
+    /// Notebooks the sidebar shows collapsed (the rest are expanded).
+    pub collapsed_notebooks: Vec<String>,
 }
 
 impl Settings {
@@ -55,7 +57,10 @@ impl Settings {
     pub fn validated(self) -> AppResult<Settings> {
         let url = self.service_url.trim().trim_end_matches('/').to_string();
         validate_service_url(&url)?;
-        Ok(Settings { service_url: url })
+        Ok(Settings {
+            service_url: url,
+            ..self
+        })
     }
 }
 
@@ -88,14 +93,14 @@ mod tests {
         assert_eq!(Settings::load(dir.path()).unwrap(), Settings::default());
         let s = Settings {
             service_url: " http://127.0.0.1:8787/ ".into(),
+            collapsed_notebooks: vec!["nb1".into()],
         }
         .validated()
         .unwrap();
         s.save(dir.path()).unwrap();
-        assert_eq!(
-            Settings::load(dir.path()).unwrap().service_url,
-            "http://127.0.0.1:8787"
-        );
+        let loaded = Settings::load(dir.path()).unwrap();
+        assert_eq!(loaded.service_url, "http://127.0.0.1:8787");
+        assert_eq!(loaded.collapsed_notebooks, vec!["nb1".to_string()]);
     }
 
     /// Even under a umask that lets others read new files (this process's
@@ -107,6 +112,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         Settings {
             service_url: "http://127.0.0.1:8787".into(),
+            ..Settings::default()
         }
         .save(dir.path())
         .unwrap();

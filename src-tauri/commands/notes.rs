@@ -13,8 +13,17 @@ const MAX_ROWS: usize = 10_000;
 /// A single edit larger than this is not typing; it is a bug or an attack.
 const MAX_INSERT_BYTES: usize = 16 * 1024 * 1024;
 
-fn validate_id(id: &str) -> AppResult<()> {
+/// A note or notebook id from the UI, checked before the store sees it.
+pub(crate) fn validate_id(id: &str) -> AppResult<()> {
     cairn_core::validate_note_id(id).map_err(AppError::from)
+}
+
+/// At most `max` ids, each a valid one.
+pub(crate) fn validate_ids(ids: &[String], max: usize) -> AppResult<()> {
+    if ids.len() > max {
+        return Err(AppError::invalid("ids", format!("{} at once", ids.len())));
+    }
+    ids.iter().try_for_each(|id| validate_id(id))
 }
 
 #[tauri::command]
@@ -54,14 +63,25 @@ pub async fn note_get(state: State<'_, AppState>, id: String) -> AppResult<Note>
         .await
 }
 
+/// A new note, in `notebook` when one is given (the sidebar's current one).
 #[tauri::command]
-pub async fn note_create(state: State<'_, AppState>, body: String) -> AppResult<Note> {
+pub async fn note_create(
+    state: State<'_, AppState>,
+    body: String,
+    notebook: Option<String>,
+) -> AppResult<Note> {
     if body.len() > MAX_INSERT_BYTES {
         return Err(AppError::invalid("note", "body too large"));
+    }
+    if let Some(nb) = &notebook {
+        validate_id(nb)?;
     }
     state
         .with_store(move |s| {
             let id = s.create_note(&body)?;
+            if let Some(nb) = &notebook {
+                s.move_note(&id, Some(nb))?;
+            }
             Ok(s.get(&id)?)
         })
         .await
@@ -95,15 +115,7 @@ pub async fn notes_summaries(
     state: State<'_, AppState>,
     ids: Vec<String>,
 ) -> AppResult<Vec<NoteSummary>> {
-    if ids.len() > MAX_ROWS {
-        return Err(AppError::invalid(
-            "note ids",
-            format!("{} at once", ids.len()),
-        ));
-    }
-    for id in &ids {
-        validate_id(id)?;
-    }
+    validate_ids(&ids, MAX_ROWS)?;
     state.with_store(move |s| Ok(s.summaries(&ids)?)).await
 }
 

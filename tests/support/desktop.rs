@@ -41,6 +41,7 @@ pub mod keys {
     pub const LEFT: &str = "\u{E012}";
     pub const HOME: &str = "\u{E011}";
     pub const END: &str = "\u{E010}";
+    pub const DOWN: &str = "\u{E015}";
     pub const ESCAPE: &str = "\u{E00C}";
 }
 
@@ -272,6 +273,69 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("could not type into {css}: {e}"));
     }
 
+    /// Types `text` with key actions into whatever has the focus. As with
+    /// `type_into`, CONTROL and SHIFT in the text are held from where they
+    /// appear to where they appear again; a newline is Enter.
+    ///
+    /// Once a test has used the mouse through actions (a drag, a right
+    /// click), WebKitWebDriver's element typing sent the first capital
+    /// without Shift; key actions with Shift pressed explicitly do not.
+    pub async fn press_keys(&self, text: &str) {
+        self.key_actions(text, None).await;
+    }
+
+    async fn key_actions(&self, text: &str, gap: Option<Duration>) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keyboard = KeyActions::new("keyboard".into());
+        let shift = keys::SHIFT.chars().next().expect("a key");
+        let control = keys::CONTROL.chars().next().expect("a key");
+        let enter = keys::ENTER.chars().next().expect("a key");
+        let mut held: Vec<char> = Vec::new();
+        for c in text.chars() {
+            let c = if c == '\n' { enter } else { c };
+            if c == shift || c == control {
+                if let Some(i) = held.iter().position(|h| *h == c) {
+                    held.remove(i);
+                    keyboard = keyboard.then(KeyAction::Up { value: c });
+                } else {
+                    held.push(c);
+                    keyboard = keyboard.then(KeyAction::Down { value: c });
+                }
+                continue;
+            }
+            // A key action names a key, not a character: what Shift makes on
+            // a US keyboard needs Shift held.
+            let shifted = c.is_uppercase() || "~!@#$%^&*()_+{}|:\"<>?".contains(c);
+            let add_shift = shifted && !held.contains(&shift);
+            if add_shift {
+                keyboard = keyboard.then(KeyAction::Down { value: shift });
+            }
+            keyboard = keyboard
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+            if add_shift {
+                keyboard = keyboard.then(KeyAction::Up { value: shift });
+            }
+            if let Some(gap) = gap {
+                keyboard = keyboard.pause(gap);
+            }
+        }
+        for c in held {
+            keyboard = keyboard.then(KeyAction::Up { value: c });
+        }
+        self.client
+            .perform_actions(keyboard)
+            .await
+            .unwrap_or_else(|e| panic!("could not type {text:?}: {e}"));
+    }
+
+    /// Types like `press_keys`, one key every `gap`, as a typist does: a
+    /// benchmark of typing measures keys a person sends, not a burst that
+    /// queues up behind itself.
+    pub async fn type_paced(&self, text: &str, gap: Duration) {
+        self.key_actions(text, Some(gap)).await;
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         self.client
             .find(Locator::Css(css))
@@ -280,6 +344,104 @@ impl Desktop {
             .select_by_value(value)
             .await
             .unwrap_or_else(|e| panic!("could not select {value} in {css}: {e}"));
+    }
+
+    /// Performs input actions, then releases every key and button.
+    async fn perform(&self, actions: impl Into<fantoccini::actions::Actions>, what: &str) {
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("could not {what}: {e}"));
+        self.client
+            .release_actions()
+            .await
+            .unwrap_or_else(|e| panic!("could not release the input after {what}: {e}"));
+    }
+
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Presses the mouse on `from`, moves it (in steps, as a hand does)
+    /// onto `to` and lets go there.
+    pub async fn drag(&self, from: &str, to: &str) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let source = self.element(from).await;
+        let target = self.element(to).await;
+        let step = Some(Duration::from_millis(100));
+        let mouse = MouseActions::new("mouse".into())
+            .then(move_to(source, None, 0.0))
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveBy {
+                duration: step,
+                x: 12.0,
+                y: 6.0,
+            })
+            .then(move_to(target.clone(), step, 0.0))
+            .then(move_to(target, step, 2.0))
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.perform(mouse, &format!("drag {from} onto {to}")).await;
+    }
+
+    /// A right click on `css` (the context menu's).
+    pub async fn context_click(&self, css: &str) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_RIGHT};
+        let element = self.element(css).await;
+        let mouse = MouseActions::new("mouse".into())
+            .then(move_to(element, None, 0.0))
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_RIGHT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_RIGHT,
+            });
+        self.perform(mouse, &format!("right-click {css}")).await;
+    }
+
+    /// A click on `css` with Control held.
+    pub async fn ctrl_click(&self, css: &str) {
+        use fantoccini::actions::{
+            InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+        };
+        let element = self.element(css).await;
+        let ctrl = keys::CONTROL.chars().next().expect("a key");
+        let tick = Duration::from_millis(0);
+        let keyboard = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: ctrl })
+            .pause(tick)
+            .pause(tick)
+            .pause(tick)
+            .then(KeyAction::Up { value: ctrl });
+        let mouse = MouseActions::new("mouse".into())
+            .pause(tick)
+            .then(move_to(element, None, 0.0))
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .pause(tick);
+        self.perform(
+            fantoccini::actions::Actions::from(keyboard).and(mouse),
+            &format!("Ctrl+click {css}"),
+        )
+        .await;
+    }
+
+    /// Resizes the window (the page's viewport follows).
+    pub async fn set_size(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("could not resize the window to {width}x{height}: {e}"));
     }
 
     /// Saves a screenshot of the window under tests/artifacts/.
@@ -321,6 +483,20 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         stop_driver(&mut self.driver);
         stop(&mut self.xvfb);
+    }
+}
+
+/// The pointer onto `element`, `x` pixels right of its centre.
+fn move_to(
+    element: fantoccini::elements::Element,
+    duration: Option<Duration>,
+    x: f64,
+) -> fantoccini::actions::PointerAction {
+    fantoccini::actions::PointerAction::MoveToElement {
+        element,
+        duration,
+        x,
+        y: 0.0,
     }
 }
 

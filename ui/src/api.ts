@@ -29,6 +29,16 @@ import type { StartupProblem } from "./bindings/StartupProblem";
 import type { RepairDone } from "./bindings/RepairDone";
 import type { EditSession } from "./bindings/EditSession";
 import type { DiffRun } from "./bindings/DiffRun";
+import type { Notebook } from "./bindings/Notebook";
+import type { NotebookTree } from "./bindings/NotebookTree";
+import type { Backlink } from "./bindings/Backlink";
+import type { Link } from "./bindings/Link";
+import type { Followed } from "./bindings/Followed";
+import type { NotePlace } from "./bindings/NotePlace";
+import type { ImportReport } from "./bindings/ImportReport";
+import type { ImportProgress } from "./bindings/ImportProgress";
+import type { ExportReport } from "./bindings/ExportReport";
+import type { ExportProgress } from "./bindings/ExportProgress";
 
 export type {
   Note,
@@ -53,6 +63,8 @@ export type {
   EditSession,
   DiffRun,
 };
+export type { Notebook, NotebookTree, Backlink, Link, Followed, NotePlace };
+export type { ImportReport, ImportProgress, ExportReport, ExportProgress };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
 export type SyncStatus = SyncState;
@@ -91,8 +103,31 @@ export const api = {
     call<NoteSummary[]>("notes_list", { trashed, tag }),
   searchNotes: (query: string, limit: number) => call<NoteSummary[]>("notes_search", { query, limit }),
 
+  /** Live notes in a notebook (with those under it when `recursive`), or in Unfiled (null). */
+  listNotebookNotes: (notebook: string | null, recursive: boolean) =>
+    call<NoteSummary[]>("notes_in_notebook", { notebook, recursive }),
+
   getNote: (id: string) => call<Note>("note_get", { id }),
-  createNote: (body: string) => call<Note>("note_create", { body }),
+  /** A new note, in `notebook` when one is given. */
+  createNote: (body: string, notebook: string | null = null) => call<Note>("note_create", { body, notebook }),
+  moveNote: (id: string, notebook: string | null) => call<Note>("note_move", { id, notebook }),
+  notePlaces: (ids: string[]) => call<NotePlace[]>("note_places", { ids }),
+
+  notebooks: () => call<NotebookTree>("notebooks_tree"),
+  createNotebook: (name: string, parent: string | null) => call<string>("notebook_create", { name, parent }),
+  renameNotebook: (id: string, name: string) => call<void>("notebook_rename", { id, name }),
+  moveNotebook: (id: string, parent: string | null) => call<void>("notebook_move", { id, parent }),
+  /** Deletes it and every notebook under it; answers how many notes went to the trash. */
+  deleteNotebook: (id: string) => call<number>("notebook_delete", { id }),
+  /** Which notebooks the sidebar shows collapsed (kept in the settings). */
+  setCollapsedNotebooks: (ids: string[]) => call<void>("notebooks_set_collapsed", { ids }),
+  collapsedNotebooks: () => call<string[]>("notebooks_collapsed"),
+
+  noteLinks: (id: string) => call<Link[]>("note_links", { id }),
+  backlinks: (id: string) => call<Backlink[]>("note_backlinks", { id }),
+  titlesStarting: (prefix: string, limit: number) => call<Backlink[]>("titles_starting", { prefix, limit }),
+  /** Follows link `text` of note `source`, creating the note it names if there is none. */
+  followLink: (source: string, text: string) => call<Followed>("link_follow", { source, text }),
   /** Splices made on the note at `heads`; none: only what changed since. */
   edit: (id: string, heads: string[], splices: Splice[]) =>
     call<EditOutcome>("note_edit", { id, heads, splices }),
@@ -112,6 +147,10 @@ export const api = {
 
   startupProblem: () => call<StartupProblem | null>("startup_problem"),
   repairStore: () => call<RepairDone>("repair_store"),
+  /** The system's folder dialog; null when cancelled. */
+  pickFolder: (title: string) => call<string | null>("pick_folder", { title }),
+  importFolder: (dir: string) => call<ImportReport>("import_folder", { dir }),
+  exportFolder: (dir: string) => call<ExportReport>("export_folder", { dir }),
 
   syncStatus: () => call<SyncStatus>("sync_status"),
   account: () => call<AccountStatus>("account_status"),
@@ -138,6 +177,8 @@ export const events = {
     listen<NotesChanged>("notes-changed", (e) => f(e.payload)),
   syncStatus: (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => f(e.payload)),
+  transferProgress: (f: (p: ImportProgress | ExportProgress) => void): Promise<UnlistenFn> =>
+    listen<ImportProgress | ExportProgress>("transfer-progress", (e) => f(e.payload)),
   githubStarted: (f: (authorizeUrl: string) => void): Promise<UnlistenFn> =>
     listen<{ authorize_url: string }>("github-sign-in-started", (e) => f(e.payload.authorize_url)),
 };

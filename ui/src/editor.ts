@@ -5,15 +5,26 @@
 // one transaction that is not the user's to undo, so the cursor and the
 // selection map through them.
 
-import { Annotation, ChangeSet, EditorState, Transaction, type Extension } from "@codemirror/state";
+import { Annotation, ChangeSet, EditorState, Prec, Transaction, type Extension } from "@codemirror/state";
 import { EditorView, keymap, drawSelection, highlightActiveLine, placeholder } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { markdown } from "@codemirror/lang-markdown";
+import { markdown, markdownLanguage } from "@codemirror/lang-markdown";
+import { languages } from "@codemirror/language-data";
+import { autocompletion, completionStatus } from "@codemirror/autocomplete";
 import { searchKeymap, highlightSelectionMatches, openSearchPanel } from "@codemirror/search";
-import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
+import { syntaxHighlighting } from "@codemirror/language";
+import { classHighlighter } from "@lezer/highlight";
 import { api, type CairnError, type EditOutcome, type NoteSummary } from "./api";
 import { SpliceQueue } from "./splice_queue";
 import { begin } from "./perf";
+import { wikiLinkSyntax } from "./md/wikilink_syntax";
+import { livePreview, taskClicks } from "./md/live_preview";
+import { tables, tableClicks } from "./md/tables";
+import { linkTargets, setLinkTargets } from "./md/link_targets";
+import { noteLinkAt, type NoteLink } from "./md/link_at";
+import { formatKeymap } from "./md/format_commands";
+import { wikiLinkCompletion } from "./md/wikilink_completion";
+import { keystrokePaint } from "./keystroke_paint";
 
 /** Marks transactions that came from the store, so they are not sent back. */
 const fromStore = Annotation.define<boolean>();
@@ -23,6 +34,9 @@ const noteSearchKeymap = [
   { key: "Mod-Shift-f", run: openSearchPanel },
   ...searchKeymap.filter((b) => b.key !== "Mod-f"),
 ];
+
+/** How long after the last answer from the store its links are read again. */
+const LINKS_DELAY_MS = 250;
 
 export class NoteEditor {
   readonly view: EditorView;
@@ -35,11 +49,16 @@ export class NoteEditor {
     private readonly onError: (e: CairnError) => void,
     /** Every answer from the store: the note's row (title, tags, pin, trash) now. */
     private readonly onSummary: (summary: NoteSummary) => void,
+    /** Ctrl/Cmd+click or Enter on a link to another note. */
+    private readonly onFollow: (link: NoteLink) => void,
   ) {
     this.queue = new SpliceQueue({
       length: () => this.view.state.doc.length,
       applyRemote: (changes, outcome) => this.applyRemote(changes, outcome),
-      answered: (_id, outcome) => this.onSummary(outcome.summary),
+      answered: (id, outcome) => {
+        this.onSummary(outcome.summary);
+        if (id === this.noteId) this.refreshLinks();
+      },
       failed: (noteId, e) => {
         this.onError(e);
         if (noteId === this.noteId) void this.reloadFromStore();
@@ -59,10 +78,39 @@ export class NoteEditor {
       highlightActiveLine(),
       highlightSelectionMatches(),
       EditorView.lineWrapping,
-      markdown(),
-      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      markdown({ base: markdownLanguage, codeLanguages: languages, extensions: [wikiLinkSyntax] }),
+      // Token classes (tok-*), coloured by style.css for light and dark.
+      syntaxHighlighting(classHighlighter),
+      linkTargets,
+      livePreview,
+      tables,
+      taskClicks,
+      tableClicks,
+      this.linkClicks(),
+      autocompletion({
+        override: [wikiLinkCompletion(api.titlesStarting)],
+        activateOnTyping: true,
+        // Enter takes the title as soon as the list shows: inside an
+        // unclosed `[[` a new line is hardly ever what was meant.
+        interactionDelay: 0,
+      }),
       placeholder("Start writing…"),
-      keymap.of([...noteSearchKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
+      // Above Markdown's Enter (which continues a list), below the
+      // completion's (which picks the highlighted title).
+      Prec.highest(
+        keymap.of([
+          ...formatKeymap,
+          { key: "Enter", run: (v) => this.followAtCursor(v, true) },
+          { key: "Mod-Enter", run: (v) => this.followAtCursor(v, false) },
+        ]),
+      ),
+      keymap.of([
+        ...noteSearchKeymap,
+        ...defaultKeymap,
+        ...historyKeymap,
+        indentWithTab,
+      ]),
+      keystrokePaint,
       EditorView.contentAttributes.of({ "data-testid": "editor", spellcheck: "true" }),
       EditorView.updateListener.of((u) => {
         if (!u.docChanged || this.noteId === null) return;
@@ -75,6 +123,61 @@ export class NoteEditor {
     ];
   }
 
+  /** Ctrl/Cmd+click on a note link follows it instead of placing the cursor. */
+  private linkClicks(): Extension {
+    return EditorView.domEventHandlers({
+      mousedown: (e, view) => {
+        if (!(e.ctrlKey || e.metaKey) || e.button !== 0) return false;
+        const pos = view.posAtCoords({ x: e.clientX, y: e.clientY });
+        if (pos === null) return false;
+        const link = noteLinkAt(view.state, pos);
+        if (!link) return false;
+        e.preventDefault();
+        this.onFollow(link);
+        return true;
+      },
+    });
+  }
+
+  /**
+   * Enter inside a link (not at its ends, where it still starts a new
+   * line) follows it; Ctrl/Cmd+Enter anywhere on it does.
+   */
+  private followAtCursor(view: EditorView, strictlyInside: boolean): boolean {
+    const sel = view.state.selection;
+    if (sel.ranges.length !== 1 || !sel.main.empty || this.noteId === null) return false;
+    if (completionStatus(view.state) === "active") return false;
+    const head = sel.main.head;
+    const link = noteLinkAt(view.state, head);
+    if (!link) return false;
+    if (strictlyInside && (head <= link.from || head >= link.to)) return false;
+    this.onFollow(link);
+    return true;
+  }
+
+  private linksTimer = 0;
+
+  /** Reads again which of the note's links lead to a note (debounced). */
+  refreshLinks(): void {
+    window.clearTimeout(this.linksTimer);
+    this.linksTimer = window.setTimeout(() => void this.loadLinks(), LINKS_DELAY_MS);
+  }
+
+  private async loadLinks(): Promise<void> {
+    const id = this.noteId;
+    if (id === null) return;
+    try {
+      const links = await api.noteLinks(id);
+      if (id !== this.noteId) return;
+      const map = new Map<string, boolean>();
+      for (const l of links) map.set(l.text, l.target_id !== null);
+      this.view.dispatch({ effects: setLinkTargets.of(map) });
+    } catch (e) {
+      // Styling only: a link shown plainly is not worth an error message.
+      console.error("reading the note's links", e);
+    }
+  }
+
   private makeState(doc: string): EditorState {
     return EditorState.create({ doc, extensions: this.extensions() });
   }
@@ -84,6 +187,20 @@ export class NoteEditor {
     this.noteId = id;
     this.queue.open(id, heads);
     this.view.setState(this.makeState(body));
+    void this.loadLinks();
+  }
+
+  /** Moves the cursor to the heading `heading` (a link's `#Heading`). */
+  goToHeading(heading: string): void {
+    const want = heading.trim().toLowerCase();
+    const doc = this.view.state.doc;
+    for (let n = 1; n <= doc.lines; n++) {
+      const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(doc.line(n).text);
+      if (m && m[1].toLowerCase() === want) {
+        this.view.dispatch({ selection: { anchor: doc.line(n).from }, scrollIntoView: true });
+        return;
+      }
+    }
   }
 
   close(): void {

@@ -13,6 +13,12 @@ import { AccountDialog } from "./account";
 import { installShortcuts } from "./shortcuts";
 import { begin } from "./perf";
 import { showRepairScreen } from "./repair_screen";
+import { NotebookTreeView, samePlace, type Place } from "./notebook_tree";
+import { makeDraggable } from "./drag";
+import { QuickSwitcher } from "./quick_switcher";
+import { BacklinksPanel } from "./backlinks_panel";
+import { Transfer } from "./transfer";
+import type { NoteLink } from "./md/link_at";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -20,6 +26,10 @@ const SEARCH_LIMIT = 1000;
 const SEARCH_FIRST = 100;
 /** Changed rows are gathered this long before the list is redrawn. */
 const ROW_UPDATE_DELAY_MS = 100;
+/** Search results whose notebook paths are shown (the first screenfuls). */
+const PATHS_FOR = 1000;
+/** Narrower than this, the notebooks are hidden until asked for (style.css says the same). */
+const NARROW_PX = 760;
 
 function showError(e: unknown): void {
   const message = e instanceof CairnError ? e.message : e instanceof Error ? e.message : String(e);
@@ -27,7 +37,7 @@ function showError(e: unknown): void {
 }
 
 class App {
-  private trashedView = false;
+  private place: Place = { kind: "all" };
   private tag = "";
   private query = "";
   /** Every note of the current view (notes or trash), newest first. */
@@ -44,12 +54,35 @@ class App {
   private changedRows = new Map<string, NoteSummary | null>();
 
   readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
-  readonly editor = new NoteEditor(byId("editor"), showError, (row) => {
-    // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
-    this.history.forgetRestore();
-    this.showMeta(row);
-    this.rowsChanged([row.id], row);
+  readonly editor = new NoteEditor(
+    byId("editor"),
+    showError,
+    (row) => {
+      // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
+      this.history.forgetRestore();
+      this.showMeta(row);
+      this.rowsChanged([row.id], row);
+    },
+    (link) => void this.follow(link),
+  );
+  readonly tree = new NotebookTreeView(byId("notebook-tree"), {
+    select: (place) => void this.setPlace(place),
+    moveNote: (id, notebook) => void this.moveNote(id, notebook),
+    error: showError,
   });
+  readonly switcher = new QuickSwitcher(
+    (id) => void this.open(id).then(() => this.editor.focus()),
+    (id) => this.tree.pathOf(this.placeOf.get(id) ?? null),
+    showError,
+  );
+  readonly backlinks = new BacklinksPanel((id) => void this.open(id));
+  readonly transfer = new Transfer(() => {
+    void this.tree.reload();
+    void this.reload();
+  }, showError);
+  /** Notebook of each note whose place was asked for (search results). */
+  private placeOf = new Map<string, string | null>();
+  private treeTimer = 0;
   readonly history = new HistoryPanel(
     (id) => void this.open(id),
     () => this.showEditor(),
@@ -81,8 +114,30 @@ class App {
       void this.filter();
     });
     byId("new-note").addEventListener("click", () => void this.create());
-    byId("view-notes").addEventListener("click", () => void this.setView(false));
-    byId("view-trash").addEventListener("click", () => void this.setView(true));
+    byId("view-notes").addEventListener("click", () => void this.setPlace({ kind: "all" }));
+    byId("nav-unfiled").addEventListener("click", () => void this.setPlace({ kind: "unfiled" }));
+    byId("view-trash").addEventListener("click", () => void this.setPlace({ kind: "trash" }));
+    byId("new-notebook").addEventListener("click", () => this.tree.startCreate(null));
+    byId("nav-toggle").addEventListener("click", () => this.toggleNav());
+    byId("menu-import").addEventListener("click", () => void this.transfer.importFolder());
+    byId("menu-export").addEventListener("click", () => void this.transfer.exportAll());
+    byId("nav").addEventListener("contextmenu", (e) => {
+      // The tree has its own menu; elsewhere in the sidebar, "New notebook".
+      if ((e.target as HTMLElement).closest("#notebook-tree")) return;
+      e.preventDefault();
+      this.tree.startCreate(null);
+    });
+    makeDraggable(
+      byId("note-list"),
+      ".note-row",
+      (el) => {
+        const id = el.dataset.id;
+        if (!id || this.trashedView) return null;
+        const title = el.querySelector(".note-title")?.textContent ?? "";
+        return { kind: "note", id, label: title };
+      },
+      (item, target) => void this.tree.dropped(item, target),
+    );
     byId("pin").addEventListener("click", () => void this.togglePin());
     byId("trash").addEventListener("click", () => void this.trash());
     byId("restore").addEventListener("click", () => void this.restore());
@@ -95,6 +150,10 @@ class App {
     installShortcuts(this);
 
     await events.notesChanged((batch) => {
+      // Counts change with notes too (a move, a trash), so the tree is
+      // read again after any burst; the read is one small query.
+      this.scheduleTree();
+      if (this.current) this.backlinks.refresh();
       const ids: string[] = [];
       for (const c of batch.changes) {
         // The editor catches up on what it did not write itself. The row
@@ -106,8 +165,39 @@ class App {
       this.rowsChanged(ids);
     });
     await initSyncIndicator(() => void this.account.open());
+    await this.tree.start();
     await this.reload();
     document.body.dataset.ready = "true";
+  }
+
+  private get trashedView(): boolean {
+    return this.place.kind === "trash";
+  }
+
+  private scheduleTree(): void {
+    if (this.treeTimer) return;
+    this.treeTimer = window.setTimeout(() => {
+      this.treeTimer = 0;
+      void this.tree.reload().then(() => this.treeChanged());
+    }, ROW_UPDATE_DELAY_MS);
+  }
+
+  /** The notebook shown was deleted (here or elsewhere): show all notes. */
+  private treeChanged(): void {
+    if (this.place.kind === "notebook" && !this.tree.exists(this.place.id)) void this.setPlace({ kind: "all" });
+    else this.showPlaceTitle();
+  }
+
+  private showPlaceTitle(): void {
+    const p = this.place;
+    byId("place-title").textContent =
+      p.kind === "all" ? "All notes" : p.kind === "unfiled" ? "Unfiled" : p.kind === "trash" ? "Trash" : this.tree.pathOf(p.id);
+  }
+
+  /** Shows or hides the notebooks (in a narrow window they lie over the list). */
+  toggleNav(): void {
+    const shown = getComputedStyle(byId("nav")).display !== "none";
+    document.body.dataset.nav = shown ? "hidden" : "shown";
   }
 
   // ---- list ---------------------------------------------------------------
@@ -139,9 +229,19 @@ class App {
     } finally {
       this.rowTimer = 0;
     }
-    this.all = this.all.filter((n) => !changed.has(n.id));
-    for (const row of rows) {
-      if (row.trashed === this.trashedView) insertInListOrder(this.all, row);
+    const place = this.place;
+    rows = rows.filter((r) => r.trashed === this.trashedView);
+    try {
+      rows = await this.inPlace(rows);
+    } catch (e) {
+      showError(e);
+    }
+    // After the last wait: a reload of the view may have run meanwhile,
+    // and a row must not be in the list twice. Another place chosen since
+    // was read whole from the store, these rows included.
+    if (samePlace(place, this.place)) {
+      this.all = this.all.filter((n) => !changed.has(n.id));
+      for (const row of rows) insertInListOrder(this.all, row);
     }
     this.fillTagFilter();
     await this.filter(false);
@@ -150,10 +250,31 @@ class App {
       this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
   }
 
+  /** Of these rows, the ones in the place shown (a notebook and those under it, or Unfiled). */
+  private async inPlace(rows: NoteSummary[]): Promise<NoteSummary[]> {
+    const p = this.place;
+    if (rows.length === 0 || p.kind === "all" || p.kind === "trash") return rows;
+    const places = await api.notePlaces(rows.map((r) => r.id));
+    const of = new Map(places.map((x) => [x.id, x.notebook]));
+    for (const [id, nb] of of) this.placeOf.set(id, nb);
+    const inside = p.kind === "notebook" ? this.tree.subtree(p.id) : null;
+    return rows.filter((r) => {
+      const nb = of.get(r.id) ?? null;
+      const live = nb !== null && this.tree.exists(nb);
+      return inside ? live && inside.has(nb as string) : !live;
+    });
+  }
+
   /** Reloads the current view from the store and re-applies the filters. */
   async reload(): Promise<void> {
+    const p = this.place;
     try {
-      this.all = await api.listNotes(this.trashedView, null);
+      this.all =
+        p.kind === "notebook"
+          ? await api.listNotebookNotes(p.id, true)
+          : p.kind === "unfiled"
+            ? await api.listNotebookNotes(null, false)
+            : await api.listNotes(p.kind === "trash", null);
     } catch (e) {
       showError(e);
       return;
@@ -232,7 +353,10 @@ class App {
 
   private show(found: NoteSummary[], done: ((detail?: Record<string, number | string>) => number) | null): void {
     const items = this.tag ? found.filter((n) => n.tags.includes(this.tag)) : found;
+    // Search looks through every notebook; each result says where it is.
+    this.list.setPaths(this.query && !this.trashedView ? (id) => this.pathOfNote(id) : null);
     this.list.set(items);
+    if (this.query && !this.trashedView) void this.askPlaces(items);
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
     status.textContent =
@@ -242,11 +366,77 @@ class App {
     done?.({ shown: items.length, total: this.all.length, query: this.query });
   }
 
-  private async setView(trashed: boolean): Promise<void> {
-    this.trashedView = trashed;
-    byId("view-notes").setAttribute("aria-selected", String(!trashed));
-    byId("view-trash").setAttribute("aria-selected", String(trashed));
+  private pathOfNote(id: string): string | null {
+    if (!this.placeOf.has(id)) return null;
+    return this.tree.pathOf(this.placeOf.get(id) ?? null) || "Unfiled";
+  }
+
+  /** Reads the notebooks of search results not asked about yet, then shows their paths. */
+  private async askPlaces(items: NoteSummary[]): Promise<void> {
+    const ask = items
+      .slice(0, PATHS_FOR)
+      .map((n) => n.id)
+      .filter((id) => !this.placeOf.has(id));
+    if (ask.length === 0) return;
+    try {
+      for (const p of await api.notePlaces(ask)) this.placeOf.set(p.id, p.notebook);
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    this.list.refreshRows();
+  }
+
+  /** Shows a place's notes; choosing the place shown again reads it afresh. */
+  async setPlace(place: Place): Promise<void> {
+    if (!samePlace(place, this.place)) this.tag = "";
+    this.place = place;
+    this.tree.setPlace(place);
+    this.showPlaceTitle();
+    if (window.innerWidth < NARROW_PX) document.body.dataset.nav = "hidden";
+    document.body.dataset.place = place.kind === "notebook" ? `notebook:${place.id}` : place.kind;
     await this.reload();
+  }
+
+  /** Puts a note in a notebook (dropped on it), or in Unfiled. */
+  async moveNote(id: string, notebook: string | null): Promise<void> {
+    try {
+      if (id === this.current?.id) await this.editor.flushed();
+      await api.moveNote(id, notebook);
+      this.placeOf.set(id, notebook);
+      if (id === this.current?.id) this.editor.catchUp();
+      this.rowsChanged([id]);
+      await this.tree.reload();
+      const where = notebook ? this.tree.pathOf(notebook) : "Unfiled";
+      toast(`Moved to ${where}`);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  /** Opens the note a link leads to, making it if no note has the title. */
+  async follow(link: NoteLink): Promise<void> {
+    const source = this.current?.id;
+    if (!source) return;
+    try {
+      // The link must be in the store's copy of the note to be followed.
+      await this.editor.flushed();
+      const to = await api.followLink(source, link.text);
+      this.editor.catchUp();
+      if (to.created) {
+        this.rowsChanged([to.id]);
+        toast(`Created “${link.text}”`);
+      }
+      await this.open(to.id);
+      if (link.heading) this.editor.goToHeading(link.heading);
+      this.editor.focus();
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  openSwitcher(): void {
+    void this.switcher.open();
   }
 
   // ---- the open note ------------------------------------------------------
@@ -269,6 +459,7 @@ class App {
     this.editor.open(id, note.body, note.heads);
     this.showMeta(note);
     this.list.select(id);
+    void this.backlinks.show(id);
     done({ bytes: note.body.length });
   }
 
@@ -276,6 +467,7 @@ class App {
     this.current = null;
     this.history.close();
     this.editor.close();
+    void this.backlinks.show(null);
     byId("note-pane").hidden = true;
     byId("empty-state").hidden = false;
     this.list.select(null);
@@ -315,10 +507,12 @@ class App {
     byId("editor").hidden = false;
   }
 
+  /** A new note, in the notebook shown (if one is). */
   async create(): Promise<void> {
-    if (this.trashedView) await this.setView(false);
+    if (this.trashedView) await this.setPlace({ kind: "all" });
+    const notebook = this.place.kind === "notebook" ? this.place.id : null;
     try {
-      const note = await api.createNote("");
+      const note = await api.createNote("", notebook);
       this.all = [summaryOf(note), ...this.all];
       await this.filter(false);
       await this.open(note.id);
@@ -472,6 +666,13 @@ function summaryOf(n: Note): NoteSummary {
 
 export type { App };
 
+declare global {
+  interface Window {
+    /** The open note's text as the editor holds it (what the end-to-end tests compare). */
+    __cairnEditorText: () => string;
+  }
+}
+
 // A damaged database opens nothing: the window offers the repair instead.
 async function boot(): Promise<void> {
   const problem = await api.startupProblem();
@@ -481,7 +682,9 @@ async function boot(): Promise<void> {
     document.body.dataset.ready = "true";
     return;
   }
-  await new App().start();
+  const app = new App();
+  window.__cairnEditorText = () => app.editor.view.state.doc.toString();
+  await app.start();
 }
 
 boot().catch(showError);

@@ -22,6 +22,8 @@ export class NotesList {
   private readonly spacer: HTMLDivElement;
   private readonly rows = new Map<number, HTMLDivElement>();
   private frame = 0;
+  /** The notebook path shown on each row (search results), when set. */
+  private pathOf: ((id: string) => string | null) | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -75,6 +77,16 @@ export class NotesList {
       }
     }
     this.render();
+  }
+
+  /** Rows show their notebook's path (null: they do not). */
+  setPaths(pathOf: ((id: string) => string | null) | null): void {
+    this.pathOf = pathOf;
+  }
+
+  /** Draws the rows in view again (their paths became known). */
+  refreshRows(): void {
+    this.set(this.items);
   }
 
   select(id: string | null, scroll = true): void {
@@ -163,7 +175,15 @@ export class NotesList {
     excerpt.textContent = n.excerpt;
     const tags = document.createElement("div");
     tags.className = "note-tags";
-    tags.textContent = n.tags.map((t) => `#${t}`).join(" ");
+    const path = this.pathOf?.(n.id);
+    if (path) {
+      const p = document.createElement("span");
+      p.className = "note-path";
+      p.dataset.testid = "note-path";
+      p.textContent = path;
+      tags.append(p);
+    }
+    tags.append(n.tags.map((t) => `#${t}`).join(" "));
     row.append(head, excerpt, tags);
     return row;
   }

@@ -2,7 +2,7 @@
 // performance.measure between two marks; the e2e test reads them through
 // `window.__cairnPerf` and reports percentiles.
 
-export type PerfName = "open-note" | "filter-list" | "remote-apply";
+export type PerfName = "open-note" | "filter-list" | "remote-apply" | "keystroke-paint";
 
 interface Sample {
   name: PerfName;

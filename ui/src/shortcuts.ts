@@ -1,6 +1,8 @@
 // Window-wide shortcuts. They run in the capture phase so they work from the
 // editor too; Ctrl+Backspace alone stays "delete word" in the editor, which
-// is why trashing a note there takes Ctrl+Shift+Backspace.
+// is why trashing a note there takes Ctrl+Shift+Backspace. Formatting keys
+// (bold, italic, link, task) belong to the editor: md/format_commands.ts.
+// Ctrl+N makes the note in the notebook shown; Ctrl+P is the quick switcher.
 
 import type { App } from "./main";
 
@@ -14,6 +16,8 @@ export function installShortcuts(app: App): void {
       let handled = true;
       if (mod && !e.shiftKey && key === "n") void app.create();
       else if (mod && !e.shiftKey && key === "f") app.focusSearch();
+      else if (mod && !e.shiftKey && key === "p") app.openSwitcher();
+      else if (mod && e.shiftKey && key === "b") app.toggleNav();
       else if (mod && e.shiftKey && key === "h") void app.toggleHistory();
       else if (mod && e.shiftKey && key === "p") void app.togglePin();
       else if (mod && key === ",") void app.account.open();

@@ -5,7 +5,6 @@
 //! the problem when it cannot.
 
 mod commands;
-mod frontmatter;
 mod input;
 mod output;
 

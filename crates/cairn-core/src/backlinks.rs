@@ -28,6 +28,7 @@ use crate::store::{sql_err, validate_note_id, validate_tag, Store};
 
 /// An outgoing link of a note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Link {
     /// The link's target as typed.
     pub text: String,
@@ -39,6 +40,7 @@ pub struct Link {
 
 /// A note linking to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Backlink {
     pub id: String,
     pub title: String,

@@ -68,6 +68,12 @@ pub enum CoreError {
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
 
+    #[error("cannot read the folder {}: {reason}", path.display())]
+    Folder { path: PathBuf, reason: String },
+
+    #[error("cannot write {}: {reason}", path.display())]
+    FileWrite { path: PathBuf, reason: String },
+
     #[error("changes for note {id} could not be applied: {reason}")]
     BadChanges { id: String, reason: String },
 
@@ -104,6 +110,8 @@ impl CoreError {
             CoreError::NotebookCycle { .. } => "notebook_cycle",
             CoreError::NotebookAmbiguous { .. } => "notebook_ambiguous",
             CoreError::Invalid { .. } => "invalid_input",
+            CoreError::Folder { .. } => "folder_unreadable",
+            CoreError::FileWrite { .. } => "file_write",
             CoreError::BadChanges { .. } => "bad_changes",
             CoreError::Database { .. } => "database",
             CoreError::Document { .. } => "document",

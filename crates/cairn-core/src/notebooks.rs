@@ -33,6 +33,7 @@ use crate::store::{sql_err, Store};
 
 /// A notebook as the sidebar shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Notebook {
     pub id: String,
     pub name: String,

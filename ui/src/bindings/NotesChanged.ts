@@ -4,4 +4,8 @@ import type { NoteChange } from "./NoteChange";
 /**
  * One event per burst of store writes.
  */
-export type NotesChanged = { changes: Array<NoteChange>, };
+export type NotesChanged = { changes: Array<NoteChange>, 
+/**
+ * The notebook tree changed (here or merged from another device).
+ */
+notebooks: boolean, };

@@ -4,4 +4,8 @@ export type Settings = {
 /**
  * Where the Cairn service runs; empty until the user sets one.
  */
-service_url: string, };
+service_url: string, 
+/**
+ * Notebooks the sidebar shows collapsed (the rest are expanded).
+ */
+collapsed_notebooks: Array<string>, };

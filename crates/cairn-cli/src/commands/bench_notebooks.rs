@@ -64,9 +64,9 @@ pub(crate) fn run() -> Result<serde_json::Value> {
 
     let t = Instant::now();
     let mut store = Store::open(&data)?;
-    let mut plan = super::import::plan(&src, Some(&store))?;
+    let mut plan = cairn_core::import::plan(&src, Some(&store))?;
     store.set_durable(false)?;
-    let imported = super::import::apply(&mut store, &mut plan)?;
+    let imported = cairn_core::import::apply(&mut store, &mut plan)?;
     store.set_durable(true)?;
     store.checkpoint()?;
     let import_tree_s = t.elapsed().as_secs_f64();
