@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ServerError::Unauthorized)?;
-        authenticate(state, &token)
+        authenticate(state, &token).await
     }
 }
 
@@ -69,16 +69,17 @@ impl FromRequestParts<AppState> for SocketCaller {
             query_token(parts)
         };
         let token = token.ok_or(ServerError::Unauthorized)?;
-        authenticate(state, &token).map(SocketCaller)
+        authenticate(state, &token).await.map(SocketCaller)
     }
 }
 
-fn authenticate(state: &AppState, token: &str) -> Result<Caller, ServerError> {
+async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ServerError> {
     let session = state
         .registry
-        .session_by_access_hash(&hash_secret(token))?
+        .session_by_access_hash(&hash_secret(token))
+        .await?
         .ok_or(ServerError::Unauthorized)?;
-    if let Some(end) = revocation(state, &session)? {
+    if let Some(end) = revocation(state, &session).await? {
         return Err(end.into());
     }
     if session.access_expires_at <= state.clock.now_secs() {
@@ -114,7 +115,7 @@ impl From<SessionEnd> for ServerError {
 
 /// Whether `session` was revoked, and why: the app of a removed device is
 /// told so, rather than just "signed out", so it can tell the user.
-pub fn revocation(
+pub async fn revocation(
     state: &AppState,
     session: &SessionRecord,
 ) -> Result<Option<SessionEnd>, ServerError> {
@@ -124,7 +125,8 @@ pub fn revocation(
     if let Some(device) = &session.device_id {
         if state
             .registry
-            .device_of(&session.user_id, device)?
+            .device_of(&session.user_id, device)
+            .await?
             .is_some_and(|d| d.is_revoked())
         {
             return Ok(Some(SessionEnd::DeviceRevoked(device.clone())));

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use cairn_protocol::key_layout::device_prefix;
 use cairn_protocol::{Grant, ObjectUrls, PeerGrant};
 
-use super::devices::live_device;
 use crate::auth::Caller;
 use crate::device_path::DevicePath;
 use crate::grant_cache::GrantInputs;
@@ -25,13 +24,17 @@ pub async fn grant(
     caller: Caller,
     DevicePath(id): DevicePath,
 ) -> Result<Response, ServerError> {
-    live_device(&state, &caller.user_id, &id)?;
-    caller.require_device(&id)?;
     let user = &caller.user_id;
+    // One read gives both this device (known and live?) and its peers.
+    let devices = state.registry.devices_of(user).await?;
+    match devices.iter().find(|d| d.id == id) {
+        None => return Err(ServerError::DeviceNotFound(id)),
+        Some(d) if d.is_revoked() => return Err(ServerError::DeviceRevoked(id)),
+        Some(_) => {}
+    }
+    caller.require_device(&id)?;
     let window = state.presigner.window(state.clock.now_secs());
-    let peers: Vec<_> = state
-        .registry
-        .devices_of(user)?
+    let peers: Vec<_> = devices
         .into_iter()
         .filter(|d| d.id != id && !d.is_revoked())
         .collect();
