@@ -17,6 +17,8 @@
 mod postgres;
 mod records;
 mod sqlite;
+#[cfg(all(test, unix))]
+mod contract_tests;
 
 use std::sync::Arc;
 
