@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 pub mod cloud;
+pub mod cluster;
 pub mod desktop;
 pub mod device;
 pub mod edits;
