@@ -48,7 +48,11 @@ fn two_instances_on_one_postgres_serve_as_one() {
         sign_in_per_minute: 1,
     });
     let one_first = cluster.balancer(&[0, 1]);
-    let (laptop, desk, phone) = (Device::new("laptop"), Device::new("desk"), Device::new("phone"));
+    let (laptop, desk, phone) = (
+        Device::new("laptop"),
+        Device::new("desk"),
+        Device::new("phone"),
+    );
     let key = create_account_at(&one_first.url(), laptop.dir(), &[]);
     laptop.login_at(&one_first.url(), &key);
     desk.login_at(&cluster.instance_url(1), &key);
@@ -81,7 +85,11 @@ fn two_instances_on_one_postgres_serve_as_one() {
             while writing.load(Ordering::Relaxed) || n < 3 {
                 let body = format!("mid-traffic {n}");
                 let out = cairn_scenarios::device::run_cairn(&laptop_dir, &["new", &body], &[]);
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 written.push(body);
                 // A sync may fail while its instance goes away; the note
                 // stays local and goes out with the next one.
@@ -115,18 +123,32 @@ fn two_instances_on_one_postgres_serve_as_one() {
     // Connections through the balancer went to instance 1, then to 2.
     let routed = one_first.routed();
     let second: std::net::SocketAddr = cluster.instance_url(1)[7..].parse().unwrap();
-    let first_to_second = routed.iter().position(|a| *a == second).expect("none reached instance 2");
-    assert!(first_to_second > 0, "instance 1 took the first connections: {routed:?}");
+    let first_to_second = routed
+        .iter()
+        .position(|a| *a == second)
+        .expect("none reached instance 2");
+    assert!(
+        first_to_second > 0,
+        "instance 1 took the first connections: {routed:?}"
+    );
 
     // A revoke on instance 1 (back up) is refused at once by instance 2.
     cluster.start_instance(0);
-    let token = |d: &Device| credential_store(d.dir()).load().unwrap().unwrap().access_token;
+    let token = |d: &Device| {
+        credential_store(d.dir())
+            .load()
+            .unwrap()
+            .unwrap()
+            .access_token
+    };
     let desk_token = token(&desk);
     let desk_id = cairn_protocol::DeviceId::parse(&desk.device_id()).unwrap();
     cluster.runtime().block_on(async {
         let one = ServiceClient::new(&cluster.instance_url(0)).unwrap();
         let two = ServiceClient::new(&cluster.instance_url(1)).unwrap();
-        two.grant(&desk_token, &desk_id).await.expect("a live device");
+        two.grant(&desk_token, &desk_id)
+            .await
+            .expect("a live device");
         one.revoke_device(&token(&laptop), &desk_id).await.unwrap();
         let refused = two.grant(&desk_token, &desk_id).await;
         assert!(refused.is_err(), "instance 2 still serves a revoked device");
@@ -170,7 +192,11 @@ fn two_instances_on_one_postgres_serve_as_one() {
     laptop.sync_ok();
     phone.sync_ok();
     let view = assert_converged(&[&laptop, &phone]);
-    for body in written.iter().map(String::as_str).chain(["written through instance 1"]) {
+    for body in written
+        .iter()
+        .map(String::as_str)
+        .chain(["written through instance 1"])
+    {
         assert!(view.values().any(|n| n.body == body), "{body:?} lost");
     }
 }

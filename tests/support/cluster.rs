@@ -45,10 +45,8 @@ pub struct Cluster {
 
 /// The `cairn-server` binary built beside this test.
 fn server_bin() -> PathBuf {
-    let bin = crate::device::cairn_bin().with_file_name(format!(
-        "cairn-server{}",
-        std::env::consts::EXE_SUFFIX
-    ));
+    let bin = crate::device::cairn_bin()
+        .with_file_name(format!("cairn-server{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
         "the cairn-server binary is missing at {}: build it first (`cargo build --workspace --bins`)",
@@ -90,7 +88,9 @@ impl Cluster {
             _postgres: postgres,
             registry_url,
             s3: Some(s3),
-            instances: (0..options.instances).map(|_| (free_addr(), None)).collect(),
+            instances: (0..options.instances)
+                .map(|_| (free_addr(), None))
+                .collect(),
             options,
         };
         for i in 0..options.instances {
@@ -209,7 +209,10 @@ fn stop(mut child: Child, i: usize) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "instance {i} still running after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "instance {i} still running after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "instance {i} stopped uncleanly: {status}");

@@ -269,10 +269,12 @@ async fn event_latencies(
     let [(publisher_token, publisher), (listener_token, _), ..] = devices else {
         return Err(fail("devices", "two are needed".to_owned()));
     };
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("{}/v1/events", listen_on.replacen("http", "ws", 1)),
-    )
-    .map_err(|e| fail("socket request", e.to_string()))?;
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "{}/v1/events",
+            listen_on.replacen("http", "ws", 1)
+        ))
+        .map_err(|e| fail("socket request", e.to_string()))?;
     let bearer = format!("Bearer {listener_token}")
         .parse()
         .map_err(|e: axum::http::header::InvalidHeaderValue| fail("header", e.to_string()))?;

@@ -68,7 +68,11 @@ impl SignInLimits {
         {
             self.registry.forget_full_sign_in_buckets(now_ms).await?;
         }
-        match self.registry.take_sign_in(bucket, self.quota, now_ms).await? {
+        match self
+            .registry
+            .take_sign_in(bucket, self.quota, now_ms)
+            .await?
+        {
             None => Ok(()),
             Some(wait_ms) => Err(ServerError::RateLimited {
                 retry_after_secs: wait_ms.div_ceil(1000).max(1),

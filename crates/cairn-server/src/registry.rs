@@ -14,11 +14,11 @@
 //! token, counting a sign-in) is one conditional statement or one
 //! transaction, so two instances racing see one winner.
 
+#[cfg(all(test, unix))]
+mod contract_tests;
 mod postgres;
 mod records;
 mod sqlite;
-#[cfg(all(test, unix))]
-mod contract_tests;
 
 use std::sync::Arc;
 
@@ -76,8 +76,7 @@ pub trait DeviceStore: Send + Sync {
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, ServerError>;
 
     /// One of the user's devices; another user's device is not found.
-    async fn device_of(&self, user: &UserId, id: &DeviceId)
-        -> Result<Option<Device>, ServerError>;
+    async fn device_of(&self, user: &UserId, id: &DeviceId) -> Result<Option<Device>, ServerError>;
 
     async fn rename_device(
         &self,
@@ -87,8 +86,12 @@ pub trait DeviceStore: Send + Sync {
     ) -> Result<(), ServerError>;
 
     /// Marks the device revoked and revokes the sessions acting for it.
-    async fn revoke_device(&self, user: &UserId, id: &DeviceId, now: i64)
-        -> Result<(), ServerError>;
+    async fn revoke_device(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        now: i64,
+    ) -> Result<(), ServerError>;
 
     /// Remembers that `id` published `seq` (a lower one than remembered
     /// changes nothing).

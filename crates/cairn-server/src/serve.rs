@@ -79,10 +79,17 @@ impl RunningServer {
             Some(pg) => {
                 // Names this instance on the bus, so it skips what it sent.
                 let instance = new_id(12);
-                let listener =
-                    PostgresListener::start(pg.clone(), hub.clone(), instance.clone(), stopping.clone())
-                        .await?;
-                (Arc::new(PostgresBus::new(pg, hub.clone(), instance)), Some(listener))
+                let listener = PostgresListener::start(
+                    pg.clone(),
+                    hub.clone(),
+                    instance.clone(),
+                    stopping.clone(),
+                )
+                .await?;
+                (
+                    Arc::new(PostgresBus::new(pg, hub.clone(), instance)),
+                    Some(listener),
+                )
             }
             None => (Arc::new(LocalBus::new(hub.clone())), None),
         };

@@ -65,10 +65,15 @@ impl TestPostgres {
         let data = dir.path().join("data");
         run(
             as_root,
-            Command::new(bin.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]),
+            Command::new(bin.join("initdb")).arg("-D").arg(&data).args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]),
             "initdb",
         )?;
         // A port that was free a moment ago; another taker in between makes
@@ -227,7 +232,12 @@ fn chown_to_postgres(dir: &Path) -> Result<(), TestPostgresError> {
         String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
-            .map_err(|_| failed("id postgres", "no postgres user (install the postgresql package)"))
+            .map_err(|_| {
+                failed(
+                    "id postgres",
+                    "no postgres user (install the postgresql package)",
+                )
+            })
     };
     std::os::unix::fs::chown(dir, Some(id("-u")?), Some(id("-g")?))
         .map_err(|e| failed("chown to postgres", e))
@@ -274,6 +284,7 @@ fn watchdog(
         .take()
         .ok_or_else(|| failed("starting the watchdog", "no stdin"))?;
     // Nothing to say; the pipe only has to stay open.
-    pipe.flush().map_err(|e| failed("starting the watchdog", e))?;
+    pipe.flush()
+        .map_err(|e| failed("starting the watchdog", e))?;
     Ok((pipe, child))
 }

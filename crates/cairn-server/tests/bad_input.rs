@@ -427,7 +427,11 @@ async fn account_creation_refuses_a_body_and_stores_nothing() {
     for value in [r#"{"account_key":"mine"}"#, "[]", "0", r#""""#, "true"] {
         expect_error(json_body(value.into()), 400, ErrorCode::BadRequest).await;
     }
-    assert_eq!(h.account_count().await, 0, "a refused request stored an account");
+    assert_eq!(
+        h.account_count().await,
+        0,
+        "a refused request stored an account"
+    );
 
     // What clients send: nothing (the app), `null` (the bench), or `{}`.
     h.new_account().await;

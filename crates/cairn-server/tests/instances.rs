@@ -24,9 +24,8 @@ use sqlx::Connection;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Pair {
     /// Instance 1, with the embedded store.
@@ -155,11 +154,17 @@ async fn a_publish_on_one_instance_reaches_sockets_on_the_other() {
     let mut on_one = socket(p.dev.url(), &laptop).await;
     for seq in 1..=3 {
         publish(p.dev.url(), &laptop, seq).await;
-        assert_eq!(next_published(&mut on_two).await, (laptop.device.id.clone(), seq));
+        assert_eq!(
+            next_published(&mut on_two).await,
+            (laptop.device.id.clone(), seq)
+        );
     }
     // And back the other way, the sender's own socket not hearing itself.
     publish(p.second.url(), &phone, 9).await;
-    assert_eq!(next_published(&mut on_one).await, (phone.device.id.clone(), 9));
+    assert_eq!(
+        next_published(&mut on_one).await,
+        (phone.device.id.clone(), 9)
+    );
     p.shutdown().await;
 }
 
@@ -186,7 +191,10 @@ async fn after_the_listener_reconnects_its_sockets_resync_from_the_registry() {
 
     // Once listening again, the instance tells its sockets what the
     // registry recorded, which may have been missed meanwhile.
-    assert_eq!(next_published(&mut on_two).await, (laptop.device.id.clone(), 7));
+    assert_eq!(
+        next_published(&mut on_two).await,
+        (laptop.device.id.clone(), 7)
+    );
     // And live events flow again.
     publish(p.dev.url(), &laptop, 8).await;
     loop {
@@ -220,7 +228,9 @@ async fn a_revoke_or_logout_on_one_instance_closes_sockets_on_the_other() {
                 assert_eq!(reason, close_reason::DEVICE_REVOKED);
                 break;
             }
-            Frame::Event(ServiceEvent::DeviceRevoked { .. } | ServiceEvent::DeviceJoined { .. }) => {}
+            Frame::Event(
+                ServiceEvent::DeviceRevoked { .. } | ServiceEvent::DeviceJoined { .. },
+            ) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -233,11 +243,17 @@ async fn a_revoke_or_logout_on_one_instance_closes_sockets_on_the_other() {
                 assert_eq!(reason, close_reason::SIGNED_OUT);
                 break;
             }
-            Frame::Event(ServiceEvent::DeviceRevoked { .. } | ServiceEvent::DeviceJoined { .. }) => {}
+            Frame::Event(
+                ServiceEvent::DeviceRevoked { .. } | ServiceEvent::DeviceJoined { .. },
+            ) => {}
             other => panic!("{other:?}"),
         }
     }
-    assert!(p.two.grant(tablet.token(), &tablet.device.id).await.is_err());
+    assert!(p
+        .two
+        .grant(tablet.token(), &tablet.device.id)
+        .await
+        .is_err());
     p.shutdown().await;
 }
 
@@ -249,7 +265,11 @@ async fn a_sign_in_flood_across_both_instances_is_limited_as_one() {
     let mut passed = 0;
     let mut limited = [0, 0];
     for i in 0..(4 * BURST) {
-        let base = if i % 2 == 0 { p.dev.url() } else { p.second.url() };
+        let base = if i % 2 == 0 {
+            p.dev.url()
+        } else {
+            p.second.url()
+        };
         let status = http
             .post(format!("{base}/v1/sessions"))
             .json(&cairn_protocol::SignInRequest::AccountKey {

@@ -81,8 +81,7 @@ impl SqliteRegistry {
 /// two processes opening one file at once apply each migration once.
 fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
     loop {
-        let tx =
-            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if current > SCHEMA_VERSION {
             return Err(ServerError::RegistryTooNew {

@@ -42,10 +42,12 @@ pub async fn register(
         .await?
     else {
         // Another request on this session registered a device meanwhile.
-        return Err(match state.registry.session_device(caller.session_id).await? {
-            Some(existing) => ServerError::SessionHasDevice(existing),
-            None => ServerError::SessionExpired,
-        });
+        return Err(
+            match state.registry.session_device(caller.session_id).await? {
+                Some(existing) => ServerError::SessionHasDevice(existing),
+                None => ServerError::SessionExpired,
+            },
+        );
     };
     state
         .bus

@@ -221,10 +221,7 @@ async fn recheck(state: &AppState, caller: &Caller) -> Option<SocketEnd> {
 }
 
 /// Whether the caller's session was revoked since it was authenticated.
-async fn session_end(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<Option<SessionEnd>, ServerError> {
+async fn session_end(state: &AppState, caller: &Caller) -> Result<Option<SessionEnd>, ServerError> {
     match state.registry.session_by_id(caller.session_id).await? {
         Some(session) => revocation(state, &session).await,
         // Sessions are never deleted today; a missing one is surely over.

@@ -85,11 +85,7 @@ impl DeviceStore for PostgresRegistry {
         rows.into_iter().map(device_from_raw).collect()
     }
 
-    async fn device_of(
-        &self,
-        user: &UserId,
-        id: &DeviceId,
-    ) -> Result<Option<Device>, ServerError> {
+    async fn device_of(&self, user: &UserId, id: &DeviceId) -> Result<Option<Device>, ServerError> {
         let row: Option<RawDevice> = sqlx::query_as(
             "SELECT id, name, platform, created_at, revoked_at FROM devices WHERE user_id = $1 AND id = $2",
         )

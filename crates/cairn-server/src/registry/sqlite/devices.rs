@@ -55,10 +55,7 @@ impl DeviceStore for SqliteRegistry {
                 |r| r.get(0),
             )
             .optional()?;
-        device
-            .flatten()
-            .map(|d| parse_device(&d))
-            .transpose()
+        device.flatten().map(|d| parse_device(&d)).transpose()
     }
 
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, ServerError> {
@@ -96,7 +93,12 @@ impl DeviceStore for SqliteRegistry {
         Ok(())
     }
 
-    async fn revoke_device(&self, user: &UserId, id: &DeviceId, now: i64) -> Result<(), ServerError> {
+    async fn revoke_device(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        now: i64,
+    ) -> Result<(), ServerError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         tx.execute(
