@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use cairn_client::{CredentialStore, ServiceClient};
 use cairn_scenarios::cluster::{Cluster, ClusterOptions};
 use cairn_scenarios::device::{assert_converged, create_account_at, credential_store, Device};
+use cairn_scenarios::sign_in_flood::sign_in_flood;
 
 const BURST: u32 = 12;
 
@@ -155,35 +156,49 @@ fn two_instances_on_one_postgres_serve_as_one() {
     });
 
     // A flood of wrong keys spread over both instances meets one limit.
-    let (passed, limited) = cluster.runtime().block_on(async {
-        let http = reqwest::Client::new();
-        let mut passed = 0;
-        let mut limited = [0u32; 2];
-        for i in 0..(4 * BURST) as usize {
-            let status = http
-                .post(format!("{}/v1/sessions", cluster.instance_url(i % 2)))
-                .json(&cairn_protocol::SignInRequest::AccountKey {
-                    account_key: "cairn_ak_wrong".to_owned(),
-                    device_id: None,
-                })
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
-            match status {
-                429 => limited[i % 2] += 1,
-                401 => passed += 1,
-                other => panic!("status {other}"),
-            }
-        }
-        (passed, limited)
-    });
+    let urls = [cluster.instance_url(0), cluster.instance_url(1)];
+    let (passed, limited) = cluster
+        .runtime()
+        .block_on(sign_in_flood(&urls, 4 * BURST as usize));
     // The account and three sign-ins spent 4 of the burst; a minute's
     // refill may add one. Two separate limits would let through about
     // twice the burst.
-    assert!(passed <= BURST - 4 + 1, "{passed} wrong keys were tried");
+    assert!(
+        passed <= (BURST - 4 + 1) as usize,
+        "{passed} wrong keys were tried"
+    );
     assert!(limited[0] > 0 && limited[1] > 0, "{limited:?}");
+
+    // The logs name requests by id and path, never a token or key, even
+    // one sent in a URL.
+    let laptop_credentials = credential_store(laptop.dir()).load().unwrap().unwrap();
+    cluster.runtime().block_on(async {
+        let url = format!(
+            "{}/v1/events?access_token={}",
+            cluster.instance_url(1),
+            laptop_credentials.access_token
+        );
+        reqwest::get(url).await.unwrap();
+    });
+    for i in 0..2 {
+        let log = cluster.log(i);
+        assert!(
+            log.contains("request{id="),
+            "instance {} logs no request ids",
+            i + 1
+        );
+        for secret in [
+            &laptop_credentials.access_token,
+            &laptop_credentials.refresh_token,
+            &key,
+        ] {
+            assert!(
+                !log.contains(secret.as_str()),
+                "instance {} logged a secret",
+                i + 1
+            );
+        }
+    }
 
     for watcher in [&mut desk_watch, &mut phone_watch] {
         watcher.kill().unwrap();

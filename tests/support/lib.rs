@@ -9,3 +9,4 @@ pub mod device;
 pub mod edits;
 pub mod fault_proxy;
 pub mod oauth_server;
+pub mod sign_in_flood;

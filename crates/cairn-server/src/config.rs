@@ -52,6 +52,11 @@ pub struct Config {
     /// several instances can share; replaces `registry_path`.
     #[serde(default)]
     pub registry_url: Option<String>,
+    /// Connections each instance keeps to the PostgreSQL registry; by
+    /// default twice the cores. Queries are short, so more connections
+    /// than the database has cores mostly wait on each other.
+    #[serde(default)]
+    pub registry_pool_size: Option<u32>,
     /// How long presigned URLs stay valid. Never more than 7 days.
     #[serde(default = "default_grant_lifetime")]
     pub grant_lifetime_secs: u64,
@@ -245,6 +250,7 @@ impl Config {
             public_url: None,
             registry_path,
             registry_url: None,
+            registry_pool_size: None,
             grant_lifetime_secs: default_grant_lifetime(),
             grant_reuse_secs: default_grant_reuse(),
             access_token_ttl_secs: default_access_ttl(),
@@ -277,6 +283,7 @@ impl Config {
                 "PUBLIC_URL" => self.public_url = Some(value),
                 "REGISTRY_PATH" => self.registry_path = PathBuf::from(value),
                 "REGISTRY_URL" => self.registry_url = Some(value).filter(|v| !v.is_empty()),
+                "REGISTRY_POOL_SIZE" => self.registry_pool_size = Some(parse(name, &value)?),
                 "GRANT_LIFETIME_SECS" => self.grant_lifetime_secs = parse(name, &value)?,
                 "GRANT_REUSE_SECS" => self.grant_reuse_secs = parse(name, &value)?,
                 "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(name, &value)?,
@@ -344,6 +351,9 @@ impl Config {
         if self.rate_limit.sign_in_burst == 0 {
             return fail("rate_limit.sign_in_burst must be positive".to_owned());
         }
+        if self.registry_pool_size == Some(0) {
+            return fail("registry_pool_size must be positive".to_owned());
+        }
         if let Some(registry) = &self.registry_url {
             // Not the URL itself in the message: it may hold a password.
             let scheme = registry.split_once("://").map(|(s, _)| s);
@@ -384,6 +394,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How many connections to keep to a PostgreSQL registry.
+    pub fn effective_registry_pool_size(&self) -> u32 {
+        self.registry_pool_size.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            u32::try_from(cores * 2).unwrap_or(u32::MAX)
+        })
     }
 
     /// The window within which grants share an issue time (see
@@ -448,6 +466,7 @@ mod tests {
         ("CAIRN_PUBLIC_URL", "https://sync.example.org"),
         ("CAIRN_REGISTRY_PATH", "/srv/cairn/registry.sqlite3"),
         ("CAIRN_REGISTRY_URL", "postgres://cairn@db.internal/cairn"),
+        ("CAIRN_REGISTRY_POOL_SIZE", "12"),
         ("CAIRN_GRANT_LIFETIME_SECS", "3600"),
         ("CAIRN_GRANT_REUSE_SECS", "60"),
         ("CAIRN_ACCESS_TOKEN_TTL_SECS", "120"),
@@ -490,6 +509,7 @@ mod tests {
             c.registry_url.as_deref(),
             Some("postgres://cairn@db.internal/cairn")
         );
+        assert_eq!(c.effective_registry_pool_size(), 12);
         assert_eq!(c.grant_lifetime_secs, 3600);
         assert_eq!(c.grant_reuse_secs, 60);
         assert_eq!(c.effective_grant_reuse_secs(), 60);

@@ -180,6 +180,13 @@ pub trait SessionStore: Send + Sync {
         access_hash: &str,
     ) -> Result<Option<SessionRecord>, ServerError>;
 
+    /// [`SessionStore::session_by_access_hash`], with every device of the
+    /// session's user (oldest first, revoked ones included), in one read.
+    async fn session_with_devices(
+        &self,
+        access_hash: &str,
+    ) -> Result<Option<(SessionRecord, Vec<Device>)>, ServerError>;
+
     /// The session with this id, expired or revoked included.
     async fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError>;
 
@@ -242,7 +249,9 @@ pub async fn open(config: &Config) -> Result<Opened, ServerError> {
             postgres: None,
         }),
         Some(url) => {
-            let pg = Arc::new(PostgresRegistry::connect(url).await?);
+            let pg = Arc::new(
+                PostgresRegistry::connect(url, config.effective_registry_pool_size()).await?,
+            );
             Ok(Opened {
                 registry: pg.clone(),
                 postgres: Some(pg),

@@ -9,6 +9,8 @@
 
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "../../../tests/support/sign_in_flood.rs"]
+mod sign_in_flood;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use cairn_server::test_postgres::TestPostgres;
 use cairn_server::{Config, DevServer, RunningServer, SystemClock};
 use futures_util::StreamExt;
 use harness::{device_of, SignedInDevice};
+use sign_in_flood::sign_in_flood;
 use sqlx::Connection;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -261,35 +264,14 @@ async fn a_revoke_or_logout_on_one_instance_closes_sockets_on_the_other() {
 async fn a_sign_in_flood_across_both_instances_is_limited_as_one() {
     const BURST: u32 = 10;
     let p = two_instances(BURST).await;
-    let http = reqwest::Client::new();
-    let mut passed = 0;
-    let mut limited = [0, 0];
-    for i in 0..(4 * BURST) {
-        let base = if i % 2 == 0 {
-            p.dev.url()
-        } else {
-            p.second.url()
-        };
-        let status = http
-            .post(format!("{base}/v1/sessions"))
-            .json(&cairn_protocol::SignInRequest::AccountKey {
-                account_key: "cairn_ak_wrong".to_owned(),
-                device_id: None,
-            })
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        match status {
-            429 => limited[(i % 2) as usize] += 1,
-            401 => passed += 1,
-            other => panic!("status {other}"),
-        }
-    }
+    let urls = [p.dev.url().to_owned(), p.second.url().to_owned()];
+    let (passed, limited) = sign_in_flood(&urls, 4 * BURST as usize).await;
     // One regained a minute: at most one more than the burst in total,
     // where two separate limits would have let twice the burst through.
-    assert!((BURST..=BURST + 1).contains(&passed), "{passed} passed");
+    assert!(
+        (BURST as usize..=BURST as usize + 1).contains(&passed),
+        "{passed} passed"
+    );
     assert!(limited[0] > 0 && limited[1] > 0, "{limited:?}");
     p.shutdown().await;
 }

@@ -32,7 +32,7 @@ impl Backend {
             Backend::Sqlite(dir) => {
                 Arc::new(SqliteRegistry::open(&dir.path().join("registry.sqlite3")).unwrap())
             }
-            Backend::Postgres(url) => Arc::new(PostgresRegistry::connect(url).await.unwrap()),
+            Backend::Postgres(url) => Arc::new(PostgresRegistry::connect(url, 4).await.unwrap()),
         }
     }
 }
@@ -157,7 +157,34 @@ async fn devices_register_once_per_session_and_revoking_ends_their_sessions(back
     let record = b.session_by_id(session).await.unwrap().unwrap();
     assert!(record.revoked, "the device's session is revoked too");
     let by_token = b.session_by_access_hash("access-s").await.unwrap().unwrap();
-    assert_eq!((by_token.id, by_token.device_id), (session, Some(bound)));
+    assert_eq!(
+        (by_token.id, by_token.device_id),
+        (session, Some(bound.clone()))
+    );
+    let (with, devices) = b.session_with_devices("access-s").await.unwrap().unwrap();
+    assert_eq!(with.id, session);
+    assert_eq!(devices.iter().map(|d| &d.id).collect::<Vec<_>>(), [&bound]);
+    assert!(devices[0].revoked_at.is_some());
+    a.create_key_account(&user(3), "h3", 6).await.unwrap();
+    let other = a
+        .create_session(&user(3), None, &tokens("other", 6), 6)
+        .await
+        .unwrap();
+    let (with, devices) = a
+        .session_with_devices("access-other")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (with.id, devices.len()),
+        (other, 0),
+        "a user without devices"
+    );
+    assert!(a
+        .session_with_devices("access-none")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn published_sequences_only_grow_and_skip_revoked_devices(backend: Backend) {

@@ -34,10 +34,6 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// users do not take (here "cairnreg" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6361_6972_6e72_6567;
 
-/// Connections per instance. Handlers hold one for a query or a short
-/// transaction; the event listener has its own.
-const POOL_SIZE: u32 = 16;
-
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,14 +48,15 @@ pub struct PostgresRegistry {
 
 impl PostgresRegistry {
     /// Connects to the database at `url` (`postgres://user:password@host/db`)
-    /// and brings its schema up to date.
-    pub async fn connect(url: &str) -> Result<PostgresRegistry, ServerError> {
+    /// with a pool of `pool_size` connections (the event listener has one
+    /// more of its own), and brings its schema up to date.
+    pub async fn connect(url: &str, pool_size: u32) -> Result<PostgresRegistry, ServerError> {
         // The URL may hold a password: errors name neither.
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| ServerError::Config(format!("registry_url is not usable: {e}")))?
             .application_name("cairn-server");
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;

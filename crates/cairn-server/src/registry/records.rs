@@ -33,6 +33,51 @@ pub struct SessionRecord {
     pub revoked: bool,
 }
 
+/// The expiries a rotation gives a live session: its end (`max_lifetime`
+/// after `created_at`) caps the new tokens'. `None` when the presented
+/// refresh token or the session itself is over.
+pub(super) struct RotatedExpiries {
+    pub ends_at: i64,
+    pub access_expires_at: i64,
+    pub refresh_expires_at: i64,
+}
+
+impl RotatedExpiries {
+    pub(super) fn of(
+        created_at: i64,
+        refresh_expires_at: i64,
+        new: &SessionTokens,
+        max_lifetime: i64,
+        now: i64,
+    ) -> Option<RotatedExpiries> {
+        let ends_at = created_at.saturating_add(max_lifetime);
+        if refresh_expires_at <= now || ends_at <= now {
+            return None;
+        }
+        Some(RotatedExpiries {
+            ends_at,
+            access_expires_at: new.access_expires_at.min(ends_at),
+            refresh_expires_at: new.refresh_expires_at.min(ends_at),
+        })
+    }
+}
+
+/// A device just registered.
+pub(super) fn new_device(
+    id: &DeviceId,
+    name: &cairn_protocol::DeviceName,
+    platform: &cairn_protocol::Platform,
+    now: i64,
+) -> cairn_protocol::Device {
+    cairn_protocol::Device {
+        id: id.clone(),
+        name: name.clone(),
+        platform: platform.clone(),
+        created_at: now,
+        revoked_at: None,
+    }
+}
+
 /// What presenting a refresh token did.
 #[derive(Debug, Clone)]
 pub enum Rotation {

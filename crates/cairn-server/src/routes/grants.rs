@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use cairn_protocol::key_layout::device_prefix;
 use cairn_protocol::{Grant, ObjectUrls, PeerGrant};
 
-use crate::auth::Caller;
+use crate::auth::CallerWithDevices;
 use crate::device_path::DevicePath;
 use crate::grant_cache::GrantInputs;
 use crate::presign::Access;
@@ -21,12 +21,10 @@ use crate::ServerError;
 
 pub async fn grant(
     State(state): State<AppState>,
-    caller: Caller,
+    CallerWithDevices(caller, devices): CallerWithDevices,
     DevicePath(id): DevicePath,
 ) -> Result<Response, ServerError> {
     let user = &caller.user_id;
-    // One read gives both this device (known and live?) and its peers.
-    let devices = state.registry.devices_of(user).await?;
     match devices.iter().find(|d| d.id == id) {
         None => return Err(ServerError::DeviceNotFound(id)),
         Some(d) if d.is_revoked() => return Err(ServerError::DeviceRevoked(id)),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use cairn_protocol::{Device, DeviceId, DeviceName, Platform, UserId};
 
 use super::PostgresRegistry;
-use crate::registry::records::{device_from_columns, parse_device, seq_to_db};
+use crate::registry::records::{device_from_columns, new_device, parse_device, seq_to_db};
 use crate::registry::DeviceStore;
 use crate::ServerError;
 
@@ -56,13 +56,7 @@ impl DeviceStore for PostgresRegistry {
             return Ok(None);
         }
         tx.commit().await?;
-        Ok(Some(Device {
-            id: id.clone(),
-            name: name.clone(),
-            platform: platform.clone(),
-            created_at: now,
-            revoked_at: None,
-        }))
+        Ok(Some(new_device(id, name, platform, now)))
     }
 
     async fn session_device(&self, session_id: i64) -> Result<Option<DeviceId>, ServerError> {

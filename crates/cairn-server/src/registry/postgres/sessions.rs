@@ -3,10 +3,10 @@
 //! second sees it already rotated, which counts as a reuse.
 
 use async_trait::async_trait;
-use cairn_protocol::{DeviceId, UserId};
+use cairn_protocol::{Device, DeviceId, UserId};
 
 use super::PostgresRegistry;
-use crate::registry::records::{parse_device, parse_user};
+use crate::registry::records::{device_from_columns, parse_device, parse_user, RotatedExpiries};
 use crate::registry::{Rotation, SessionRecord, SessionStore, SessionTokens};
 use crate::ServerError;
 
@@ -63,6 +63,49 @@ impl SessionStore for PostgresRegistry {
         row.map(session_from_raw).transpose()
     }
 
+    async fn session_with_devices(
+        &self,
+        access_hash: &str,
+    ) -> Result<Option<(SessionRecord, Vec<Device>)>, ServerError> {
+        // One round trip: the session's columns repeat on each device row.
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT s.id, s.user_id, s.device_id, s.access_expires_at, s.revoked_at,
+                    d.id, d.name, d.platform, d.created_at, d.revoked_at
+             FROM sessions s LEFT JOIN devices d ON d.user_id = s.user_id
+             WHERE s.access_hash = $1
+             ORDER BY d.created_at, d.seq",
+        )
+        .bind(access_hash)
+        .fetch_all(self.pool())
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let session =
+            session_from_raw((first.0, first.1.clone(), first.2.clone(), first.3, first.4))?;
+        let mut devices = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let (Some(id), Some(name), Some(platform), Some(created_at)) =
+                (&row.5, &row.6, &row.7, row.8)
+            {
+                devices.push(device_from_columns(id, name, platform, created_at, row.9)?);
+            }
+        }
+        Ok(Some((session, devices)))
+    }
+
     async fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError> {
         let row: Option<RawSession> = sqlx::query_as(
             "SELECT id, user_id, device_id, access_expires_at, revoked_at FROM sessions WHERE id = $1",
@@ -115,12 +158,14 @@ impl SessionStore for PostgresRegistry {
                 user_id: parse_user(&user)?,
             });
         };
-        let ends_at = created_at.saturating_add(max_lifetime);
-        if refresh_expires_at <= now || ends_at <= now {
+        let Some(RotatedExpiries {
+            ends_at,
+            access_expires_at,
+            refresh_expires_at: refresh_expires_at_new,
+        }) = RotatedExpiries::of(created_at, refresh_expires_at, new, max_lifetime, now)
+        else {
             return Ok(Rotation::Refused);
-        }
-        let access_expires_at = new.access_expires_at.min(ends_at);
-        let refresh_expires_at_new = new.refresh_expires_at.min(ends_at);
+        };
         sqlx::query(
             "UPDATE sessions SET access_hash = $1, access_expires_at = $2, refresh_hash = $3, refresh_expires_at = $4
              WHERE id = $5",

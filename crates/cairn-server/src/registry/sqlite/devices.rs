@@ -6,7 +6,7 @@ use cairn_protocol::{Device, DeviceId, DeviceName, Platform, UserId};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::SqliteRegistry;
-use crate::registry::records::{device_from_columns, parse_device, seq_to_db};
+use crate::registry::records::{device_from_columns, new_device, parse_device, seq_to_db};
 use crate::registry::DeviceStore;
 use crate::ServerError;
 
@@ -37,13 +37,7 @@ impl DeviceStore for SqliteRegistry {
             return Ok(None);
         }
         tx.commit()?;
-        Ok(Some(Device {
-            id: id.clone(),
-            name: name.clone(),
-            platform: platform.clone(),
-            created_at: now,
-            revoked_at: None,
-        }))
+        Ok(Some(new_device(id, name, platform, now)))
     }
 
     async fn session_device(&self, session_id: i64) -> Result<Option<DeviceId>, ServerError> {

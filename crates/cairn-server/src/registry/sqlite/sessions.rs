@@ -2,12 +2,12 @@
 //! serialises with every other writer.
 
 use async_trait::async_trait;
-use cairn_protocol::{DeviceId, UserId};
+use cairn_protocol::{Device, DeviceId, UserId};
 use rusqlite::{params, OptionalExtension};
 
 use super::SqliteRegistry;
-use crate::registry::records::{parse_device, parse_user};
-use crate::registry::{Rotation, SessionRecord, SessionStore, SessionTokens};
+use crate::registry::records::{parse_device, parse_user, RotatedExpiries};
+use crate::registry::{DeviceStore, Rotation, SessionRecord, SessionStore, SessionTokens};
 use crate::ServerError;
 
 /// id, user, device, access expiry, revocation time.
@@ -44,6 +44,19 @@ impl SessionStore for SqliteRegistry {
         access_hash: &str,
     ) -> Result<Option<SessionRecord>, ServerError> {
         self.session_where("access_hash = ?1", access_hash)
+    }
+
+    async fn session_with_devices(
+        &self,
+        access_hash: &str,
+    ) -> Result<Option<(SessionRecord, Vec<Device>)>, ServerError> {
+        // Two queries on one connection cost microseconds; one lock keeps
+        // them a consistent read.
+        let Some(session) = self.session_by_access_hash(access_hash).await? else {
+            return Ok(None);
+        };
+        let devices = self.devices_of(&session.user_id).await?;
+        Ok(Some((session, devices)))
     }
 
     async fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError> {
@@ -94,12 +107,14 @@ impl SessionStore for SqliteRegistry {
                 user_id: parse_user(&user)?,
             });
         };
-        let ends_at = created_at.saturating_add(max_lifetime);
-        if refresh_expires_at <= now || ends_at <= now {
+        let Some(RotatedExpiries {
+            ends_at,
+            access_expires_at,
+            refresh_expires_at: refresh_expires_at_new,
+        }) = RotatedExpiries::of(created_at, refresh_expires_at, new, max_lifetime, now)
+        else {
             return Ok(Rotation::Refused);
-        }
-        let access_expires_at = new.access_expires_at.min(ends_at);
-        let refresh_expires_at_new = new.refresh_expires_at.min(ends_at);
+        };
         tx.execute(
             "UPDATE sessions SET access_hash = ?1, access_expires_at = ?2, refresh_hash = ?3, refresh_expires_at = ?4 WHERE id = ?5",
             params![
