@@ -34,6 +34,12 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// users do not take (here "cairnreg" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6361_6972_6e72_6567;
 
+/// A connection idle longer than this is pinged before it is used again
+/// (one that stood idle may have been dropped by the database or a
+/// firewall). sqlx pings on every use by default, which doubles the round
+/// trips of every query.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -58,6 +64,15 @@ impl PostgresRegistry {
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_WHEN_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await?;
         migrate(&pool).await?;
