@@ -53,3 +53,35 @@ async fn every_answer_carries_a_request_id() {
     assert_ne!(id(&replaced).as_deref(), Some("two words"));
     h.shutdown().await;
 }
+
+/// `/readyz` follows the registry: with the PostgreSQL server gone it
+/// answers 503 while `/healthz` still answers, so a load balancer stops
+/// sending traffic to an instance that cannot serve it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_while_the_registry_is_unreachable() {
+    let postgres = cairn_server::test_postgres::TestPostgres::start().unwrap();
+    let url = postgres.create_database().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = cairn_server::DevServer::builder(dir.path())
+        .configure(move |c| c.registry_url = Some(url))
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (http, base) = (http.clone(), dev.url().to_owned());
+        async move {
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status("/readyz").await, 200);
+    drop(postgres);
+    assert_eq!(status("/readyz").await, 503);
+    assert_eq!(status("/healthz").await, 200);
+    dev.shutdown().await.unwrap();
+}
