@@ -3,7 +3,8 @@
 #   scripts/setup.sh run    build and run the app and the service
 #   scripts/setup.sh test   also what the tests drive: Xvfb, WebKitWebDriver,
 #                           tauri-driver, the loopback OAuth server, a D-Bus
-#                           bus with GNOME Keyring (the Secret Service)
+#                           bus with GNOME Keyring (the Secret Service), and
+#                           PostgreSQL (the tests start throwaway clusters)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -13,7 +14,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # libdbus-1-dev: sessions go into the Secret Service (the Linux keychain).
 packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev libdbus-1-dev)
 if [ "$mode" = test ]; then
-  packages+=(xvfb webkit2gtk-driver dbus-daemon dbus-bin gnome-keyring libsecret-tools)
+  packages+=(xvfb webkit2gtk-driver dbus-daemon dbus-bin gnome-keyring libsecret-tools postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do

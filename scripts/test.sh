@@ -11,6 +11,14 @@ cargo build --workspace --bins
 # The app's responsiveness is measured on the release build, as shipped.
 cargo build --release -p cairn-desktop
 cargo test --workspace --no-fail-fast
+# The service's own tests once more on a PostgreSQL registry (a throwaway
+# cluster per test binary; the registry contract and the multi-instance
+# tests use PostgreSQL in the run above already).
+# Those that start the service through the test harness; the others
+# exercise `dev` and its SQLite file.
+grep -l 'Harness::start' crates/cairn-server/tests/*.rs \
+  | xargs -n1 basename | sed 's/\.rs$//' | sed 's/^/--test /' \
+  | xargs env CAIRN_TEST_REGISTRY=postgres cargo test --workspace --no-fail-fast
 # The packages: built, checked, installed, upgraded and removed on this
 # machine (as root; it purges what it installed).
 scripts/test-packages.sh

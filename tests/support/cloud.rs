@@ -220,22 +220,7 @@ impl Cloud {
             cairn_client::CLOCK_FILE_ENV.to_owned(),
             self.clock_file().display().to_string(),
         );
-        let out = crate::device::run_cairn(
-            device,
-            &["account", "create", "--server", &self.url()],
-            &[clock],
-        );
-        assert!(
-            out.status.success(),
-            "account create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .expect("the key on the last line")
-            .trim()
-            .to_owned()
+        crate::device::create_account_at(&self.url(), device, &[clock])
     }
 }
 

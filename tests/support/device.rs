@@ -56,6 +56,23 @@ pub fn credential_store(data: &Path) -> cairn_client::FileCredentialStore {
     cairn_client::FileCredentialStore::new(data.join("credentials.json"))
 }
 
+/// A fresh account on the service at `server`, made by the `cairn` of the
+/// device whose data dir is `device`; returns its key.
+pub fn create_account_at(server: &str, device: &Path, env: &[(String, String)]) -> String {
+    let out = run_cairn(device, &["account", "create", "--server", server], env);
+    assert!(
+        out.status.success(),
+        "account create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .expect("the key on the last line")
+        .trim()
+        .to_owned()
+}
+
 pub fn run_cairn(data: &Path, args: &[&str], env: &[(String, String)]) -> Output {
     command(data, args, env).output().expect("cairn runs")
 }
@@ -189,10 +206,15 @@ impl Device {
 
     pub fn login(&self, cloud: &Cloud, key: &str) {
         self.use_clock_of(cloud);
+        self.login_at(&cloud.url(), key);
+    }
+
+    /// Signs in to the service at `server` (on this machine's clock).
+    pub fn login_at(&self, server: &str, key: &str) {
         self.ok(&[
             "login",
             "--server",
-            &cloud.url(),
+            server,
             "--account-key",
             key,
             "--name",

@@ -38,6 +38,9 @@ pub mod close_reason {
     /// The session or user opened more sockets than the service keeps;
     /// this, the oldest, made room. A client that still wants it reconnects.
     pub const REPLACED: &str = "replaced by a newer connection";
+    /// The instance is stopping: connect again (another instance, or this
+    /// one once back, takes over) and poll what may have been missed.
+    pub const RECONNECT: &str = "reconnect";
 }
 
 #[cfg(test)]

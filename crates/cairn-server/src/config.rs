@@ -7,6 +7,8 @@
 //! listen = "0.0.0.0:8080"
 //! public_url = "https://sync.example.com"
 //! registry_path = "/var/lib/cairn/registry.sqlite3"
+//! # or, for several instances on one database:
+//! # registry_url = "postgres://cairn@db.internal/cairn"
 //! grant_lifetime_secs = 604800        # at most 7 days (the SigV4 limit)
 //!
 //! [s3]
@@ -43,8 +45,18 @@ pub struct Config {
     /// How clients reach the service; defaults to `http://{listen}`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The SQLite registry, when `registry_url` is not set.
     #[serde(default = "default_registry_path")]
     pub registry_path: PathBuf,
+    /// A PostgreSQL registry (`postgres://user:password@host/db`), which
+    /// several instances can share; replaces `registry_path`.
+    #[serde(default)]
+    pub registry_url: Option<String>,
+    /// Connections each instance keeps to the PostgreSQL registry; by
+    /// default twice the cores. Queries are short, so more connections
+    /// than the database has cores mostly wait on each other.
+    #[serde(default)]
+    pub registry_pool_size: Option<u32>,
     /// How long presigned URLs stay valid. Never more than 7 days.
     #[serde(default = "default_grant_lifetime")]
     pub grant_lifetime_secs: u64,
@@ -237,6 +249,8 @@ impl Config {
             listen,
             public_url: None,
             registry_path,
+            registry_url: None,
+            registry_pool_size: None,
             grant_lifetime_secs: default_grant_lifetime(),
             grant_reuse_secs: default_grant_reuse(),
             access_token_ttl_secs: default_access_ttl(),
@@ -268,6 +282,8 @@ impl Config {
                 "LISTEN" => self.listen = parse(name, &value)?,
                 "PUBLIC_URL" => self.public_url = Some(value),
                 "REGISTRY_PATH" => self.registry_path = PathBuf::from(value),
+                "REGISTRY_URL" => self.registry_url = Some(value).filter(|v| !v.is_empty()),
+                "REGISTRY_POOL_SIZE" => self.registry_pool_size = Some(parse(name, &value)?),
                 "GRANT_LIFETIME_SECS" => self.grant_lifetime_secs = parse(name, &value)?,
                 "GRANT_REUSE_SECS" => self.grant_reuse_secs = parse(name, &value)?,
                 "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(name, &value)?,
@@ -335,6 +351,19 @@ impl Config {
         if self.rate_limit.sign_in_burst == 0 {
             return fail("rate_limit.sign_in_burst must be positive".to_owned());
         }
+        if self.registry_pool_size == Some(0) {
+            return fail("registry_pool_size must be positive".to_owned());
+        }
+        if let Some(registry) = &self.registry_url {
+            // Not the URL itself in the message: it may hold a password.
+            let scheme = registry.split_once("://").map(|(s, _)| s);
+            if !matches!(scheme, Some("postgres" | "postgresql")) {
+                return fail(
+                    "registry_url must be a postgres:// URL (leave it out for SQLite at registry_path)"
+                        .to_owned(),
+                );
+            }
+        }
         if let Err(e) = url::Url::parse(&self.s3.endpoint) {
             return fail(format!("s3.endpoint {:?}: {e}", self.s3.endpoint));
         }
@@ -365,6 +394,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How many connections to keep to a PostgreSQL registry.
+    pub fn effective_registry_pool_size(&self) -> u32 {
+        self.registry_pool_size.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            u32::try_from(cores * 2).unwrap_or(u32::MAX)
+        })
     }
 
     /// The window within which grants share an issue time (see
@@ -428,6 +465,8 @@ mod tests {
         ("CAIRN_LISTEN", "0.0.0.0:9999"),
         ("CAIRN_PUBLIC_URL", "https://sync.example.org"),
         ("CAIRN_REGISTRY_PATH", "/srv/cairn/registry.sqlite3"),
+        ("CAIRN_REGISTRY_URL", "postgres://cairn@db.internal/cairn"),
+        ("CAIRN_REGISTRY_POOL_SIZE", "12"),
         ("CAIRN_GRANT_LIFETIME_SECS", "3600"),
         ("CAIRN_GRANT_REUSE_SECS", "60"),
         ("CAIRN_ACCESS_TOKEN_TTL_SECS", "120"),
@@ -466,6 +505,11 @@ mod tests {
         assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9999)));
         assert_eq!(c.public_url.as_deref(), Some("https://sync.example.org"));
         assert_eq!(c.registry_path, Path::new("/srv/cairn/registry.sqlite3"));
+        assert_eq!(
+            c.registry_url.as_deref(),
+            Some("postgres://cairn@db.internal/cairn")
+        );
+        assert_eq!(c.effective_registry_pool_size(), 12);
         assert_eq!(c.grant_lifetime_secs, 3600);
         assert_eq!(c.grant_reuse_secs, 60);
         assert_eq!(c.effective_grant_reuse_secs(), 60);
@@ -640,6 +684,16 @@ mod tests {
         let c = Config::from_toml(text).expect("example parses");
         c.validate().expect("example is valid");
         assert!(c.providers.github.is_some());
+    }
+
+    #[test]
+    fn a_registry_url_must_be_postgres() {
+        let mut c = Config::from_toml(MINIMAL).expect("parse");
+        c.registry_url = Some("mysql://secret@db/cairn".to_owned());
+        let err = c.validate().expect_err("not postgres");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        c.registry_url = Some("postgresql://cairn@db/cairn".to_owned());
+        c.validate().expect("postgres is fine");
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub enum ServerError {
     // --- ours (500) or startup ---
     #[error("registry: {0}")]
     Registry(#[from] rusqlite::Error),
+    #[error("registry (PostgreSQL): {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("the registry has schema version {found}, newer than this release's {supported}; run a newer cairn-server")]
+    RegistryTooNew { found: i64, supported: i64 },
     #[error("registry holds an invalid value: {0}")]
     CorruptRegistry(String),
     #[error("presigning {key}: {message}")]
@@ -118,6 +122,8 @@ impl ServerError {
             WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),
             OauthProvider(_) => (StatusCode::BAD_GATEWAY, ErrorCode::OauthProviderError),
             Registry(_)
+            | Postgres(_)
+            | RegistryTooNew { .. }
             | CorruptRegistry(_)
             | Presign { .. }
             | Config(_)

@@ -1,7 +1,9 @@
-//! The in-memory hub that fans notifications out to a user's connected
-//! devices. One broadcast channel per user with at least one listener;
-//! nothing here survives a restart, and nothing needs to: a device that
-//! reconnects polls the heads it may have missed.
+//! The in-memory hub that fans notifications out to the user's devices
+//! connected to this instance. One broadcast channel per user with at
+//! least one listener; nothing here survives a restart, and nothing needs
+//! to: a device that reconnects polls the heads it may have missed.
+//! Messages reach the hub through the event bus ([`crate::event_bus`]),
+//! which carries them between instances.
 //!
 //! Besides the [`ServiceEvent`]s for the wire, the channel carries one
 //! internal signal, [`HubMessage::SessionEnded`], so that a logout closes
@@ -11,14 +13,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cairn_protocol::{DeviceId, ServiceEvent, UserId};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// How many events a slow listener may fall behind before it skips some
 /// (it then resyncs by polling, so skipping is safe).
 const CHANNEL_CAPACITY: usize = 256;
 
-/// What a user's sockets hear.
-#[derive(Debug, Clone)]
+/// What a user's sockets hear (and what the bus carries between
+/// instances, as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HubMessage {
     /// One event, and the device that must not receive it (its origin).
     Event {
@@ -43,23 +48,14 @@ impl EventHub {
             .subscribe()
     }
 
-    /// Sends `event` to the user's listeners except `skip`.
-    pub fn publish(&self, user: &UserId, skip: Option<&DeviceId>, event: ServiceEvent) {
-        self.send(
-            user,
-            HubMessage::Event {
-                skip: skip.cloned(),
-                event,
-            },
-        );
+    /// The users with a socket on this instance.
+    pub fn users(&self) -> Vec<UserId> {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels.keys().cloned().collect()
     }
 
-    /// Tells the user's sockets that `session_id` signed out.
-    pub fn end_session(&self, user: &UserId, session_id: i64) {
-        self.send(user, HubMessage::SessionEnded { session_id });
-    }
-
-    fn send(&self, user: &UserId, message: HubMessage) {
+    /// Delivers `message` to the user's sockets on this instance.
+    pub fn send(&self, user: &UserId, message: HubMessage) {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still usable.
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());

@@ -18,6 +18,7 @@ mod dev;
 mod device_path;
 mod embedded_s3;
 mod error;
+mod event_bus;
 mod events;
 mod github;
 mod grant_cache;
@@ -27,11 +28,14 @@ mod presigned_expiry;
 pub mod private_files;
 mod rate_limit;
 mod registry;
+mod request_log;
 mod routes;
 mod serve;
 mod socket_slots;
 mod socket_upgrade;
 mod state;
+#[cfg(all(unix, any(test, feature = "test-support")))]
+pub mod test_postgres;
 mod tls;
 mod tokens;
 
@@ -46,4 +50,4 @@ pub use config::Config;
 pub use dev::{DevServer, DevServerBuilder, DEV_BUCKET, DEV_REGION};
 pub use embedded_s3::EmbeddedS3;
 pub use error::ServerError;
-pub use serve::RunningServer;
+pub use serve::{migrate, RunningServer};

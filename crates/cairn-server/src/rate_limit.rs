@@ -1,5 +1,6 @@
-//! Rate limits on signing in, kept in memory by `governor` (GCRA, which
-//! behaves as a token bucket).
+//! Rate limits on signing in, counted in the registry so that N instances
+//! allow what one would, not N times as much (GCRA, which behaves as a
+//! token bucket; see [`Gcra`]).
 //!
 //! Two limits, so that neither a noisy neighbour nor a spread-out attack
 //! gets far:
@@ -13,93 +14,84 @@
 //!
 //! An IPv6 client shares its bucket with its whole /64: one subscriber
 //! usually holds all of it, and could otherwise take a fresh address for
-//! every attempt. Buckets back at full are forgotten once there are many,
-//! so memory stays bounded by the clients active within one refill period.
+//! every attempt. Buckets back at full are forgotten now and then, so the
+//! table stays bounded by the clients active within one refill period.
 
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use cairn_protocol::UserId;
-use governor::clock::Clock as GovernorClock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 
 use crate::config::RateLimitConfig;
+use crate::registry::{Gcra, Registry};
 use crate::{Clock, ServerError};
 
-/// How many buckets may pile up before the full ones are dropped.
-const FORGET_FULL_BUCKETS_ABOVE: usize = 10_000;
-
-/// The service's clock, as governor reads time: since the Unix epoch, so a
-/// manual clock in the tests moves the limits too.
-#[derive(Clone)]
-struct ServiceClock(Arc<dyn Clock>);
-
-impl GovernorClock for ServiceClock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.0.now_ms()).unwrap_or(0))
-    }
-}
-
-type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, ServiceClock, NoOpMiddleware<Duration>>;
+/// Every this many attempts, the full buckets are dropped.
+const FORGET_FULL_BUCKETS_EVERY: u64 = 256;
 
 pub struct SignInLimits {
-    per_address: Keyed<IpAddr>,
-    per_account: Keyed<UserId>,
-    clock: ServiceClock,
+    registry: Arc<dyn Registry>,
+    quota: Gcra,
+    clock: Arc<dyn Clock>,
+    attempts: AtomicU64,
 }
 
 impl SignInLimits {
-    pub fn new(config: RateLimitConfig, clock: Arc<dyn Clock>) -> SignInLimits {
-        let clock = ServiceClock(clock);
-        let quota = quota(config);
+    pub fn new(
+        config: RateLimitConfig,
+        registry: Arc<dyn Registry>,
+        clock: Arc<dyn Clock>,
+    ) -> SignInLimits {
         SignInLimits {
-            per_address: RateLimiter::new(quota, Default::default(), clock.clone()),
-            per_account: RateLimiter::new(quota, Default::default(), clock.clone()),
+            registry,
+            quota: quota(config),
             clock,
+            attempts: AtomicU64::new(0),
         }
     }
 
     /// Counts one attempt from `ip`, or says how long to wait.
-    pub fn address(&self, ip: IpAddr) -> Result<(), ServerError> {
-        self.take(&self.per_address, &bucket_of(ip))
+    pub async fn address(&self, ip: IpAddr) -> Result<(), ServerError> {
+        self.take(&format!("ip:{}", bucket_of(ip))).await
     }
 
     /// Counts one sign-in into `user`'s account, or says how long to wait.
-    pub fn account(&self, user: &UserId) -> Result<(), ServerError> {
-        self.take(&self.per_account, user)
+    pub async fn account(&self, user: &UserId) -> Result<(), ServerError> {
+        self.take(&format!("account:{user}")).await
     }
 
-    fn take<K: Hash + Eq + Clone>(&self, limiter: &Keyed<K>, key: &K) -> Result<(), ServerError> {
-        if limiter.len() > FORGET_FULL_BUCKETS_ABOVE {
-            limiter.retain_recent();
+    async fn take(&self, bucket: &str) -> Result<(), ServerError> {
+        let now_ms = self.clock.now_ms();
+        if self.attempts.fetch_add(1, Ordering::Relaxed) % FORGET_FULL_BUCKETS_EVERY
+            == FORGET_FULL_BUCKETS_EVERY - 1
+        {
+            self.registry.forget_full_sign_in_buckets(now_ms).await?;
         }
-        limiter.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            ServerError::RateLimited {
-                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-            }
-        })
+        match self
+            .registry
+            .take_sign_in(bucket, self.quota, now_ms)
+            .await?
+        {
+            None => Ok(()),
+            Some(wait_ms) => Err(ServerError::RateLimited {
+                retry_after_secs: wait_ms.div_ceil(1000).max(1),
+            }),
+        }
     }
 }
 
 /// `burst` attempts at once, `per_minute` regained each minute (none: one
 /// a year, as good as never).
-fn quota(config: RateLimitConfig) -> Quota {
-    let burst = NonZeroU32::new(config.sign_in_burst).unwrap_or(NonZeroU32::MIN);
-    let period = match config.sign_in_per_minute {
-        0 => Duration::from_secs(365 * 24 * 60 * 60),
-        n => Duration::from_secs(60) / n,
+fn quota(config: RateLimitConfig) -> Gcra {
+    let interval_ms = match config.sign_in_per_minute {
+        0 => 365 * 24 * 60 * 60 * 1000,
+        n => (60_000 / i64::from(n)).max(1),
     };
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-        .allow_burst(burst)
+    Gcra {
+        interval_ms,
+        burst: config.sign_in_burst.max(1),
+    }
 }
 
 /// The address a client is counted under.
@@ -115,62 +107,67 @@ fn bucket_of(ip: IpAddr) -> IpAddr {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::registry::SqliteRegistry;
     use crate::ManualClock;
 
     fn limits(burst: u32, per_minute: u32, clock: Arc<ManualClock>) -> SignInLimits {
+        let registry = SqliteRegistry::in_memory().expect("registry");
         SignInLimits::new(
             RateLimitConfig {
                 sign_in_burst: burst,
                 sign_in_per_minute: per_minute,
             },
+            Arc::new(registry),
             clock,
         )
     }
 
-    #[test]
-    fn burst_then_refill() {
+    #[tokio::test]
+    async fn burst_then_refill() {
         let clock = Arc::new(ManualClock::new(0));
         let limits = limits(2, 60, clock.clone());
         let ip: IpAddr = [127, 0, 0, 1].into();
         let other: IpAddr = [127, 0, 0, 2].into();
-        assert!(limits.address(ip).is_ok());
-        assert!(limits.address(ip).is_ok());
+        assert!(limits.address(ip).await.is_ok());
+        assert!(limits.address(ip).await.is_ok());
         assert!(matches!(
-            limits.address(ip),
+            limits.address(ip).await,
             Err(ServerError::RateLimited {
                 retry_after_secs: 1
             })
         ));
-        assert!(limits.address(other).is_ok());
+        assert!(limits.address(other).await.is_ok());
         clock.advance(Duration::from_secs(1));
-        assert!(limits.address(ip).is_ok());
+        assert!(limits.address(ip).await.is_ok());
     }
 
-    #[test]
-    fn an_ipv6_slash_64_is_one_client() {
+    #[tokio::test]
+    async fn an_ipv6_slash_64_is_one_client() {
         let clock = Arc::new(ManualClock::new(0));
         let limits = limits(1, 1, clock);
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-        assert!(limits.address(ip("2001:db8:1:2::1")).is_ok());
-        assert!(limits.address(ip("2001:db8:1:2:ffff::9")).is_err());
-        assert!(limits.address(ip("2001:db8:1:3::1")).is_ok());
+        assert!(limits.address(ip("2001:db8:1:2::1")).await.is_ok());
+        assert!(limits.address(ip("2001:db8:1:2:ffff::9")).await.is_err());
+        assert!(limits.address(ip("2001:db8:1:3::1")).await.is_ok());
     }
 
-    #[test]
-    fn accounts_and_addresses_are_counted_apart() {
+    #[tokio::test]
+    async fn accounts_and_addresses_are_counted_apart() {
         let clock = Arc::new(ManualClock::new(0));
         let limits = limits(1, 1, clock);
         let user = UserId::new("key", "abcdefabcdefabcd").expect("user");
         let other = UserId::new("key", "0123456789abcdef").expect("user");
-        assert!(limits.account(&user).is_ok());
+        assert!(limits.account(&user).await.is_ok());
         assert!(matches!(
-            limits.account(&user),
+            limits.account(&user).await,
             Err(ServerError::RateLimited {
                 retry_after_secs: 60
             })
         ));
-        assert!(limits.account(&other).is_ok());
-        assert!(limits.address([10, 0, 0, 1].into()).is_ok());
+        assert!(limits.account(&other).await.is_ok());
+        assert!(limits.address([10, 0, 0, 1].into()).await.is_ok());
     }
 }

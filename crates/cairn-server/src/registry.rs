@@ -1,117 +1,261 @@
-//! The registry: accounts, sessions, devices and pending sign-ins, in
-//! SQLite. It is the only state that survives a restart.
+//! The registry: accounts, sessions, devices, pending sign-ins and sign-in
+//! rate limits. It is the only state that survives a restart, and the only
+//! state instances share.
+//!
+//! One contract, two implementations: [`SqliteRegistry`] for `dev` and
+//! small installs (one file, one instance), [`PostgresRegistry`] for
+//! several instances on one database. The contract is split by area into
+//! the traits below; [`Registry`] is all of them. Both run the same
+//! contract tests (`contract_tests.rs`).
 //!
 //! Secrets are never stored, only their SHA-256 ([`crate::tokens`]).
-//! Queries are small and indexed, so handlers call the registry directly
-//! while holding a mutex for microseconds; a pool would buy nothing with
-//! one SQLite file.
+//! Every check-and-change that must happen once (binding a session to a
+//! device, consuming an OAuth state or login code, rotating a refresh
+//! token, counting a sign-in) is one conditional statement or one
+//! transaction, so two instances racing see one winner.
 
-mod accounts;
-mod devices;
-mod key_envelopes;
-mod oauth;
-mod sessions;
+#[cfg(all(test, unix))]
+mod contract_tests;
+mod postgres;
+mod records;
+mod sqlite;
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
-use rusqlite::Connection;
+use async_trait::async_trait;
+use cairn_protocol::{Device, DeviceId, DeviceName, KeyEnvelopeRecord, Platform, UserId};
 
+use crate::config::Config;
 use crate::ServerError;
 
-pub use oauth::PendingGithubSignIn;
-pub use sessions::{Rotation, SessionRecord, SessionTokens};
+pub use postgres::PostgresRegistry;
+pub use records::{Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens};
+pub use sqlite::SqliteRegistry;
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS accounts (
-    user_id TEXT PRIMARY KEY,
-    provider TEXT NOT NULL,
-    account_key_hash TEXT UNIQUE,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS devices (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES accounts(user_id),
-    name TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    revoked_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS devices_by_user ON devices(user_id);
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES accounts(user_id),
-    device_id TEXT REFERENCES devices(id),
-    access_hash TEXT NOT NULL UNIQUE,
-    access_expires_at INTEGER NOT NULL,
-    refresh_hash TEXT NOT NULL UNIQUE,
-    refresh_expires_at INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    revoked_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions(device_id);
--- Refresh tokens a rotation replaced, kept until their session could no
--- longer have refreshed anyway: one presented again means a copy is in
--- other hands, and ends the session (RFC 9700, 4.14.2).
-CREATE TABLE IF NOT EXISTS rotated_refresh_tokens (
-    refresh_hash TEXT PRIMARY KEY,
-    session_id INTEGER NOT NULL REFERENCES sessions(id),
-    forget_after INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rotated_refresh_tokens_by_age ON rotated_refresh_tokens(forget_after);
-CREATE TABLE IF NOT EXISTS oauth_states (
-    state_hash TEXT PRIMARY KEY,
-    pkce_verifier TEXT NOT NULL,
-    redirect_uri TEXT NOT NULL,
-    client_challenge TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    used_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS key_envelopes (
-    user_id TEXT PRIMARY KEY REFERENCES accounts(user_id),
-    generation INTEGER NOT NULL,
-    envelope TEXT NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS login_codes (
-    code_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES accounts(user_id),
-    client_challenge TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    used_at INTEGER
-);
-"#;
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates an account that signs in with an account key (stored hashed).
+    async fn create_key_account(
+        &self,
+        user: &UserId,
+        account_key_hash: &str,
+        now: i64,
+    ) -> Result<(), ServerError>;
 
-/// Handle to the registry database.
-pub struct Registry {
-    conn: Mutex<Connection>,
+    /// The account whose key hashes to `account_key_hash`.
+    async fn account_by_key_hash(
+        &self,
+        account_key_hash: &str,
+    ) -> Result<Option<UserId>, ServerError>;
+
+    /// Makes sure an account from an external provider exists.
+    async fn ensure_provider_account(&self, user: &UserId, now: i64) -> Result<(), ServerError>;
 }
 
-impl Registry {
-    /// Opens (creating if needed) the registry at `path`.
-    pub fn open(path: &Path) -> Result<Registry, ServerError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::private_files::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Creates device `id` and binds session `session_id` to it, in one
+    /// transaction, if that live session acts for no device yet. Returns
+    /// `None`, storing nothing, when it already does: of concurrent
+    /// registrations on one session exactly one wins.
+    async fn register_device(
+        &self,
+        session_id: i64,
+        user: &UserId,
+        id: &DeviceId,
+        name: &DeviceName,
+        platform: &Platform,
+        now: i64,
+    ) -> Result<Option<Device>, ServerError>;
+
+    /// The device a session acts for, read afresh (not from the request's
+    /// authentication, which a concurrent registration may have outdated).
+    async fn session_device(&self, session_id: i64) -> Result<Option<DeviceId>, ServerError>;
+
+    /// The user's devices, oldest first, revoked ones included.
+    async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, ServerError>;
+
+    /// One of the user's devices; another user's device is not found.
+    async fn device_of(&self, user: &UserId, id: &DeviceId) -> Result<Option<Device>, ServerError>;
+
+    async fn rename_device(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        name: &DeviceName,
+    ) -> Result<(), ServerError>;
+
+    /// Marks the device revoked and revokes the sessions acting for it.
+    async fn revoke_device(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        now: i64,
+    ) -> Result<(), ServerError>;
+
+    /// Remembers that `id` published `seq` (a lower one than remembered
+    /// changes nothing).
+    async fn record_published(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        seq: u64,
+    ) -> Result<(), ServerError>;
+
+    /// The last sequence each live device of the user reported.
+    async fn published_seqs(&self, user: &UserId) -> Result<Vec<(DeviceId, u64)>, ServerError>;
+}
+
+#[async_trait]
+pub trait KeyEnvelopeStore: Send + Sync {
+    async fn key_envelope(&self, user: &UserId) -> Result<Option<KeyEnvelopeRecord>, ServerError>;
+
+    /// Stores `envelope` as generation `generation` if the stored one is
+    /// still `expected` (0: none). Returns false when another write won.
+    async fn put_key_envelope(
+        &self,
+        user: &UserId,
+        expected: u64,
+        generation: u64,
+        envelope: &str,
+        now: i64,
+    ) -> Result<bool, ServerError>;
+}
+
+/// Pending GitHub sign-ins: the `state` of an authorization request and the
+/// one-time login code handed back after it. Both are single use: the row
+/// is marked used in the same statement that checks it, so a replay (or a
+/// race of two uses, on any instances) finds nothing.
+#[async_trait]
+pub trait OauthStore: Send + Sync {
+    async fn put_oauth_state(
+        &self,
+        state_hash: &str,
+        pending: &PendingGithubSignIn,
+        expires_at: i64,
+    ) -> Result<(), ServerError>;
+
+    /// Consumes a live state; `None` if unknown, expired or already used.
+    async fn take_oauth_state(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingGithubSignIn>, ServerError>;
+
+    async fn put_login_code(
+        &self,
+        code_hash: &str,
+        user: &UserId,
+        client_challenge: &str,
+        expires_at: i64,
+    ) -> Result<(), ServerError>;
+
+    /// Consumes a live login code; returns its user and the client's PKCE
+    /// challenge. A wrong verifier still burns the code: whoever holds a
+    /// stolen code gets one try, not many.
+    async fn take_login_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<(UserId, String)>, ServerError>;
+}
+
+/// Sessions: an access token and a refresh token, stored as hashes.
+/// Refreshing rotates both; logging out or revoking the session's device
+/// revokes it.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(
+        &self,
+        user: &UserId,
+        device: Option<&DeviceId>,
+        tokens: &SessionTokens,
+        now: i64,
+    ) -> Result<i64, ServerError>;
+
+    /// The session an access token belongs to, expired or revoked included
+    /// (the caller tells those apart for a precise error).
+    async fn session_by_access_hash(
+        &self,
+        access_hash: &str,
+    ) -> Result<Option<SessionRecord>, ServerError>;
+
+    /// [`SessionStore::session_by_access_hash`], with every device of the
+    /// session's user (oldest first, revoked ones included), in one read.
+    async fn session_with_devices(
+        &self,
+        access_hash: &str,
+    ) -> Result<Option<(SessionRecord, Vec<Device>)>, ServerError>;
+
+    /// The session with this id, expired or revoked included.
+    async fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError>;
+
+    /// Swaps a live refresh token for new tokens, the expiries of `new`
+    /// capped at the session's end (`max_lifetime` after its sign-in). The
+    /// old refresh token stops working and is remembered: presented again,
+    /// by the owner after a thief refreshed or by a thief after the owner
+    /// did, it revokes the whole session.
+    async fn rotate_session(
+        &self,
+        refresh_hash: &str,
+        new: &SessionTokens,
+        max_lifetime: i64,
+        now: i64,
+    ) -> Result<Rotation, ServerError>;
+
+    async fn revoke_session(&self, session_id: i64, now: i64) -> Result<(), ServerError>;
+}
+
+/// Sign-in rate limits, counted where every instance counts.
+#[async_trait]
+pub trait SignInLimitStore: Send + Sync {
+    /// Counts one attempt in `bucket` at `now_ms`: `Ok(None)` if allowed,
+    /// `Ok(Some(ms))` if refused, with how long until one would be.
+    async fn take_sign_in(
+        &self,
+        bucket: &str,
+        quota: Gcra,
+        now_ms: i64,
+    ) -> Result<Option<u64>, ServerError>;
+
+    /// Drops the buckets that are full again (they hold nothing a missing
+    /// row does not say).
+    async fn forget_full_sign_in_buckets(&self, now_ms: i64) -> Result<(), ServerError>;
+}
+
+/// The whole registry.
+#[async_trait]
+pub trait Registry:
+    AccountStore + DeviceStore + KeyEnvelopeStore + OauthStore + SessionStore + SignInLimitStore
+{
+    /// Whether the registry answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), ServerError>;
+}
+
+/// An opened registry, with the PostgreSQL pool when there is one (the
+/// event bus listens on the same database).
+pub struct Opened {
+    pub registry: Arc<dyn Registry>,
+    pub postgres: Option<Arc<PostgresRegistry>>,
+}
+
+/// Opens the registry the config names (`registry_url`, a PostgreSQL
+/// database, else the SQLite file at `registry_path`), running its
+/// migrations.
+pub async fn open(config: &Config) -> Result<Opened, ServerError> {
+    match &config.registry_url {
+        None => Ok(Opened {
+            registry: Arc::new(SqliteRegistry::open(&config.registry_path)?),
+            postgres: None,
+        }),
+        Some(url) => {
+            let pg = Arc::new(
+                PostgresRegistry::connect(url, config.effective_registry_pool_size()).await?,
+            );
+            Ok(Opened {
+                registry: pg.clone(),
+                postgres: Some(pg),
+            })
         }
-        // Created 0600 first: SQLite gives -wal and -shm the same mode.
-        crate::private_files::prepare_file(path).map_err(|e| ServerError::io(path, e))?;
-        let conn = Connection::open(path)?;
-        Registry::init(conn)
-    }
-
-    fn init(conn: Connection) -> Result<Registry, ServerError> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Registry {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    fn conn(&self) -> Result<MutexGuard<'_, Connection>, ServerError> {
-        self.conn
-            .lock()
-            .map_err(|_| ServerError::Internal("registry lock poisoned".to_owned()))
     }
 }

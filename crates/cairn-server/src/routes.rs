@@ -2,6 +2,8 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
+//! | GET | /healthz | the process is up |
+//! | GET | /readyz | the registry answers too (503 if not) |
 //! | POST | /v1/accounts | create an account-key account |
 //! | POST | /v1/sessions | sign in (account key or login code) |
 //! | POST | /v1/sessions/refresh | rotate tokens |
@@ -22,6 +24,7 @@ mod devices;
 mod events_socket;
 mod github_sign_in;
 mod grants;
+mod health;
 mod key_envelope;
 mod sessions;
 
@@ -36,7 +39,8 @@ use crate::ServerError;
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/v1/accounts", post(accounts::create))
         .route("/v1/sessions", post(sessions::sign_in))
         .route("/v1/sessions/refresh", post(sessions::refresh))
@@ -63,5 +67,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(|uri: Uri| async move { ServerError::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(crate::request_log::log_request))
         .with_state(state)
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::event_bus::EventBus;
 use crate::events::EventHub;
 use crate::github::GithubProvider;
 use crate::grant_cache::GrantCache;
@@ -15,9 +16,12 @@ use crate::Clock;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub registry: Arc<Registry>,
+    pub registry: Arc<dyn Registry>,
     pub presigner: Arc<Presigner>,
+    /// This instance's sockets, by user.
     pub hub: Arc<EventHub>,
+    /// How a change reaches the sockets of every instance.
+    pub bus: Arc<dyn EventBus>,
     pub sockets: Arc<SocketSlots>,
     pub sign_in_limits: Arc<SignInLimits>,
     pub grant_cache: Arc<GrantCache>,
@@ -25,4 +29,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Turns true when the server stops, so long-lived sockets end too.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Held by every copy of the state, so by every request and socket in
+    /// flight: shutdown waits until the last one is dropped. Never sent on.
+    #[allow(dead_code)]
+    pub in_flight: tokio::sync::mpsc::Sender<()>,
 }

@@ -408,7 +408,7 @@ async fn account_creation_refuses_a_body_and_stores_nothing() {
     .await;
     let post = || h.http.post(h.url("/v1/accounts"));
     let json_body = |body: String| post().header("content-type", "application/json").body(body);
-    assert_eq!(h.account_count(), 0);
+    assert_eq!(h.account_count().await, 0);
 
     expect_error(
         json_body(format!("{{\"pad\":\"{}\"}}", "a".repeat(1 << 20))),
@@ -427,7 +427,11 @@ async fn account_creation_refuses_a_body_and_stores_nothing() {
     for value in [r#"{"account_key":"mine"}"#, "[]", "0", r#""""#, "true"] {
         expect_error(json_body(value.into()), 400, ErrorCode::BadRequest).await;
     }
-    assert_eq!(h.account_count(), 0, "a refused request stored an account");
+    assert_eq!(
+        h.account_count().await,
+        0,
+        "a refused request stored an account"
+    );
 
     // What clients send: nothing (the app), `null` (the bench), or `{}`.
     h.new_account().await;
@@ -439,7 +443,7 @@ async fn account_creation_refuses_a_body_and_stores_nothing() {
         let response = accepted.send().await.expect("sent");
         assert_eq!(response.status().as_u16(), 201);
     }
-    assert_eq!(h.account_count(), 4);
+    assert_eq!(h.account_count().await, 4);
     h.shutdown().await;
 }
 

@@ -617,3 +617,22 @@ async fn a_socket_closes_when_its_access_token_expires_and_the_client_comes_back
     );
     h.shutdown().await;
 }
+
+/// A service that stops closes its sockets saying "reconnect" (going away,
+/// 1001): behind a load balancer the client comes back to an instance
+/// still running. Shutdown waits for the close frame to go out.
+#[tokio::test]
+async fn a_stopping_service_closes_its_sockets_saying_reconnect() {
+    use cairn_protocol::event::close_reason;
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let mut socket = raw_socket(&h, laptop.token()).await.expect("socket");
+    let stopped = tokio::spawn(h.shutdown());
+    let (events, close) = read_until_close(&mut socket, Duration::from_secs(10), usize::MAX).await;
+    assert!(events.is_empty(), "{events:?}");
+    let close = close.expect("closed by the service");
+    assert_eq!(close.reason.as_str(), close_reason::RECONNECT);
+    assert_eq!(u16::from(close.code), 1001);
+    stopped.await.expect("shutdown finished");
+}

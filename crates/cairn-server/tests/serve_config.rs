@@ -136,3 +136,44 @@ fn serve_takes_its_secrets_from_the_environment_and_grants_work() {
     stop_with_sigterm(child);
     runtime.block_on(store.shutdown()).unwrap();
 }
+
+/// `cairn-server migrate` brings a PostgreSQL registry's schema up to date
+/// and exits; run again, it has nothing to do.
+#[test]
+fn migrate_brings_the_registry_up_to_date_and_exits() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let registry_url = runtime
+        .block_on(cairn_server::test_postgres::TestPostgres::shared().create_database())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_cairn-server"))
+            .args(["migrate", "--config"])
+            .arg(&config)
+            .env("CAIRN_REGISTRY_URL", &registry_url)
+            .env("CAIRN_S3_ACCESS_KEY_ID", "ak")
+            .env("CAIRN_S3_SECRET_ACCESS_KEY", "sk")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    }
+    let tables: i64 = runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&registry_url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM cairn_schema_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(tables, 1, "one migration, recorded once");
+    assert!(
+        !dir.path().join("registry.sqlite3").exists(),
+        "no SQLite file made"
+    );
+}

@@ -26,14 +26,13 @@ pub async fn create(
     if !state.config.providers.account_keys.enabled {
         return Err(ServerError::ProviderDisabled("account_keys"));
     }
-    state.sign_in_limits.address(client)?;
+    state.sign_in_limits.address(client).await?;
     let user_id = UserId::new("key", &new_id(16))?;
     let account_key = new_secret(ACCOUNT_KEY_PREFIX);
-    state.registry.create_key_account(
-        &user_id,
-        &hash_secret(&account_key),
-        state.clock.now_secs(),
-    )?;
+    state
+        .registry
+        .create_key_account(&user_id, &hash_secret(&account_key), state.clock.now_secs())
+        .await?;
     tracing::info!(user = %user_id, "account created");
     Ok((
         StatusCode::CREATED,

@@ -29,29 +29,37 @@ pub async fn register(
         return Err(ServerError::SessionHasDevice(existing.clone()));
     }
     let id = DeviceId::parse(&new_id(12))?;
-    let Some(device) = state.registry.register_device(
-        caller.session_id,
-        &caller.user_id,
-        &id,
-        &request.name,
-        &request.platform,
-        state.clock.now_secs(),
-    )?
+    let Some(device) = state
+        .registry
+        .register_device(
+            caller.session_id,
+            &caller.user_id,
+            &id,
+            &request.name,
+            &request.platform,
+            state.clock.now_secs(),
+        )
+        .await?
     else {
         // Another request on this session registered a device meanwhile.
-        return Err(match state.registry.session_device(caller.session_id)? {
-            Some(existing) => ServerError::SessionHasDevice(existing),
-            None => ServerError::SessionExpired,
-        });
+        return Err(
+            match state.registry.session_device(caller.session_id).await? {
+                Some(existing) => ServerError::SessionHasDevice(existing),
+                None => ServerError::SessionExpired,
+            },
+        );
     };
-    state.hub.publish(
-        &caller.user_id,
-        Some(&id),
-        ServiceEvent::DeviceJoined {
-            device_id: id.clone(),
-            name: device.name.clone(),
-        },
-    );
+    state
+        .bus
+        .event(
+            &caller.user_id,
+            Some(&id),
+            ServiceEvent::DeviceJoined {
+                device_id: id.clone(),
+                name: device.name.clone(),
+            },
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(device)))
 }
 
@@ -59,7 +67,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<Device>>, ServerError> {
-    Ok(Json(state.registry.devices_of(&caller.user_id)?))
+    Ok(Json(state.registry.devices_of(&caller.user_id).await?))
 }
 
 pub async fn rename(
@@ -68,19 +76,23 @@ pub async fn rename(
     DevicePath(id): DevicePath,
     ApiJson(request): ApiJson<RenameDeviceRequest>,
 ) -> Result<Json<Device>, ServerError> {
-    let mut device = live_device(&state, &caller.user_id, &id)?;
+    let mut device = live_device(&state, &caller.user_id, &id).await?;
     state
         .registry
-        .rename_device(&caller.user_id, &id, &request.name)?;
+        .rename_device(&caller.user_id, &id, &request.name)
+        .await?;
     device.name = request.name;
-    state.hub.publish(
-        &caller.user_id,
-        None,
-        ServiceEvent::DeviceRenamed {
-            device_id: id,
-            name: device.name.clone(),
-        },
-    );
+    state
+        .bus
+        .event(
+            &caller.user_id,
+            None,
+            ServiceEvent::DeviceRenamed {
+                device_id: id,
+                name: device.name.clone(),
+            },
+        )
+        .await;
     Ok(Json(device))
 }
 
@@ -89,16 +101,21 @@ pub async fn revoke(
     caller: Caller,
     DevicePath(id): DevicePath,
 ) -> Result<StatusCode, ServerError> {
-    live_device(&state, &caller.user_id, &id)?;
+    live_device(&state, &caller.user_id, &id).await?;
     state
         .registry
-        .revoke_device(&caller.user_id, &id, state.clock.now_secs())?;
-    // Everyone hears it, the revoked device included, so it stops syncing.
-    state.hub.publish(
-        &caller.user_id,
-        None,
-        ServiceEvent::DeviceRevoked { device_id: id },
-    );
+        .revoke_device(&caller.user_id, &id, state.clock.now_secs())
+        .await?;
+    // Everyone hears it, on every instance, the revoked device included,
+    // so it stops syncing and its sockets close.
+    state
+        .bus
+        .event(
+            &caller.user_id,
+            None,
+            ServiceEvent::DeviceRevoked { device_id: id },
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,26 +125,35 @@ pub async fn published(
     DevicePath(id): DevicePath,
     ApiJson(request): ApiJson<PublishedRequest>,
 ) -> Result<StatusCode, ServerError> {
-    live_device(&state, &caller.user_id, &id)?;
+    live_device(&state, &caller.user_id, &id).await?;
     caller.require_device(&id)?;
-    state.hub.publish(
-        &caller.user_id,
-        Some(&id),
-        ServiceEvent::Published {
-            device_id: id.clone(),
-            seq: request.seq,
-        },
-    );
+    // Recorded first, so a socket told to resync hears this sequence even
+    // if the notification below is lost on its way to another instance.
+    state
+        .registry
+        .record_published(&caller.user_id, &id, request.seq)
+        .await?;
+    state
+        .bus
+        .event(
+            &caller.user_id,
+            Some(&id),
+            ServiceEvent::Published {
+                device_id: id.clone(),
+                seq: request.seq,
+            },
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The user's device `id`, refusing unknown (404) and revoked (410) ones.
-pub(super) fn live_device(
+pub(super) async fn live_device(
     state: &AppState,
     user: &UserId,
     id: &DeviceId,
 ) -> Result<Device, ServerError> {
-    match state.registry.device_of(user, id)? {
+    match state.registry.device_of(user, id).await? {
         None => Err(ServerError::DeviceNotFound(id.clone())),
         Some(d) if d.is_revoked() => Err(ServerError::DeviceRevoked(id.clone())),
         Some(d) => Ok(d),

@@ -27,7 +27,8 @@
 //!    too big) rather than being buffered; the socket is one-way.
 //! 7. A ping every 20 s keeps idle proxies from closing the socket; the
 //!    socket also ends when the client closes it or stops reading, and
-//!    when the server stops.
+//!    when the server stops, with the reason "reconnect" (the client comes
+//!    back, through the load balancer, to an instance still running).
 //!
 //! A listener that falls too far behind skips events rather than blocking
 //! others; its next poll of the peers' heads catches up.
@@ -64,7 +65,7 @@ pub async fn events(
     // Subscribe before the upgrade completes so that nothing published
     // after the client sees `subscribed` can be lost.
     let receiver = state.hub.subscribe(&caller.user_id);
-    if let Some(end) = session_end(&state, &caller)? {
+    if let Some(end) = session_end(&state, &caller).await? {
         return Err(end.into());
     }
     // The socket is one-way: what a client sends is read and dropped, so
@@ -100,7 +101,7 @@ impl SocketEnd {
             SocketEnd::Session(SessionEnd::Expired) => {
                 (close_code::POLICY, close_reason::SESSION_EXPIRED)
             }
-            SocketEnd::Stopping => (close_code::AWAY, "service stopping"),
+            SocketEnd::Stopping => (close_code::AWAY, close_reason::RECONNECT),
             SocketEnd::Replaced => (close_code::POLICY, close_reason::REPLACED),
             SocketEnd::TooBig => (close_code::SIZE, "message too big"),
             SocketEnd::Internal => (close_code::ERROR, "internal error"),
@@ -148,7 +149,7 @@ async fn serve_socket(
                         // registry knows, even when the socket opened before
                         // its session registered that device.
                         if matches!(event, ServiceEvent::DeviceRevoked { .. }) {
-                            if let Some(end) = recheck(&state, &caller) {
+                            if let Some(end) = recheck(&state, &caller).await {
                                 break end;
                             }
                         }
@@ -161,7 +162,7 @@ async fn serve_socket(
                 },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "event listener lagged");
-                    if let Some(end) = recheck(&state, &caller) {
+                    if let Some(end) = recheck(&state, &caller).await {
                         break end;
                     }
                 }
@@ -209,8 +210,8 @@ async fn serve_socket(
 }
 
 /// Why the socket must close now, if its session ended since it opened.
-fn recheck(state: &AppState, caller: &Caller) -> Option<SocketEnd> {
-    match session_end(state, caller) {
+async fn recheck(state: &AppState, caller: &Caller) -> Option<SocketEnd> {
+    match session_end(state, caller).await {
         Ok(end) => end.map(SocketEnd::Session),
         Err(e) => {
             tracing::error!(error = %e, "re-reading a socket's session");
@@ -220,9 +221,9 @@ fn recheck(state: &AppState, caller: &Caller) -> Option<SocketEnd> {
 }
 
 /// Whether the caller's session was revoked since it was authenticated.
-fn session_end(state: &AppState, caller: &Caller) -> Result<Option<SessionEnd>, ServerError> {
-    match state.registry.session_by_id(caller.session_id)? {
-        Some(session) => revocation(state, &session),
+async fn session_end(state: &AppState, caller: &Caller) -> Result<Option<SessionEnd>, ServerError> {
+    match state.registry.session_by_id(caller.session_id).await? {
+        Some(session) => revocation(state, &session).await,
         // Sessions are never deleted today; a missing one is surely over.
         None => Ok(Some(SessionEnd::SignedOut)),
     }

@@ -46,7 +46,7 @@ pub async fn start(
     ApiJson(request): ApiJson<GithubStartRequest>,
 ) -> Result<Json<GithubStartResponse>, ServerError> {
     let github = provider(&state)?;
-    state.sign_in_limits.address(client)?;
+    state.sign_in_limits.address(client).await?;
     check_loopback_redirect(&request.redirect_uri)?;
     check_challenge(&request.code_challenge)?;
 
@@ -57,15 +57,18 @@ pub async fn start(
         &pkce_challenge(&pkce_verifier),
         &request.redirect_uri,
     )?;
-    state.registry.put_oauth_state(
-        &hash_secret(&oauth_state),
-        &PendingGithubSignIn {
-            pkce_verifier,
-            redirect_uri: request.redirect_uri,
-            client_challenge: request.code_challenge,
-        },
-        state.clock.now_secs() + STATE_TTL_SECS,
-    )?;
+    state
+        .registry
+        .put_oauth_state(
+            &hash_secret(&oauth_state),
+            &PendingGithubSignIn {
+                pkce_verifier,
+                redirect_uri: request.redirect_uri,
+                client_challenge: request.code_challenge,
+            },
+            state.clock.now_secs() + STATE_TTL_SECS,
+        )
+        .await?;
     Ok(Json(GithubStartResponse {
         authorize_url,
         state: oauth_state,
@@ -78,10 +81,11 @@ pub async fn exchange(
     ApiJson(request): ApiJson<GithubExchangeRequest>,
 ) -> Result<Json<GithubLoginCode>, ServerError> {
     let github = provider(&state)?;
-    state.sign_in_limits.address(client)?;
+    state.sign_in_limits.address(client).await?;
     let pending = state
         .registry
-        .take_oauth_state(&hash_secret(&request.state), state.clock.now_secs())?
+        .take_oauth_state(&hash_secret(&request.state), state.clock.now_secs())
+        .await?
         .ok_or(ServerError::InvalidOauthState)?;
     let token = github
         .exchange_code(&request.code, &pending.pkce_verifier, &pending.redirect_uri)
@@ -91,15 +95,18 @@ pub async fn exchange(
         .map_err(|e| ServerError::OauthProvider(format!("unusable account id: {e}")))?;
 
     let now = state.clock.now_secs();
-    state.registry.ensure_provider_account(&user, now)?;
+    state.registry.ensure_provider_account(&user, now).await?;
     let login_code = new_secret("cairn_lc_");
     let expires_at = now + LOGIN_CODE_TTL_SECS;
-    state.registry.put_login_code(
-        &hash_secret(&login_code),
-        &user,
-        &pending.client_challenge,
-        expires_at,
-    )?;
+    state
+        .registry
+        .put_login_code(
+            &hash_secret(&login_code),
+            &user,
+            &pending.client_challenge,
+            expires_at,
+        )
+        .await?;
     tracing::info!(user = %user, "github sign-in");
     Ok(Json(GithubLoginCode {
         login_code,

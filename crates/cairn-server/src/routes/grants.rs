@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use cairn_protocol::key_layout::device_prefix;
 use cairn_protocol::{Grant, ObjectUrls, PeerGrant};
 
-use super::devices::live_device;
-use crate::auth::Caller;
+use crate::auth::CallerWithDevices;
 use crate::device_path::DevicePath;
 use crate::grant_cache::GrantInputs;
 use crate::presign::Access;
@@ -22,16 +21,18 @@ use crate::ServerError;
 
 pub async fn grant(
     State(state): State<AppState>,
-    caller: Caller,
+    CallerWithDevices(caller, devices): CallerWithDevices,
     DevicePath(id): DevicePath,
 ) -> Result<Response, ServerError> {
-    live_device(&state, &caller.user_id, &id)?;
-    caller.require_device(&id)?;
     let user = &caller.user_id;
+    match devices.iter().find(|d| d.id == id) {
+        None => return Err(ServerError::DeviceNotFound(id)),
+        Some(d) if d.is_revoked() => return Err(ServerError::DeviceRevoked(id)),
+        Some(_) => {}
+    }
+    caller.require_device(&id)?;
     let window = state.presigner.window(state.clock.now_secs());
-    let peers: Vec<_> = state
-        .registry
-        .devices_of(user)?
+    let peers: Vec<_> = devices
         .into_iter()
         .filter(|d| d.id != id && !d.is_revoked())
         .collect();

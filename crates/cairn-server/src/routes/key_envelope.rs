@@ -20,7 +20,8 @@ pub async fn get(
 ) -> Result<Json<KeyEnvelopeRecord>, ServerError> {
     state
         .registry
-        .key_envelope(&caller.user_id)?
+        .key_envelope(&caller.user_id)
+        .await?
         .map(Json)
         .ok_or(ServerError::NoKeyEnvelope)
 }
@@ -53,13 +54,16 @@ pub async fn put(
             "generation must be one more than expected_generation",
         ));
     }
-    let stored = state.registry.put_key_envelope(
-        &caller.user_id,
-        request.expected_generation,
-        request.generation,
-        &request.envelope,
-        state.clock.now_secs(),
-    )?;
+    let stored = state
+        .registry
+        .put_key_envelope(
+            &caller.user_id,
+            request.expected_generation,
+            request.generation,
+            &request.envelope,
+            state.clock.now_secs(),
+        )
+        .await?;
     if !stored {
         return Err(ServerError::bad_request(
             ErrorCode::Conflict,

@@ -23,7 +23,7 @@ pub async fn sign_in(
     ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<(StatusCode, Json<Session>), ServerError> {
-    state.sign_in_limits.address(client)?;
+    state.sign_in_limits.address(client).await?;
     let now = state.clock.now_secs();
     let (user, device) = match request {
         SignInRequest::AccountKey {
@@ -35,7 +35,8 @@ pub async fn sign_in(
             }
             let user = state
                 .registry
-                .account_by_key_hash(&hash_secret(&account_key))?
+                .account_by_key_hash(&hash_secret(&account_key))
+                .await?
                 .ok_or(ServerError::InvalidAccountKey)?;
             (user, device_id)
         }
@@ -46,9 +47,10 @@ pub async fn sign_in(
         } => {
             let (user, challenge) = state
                 .registry
-                .take_login_code(&hash_secret(&login_code), now)?
+                .take_login_code(&hash_secret(&login_code), now)
+                .await?
                 .ok_or(ServerError::InvalidLoginCode)?;
-            state.sign_in_limits.account(&user)?;
+            state.sign_in_limits.account(&user).await?;
             if !constant_time_eq(&pkce_challenge(&code_verifier), &challenge) {
                 return Err(ServerError::InvalidLoginCode);
             }
@@ -57,7 +59,7 @@ pub async fn sign_in(
             // sign-in: the session acts for no device and the client
             // registers a new one, as it does after an account-key retry.
             let device = match device_id {
-                Some(d) => match check_resumable(&state, &user, &d) {
+                Some(d) => match check_resumable(&state, &user, &d).await {
                     Ok(()) => Some(d),
                     Err(ServerError::DeviceNotFound(_) | ServerError::DeviceRevoked(_)) => None,
                     // Anything else (the registry failing) is not "gone".
@@ -69,22 +71,26 @@ pub async fn sign_in(
         }
     };
     if let Some(device) = &device {
-        check_resumable(&state, &user, device)?;
+        check_resumable(&state, &user, device).await?;
     }
-    let session = new_session(&state, user, device, now)?;
+    let session = new_session(&state, user, device, now).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
 /// A session may resume only a live device of its own user.
-fn check_resumable(state: &AppState, user: &UserId, device: &DeviceId) -> Result<(), ServerError> {
-    match state.registry.device_of(user, device)? {
+async fn check_resumable(
+    state: &AppState,
+    user: &UserId,
+    device: &DeviceId,
+) -> Result<(), ServerError> {
+    match state.registry.device_of(user, device).await? {
         None => Err(ServerError::DeviceNotFound(device.clone())),
         Some(d) if d.is_revoked() => Err(ServerError::DeviceRevoked(device.clone())),
         Some(_) => Ok(()),
     }
 }
 
-fn new_session(
+async fn new_session(
     state: &AppState,
     user: UserId,
     device: Option<DeviceId>,
@@ -96,7 +102,8 @@ fn new_session(
     tokens.refresh_expires_at = tokens.refresh_expires_at.min(ends_at);
     state
         .registry
-        .create_session(&user, device.as_ref(), &tokens, now)?;
+        .create_session(&user, device.as_ref(), &tokens, now)
+        .await?;
     Ok(Session {
         user_id: user,
         access_token,
@@ -127,12 +134,15 @@ pub async fn refresh(
 ) -> Result<Json<Session>, ServerError> {
     let now = state.clock.now_secs();
     let (access_token, refresh_token, tokens) = fresh_tokens(&state, now);
-    let rotation = state.registry.rotate_session(
-        &hash_secret(&request.refresh_token),
-        &tokens,
-        max_lifetime(&state),
-        now,
-    )?;
+    let rotation = state
+        .registry
+        .rotate_session(
+            &hash_secret(&request.refresh_token),
+            &tokens,
+            max_lifetime(&state),
+            now,
+        )
+        .await?;
     match rotation {
         Rotation::Rotated {
             user_id,
@@ -150,7 +160,7 @@ pub async fn refresh(
         // Only a refused refresh counts against the address: valid ones
         // are how every device behind it stays signed in.
         Rotation::Refused => {
-            state.sign_in_limits.address(client)?;
+            state.sign_in_limits.address(client).await?;
             Err(ServerError::InvalidRefreshToken)
         }
         Rotation::Reused {
@@ -162,8 +172,8 @@ pub async fn refresh(
                 user = %user_id,
                 "a rotated refresh token was presented again; the session is revoked"
             );
-            state.hub.end_session(&user_id, session_id);
-            state.sign_in_limits.address(client)?;
+            state.bus.end_session(&user_id, session_id).await;
+            state.sign_in_limits.address(client).await?;
             Err(ServerError::InvalidRefreshToken)
         }
     }
@@ -180,10 +190,14 @@ pub async fn logout(
 ) -> Result<StatusCode, ServerError> {
     state
         .registry
-        .revoke_session(caller.session_id, state.clock.now_secs())?;
+        .revoke_session(caller.session_id, state.clock.now_secs())
+        .await?;
     // After the registry, so a socket that subscribes meanwhile and then
     // re-reads the session sees one or the other.
-    state.hub.end_session(&caller.user_id, caller.session_id);
+    state
+        .bus
+        .end_session(&caller.user_id, caller.session_id)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

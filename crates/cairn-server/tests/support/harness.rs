@@ -1,6 +1,10 @@
 //! Shared setup for the service tests: a dev server (service + embedded
 //! S3 store, real HTTP on loopback) in a temporary dir, and helpers that
 //! make accounts and devices through the real client.
+//!
+//! The registry is SQLite, or with `CAIRN_TEST_REGISTRY=postgres` a
+//! database of its own in a throwaway PostgreSQL cluster (one per test
+//! binary), so the same tests run against both registries.
 
 #![allow(dead_code)] // each test file uses a different part of this
 
@@ -11,8 +15,28 @@ use cairn_protocol::{Device, DeviceName, Grant, Platform, Session};
 use cairn_server::{Clock, Config, DevServer, SystemClock};
 use tempfile::TempDir;
 
+/// Set to `postgres` to run the service tests on PostgreSQL.
+pub const REGISTRY_ENV: &str = "CAIRN_TEST_REGISTRY";
+
+/// A registry URL for one test when the tests run on PostgreSQL (`None`:
+/// SQLite). Any other value of the variable is refused, not ignored.
+pub async fn test_registry_url() -> Option<String> {
+    match std::env::var(REGISTRY_ENV).as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => None,
+        Ok("postgres") => Some(
+            cairn_server::test_postgres::TestPostgres::shared()
+                .create_database()
+                .await
+                .expect("a test database"),
+        ),
+        Ok(other) => panic!("{REGISTRY_ENV}={other:?}: use sqlite or postgres"),
+    }
+}
+
 pub struct Harness {
     pub dev: DevServer,
+    /// The PostgreSQL registry, when the tests run on one.
+    pub registry_url: Option<String>,
     pub client: ServiceClient,
     /// Plain HTTP for raw requests to the service and the store.
     pub http: reqwest::Client,
@@ -43,9 +67,12 @@ impl Harness {
         configure: impl FnOnce(&mut Config) + Send + 'static,
     ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
+        let registry_url = test_registry_url().await;
+        let url = registry_url.clone();
         let dev = DevServer::builder(dir.path())
             .clock(clock)
             .configure(|c| c.rate_limit.sign_in_burst = 1_000)
+            .configure(move |c| c.registry_url = url)
             .configure(configure)
             .start()
             .await
@@ -53,6 +80,7 @@ impl Harness {
         let client = ServiceClient::new(dev.url()).expect("client");
         Harness {
             dev,
+            registry_url,
             client,
             http: reqwest::Client::new(),
             dir,
@@ -76,8 +104,16 @@ impl Harness {
         device_of(&self.client, account_key, name).await
     }
 
-    /// How many accounts the registry holds, read from its file.
-    pub fn account_count(&self) -> i64 {
+    /// How many accounts the registry holds, read from its database.
+    pub async fn account_count(&self) -> i64 {
+        if let Some(url) = &self.registry_url {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            return sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+                .fetch_one(&mut conn)
+                .await
+                .expect("count accounts");
+        }
         let registry = self.dev.data_dir().join("registry.sqlite3");
         let conn = rusqlite::Connection::open_with_flags(
             registry,

@@ -1,14 +1,17 @@
-//! Accounts: one row per user, keyed by `{provider}:{account_id}`.
+//! Accounts on SQLite: one row per user, keyed by `{provider}:{account_id}`.
 
+use async_trait::async_trait;
 use cairn_protocol::UserId;
 use rusqlite::{params, OptionalExtension};
 
-use super::Registry;
+use super::SqliteRegistry;
+use crate::registry::records::parse_user;
+use crate::registry::AccountStore;
 use crate::ServerError;
 
-impl Registry {
-    /// Creates an account that signs in with an account key (stored hashed).
-    pub fn create_key_account(
+#[async_trait]
+impl AccountStore for SqliteRegistry {
+    async fn create_key_account(
         &self,
         user: &UserId,
         account_key_hash: &str,
@@ -21,8 +24,7 @@ impl Registry {
         Ok(())
     }
 
-    /// The account whose key hashes to `account_key_hash`.
-    pub fn account_by_key_hash(
+    async fn account_by_key_hash(
         &self,
         account_key_hash: &str,
     ) -> Result<Option<UserId>, ServerError> {
@@ -37,16 +39,11 @@ impl Registry {
         found.map(|u| parse_user(&u)).transpose()
     }
 
-    /// Makes sure an account from an external provider exists.
-    pub fn ensure_provider_account(&self, user: &UserId, now: i64) -> Result<(), ServerError> {
+    async fn ensure_provider_account(&self, user: &UserId, now: i64) -> Result<(), ServerError> {
         self.conn()?.execute(
             "INSERT OR IGNORE INTO accounts (user_id, provider, created_at) VALUES (?1, ?2, ?3)",
             params![user.as_str(), user.provider(), now],
         )?;
         Ok(())
     }
-}
-
-pub(super) fn parse_user(value: &str) -> Result<UserId, ServerError> {
-    UserId::parse(value).map_err(|e| ServerError::CorruptRegistry(e.to_string()))
 }

@@ -1,13 +1,16 @@
 //! The wrapped content key of each user (opaque to the service).
 
+use async_trait::async_trait;
 use cairn_protocol::{KeyEnvelopeRecord, UserId};
 use rusqlite::{params, OptionalExtension};
 
-use super::Registry;
+use super::SqliteRegistry;
+use crate::registry::KeyEnvelopeStore;
 use crate::ServerError;
 
-impl Registry {
-    pub fn key_envelope(&self, user: &UserId) -> Result<Option<KeyEnvelopeRecord>, ServerError> {
+#[async_trait]
+impl KeyEnvelopeStore for SqliteRegistry {
+    async fn key_envelope(&self, user: &UserId) -> Result<Option<KeyEnvelopeRecord>, ServerError> {
         Ok(self
             .conn()?
             .query_row(
@@ -23,9 +26,7 @@ impl Registry {
             .optional()?)
     }
 
-    /// Stores `envelope` as generation `generation` if the stored one is
-    /// still `expected` (0: none). Returns false when another write won.
-    pub fn put_key_envelope(
+    async fn put_key_envelope(
         &self,
         user: &UserId,
         expected: u64,

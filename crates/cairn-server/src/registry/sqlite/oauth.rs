@@ -1,27 +1,18 @@
-//! Pending GitHub sign-ins: the `state` of an authorization request and the
-//! one-time login code handed back after it. Both are single use: the row
-//! is marked used in the same statement that checks it, so a replay (or a
-//! race of two uses) finds nothing.
+//! Pending GitHub sign-ins on SQLite: each is consumed by one
+//! `UPDATE ... RETURNING`, which SQLite serialises.
 
+use async_trait::async_trait;
 use cairn_protocol::UserId;
 use rusqlite::{params, OptionalExtension};
 
-use super::accounts::parse_user;
-use super::Registry;
+use super::SqliteRegistry;
+use crate::registry::records::parse_user;
+use crate::registry::{OauthStore, PendingGithubSignIn};
 use crate::ServerError;
 
-/// What the service remembered about an authorization request.
-#[derive(Debug, Clone)]
-pub struct PendingGithubSignIn {
-    /// Our PKCE verifier for the provider.
-    pub pkce_verifier: String,
-    pub redirect_uri: String,
-    /// The client's own PKCE challenge, checked when it redeems the code.
-    pub client_challenge: String,
-}
-
-impl Registry {
-    pub fn put_oauth_state(
+#[async_trait]
+impl OauthStore for SqliteRegistry {
+    async fn put_oauth_state(
         &self,
         state_hash: &str,
         pending: &PendingGithubSignIn,
@@ -34,8 +25,7 @@ impl Registry {
         Ok(())
     }
 
-    /// Consumes a live state; `None` if unknown, expired or already used.
-    pub fn take_oauth_state(
+    async fn take_oauth_state(
         &self,
         state_hash: &str,
         now: i64,
@@ -58,7 +48,7 @@ impl Registry {
             .map_err(ServerError::from)
     }
 
-    pub fn put_login_code(
+    async fn put_login_code(
         &self,
         code_hash: &str,
         user: &UserId,
@@ -72,10 +62,7 @@ impl Registry {
         Ok(())
     }
 
-    /// Consumes a live login code; returns its user and the client's PKCE
-    /// challenge. A wrong verifier still burns the code: whoever holds a
-    /// stolen code gets one try, not many.
-    pub fn take_login_code(
+    async fn take_login_code(
         &self,
         code_hash: &str,
         now: i64,

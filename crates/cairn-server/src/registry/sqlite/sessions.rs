@@ -1,55 +1,21 @@
-//! Sessions: an access token and a refresh token, stored as hashes.
-//! Refreshing rotates both; logging out or revoking the session's device
-//! revokes it.
+//! Sessions on SQLite. A rotation is one transaction, which SQLite
+//! serialises with every other writer.
 
-use cairn_protocol::{DeviceId, UserId};
+use async_trait::async_trait;
+use cairn_protocol::{Device, DeviceId, UserId};
 use rusqlite::{params, OptionalExtension};
 
-use super::accounts::parse_user;
-use super::Registry;
+use super::SqliteRegistry;
+use crate::registry::records::{parse_device, parse_user, RotatedExpiries};
+use crate::registry::{DeviceStore, Rotation, SessionRecord, SessionStore, SessionTokens};
 use crate::ServerError;
-
-/// Hashes and expiries of a new or rotated session.
-#[derive(Debug, Clone)]
-pub struct SessionTokens {
-    pub access_hash: String,
-    pub access_expires_at: i64,
-    pub refresh_hash: String,
-    pub refresh_expires_at: i64,
-}
-
-/// A session, as found by its access token or id.
-#[derive(Debug, Clone)]
-pub struct SessionRecord {
-    pub id: i64,
-    pub user_id: UserId,
-    pub device_id: Option<DeviceId>,
-    pub access_expires_at: i64,
-    pub revoked: bool,
-}
-
-/// What presenting a refresh token did.
-#[derive(Debug, Clone)]
-pub enum Rotation {
-    /// The session goes on with the new tokens, whose expiries may have
-    /// been shortened to the session's end.
-    Rotated {
-        user_id: UserId,
-        device_id: Option<DeviceId>,
-        access_expires_at: i64,
-        refresh_expires_at: i64,
-    },
-    /// Unknown, expired, revoked, or past the session's absolute lifetime.
-    Refused,
-    /// An already rotated token: the session is revoked now.
-    Reused { session_id: i64, user_id: UserId },
-}
 
 /// id, user, device, access expiry, revocation time.
 type RawSession = (i64, String, Option<String>, i64, Option<i64>);
 
-impl Registry {
-    pub fn create_session(
+#[async_trait]
+impl SessionStore for SqliteRegistry {
+    async fn create_session(
         &self,
         user: &UserId,
         device: Option<&DeviceId>,
@@ -73,53 +39,31 @@ impl Registry {
         Ok(conn.last_insert_rowid())
     }
 
-    /// The session an access token belongs to, expired or revoked included
-    /// (the caller tells those apart for a precise error).
-    pub fn session_by_access_hash(
+    async fn session_by_access_hash(
         &self,
         access_hash: &str,
     ) -> Result<Option<SessionRecord>, ServerError> {
         self.session_where("access_hash = ?1", access_hash)
     }
 
-    /// The session with this id, expired or revoked included.
-    pub fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError> {
+    async fn session_with_devices(
+        &self,
+        access_hash: &str,
+    ) -> Result<Option<(SessionRecord, Vec<Device>)>, ServerError> {
+        // Two queries on one connection cost microseconds; one lock keeps
+        // them a consistent read.
+        let Some(session) = self.session_by_access_hash(access_hash).await? else {
+            return Ok(None);
+        };
+        let devices = self.devices_of(&session.user_id).await?;
+        Ok(Some((session, devices)))
+    }
+
+    async fn session_by_id(&self, id: i64) -> Result<Option<SessionRecord>, ServerError> {
         self.session_where("id = ?1", id)
     }
 
-    fn session_where(
-        &self,
-        condition: &'static str,
-        value: impl rusqlite::ToSql,
-    ) -> Result<Option<SessionRecord>, ServerError> {
-        let row: Option<RawSession> = self
-            .conn()?
-            .query_row(
-                &format!(
-                    "SELECT id, user_id, device_id, access_expires_at, revoked_at FROM sessions WHERE {condition}"
-                ),
-                params![value],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        row.map(|(id, user, device, access_expires_at, revoked_at)| {
-            Ok(SessionRecord {
-                id,
-                user_id: parse_user(&user)?,
-                device_id: device.map(|d| parse_device(&d)).transpose()?,
-                access_expires_at,
-                revoked: revoked_at.is_some(),
-            })
-        })
-        .transpose()
-    }
-
-    /// Swaps a live refresh token for new tokens, the expiries of `new`
-    /// capped at the session's end (`max_lifetime` after its sign-in). The
-    /// old refresh token stops working and is remembered: presented again,
-    /// by the owner after a thief refreshed or by a thief after the owner
-    /// did, it revokes the whole session.
-    pub fn rotate_session(
+    async fn rotate_session(
         &self,
         refresh_hash: &str,
         new: &SessionTokens,
@@ -163,12 +107,14 @@ impl Registry {
                 user_id: parse_user(&user)?,
             });
         };
-        let ends_at = created_at.saturating_add(max_lifetime);
-        if refresh_expires_at <= now || ends_at <= now {
+        let Some(RotatedExpiries {
+            ends_at,
+            access_expires_at,
+            refresh_expires_at: refresh_expires_at_new,
+        }) = RotatedExpiries::of(created_at, refresh_expires_at, new, max_lifetime, now)
+        else {
             return Ok(Rotation::Refused);
-        }
-        let access_expires_at = new.access_expires_at.min(ends_at);
-        let refresh_expires_at_new = new.refresh_expires_at.min(ends_at);
+        };
         tx.execute(
             "UPDATE sessions SET access_hash = ?1, access_expires_at = ?2, refresh_hash = ?3, refresh_expires_at = ?4 WHERE id = ?5",
             params![
@@ -192,7 +138,7 @@ impl Registry {
         })
     }
 
-    pub fn revoke_session(&self, session_id: i64, now: i64) -> Result<(), ServerError> {
+    async fn revoke_session(&self, session_id: i64, now: i64) -> Result<(), ServerError> {
         self.conn()?.execute(
             "UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
             params![now, session_id],
@@ -201,6 +147,31 @@ impl Registry {
     }
 }
 
-pub(super) fn parse_device(value: &str) -> Result<DeviceId, ServerError> {
-    DeviceId::parse(value).map_err(|e| ServerError::CorruptRegistry(e.to_string()))
+impl SqliteRegistry {
+    fn session_where(
+        &self,
+        condition: &'static str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<Option<SessionRecord>, ServerError> {
+        let row: Option<RawSession> = self
+            .conn()?
+            .query_row(
+                &format!(
+                    "SELECT id, user_id, device_id, access_expires_at, revoked_at FROM sessions WHERE {condition}"
+                ),
+                params![value],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        row.map(|(id, user, device, access_expires_at, revoked_at)| {
+            Ok(SessionRecord {
+                id,
+                user_id: parse_user(&user)?,
+                device_id: device.map(|d| parse_device(&d)).transpose()?,
+                access_expires_at,
+                revoked: revoked_at.is_some(),
+            })
+        })
+        .transpose()
+    }
 }

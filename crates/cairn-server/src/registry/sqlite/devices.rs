@@ -1,19 +1,18 @@
-//! Devices: registered by a signed-in session, renamed, revoked. Revoking a
-//! device also revokes every session acting for it.
+//! Devices on SQLite. The bind of a session to its new device is a
+//! conditional update that SQLite serialises.
 
+use async_trait::async_trait;
 use cairn_protocol::{Device, DeviceId, DeviceName, Platform, UserId};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::Registry;
+use super::SqliteRegistry;
+use crate::registry::records::{device_from_columns, new_device, parse_device, seq_to_db};
+use crate::registry::DeviceStore;
 use crate::ServerError;
 
-impl Registry {
-    /// Creates device `id` and binds session `session_id` to it, in one
-    /// transaction, if that live session acts for no device yet. Returns
-    /// `None`, storing nothing, when it already does: of concurrent
-    /// registrations on one session exactly one wins, because the bind is
-    /// a conditional update that SQLite serialises.
-    pub fn register_device(
+#[async_trait]
+impl DeviceStore for SqliteRegistry {
+    async fn register_device(
         &self,
         session_id: i64,
         user: &UserId,
@@ -38,18 +37,10 @@ impl Registry {
             return Ok(None);
         }
         tx.commit()?;
-        Ok(Some(Device {
-            id: id.clone(),
-            name: name.clone(),
-            platform: platform.clone(),
-            created_at: now,
-            revoked_at: None,
-        }))
+        Ok(Some(new_device(id, name, platform, now)))
     }
 
-    /// The device a session acts for, read afresh (not from the request's
-    /// authentication, which a concurrent registration may have outdated).
-    pub fn session_device(&self, session_id: i64) -> Result<Option<DeviceId>, ServerError> {
+    async fn session_device(&self, session_id: i64) -> Result<Option<DeviceId>, ServerError> {
         let device: Option<Option<String>> = self
             .conn()?
             .query_row(
@@ -58,14 +49,10 @@ impl Registry {
                 |r| r.get(0),
             )
             .optional()?;
-        device
-            .flatten()
-            .map(|d| super::sessions::parse_device(&d))
-            .transpose()
+        device.flatten().map(|d| parse_device(&d)).transpose()
     }
 
-    /// The user's devices, oldest first, revoked ones included.
-    pub fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, ServerError> {
+    async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, ServerError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, name, platform, created_at, revoked_at FROM devices WHERE user_id = ?1 ORDER BY created_at, rowid",
@@ -75,8 +62,7 @@ impl Registry {
             .collect()
     }
 
-    /// One of the user's devices; another user's device is not found.
-    pub fn device_of(&self, user: &UserId, id: &DeviceId) -> Result<Option<Device>, ServerError> {
+    async fn device_of(&self, user: &UserId, id: &DeviceId) -> Result<Option<Device>, ServerError> {
         let raw = self
             .conn()?
             .query_row(
@@ -88,7 +74,7 @@ impl Registry {
         raw.map(device_from_raw).transpose()
     }
 
-    pub fn rename_device(
+    async fn rename_device(
         &self,
         user: &UserId,
         id: &DeviceId,
@@ -101,8 +87,12 @@ impl Registry {
         Ok(())
     }
 
-    /// Marks the device revoked and revokes the sessions acting for it.
-    pub fn revoke_device(&self, user: &UserId, id: &DeviceId, now: i64) -> Result<(), ServerError> {
+    async fn revoke_device(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        now: i64,
+    ) -> Result<(), ServerError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         tx.execute(
@@ -116,6 +106,37 @@ impl Registry {
         tx.commit()?;
         Ok(())
     }
+
+    async fn record_published(
+        &self,
+        user: &UserId,
+        id: &DeviceId,
+        seq: u64,
+    ) -> Result<(), ServerError> {
+        self.conn()?.execute(
+            "UPDATE devices SET published_seq = ?3
+             WHERE user_id = ?1 AND id = ?2 AND (published_seq IS NULL OR published_seq < ?3)",
+            params![user.as_str(), id.as_str(), seq_to_db(seq)],
+        )?;
+        Ok(())
+    }
+
+    async fn published_seqs(&self, user: &UserId) -> Result<Vec<(DeviceId, u64)>, ServerError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, published_seq FROM devices
+             WHERE user_id = ?1 AND revoked_at IS NULL AND published_seq IS NOT NULL
+             ORDER BY created_at, rowid",
+        )?;
+        let rows = stmt.query_map(params![user.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        rows.map(|r| {
+            let (id, seq) = r?;
+            Ok((parse_device(&id)?, u64::try_from(seq).unwrap_or(0)))
+        })
+        .collect()
+    }
 }
 
 type RawDevice = (String, String, String, i64, Option<i64>);
@@ -127,12 +148,5 @@ fn raw_device(r: &Row<'_>) -> rusqlite::Result<RawDevice> {
 fn device_from_raw(
     (id, name, platform, created_at, revoked_at): RawDevice,
 ) -> Result<Device, ServerError> {
-    let corrupt = |e: cairn_protocol::ProtocolError| ServerError::CorruptRegistry(e.to_string());
-    Ok(Device {
-        id: DeviceId::parse(&id).map_err(corrupt)?,
-        name: DeviceName::parse(&name).map_err(corrupt)?,
-        platform: Platform::parse(&platform).map_err(corrupt)?,
-        created_at,
-        revoked_at,
-    })
+    device_from_columns(&id, &name, &platform, created_at, revoked_at)
 }
