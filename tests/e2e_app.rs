@@ -1099,10 +1099,17 @@ async fn signs_in_with_github_and_changes_the_passphrase() {
         "return !document.getElementById('signed-in').hidden",
     )
     .await;
+    // Said as a sentence; the raw id is behind it, for support.
     let summary = text_of(&app, "account-summary").await;
+    let short: String = GITHUB_ID.to_string().chars().take(8).collect();
     assert!(
-        summary.contains(&format!("github:{GITHUB_ID}")),
+        summary.starts_with(&format!("GitHub account {short} on ")),
         "{summary}"
+    );
+    assert_eq!(
+        app.js("return document.getElementById('account-summary').title")
+            .await,
+        Value::String(format!("github:{GITHUB_ID}"))
     );
     app.wait_until(
         "the GitHub link to go once signed in",
