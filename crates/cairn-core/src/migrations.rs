@@ -15,10 +15,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_contentless_fts.sql")),
     (4, include_str!("../migrations/0004_notebooks_links.sql")),
     (5, include_str!("../migrations/0005_peer_error_code.sql")),
+    (
+        6,
+        include_str!("../migrations/0006_unrecorded_snapshot_slots.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The first schema whose derived tables hold links and notebooks: a store
 /// migrated from before it has them filled from the documents at open.

@@ -392,3 +392,27 @@ proptest! {
         run(n, &steps)?;
     }
 }
+
+/// Found by the property above: a device's first publish went out (its
+/// head reached storage) but the answer was lost, so the store never
+/// recorded it; the next publish chose its snapshot slot from the recorded
+/// state and overwrote the snapshot the live head named. Readers saw a
+/// damaged object until the device published again.
+#[test]
+fn a_publish_whose_answer_was_lost_leaves_the_live_head_readable() {
+    let steps = vec![
+        Step::Round {
+            dev: 0,
+            choices: vec![0, 2],
+        },
+        Step::Round {
+            dev: 1,
+            choices: vec![0, 6, 0, 6, 0, 22, 0, 6, 0, 20],
+        },
+        Step::Round {
+            dev: 1,
+            choices: vec![55, 4],
+        },
+    ];
+    run(2, &steps).unwrap();
+}

@@ -105,11 +105,41 @@ impl Store {
         Ok(())
     }
 
+    /// Snapshot slots written by publishes not recorded since (a bit per
+    /// slot): a head naming them may be live in storage.
+    pub(crate) fn unrecorded_snapshot_slots(&self) -> Result<u32> {
+        self.conn
+            .query_row(
+                "SELECT unrecorded_snapshot_slots FROM sync_self WHERE id = 1",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|bits| bits.unwrap_or(0) as u32)
+            .map_err(sql_err("reading sync state", &self.path))
+    }
+
+    /// Notes, durably and before the upload, that a snapshot goes to `slot`.
+    pub(crate) fn mark_snapshot_slot(&mut self, slot: u32) -> Result<()> {
+        let path = self.path.clone();
+        self.conn
+            .execute(
+                "UPDATE sync_self SET unrecorded_snapshot_slots = unrecorded_snapshot_slots | ?1
+                 WHERE id = 1",
+                [1i64 << slot],
+            )
+            .map_err(sql_err("reserving a snapshot slot", &path))?;
+        Ok(())
+    }
+
+    /// Records a publish: its head is the live one now, and no earlier
+    /// unrecorded head can be (this one replaced it in storage).
     pub(crate) fn save_published(&mut self, watermark: i64, head: &DeviceHead) -> Result<()> {
         let path = self.path.clone();
         self.conn
             .execute(
-                "UPDATE sync_self SET watermark = max(watermark, ?1), head = ?2 WHERE id = 1",
+                "UPDATE sync_self SET watermark = max(watermark, ?1), head = ?2,
+                   unrecorded_snapshot_slots = 0 WHERE id = 1",
                 params![watermark, head.to_json()],
             )
             .map_err(sql_err("recording a publish", &path))?;

@@ -105,14 +105,28 @@ impl Store {
         };
         let mut puts = Vec::new();
         let watermark;
-        let snapshot = ring_full || log_too_big;
+        // The snapshot goes to a slot no head in storage may name: not the
+        // recorded head's, and not one an unrecorded publish wrote (its head
+        // may have reached storage with its answer lost).
+        let pinned = old.snapshot.as_ref().map_or(0, |s| 1u32 << s.slot.min(1))
+            | self.unrecorded_snapshot_slots()?;
+        let preferred = match &old.snapshot {
+            Some(s) => 1 - s.slot.min(1),
+            None => 0,
+        };
+        let free = [preferred, 1 - preferred]
+            .into_iter()
+            .find(|slot| pinned & (1 << slot) == 0);
+        // No free slot (two unrecorded attempts, or one beside the recorded
+        // head): a segment is safe while the ring has room, since log slots
+        // follow sequence numbers, which are never reused. A full ring
+        // leaves no choice but the slot the recorded head does not name.
+        let snapshot = ring_full || (log_too_big && free.is_some());
         if snapshot {
             let (all, all_max) = self.chunks_after(0)?;
             let payload = bundle::encode(&all);
-            let slot = match &old.snapshot {
-                Some(s) => 1 - s.slot.min(1),
-                None => 0,
-            };
+            let slot = free.unwrap_or(preferred);
+            self.mark_snapshot_slot(slot)?;
             let key = slot_key(DeviceKey::snapshot(slot))?;
             let body = object::encode_for(
                 ObjectKind::Snapshot,
