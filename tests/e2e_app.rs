@@ -1703,3 +1703,94 @@ async fn typing_in_a_20_kb_note_with_live_preview_reports_keystroke_to_paint() {
     .expect("write typing-perf.json");
     app.quit().await;
 }
+
+/// The small things of a first hour: a new note left empty does not stay
+/// behind as "Untitled", trashing offers Undo, a trashed note keeps its tags
+/// and pin as they were, and the trash can be emptied (two clicks).
+#[tokio::test]
+async fn empty_new_notes_go_trash_undoes_and_the_trash_empties() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    let rows = "return document.querySelectorAll('#note-list .note-row').length";
+
+    app.wait_until(
+        "the first-note button of an empty store",
+        "return !document.getElementById('first-note').hidden",
+    )
+    .await;
+    app.screenshot("24-first-note").await;
+    app.click("#first-note").await;
+    wait_for_editor_focus(&app).await;
+    // A second new note, with nothing typed into the first: one note.
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    app.wait_until("one row", &format!("{rows} === 1")).await;
+    type_in_editor(&app, "Keep me").await;
+    wait_for_titles(&app, &["Keep me"]).await;
+    // Another new note, left for the one typed into: the empty one goes.
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    app.wait_until("two rows", &format!("{rows} === 2")).await;
+    let keep = app
+        .js("return [...document.querySelectorAll('.note-row')] \
+               .find(r => r.querySelector('.note-title').textContent === 'Keep me').dataset.id")
+        .await;
+    app.click(&format!(".note-row[data-id='{}']", keep.as_str().unwrap()))
+        .await;
+    app.wait_until(
+        "the empty note to go",
+        &format!("{rows} === 1 && document.querySelector('.note-title').textContent === 'Keep me'"),
+    )
+    .await;
+    wait_for_editor(&app, "Keep me").await;
+
+    // Trash, then Undo from the toast.
+    app.click("#trash").await;
+    app.wait_until(
+        "the toast's Undo",
+        "const t = document.getElementById('toast'); \
+         return !t.hidden && document.getElementById('toast-action')?.textContent === 'Undo'",
+    )
+    .await;
+    app.click("#toast-action").await;
+    wait_for_titles(&app, &["Keep me"]).await;
+    wait_for_editor(&app, "Keep me").await;
+
+    // In the trash, tags and pin are left alone; then the trash is emptied.
+    app.click("#trash").await;
+    app.click("#view-trash").await;
+    app.wait_until("the trashed note", &format!("{rows} === 1")).await;
+    app.click(".note-row").await;
+    app.wait_until(
+        "the trashed note's toolbar",
+        "return document.getElementById('pin').disabled \
+           && document.getElementById('tag-input').disabled \
+           && !document.getElementById('trash-actions').hidden",
+    )
+    .await;
+    app.click("#empty-trash").await;
+    app.wait_until(
+        "the second click asked for",
+        "return document.getElementById('empty-trash').textContent.startsWith('Click again')",
+    )
+    .await;
+    app.click("#empty-trash").await;
+    app.wait_until(
+        "an empty trash",
+        &format!(
+            "{rows} === 0 && document.getElementById('list-status').textContent === 'The trash is empty'"
+        ),
+    )
+    .await;
+    app.screenshot("25-trash-emptied").await;
+    app.quit().await;
+    // Nothing left behind in the store either: no empty note, no trash.
+    let store = Store::open(data.path()).unwrap();
+    assert!(store.list(&Default::default()).unwrap().is_empty());
+    let trash = cairn_core::ListQuery {
+        trashed: true,
+        ..Default::default()
+    };
+    assert!(store.list(&trash).unwrap().is_empty());
+}

@@ -182,3 +182,11 @@ pub async fn note_delete(state: State<'_, AppState>, id: String) -> AppResult<()
         })
         .await
 }
+
+/// Deletes every note in the trash; returns how many.
+#[tauri::command]
+pub async fn notes_empty_trash(state: State<'_, AppState>) -> AppResult<usize> {
+    state
+        .with_store(|s| s.empty_trash().map_err(AppError::from))
+        .await
+}

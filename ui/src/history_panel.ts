@@ -50,6 +50,7 @@ export class HistoryPanel {
     }
     this.noteId = id;
     this.panel.hidden = false;
+    byId("history-toggle").setAttribute("aria-pressed", "true");
     this.slider.max = String(Math.max(0, this.sessions.length - 1));
     this.slider.value = this.slider.max;
     this.slider.focus();
@@ -59,6 +60,7 @@ export class HistoryPanel {
   close(): void {
     if (this.panel.hidden) return;
     this.panel.hidden = true;
+    byId("history-toggle").setAttribute("aria-pressed", "false");
     this.noteId = null;
     this.onClose();
   }

@@ -60,6 +60,8 @@ class App {
     (row) => {
       // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
       this.history.forgetRestore();
+      // Typed into: a note to keep.
+      if (row.id === this.freshNote) this.freshNote = null;
       this.showMeta(row);
       this.rowsChanged([row.id], row);
     },
@@ -143,6 +145,8 @@ class App {
     byId("restore").addEventListener("click", () => void this.restore());
     byId("delete").addEventListener("click", () => void this.deleteForever());
     byId("history-toggle").addEventListener("click", () => void this.toggleHistory());
+    byId("empty-trash").addEventListener("click", () => void this.emptyTrash());
+    byId("first-note").addEventListener("click", () => void this.create());
     byId("open-account").addEventListener("click", () => void this.account.open());
     byId<HTMLInputElement>("tag-input").addEventListener("keydown", (e) => {
       if (e.key === "Enter") void this.addTag((e.target as HTMLInputElement).value);
@@ -360,9 +364,15 @@ class App {
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
     status.textContent =
-      this.query || this.tag
-        ? `${items.length} of ${this.all.length}`
-        : `${items.length} ${items.length === 1 ? "note" : "notes"}`;
+      this.query && items.length === 0
+        ? `Nothing found for “${this.query}”`
+        : this.query || this.tag
+          ? `${items.length} of ${this.all.length}`
+          : this.trashedView && items.length === 0
+            ? "The trash is empty"
+            : `${items.length} ${items.length === 1 ? "note" : "notes"}`;
+    byId("trash-actions").hidden = !this.trashedView || this.all.length === 0;
+    byId("first-note").hidden = this.trashedView || this.all.length > 0 || !!this.query;
     done?.({ shown: items.length, total: this.all.length, query: this.query });
   }
 
@@ -441,10 +451,29 @@ class App {
 
   // ---- the open note ------------------------------------------------------
 
+  /** A note made with Ctrl+N (or +) that nothing has been typed into yet:
+   * leaving it empty deletes it, so no "Untitled" notes pile up. */
+  private freshNote: string | null = null;
+
+  private async dropFreshNote(except: string | null): Promise<void> {
+    const id = this.freshNote;
+    if (!id || id === except) return;
+    this.freshNote = null;
+    if (this.editor.view.state.doc.length > 0 && this.current?.id === id) return;
+    try {
+      await api.remove(id);
+      this.all = this.all.filter((n) => n.id !== id);
+      await this.filter(false);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
   async open(id: string): Promise<void> {
     const done = begin("open-note");
     // What was typed into the note being left reaches the store first.
     await this.editor.flushed();
+    await this.dropFreshNote(id);
     let note: Note;
     try {
       note = await api.getNote(id);
@@ -481,6 +510,9 @@ class App {
     pane.dataset.trashed = String(note.trashed);
     byId("pin").textContent = note.pinned ? "Unpin" : "Pin";
     byId("pin").setAttribute("aria-pressed", String(note.pinned));
+    // Tags and pins are for notes in use (the store refuses them too).
+    byId<HTMLButtonElement>("pin").disabled = note.trashed;
+    byId<HTMLInputElement>("tag-input").disabled = note.trashed;
     byId("trash").hidden = note.trashed;
     byId("restore").hidden = !note.trashed;
     byId("delete").hidden = !note.trashed;
@@ -496,6 +528,7 @@ class App {
         const x = document.createElement("button");
         x.textContent = "×";
         x.title = `Remove tag ${t}`;
+        x.disabled = note.trashed;
         x.addEventListener("click", () => void this.removeTag(t));
         chip.append(x);
         return chip;
@@ -512,10 +545,13 @@ class App {
     if (this.trashedView) await this.setPlace({ kind: "all" });
     const notebook = this.place.kind === "notebook" ? this.place.id : null;
     try {
+      await this.editor.flushed();
+      await this.dropFreshNote(null);
       const note = await api.createNote("", notebook);
       this.all = [summaryOf(note), ...this.all];
       await this.filter(false);
       await this.open(note.id);
+      this.freshNote = note.id;
       this.editor.focus();
     } catch (e) {
       showError(e);
@@ -569,9 +605,49 @@ class App {
   async trash(): Promise<void> {
     const id = this.current?.id;
     if (!id || this.current?.trashed) return;
+    if (this.freshNote === id) this.freshNote = null;
     if (await this.change((nid) => api.trash(nid))) {
       await this.leave(id);
-      toast("Moved to trash");
+      toast("Moved to trash", "info", {
+        label: "Undo",
+        run: () => void this.undoTrash(id),
+      });
+    }
+  }
+
+  private async undoTrash(id: string): Promise<void> {
+    try {
+      await api.restore(id);
+      await this.reload();
+      await this.open(id);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  private emptyTrashArmed = 0;
+
+  /** Two clicks, like deleting one note: the trash is the last way back. */
+  async emptyTrash(): Promise<void> {
+    const btn = byId("empty-trash");
+    if (!this.emptyTrashArmed) {
+      btn.textContent = "Click again to delete them forever";
+      this.emptyTrashArmed = window.setTimeout(() => {
+        this.emptyTrashArmed = 0;
+        btn.textContent = "Empty trash";
+      }, 4000);
+      return;
+    }
+    window.clearTimeout(this.emptyTrashArmed);
+    this.emptyTrashArmed = 0;
+    btn.textContent = "Empty trash";
+    try {
+      const n = await api.emptyTrash();
+      if (this.current?.trashed) this.closeNote();
+      await this.reload();
+      toast(`Deleted ${n} ${n === 1 ? "note" : "notes"} for good`);
+    } catch (e) {
+      showError(e);
     }
   }
 

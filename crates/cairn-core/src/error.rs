@@ -12,6 +12,10 @@ pub enum CoreError {
     #[error("note {id} is deleted")]
     NoteDeleted { id: String },
 
+    /// Tags and pins are for notes in use: restore it first.
+    #[error("the note is in the trash; restore it to tag or pin it")]
+    NoteTrashed { id: String },
+
     #[error("note {id} is stored corrupt and cannot be loaded: {reason}")]
     CorruptNote { id: String, reason: String },
 
@@ -98,6 +102,7 @@ impl CoreError {
         match self {
             CoreError::NoteNotFound { .. } => "note_not_found",
             CoreError::NoteDeleted { .. } => "note_deleted",
+            CoreError::NoteTrashed { .. } => "note_trashed",
             CoreError::CorruptNote { .. } => "corrupt_note",
             CoreError::SchemaTooNew { .. } => "schema_too_new",
             CoreError::DiskFull { .. } => "disk_full",

@@ -24,7 +24,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::doc_cache::DocCache;
 use crate::error::{CoreError, Result};
 use crate::migrations;
-use crate::model::{EventKind, NewNote, Note, StoreEvent};
+use crate::model::{EventKind, ListQuery, NewNote, Note, StoreEvent};
 use crate::note_doc::{excerpt_of, title_of, Flag, NoteDoc, NoteState};
 use crate::origin::Origin;
 
@@ -275,6 +275,7 @@ impl Store {
 
     /// Adds and removes tags in one change.
     pub fn tag(&mut self, id: &str, add: &[String], remove: &[String]) -> Result<bool> {
+        self.refuse_if_trashed(id)?;
         let add: Vec<String> = add.iter().map(|t| validate_tag(t)).collect::<Result<_>>()?;
         let remove: Vec<String> = remove
             .iter()
@@ -292,7 +293,34 @@ impl Store {
     }
 
     pub fn set_pinned(&mut self, id: &str, pinned: bool) -> Result<bool> {
+        self.refuse_if_trashed(id)?;
         self.edit(id, |d| d.set_flag(Flag::Pinned, pinned))
+    }
+
+    /// A note in the trash keeps the tags and pin it had; changing them
+    /// there would only surprise whoever restores it.
+    fn refuse_if_trashed(&mut self, id: &str) -> Result<()> {
+        if self.doc_mut(id)?.state(None)?.trashed {
+            return Err(CoreError::NoteTrashed { id: id.to_string() });
+        }
+        Ok(())
+    }
+
+    /// Deletes every note in the trash for good; returns how many. Each
+    /// deletion syncs like any edit, so the other devices empty it too.
+    pub fn empty_trash(&mut self) -> Result<usize> {
+        let trashed: Vec<String> = self
+            .list(&ListQuery {
+                trashed: true,
+                ..ListQuery::default()
+            })?
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        for id in &trashed {
+            self.delete(id)?;
+        }
+        Ok(trashed.len())
     }
 
     pub fn trash(&mut self, id: &str) -> Result<bool> {

@@ -315,3 +315,33 @@ fn the_damage_check_runs_after_an_unclean_shutdown_only() {
         "once checked, the crash is dealt with"
     );
 }
+
+/// A note in the trash keeps its tags and pin as they were, and emptying
+/// the trash deletes every trashed note and nothing else.
+#[test]
+fn trashed_notes_are_left_as_they_are_and_the_trash_empties() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let kept = s.create_note("kept").unwrap();
+    let gone: Vec<String> = (0..3)
+        .map(|i| s.create_note(&format!("old {i}")).unwrap())
+        .collect();
+    for id in &gone {
+        s.trash(id).unwrap();
+    }
+    let e = s.tag(&gone[0], &["x".into()], &[]).unwrap_err();
+    assert_eq!(e.code(), "note_trashed");
+    assert_eq!(s.set_pinned(&gone[0], true).unwrap_err().code(), "note_trashed");
+    assert!(s.get(&gone[0]).unwrap().tags.is_empty());
+
+    assert_eq!(s.empty_trash().unwrap(), 3);
+    let trash = s
+        .list(&cairn_core::ListQuery {
+            trashed: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(trash.is_empty());
+    assert_eq!(s.get(&kept).unwrap().body, "kept");
+    assert_eq!(s.empty_trash().unwrap(), 0);
+}
