@@ -1760,7 +1760,8 @@ async fn empty_new_notes_go_trash_undoes_and_the_trash_empties() {
     // In the trash, tags and pin are left alone; then the trash is emptied.
     app.click("#trash").await;
     app.click("#view-trash").await;
-    app.wait_until("the trashed note", &format!("{rows} === 1")).await;
+    app.wait_until("the trashed note", &format!("{rows} === 1"))
+        .await;
     app.click(".note-row").await;
     app.wait_until(
         "the trashed note's toolbar",

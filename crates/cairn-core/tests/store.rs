@@ -331,7 +331,10 @@ fn trashed_notes_are_left_as_they_are_and_the_trash_empties() {
     }
     let e = s.tag(&gone[0], &["x".into()], &[]).unwrap_err();
     assert_eq!(e.code(), "note_trashed");
-    assert_eq!(s.set_pinned(&gone[0], true).unwrap_err().code(), "note_trashed");
+    assert_eq!(
+        s.set_pinned(&gone[0], true).unwrap_err().code(),
+        "note_trashed"
+    );
     assert!(s.get(&gone[0]).unwrap().tags.is_empty());
 
     assert_eq!(s.empty_trash().unwrap(), 3);
