@@ -129,6 +129,7 @@ pub async fn note_tag(
     validate_id(&id)?;
     state
         .with_store(move |s| {
+            s.refuse_if_trashed(&id)?;
             s.tag(&id, &add, &remove)?;
             Ok(s.get(&id)?)
         })
@@ -144,6 +145,7 @@ pub async fn note_set_pinned(
     validate_id(&id)?;
     state
         .with_store(move |s| {
+            s.refuse_if_trashed(&id)?;
             s.set_pinned(&id, pinned)?;
             Ok(s.get(&id)?)
         })

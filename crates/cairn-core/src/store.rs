@@ -275,7 +275,6 @@ impl Store {
 
     /// Adds and removes tags in one change.
     pub fn tag(&mut self, id: &str, add: &[String], remove: &[String]) -> Result<bool> {
-        self.refuse_if_trashed(id)?;
         let add: Vec<String> = add.iter().map(|t| validate_tag(t)).collect::<Result<_>>()?;
         let remove: Vec<String> = remove
             .iter()
@@ -293,13 +292,14 @@ impl Store {
     }
 
     pub fn set_pinned(&mut self, id: &str, pinned: bool) -> Result<bool> {
-        self.refuse_if_trashed(id)?;
         self.edit(id, |d| d.set_flag(Flag::Pinned, pinned))
     }
 
     /// A note in the trash keeps the tags and pin it had; changing them
-    /// there would only surprise whoever restores it.
-    fn refuse_if_trashed(&mut self, id: &str) -> Result<()> {
+    /// there would only surprise whoever restores it. The app and the CLI
+    /// ask this before tagging or pinning; `tag` and `set_pinned` stay
+    /// plain edits, since a merge may bring either to a trashed note anyway.
+    pub fn refuse_if_trashed(&mut self, id: &str) -> Result<()> {
         if self.doc_mut(id)?.state(None)?.trashed {
             return Err(CoreError::NoteTrashed { id: id.to_string() });
         }

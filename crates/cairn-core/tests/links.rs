@@ -211,13 +211,14 @@ fn notes_from_before_links_have_their_backlinks_after_the_upgrade() {
         let diary = s.create_note("Diary\nsee [[Plan]]").unwrap();
         (plan, diary)
     };
-    // Take the file back to schema 3: what 0004 and 0005 added is gone.
+    // Take the file back to schema 3: what 0004 and later added is gone.
     {
         let c = rusqlite::Connection::open(d.path().join(cairn_core::DB_FILE)).unwrap();
         c.execute_batch(
             "DROP TABLE link; DROP TABLE note_place; DROP TABLE notebook;
              DROP INDEX notes_by_title;
              ALTER TABLE sync_peer DROP COLUMN last_error_code;
+             ALTER TABLE sync_self DROP COLUMN unrecorded_snapshot_slots;
              PRAGMA user_version = 3;",
         )
         .unwrap();

