@@ -60,8 +60,6 @@ class App {
     (row) => {
       // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
       this.history.forgetRestore();
-      // Typed into: a note to keep.
-      if (row.id === this.freshNote) this.freshNote = null;
       this.showMeta(row);
       this.rowsChanged([row.id], row);
     },
@@ -451,29 +449,10 @@ class App {
 
   // ---- the open note ------------------------------------------------------
 
-  /** A note made with Ctrl+N (or +) that nothing has been typed into yet:
-   * leaving it empty deletes it, so no "Untitled" notes pile up. */
-  private freshNote: string | null = null;
-
-  private async dropFreshNote(except: string | null): Promise<void> {
-    const id = this.freshNote;
-    if (!id || id === except) return;
-    this.freshNote = null;
-    if (this.editor.view.state.doc.length > 0 && this.current?.id === id) return;
-    try {
-      await api.remove(id);
-      this.all = this.all.filter((n) => n.id !== id);
-      await this.filter(false);
-    } catch (e) {
-      showError(e);
-    }
-  }
-
   async open(id: string): Promise<void> {
     const done = begin("open-note");
     // What was typed into the note being left reaches the store first.
     await this.editor.flushed();
-    await this.dropFreshNote(id);
     let note: Note;
     try {
       note = await api.getNote(id);
@@ -545,13 +524,10 @@ class App {
     if (this.trashedView) await this.setPlace({ kind: "all" });
     const notebook = this.place.kind === "notebook" ? this.place.id : null;
     try {
-      await this.editor.flushed();
-      await this.dropFreshNote(null);
       const note = await api.createNote("", notebook);
       this.all = [summaryOf(note), ...this.all];
       await this.filter(false);
       await this.open(note.id);
-      this.freshNote = note.id;
       this.editor.focus();
     } catch (e) {
       showError(e);
@@ -605,7 +581,6 @@ class App {
   async trash(): Promise<void> {
     const id = this.current?.id;
     if (!id || this.current?.trashed) return;
-    if (this.freshNote === id) this.freshNote = null;
     if (await this.change((nid) => api.trash(nid))) {
       await this.leave(id);
       toast("Moved to trash", "info", {
