@@ -66,14 +66,7 @@ async fn a_damaged_search_index_is_repaired_from_the_window() {
     app.screenshot("21-repaired").await;
     app.quit().await;
 
-    let kept = std::fs::read_dir(data.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("cairn.db.damaged-")
-        });
+    let kept = cairn_core::damage::damaged_copy_kept(data.path());
     assert!(kept, "the damaged file is kept beside the repaired one");
     let check: String = rusqlite::Connection::open(data.path().join("cairn.db"))
         .unwrap()

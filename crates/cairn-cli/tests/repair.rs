@@ -88,14 +88,7 @@ fn a_damaged_search_index_is_reported_at_open_and_repaired_losing_nothing() {
         .unwrap();
     assert_eq!(check, "ok");
     // The damaged file is kept beside it.
-    let kept = std::fs::read_dir(data)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("cairn.db.damaged-")
-        });
+    let kept = cairn_core::damage::damaged_copy_kept(data);
     assert!(kept);
     // A sound store needs no repair.
     assert!(ok(data, &["repair"]).contains("nothing to repair"));

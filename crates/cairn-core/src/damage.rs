@@ -54,3 +54,14 @@ pub fn leave_crash_marker(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&markers).map_err(io)?;
     std::fs::write(markers.join(format!("{pid}-0")), b"").map_err(io)
 }
+
+/// Whether a repair of the store in `dir` kept the damaged file beside the
+/// repaired one (`cairn.db.damaged-<time>`).
+pub fn damaged_copy_kept(dir: &Path) -> bool {
+    let prefix = format!("{}.damaged-", crate::store::DB_FILE);
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+    })
+}
