@@ -58,6 +58,7 @@ fn run() -> Result<(), AppError> {
             commands::notes::note_trash,
             commands::notes::note_restore,
             commands::notes::note_delete,
+            commands::notes::note_discard_if_blank,
             commands::notes::notes_empty_trash,
             commands::notebooks::notebooks_tree,
             commands::notebooks::notes_in_notebook,

@@ -1325,6 +1325,20 @@ fn notebook_row(path: &str) -> String {
     format!(".nb-row[data-path=\"{path}\"]")
 }
 
+/// Copies a screenshot over the README's copy when asked to
+/// (`CAIRN_REFRESH_SCREENSHOTS=1`), so an ordinary run leaves the checkout
+/// as it was.
+fn refresh_readme_shot(shot: &Path, name: &str) {
+    if std::env::var_os("CAIRN_REFRESH_SCREENSHOTS").is_none() {
+        return;
+    }
+    let to = cairn_scenarios::desktop::workspace_root()
+        .join("docs/screenshots")
+        .join(name);
+    std::fs::copy(shot, &to)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", shot.display(), to.display()));
+}
+
 async fn wait_for_count(app: &Desktop, css: &str, count: usize) {
     app.wait_until(
         &format!("{css} to count {count}"),
@@ -1439,9 +1453,7 @@ async fn notebooks_links_and_live_preview_in_the_window() {
     )
     .await;
     let shot = app.screenshot("live-preview").await;
-    let readme_shot =
-        cairn_scenarios::desktop::workspace_root().join("docs/screenshots/live-preview.png");
-    std::fs::copy(&shot, &readme_shot).expect("copy the live preview screenshot");
+    refresh_readme_shot(&shot, "live-preview.png");
 
     // A click on a checkbox ticks the task, in the text and in the store.
     app.click(".cm-content input.cm-lp-task").await;
@@ -1592,9 +1604,7 @@ async fn notebooks_links_and_live_preview_in_the_window() {
     )
     .await;
     let shot = app.screenshot("small-window-notebooks").await;
-    let readme_shot = cairn_scenarios::desktop::workspace_root()
-        .join("docs/screenshots/notebooks-small-dark.png");
-    std::fs::copy(&shot, &readme_shot).expect("copy the small window screenshot");
+    refresh_readme_shot(&shot, "notebooks-small-dark.png");
     app.click(&notebook_row("Work")).await;
     app.wait_until(
         "the notebooks hidden again once one is chosen",
@@ -1702,4 +1712,96 @@ async fn typing_in_a_20_kb_note_with_live_preview_reports_keystroke_to_paint() {
     )
     .expect("write typing-perf.json");
     app.quit().await;
+}
+
+/// The small things of a first hour: a new note left empty does not stay
+/// behind as "Untitled", trashing offers Undo, a trashed note keeps its tags
+/// and pin as they were, and the trash can be emptied (two clicks).
+#[tokio::test]
+async fn empty_new_notes_go_trash_undoes_and_the_trash_empties() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    let rows = "return document.querySelectorAll('#note-list .note-row').length";
+
+    app.wait_until(
+        "the first-note button of an empty store",
+        "return !document.getElementById('first-note').hidden",
+    )
+    .await;
+    app.screenshot("24-first-note").await;
+    app.click("#first-note").await;
+    wait_for_editor_focus(&app).await;
+    // A second new note, with nothing typed into the first: one note.
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    app.wait_until("one row", &format!("{rows} === 1")).await;
+    type_in_editor(&app, "Keep me").await;
+    wait_for_titles(&app, &["Keep me"]).await;
+    // Another new note, left for the one typed into: the empty one goes.
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    app.wait_until("two rows", &format!("{rows} === 2")).await;
+    let keep = app
+        .js("return [...document.querySelectorAll('.note-row')] \
+               .find(r => r.querySelector('.note-title').textContent === 'Keep me').dataset.id")
+        .await;
+    app.click(&format!(".note-row[data-id='{}']", keep.as_str().unwrap()))
+        .await;
+    app.wait_until(
+        "the empty note to go",
+        &format!("{rows} === 1 && document.querySelector('.note-title').textContent === 'Keep me'"),
+    )
+    .await;
+    wait_for_editor(&app, "Keep me").await;
+
+    // Trash, then Undo from the toast.
+    app.click("#trash").await;
+    app.wait_until(
+        "the toast's Undo",
+        "const t = document.getElementById('toast'); \
+         return !t.hidden && document.getElementById('toast-action')?.textContent === 'Undo'",
+    )
+    .await;
+    app.click("#toast-action").await;
+    wait_for_titles(&app, &["Keep me"]).await;
+    wait_for_editor(&app, "Keep me").await;
+
+    // In the trash, tags and pin are left alone; then the trash is emptied.
+    app.click("#trash").await;
+    app.click("#view-trash").await;
+    app.wait_until("the trashed note", &format!("{rows} === 1"))
+        .await;
+    app.click(".note-row").await;
+    app.wait_until(
+        "the trashed note's toolbar",
+        "return document.getElementById('pin').disabled \
+           && document.getElementById('tag-input').disabled \
+           && !document.getElementById('trash-actions').hidden",
+    )
+    .await;
+    app.click("#empty-trash").await;
+    app.wait_until(
+        "the second click asked for",
+        "return document.getElementById('empty-trash').textContent.startsWith('Click again')",
+    )
+    .await;
+    app.click("#empty-trash").await;
+    app.wait_until(
+        "an empty trash",
+        &format!(
+            "{rows} === 0 && document.getElementById('list-status').textContent === 'The trash is empty'"
+        ),
+    )
+    .await;
+    app.screenshot("25-trash-emptied").await;
+    app.quit().await;
+    // Nothing left behind in the store either: no empty note, no trash.
+    let store = Store::open(data.path()).unwrap();
+    assert!(store.list(&Default::default()).unwrap().is_empty());
+    let trash = cairn_core::ListQuery {
+        trashed: true,
+        ..Default::default()
+    };
+    assert!(store.list(&trash).unwrap().is_empty());
 }

@@ -185,6 +185,16 @@ pub async fn note_delete(state: State<'_, AppState>, id: String) -> AppResult<()
         .await
 }
 
+/// Deletes the note if nothing was ever put into it (a new note left as
+/// it was); returns whether it went.
+#[tauri::command]
+pub async fn note_discard_if_blank(state: State<'_, AppState>, id: String) -> AppResult<bool> {
+    validate_id(&id)?;
+    state
+        .with_store(move |s| s.discard_if_blank(&id).map_err(AppError::from))
+        .await
+}
+
 /// Deletes every note in the trash; returns how many.
 #[tauri::command]
 pub async fn notes_empty_trash(state: State<'_, AppState>) -> AppResult<usize> {

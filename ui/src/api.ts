@@ -138,6 +138,7 @@ export const api = {
   trash: (id: string) => call<Note>("note_trash", { id }),
   restore: (id: string) => call<Note>("note_restore", { id }),
   remove: (id: string) => call<void>("note_delete", { id }),
+  discardIfBlank: (id: string) => call<boolean>("note_discard_if_blank", { id }),
   emptyTrash: () => call<number>("notes_empty_trash"),
 
   history: (id: string) => call<EditSession[]>("note_history", { id }),

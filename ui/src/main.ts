@@ -50,8 +50,19 @@ class App {
   }
   private filterSeq = 0;
   private rowTimer = 0;
-  /** Notes whose rows changed: the new row when known, else null (ask the store). */
-  private changedRows = new Map<string, NoteSummary | null>();
+  /**
+   * Notes whose rows changed, to be read from the store. A row handed over
+   * with a change (the editor's answer) is not used: it may be older than a
+   * change made since (a trash undone), and only the store knows the order.
+   */
+  private changedRows = new Set<string>();
+  /**
+   * Reads of the list (a reload, changed rows) run one after another. Each
+   * answer is applied before the next read is asked, so an answer never
+   * lands after a newer one: a row read before a restore cannot undo the
+   * reload that followed it.
+   */
+  private listReads: Promise<void> = Promise.resolve();
 
   readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
   readonly editor = new NoteEditor(
@@ -60,8 +71,10 @@ class App {
     (row) => {
       // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
       this.history.forgetRestore();
+      // Typed into: a note to keep.
+      if (row.id === this.freshNote) this.freshNote = null;
       this.showMeta(row);
-      this.rowsChanged([row.id], row);
+      this.rowsChanged([row.id]);
     },
     (link) => void this.follow(link),
   );
@@ -209,25 +222,31 @@ class App {
    * pause, so a burst of changes costs one redraw and one store read of
    * just those rows, not a reload of the whole list.
    */
-  private rowsChanged(ids: string[], row?: NoteSummary): void {
+  private rowsChanged(ids: string[]): void {
     if (ids.length === 0) return;
-    for (const id of ids) {
-      if (row && row.id === id) this.changedRows.set(id, row);
-      else if (!this.changedRows.has(id)) this.changedRows.set(id, null);
-    }
+    for (const id of ids) this.changedRows.add(id);
     if (this.rowTimer) return;
-    this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
+    this.rowTimer = window.setTimeout(() => void this.readList(() => this.updateRows()), ROW_UPDATE_DELAY_MS);
+  }
+
+  /** Runs `read` after the list reads before it; see `listReads`. */
+  private readList(read: () => Promise<void>): Promise<void> {
+    const next = this.listReads.then(read);
+    // One failed read must not stop the ones after it.
+    this.listReads = next.catch(showError);
+    return next;
   }
 
   private async updateRows(): Promise<void> {
     const changed = this.changedRows;
-    this.changedRows = new Map();
-    const ask = [...changed].filter(([, row]) => row === null).map(([id]) => id);
-    let rows = [...changed.values()].filter((r): r is NoteSummary => r !== null);
+    this.changedRows = new Set();
+    let rows: NoteSummary[] = [];
     try {
-      if (ask.length > 0) rows = rows.concat(await api.noteSummaries(ask));
+      rows = await api.noteSummaries([...changed]);
     } catch (e) {
       showError(e);
+      // Rows not read stay as they are: a failed read is not a deletion.
+      changed.clear();
     } finally {
       this.rowTimer = 0;
     }
@@ -238,9 +257,8 @@ class App {
     } catch (e) {
       showError(e);
     }
-    // After the last wait: a reload of the view may have run meanwhile,
-    // and a row must not be in the list twice. Another place chosen since
-    // was read whole from the store, these rows included.
+    // A row must not be in the list twice. Another place chosen meanwhile
+    // is read whole from the store next, these rows included.
     if (samePlace(place, this.place)) {
       this.all = this.all.filter((n) => !changed.has(n.id));
       for (const row of rows) insertInListOrder(this.all, row);
@@ -249,7 +267,7 @@ class App {
     await this.filter(false);
     // More changes came while the store was asked.
     if (this.changedRows.size > 0 && !this.rowTimer)
-      this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
+      this.rowTimer = window.setTimeout(() => void this.readList(() => this.updateRows()), ROW_UPDATE_DELAY_MS);
   }
 
   /** Of these rows, the ones in the place shown (a notebook and those under it, or Unfiled). */
@@ -268,10 +286,15 @@ class App {
   }
 
   /** Reloads the current view from the store and re-applies the filters. */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.readList(() => this.readPlace());
+  }
+
+  private async readPlace(): Promise<void> {
     const p = this.place;
+    let all: NoteSummary[];
     try {
-      this.all =
+      all =
         p.kind === "notebook"
           ? await api.listNotebookNotes(p.id, true)
           : p.kind === "unfiled"
@@ -281,6 +304,9 @@ class App {
       showError(e);
       return;
     }
+    // Another place chosen meanwhile: its own reload, next, shows it.
+    if (!samePlace(p, this.place)) return;
+    this.all = all;
     this.fillTagFilter();
     await this.filter(false);
   }
@@ -449,10 +475,34 @@ class App {
 
   // ---- the open note ------------------------------------------------------
 
+  /**
+   * A note made with Ctrl+N (or +) that nothing has been typed into yet:
+   * leaving it as it was deletes it, so no "Untitled" notes pile up.
+   */
+  private freshNote: string | null = null;
+
+  /** Deletes the fresh note (unless it is `except`) if it is still blank. */
+  private async dropFreshNote(except: string | null): Promise<void> {
+    const id = this.freshNote;
+    if (!id || id === except) return;
+    this.freshNote = null;
+    try {
+      // The store decides, in one call: text merged from another device
+      // (or typed and just flushed) keeps the note.
+      if (!(await api.discardIfBlank(id))) return;
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    this.all = this.all.filter((n) => n.id !== id);
+    await this.filter(false);
+  }
+
   async open(id: string): Promise<void> {
     const done = begin("open-note");
     // What was typed into the note being left reaches the store first.
     await this.editor.flushed();
+    await this.dropFreshNote(id);
     let note: Note;
     try {
       note = await api.getNote(id);
@@ -524,10 +574,13 @@ class App {
     if (this.trashedView) await this.setPlace({ kind: "all" });
     const notebook = this.place.kind === "notebook" ? this.place.id : null;
     try {
+      await this.editor.flushed();
+      await this.dropFreshNote(null);
       const note = await api.createNote("", notebook);
       this.all = [summaryOf(note), ...this.all];
       await this.filter(false);
       await this.open(note.id);
+      this.freshNote = note.id;
       this.editor.focus();
     } catch (e) {
       showError(e);
@@ -581,6 +634,7 @@ class App {
   async trash(): Promise<void> {
     const id = this.current?.id;
     if (!id || this.current?.trashed) return;
+    if (this.freshNote === id) this.freshNote = null;
     if (await this.change((nid) => api.trash(nid))) {
       await this.leave(id);
       toast("Moved to trash", "info", {

@@ -335,6 +335,23 @@ impl Store {
         Ok(changed)
     }
 
+    /// Deletes a note nothing was ever put into (no text, no tag, no pin):
+    /// what a "new note" left as it was becomes. Returns whether it went.
+    /// The check and the deletion are one store call, so text merged from
+    /// another device in the meantime keeps the note.
+    pub fn discard_if_blank(&mut self, id: &str) -> Result<bool> {
+        let state = self.doc_mut(id)?.state(None)?;
+        let blank = !state.deleted
+            && state.body.trim().is_empty()
+            && state.tags.is_empty()
+            && !state.pinned;
+        if !blank {
+            return Ok(false);
+        }
+        self.delete(id)?;
+        Ok(true)
+    }
+
     /// Deletes a note for good: the body is cleared and a tombstone set, so
     /// the deletion reaches other devices like any edit and the text is
     /// gone from the note's current state. (Its history still holds the
