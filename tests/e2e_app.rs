@@ -1805,3 +1805,102 @@ async fn empty_new_notes_go_trash_undoes_and_the_trash_empties() {
     };
     assert!(store.list(&trash).unwrap().is_empty());
 }
+
+/// The editor's shortcuts from the keyboard alone: Ctrl+B, Ctrl+I, Ctrl+K
+/// (a note link) and Ctrl+L (a task, then ticked); Enter on a link follows
+/// it, making the note it names; Ctrl+Z takes back one shortcut at a time.
+#[tokio::test]
+async fn formatting_shortcuts_and_enter_on_a_link() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.wait_until(
+        "the app ready",
+        "return document.body.dataset.ready === 'true'",
+    )
+    .await;
+    app.press_keys(&format!("{}n{}", keys::CONTROL, keys::CONTROL))
+        .await;
+    wait_for_editor_focus(&app).await;
+    let ctrl = |k: &str| format!("{}{k}{}", keys::CONTROL, keys::CONTROL);
+
+    app.press_keys(&format!("Plan{}", keys::ENTER)).await;
+    app.press_keys(&format!("{}loud{} and ", ctrl("b"), keys::END))
+        .await;
+    app.press_keys(&format!("{}soft{}", ctrl("i"), keys::END))
+        .await;
+    wait_for_doc(
+        &app,
+        "bold and italic",
+        "doc === 'Plan\\n**loud** and *soft*'",
+    )
+    .await;
+
+    // Ctrl+L makes the line a task, and a second Ctrl+L ticks it.
+    app.press_keys(&format!("{}{}call the printer", keys::ENTER, ctrl("l")))
+        .await;
+    wait_for_doc(&app, "a task", "doc.endsWith('\\n- [ ] call the printer')").await;
+    app.press_keys(&ctrl("l")).await;
+    wait_for_doc(
+        &app,
+        "the task ticked",
+        "doc.endsWith('\\n- [x] call the printer')",
+    )
+    .await;
+    app.press_keys(&ctrl("z")).await;
+    wait_for_doc(
+        &app,
+        "the tick undone",
+        "doc.endsWith('\\n- [ ] call the printer')",
+    )
+    .await;
+
+    // Ctrl+K with nothing selected starts a note link, the cursor inside
+    // (typed on the line above the task, where Enter starts no list item).
+    app.press_keys(&format!(
+        "{}{}{}See {}Printer",
+        keys::UP,
+        keys::END,
+        keys::ENTER,
+        ctrl("k")
+    ))
+    .await;
+    wait_for_doc(
+        &app,
+        "the link typed",
+        "doc.endsWith('\\nSee [[Printer]]\\n- [ ] call the printer')",
+    )
+    .await;
+    app.wait_until(
+        "the link drawn as one to a missing note",
+        "const l = document.querySelector('.cm-content .cm-lp-wikilink'); return !!l && l.dataset.missing !== undefined",
+    )
+    .await;
+    // Enter inside the link follows it: "Printer" is made and opened.
+    app.press_keys(&format!("{}{}", keys::LEFT, keys::LEFT))
+        .await;
+    app.press_keys(keys::ENTER).await;
+    wait_for_doc(&app, "the Printer note", "doc === '# Printer\\n'").await;
+    app.wait_until(
+        "both notes listed",
+        "return [...document.querySelectorAll('.note-row .note-title')].map(t => t.textContent).sort().join() === 'Plan,Printer'",
+    )
+    .await;
+    app.screenshot("26-link-followed-by-enter").await;
+    app.quit().await;
+
+    let mut store = Store::open(data.path()).unwrap();
+    let ids: Vec<String> = store
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let bodies: Vec<String> = ids.iter().map(|id| store.get(id).unwrap().body).collect();
+    assert!(
+        bodies.contains(
+            &"Plan\n**loud** and *soft*\nSee [[Printer]]\n- [ ] call the printer".to_string()
+        ),
+        "{bodies:?}"
+    );
+}

@@ -42,6 +42,7 @@ pub mod keys {
     pub const HOME: &str = "\u{E011}";
     pub const END: &str = "\u{E010}";
     pub const DOWN: &str = "\u{E015}";
+    pub const UP: &str = "\u{E013}";
     pub const ESCAPE: &str = "\u{E00C}";
 }
 
