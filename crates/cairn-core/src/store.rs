@@ -36,8 +36,8 @@ pub const DB_FILE: &str = "cairn.db";
 /// note after every keystroke would cost more than it saves.
 const COMPACT_MIN_BYTES: i64 = 8 * 1024;
 
-const CHUNK_SNAPSHOT: i64 = 0;
-const CHUNK_CHANGES: i64 = 1;
+pub(crate) const CHUNK_SNAPSHOT: i64 = 0;
+pub(crate) const CHUNK_CHANGES: i64 = 1;
 
 /// How the store is opened.
 #[derive(Clone)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_client::{FileCredentialStore, Session, SyncAgent, WatchOptions};
+use cairn_client::{FileCredentialStore, Session, SyncAgent, WatchEvent, WatchOptions};
 use cairn_core::{NewNote, Store, StoreOptions};
 use cairn_protocol::SystemClock;
 use rand::rngs::StdRng;
@@ -261,9 +261,11 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             let options = WatchOptions {
                 settle: Duration::ZERO,
                 poll: Duration::from_secs(3600),
+                ..WatchOptions::default()
             };
             let changes = Arc::new(tokio::sync::Notify::new());
-            b.watch(options, changes, move |r| {
+            b.watch(options, changes, move |e| {
+                let WatchEvent::Round(r) = e else { return };
                 if r.as_ref().is_ok_and(|r| r.changed_notes() > 0) {
                     if let Err(e) = tx.send(()) {
                         eprintln!("warning: {e}");
