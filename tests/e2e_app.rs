@@ -1904,3 +1904,120 @@ async fn formatting_shortcuts_and_enter_on_a_link() {
         "{bodies:?}"
     );
 }
+
+/// Keystroke in one window to paint in the other, with the app's default
+/// sync settings (publish after 2 s of quiet): the typing travels on the
+/// live lane. Every keystroke must arrive; the latencies are written to
+/// `tests/artifacts/live-typing.json` (CAIRN_BENCH_RELEASE=1: release build).
+#[tokio::test]
+async fn keystrokes_reach_the_other_window_live_with_default_settings() {
+    let _serial = SERIAL.lock().await;
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let key = cairn_client::ServiceClient::new(&url)
+        .unwrap()
+        .create_account()
+        .await
+        .unwrap()
+        .account_key;
+    let release = std::env::var_os("CAIRN_BENCH_RELEASE").is_some();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let launch = |dir: &Path| {
+        let mut l = Launch::new(dir);
+        l.release = release;
+        l
+    };
+    let a = Desktop::launch(launch(dirs[0].path())).await;
+    sign_in(&a, &url, &key).await;
+    close_dialog(&a).await;
+    wait_for_synced(&a).await;
+    let b = Desktop::launch(launch(dirs[1].path())).await;
+    sign_in(&b, &url, &key).await;
+    close_dialog(&b).await;
+    wait_for_synced(&b).await;
+
+    a.click("#new-note").await;
+    wait_for_editor_focus(&a).await;
+    type_in_editor(&a, "Live notes").await;
+    b.wait_until(
+        "the note in the second window",
+        "return [...document.querySelectorAll('.note-title')].some(t => t.textContent === 'Live notes')",
+    )
+    .await;
+    b.click(".note-row").await;
+    wait_for_editor(&b, "Live notes").await;
+
+    // Window A notes when each key goes down; window B when the text has
+    // grown by one more character and the frame showing it is painted.
+    // Both clocks are the machine's (performance.timeOrigin + now).
+    a.js(
+        "window.__keys = []; document.querySelector('.cm-content').addEventListener('keydown', \
+          () => window.__keys.push(performance.timeOrigin + performance.now()), true); return true",
+    )
+    .await;
+    b.js("window.__seen = []; const base = window.__cairnEditorText().length; \
+          new MutationObserver(() => { const n = window.__cairnEditorText().length - base; \
+            requestAnimationFrame(() => { const ch = new MessageChannel(); \
+              ch.port1.onmessage = () => window.__seen.push([n, performance.timeOrigin + performance.now()]); \
+              ch.port2.postMessage(null); }); }) \
+          .observe(document.querySelector('.cm-content'), { subtree: true, childList: true, characterData: true }); \
+          return true")
+        .await;
+    a.press_keys(&format!("{}{}", keys::CONTROL, keys::END))
+        .await;
+    a.press_keys(keys::CONTROL).await;
+    let typed = " typed in one window and read in the other".repeat(3);
+    app_type_paced(&a, &typed).await;
+    let want = format!("Live notes{typed}");
+    wait_for_editor(&b, &want).await;
+
+    let keys_at: Vec<f64> = serde_json::from_value(a.js("return window.__keys").await).unwrap();
+    let seen: Vec<(i64, f64)> = serde_json::from_value(b.js("return window.__seen").await).unwrap();
+    // The last keys are the typed text (Ctrl+End came before).
+    let n = typed.chars().count();
+    assert!(keys_at.len() >= n, "keystrokes noted: {}", keys_at.len());
+    let keys_at = &keys_at[keys_at.len() - n..];
+    // Keystroke i shows once the text has grown by i + 1.
+    let mut lat: Vec<f64> = keys_at
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let shown = seen
+                .iter()
+                .find(|(n, _)| *n > i as i64)
+                .map(|(_, t)| *t)
+                .expect("every keystroke shows in the other window");
+            (shown - at).max(0.0)
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    let report = serde_json::json!({
+        "bench": "keystroke_window_a_to_paint_window_b",
+        "build": if release { "release" } else { "debug" },
+        "settings": "defaults",
+        "keystrokes": lat.len(),
+        "key_gap_ms": 90,
+        "p50_ms": pct(0.5).round(),
+        "p99_ms": pct(0.99).round(),
+        "max_ms": lat.last().copied().unwrap_or_default().round(),
+        "target_p50_ms": 100,
+        "target_p99_ms": 250,
+    });
+    println!("{report}");
+    std::fs::write(
+        cairn_scenarios::desktop::artifacts_dir().join("live-typing.json"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    )
+    .expect("write live-typing.json");
+    b.screenshot("27-live-typing-arrived").await;
+    a.quit().await;
+    b.quit().await;
+}
+
+/// Types at a quick typist's pace, about eleven keys a second.
+async fn app_type_paced(app: &Desktop, text: &str) {
+    app.type_paced(text, Duration::from_millis(90)).await;
+}

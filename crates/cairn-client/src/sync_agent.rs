@@ -269,6 +269,7 @@ impl SyncAgent {
             token
         })?;
         let mut lane = self.start_lane()?;
+        let mut pending = PendingLive::default();
         let first = self.round().await;
         on_event(WatchEvent::Round(&first));
         let mut next_poll = Instant::now() + options.poll;
@@ -287,7 +288,8 @@ impl SyncAgent {
                     Some(StreamItem::Event(ServiceEvent::Published { device_id, .. })) => device_id != self.device_id,
                     Some(StreamItem::Event(ServiceEvent::Live { device_id, sealed })) => {
                         if device_id != self.device_id {
-                            if let Some(notes) = self.merge_live(&device_id, &sealed) {
+                            let notes = self.merge_live(&device_id, &sealed, &mut pending);
+                            if notes > 0 {
                                 on_event(WatchEvent::LiveMerged { notes });
                             }
                         }
@@ -335,6 +337,12 @@ impl SyncAgent {
                 due_by = None;
                 let outcome = self.round().await;
                 on_event(WatchEvent::Round(&outcome));
+                // The round may have brought what waiting live changes
+                // build on.
+                let notes = self.retry_pending(&mut pending);
+                if notes > 0 {
+                    on_event(WatchEvent::LiveMerged { notes });
+                }
                 next_poll = Instant::now() + options.poll;
             }
         }
@@ -370,24 +378,80 @@ impl SyncAgent {
         }
     }
 
-    /// Merges a peer's live changes; how many notes changed, or None when
-    /// the message was refused (said in the log; the publish brings the
-    /// same changes through storage).
-    fn merge_live(&self, from: &DeviceId, sealed: &str) -> Option<usize> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .ok()?;
-        let mut store = self.store.lock().ok()?;
-        let merged = live::open(&store, from.as_str(), &bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|entries| store.merge_many(&entries).map_err(|e| e.to_string()));
-        match merged {
-            Ok(notes) => Some(notes),
+    /// Merges a peer's live changes; how many notes changed. A message
+    /// that does not open is dropped (said in the log); one the store
+    /// cannot apply yet (it builds on changes not here yet) waits in
+    /// `pending`. Either way the publish brings the same changes later.
+    fn merge_live(&self, from: &DeviceId, sealed: &str, pending: &mut PendingLive) -> usize {
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(sealed) else {
+            return 0;
+        };
+        let Ok(mut store) = self.store.lock() else {
+            return 0;
+        };
+        let entries = match live::open(&store, from.as_str(), &bytes) {
+            Ok(entries) => entries,
             Err(e) => {
                 eprintln!("warning: live changes from {from} refused: {e}");
-                None
+                return 0;
+            }
+        };
+        match store.merge_many(&entries) {
+            Ok(notes) => {
+                drop(store);
+                // What waited may build on what just came.
+                notes + self.retry_pending(pending)
+            }
+            Err(_) => {
+                pending.keep(entries);
+                0
             }
         }
+    }
+
+    /// Tries the waiting live changes again, oldest first; how many notes
+    /// changed.
+    fn retry_pending(&self, pending: &mut PendingLive) -> usize {
+        let Ok(mut store) = self.store.lock() else {
+            return 0;
+        };
+        let mut notes = 0;
+        // Each success may unblock an earlier refusal: go round until a
+        // pass applies nothing.
+        loop {
+            let before = pending.waiting.len();
+            pending
+                .waiting
+                .retain(|entries| match store.merge_many(entries) {
+                    Ok(n) => {
+                        notes += n;
+                        false
+                    }
+                    Err(_) => true,
+                });
+            if pending.waiting.len() == before || pending.waiting.is_empty() {
+                return notes;
+            }
+        }
+    }
+}
+
+/// Live changes the store could not apply yet, kept to try again.
+#[derive(Default)]
+struct PendingLive {
+    waiting: Vec<cairn_core::sync::bundle::Bundle>,
+}
+
+impl PendingLive {
+    /// Enough for a minute of typing; past that the oldest go (the
+    /// publish brings them).
+    const MAX: usize = 512;
+
+    fn keep(&mut self, entries: cairn_core::sync::bundle::Bundle) {
+        if self.waiting.len() >= Self::MAX {
+            self.waiting.remove(0);
+        }
+        self.waiting.push(entries);
     }
 }
 

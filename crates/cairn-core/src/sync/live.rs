@@ -18,9 +18,14 @@
 //!
 //! What a message carries: for each note with local chunks stored since
 //! the last message, the note's changes since the heads the last message
-//! left it at. A note not sent before sends its newest chunk when that
-//! chunk is plain changes; a compacted chunk (a whole snapshot) is left to
-//! the publish.
+//! left it at. A note not sent before sends its chunks since the lane's
+//! mark when they are plain changes; a compacted chunk (a whole snapshot)
+//! is left to the publish.
+//!
+//! A receiver may lack what a message builds on (a change made before the
+//! lane started, or a message lost): the store then refuses it, and the
+//! receiver keeps it to try again after its next merge (see the agent's
+//! `PendingLive`), so one gap does not stop the lane until the publish.
 
 use std::collections::HashMap;
 
@@ -77,14 +82,15 @@ impl LiveLane {
             let changes = match self.sent.get(note) {
                 Some(heads) => store.changes_after(note, heads)?,
                 None => {
-                    // Not sent before: its newest chunk, if that is plain changes.
-                    match chunks.iter().rev().find(|c| c.note_id == note) {
-                        Some(c) if c.kind == CHUNK_CHANGES => c.data.clone(),
-                        _ => {
-                            self.sent.insert(note.to_owned(), store.heads(note)?);
-                            continue;
-                        }
+                    // Not sent before: its chunks since the mark, if they
+                    // are all plain changes (a snapshot is the whole note).
+                    let mine: Vec<&LocalChunk> =
+                        chunks.iter().filter(|c| c.note_id == note).collect();
+                    if mine.iter().any(|c| c.kind != CHUNK_CHANGES) {
+                        self.sent.insert(note.to_owned(), store.heads(note)?);
+                        continue;
                     }
+                    mine.iter().flat_map(|c| c.data.iter().copied()).collect()
                 }
             };
             self.sent.insert(note.to_owned(), store.heads(note)?);
