@@ -228,11 +228,7 @@ mod tests {
     fn a_message_opens_only_as_what_it_was_sealed_for() {
         let (_da, mut a, _db, b) = pair();
         let id = a.create_note("x").unwrap();
-        let mut lane = LiveLane {
-            device: "dev-a".into(),
-            mark: 0,
-            sent: HashMap::new(),
-        };
+        let mut lane = LiveLane::start(&a, "dev-a").unwrap();
         a.splice(&id, 1, 0, "y").unwrap();
         let msg = lane.next(&mut a).unwrap().expect("a message");
         assert!(open(&b, "dev-a", &msg).is_ok());
@@ -260,6 +256,27 @@ mod tests {
         let (_dc, mut c) = open_scratch();
         c.set_content_key(Some(ContentKey::generate()));
         assert!(open(&c, "dev-a", &msg).is_err());
+    }
+
+    /// A note made and typed into before its first message: the message
+    /// carries every chunk since the mark, except a snapshot's note.
+    #[test]
+    fn a_note_first_sent_carries_all_its_changes_since_the_mark() {
+        let (_da, mut a, _db, mut b) = pair();
+        let id = a.create_note("a").unwrap();
+        b.merge(&id, &a.save_note(&id).unwrap()).unwrap();
+        let mut lane = LiveLane::start(&a, "dev-a").unwrap();
+        for (i, ch) in ["b", "c", "d"].iter().enumerate() {
+            a.splice(&id, 1 + i, 0, ch).unwrap();
+        }
+        let msg = lane.next(&mut a).unwrap().expect("a message");
+        b.merge_many(&open(&b, "dev-a", &msg).unwrap()).unwrap();
+        assert_eq!(b.get(&id).unwrap().body, "abcd");
+        // A note created since the mark starts with a snapshot: the
+        // publish brings it.
+        let fresh = a.create_note("new").unwrap();
+        a.splice(&fresh, 3, 0, "er").unwrap();
+        assert!(lane.next(&mut a).unwrap().is_none());
     }
 
     #[test]
