@@ -81,7 +81,7 @@ impl Default for WatchOptions {
         WatchOptions {
             settle: Duration::from_secs(2),
             poll: Duration::from_secs(30),
-            max_wait: Duration::from_secs(10),
+            max_wait: Duration::from_secs(30),
         }
     }
 }
