@@ -548,6 +548,11 @@ class App {
     byId("trashed-banner").hidden = !note.trashed;
     this.editor.setReadOnly(note.trashed);
     const tags = byId("tags");
+    // Shown again after every edit the editor makes: the chips are only
+    // rebuilt when they would differ, so typing does not redraw them.
+    const drawn = JSON.stringify([note.id, note.tags, note.trashed]);
+    if (tags.dataset.drawn === drawn) return;
+    tags.dataset.drawn = drawn;
     tags.replaceChildren(
       ...note.tags.map((t) => {
         const chip = document.createElement("span");
