@@ -66,7 +66,11 @@ export class NotesList {
     for (const [i, row] of this.rows) {
       const n = items[i];
       if (n && n.id === row.dataset.id) {
+        // Rows the change left as they were keep their contents: while a
+        // note is typed into, only its own row is drawn again.
+        if (row.dataset.drawn === this.drawnKey(n, i)) continue;
         const fresh = this.renderRow(n, i);
+        row.dataset.drawn = fresh.dataset.drawn;
         row.className = fresh.className;
         if (fresh.dataset.pinned) row.dataset.pinned = fresh.dataset.pinned;
         else delete row.dataset.pinned;
@@ -144,8 +148,14 @@ export class NotesList {
     }
   }
 
+  /** What a row shows, as a string: equal strings draw equal rows. */
+  private drawnKey(n: NoteSummary, i: number): string {
+    return JSON.stringify([n, i, n.id === this.selectedId, this.pathOf?.(n.id) ?? null]);
+  }
+
   private renderRow(n: NoteSummary, i: number): HTMLDivElement {
     const row = document.createElement("div");
+    row.dataset.drawn = this.drawnKey(n, i);
     row.className = "note-row";
     row.setAttribute("role", "option");
     row.dataset.id = n.id;
