@@ -95,6 +95,8 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<crate::commands::app::AppInfo>();
     check.add::<crate::commands::history::PastNote>();
     check.add::<crate::settings::Settings>();
+    check.add::<crate::appearance::Appearance>();
+    check.add::<crate::appearance::Theme>();
     check.add::<crate::startup::StartupProblem>();
     check.add::<crate::startup::RepairDone>();
     check.add::<CommandError>();

@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod github_attempts;
 mod github_redirect;
+mod appearance;
 mod settings;
 mod startup;
 mod state;
@@ -94,6 +95,7 @@ fn run() -> Result<(), AppError> {
             commands::encryption::change_passphrase,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::settings::appearance_set,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| AppError::Tauri(Box::new(e)))

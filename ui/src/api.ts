@@ -21,6 +21,7 @@ import type { AccountStatus } from "./bindings/AccountStatus";
 import type { Device } from "./bindings/Device";
 import type { SignInDefaults } from "./bindings/SignInDefaults";
 import type { Settings } from "./bindings/Settings";
+import type { Appearance } from "./bindings/Appearance";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { PastNote } from "./bindings/PastNote";
 import type { SignInReason } from "./bindings/SignInReason";
@@ -171,6 +172,7 @@ export const api = {
   devices: () => call<Device[]>("devices_list"),
   settings: () => call<Settings>("settings_get"),
   saveSettings: (settings: Settings) => call<Settings>("settings_set", { settings }),
+  setAppearance: (appearance: Appearance) => call<Appearance>("appearance_set", { appearance }),
 };
 
 export const events = {

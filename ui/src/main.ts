@@ -19,6 +19,7 @@ import { QuickSwitcher } from "./quick_switcher";
 import { BacklinksPanel } from "./backlinks_panel";
 import { Transfer } from "./transfer";
 import type { NoteLink } from "./md/link_at";
+import { AppearanceSettings } from "./appearance";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -65,6 +66,7 @@ class App {
     },
     (link) => void this.follow(link),
   );
+  readonly appearance = new AppearanceSettings((dark) => this.editor.setDark(dark));
   readonly tree = new NotebookTreeView(byId("notebook-tree"), {
     select: (place) => void this.setPlace(place),
     moveNote: (id, notebook) => void this.moveNote(id, notebook),
@@ -95,6 +97,7 @@ class App {
 
   async start(): Promise<void> {
     initToast();
+    await this.appearance.load().catch(showError);
     this.search.addEventListener("input", () => {
       this.query = this.search.value.trim();
       void this.filter();
