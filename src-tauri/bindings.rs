@@ -66,6 +66,8 @@ fn ui_bindings_are_generated_from_the_current_types() {
     }
     check.add::<cairn_core::Note>();
     check.add::<cairn_core::NoteSummary>();
+    check.add::<cairn_core::SearchHit>();
+    check.add::<cairn_core::SearchResults>();
     check.add::<cairn_core::Version>();
     check.add::<cairn_core::EditSession>();
     check.add::<cairn_core::DiffRun>();

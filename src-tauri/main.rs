@@ -5,6 +5,7 @@
 // Prevents an extra console window on Windows in release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod appearance;
 #[cfg(test)]
 mod bindings;
 mod commands;
@@ -13,7 +14,6 @@ mod error;
 mod events;
 mod github_attempts;
 mod github_redirect;
-mod appearance;
 mod settings;
 mod startup;
 mod state;

@@ -1703,3 +1703,214 @@ async fn typing_in_a_20_kb_note_with_live_preview_reports_keystroke_to_paint() {
     .expect("write typing-perf.json");
     app.quit().await;
 }
+
+/// Notes for the search and appearance tests, written through the core
+/// before the window opens.
+fn seed_search_notes(dir: &Path) {
+    let mut store = Store::open(dir).expect("open store");
+    for body in [
+        "Iceland trip\nWe walked along the frozen lake for hours, and at midnight we saw the aurora over the fjord.\n\n```rust\nfn main() { let x = 1; }\n```\nSee [[Packing list]] and [the map](https://example.org).",
+        "Weekly meeting\nAgenda: budget, hiring, the new office.",
+        "Groceries\nmilk, bread, eggs",
+    ] {
+        store.create_note(body).expect("note");
+    }
+    let old = store
+        .create_note("Old plans\nthe lighthouse project, dropped")
+        .expect("note");
+    store.trash(&old).expect("trash");
+}
+
+/// The contrast of an element's text with the background behind it (the
+/// first ancestor with an opaque one), as WCAG defines it.
+const CONTRAST: &str = "const lum = (c) => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const bgOf = (el) => { for (; el; el = el.parentElement) { const c = getComputedStyle(el).backgroundColor; const a = c.match(/[\\d.]+/g); if (a && (a.length < 4 || Number(a[3]) > 0.9)) return c; } return 'rgb(255, 255, 255)'; };
+    const contrast = (el) => { const a = lum(getComputedStyle(el).color), b = lum(bgOf(el)); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };";
+
+/// Contrast of the first element matching `css` (panics when none does).
+async fn contrast_of(app: &Desktop, css: &str) -> f64 {
+    let css_json = serde_json::to_string(css).unwrap();
+    app.js(&format!(
+        "{CONTRAST} const el = document.querySelector({css_json}); return el ? contrast(el) : -1"
+    ))
+    .await
+    .as_f64()
+    .unwrap_or_else(|| panic!("no contrast for {css}"))
+}
+
+#[tokio::test]
+async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    wait_for_titles(&app, &["Groceries", "Weekly meeting", "Iceland trip"]).await;
+
+    // Open another note first: Down from the search box must still open
+    // the first result, not the note after the open one.
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Groceries\nmilk, bread, eggs").await;
+
+    // A typo: the close spelling is found, marked in the list's passage.
+    app.type_into("#search", "aurroa").await;
+    wait_for_titles(&app, &["Iceland trip"]).await;
+    app.wait_until(
+        "the passage around the match, marked",
+        "const m = document.querySelector('.note-row .note-excerpt mark'); \
+         return !!m && m.textContent === 'aurora' \
+           && document.querySelector('.note-row .note-excerpt').textContent.includes('we saw the aurora over the fjord')",
+    )
+    .await;
+    assert!(app
+        .js("return document.getElementById('list-status').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("Close spellings"));
+    app.type_into("#search", keys::DOWN).await;
+    app.wait_until(
+        "Down to open the first result, its match marked in the note",
+        "return window.__cairnEditorText().startsWith('Iceland trip') \
+           && [...document.querySelectorAll('.cm-content .cm-found')].some(m => m.textContent === 'aurora') \
+           && document.activeElement === document.getElementById('note-list')",
+    )
+    .await;
+    app.wait_until(
+        "the open row selected, for screen readers too",
+        "const r = document.querySelector('.note-row.selected'); \
+         return !!r && r.getAttribute('aria-selected') === 'true' \
+           && document.getElementById('note-list').getAttribute('aria-activedescendant') === r.id",
+    )
+    .await;
+    app.screenshot("search-typo-1280-light").await;
+    app.set_size(640, 420).await;
+    app.screenshot("search-typo-640-light").await;
+    app.set_size(1280, 800).await;
+
+    // The second typo of the issue.
+    clear_search(&app).await;
+    app.type_into("#search", "meetng").await;
+    wait_for_titles(&app, &["Weekly meeting"]).await;
+
+    // Nothing at all: said so in the list, not a blank.
+    clear_search(&app).await;
+    app.type_into("#search", "zqxvjw").await;
+    app.wait_until(
+        "the nothing-found message",
+        "const e = document.getElementById('list-empty'); \
+         return !e.hidden && e.textContent.includes('Nothing found for “zqxvjw”') \
+           && document.querySelectorAll('.note-row').length === 0",
+    )
+    .await;
+    app.screenshot("search-nothing-found").await;
+
+    // The trash is searched by the same index, typos included.
+    clear_search(&app).await;
+    app.click("#view-trash").await;
+    wait_for_titles(&app, &["Old plans"]).await;
+    app.type_into("#search", "lighthuose").await;
+    wait_for_titles(&app, &["Old plans"]).await;
+    clear_search(&app).await;
+    app.type_into("#search", "zqxvjw").await;
+    wait_for_titles(&app, &[]).await;
+    clear_search(&app).await;
+    app.click("#view-notes").await;
+    wait_for_titles(&app, &["Groceries", "Weekly meeting", "Iceland trip"]).await;
+
+    // Dark and a larger text size, chosen in the settings dialog.
+    open_account(&app).await;
+    app.select("#theme-select", "dark").await;
+    app.select("#font-size-select", "20").await;
+    app.wait_until(
+        "the dark theme and the larger text",
+        "return document.documentElement.dataset.theme === 'dark' \
+           && getComputedStyle(document.body).backgroundColor === 'rgb(28, 29, 31)'",
+    )
+    .await;
+    app.screenshot("settings-dark-1280").await;
+    close_dialog(&app).await;
+    app.click(".note-row:nth-last-child(1)").await;
+    app.wait_until(
+        "the Iceland note in the editor",
+        "return window.__cairnEditorText().startsWith('Iceland trip')",
+    )
+    .await;
+    assert_eq!(
+        app.js("return getComputedStyle(document.querySelector('.cm-scroller')).fontSize")
+            .await,
+        Value::String("20px".into())
+    );
+    // The editor is dark too, and its links, code and find panel readable.
+    assert_eq!(
+        app.js("return getComputedStyle(document.querySelector('.cm-editor')).backgroundColor")
+            .await,
+        Value::String("rgb(28, 29, 31)".into())
+    );
+    app.click(".cm-content").await;
+    type_in_editor(
+        &app,
+        &format!(
+            "{}{}f{}{}",
+            keys::CONTROL,
+            keys::SHIFT,
+            keys::SHIFT,
+            keys::CONTROL
+        ),
+    )
+    .await;
+    app.wait_until(
+        "the find panel",
+        "return !!document.querySelector('.cm-panel.cm-search')",
+    )
+    .await;
+    for css in [
+        ".cm-lp-link",
+        ".cm-panel.cm-search label",
+        ".cm-panel.cm-search .cm-button",
+        ".cm-panel.cm-search .cm-textfield",
+        ".note-row.selected .note-excerpt",
+        ".note-row .note-date",
+    ] {
+        let ratio = contrast_of(&app, css).await;
+        assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in dark");
+    }
+    app.screenshot("editor-dark-find-1280").await;
+    app.set_size(640, 420).await;
+    app.screenshot("editor-dark-find-640").await;
+    app.quit().await;
+
+    // Kept across a restart.
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.wait_until(
+        "the dark theme after a restart",
+        "return document.documentElement.dataset.theme === 'dark' \
+           && getComputedStyle(document.documentElement).getPropertyValue('--editor-font-size').trim() === '20px'",
+    )
+    .await;
+    // And back to light: the same checks hold there.
+    open_account(&app).await;
+    app.select("#theme-select", "light").await;
+    app.wait_until(
+        "the light theme",
+        "return getComputedStyle(document.body).backgroundColor === 'rgb(255, 255, 255)'",
+    )
+    .await;
+    close_dialog(&app).await;
+    app.click(".note-row:nth-last-child(1)").await;
+    app.wait_until(
+        "the Iceland note in the editor",
+        "return window.__cairnEditorText().startsWith('Iceland trip')",
+    )
+    .await;
+    for css in [
+        ".cm-lp-link",
+        ".note-row.selected .note-excerpt",
+        ".note-row .note-date",
+    ] {
+        let ratio = contrast_of(&app, css).await;
+        assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in light");
+    }
+    app.screenshot("editor-light-1280").await;
+    app.quit().await;
+}

@@ -103,12 +103,13 @@ class App {
       void this.filter();
     });
     this.search.addEventListener("keydown", (e) => {
+      // The first result, whichever note is open.
       if (e.key === "ArrowDown") {
         e.preventDefault();
         byId("note-list").focus();
-        this.list.step(1);
+        this.list.openFirst();
       } else if (e.key === "Enter") {
-        this.list.step(1);
+        this.list.openFirst();
         this.editor.focus();
       }
     });
@@ -310,15 +311,8 @@ class App {
   async filter(measure = true): Promise<void> {
     const done = measure ? begin("filter-list") : null;
     ++this.filterSeq;
-    if (!this.query || this.trashedView) {
-      let items = this.all;
-      if (this.query) {
-        // The store's full-text index covers live notes; the trash is small
-        // enough to filter by title and excerpt here.
-        const q = this.query.toLowerCase();
-        items = items.filter((n) => n.title.toLowerCase().includes(q) || n.excerpt.toLowerCase().includes(q));
-      }
-      this.show(items, done);
+    if (!this.query) {
+      this.show(this.all, done);
       return;
     }
     this.searchDone = done;
@@ -329,12 +323,12 @@ class App {
         const asked = this.filterSeq;
         let items: NoteSummary[];
         try {
-          items = await api.searchNotes(this.query, SEARCH_FIRST);
+          items = await this.searched(SEARCH_FIRST);
           if (this.filterSeq === asked && items.length === SEARCH_FIRST) {
             // The first screenful now; the measurement ends with it.
             this.show(items, this.searchDone);
             this.searchDone = null;
-            items = await api.searchNotes(this.query, SEARCH_LIMIT);
+            items = await this.searched(SEARCH_LIMIT);
           }
         } catch (e) {
           showError(e);
@@ -346,12 +340,22 @@ class App {
         }
         // Something newer happened. If it was a local filter it has been
         // shown already; if it was a search, ask for the newest query.
-        if (!this.query || this.trashedView) return;
+        if (!this.query) return;
       }
     } finally {
       this.searchInFlight = false;
     }
   }
+
+  /** The search's rows, each with the passage it matched as its excerpt. */
+  private async searched(limit: number): Promise<NoteSummary[]> {
+    const found = await api.searchNotes(this.query, this.trashedView, limit);
+    this.found = found;
+    return found.hits.map((h) => ({ ...h.note, excerpt: h.snippet }));
+  }
+
+  /** What the last search matched: its words to mark, and whether typos were forgiven. */
+  private found = { terms: [] as string[], fuzzy: false };
 
   private searchInFlight = false;
   private searchDone: ((detail?: Record<string, number | string>) => number) | null = null;
@@ -360,13 +364,16 @@ class App {
     const items = this.tag ? found.filter((n) => n.tags.includes(this.tag)) : found;
     // Search looks through every notebook; each result says where it is.
     this.list.setPaths(this.query && !this.trashedView ? (id) => this.pathOfNote(id) : null);
+    const terms = this.query ? this.found.terms : [];
+    this.list.setTerms(terms);
+    this.editor.setFound(terms);
     this.list.set(items);
     if (this.query && !this.trashedView) void this.askPlaces(items);
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
     status.textContent =
-      this.query && items.length === 0
-        ? `Nothing found for “${this.query}”`
+      this.query && this.found.fuzzy && items.length > 0
+        ? `Close spellings included · ${items.length} of ${this.all.length}`
         : this.query || this.tag
           ? `${items.length} of ${this.all.length}`
           : this.trashedView && items.length === 0
@@ -374,6 +381,9 @@ class App {
             : `${items.length} ${items.length === 1 ? "note" : "notes"}`;
     byId("trash-actions").hidden = !this.trashedView || this.all.length === 0;
     byId("first-note").hidden = this.trashedView || this.all.length > 0 || !!this.query;
+    const nothing = byId("list-empty");
+    nothing.hidden = !this.query || items.length > 0;
+    byId("list-empty-what").textContent = `Nothing found for “${this.query}”`;
     done?.({ shown: items.length, total: this.all.length, query: this.query });
   }
 
@@ -468,6 +478,7 @@ class App {
     byId("empty-state").hidden = true;
     byId("note-pane").hidden = false;
     this.editor.open(id, note.body, note.heads);
+    this.editor.setFound(this.query ? this.found.terms : [], true);
     this.showMeta(note);
     this.list.select(id);
     void this.backlinks.show(id);

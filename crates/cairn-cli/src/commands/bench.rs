@@ -247,8 +247,22 @@ fn local(n: usize) -> Result<serde_json::Value> {
             _ => format!("{a} {}", b.chars().take(2).collect::<String>()),
         };
         let t = Instant::now();
-        hits += store.search(&q, 50)?.len();
+        hits += store.search_notes(&q, false, 50)?.hits.len();
         search.push(ms(t));
+    }
+    // The same words with one letter swapped: the exact search finds
+    // little, and close spellings are looked up.
+    let mut fuzzy = Vec::new();
+    let mut fuzzy_hits = 0usize;
+    for _ in 0..50 {
+        let mut word: Vec<char> = w.any(&mut rng).chars().collect();
+        if word.len() >= 4 {
+            word.swap(1, 2);
+        }
+        let q: String = word.into_iter().collect();
+        let t = Instant::now();
+        fuzzy_hits += store.search_notes(&q, false, 50)?.hits.len();
+        fuzzy.push(ms(t));
     }
 
     // One-character edits on a 20 KB note, each committed and durable.
@@ -301,6 +315,9 @@ fn local(n: usize) -> Result<serde_json::Value> {
         "search_p50_ms": round2(percentile(&mut search, 0.5)),
         "search_p99_ms": round2(percentile(&mut search, 0.99)),
         "search_hits": hits,
+        "fuzzy_search_p50_ms": round2(percentile(&mut fuzzy, 0.5)),
+        "fuzzy_search_p99_ms": round2(percentile(&mut fuzzy, 0.99)),
+        "fuzzy_search_hits": fuzzy_hits,
         "edit_p50_ms": round2(percentile(&mut edits, 0.5)),
         "edit_p99_ms": round2(percentile(&mut edits, 0.99)),
         "history_ms": round2(history_ms),
