@@ -1914,3 +1914,138 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
     app.screenshot("editor-light-1280").await;
     app.quit().await;
 }
+
+/// axe-core's serious and critical findings on the window as it is now,
+/// one line each (rule, what it asks, the first elements it names).
+/// axe.min.js comes from ui/node_modules (`npm ci --prefix ui`).
+async fn axe_findings(app: &Desktop, view: &str) -> Vec<String> {
+    let path =
+        cairn_scenarios::desktop::workspace_root().join("ui/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} (run npm ci --prefix ui): {e}", path.display()));
+    // As the script itself: the window's CSP forbids eval, not WebDriver.
+    if app.js("return !window.axe").await == Value::Bool(true) {
+        app.js(&format!("{source}\n;return !!window.axe")).await;
+    }
+    let found = app
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(
+               (r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                   + v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']').join('; '))),
+               (e) => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let found: Vec<String> = serde_json::from_value(found).expect("axe findings");
+    found.into_iter().map(|f| format!("{view}: {f}")).collect()
+}
+
+/// Sets the theme through the settings dialog, leaving the dialog open.
+async fn choose_theme(app: &Desktop, theme: &str) {
+    open_account(app).await;
+    app.select("#theme-select", theme).await;
+    app.wait_until(
+        &format!("the {theme} theme"),
+        &format!("return document.documentElement.dataset.theme === '{theme}'"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn axe_finds_nothing_serious_on_the_main_views_in_light_and_dark() {
+    let _serial = SERIAL.lock().await;
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    let mut findings = Vec::new();
+    for theme in ["light", "dark"] {
+        // Signed out, the dialog is the sign-in form with the settings.
+        choose_theme(&app, theme).await;
+        findings.extend(axe_findings(&app, &format!("sign-in and settings ({theme})")).await);
+        app.screenshot(&format!("a11y-sign-in-{theme}")).await;
+        close_dialog(&app).await;
+
+        // A search, with results marked, and a note open.
+        app.type_into("#search", "aurroa").await;
+        wait_for_titles(&app, &["Iceland trip"]).await;
+        app.type_into("#search", keys::DOWN).await;
+        app.wait_until(
+            "the first result open",
+            "return window.__cairnEditorText().startsWith('Iceland trip')",
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("search results and editor ({theme})")).await);
+        clear_search(&app).await;
+        wait_for_titles(
+            &app,
+            &["Plan", "Groceries", "Weekly meeting", "Iceland trip"],
+        )
+        .await;
+        app.click(".note-row").await;
+        wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+        findings.extend(axe_findings(&app, &format!("list and editor ({theme})")).await);
+
+        // History.
+        app.click("#history-toggle").await;
+        app.wait_until(
+            "the history panel",
+            "return !document.getElementById('history-panel').hidden \
+               && document.getElementById('history-preview').textContent.includes('step two')",
+        )
+        .await;
+        app.type_into("#history-slider", keys::LEFT).await;
+        app.wait_until(
+            "an earlier version",
+            "return document.getElementById('history-preview').dataset.changed === 'true'",
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("history ({theme})")).await);
+        app.screenshot(&format!("a11y-history-{theme}")).await;
+        app.click("#history-close").await;
+    }
+
+    // Signed in: the account view, in both themes.
+    open_sign_in_form(&app, &url).await;
+    app.click("#create-account-btn").await;
+    app.wait_until(
+        "the new account",
+        "return !document.getElementById('signed-in').hidden \
+           && document.getElementById('account-key').textContent.length > 20",
+    )
+    .await;
+    wait_for_account_loaded(&app).await;
+    app.wait_until(
+        "the devices",
+        "return document.querySelectorAll('#device-list li').length > 0",
+    )
+    .await;
+    for theme in ["dark", "light"] {
+        app.select("#theme-select", theme).await;
+        app.wait_until(
+            &format!("the {theme} theme"),
+            &format!("return document.documentElement.dataset.theme === '{theme}'"),
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("account ({theme})")).await);
+        app.screenshot(&format!("a11y-account-{theme}")).await;
+    }
+    close_dialog(&app).await;
+    app.quit().await;
+    assert!(
+        findings.is_empty(),
+        "axe-core found {} serious or critical problems:\n{}",
+        findings.len(),
+        findings.join("\n")
+    );
+}
