@@ -3,6 +3,7 @@
 //! query's (fuzzy.rs); each hit with the passage it matched (snippet.rs)
 //! and the words to highlight.
 
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -84,19 +85,32 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS}, coalesce(t.body, '') FROM notes_fts f
-                 JOIN notes n ON n.rowid = f.rowid LEFT JOIN note_text t ON t.rowid = n.rowid
+                "SELECT {SUMMARY_COLUMNS}, n.rowid FROM notes_fts f JOIN notes n ON n.rowid = f.rowid
                  WHERE notes_fts MATCH ?1 AND n.trashed = ?2
                  ORDER BY bm25(notes_fts, 8.0, 1.0, 4.0) LIMIT ?3"
             ))
             .map_err(&e)?;
-        let rows = stmt
+        let rows: Vec<(NoteSummary, i64)> = stmt
             .query_map(rusqlite::params![expression, trashed, limit as i64], |r| {
-                Ok((summary(r)?, r.get::<_, String>(8)?))
+                Ok((summary(r)?, r.get::<_, i64>(8)?))
             })
             .and_then(|r| r.collect())
             .map_err(&e)?;
-        Ok(rows)
+        // The texts of the hits only, after the limit: joined into the
+        // query above, every match's text went through the sort.
+        let mut text = self
+            .conn
+            .prepare_cached("SELECT body FROM note_text WHERE rowid = ?1")
+            .map_err(&e)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (note, rowid) in rows {
+            let body: Option<String> = text
+                .query_row([rowid], |r| r.get(0))
+                .optional()
+                .map_err(&e)?;
+            out.push((note, body.unwrap_or_default()));
+        }
+        Ok(out)
     }
 }
 
