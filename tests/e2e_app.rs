@@ -2049,3 +2049,113 @@ async fn axe_finds_nothing_serious_on_the_main_views_in_light_and_dark() {
         findings.join("\n")
     );
 }
+
+/// Whether every element matching `css` that is shown lies wholly inside
+/// the window (reachable without a scrollbar the window lacks).
+async fn all_on_screen(app: &Desktop, css: &str) -> Vec<String> {
+    let css_json = serde_json::to_string(css).unwrap();
+    let off = app
+        .js(&format!(
+            "return [...document.querySelectorAll({css_json})]
+               .filter(e => e.getClientRects().length > 0)
+               .filter(e => {{ const r = e.getBoundingClientRect();
+                 return r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5; }})
+               .map(e => e.id || e.textContent.trim() || e.className)"
+        ))
+        .await;
+    serde_json::from_value(off).unwrap()
+}
+
+#[tokio::test]
+async fn columns_resize_and_stay_resized_and_everything_fits_at_640_by_420() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    let width = |id: &str| {
+        format!("return Math.round(document.getElementById('{id}').getBoundingClientRect().width)")
+    };
+    let list_before = app.js(&width("sidebar")).await.as_f64().unwrap();
+    let nav_before = app.js(&width("nav")).await.as_f64().unwrap();
+    app.drag_by("#list-resizer", 80.0).await;
+    app.drag_by("#nav-resizer", -40.0).await;
+    let list = app.js(&width("sidebar")).await.as_f64().unwrap();
+    let nav = app.js(&width("nav")).await.as_f64().unwrap();
+    assert!(
+        (list - list_before - 80.0).abs() <= 2.0,
+        "list {list_before} → {list}"
+    );
+    assert!(
+        (nav - nav_before + 40.0).abs() <= 2.0,
+        "notebooks {nav_before} → {nav}"
+    );
+    // The keyboard moves the edge too.
+    app.type_into("#list-resizer", keys::LEFT).await;
+    app.wait_until(
+        "the list 16 px narrower",
+        &format!("return Math.round(document.getElementById('sidebar').getBoundingClientRect().width) === {}", list - 16.0),
+    )
+    .await;
+    app.screenshot("columns-resized-1280-light").await;
+    app.quit().await;
+
+    // Kept across a restart.
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    app.wait_until(
+        "the widths chosen before",
+        &format!(
+            "return Math.round(document.getElementById('sidebar').getBoundingClientRect().width) === {} \
+               && Math.round(document.getElementById('nav').getBoundingClientRect().width) === {nav}",
+            list - 16.0
+        ),
+    )
+    .await;
+
+    // The smallest window: the note's toolbar, the history bar and the
+    // list's controls all on screen, in light and dark.
+    app.set_size(640, 420).await;
+    wait_for_titles(
+        &app,
+        &["Plan", "Groceries", "Weekly meeting", "Iceland trip"],
+    )
+    .await;
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+    for theme in ["light", "dark"] {
+        choose_theme(&app, theme).await;
+        app.screenshot(&format!("settings-640-{theme}")).await;
+        let off = all_on_screen(&app, "#account-dialog button, #account-dialog select").await;
+        // The dialog scrolls; its close button and the theme choice stay reachable.
+        assert!(
+            !off.iter().any(|o| o == "✕"),
+            "dialog close off screen: {off:?}"
+        );
+        close_dialog(&app).await;
+        let off = all_on_screen(
+            &app,
+            "#note-toolbar button, #note-toolbar input, .sidebar-top > *, .sidebar-bottom > *",
+        )
+        .await;
+        assert!(off.is_empty(), "off screen at 640x420 ({theme}): {off:?}");
+        app.screenshot(&format!("editor-640-{theme}")).await;
+        app.click("#history-toggle").await;
+        app.wait_until(
+            "the history panel",
+            "return !document.getElementById('history-panel').hidden",
+        )
+        .await;
+        let off = all_on_screen(&app, ".history-bar > *").await;
+        assert!(
+            off.is_empty(),
+            "history bar off screen at 640x420 ({theme}): {off:?}"
+        );
+        app.screenshot(&format!("history-640-{theme}")).await;
+        app.click("#history-close").await;
+    }
+    app.set_size(1280, 800).await;
+    app.screenshot("columns-resized-1280-dark").await;
+    app.quit().await;
+}

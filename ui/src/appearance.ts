@@ -3,9 +3,14 @@
 // the settings, edited in the settings dialog.
 
 import { api } from "./api";
-import { byId } from "./dom";
+import { byId, toast } from "./dom";
 import type { Appearance } from "./bindings/Appearance";
 import type { Theme } from "./bindings/Theme";
+import { makeResizable } from "./column_resize";
+
+/** As src-tauri/appearance.rs allows. */
+const NAV_WIDTH = { min: 140, max: 420 };
+const LIST_WIDTH = { min: 180, max: 560 };
 
 const systemDark = matchMedia("(prefers-color-scheme: dark)");
 
@@ -24,6 +29,20 @@ export class AppearanceSettings {
     this.fontSelect.addEventListener("change", () =>
       void this.save({ font_size: Number(this.fontSelect.value) }),
     );
+    makeResizable({
+      handle: byId("nav-resizer"),
+      column: byId("nav"),
+      variable: "--nav-width",
+      ...NAV_WIDTH,
+      save: (px) => void this.save({ nav_width: px }),
+    });
+    makeResizable({
+      handle: byId("list-resizer"),
+      column: byId("sidebar"),
+      variable: "--list-width",
+      ...LIST_WIDTH,
+      save: (px) => void this.save({ list_width: px }),
+    });
   }
 
   get dark(): boolean {
@@ -44,7 +63,13 @@ export class AppearanceSettings {
   async save(change: Partial<Appearance>): Promise<void> {
     this.current = { ...this.current, ...change };
     this.apply();
-    this.current = await api.setAppearance(this.current);
+    try {
+      this.current = await api.setAppearance(this.current);
+    } catch (e) {
+      // Shown as chosen for now; the next start shows what was kept.
+      toast(e instanceof Error ? e.message : String(e), "error");
+      return;
+    }
     this.apply();
   }
 
