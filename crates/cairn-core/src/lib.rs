@@ -27,6 +27,7 @@ pub mod frontmatter;
 mod fuzzy;
 mod history;
 pub mod import;
+mod inline_tags;
 pub mod links;
 mod merge;
 mod migrations;

@@ -25,7 +25,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 7;
 
-/// The last schema that added a derived table (7: the notes' text; 4:
+/// The last schema that added to the derived tables (7: the notes' text
+/// and the tags written in it; 4:
 /// links and notebooks): a store migrated from before it has its derived
 /// tables filled from the documents at open.
 pub(crate) const DERIVED_SCHEMA: i64 = 7;

@@ -1,0 +1,50 @@
+//! `#tags` written in a note's text: tags of the note in the list, the
+//! tag filter and the tag counts, as the tag field's are.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use cairn_core::Store;
+
+fn store_with(bodies: &[&str]) -> (tempfile::TempDir, Store, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let ids = bodies.iter().map(|b| s.create_note(b).unwrap()).collect();
+    (dir, s, ids)
+}
+
+#[test]
+fn tags_written_in_the_text_are_tags_of_the_note() {
+    let (_dir, mut s, n) = store_with(&[
+        "Trip\nplanning the #summer holiday, #travel",
+        "Work\nnothing tagged here, issue #42",
+    ]);
+    s.tag(&n[1], &["summer".to_string()], &[]).unwrap();
+    let list = |s: &Store, tag: &str| -> Vec<String> {
+        let mut ids: Vec<String> = s
+            .list(&cairn_core::ListQuery {
+                tag: Some(tag.into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = n.clone();
+    both.sort();
+    assert_eq!(list(&s, "summer"), both, "written and added alike");
+    assert_eq!(list(&s, "travel"), vec![n[0].clone()]);
+    assert!(list(&s, "42").is_empty());
+    let row = &s.summaries(std::slice::from_ref(&n[0])).unwrap()[0];
+    assert_eq!(row.tags, vec!["summer".to_string(), "travel".to_string()]);
+    assert!(s.tags().unwrap().contains(&("travel".to_string(), 1)));
+    // Taken out of the text, the tag goes.
+    s.set_body(&n[0], "Trip\nplanning the #summer holiday")
+        .unwrap();
+    assert!(list(&s, "travel").is_empty());
+    // The tag field's own tags are kept as they are: the text's are not
+    // added to the document.
+    assert!(s.get(&n[0]).unwrap().tags.is_empty());
+}
