@@ -2159,3 +2159,114 @@ async fn columns_resize_and_stay_resized_and_everything_fits_at_640_by_420() {
     app.screenshot("columns-resized-1280-dark").await;
     app.quit().await;
 }
+
+/// Waits until the element `css` has the keyboard focus.
+async fn wait_for_focus(app: &Desktop, css: &str) {
+    let css_json = serde_json::to_string(css).unwrap();
+    app.wait_until(
+        &format!("the focus on {css}"),
+        &format!("return document.activeElement === document.querySelector({css_json})"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyboard_only_walk_create_tag_search_history_restore_sign_in() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    wait_for_titles(&app, &["Plan"]).await;
+    // No clicks from here on: key actions only, to whatever has the focus.
+    let ctrl = |k: &str| format!("{}{k}{}", keys::CONTROL, keys::CONTROL);
+    let ctrl_shift = |k: &str| {
+        format!(
+            "{}{}{k}{}{}",
+            keys::CONTROL,
+            keys::SHIFT,
+            keys::SHIFT,
+            keys::CONTROL
+        )
+    };
+
+    // Create a note and write in it; a #tag in the text is a tag.
+    app.press_keys(&ctrl("n")).await;
+    wait_for_editor_focus(&app).await;
+    app.press_keys("Errands\nbuy stamps at the #post office")
+        .await;
+    // The plan was written on a clock ahead of this one: it stays first.
+    wait_for_titles(&app, &["Plan", "Errands"]).await;
+
+    // Tag it from the tag field.
+    app.press_keys(&ctrl_shift("t")).await;
+    wait_for_focus(&app, "#tag-input").await;
+    app.press_keys("weekend\n").await;
+    app.wait_until(
+        "the tag chip",
+        "return !!document.querySelector('#tags .tag[data-tag=\"weekend\"]')",
+    )
+    .await;
+    app.wait_until(
+        "both tags in the filter",
+        "const v = [...document.querySelectorAll('#tag-filter option')].map(o => o.value); \
+         return v.includes('weekend') && v.includes('post')",
+    )
+    .await;
+
+    // Search, with a typo, and Down to the first result.
+    app.press_keys(&ctrl("f")).await;
+    wait_for_focus(&app, "#search").await;
+    app.press_keys("paln").await;
+    wait_for_titles(&app, &["Plan"]).await;
+    app.press_keys(keys::DOWN).await;
+    app.wait_until(
+        "the plan open, the list focused",
+        "return window.__cairnEditorText() === 'Plan\\nstep one\\nstep two' \
+           && document.activeElement === document.getElementById('note-list')",
+    )
+    .await;
+    app.screenshot("keyboard-search").await;
+
+    // History: one sitting back, then Restore (Tab to it, Enter).
+    app.press_keys(&ctrl_shift("h")).await;
+    wait_for_focus(&app, "#history-slider").await;
+    app.press_keys(keys::LEFT).await;
+    app.wait_until(
+        "the preview of the sitting before",
+        "return document.getElementById('history-preview').dataset.changed === 'true'",
+    )
+    .await;
+    app.press_keys(keys::TAB).await;
+    wait_for_focus(&app, "#history-restore").await;
+    app.screenshot("keyboard-history").await;
+    app.press_keys(keys::ENTER).await;
+    wait_for_editor(&app, "Plan\nstep one").await;
+
+    // Sign-in: the account dialog, the focus inside it, Escape closes it.
+    app.press_keys(&ctrl(",")).await;
+    wait_for_account_loaded(&app).await;
+    app.wait_until(
+        "the focus in the sign-in dialog",
+        "return document.getElementById('account-dialog').open \
+           && document.getElementById('account-dialog').contains(document.activeElement) \
+           && !document.getElementById('signed-out').hidden",
+    )
+    .await;
+    // Tab reaches the service field.
+    for _ in 0..4 {
+        if app.js("return document.activeElement.id").await == Value::String("signin-url".into()) {
+            break;
+        }
+        app.press_keys(keys::TAB).await;
+    }
+    wait_for_focus(&app, "#signin-url").await;
+    app.screenshot("keyboard-sign-in").await;
+    app.press_keys(keys::ESCAPE).await;
+    app.wait_until(
+        "the dialog closed",
+        "return !document.getElementById('account-dialog').open",
+    )
+    .await;
+    app.quit().await;
+}

@@ -43,6 +43,7 @@ pub mod keys {
     pub const END: &str = "\u{E010}";
     pub const DOWN: &str = "\u{E015}";
     pub const ESCAPE: &str = "\u{E00C}";
+    pub const TAB: &str = "\u{E004}";
 }
 
 /// The workspace root (tests/ is one level down).

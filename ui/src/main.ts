@@ -689,6 +689,12 @@ class App {
     if (!this.history.isOpen) this.showEditor();
   }
 
+  /** The open note's tag field (the editor keeps Tab for indenting). */
+  focusTagInput(): void {
+    const input = byId<HTMLInputElement>("tag-input");
+    if (this.current && !input.disabled) input.focus();
+  }
+
   focusSearch(): void {
     this.search.focus();
     this.search.select();

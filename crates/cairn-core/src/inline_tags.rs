@@ -7,6 +7,19 @@
 /// The longest tag taken; longer words are left as text (`validate_tag`'s bound).
 const MAX_CHARS: usize = 64;
 
+/// The tags a note's row shows (list, filter, counts): the tag field's
+/// and those written in the text, sorted, each once.
+pub(crate) fn row_tags(s: &crate::note_doc::NoteState) -> Vec<String> {
+    let mut tags = s.tags.clone();
+    for t in inline_tags(&s.body) {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    tags.sort();
+    tags
+}
+
 /// The tags written in `body`, in order of first appearance, each once.
 pub(crate) fn inline_tags(body: &str) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();

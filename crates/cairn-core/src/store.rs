@@ -615,14 +615,7 @@ fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Res
             .map_err(&e)?;
         return Ok(());
     }
-    // The tags added with the tag field and those written in the text.
-    let mut tags = s.tags.clone();
-    for t in crate::inline_tags::inline_tags(&s.body) {
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
-    tags.sort();
+    let tags = crate::inline_tags::row_tags(s);
     let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
     let title = title_of(&s.body);
     let size = s.body.encode_utf16().count() as i64;

@@ -48,3 +48,22 @@ fn tags_written_in_the_text_are_tags_of_the_note() {
     // added to the document.
     assert!(s.get(&n[0]).unwrap().tags.is_empty());
 }
+
+#[test]
+fn an_edit_answers_with_the_row_the_list_will_show() {
+    let (_dir, mut s, n) = store_with(&["Trip\n"]);
+    let note = s.get(&n[0]).unwrap();
+    let out = s
+        .edit_at(
+            &n[0],
+            &note.heads,
+            &[cairn_core::Splice {
+                index: 5,
+                delete: 0,
+                insert: "#summer".into(),
+            }],
+        )
+        .unwrap();
+    assert_eq!(out.summary.tags, vec!["summer".to_string()]);
+    assert_eq!(s.summaries(&n).unwrap()[0].tags, out.summary.tags);
+}
