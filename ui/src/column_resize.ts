@@ -24,6 +24,10 @@ export function makeResizable(c: Column): void {
   };
   c.handle.setAttribute("aria-valuemin", String(c.min));
   c.handle.setAttribute("aria-valuemax", String(c.max));
+  // Screen readers announce the width the column has, however it got it.
+  new ResizeObserver(() =>
+    c.handle.setAttribute("aria-valuenow", String(Math.round(c.column.getBoundingClientRect().width))),
+  ).observe(c.column);
   c.handle.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     e.preventDefault();
