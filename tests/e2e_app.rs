@@ -1783,7 +1783,12 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
            && document.getElementById('note-list').getAttribute('aria-activedescendant') === r.id",
     )
     .await;
-    app.screenshot("search-typo-1280-light").await;
+    let shot = app.screenshot("search-typo-1280-light").await;
+    std::fs::copy(
+        &shot,
+        cairn_scenarios::desktop::workspace_root().join("docs/screenshots/search.png"),
+    )
+    .expect("copy the search screenshot");
     app.set_size(640, 420).await;
     app.screenshot("search-typo-640-light").await;
     app.set_size(1280, 800).await;
@@ -1875,7 +1880,12 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
         let ratio = contrast_of(&app, css).await;
         assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in dark");
     }
-    app.screenshot("editor-dark-find-1280").await;
+    let shot = app.screenshot("editor-dark-find-1280").await;
+    std::fs::copy(
+        &shot,
+        cairn_scenarios::desktop::workspace_root().join("docs/screenshots/dark.png"),
+    )
+    .expect("copy the dark screenshot");
     app.set_size(640, 420).await;
     app.screenshot("editor-dark-find-640").await;
     app.quit().await;
