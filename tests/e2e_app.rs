@@ -1704,6 +1704,28 @@ async fn typing_in_a_20_kb_note_with_live_preview_reports_keystroke_to_paint() {
     app.quit().await;
 }
 
+/// Opens the list's last note, whose text starts with `title`.
+async fn open_last_row(app: &Desktop, title: &str) {
+    app.click(".note-row:nth-last-child(1)").await;
+    app.wait_until(
+        &format!("{title} in the editor"),
+        &format!(
+            "return window.__cairnEditorText().startsWith({})",
+            serde_json::to_string(title).unwrap()
+        ),
+    )
+    .await;
+}
+
+/// A screenshot that the README shows too (docs/screenshots/`readme`).
+async fn readme_screenshot(app: &Desktop, name: &str, readme: &str) {
+    let shot = app.screenshot(name).await;
+    let to = cairn_scenarios::desktop::workspace_root()
+        .join("docs/screenshots")
+        .join(readme);
+    std::fs::copy(&shot, &to).unwrap_or_else(|e| panic!("copy {name} to {}: {e}", to.display()));
+}
+
 /// Notes for the search and appearance tests, written through the core
 /// before the window opens.
 fn seed_search_notes(dir: &Path) {
@@ -1783,12 +1805,7 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
            && document.getElementById('note-list').getAttribute('aria-activedescendant') === r.id",
     )
     .await;
-    let shot = app.screenshot("search-typo-1280-light").await;
-    std::fs::copy(
-        &shot,
-        cairn_scenarios::desktop::workspace_root().join("docs/screenshots/search.png"),
-    )
-    .expect("copy the search screenshot");
+    readme_screenshot(&app, "search-typo-1280-light", "search.png").await;
     app.set_size(640, 420).await;
     app.screenshot("search-typo-640-light").await;
     app.set_size(1280, 800).await;
@@ -1835,12 +1852,7 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
     .await;
     app.screenshot("settings-dark-1280").await;
     close_dialog(&app).await;
-    app.click(".note-row:nth-last-child(1)").await;
-    app.wait_until(
-        "the Iceland note in the editor",
-        "return window.__cairnEditorText().startsWith('Iceland trip')",
-    )
-    .await;
+    open_last_row(&app, "Iceland trip").await;
     assert_eq!(
         app.js("return getComputedStyle(document.querySelector('.cm-scroller')).fontSize")
             .await,
@@ -1880,12 +1892,7 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
         let ratio = contrast_of(&app, css).await;
         assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in dark");
     }
-    let shot = app.screenshot("editor-dark-find-1280").await;
-    std::fs::copy(
-        &shot,
-        cairn_scenarios::desktop::workspace_root().join("docs/screenshots/dark.png"),
-    )
-    .expect("copy the dark screenshot");
+    readme_screenshot(&app, "editor-dark-find-1280", "dark.png").await;
     app.set_size(640, 420).await;
     app.screenshot("editor-dark-find-640").await;
     app.quit().await;
@@ -1899,20 +1906,14 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
     )
     .await;
     // And back to light: the same checks hold there.
-    open_account(&app).await;
-    app.select("#theme-select", "light").await;
-    app.wait_until(
-        "the light theme",
-        "return getComputedStyle(document.body).backgroundColor === 'rgb(255, 255, 255)'",
-    )
-    .await;
+    choose_theme(&app, "light").await;
+    assert_eq!(
+        app.js("return getComputedStyle(document.body).backgroundColor")
+            .await,
+        Value::String("rgb(255, 255, 255)".into())
+    );
     close_dialog(&app).await;
-    app.click(".note-row:nth-last-child(1)").await;
-    app.wait_until(
-        "the Iceland note in the editor",
-        "return window.__cairnEditorText().startsWith('Iceland trip')",
-    )
-    .await;
+    open_last_row(&app, "Iceland trip").await;
     for css in [
         ".cm-lp-link",
         ".note-row.selected .note-excerpt",

@@ -11,8 +11,7 @@ fn ids(found: &cairn_core::SearchResults) -> Vec<String> {
 
 fn store_with(bodies: &[&str]) -> (tempfile::TempDir, Store, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path()).unwrap();
-    let ids = bodies.iter().map(|b| s.create_note(b).unwrap()).collect();
+    let (s, ids) = cairn_core::testing::store_of(dir.path(), bodies).unwrap();
     (dir, s, ids)
 }
 
