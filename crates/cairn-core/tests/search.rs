@@ -154,3 +154,34 @@ fn edits_and_reopening_keep_the_passages_current() {
     assert_eq!(found.hits[0].snippet, "second version with a kiwi");
     assert!(s.search_notes("first", false, 10).unwrap().hits.is_empty());
 }
+
+#[test]
+fn notes_from_before_schema_7_show_their_passage_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    // The match far down, so the passage is not the excerpt.
+    let body = format!(
+        "Old\n{}the quince jam recipe",
+        "apples and pears, ".repeat(20)
+    );
+    let id = {
+        let (_s, ids) = cairn_core::testing::store_of(dir.path(), &[&body]).unwrap();
+        ids[0].clone()
+    };
+    // Back to schema 6: the texts beside the index are not there yet.
+    {
+        let c = rusqlite::Connection::open(dir.path().join(cairn_core::DB_FILE)).unwrap();
+        c.execute_batch("DROP TABLE note_text; PRAGMA user_version = 6;")
+            .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let found = s.search_notes("quince", false, 10).unwrap();
+    assert_eq!(found.hits[0].note.id, id);
+    assert!(!found.hits[0].note.excerpt.contains("quince"));
+    assert!(
+        found.hits[0]
+            .snippet
+            .ends_with("pears, the quince jam recipe"),
+        "{}",
+        found.hits[0].snippet
+    );
+}
