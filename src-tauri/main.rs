@@ -5,6 +5,7 @@
 // Prevents an extra console window on Windows in release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod appearance;
 #[cfg(test)]
 mod bindings;
 mod commands;
@@ -95,6 +96,7 @@ fn run() -> Result<(), AppError> {
             commands::encryption::change_passphrase,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::settings::appearance_set,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| AppError::Tauri(Box::new(e)))

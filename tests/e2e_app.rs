@@ -2021,3 +2021,579 @@ async fn keystrokes_reach_the_other_window_live_with_default_settings() {
 async fn app_type_paced(app: &Desktop, text: &str) {
     app.type_paced(text, Duration::from_millis(90)).await;
 }
+
+/// Opens the list's last note, whose text starts with `title`.
+async fn open_last_row(app: &Desktop, title: &str) {
+    app.click(".note-row:nth-last-child(1)").await;
+    app.wait_until(
+        &format!("{title} in the editor"),
+        &format!(
+            "return window.__cairnEditorText().startsWith({})",
+            serde_json::to_string(title).unwrap()
+        ),
+    )
+    .await;
+}
+
+/// A screenshot that the README shows too (docs/screenshots/`readme`,
+/// copied there only when asked; see `refresh_readme_shot`).
+async fn readme_screenshot(app: &Desktop, name: &str, readme: &str) {
+    let shot = app.screenshot(name).await;
+    refresh_readme_shot(&shot, readme);
+}
+
+/// Notes for the search and appearance tests, written through the core
+/// before the window opens.
+fn seed_search_notes(dir: &Path) {
+    let mut store = Store::open(dir).expect("open store");
+    for body in [
+        "Iceland trip\nWe walked along the frozen lake for hours, and at midnight we saw the aurora over the fjord.\n\n```rust\nfn main() { let x = 1; }\n```\nSee [[Packing list]] and [the map](https://example.org).",
+        "Weekly meeting\nAgenda: budget, hiring, the new office.",
+        "Groceries\nmilk, bread, eggs",
+    ] {
+        store.create_note(body).expect("note");
+    }
+    let old = store
+        .create_note("Old plans\nthe lighthouse project, dropped")
+        .expect("note");
+    store.trash(&old).expect("trash");
+}
+
+/// The contrast of an element's text with the background behind it (the
+/// first ancestor with an opaque one), as WCAG defines it.
+const CONTRAST: &str = "const lum = (c) => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const bgOf = (el) => { for (; el; el = el.parentElement) { const c = getComputedStyle(el).backgroundColor; const a = c.match(/[\\d.]+/g); if (a && (a.length < 4 || Number(a[3]) > 0.9)) return c; } return 'rgb(255, 255, 255)'; };
+    const contrast = (el) => { const a = lum(getComputedStyle(el).color), b = lum(bgOf(el)); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };";
+
+/// Contrast of the first element matching `css` (panics when none does).
+async fn contrast_of(app: &Desktop, css: &str) -> f64 {
+    let css_json = serde_json::to_string(css).unwrap();
+    app.js(&format!(
+        "{CONTRAST} const el = document.querySelector({css_json}); return el ? contrast(el) : -1"
+    ))
+    .await
+    .as_f64()
+    .unwrap_or_else(|| panic!("no contrast for {css}"))
+}
+
+#[tokio::test]
+async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    wait_for_titles(&app, &["Groceries", "Weekly meeting", "Iceland trip"]).await;
+
+    // Open another note first: Down from the search box must still open
+    // the first result, not the note after the open one.
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Groceries\nmilk, bread, eggs").await;
+
+    // A typo: the close spelling is found, marked in the list's passage.
+    app.type_into("#search", "aurroa").await;
+    wait_for_titles(&app, &["Iceland trip"]).await;
+    app.wait_until(
+        "the passage around the match, marked",
+        "const m = document.querySelector('.note-row .note-excerpt mark'); \
+         return !!m && m.textContent === 'aurora' \
+           && document.querySelector('.note-row .note-excerpt').textContent.includes('we saw the aurora over the fjord')",
+    )
+    .await;
+    assert!(app
+        .js("return document.getElementById('list-status').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("Close spellings"));
+    app.type_into("#search", keys::DOWN).await;
+    app.wait_until(
+        "Down to open the first result, its match marked in the note",
+        "return window.__cairnEditorText().startsWith('Iceland trip') \
+           && [...document.querySelectorAll('.cm-content .cm-found')].some(m => m.textContent === 'aurora') \
+           && document.activeElement === document.getElementById('note-list')",
+    )
+    .await;
+    app.wait_until(
+        "the open row selected, for screen readers too",
+        "const r = document.querySelector('.note-row.selected'); \
+         return !!r && r.getAttribute('aria-selected') === 'true' \
+           && document.getElementById('note-list').getAttribute('aria-activedescendant') === r.id",
+    )
+    .await;
+    readme_screenshot(&app, "search-typo-1280-light", "search.png").await;
+    app.set_size(640, 420).await;
+    app.screenshot("search-typo-640-light").await;
+    app.set_size(1280, 800).await;
+
+    // The second typo of the issue.
+    clear_search(&app).await;
+    app.type_into("#search", "meetng").await;
+    wait_for_titles(&app, &["Weekly meeting"]).await;
+
+    // Nothing at all: said so in the list, not a blank.
+    clear_search(&app).await;
+    app.type_into("#search", "zqxvjw").await;
+    app.wait_until(
+        "the nothing-found message",
+        "const e = document.getElementById('list-empty'); \
+         return !e.hidden && e.textContent.includes('Nothing found for “zqxvjw”') \
+           && document.querySelectorAll('.note-row').length === 0",
+    )
+    .await;
+    app.screenshot("search-nothing-found").await;
+
+    // The trash is searched by the same index, typos included.
+    clear_search(&app).await;
+    app.click("#view-trash").await;
+    wait_for_titles(&app, &["Old plans"]).await;
+    app.type_into("#search", "lighthuose").await;
+    wait_for_titles(&app, &["Old plans"]).await;
+    clear_search(&app).await;
+    app.type_into("#search", "zqxvjw").await;
+    wait_for_titles(&app, &[]).await;
+    clear_search(&app).await;
+    app.click("#view-notes").await;
+    wait_for_titles(&app, &["Groceries", "Weekly meeting", "Iceland trip"]).await;
+
+    // Dark and a larger text size, chosen in the settings dialog.
+    open_account(&app).await;
+    app.select("#theme-select", "dark").await;
+    app.select("#font-size-select", "20").await;
+    app.wait_until(
+        "the dark theme and the larger text",
+        "return document.documentElement.dataset.theme === 'dark' \
+           && getComputedStyle(document.body).backgroundColor === 'rgb(28, 29, 31)'",
+    )
+    .await;
+    app.screenshot("settings-dark-1280").await;
+    close_dialog(&app).await;
+    open_last_row(&app, "Iceland trip").await;
+    assert_eq!(
+        app.js("return getComputedStyle(document.querySelector('.cm-scroller')).fontSize")
+            .await,
+        Value::String("20px".into())
+    );
+    // The editor is dark too, and its links, code and find panel readable.
+    assert_eq!(
+        app.js("return getComputedStyle(document.querySelector('.cm-editor')).backgroundColor")
+            .await,
+        Value::String("rgb(28, 29, 31)".into())
+    );
+    app.click(".cm-content").await;
+    type_in_editor(
+        &app,
+        &format!(
+            "{}{}f{}{}",
+            keys::CONTROL,
+            keys::SHIFT,
+            keys::SHIFT,
+            keys::CONTROL
+        ),
+    )
+    .await;
+    app.wait_until(
+        "the find panel",
+        "return !!document.querySelector('.cm-panel.cm-search')",
+    )
+    .await;
+    for css in [
+        ".cm-lp-link",
+        ".cm-panel.cm-search label",
+        ".cm-panel.cm-search .cm-button",
+        ".cm-panel.cm-search .cm-textfield",
+        ".note-row.selected .note-excerpt",
+        ".note-row .note-date",
+    ] {
+        let ratio = contrast_of(&app, css).await;
+        assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in dark");
+    }
+    readme_screenshot(&app, "editor-dark-find-1280", "dark.png").await;
+    app.set_size(640, 420).await;
+    app.screenshot("editor-dark-find-640").await;
+    app.quit().await;
+
+    // Kept across a restart.
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.wait_until(
+        "the dark theme after a restart",
+        "return document.documentElement.dataset.theme === 'dark' \
+           && getComputedStyle(document.documentElement).getPropertyValue('--editor-font-size').trim() === '20px'",
+    )
+    .await;
+    // And back to light: the same checks hold there.
+    choose_theme(&app, "light").await;
+    assert_eq!(
+        app.js("return getComputedStyle(document.body).backgroundColor")
+            .await,
+        Value::String("rgb(255, 255, 255)".into())
+    );
+    close_dialog(&app).await;
+    open_last_row(&app, "Iceland trip").await;
+    for css in [
+        ".cm-lp-link",
+        ".note-row.selected .note-excerpt",
+        ".note-row .note-date",
+    ] {
+        let ratio = contrast_of(&app, css).await;
+        assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in light");
+    }
+    app.screenshot("editor-light-1280").await;
+    app.quit().await;
+}
+
+/// axe-core's serious and critical findings on the window as it is now,
+/// one line each (rule, what it asks, the first elements it names).
+/// axe.min.js comes from ui/node_modules (`npm ci --prefix ui`).
+async fn axe_findings(app: &Desktop, view: &str) -> Vec<String> {
+    let path =
+        cairn_scenarios::desktop::workspace_root().join("ui/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} (run npm ci --prefix ui): {e}", path.display()));
+    // As the script itself: the window's CSP forbids eval, not WebDriver.
+    if app.js("return !window.axe").await == Value::Bool(true) {
+        app.js(&format!("{source}\n;return !!window.axe")).await;
+    }
+    let found = app
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(
+               (r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                   + v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']').join('; '))),
+               (e) => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let found: Vec<String> = serde_json::from_value(found).expect("axe findings");
+    found.into_iter().map(|f| format!("{view}: {f}")).collect()
+}
+
+/// Sets the theme through the settings dialog, leaving the dialog open.
+async fn choose_theme(app: &Desktop, theme: &str) {
+    open_account(app).await;
+    app.select("#theme-select", theme).await;
+    app.wait_until(
+        &format!("the {theme} theme"),
+        &format!("return document.documentElement.dataset.theme === '{theme}'"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn axe_finds_nothing_serious_on_the_main_views_in_light_and_dark() {
+    let _serial = SERIAL.lock().await;
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    let mut findings = Vec::new();
+    for theme in ["light", "dark"] {
+        // Signed out, the dialog is the sign-in form with the settings.
+        choose_theme(&app, theme).await;
+        findings.extend(axe_findings(&app, &format!("sign-in and settings ({theme})")).await);
+        app.screenshot(&format!("a11y-sign-in-{theme}")).await;
+        close_dialog(&app).await;
+
+        // A search, with results marked, and a note open.
+        app.type_into("#search", "aurroa").await;
+        wait_for_titles(&app, &["Iceland trip"]).await;
+        app.type_into("#search", keys::DOWN).await;
+        app.wait_until(
+            "the first result open",
+            "return window.__cairnEditorText().startsWith('Iceland trip')",
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("search results and editor ({theme})")).await);
+        clear_search(&app).await;
+        wait_for_titles(
+            &app,
+            &["Plan", "Groceries", "Weekly meeting", "Iceland trip"],
+        )
+        .await;
+        app.click(".note-row").await;
+        wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+        findings.extend(axe_findings(&app, &format!("list and editor ({theme})")).await);
+
+        // History.
+        app.click("#history-toggle").await;
+        app.wait_until(
+            "the history panel",
+            "return !document.getElementById('history-panel').hidden \
+               && document.getElementById('history-preview').textContent.includes('step two')",
+        )
+        .await;
+        app.type_into("#history-slider", keys::LEFT).await;
+        app.wait_until(
+            "an earlier version",
+            "return document.getElementById('history-preview').dataset.changed === 'true'",
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("history ({theme})")).await);
+        app.screenshot(&format!("a11y-history-{theme}")).await;
+        app.click("#history-close").await;
+    }
+
+    // Signed in: the account view, in both themes.
+    open_sign_in_form(&app, &url).await;
+    app.click("#create-account-btn").await;
+    app.wait_until(
+        "the new account",
+        "return !document.getElementById('signed-in').hidden \
+           && document.getElementById('account-key').textContent.length > 20",
+    )
+    .await;
+    wait_for_account_loaded(&app).await;
+    app.wait_until(
+        "the devices",
+        "return document.querySelectorAll('#device-list li').length > 0",
+    )
+    .await;
+    for theme in ["dark", "light"] {
+        app.select("#theme-select", theme).await;
+        app.wait_until(
+            &format!("the {theme} theme"),
+            &format!("return document.documentElement.dataset.theme === '{theme}'"),
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("account ({theme})")).await);
+        app.screenshot(&format!("a11y-account-{theme}")).await;
+    }
+    close_dialog(&app).await;
+    app.quit().await;
+    assert!(
+        findings.is_empty(),
+        "axe-core found {} serious or critical problems:\n{}",
+        findings.len(),
+        findings.join("\n")
+    );
+}
+
+/// Whether every element matching `css` that is shown lies wholly inside
+/// the window (reachable without a scrollbar the window lacks).
+async fn all_on_screen(app: &Desktop, css: &str) -> Vec<String> {
+    let css_json = serde_json::to_string(css).unwrap();
+    let off = app
+        .js(&format!(
+            "return [...document.querySelectorAll({css_json})]
+               .filter(e => e.getClientRects().length > 0)
+               .filter(e => {{ const r = e.getBoundingClientRect();
+                 return r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5; }})
+               .map(e => e.id || e.textContent.trim() || e.className)"
+        ))
+        .await;
+    serde_json::from_value(off).unwrap()
+}
+
+#[tokio::test]
+async fn columns_resize_and_stay_resized_and_everything_fits_at_640_by_420() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    let width = |id: &str| {
+        format!("return Math.round(document.getElementById('{id}').getBoundingClientRect().width)")
+    };
+    let list_before = app.js(&width("sidebar")).await.as_f64().unwrap();
+    let nav_before = app.js(&width("nav")).await.as_f64().unwrap();
+    app.drag_by("#list-resizer", 80.0).await;
+    app.drag_by("#nav-resizer", -40.0).await;
+    let list = app.js(&width("sidebar")).await.as_f64().unwrap();
+    let nav = app.js(&width("nav")).await.as_f64().unwrap();
+    assert!(
+        (list - list_before - 80.0).abs() <= 2.0,
+        "list {list_before} → {list}"
+    );
+    assert!(
+        (nav - nav_before + 40.0).abs() <= 2.0,
+        "notebooks {nav_before} → {nav}"
+    );
+    // The keyboard moves the edge too.
+    app.type_into("#list-resizer", keys::LEFT).await;
+    app.wait_until(
+        "the list 16 px narrower",
+        &format!("return Math.round(document.getElementById('sidebar').getBoundingClientRect().width) === {}", list - 16.0),
+    )
+    .await;
+    app.screenshot("columns-resized-1280-light").await;
+    app.quit().await;
+
+    // Kept across a restart.
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    app.wait_until(
+        "the widths chosen before",
+        &format!(
+            "return Math.round(document.getElementById('sidebar').getBoundingClientRect().width) === {} \
+               && Math.round(document.getElementById('nav').getBoundingClientRect().width) === {nav}",
+            list - 16.0
+        ),
+    )
+    .await;
+
+    // The smallest window: the note's toolbar, the history bar and the
+    // list's controls all on screen, in light and dark.
+    app.set_size(640, 420).await;
+    wait_for_titles(
+        &app,
+        &["Plan", "Groceries", "Weekly meeting", "Iceland trip"],
+    )
+    .await;
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+    for theme in ["light", "dark"] {
+        choose_theme(&app, theme).await;
+        app.screenshot(&format!("settings-640-{theme}")).await;
+        let off = all_on_screen(&app, "#account-dialog button, #account-dialog select").await;
+        // The dialog scrolls; its close button and the theme choice stay reachable.
+        assert!(
+            !off.iter().any(|o| o == "✕"),
+            "dialog close off screen: {off:?}"
+        );
+        close_dialog(&app).await;
+        let off = all_on_screen(
+            &app,
+            "#note-toolbar button, #note-toolbar input, .sidebar-top > *, .sidebar-bottom > *",
+        )
+        .await;
+        assert!(off.is_empty(), "off screen at 640x420 ({theme}): {off:?}");
+        app.screenshot(&format!("editor-640-{theme}")).await;
+        app.click("#history-toggle").await;
+        app.wait_until(
+            "the history panel",
+            "return !document.getElementById('history-panel').hidden",
+        )
+        .await;
+        let off = all_on_screen(&app, ".history-bar > *").await;
+        assert!(
+            off.is_empty(),
+            "history bar off screen at 640x420 ({theme}): {off:?}"
+        );
+        app.screenshot(&format!("history-640-{theme}")).await;
+        app.click("#history-close").await;
+    }
+    app.set_size(1280, 800).await;
+    app.screenshot("columns-resized-1280-dark").await;
+    app.quit().await;
+}
+
+/// Waits until the element `css` has the keyboard focus.
+async fn wait_for_focus(app: &Desktop, css: &str) {
+    let css_json = serde_json::to_string(css).unwrap();
+    app.wait_until(
+        &format!("the focus on {css}"),
+        &format!("return document.activeElement === document.querySelector({css_json})"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyboard_only_walk_create_tag_search_history_restore_sign_in() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    wait_for_titles(&app, &["Plan"]).await;
+    // No clicks from here on: key actions only, to whatever has the focus.
+    let ctrl = |k: &str| format!("{}{k}{}", keys::CONTROL, keys::CONTROL);
+    let ctrl_shift = |k: &str| {
+        format!(
+            "{}{}{k}{}{}",
+            keys::CONTROL,
+            keys::SHIFT,
+            keys::SHIFT,
+            keys::CONTROL
+        )
+    };
+
+    // Create a note and write in it; a #tag in the text is a tag.
+    app.press_keys(&ctrl("n")).await;
+    wait_for_editor_focus(&app).await;
+    app.press_keys("Errands\nbuy stamps at the #post office")
+        .await;
+    // The plan was written on a clock ahead of this one: it stays first.
+    wait_for_titles(&app, &["Plan", "Errands"]).await;
+
+    // Tag it from the tag field.
+    app.press_keys(&ctrl_shift("t")).await;
+    wait_for_focus(&app, "#tag-input").await;
+    app.press_keys("weekend\n").await;
+    app.wait_until(
+        "the tag chip",
+        "return !!document.querySelector('#tags .tag[data-tag=\"weekend\"]')",
+    )
+    .await;
+    app.wait_until(
+        "both tags in the filter",
+        "const v = [...document.querySelectorAll('#tag-filter option')].map(o => o.value); \
+         return v.includes('weekend') && v.includes('post')",
+    )
+    .await;
+
+    // Search, with a typo, and Down to the first result.
+    app.press_keys(&ctrl("f")).await;
+    wait_for_focus(&app, "#search").await;
+    app.press_keys("paln").await;
+    wait_for_titles(&app, &["Plan"]).await;
+    app.press_keys(keys::DOWN).await;
+    app.wait_until(
+        "the plan open, the list focused",
+        "return window.__cairnEditorText() === 'Plan\\nstep one\\nstep two' \
+           && document.activeElement === document.getElementById('note-list')",
+    )
+    .await;
+    app.screenshot("keyboard-search").await;
+
+    // History: one sitting back, then Restore (Tab to it, Enter).
+    app.press_keys(&ctrl_shift("h")).await;
+    wait_for_focus(&app, "#history-slider").await;
+    app.press_keys(keys::LEFT).await;
+    app.wait_until(
+        "the preview of the sitting before",
+        "return document.getElementById('history-preview').dataset.changed === 'true'",
+    )
+    .await;
+    app.press_keys(keys::TAB).await;
+    wait_for_focus(&app, "#history-restore").await;
+    app.screenshot("keyboard-history").await;
+    app.press_keys(keys::ENTER).await;
+    wait_for_editor(&app, "Plan\nstep one").await;
+
+    // Sign-in: the account dialog, the focus inside it, Escape closes it.
+    app.press_keys(&ctrl(",")).await;
+    wait_for_account_loaded(&app).await;
+    app.wait_until(
+        "the focus in the sign-in dialog",
+        "return document.getElementById('account-dialog').open \
+           && document.getElementById('account-dialog').contains(document.activeElement) \
+           && !document.getElementById('signed-out').hidden",
+    )
+    .await;
+    // Tab reaches the service field.
+    for _ in 0..4 {
+        if app.js("return document.activeElement.id").await == Value::String("signin-url".into()) {
+            break;
+        }
+        app.press_keys(keys::TAB).await;
+    }
+    wait_for_focus(&app, "#signin-url").await;
+    app.screenshot("keyboard-sign-in").await;
+    app.press_keys(keys::ESCAPE).await;
+    app.wait_until(
+        "the dialog closed",
+        "return !document.getElementById('account-dialog').open",
+    )
+    .await;
+    app.quit().await;
+}

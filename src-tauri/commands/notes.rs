@@ -1,6 +1,6 @@
 //! Notes: list, search, open, create, edit, tag, pin, trash, delete.
 
-use cairn_core::{EditOutcome, ListQuery, Note, NoteSummary, Splice};
+use cairn_core::{EditOutcome, ListQuery, Note, NoteSummary, SearchResults, Splice};
 use tauri::State;
 
 use crate::error::{AppError, AppResult};
@@ -47,11 +47,15 @@ pub async fn notes_list(
 pub async fn notes_search(
     state: State<'_, AppState>,
     query: String,
+    trashed: bool,
     limit: usize,
-) -> AppResult<Vec<NoteSummary>> {
+) -> AppResult<SearchResults> {
     let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
     state
-        .with_store(move |s| s.search(&query, limit).map_err(AppError::from))
+        .with_store(move |s| {
+            s.search_notes(&query, trashed, limit)
+                .map_err(AppError::from)
+        })
         .await
 }
 

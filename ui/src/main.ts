@@ -19,6 +19,7 @@ import { QuickSwitcher } from "./quick_switcher";
 import { BacklinksPanel } from "./backlinks_panel";
 import { Transfer } from "./transfer";
 import type { NoteLink } from "./md/link_at";
+import { AppearanceSettings } from "./appearance";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -78,6 +79,7 @@ class App {
     },
     (link) => void this.follow(link),
   );
+  readonly appearance = new AppearanceSettings((dark) => this.editor.setDark(dark));
   readonly tree = new NotebookTreeView(byId("notebook-tree"), {
     select: (place) => void this.setPlace(place),
     moveNote: (id, notebook) => void this.moveNote(id, notebook),
@@ -108,17 +110,19 @@ class App {
 
   async start(): Promise<void> {
     initToast();
+    await this.appearance.load().catch(showError);
     this.search.addEventListener("input", () => {
       this.query = this.search.value.trim();
       void this.filter();
     });
     this.search.addEventListener("keydown", (e) => {
+      // The first result, whichever note is open.
       if (e.key === "ArrowDown") {
         e.preventDefault();
         byId("note-list").focus();
-        this.list.step(1);
+        this.list.openFirst();
       } else if (e.key === "Enter") {
-        this.list.step(1);
+        this.list.openFirst();
         this.editor.focus();
       }
     });
@@ -333,15 +337,8 @@ class App {
   async filter(measure = true): Promise<void> {
     const done = measure ? begin("filter-list") : null;
     ++this.filterSeq;
-    if (!this.query || this.trashedView) {
-      let items = this.all;
-      if (this.query) {
-        // The store's full-text index covers live notes; the trash is small
-        // enough to filter by title and excerpt here.
-        const q = this.query.toLowerCase();
-        items = items.filter((n) => n.title.toLowerCase().includes(q) || n.excerpt.toLowerCase().includes(q));
-      }
-      this.show(items, done);
+    if (!this.query) {
+      this.show(this.all, done);
       return;
     }
     this.searchDone = done;
@@ -352,12 +349,12 @@ class App {
         const asked = this.filterSeq;
         let items: NoteSummary[];
         try {
-          items = await api.searchNotes(this.query, SEARCH_FIRST);
+          items = await this.searched(SEARCH_FIRST);
           if (this.filterSeq === asked && items.length === SEARCH_FIRST) {
             // The first screenful now; the measurement ends with it.
             this.show(items, this.searchDone);
             this.searchDone = null;
-            items = await api.searchNotes(this.query, SEARCH_LIMIT);
+            items = await this.searched(SEARCH_LIMIT);
           }
         } catch (e) {
           showError(e);
@@ -369,12 +366,22 @@ class App {
         }
         // Something newer happened. If it was a local filter it has been
         // shown already; if it was a search, ask for the newest query.
-        if (!this.query || this.trashedView) return;
+        if (!this.query) return;
       }
     } finally {
       this.searchInFlight = false;
     }
   }
+
+  /** The search's rows, each with the passage it matched as its excerpt. */
+  private async searched(limit: number): Promise<NoteSummary[]> {
+    const found = await api.searchNotes(this.query, this.trashedView, limit);
+    this.found = found;
+    return found.hits.map((h) => ({ ...h.note, excerpt: h.snippet }));
+  }
+
+  /** What the last search matched: its words to mark, and whether typos were forgiven. */
+  private found = { terms: [] as string[], fuzzy: false };
 
   private searchInFlight = false;
   private searchDone: ((detail?: Record<string, number | string>) => number) | null = null;
@@ -383,13 +390,16 @@ class App {
     const items = this.tag ? found.filter((n) => n.tags.includes(this.tag)) : found;
     // Search looks through every notebook; each result says where it is.
     this.list.setPaths(this.query && !this.trashedView ? (id) => this.pathOfNote(id) : null);
+    const terms = this.query ? this.found.terms : [];
+    this.list.setTerms(terms);
+    this.editor.setFound(terms);
     this.list.set(items);
     if (this.query && !this.trashedView) void this.askPlaces(items);
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
     status.textContent =
-      this.query && items.length === 0
-        ? `Nothing found for “${this.query}”`
+      this.query && this.found.fuzzy && items.length > 0
+        ? `Close spellings included · ${items.length} of ${this.all.length}`
         : this.query || this.tag
           ? `${items.length} of ${this.all.length}`
           : this.trashedView && items.length === 0
@@ -397,6 +407,9 @@ class App {
             : `${items.length} ${items.length === 1 ? "note" : "notes"}`;
     byId("trash-actions").hidden = !this.trashedView || this.all.length === 0;
     byId("first-note").hidden = this.trashedView || this.all.length > 0 || !!this.query;
+    const nothing = byId("list-empty");
+    nothing.hidden = !this.query || items.length > 0;
+    byId("list-empty-what").textContent = `Nothing found for “${this.query}”`;
     done?.({ shown: items.length, total: this.all.length, query: this.query });
   }
 
@@ -515,6 +528,7 @@ class App {
     byId("empty-state").hidden = true;
     byId("note-pane").hidden = false;
     this.editor.open(id, note.body, note.heads);
+    this.editor.setFound(this.query ? this.found.terms : [], true);
     this.showMeta(note);
     this.list.select(id);
     void this.backlinks.show(id);
@@ -732,6 +746,12 @@ class App {
     byId("editor").hidden = true;
     await this.history.open(id);
     if (!this.history.isOpen) this.showEditor();
+  }
+
+  /** The open note's tag field (the editor keeps Tab for indenting). */
+  focusTagInput(): void {
+    const input = byId<HTMLInputElement>("tag-input");
+    if (this.current && !input.disabled) input.focus();
   }
 
   focusSearch(): void {
