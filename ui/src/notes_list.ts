@@ -173,7 +173,7 @@ export class NotesList {
 
   /** What a row shows, as a string: equal strings draw equal rows. */
   private drawnKey(n: NoteSummary, i: number): string {
-    return JSON.stringify([n, i, n.id === this.selectedId, this.pathOf?.(n.id) ?? null]);
+    return JSON.stringify([n, i, n.id === this.selectedId, this.pathOf?.(n.id) ?? null, this.pattern?.source ?? null]);
   }
 
   private renderRow(n: NoteSummary, i: number): HTMLDivElement {
