@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backlinks;
+pub mod blob;
 pub mod clock;
 pub mod crypto;
 #[cfg(any(test, feature = "test-support"))]
@@ -46,6 +47,7 @@ pub mod testing;
 mod version_diff;
 
 pub use backlinks::{Backlink, ImportNote, Link};
+pub use blob::index_doc::BLOB_INDEX_DOC_ID;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};

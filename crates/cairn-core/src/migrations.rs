@@ -19,10 +19,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/0006_unrecorded_snapshot_slots.sql"),
     ),
+    (7, include_str!("../migrations/0007_attachments.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The first schema whose derived tables hold links and notebooks: a store
 /// migrated from before it has them filled from the documents at open.
