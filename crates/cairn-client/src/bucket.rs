@@ -263,6 +263,8 @@ mod tests {
             put: urls.clone(),
             get: urls,
             peers: Vec::new(),
+            blob_put: None,
+            blob_get: None,
         };
         (grant, format!("127.0.0.1:{port}"))
     }
