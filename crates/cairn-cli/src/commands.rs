@@ -1,6 +1,7 @@
 //! One module per group of subcommands.
 
 pub mod account;
+pub mod attachments;
 pub mod bench;
 mod bench_floor;
 mod bench_notebooks;

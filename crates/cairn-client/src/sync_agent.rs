@@ -17,6 +17,7 @@ use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
 use tokio::sync::Notify;
 
+use crate::blob_runner::{self, BlobOptions, BlobReport};
 use crate::bucket::Bucket;
 use crate::events::StreamItem;
 use crate::round_runner::{self, RunnerError};
@@ -75,6 +76,9 @@ pub struct SyncAgent {
     plaintext_allowed: bool,
     /// One HTTP client for every round, so connections are reused.
     bucket: Bucket,
+    blob_options: BlobOptions,
+    /// What the last round moved of attachments.
+    last_blobs: BlobReport,
 }
 
 impl SyncAgent {
@@ -107,6 +111,8 @@ impl SyncAgent {
             encrypted,
             plaintext_allowed: false,
             bucket: Bucket::new().map_err(|e| AgentError::Task(e.to_string()))?,
+            blob_options: BlobOptions::default(),
+            last_blobs: BlobReport::default(),
         })
     }
 
@@ -115,6 +121,16 @@ impl SyncAgent {
     pub fn allow_plaintext_for_benchmarks(mut self) -> Self {
         self.plaintext_allowed = true;
         self
+    }
+
+    /// Attachments up to this many bytes download without being asked.
+    pub fn set_background_limit(&mut self, bytes: u64) {
+        self.blob_options.background_limit = bytes;
+    }
+
+    /// What the last round moved of attachments, and what failed.
+    pub fn blob_report(&self) -> &BlobReport {
+        &self.last_blobs
     }
 
     pub fn device_id(&self) -> &DeviceId {
@@ -189,13 +205,43 @@ impl SyncAgent {
             return Err(AgentError::Key(crate::encryption::KeyError::SecretNeeded));
         }
         let grant = self.usable_grant().await?;
+        let mut blobs = BlobReport::default();
+        // Attachments first, so the publish carries where their chunks are.
+        blob_runner::upload(
+            self.store.clone(),
+            self.bucket.clone(),
+            Arc::new(grant.clone()),
+            &mut blobs,
+        )
+        .await?;
         let mut report = self.run_with(grant).await?;
-        if report.needs_sign_in() {
+        if report.needs_sign_in() || blobs.needs_sign_in {
             // Perhaps only the grant aged out: one new grant, one more try.
             self.refresh_grant().await?;
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
+            if blobs.needs_sign_in {
+                blobs = BlobReport::default();
+                blob_runner::upload(
+                    self.store.clone(),
+                    self.bucket.clone(),
+                    Arc::new(grant.clone()),
+                    &mut blobs,
+                )
+                .await?;
+            }
             report = self.run_with(grant).await?;
         }
+        if let Some(grant) = self.grant.clone() {
+            blob_runner::download_and_collect(
+                self.store.clone(),
+                self.bucket.clone(),
+                Arc::new(grant),
+                self.blob_options,
+                &mut blobs,
+            )
+            .await?;
+        }
+        self.last_blobs = blobs;
         if let Some(seq) = report.published {
             // Best effort: peers also poll, so a lost notification only
             // delays them.

@@ -245,7 +245,7 @@ impl Store {
         let mut written = 0u64;
         for c in &chunks {
             let bytes = files.read(&c.id)?;
-            if bytes.len() != c.len as usize || ChunkId::of(&keys, &bytes) != c.id {
+            if bytes.len() != c.len as usize || !names(&keys, &bytes, &c.id) {
                 return Err(BlobError::Altered {
                     chunk: c.id.to_hex(),
                     reason: "the copy on this device does not match its id".into(),
@@ -287,6 +287,12 @@ impl Store {
             .optional()
             .map_err(sql_err("reading an attachment", &self.path))
     }
+}
+
+/// Whether `id` names `bytes`: under this account's keys, or under the
+/// public ones a chunk attached before the device had the content key got.
+pub(crate) fn names(keys: &BlobKeys, bytes: &[u8], id: &ChunkId) -> bool {
+    ChunkId::of(keys, bytes) == *id || ChunkId::of(&BlobKeys::derive(None), bytes) == *id
 }
 
 /// Rewrites the attachment rows of one note from its state (inside the

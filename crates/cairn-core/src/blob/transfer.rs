@@ -69,7 +69,7 @@ pub fn seal_slot(
     let mut body = Vec::with_capacity(upload.sealed_size() as usize);
     for (id, len) in &upload.chunks {
         let plain = files.read(id)?;
-        if plain.len() != *len as usize || ChunkId::of(keys, &plain) != *id {
+        if plain.len() != *len as usize || !crate::blob::attach::names(keys, &plain, id) {
             return Err(crate::blob::BlobError::Altered {
                 chunk: id.to_hex(),
                 reason: "the copy on this device does not match its id".into(),
