@@ -205,42 +205,45 @@ impl SyncAgent {
             return Err(AgentError::Key(crate::encryption::KeyError::SecretNeeded));
         }
         let grant = self.usable_grant().await?;
-        let mut blobs = BlobReport::default();
-        // Attachments first, so the publish carries where their chunks are.
-        blob_runner::upload(
-            self.store.clone(),
-            self.bucket.clone(),
-            Arc::new(grant.clone()),
-            &mut blobs,
-        )
-        .await?;
         let mut report = self.run_with(grant).await?;
-        if report.needs_sign_in() || blobs.needs_sign_in {
+        if report.needs_sign_in() {
             // Perhaps only the grant aged out: one new grant, one more try.
             self.refresh_grant().await?;
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
-            if blobs.needs_sign_in {
-                blobs = BlobReport::default();
-                blob_runner::upload(
-                    self.store.clone(),
-                    self.bucket.clone(),
-                    Arc::new(grant.clone()),
-                    &mut blobs,
-                )
-                .await?;
-            }
             report = self.run_with(grant).await?;
         }
-        if let Some(grant) = self.grant.clone() {
-            blob_runner::download_and_collect(
-                self.store.clone(),
-                self.bucket.clone(),
-                Arc::new(grant),
-                self.blob_options,
-                &mut blobs,
-            )
-            .await?;
+        let grant = Arc::new(self.grant.clone().ok_or(AgentError::NotSignedIn)?);
+        // Attachments after the read, so chunks a peer already uploaded
+        // (the same file attached there) are not uploaded again; then one
+        // more publish carries where the new chunks are.
+        let mut blobs = BlobReport::default();
+        blob_runner::upload(
+            self.store.clone(),
+            self.bucket.clone(),
+            grant.clone(),
+            &mut blobs,
+        )
+        .await?;
+        if blobs.slots_uploaded > 0 {
+            let again = self.run_with(Grant::clone(&grant)).await?;
+            report.published = again.published.or(report.published);
+            report.wrote_snapshot |= again.wrote_snapshot;
+            report.requests += again.requests;
+            report.publish_requests += again.publish_requests;
+            report.bytes_up += again.bytes_up;
+            report.bytes_down += again.bytes_down;
+            if again.publish_error.is_some() {
+                report.publish_error = again.publish_error;
+            }
         }
+        blob_runner::download_and_collect(
+            self.store.clone(),
+            self.bucket.clone(),
+            grant,
+            self.blob_options,
+            &mut blobs,
+        )
+        .await?;
         self.last_blobs = blobs;
         if let Some(seq) = report.published {
             // Best effort: peers also poll, so a lost notification only
