@@ -380,27 +380,34 @@ impl Store {
             .map_err(&e)?;
         let next_seq = self.sync_self(me)?.seq + 1;
         let me_owned = me.to_owned();
-        self.edit_blob_index(
-            |d| index_doc::remove_entries(d, &unused_entries),
-            |s| {
-                // Live slots of mine that no longer hold an indexed chunk.
-                s.conn
-                    .execute(
-                        "INSERT OR IGNORE INTO blob_slot_freed(slot, after_seq)
-                         SELECT slot, ?2 FROM blob_slot WHERE live = 1 AND slot NOT IN
-                           (SELECT slot FROM blob_location WHERE device = ?1)",
-                        params![me_owned, next_seq as i64],
-                    )
-                    .map_err(sql_err("collecting unused attachments", &path))?;
-                s.conn
-                    .execute(
-                        "UPDATE blob_slot SET live = 0 WHERE slot IN (SELECT slot FROM blob_slot_freed)",
-                        [],
-                    )
-                    .map_err(sql_err("collecting unused attachments", &path))?;
-                Ok(())
-            },
-        )?;
+        let free_slots = |s: &mut Store| -> Result<()> {
+            // Live slots of mine that no longer hold an indexed chunk.
+            s.conn
+                .execute(
+                    "INSERT OR IGNORE INTO blob_slot_freed(slot, after_seq)
+                     SELECT slot, ?2 FROM blob_slot WHERE live = 1 AND slot NOT IN
+                       (SELECT slot FROM blob_location WHERE device = ?1)",
+                    params![me_owned, next_seq as i64],
+                )
+                .map_err(sql_err("collecting unused attachments", &path))?;
+            s.conn
+                .execute(
+                    "UPDATE blob_slot SET live = 0 WHERE slot IN (SELECT slot FROM blob_slot_freed)",
+                    [],
+                )
+                .map_err(sql_err("collecting unused attachments", &path))?;
+            Ok(())
+        };
+        if unused_entries.is_empty() {
+            // Nothing leaves the index (and a device that never attached
+            // anything never makes one).
+            free_slots(self)?;
+        } else {
+            self.edit_blob_index(
+                |d| index_doc::remove_entries(d, &unused_entries),
+                free_slots,
+            )?;
+        }
         let published = self.sync_self(me)?.seq;
         let peers = self.peer_states()?;
         let caught_up: Vec<i64> = self
