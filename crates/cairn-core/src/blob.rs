@@ -44,6 +44,7 @@
 pub mod attach;
 pub mod chunk_id;
 pub mod chunker;
+pub mod embeds;
 pub mod error;
 pub mod index_doc;
 pub mod keys;

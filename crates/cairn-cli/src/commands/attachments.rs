@@ -19,7 +19,7 @@ pub const MAX_ATTACHMENT_ENV: &str = "CAIRN_MAX_ATTACHMENT_BYTES";
 
 /// The store with the account's content key, so chunks are named and
 /// sealed under it (none when this device has not signed in).
-fn open_keyed(data_dir: &Path) -> Result<Store> {
+pub(crate) fn open_keyed(data_dir: &Path) -> Result<Store> {
     let mut store = open(data_dir)?;
     store.set_content_key(cairn_client::encryption::load_content_key(data_dir)?);
     Ok(store)

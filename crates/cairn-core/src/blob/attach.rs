@@ -140,14 +140,18 @@ impl Store {
     }
 
     /// Adds a stored attachment's record to a note, with a reference at the
-    /// end of the body when `append_reference`.
+    /// end of the body when `append_reference` (a person attaching: refused
+    /// for a note in the trash). Without, the body already refers to it
+    /// (an import, which may bring notes that are in the trash).
     pub fn add_attachment(
         &mut self,
         note_id: &str,
         record: &AttachmentRecord,
         append_reference: bool,
     ) -> Result<()> {
-        self.refuse_if_trashed(note_id)?;
+        if append_reference {
+            self.refuse_if_trashed(note_id)?;
+        }
         let text = reference(record);
         self.edit(note_id, |d| {
             d.put_attachment(record)?;
