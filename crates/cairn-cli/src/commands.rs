@@ -3,6 +3,7 @@
 pub mod account;
 pub mod attachments;
 pub mod bench;
+mod bench_attachments;
 mod bench_floor;
 mod bench_notebooks;
 mod bench_sync;

@@ -9,9 +9,11 @@
 //!   the files' sizes). Only after storage accepted it are the chunks'
 //!   locations recorded; a failed or interrupted PUT is simply packed and
 //!   sent again next time.
-//! - Downloads are Range GETs of single chunks, [`DOWNLOADS_IN_FLIGHT`] at
-//!   a time; each is opened and checked, then stored on its own, so an
-//!   interrupted download resumes with the chunks still missing. A chunk
+//! - Downloads are Range GETs, [`DOWNLOADS_IN_FLIGHT`] at a time, each of
+//!   a run of chunks that lie next to each other in one slot (up to
+//!   [`RANGE_MAX`] bytes: many small files in one request, a large file in
+//!   a few); each chunk is opened and checked, then stored on its own, so
+//!   an interrupted download resumes with the chunks still missing. A chunk
 //!   that does not open is refused (never stored or shown) and its
 //!   attachment says why.
 //! - Garbage collection runs after: slots whose chunks no note needs any
@@ -28,7 +30,48 @@ use tokio::task::JoinSet;
 use crate::bucket::Bucket;
 
 /// Range GETs in flight at once.
-pub const DOWNLOADS_IN_FLIGHT: usize = 8;
+pub const DOWNLOADS_IN_FLIGHT: usize = 2;
+/// The most bytes one Range GET asks for (memory: this times the GETs in
+/// flight, plus what is being opened).
+pub const RANGE_MAX: u64 = 8 * 1024 * 1024;
+
+/// Adjacent chunks of one slot, fetched with one Range GET.
+#[derive(Debug, Clone)]
+struct RangeGet {
+    chunks: Vec<ChunkDownload>,
+}
+
+impl RangeGet {
+    fn offset(&self) -> u64 {
+        self.chunks.first().map_or(0, |c| c.location.offset)
+    }
+
+    fn len(&self) -> u64 {
+        self.chunks.iter().map(|c| c.location.len).sum()
+    }
+}
+
+/// Groups `wanted` (sorted by device, slot and offset) into runs of
+/// adjacent chunks of one slot generation, each at most `RANGE_MAX` bytes.
+fn group(wanted: Vec<ChunkDownload>) -> Vec<RangeGet> {
+    let mut out: Vec<RangeGet> = Vec::new();
+    for c in wanted {
+        if let Some(last) = out.last_mut() {
+            if let Some(prev) = last.chunks.last() {
+                let adjacent = prev.location.device == c.location.device
+                    && prev.location.slot == c.location.slot
+                    && prev.location.generation == c.location.generation
+                    && prev.location.offset + prev.location.len == c.location.offset;
+                if adjacent && last.len() + c.location.len <= RANGE_MAX {
+                    last.chunks.push(c);
+                    continue;
+                }
+            }
+        }
+        out.push(RangeGet { chunks: vec![c] });
+    }
+    out
+}
 
 /// What one pass moved, and what went wrong.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,28 +180,23 @@ pub async fn download_and_collect(
         let s = lock_store(&store)?;
         (s.wanted_chunks(options.background_limit)?, s.blob_keys())
     };
-    let mut queue = wanted.into_iter();
-    let mut in_flight: JoinSet<(ChunkDownload, Result<Vec<u8>, TransportError>)> = JoinSet::new();
-    let start = |c: ChunkDownload, set: &mut JoinSet<_>| {
+    let mut queue = group(wanted).into_iter();
+    let mut in_flight: JoinSet<(RangeGet, Result<bytes::Bytes, TransportError>)> = JoinSet::new();
+    let start = |r: RangeGet, set: &mut JoinSet<_>| {
         let (bucket, grant) = (bucket.clone(), grant.clone());
         set.spawn(async move {
+            let first = &r.chunks[0].location;
             let got = bucket
-                .get_blob_range(
-                    &grant,
-                    &c.location.device,
-                    c.location.slot,
-                    c.location.offset,
-                    c.location.len,
-                )
+                .get_blob_range(&grant, &first.device, first.slot, r.offset(), r.len())
                 .await;
-            (c, got)
+            (r, got)
         });
     };
-    for c in queue.by_ref().take(DOWNLOADS_IN_FLIGHT) {
-        start(c, &mut in_flight);
+    for r in queue.by_ref().take(DOWNLOADS_IN_FLIGHT) {
+        start(r, &mut in_flight);
     }
     while let Some(done) = in_flight.join_next().await {
-        let (chunk, got) = done.map_err(task_err)?;
+        let (range, got) = done.map_err(task_err)?;
         if let Some(next) = queue.next() {
             start(next, &mut in_flight);
         }
@@ -172,23 +210,37 @@ pub async fn download_and_collect(
         };
         report.bytes_down += sealed.len() as u64;
         let keys = keys.clone();
-        let opening = chunk.clone();
-        let opened = tokio::task::spawn_blocking(move || opening.open(&keys, &sealed))
-            .await
-            .map_err(task_err)?;
+        let chunks = range.chunks.clone();
+        let base = range.offset();
+        // Opening is CPU work: off the runtime's workers.
+        let opened = tokio::task::spawn_blocking(move || {
+            chunks
+                .into_iter()
+                .map(|c| {
+                    let at = (c.location.offset - base) as usize;
+                    let part = &sealed[at..at + c.location.len as usize];
+                    let result = c.open(&keys, part);
+                    (c, result)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(task_err)?;
         let mut s = lock_store(&store)?;
-        match opened {
-            Ok(plain) => {
-                s.store_downloaded_chunk(&chunk.id, &plain)?;
-                report.chunks_downloaded += 1;
-            }
-            Err(e) => {
-                let text = e.to_string();
-                s.set_chunk_error(&chunk.id, &text)?;
-                report.errors.push(format!(
-                    "an attachment from device {} was refused: {text}",
-                    chunk.location.device
-                ));
+        for (chunk, result) in opened {
+            match result {
+                Ok(plain) => {
+                    s.store_downloaded_chunk(&chunk.id, &plain)?;
+                    report.chunks_downloaded += 1;
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    s.set_chunk_error(&chunk.id, &text)?;
+                    report.errors.push(format!(
+                        "an attachment from device {} was refused: {text}",
+                        chunk.location.device
+                    ));
+                }
             }
         }
     }

@@ -204,7 +204,7 @@ impl Bucket {
         slot: BlobSlot,
         offset: u64,
         len: u64,
-    ) -> Result<Vec<u8>, TransportError> {
+    ) -> Result<bytes::Bytes, TransportError> {
         let url = Self::blob_url(grant, device, slot, false)?;
         let what = format!("reading {device}/{}", slot.relative());
         let range = format!("bytes={offset}-{}", offset + len.saturating_sub(1));
@@ -236,7 +236,7 @@ impl Bucket {
                         format!("{what}: got {} of {len} bytes", body.len()),
                     ));
                 }
-                Ok(body.to_vec())
+                Ok(body)
             }
         })
         .await

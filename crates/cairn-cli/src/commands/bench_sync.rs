@@ -19,9 +19,9 @@ use rand::{Rng, SeedableRng};
 use super::bench::{note_body, percentile, round2, Vocabulary};
 
 /// The dev service as a child process, killed when dropped.
-struct DevServer {
+pub(super) struct DevServer {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Drop for DevServer {
@@ -50,7 +50,7 @@ fn sibling_binary(name: &str) -> Result<PathBuf> {
     )
 }
 
-fn start_server(data: &Path) -> Result<DevServer> {
+pub(super) fn start_server(data: &Path) -> Result<DevServer> {
     let mut child = Command::new(sibling_binary("cairn-server")?)
         .args(["dev", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -76,7 +76,7 @@ fn start_server(data: &Path) -> Result<DevServer> {
 /// The passphrase of the benchmark's throwaway account.
 const PASSPHRASE: &str = "benchmark passphrase";
 
-fn cairn(args: &[&str]) -> Result<String> {
+pub(super) fn cairn(args: &[&str]) -> Result<String> {
     let exe = std::env::current_exe()?;
     let out = Command::new(exe)
         .args(args)
@@ -109,7 +109,7 @@ fn fill(dir: &Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> {
+pub(super) fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> {
     let store = Arc::new(Mutex::new(Store::open(dir)?));
     let creds = Box::new(FileCredentialStore::new(dir.join("credentials.json")));
     let session = Session::load(creds, Arc::new(SystemClock))?
