@@ -40,6 +40,7 @@ pub mod private_files;
 mod query;
 mod repair;
 mod replica;
+mod reserved_doc;
 mod store;
 pub mod sync;
 #[cfg(any(test, feature = "test-support"))]

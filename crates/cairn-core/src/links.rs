@@ -92,6 +92,13 @@ fn is_note_path(dest: &str) -> bool {
 /// Every link in `body`, in order.
 pub fn parse(body: &str) -> Vec<LinkSpan> {
     let mut out = Vec::new();
+    for_lines_outside_code_blocks(body, |line, start| parse_line(line, start, &mut out));
+    out
+}
+
+/// Calls `f` with each line of `body` (and its byte offset) that is not
+/// inside a fenced code block, nor a fence itself.
+pub(crate) fn for_lines_outside_code_blocks(body: &str, mut f: impl FnMut(&str, usize)) {
     let mut fence: Option<&str> = None;
     let mut line_start = 0;
     for line in body.split_inclusive('\n') {
@@ -106,12 +113,11 @@ pub fn parse(body: &str) -> Vec<LinkSpan> {
         match (fence, marker) {
             (None, Some(m)) => fence = Some(m),
             (Some(f), Some(m)) if f == m => fence = None,
-            (None, None) => parse_line(line, line_start, &mut out),
+            (None, None) => f(line, line_start),
             _ => {}
         }
         line_start += line.len();
     }
-    out
 }
 
 fn parse_line(line: &str, offset: usize, out: &mut Vec<LinkSpan>) {

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::bench::round2;
-use super::bench_sync::{agent, cairn, start_server};
+use super::bench_sync::{agent, cairn, login, start_server};
 
 const SMALLEST: f64 = 1_000.0;
 const LARGEST: f64 = 5_000_000.0;
@@ -70,17 +70,7 @@ pub fn run(files: usize, big_mb: u64) -> Result<serde_json::Value> {
         .to_string();
     let dirs: Vec<_> = (0..5).map(|i| tmp.path().join(format!("d{i}"))).collect();
     for (i, dir) in dirs.iter().enumerate() {
-        cairn(&[
-            "--data-dir",
-            &dir.to_string_lossy(),
-            "login",
-            "--server",
-            &server.url,
-            "--account-key",
-            &key,
-            "--name",
-            &format!("bench-{i}"),
-        ])?;
+        login(dir, &server.url, &key, &format!("bench-{i}"))?;
     }
     let sources = tmp.path().join("files");
     std::fs::create_dir_all(&sources)?;

@@ -89,6 +89,21 @@ pub(super) fn cairn(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Signs the device at `dir` in to the benchmark's account.
+pub(super) fn login(dir: &Path, server: &str, key: &str, name: &str) -> Result<String> {
+    cairn(&[
+        "--data-dir",
+        &dir.to_string_lossy(),
+        "login",
+        "--server",
+        server,
+        "--account-key",
+        key,
+        "--name",
+        name,
+    ])
+}
+
 fn fill(dir: &Path, n: usize) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(7);
     let w = Vocabulary::new(&mut rng);
@@ -141,21 +156,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         tmp.path().join("c"),
     );
     fill(&a_dir, n)?;
-    let login = |dir: &Path, name: &str| {
-        cairn(&[
-            "--data-dir",
-            &dir.to_string_lossy(),
-            "login",
-            "--server",
-            &server.url,
-            "--account-key",
-            &key,
-            "--name",
-            name,
-        ])
-    };
-    login(&a_dir, "bench-a")?;
-    login(&b_dir, "bench-b")?;
+    login(&a_dir, &server.url, &key, "bench-a")?;
+    login(&b_dir, &server.url, &key, "bench-b")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -210,7 +212,7 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
 
         // A third device joins: it reads both A's and B's snapshot, each
         // with every note.
-        login(&c_dir, "bench-c")?;
+        login(&c_dir, &server.url, &key, "bench-c")?;
         let (mut c, c_store) = agent(&c_dir, plaintext)?;
         let t = Instant::now();
         let boot_c = c.round().await?;
@@ -298,8 +300,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         // Idle rounds with four peers: B, C and two more devices that
         // never published. Their heads are read at once, so the round
         // should take about as long as with one.
-        login(&tmp.path().join("d"), "bench-d")?;
-        login(&tmp.path().join("e"), "bench-e")?;
+        login(&tmp.path().join("d"), &server.url, &key, "bench-d")?;
+        login(&tmp.path().join("e"), &server.url, &key, "bench-e")?;
         a.refresh_grant().await?;
         for _ in 0..10 {
             let r = a.round().await?;

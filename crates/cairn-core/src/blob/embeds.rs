@@ -35,19 +35,7 @@ fn is_file_target(t: &str) -> bool {
 /// Every file reference in `body`, in order.
 pub fn file_refs(body: &str) -> Vec<FileRef> {
     let mut out = Vec::new();
-    let mut fence: Option<&str> = None;
-    let mut at = 0;
-    for line in body.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let marker = ["```", "~~~"].into_iter().find(|m| trimmed.starts_with(m));
-        match (fence, marker) {
-            (None, Some(m)) => fence = Some(m),
-            (Some(f), Some(m)) if f == m => fence = None,
-            (None, None) => scan_line(line, at, &mut out),
-            _ => {}
-        }
-        at += line.len();
-    }
+    crate::links::for_lines_outside_code_blocks(body, |line, at| scan_line(line, at, &mut out));
     out
 }
 

@@ -16,8 +16,7 @@
 //! the same everywhere; both hold the same bytes.
 
 use automerge::{
-    transaction::{CommitOptions, Transactable},
-    AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+    transaction::Transactable, AutoCommit, ChangeHash, ObjId, ReadDoc, ScalarValue, Value,
 };
 
 use crate::error::{CoreError, Result};
@@ -38,24 +37,11 @@ fn err(source: automerge::AutomergeError) -> CoreError {
 
 /// The index document as every device first makes it.
 pub(crate) fn genesis(actor: &[u8]) -> Result<NoteDoc> {
-    let mut doc = NoteDoc::create(BLOB_INDEX_DOC_ID, GENESIS_ACTOR, "", 0)?;
-    let d = doc.doc_mut();
-    d.put(ROOT, "kind", "blobs").map_err(err)?;
-    d.put_object(ROOT, "chunks", ObjType::Map).map_err(err)?;
-    d.commit_with(CommitOptions::default().with_time(0));
-    d.set_actor(automerge::ActorId::from(actor));
-    Ok(doc)
+    crate::reserved_doc::genesis(BLOB_INDEX_DOC_ID, GENESIS_ACTOR, actor, "blobs", "chunks")
 }
 
 fn chunks_obj(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Option<ObjId> {
-    let got = match heads {
-        Some(h) => doc.get_at(ROOT, "chunks", h),
-        None => doc.get(ROOT, "chunks"),
-    };
-    match got {
-        Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
-        _ => None,
-    }
+    crate::reserved_doc::root_map(doc, "chunks", heads)
 }
 
 /// Every (chunk id, location) entry as stored, not yet checked. Empty for

@@ -126,17 +126,7 @@ fn slot_of(n: i64) -> Option<BlobSlot> {
 impl Store {
     /// Makes sure the blob index document exists here.
     pub(crate) fn ensure_blob_index(&mut self) -> Result<()> {
-        if self.doc_exists(BLOB_INDEX_DOC_ID)? {
-            return Ok(());
-        }
-        let mut doc = index_doc::genesis(&self.actor)?;
-        let snapshot = doc.save();
-        let state = doc.state(None)?;
-        self.in_tx(&[BLOB_INDEX_DOC_ID], |s| {
-            s.insert_doc(BLOB_INDEX_DOC_ID, &snapshot, &state, Origin::Local)
-        })?;
-        self.cache.insert(doc);
-        Ok(())
+        self.ensure_reserved(BLOB_INDEX_DOC_ID, index_doc::genesis)
     }
 
     fn edit_blob_index(
