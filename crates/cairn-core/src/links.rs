@@ -120,20 +120,26 @@ pub(crate) fn for_lines_outside_code_blocks(body: &str, mut f: impl FnMut(&str, 
     }
 }
 
+/// Where the inline code span opened by the backticks at `i` ends: the
+/// same run of backticks closes it (unclosed, only the run is skipped).
+pub(crate) fn past_inline_code(line: &str, i: usize) -> usize {
+    let run = line.as_bytes()[i..]
+        .iter()
+        .take_while(|c| **c == b'`')
+        .count();
+    let ticks = &line[i..i + run];
+    match line[i + run..].find(ticks) {
+        Some(close) => i + run + close + run,
+        None => i + run,
+    }
+}
+
 fn parse_line(line: &str, offset: usize, out: &mut Vec<LinkSpan>) {
     let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'`' => {
-                // Skip an inline code span: the same run of backticks closes it.
-                let run = b[i..].iter().take_while(|c| **c == b'`').count();
-                let ticks = &line[i..i + run];
-                match line[i + run..].find(ticks) {
-                    Some(close) => i += run + close + run,
-                    None => i += run,
-                }
-            }
+            b'`' => i = past_inline_code(line, i),
             b'[' if b.get(i + 1) == Some(&b'[') => match line[i + 2..].find("]]") {
                 Some(close) => {
                     let inner = &line[i + 2..i + 2 + close];

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::bench::round2;
-use super::bench_sync::{agent, cairn, login, start_server};
+use super::bench_sync::{agent, create_account, login, start_server};
 
 const SMALLEST: f64 = 1_000.0;
 const LARGEST: f64 = 5_000_000.0;
@@ -62,12 +62,7 @@ fn sizes(rng: &mut StdRng, files: usize, total: u64) -> Vec<u64> {
 pub fn run(files: usize, big_mb: u64) -> Result<serde_json::Value> {
     let tmp = tempfile::tempdir()?;
     let server = start_server(&tmp.path().join("server"))?;
-    let key = cairn(&["account", "create", "--server", &server.url])?
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let key = create_account(&server)?;
     let dirs: Vec<_> = (0..5).map(|i| tmp.path().join(format!("d{i}"))).collect();
     for (i, dir) in dirs.iter().enumerate() {
         login(dir, &server.url, &key, &format!("bench-{i}"))?;

@@ -89,6 +89,16 @@ pub(super) fn cairn(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A throwaway account on `server`; returns its account key.
+pub(super) fn create_account(server: &DevServer) -> Result<String> {
+    Ok(cairn(&["account", "create", "--server", &server.url])?
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string())
+}
+
 /// Signs the device at `dir` in to the benchmark's account.
 pub(super) fn login(dir: &Path, server: &str, key: &str, name: &str) -> Result<String> {
     cairn(&[
@@ -144,12 +154,7 @@ pub(super) fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex
 pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Value> {
     let tmp = tempfile::tempdir()?;
     let server = start_server(&tmp.path().join("server"))?;
-    let key = cairn(&["account", "create", "--server", &server.url])?
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let key = create_account(&server)?;
     let (a_dir, b_dir, c_dir) = (
         tmp.path().join("a"),
         tmp.path().join("b"),

@@ -44,15 +44,7 @@ fn scan_line(line: &str, offset: usize, out: &mut Vec<FileRef>) {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'`' => {
-                // Inline code: skip to the matching run of backticks.
-                let run = b[i..].iter().take_while(|c| **c == b'`').count();
-                let tick = "`".repeat(run);
-                match line[i + run..].find(&tick) {
-                    Some(end) => i += run + end + run,
-                    None => return,
-                }
-            }
+            b'`' => i = crate::links::past_inline_code(line, i),
             b'!' if line[i..].starts_with("![[") => {
                 if let Some(close) = line[i + 3..].find("]]") {
                     let inner = &line[i + 3..i + 3 + close];
