@@ -66,6 +66,8 @@ fn ui_bindings_are_generated_from_the_current_types() {
     }
     check.add::<cairn_core::Note>();
     check.add::<cairn_core::NoteSummary>();
+    check.add::<cairn_core::SearchHit>();
+    check.add::<cairn_core::SearchResults>();
     check.add::<cairn_core::Version>();
     check.add::<cairn_core::EditSession>();
     check.add::<cairn_core::DiffRun>();
@@ -95,6 +97,8 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<crate::commands::app::AppInfo>();
     check.add::<crate::commands::history::PastNote>();
     check.add::<crate::settings::Settings>();
+    check.add::<crate::appearance::Appearance>();
+    check.add::<crate::appearance::Theme>();
     check.add::<crate::startup::StartupProblem>();
     check.add::<crate::startup::RepairDone>();
     check.add::<CommandError>();

@@ -5,6 +5,7 @@
 // Prevents an extra console window on Windows in release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod appearance;
 #[cfg(test)]
 mod bindings;
 mod commands;
@@ -58,6 +59,7 @@ fn run() -> Result<(), AppError> {
             commands::notes::note_trash,
             commands::notes::note_restore,
             commands::notes::note_delete,
+            commands::notes::note_discard_if_blank,
             commands::notes::notes_empty_trash,
             commands::notebooks::notebooks_tree,
             commands::notebooks::notes_in_notebook,
@@ -94,6 +96,7 @@ fn run() -> Result<(), AppError> {
             commands::encryption::change_passphrase,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::settings::appearance_set,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| AppError::Tauri(Box::new(e)))

@@ -1,10 +1,11 @@
-//! The app's own settings (today: the service URL), a small JSON file in the
+//! The app's own settings (the service URL, how the window looks), a small JSON file in the
 //! data directory, replaced atomically so a crash never leaves half a file.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::appearance::Appearance;
 use crate::error::{AppError, AppResult};
 
 const FILE: &str = "settings.json";
@@ -17,6 +18,8 @@ pub struct Settings {
     pub service_url: String,
     /// Notebooks the sidebar shows collapsed (the rest are expanded).
     pub collapsed_notebooks: Vec<String>,
+    /// Theme, font size and column widths.
+    pub appearance: Appearance,
 }
 
 impl Settings {
@@ -94,6 +97,12 @@ mod tests {
         let s = Settings {
             service_url: " http://127.0.0.1:8787/ ".into(),
             collapsed_notebooks: vec!["nb1".into()],
+            appearance: Appearance {
+                theme: crate::appearance::Theme::Dark,
+                font_size: 18,
+                nav_width: Some(200),
+                list_width: None,
+            },
         }
         .validated()
         .unwrap();
@@ -101,6 +110,7 @@ mod tests {
         let loaded = Settings::load(dir.path()).unwrap();
         assert_eq!(loaded.service_url, "http://127.0.0.1:8787");
         assert_eq!(loaded.collapsed_notebooks, vec!["nb1".to_string()]);
+        assert_eq!(loaded.appearance, s.appearance);
     }
 
     /// Even under a umask that lets others read new files (this process's

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_client::{
-    AgentError, ClientError, Session, SignInReason, SyncAgent, SyncProblem, SyncState, WatchOptions,
+    AgentError, ClientError, Session, SignInReason, SyncAgent, SyncProblem, SyncState, WatchEvent,
+    WatchOptions,
 };
 use cairn_core::Store;
 use tauri::async_runtime::JoinHandle;
@@ -101,7 +102,18 @@ impl SyncTask {
             let peers_app = app.clone();
             let peers_status = status.clone();
             let result = agent
-                .watch(options, local_changes, |outcome| {
+                .watch(options, local_changes, |event| {
+                    let outcome = match event {
+                        WatchEvent::Round(outcome) => outcome,
+                        // A peer's live changes: the views hear of them;
+                        // the sync state stays as the last round left it.
+                        WatchEvent::LiveMerged { .. } => {
+                            if let Ok(mut s) = store.lock() {
+                                notifier.send(s.take_events());
+                            }
+                            return;
+                        }
+                    };
                     let (events, sync_status) = match store.lock() {
                         Ok(mut s) => {
                             let peers: Vec<String> = outcome

@@ -1325,6 +1325,20 @@ fn notebook_row(path: &str) -> String {
     format!(".nb-row[data-path=\"{path}\"]")
 }
 
+/// Copies a screenshot over the README's copy when asked to
+/// (`CAIRN_REFRESH_SCREENSHOTS=1`), so an ordinary run leaves the checkout
+/// as it was.
+fn refresh_readme_shot(shot: &Path, name: &str) {
+    if std::env::var_os("CAIRN_REFRESH_SCREENSHOTS").is_none() {
+        return;
+    }
+    let to = cairn_scenarios::desktop::workspace_root()
+        .join("docs/screenshots")
+        .join(name);
+    std::fs::copy(shot, &to)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", shot.display(), to.display()));
+}
+
 async fn wait_for_count(app: &Desktop, css: &str, count: usize) {
     app.wait_until(
         &format!("{css} to count {count}"),
@@ -1439,9 +1453,7 @@ async fn notebooks_links_and_live_preview_in_the_window() {
     )
     .await;
     let shot = app.screenshot("live-preview").await;
-    let readme_shot =
-        cairn_scenarios::desktop::workspace_root().join("docs/screenshots/live-preview.png");
-    std::fs::copy(&shot, &readme_shot).expect("copy the live preview screenshot");
+    refresh_readme_shot(&shot, "live-preview.png");
 
     // A click on a checkbox ticks the task, in the text and in the store.
     app.click(".cm-content input.cm-lp-task").await;
@@ -1592,9 +1604,7 @@ async fn notebooks_links_and_live_preview_in_the_window() {
     )
     .await;
     let shot = app.screenshot("small-window-notebooks").await;
-    let readme_shot = cairn_scenarios::desktop::workspace_root()
-        .join("docs/screenshots/notebooks-small-dark.png");
-    std::fs::copy(&shot, &readme_shot).expect("copy the small window screenshot");
+    refresh_readme_shot(&shot, "notebooks-small-dark.png");
     app.click(&notebook_row("Work")).await;
     app.wait_until(
         "the notebooks hidden again once one is chosen",
@@ -1701,5 +1711,889 @@ async fn typing_in_a_20_kb_note_with_live_preview_reports_keystroke_to_paint() {
         serde_json::to_vec_pretty(&report).unwrap(),
     )
     .expect("write typing-perf.json");
+    app.quit().await;
+}
+
+/// The small things of a first hour: a new note left empty does not stay
+/// behind as "Untitled", trashing offers Undo, a trashed note keeps its tags
+/// and pin as they were, and the trash can be emptied (two clicks).
+#[tokio::test]
+async fn empty_new_notes_go_trash_undoes_and_the_trash_empties() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    let rows = "return document.querySelectorAll('#note-list .note-row').length";
+
+    app.wait_until(
+        "the first-note button of an empty store",
+        "return !document.getElementById('first-note').hidden",
+    )
+    .await;
+    app.screenshot("24-first-note").await;
+    app.click("#first-note").await;
+    wait_for_editor_focus(&app).await;
+    // A second new note, with nothing typed into the first: one note.
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    app.wait_until("one row", &format!("{rows} === 1")).await;
+    type_in_editor(&app, "Keep me").await;
+    wait_for_titles(&app, &["Keep me"]).await;
+    // Another new note, left for the one typed into: the empty one goes.
+    app.click("#new-note").await;
+    wait_for_editor_focus(&app).await;
+    app.wait_until("two rows", &format!("{rows} === 2")).await;
+    let keep = app
+        .js("return [...document.querySelectorAll('.note-row')] \
+               .find(r => r.querySelector('.note-title').textContent === 'Keep me').dataset.id")
+        .await;
+    app.click(&format!(".note-row[data-id='{}']", keep.as_str().unwrap()))
+        .await;
+    app.wait_until(
+        "the empty note to go",
+        &format!("{rows} === 1 && document.querySelector('.note-title').textContent === 'Keep me'"),
+    )
+    .await;
+    wait_for_editor(&app, "Keep me").await;
+
+    // Trash, then Undo from the toast.
+    app.click("#trash").await;
+    app.wait_until(
+        "the toast's Undo",
+        "const t = document.getElementById('toast'); \
+         return !t.hidden && document.getElementById('toast-action')?.textContent === 'Undo'",
+    )
+    .await;
+    app.click("#toast-action").await;
+    wait_for_titles(&app, &["Keep me"]).await;
+    wait_for_editor(&app, "Keep me").await;
+
+    // In the trash, tags and pin are left alone; then the trash is emptied.
+    app.click("#trash").await;
+    app.click("#view-trash").await;
+    app.wait_until("the trashed note", &format!("{rows} === 1"))
+        .await;
+    app.click(".note-row").await;
+    app.wait_until(
+        "the trashed note's toolbar",
+        "return document.getElementById('pin').disabled \
+           && document.getElementById('tag-input').disabled \
+           && !document.getElementById('trash-actions').hidden",
+    )
+    .await;
+    app.click("#empty-trash").await;
+    app.wait_until(
+        "the second click asked for",
+        "return document.getElementById('empty-trash').textContent.startsWith('Click again')",
+    )
+    .await;
+    app.click("#empty-trash").await;
+    app.wait_until(
+        "an empty trash",
+        &format!(
+            "{rows} === 0 && document.getElementById('list-status').textContent === 'The trash is empty'"
+        ),
+    )
+    .await;
+    app.screenshot("25-trash-emptied").await;
+    app.quit().await;
+    // Nothing left behind in the store either: no empty note, no trash.
+    let store = Store::open(data.path()).unwrap();
+    assert!(store.list(&Default::default()).unwrap().is_empty());
+    let trash = cairn_core::ListQuery {
+        trashed: true,
+        ..Default::default()
+    };
+    assert!(store.list(&trash).unwrap().is_empty());
+}
+
+/// The editor's shortcuts from the keyboard alone: Ctrl+B, Ctrl+I, Ctrl+K
+/// (a note link) and Ctrl+L (a task, then ticked); Enter on a link follows
+/// it, making the note it names; Ctrl+Z takes back one shortcut at a time.
+#[tokio::test]
+async fn formatting_shortcuts_and_enter_on_a_link() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.wait_until(
+        "the app ready",
+        "return document.body.dataset.ready === 'true'",
+    )
+    .await;
+    app.press_keys(&format!("{}n{}", keys::CONTROL, keys::CONTROL))
+        .await;
+    wait_for_editor_focus(&app).await;
+    let ctrl = |k: &str| format!("{}{k}{}", keys::CONTROL, keys::CONTROL);
+
+    app.press_keys(&format!("Plan{}", keys::ENTER)).await;
+    app.press_keys(&format!("{}loud{} and ", ctrl("b"), keys::END))
+        .await;
+    app.press_keys(&format!("{}soft{}", ctrl("i"), keys::END))
+        .await;
+    wait_for_doc(
+        &app,
+        "bold and italic",
+        "doc === 'Plan\\n**loud** and *soft*'",
+    )
+    .await;
+
+    // Ctrl+L makes the line a task, and a second Ctrl+L ticks it.
+    app.press_keys(&format!("{}{}call the printer", keys::ENTER, ctrl("l")))
+        .await;
+    wait_for_doc(&app, "a task", "doc.endsWith('\\n- [ ] call the printer')").await;
+    app.press_keys(&ctrl("l")).await;
+    wait_for_doc(
+        &app,
+        "the task ticked",
+        "doc.endsWith('\\n- [x] call the printer')",
+    )
+    .await;
+    app.press_keys(&ctrl("z")).await;
+    wait_for_doc(
+        &app,
+        "the tick undone",
+        "doc.endsWith('\\n- [ ] call the printer')",
+    )
+    .await;
+
+    // Ctrl+K with nothing selected starts a note link, the cursor inside
+    // (typed on the line above the task, where Enter starts no list item).
+    app.press_keys(&format!(
+        "{}{}{}See {}Printer",
+        keys::UP,
+        keys::END,
+        keys::ENTER,
+        ctrl("k")
+    ))
+    .await;
+    wait_for_doc(
+        &app,
+        "the link typed",
+        "doc.endsWith('\\nSee [[Printer]]\\n- [ ] call the printer')",
+    )
+    .await;
+    app.wait_until(
+        "the link drawn as one to a missing note",
+        "const l = document.querySelector('.cm-content .cm-lp-wikilink'); return !!l && l.dataset.missing !== undefined",
+    )
+    .await;
+    // Enter inside the link follows it: "Printer" is made and opened.
+    app.press_keys(&format!("{}{}", keys::LEFT, keys::LEFT))
+        .await;
+    app.press_keys(keys::ENTER).await;
+    wait_for_doc(&app, "the Printer note", "doc === '# Printer\\n'").await;
+    app.wait_until(
+        "both notes listed",
+        "return [...document.querySelectorAll('.note-row .note-title')].map(t => t.textContent).sort().join() === 'Plan,Printer'",
+    )
+    .await;
+    app.screenshot("26-link-followed-by-enter").await;
+    app.quit().await;
+
+    let mut store = Store::open(data.path()).unwrap();
+    let ids: Vec<String> = store
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let bodies: Vec<String> = ids.iter().map(|id| store.get(id).unwrap().body).collect();
+    assert!(
+        bodies.contains(
+            &"Plan\n**loud** and *soft*\nSee [[Printer]]\n- [ ] call the printer".to_string()
+        ),
+        "{bodies:?}"
+    );
+}
+
+/// Keystroke in one window to paint in the other, with the app's default
+/// sync settings (publish after 2 s of quiet): the typing travels on the
+/// live lane. Every keystroke must arrive; the latencies are written to
+/// `tests/artifacts/live-typing.json` (CAIRN_BENCH_RELEASE=1: release build).
+#[tokio::test]
+async fn keystrokes_reach_the_other_window_live_with_default_settings() {
+    let _serial = SERIAL.lock().await;
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let key = cairn_client::ServiceClient::new(&url)
+        .unwrap()
+        .create_account()
+        .await
+        .unwrap()
+        .account_key;
+    let release = std::env::var_os("CAIRN_BENCH_RELEASE").is_some();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let launch = |dir: &Path| {
+        let mut l = Launch::new(dir);
+        l.release = release;
+        l
+    };
+    let a = Desktop::launch(launch(dirs[0].path())).await;
+    sign_in(&a, &url, &key).await;
+    close_dialog(&a).await;
+    wait_for_synced(&a).await;
+    let b = Desktop::launch(launch(dirs[1].path())).await;
+    sign_in(&b, &url, &key).await;
+    close_dialog(&b).await;
+    wait_for_synced(&b).await;
+
+    a.click("#new-note").await;
+    wait_for_editor_focus(&a).await;
+    type_in_editor(&a, "Live notes").await;
+    b.wait_until(
+        "the note in the second window",
+        "return [...document.querySelectorAll('.note-title')].some(t => t.textContent === 'Live notes')",
+    )
+    .await;
+    b.click(".note-row").await;
+    wait_for_editor(&b, "Live notes").await;
+
+    // Window A notes when each key goes down; window B when the text has
+    // grown by one more character and the frame showing it is painted.
+    // Both clocks are the machine's (performance.timeOrigin + now).
+    a.js(
+        "window.__keys = []; document.querySelector('.cm-content').addEventListener('keydown', \
+          () => window.__keys.push(performance.timeOrigin + performance.now()), true); return true",
+    )
+    .await;
+    b.js("window.__seen = []; const base = window.__cairnEditorText().length; \
+          new MutationObserver(() => { const n = window.__cairnEditorText().length - base; \
+            requestAnimationFrame(() => { const ch = new MessageChannel(); \
+              ch.port1.onmessage = () => window.__seen.push([n, performance.timeOrigin + performance.now()]); \
+              ch.port2.postMessage(null); }); }) \
+          .observe(document.querySelector('.cm-content'), { subtree: true, childList: true, characterData: true }); \
+          return true")
+        .await;
+    a.press_keys(&format!("{}{}", keys::CONTROL, keys::END))
+        .await;
+    a.press_keys(keys::CONTROL).await;
+    let typed = " typed in one window and read in the other".repeat(3);
+    app_type_paced(&a, &typed).await;
+    let want = format!("Live notes{typed}");
+    wait_for_editor(&b, &want).await;
+
+    let keys_at: Vec<f64> = serde_json::from_value(a.js("return window.__keys").await).unwrap();
+    let seen: Vec<(i64, f64)> = serde_json::from_value(b.js("return window.__seen").await).unwrap();
+    // The last keys are the typed text (Ctrl+End came before).
+    let n = typed.chars().count();
+    assert!(keys_at.len() >= n, "keystrokes noted: {}", keys_at.len());
+    let keys_at = &keys_at[keys_at.len() - n..];
+    // Keystroke i shows once the text has grown by i + 1.
+    let mut lat: Vec<f64> = keys_at
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let shown = seen
+                .iter()
+                .find(|(n, _)| *n > i as i64)
+                .map(|(_, t)| *t)
+                .expect("every keystroke shows in the other window");
+            (shown - at).max(0.0)
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    let report = serde_json::json!({
+        "bench": "keystroke_window_a_to_paint_window_b",
+        "build": if release { "release" } else { "debug" },
+        "settings": "defaults",
+        "keystrokes": lat.len(),
+        "key_gap_ms": 90,
+        "p50_ms": pct(0.5).round(),
+        "p99_ms": pct(0.99).round(),
+        "max_ms": lat.last().copied().unwrap_or_default().round(),
+        "target_p50_ms": 100,
+        "target_p99_ms": 250,
+    });
+    println!("{report}");
+    std::fs::write(
+        cairn_scenarios::desktop::artifacts_dir().join("live-typing.json"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    )
+    .expect("write live-typing.json");
+    b.screenshot("27-live-typing-arrived").await;
+    a.quit().await;
+    b.quit().await;
+}
+
+/// Types at a quick typist's pace, about eleven keys a second.
+async fn app_type_paced(app: &Desktop, text: &str) {
+    app.type_paced(text, Duration::from_millis(90)).await;
+}
+
+/// Opens the list's last note, whose text starts with `title`.
+async fn open_last_row(app: &Desktop, title: &str) {
+    app.click(".note-row:nth-last-child(1)").await;
+    app.wait_until(
+        &format!("{title} in the editor"),
+        &format!(
+            "return window.__cairnEditorText().startsWith({})",
+            serde_json::to_string(title).unwrap()
+        ),
+    )
+    .await;
+}
+
+/// A screenshot that the README shows too (docs/screenshots/`readme`,
+/// copied there only when asked; see `refresh_readme_shot`).
+async fn readme_screenshot(app: &Desktop, name: &str, readme: &str) {
+    let shot = app.screenshot(name).await;
+    refresh_readme_shot(&shot, readme);
+}
+
+/// Notes for the search and appearance tests, written through the core
+/// before the window opens.
+fn seed_search_notes(dir: &Path) {
+    let mut store = Store::open(dir).expect("open store");
+    for body in [
+        "Iceland trip\nWe walked along the frozen lake for hours, and at midnight we saw the aurora over the fjord.\n\n```rust\nfn main() { let x = 1; }\n```\nSee [[Packing list]] and [the map](https://example.org).",
+        "Weekly meeting\nAgenda: budget, hiring, the new office.",
+        "Groceries\nmilk, bread, eggs",
+    ] {
+        store.create_note(body).expect("note");
+    }
+    let old = store
+        .create_note("Old plans\nthe lighthouse project, dropped")
+        .expect("note");
+    store.trash(&old).expect("trash");
+}
+
+/// The contrast of an element's text with the background behind it (the
+/// first ancestor with an opaque one), as WCAG defines it.
+const CONTRAST: &str = "const lum = (c) => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const bgOf = (el) => { for (; el; el = el.parentElement) { const c = getComputedStyle(el).backgroundColor; const a = c.match(/[\\d.]+/g); if (a && (a.length < 4 || Number(a[3]) > 0.9)) return c; } return 'rgb(255, 255, 255)'; };
+    const contrast = (el) => { const a = lum(getComputedStyle(el).color), b = lum(bgOf(el)); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };";
+
+/// Contrast of the first element matching `css` (panics when none does).
+async fn contrast_of(app: &Desktop, css: &str) -> f64 {
+    let css_json = serde_json::to_string(css).unwrap();
+    app.js(&format!(
+        "{CONTRAST} const el = document.querySelector({css_json}); return el ? contrast(el) : -1"
+    ))
+    .await
+    .as_f64()
+    .unwrap_or_else(|| panic!("no contrast for {css}"))
+}
+
+#[tokio::test]
+async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    wait_for_titles(&app, &["Groceries", "Weekly meeting", "Iceland trip"]).await;
+
+    // Open another note first: Down from the search box must still open
+    // the first result, not the note after the open one.
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Groceries\nmilk, bread, eggs").await;
+
+    // A typo: the close spelling is found, marked in the list's passage.
+    app.type_into("#search", "aurroa").await;
+    wait_for_titles(&app, &["Iceland trip"]).await;
+    app.wait_until(
+        "the passage around the match, marked",
+        "const m = document.querySelector('.note-row .note-excerpt mark'); \
+         return !!m && m.textContent === 'aurora' \
+           && document.querySelector('.note-row .note-excerpt').textContent.includes('we saw the aurora over the fjord')",
+    )
+    .await;
+    assert!(app
+        .js("return document.getElementById('list-status').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("Close spellings"));
+    app.type_into("#search", keys::DOWN).await;
+    app.wait_until(
+        "Down to open the first result, its match marked in the note",
+        "return window.__cairnEditorText().startsWith('Iceland trip') \
+           && [...document.querySelectorAll('.cm-content .cm-found')].some(m => m.textContent === 'aurora') \
+           && document.activeElement === document.getElementById('note-list')",
+    )
+    .await;
+    app.wait_until(
+        "the open row selected, for screen readers too",
+        "const r = document.querySelector('.note-row.selected'); \
+         return !!r && r.getAttribute('aria-selected') === 'true' \
+           && document.getElementById('note-list').getAttribute('aria-activedescendant') === r.id",
+    )
+    .await;
+    readme_screenshot(&app, "search-typo-1280-light", "search.png").await;
+    app.set_size(640, 420).await;
+    app.screenshot("search-typo-640-light").await;
+    app.set_size(1280, 800).await;
+
+    // The second typo of the issue.
+    clear_search(&app).await;
+    app.type_into("#search", "meetng").await;
+    wait_for_titles(&app, &["Weekly meeting"]).await;
+
+    // Nothing at all: said so in the list, not a blank.
+    clear_search(&app).await;
+    app.type_into("#search", "zqxvjw").await;
+    app.wait_until(
+        "the nothing-found message",
+        "const e = document.getElementById('list-empty'); \
+         return !e.hidden && e.textContent.includes('Nothing found for “zqxvjw”') \
+           && document.querySelectorAll('.note-row').length === 0",
+    )
+    .await;
+    app.screenshot("search-nothing-found").await;
+
+    // The trash is searched by the same index, typos included.
+    clear_search(&app).await;
+    app.click("#view-trash").await;
+    wait_for_titles(&app, &["Old plans"]).await;
+    app.type_into("#search", "lighthuose").await;
+    wait_for_titles(&app, &["Old plans"]).await;
+    clear_search(&app).await;
+    app.type_into("#search", "zqxvjw").await;
+    wait_for_titles(&app, &[]).await;
+    clear_search(&app).await;
+    app.click("#view-notes").await;
+    wait_for_titles(&app, &["Groceries", "Weekly meeting", "Iceland trip"]).await;
+
+    // Dark and a larger text size, chosen in the settings dialog.
+    open_account(&app).await;
+    app.select("#theme-select", "dark").await;
+    app.select("#font-size-select", "20").await;
+    app.wait_until(
+        "the dark theme and the larger text",
+        "return document.documentElement.dataset.theme === 'dark' \
+           && getComputedStyle(document.body).backgroundColor === 'rgb(28, 29, 31)'",
+    )
+    .await;
+    app.screenshot("settings-dark-1280").await;
+    close_dialog(&app).await;
+    open_last_row(&app, "Iceland trip").await;
+    assert_eq!(
+        app.js("return getComputedStyle(document.querySelector('.cm-scroller')).fontSize")
+            .await,
+        Value::String("20px".into())
+    );
+    // The editor is dark too, and its links, code and find panel readable.
+    assert_eq!(
+        app.js("return getComputedStyle(document.querySelector('.cm-editor')).backgroundColor")
+            .await,
+        Value::String("rgb(28, 29, 31)".into())
+    );
+    app.click(".cm-content").await;
+    type_in_editor(
+        &app,
+        &format!(
+            "{}{}f{}{}",
+            keys::CONTROL,
+            keys::SHIFT,
+            keys::SHIFT,
+            keys::CONTROL
+        ),
+    )
+    .await;
+    app.wait_until(
+        "the find panel",
+        "return !!document.querySelector('.cm-panel.cm-search')",
+    )
+    .await;
+    for css in [
+        ".cm-lp-link",
+        ".cm-panel.cm-search label",
+        ".cm-panel.cm-search .cm-button",
+        ".cm-panel.cm-search .cm-textfield",
+        ".note-row.selected .note-excerpt",
+        ".note-row .note-date",
+    ] {
+        let ratio = contrast_of(&app, css).await;
+        assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in dark");
+    }
+    readme_screenshot(&app, "editor-dark-find-1280", "dark.png").await;
+    app.set_size(640, 420).await;
+    app.screenshot("editor-dark-find-640").await;
+    app.quit().await;
+
+    // Kept across a restart.
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.wait_until(
+        "the dark theme after a restart",
+        "return document.documentElement.dataset.theme === 'dark' \
+           && getComputedStyle(document.documentElement).getPropertyValue('--editor-font-size').trim() === '20px'",
+    )
+    .await;
+    // And back to light: the same checks hold there.
+    choose_theme(&app, "light").await;
+    assert_eq!(
+        app.js("return getComputedStyle(document.body).backgroundColor")
+            .await,
+        Value::String("rgb(255, 255, 255)".into())
+    );
+    close_dialog(&app).await;
+    open_last_row(&app, "Iceland trip").await;
+    for css in [
+        ".cm-lp-link",
+        ".note-row.selected .note-excerpt",
+        ".note-row .note-date",
+    ] {
+        let ratio = contrast_of(&app, css).await;
+        assert!(ratio >= 4.5, "{css} has contrast {ratio:.2} in light");
+    }
+    app.screenshot("editor-light-1280").await;
+    app.quit().await;
+}
+
+/// axe-core's serious and critical findings on the window as it is now,
+/// one line each (rule, what it asks, the first elements it names).
+/// axe.min.js comes from ui/node_modules (`npm ci --prefix ui`).
+async fn axe_findings(app: &Desktop, view: &str) -> Vec<String> {
+    let path =
+        cairn_scenarios::desktop::workspace_root().join("ui/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} (run npm ci --prefix ui): {e}", path.display()));
+    // As the script itself: the window's CSP forbids eval, not WebDriver.
+    if app.js("return !window.axe").await == Value::Bool(true) {
+        app.js(&format!("{source}\n;return !!window.axe")).await;
+    }
+    let found = app
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(
+               (r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                   + v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']').join('; '))),
+               (e) => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let found: Vec<String> = serde_json::from_value(found).expect("axe findings");
+    found.into_iter().map(|f| format!("{view}: {f}")).collect()
+}
+
+/// Sets the theme through the settings dialog, leaving the dialog open.
+async fn choose_theme(app: &Desktop, theme: &str) {
+    open_account(app).await;
+    app.select("#theme-select", theme).await;
+    app.wait_until(
+        &format!("the {theme} theme"),
+        &format!("return document.documentElement.dataset.theme === '{theme}'"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn axe_finds_nothing_serious_on_the_main_views_in_light_and_dark() {
+    let _serial = SERIAL.lock().await;
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    let mut findings = Vec::new();
+    for theme in ["light", "dark"] {
+        // Signed out, the dialog is the sign-in form with the settings.
+        choose_theme(&app, theme).await;
+        findings.extend(axe_findings(&app, &format!("sign-in and settings ({theme})")).await);
+        app.screenshot(&format!("a11y-sign-in-{theme}")).await;
+        close_dialog(&app).await;
+
+        // A search, with results marked, and a note open.
+        app.type_into("#search", "aurroa").await;
+        wait_for_titles(&app, &["Iceland trip"]).await;
+        app.type_into("#search", keys::DOWN).await;
+        app.wait_until(
+            "the first result open",
+            "return window.__cairnEditorText().startsWith('Iceland trip')",
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("search results and editor ({theme})")).await);
+        clear_search(&app).await;
+        wait_for_titles(
+            &app,
+            &["Plan", "Groceries", "Weekly meeting", "Iceland trip"],
+        )
+        .await;
+        app.click(".note-row").await;
+        wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+        findings.extend(axe_findings(&app, &format!("list and editor ({theme})")).await);
+
+        // History.
+        app.click("#history-toggle").await;
+        app.wait_until(
+            "the history panel",
+            "return !document.getElementById('history-panel').hidden \
+               && document.getElementById('history-preview').textContent.includes('step two')",
+        )
+        .await;
+        app.type_into("#history-slider", keys::LEFT).await;
+        app.wait_until(
+            "an earlier version",
+            "return document.getElementById('history-preview').dataset.changed === 'true'",
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("history ({theme})")).await);
+        app.screenshot(&format!("a11y-history-{theme}")).await;
+        app.click("#history-close").await;
+    }
+
+    // Signed in: the account view, in both themes.
+    open_sign_in_form(&app, &url).await;
+    app.click("#create-account-btn").await;
+    app.wait_until(
+        "the new account",
+        "return !document.getElementById('signed-in').hidden \
+           && document.getElementById('account-key').textContent.length > 20",
+    )
+    .await;
+    wait_for_account_loaded(&app).await;
+    app.wait_until(
+        "the devices",
+        "return document.querySelectorAll('#device-list li').length > 0",
+    )
+    .await;
+    for theme in ["dark", "light"] {
+        app.select("#theme-select", theme).await;
+        app.wait_until(
+            &format!("the {theme} theme"),
+            &format!("return document.documentElement.dataset.theme === '{theme}'"),
+        )
+        .await;
+        findings.extend(axe_findings(&app, &format!("account ({theme})")).await);
+        app.screenshot(&format!("a11y-account-{theme}")).await;
+    }
+    close_dialog(&app).await;
+    app.quit().await;
+    assert!(
+        findings.is_empty(),
+        "axe-core found {} serious or critical problems:\n{}",
+        findings.len(),
+        findings.join("\n")
+    );
+}
+
+/// Whether every element matching `css` that is shown lies wholly inside
+/// the window (reachable without a scrollbar the window lacks).
+async fn all_on_screen(app: &Desktop, css: &str) -> Vec<String> {
+    let css_json = serde_json::to_string(css).unwrap();
+    let off = app
+        .js(&format!(
+            "return [...document.querySelectorAll({css_json})]
+               .filter(e => e.getClientRects().length > 0)
+               .filter(e => {{ const r = e.getBoundingClientRect();
+                 return r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5; }})
+               .map(e => e.id || e.textContent.trim() || e.className)"
+        ))
+        .await;
+    serde_json::from_value(off).unwrap()
+}
+
+#[tokio::test]
+async fn columns_resize_and_stay_resized_and_everything_fits_at_640_by_420() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_search_notes(data.path());
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    let width = |id: &str| {
+        format!("return Math.round(document.getElementById('{id}').getBoundingClientRect().width)")
+    };
+    let list_before = app.js(&width("sidebar")).await.as_f64().unwrap();
+    let nav_before = app.js(&width("nav")).await.as_f64().unwrap();
+    app.drag_by("#list-resizer", 80.0).await;
+    app.drag_by("#nav-resizer", -40.0).await;
+    let list = app.js(&width("sidebar")).await.as_f64().unwrap();
+    let nav = app.js(&width("nav")).await.as_f64().unwrap();
+    assert!(
+        (list - list_before - 80.0).abs() <= 2.0,
+        "list {list_before} → {list}"
+    );
+    assert!(
+        (nav - nav_before + 40.0).abs() <= 2.0,
+        "notebooks {nav_before} → {nav}"
+    );
+    // The keyboard moves the edge too.
+    app.type_into("#list-resizer", keys::LEFT).await;
+    app.wait_until(
+        "the list 16 px narrower",
+        &format!("return Math.round(document.getElementById('sidebar').getBoundingClientRect().width) === {}", list - 16.0),
+    )
+    .await;
+    app.screenshot("columns-resized-1280-light").await;
+    app.quit().await;
+
+    // Kept across a restart.
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    app.wait_until(
+        "the widths chosen before",
+        &format!(
+            "return Math.round(document.getElementById('sidebar').getBoundingClientRect().width) === {} \
+               && Math.round(document.getElementById('nav').getBoundingClientRect().width) === {nav}",
+            list - 16.0
+        ),
+    )
+    .await;
+
+    // The smallest window: the note's toolbar, the history bar and the
+    // list's controls all on screen, in light and dark.
+    app.set_size(640, 420).await;
+    wait_for_titles(
+        &app,
+        &["Plan", "Groceries", "Weekly meeting", "Iceland trip"],
+    )
+    .await;
+    app.click(".note-row").await;
+    wait_for_editor(&app, "Plan\nstep one\nstep two").await;
+    for theme in ["light", "dark"] {
+        choose_theme(&app, theme).await;
+        app.screenshot(&format!("settings-640-{theme}")).await;
+        let off = all_on_screen(&app, "#account-dialog button, #account-dialog select").await;
+        // The dialog scrolls; its close button and the theme choice stay reachable.
+        assert!(
+            !off.iter().any(|o| o == "✕"),
+            "dialog close off screen: {off:?}"
+        );
+        close_dialog(&app).await;
+        let off = all_on_screen(
+            &app,
+            "#note-toolbar button, #note-toolbar input, .sidebar-top > *, .sidebar-bottom > *",
+        )
+        .await;
+        assert!(off.is_empty(), "off screen at 640x420 ({theme}): {off:?}");
+        app.screenshot(&format!("editor-640-{theme}")).await;
+        app.click("#history-toggle").await;
+        app.wait_until(
+            "the history panel",
+            "return !document.getElementById('history-panel').hidden",
+        )
+        .await;
+        let off = all_on_screen(&app, ".history-bar > *").await;
+        assert!(
+            off.is_empty(),
+            "history bar off screen at 640x420 ({theme}): {off:?}"
+        );
+        app.screenshot(&format!("history-640-{theme}")).await;
+        app.click("#history-close").await;
+    }
+    app.set_size(1280, 800).await;
+    app.screenshot("columns-resized-1280-dark").await;
+    app.quit().await;
+}
+
+/// Waits until the element `css` has the keyboard focus.
+async fn wait_for_focus(app: &Desktop, css: &str) {
+    let css_json = serde_json::to_string(css).unwrap();
+    app.wait_until(
+        &format!("the focus on {css}"),
+        &format!("return document.activeElement === document.querySelector({css_json})"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyboard_only_walk_create_tag_search_history_restore_sign_in() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    seed_three_sessions(data.path());
+    let app = Desktop::launch(Launch::new(data.path())).await;
+    app.set_size(1280, 800).await;
+    wait_for_titles(&app, &["Plan"]).await;
+    // No clicks from here on: key actions only, to whatever has the focus.
+    let ctrl = |k: &str| format!("{}{k}{}", keys::CONTROL, keys::CONTROL);
+    let ctrl_shift = |k: &str| {
+        format!(
+            "{}{}{k}{}{}",
+            keys::CONTROL,
+            keys::SHIFT,
+            keys::SHIFT,
+            keys::CONTROL
+        )
+    };
+
+    // Create a note and write in it; a #tag in the text is a tag.
+    app.press_keys(&ctrl("n")).await;
+    wait_for_editor_focus(&app).await;
+    app.press_keys("Errands\nbuy stamps at the #post office")
+        .await;
+    // The plan was written on a clock ahead of this one: it stays first.
+    wait_for_titles(&app, &["Plan", "Errands"]).await;
+
+    // Tag it from the tag field.
+    app.press_keys(&ctrl_shift("t")).await;
+    wait_for_focus(&app, "#tag-input").await;
+    app.press_keys("weekend\n").await;
+    app.wait_until(
+        "the tag chip",
+        "return !!document.querySelector('#tags .tag[data-tag=\"weekend\"]')",
+    )
+    .await;
+    app.wait_until(
+        "both tags in the filter",
+        "const v = [...document.querySelectorAll('#tag-filter option')].map(o => o.value); \
+         return v.includes('weekend') && v.includes('post')",
+    )
+    .await;
+
+    // Search, with a typo, and Down to the first result.
+    app.press_keys(&ctrl("f")).await;
+    wait_for_focus(&app, "#search").await;
+    app.press_keys("paln").await;
+    wait_for_titles(&app, &["Plan"]).await;
+    app.press_keys(keys::DOWN).await;
+    app.wait_until(
+        "the plan open, the list focused",
+        "return window.__cairnEditorText() === 'Plan\\nstep one\\nstep two' \
+           && document.activeElement === document.getElementById('note-list')",
+    )
+    .await;
+    app.screenshot("keyboard-search").await;
+
+    // History: one sitting back, then Restore (Tab to it, Enter).
+    app.press_keys(&ctrl_shift("h")).await;
+    wait_for_focus(&app, "#history-slider").await;
+    app.press_keys(keys::LEFT).await;
+    app.wait_until(
+        "the preview of the sitting before",
+        "return document.getElementById('history-preview').dataset.changed === 'true'",
+    )
+    .await;
+    app.press_keys(keys::TAB).await;
+    wait_for_focus(&app, "#history-restore").await;
+    app.screenshot("keyboard-history").await;
+    app.press_keys(keys::ENTER).await;
+    wait_for_editor(&app, "Plan\nstep one").await;
+
+    // Sign-in: the account dialog, the focus inside it, Escape closes it.
+    app.press_keys(&ctrl(",")).await;
+    wait_for_account_loaded(&app).await;
+    app.wait_until(
+        "the focus in the sign-in dialog",
+        "return document.getElementById('account-dialog').open \
+           && document.getElementById('account-dialog').contains(document.activeElement) \
+           && !document.getElementById('signed-out').hidden",
+    )
+    .await;
+    // Tab reaches the service field.
+    for _ in 0..4 {
+        if app.js("return document.activeElement.id").await == Value::String("signin-url".into()) {
+            break;
+        }
+        app.press_keys(keys::TAB).await;
+    }
+    wait_for_focus(&app, "#signin-url").await;
+    app.screenshot("keyboard-sign-in").await;
+    app.press_keys(keys::ESCAPE).await;
+    app.wait_until(
+        "the dialog closed",
+        "return !document.getElementById('account-dialog').open",
+    )
+    .await;
     app.quit().await;
 }

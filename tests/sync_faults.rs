@@ -2,7 +2,8 @@
 //! S3 server: a proxy that answers 5xx, stalls past the client's timeout,
 //! cuts bodies short and drops connections; and a device killed with
 //! SIGKILL in the middle of publishing, again and again. Both end
-//! converged with nothing lost.
+//! converged with nothing lost. The same proxy, holding every request,
+//! shows that a round asks its peers' heads at once.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -178,4 +179,37 @@ fn a_device_killed_while_publishing_loses_nothing() {
     for (id, body) in &created {
         assert_eq!(&view[id].body, body, "note {id} differs");
     }
+}
+
+/// An idle round asks every peer's head at once, so four peers cost about
+/// what one does. The proxy holds each request for a second: requests sent
+/// one after another would never meet there.
+#[test]
+fn an_idle_round_asks_every_peers_head_at_once() {
+    let cloud = Cloud::start_with(CloudOptions {
+        proxy_seed: Some(7),
+        ..CloudOptions::default()
+    });
+    let proxy = cloud.proxy();
+    let devices: Vec<Device> = (0..5).map(|i| Device::new(&format!("peer{i}"))).collect();
+    let all: Vec<&Device> = devices.iter().collect();
+    let key = cloud.create_account(devices[0].dir());
+    for (i, d) in devices.iter().enumerate() {
+        d.login(&cloud, &key);
+        d.ok(&["new", &format!("note {i}")]);
+    }
+    let mut rng = StdRng::seed_from_u64(7);
+    settle(&all, &mut rng, 6);
+
+    proxy.set_hold(Duration::from_secs(1));
+    proxy.take_most_in_flight();
+    let idle = devices[0].sync_ok();
+    proxy.set_hold(Duration::ZERO);
+    assert!(idle.up_to_date(), "the round was not idle");
+    assert_eq!(idle.requests(), Some(4), "one head request per peer");
+    assert_eq!(
+        proxy.take_most_in_flight(),
+        4,
+        "the four heads were not asked at once"
+    );
 }

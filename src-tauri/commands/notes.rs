@@ -1,6 +1,6 @@
 //! Notes: list, search, open, create, edit, tag, pin, trash, delete.
 
-use cairn_core::{EditOutcome, ListQuery, Note, NoteSummary, Splice};
+use cairn_core::{EditOutcome, ListQuery, Note, NoteSummary, SearchResults, Splice};
 use tauri::State;
 
 use crate::error::{AppError, AppResult};
@@ -47,11 +47,15 @@ pub async fn notes_list(
 pub async fn notes_search(
     state: State<'_, AppState>,
     query: String,
+    trashed: bool,
     limit: usize,
-) -> AppResult<Vec<NoteSummary>> {
+) -> AppResult<SearchResults> {
     let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
     state
-        .with_store(move |s| s.search(&query, limit).map_err(AppError::from))
+        .with_store(move |s| {
+            s.search_notes(&query, trashed, limit)
+                .map_err(AppError::from)
+        })
         .await
 }
 
@@ -182,6 +186,16 @@ pub async fn note_delete(state: State<'_, AppState>, id: String) -> AppResult<()
             s.delete(&id)?;
             Ok(())
         })
+        .await
+}
+
+/// Deletes the note if nothing was ever put into it (a new note left as
+/// it was); returns whether it went.
+#[tauri::command]
+pub async fn note_discard_if_blank(state: State<'_, AppState>, id: String) -> AppResult<bool> {
+    validate_id(&id)?;
+    state
+        .with_store(move |s| s.discard_if_blank(&id).map_err(AppError::from))
         .await
 }
 

@@ -2,6 +2,7 @@
 
 use tauri::State;
 
+use crate::appearance::Appearance;
 use crate::error::AppResult;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -11,16 +12,26 @@ pub fn settings_get(state: State<'_, AppState>) -> AppResult<Settings> {
     state.settings()
 }
 
-/// Saves what the settings dialog edits; what the app keeps there of its
-/// own (the sidebar's collapsed notebooks) stays as it is.
+/// Saves the service URL; what the app keeps there of its own (the
+/// sidebar's collapsed notebooks, the appearance) stays as it is.
 #[tauri::command]
 pub fn settings_set(state: State<'_, AppState>, settings: Settings) -> AppResult<Settings> {
     let current = state.settings()?;
     state.save_settings(
         Settings {
             collapsed_notebooks: current.collapsed_notebooks,
+            appearance: current.appearance,
             ..settings
         }
         .validated()?,
     )
+}
+
+/// Theme, font size and column widths, as the settings dialog and the
+/// column handles change them; the rest of the settings stays.
+#[tauri::command]
+pub fn appearance_set(state: State<'_, AppState>, appearance: Appearance) -> AppResult<Appearance> {
+    let mut settings = state.settings()?;
+    settings.appearance = appearance.validated()?;
+    Ok(state.save_settings(settings)?.appearance)
 }

@@ -42,7 +42,9 @@ pub mod keys {
     pub const HOME: &str = "\u{E011}";
     pub const END: &str = "\u{E010}";
     pub const DOWN: &str = "\u{E015}";
+    pub const UP: &str = "\u{E013}";
     pub const ESCAPE: &str = "\u{E00C}";
+    pub const TAB: &str = "\u{E004}";
 }
 
 /// The workspace root (tests/ is one level down).
@@ -388,6 +390,30 @@ impl Desktop {
                 button: MOUSE_BUTTON_LEFT,
             });
         self.perform(mouse, &format!("drag {from} onto {to}")).await;
+    }
+
+    /// Presses the mouse on `css`, moves it `dx` pixels sideways in a few
+    /// steps and lets go (a column's edge, dragged).
+    pub async fn drag_by(&self, css: &str, dx: f64) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let handle = self.element(css).await;
+        let step = Some(Duration::from_millis(60));
+        let mut mouse = MouseActions::new("mouse".into())
+            .then(move_to(handle, None, 0.0))
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for _ in 0..4 {
+            mouse = mouse.then(PointerAction::MoveBy {
+                duration: step,
+                x: dx / 4.0,
+                y: 0.0,
+            });
+        }
+        let mouse = mouse.then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+        self.perform(mouse, &format!("drag {css} by {dx}px")).await;
     }
 
     /// A right click on `css` (the context menu's).

@@ -92,6 +92,11 @@ struct Shared {
     rates: Mutex<FaultRates>,
     rng: Mutex<StdRng>,
     counts: FaultCounts,
+    /// How long each request is held before it is passed on.
+    hold: Mutex<Duration>,
+    /// Requests being relayed now, and the most there have been at once.
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
 }
 
 /// The running relay. Dropping it does not stop it; it lives as long as
@@ -116,6 +121,9 @@ impl FaultProxy {
             rates: Mutex::new(FaultRates::NONE),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             counts: FaultCounts::default(),
+            hold: Mutex::new(Duration::ZERO),
+            in_flight: AtomicU64::new(0),
+            most_in_flight: AtomicU64::new(0),
         });
         let accept_shared = shared.clone();
         tokio::spawn(async move {
@@ -141,6 +149,34 @@ impl FaultProxy {
 
     pub fn counts(&self) -> &FaultCounts {
         &self.shared.counts
+    }
+
+    /// Holds every request this long before passing it on, so requests a
+    /// client sends together are all in the proxy at once.
+    pub fn set_hold(&self, hold: Duration) {
+        *self.shared.hold.lock().expect("lock") = hold;
+    }
+
+    /// The most requests relayed at once since the last call.
+    pub fn take_most_in_flight(&self) -> u64 {
+        self.shared.most_in_flight.swap(0, Ordering::SeqCst)
+    }
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -223,6 +259,11 @@ async fn relay(mut client: TcpStream, shared: Arc<Shared>) {
     let Some((head, body)) = read_request(&mut client).await else {
         return;
     };
+    let _counted = InFlight::new(&shared);
+    let hold = *shared.hold.lock().expect("lock");
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
     let fault = pick(&shared);
     let is_get = head.starts_with("GET ");
     // Only a body can be cut short; other requests pass.

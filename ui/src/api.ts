@@ -21,6 +21,8 @@ import type { AccountStatus } from "./bindings/AccountStatus";
 import type { Device } from "./bindings/Device";
 import type { SignInDefaults } from "./bindings/SignInDefaults";
 import type { Settings } from "./bindings/Settings";
+import type { Appearance } from "./bindings/Appearance";
+import type { SearchResults } from "./bindings/SearchResults";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { PastNote } from "./bindings/PastNote";
 import type { SignInReason } from "./bindings/SignInReason";
@@ -101,7 +103,9 @@ export const api = {
 
   listNotes: (trashed: boolean, tag: string | null) =>
     call<NoteSummary[]>("notes_list", { trashed, tag }),
-  searchNotes: (query: string, limit: number) => call<NoteSummary[]>("notes_search", { query, limit }),
+  /** Notes in use (or the trash) matching `query`, close spellings included when few match. */
+  searchNotes: (query: string, trashed: boolean, limit: number) =>
+    call<SearchResults>("notes_search", { query, trashed, limit }),
 
   /** Live notes in a notebook (with those under it when `recursive`), or in Unfiled (null). */
   listNotebookNotes: (notebook: string | null, recursive: boolean) =>
@@ -138,6 +142,7 @@ export const api = {
   trash: (id: string) => call<Note>("note_trash", { id }),
   restore: (id: string) => call<Note>("note_restore", { id }),
   remove: (id: string) => call<void>("note_delete", { id }),
+  discardIfBlank: (id: string) => call<boolean>("note_discard_if_blank", { id }),
   emptyTrash: () => call<number>("notes_empty_trash"),
 
   history: (id: string) => call<EditSession[]>("note_history", { id }),
@@ -171,6 +176,7 @@ export const api = {
   devices: () => call<Device[]>("devices_list"),
   settings: () => call<Settings>("settings_get"),
   saveSettings: (settings: Settings) => call<Settings>("settings_set", { settings }),
+  setAppearance: (appearance: Appearance) => call<Appearance>("appearance_set", { appearance }),
 };
 
 export const events = {

@@ -10,6 +10,8 @@ export class BacklinksPanel {
   private readonly list = byId("backlinks-list");
   private noteId: string | null = null;
   private seq = 0;
+  /** What is drawn now, so a refresh that finds the same draws nothing. */
+  private drawn = "";
 
   constructor(private readonly onOpen: (id: string) => void) {
     this.list.addEventListener("click", (e) => {
@@ -41,6 +43,11 @@ export class BacklinksPanel {
   }
 
   private render(links: Backlink[]): void {
+    // Refreshed after every burst of changes, typing included: redrawing
+    // the same buttons each time would cost the editor frames.
+    const key = JSON.stringify(links);
+    if (key === this.drawn) return;
+    this.drawn = key;
     this.root.dataset.count = String(links.length);
     this.root.hidden = links.length === 0;
     byId("backlinks-count").textContent = `Linked from ${links.length} ${links.length === 1 ? "note" : "notes"}`;

@@ -25,6 +25,8 @@ import { noteLinkAt, type NoteLink } from "./md/link_at";
 import { formatKeymap } from "./md/format_commands";
 import { wikiLinkCompletion } from "./md/wikilink_completion";
 import { keystrokePaint } from "./keystroke_paint";
+import { editorTheme, themeSlot } from "./editor_theme";
+import { firstMatch, foundMarks, foundSlot } from "./search_marks";
 
 /** Marks transactions that came from the store, so they are not sent back. */
 const fromStore = Annotation.define<boolean>();
@@ -43,6 +45,10 @@ export class NoteEditor {
   private noteId: string | null = null;
   private remoteStart: ((d?: Record<string, number | string>) => number) | null = null;
   private readonly queue: SpliceQueue;
+  /** The window's theme is dark (the editor's colours follow it). */
+  private dark = false;
+  /** The notes search's words, marked in every note opened while it lasts. */
+  private found: string[] = [];
 
   constructor(
     parent: HTMLElement,
@@ -73,6 +79,8 @@ export class NoteEditor {
 
   private extensions(): Extension[] {
     return [
+      themeSlot.of(editorTheme(this.dark)),
+      foundSlot.of(foundMarks(this.found)),
       history(),
       drawSelection(),
       highlightActiveLine(),
@@ -111,7 +119,13 @@ export class NoteEditor {
         indentWithTab,
       ]),
       keystrokePaint,
-      EditorView.contentAttributes.of({ "data-testid": "editor", spellcheck: "true" }),
+      EditorView.contentAttributes.of({
+        "data-testid": "editor",
+        spellcheck: "true",
+        // Screen readers name the text box; CodeMirror gives it none.
+        "aria-label": "Note text",
+        "aria-multiline": "true",
+      }),
       EditorView.updateListener.of((u) => {
         if (!u.docChanged || this.noteId === null) return;
         // One transaction at a time, so a remote one in the same update
@@ -207,6 +221,26 @@ export class NoteEditor {
     this.noteId = null;
     this.queue.open(null, []);
     this.view.setState(this.makeState(""));
+  }
+
+  /**
+   * Marks the search's words (none: no marks) in this note and those
+   * opened later; `reveal` scrolls the first match into view.
+   */
+  setFound(terms: string[], reveal = false): void {
+    if (terms.join("\n") !== this.found.join("\n")) {
+      this.found = terms;
+      this.view.dispatch({ effects: foundSlot.reconfigure(foundMarks(terms)) });
+    }
+    const at = reveal ? firstMatch(this.view.state.doc.toString(), terms) : null;
+    if (at !== null) this.view.dispatch({ effects: EditorView.scrollIntoView(at, { y: "center" }) });
+  }
+
+  /** Light or dark colours, now and for every note opened later. */
+  setDark(dark: boolean): void {
+    if (dark === this.dark) return;
+    this.dark = dark;
+    this.view.dispatch({ effects: themeSlot.reconfigure(editorTheme(dark)) });
   }
 
   setReadOnly(readOnly: boolean): void {

@@ -19,6 +19,7 @@ import { QuickSwitcher } from "./quick_switcher";
 import { BacklinksPanel } from "./backlinks_panel";
 import { Transfer } from "./transfer";
 import type { NoteLink } from "./md/link_at";
+import { AppearanceSettings } from "./appearance";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -50,8 +51,19 @@ class App {
   }
   private filterSeq = 0;
   private rowTimer = 0;
-  /** Notes whose rows changed: the new row when known, else null (ask the store). */
-  private changedRows = new Map<string, NoteSummary | null>();
+  /**
+   * Notes whose rows changed, to be read from the store. A row handed over
+   * with a change (the editor's answer) is not used: it may be older than a
+   * change made since (a trash undone), and only the store knows the order.
+   */
+  private changedRows = new Set<string>();
+  /**
+   * Reads of the list (a reload, changed rows) run one after another. Each
+   * answer is applied before the next read is asked, so an answer never
+   * lands after a newer one: a row read before a restore cannot undo the
+   * reload that followed it.
+   */
+  private listReads: Promise<void> = Promise.resolve();
 
   readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
   readonly editor = new NoteEditor(
@@ -60,11 +72,14 @@ class App {
     (row) => {
       // Typed after a restore: Ctrl+Z undoes the typing, not the restore.
       this.history.forgetRestore();
+      // Typed into: a note to keep.
+      if (row.id === this.freshNote) this.freshNote = null;
       this.showMeta(row);
-      this.rowsChanged([row.id], row);
+      this.rowsChanged([row.id]);
     },
     (link) => void this.follow(link),
   );
+  readonly appearance = new AppearanceSettings((dark) => this.editor.setDark(dark));
   readonly tree = new NotebookTreeView(byId("notebook-tree"), {
     select: (place) => void this.setPlace(place),
     moveNote: (id, notebook) => void this.moveNote(id, notebook),
@@ -95,17 +110,19 @@ class App {
 
   async start(): Promise<void> {
     initToast();
+    await this.appearance.load().catch(showError);
     this.search.addEventListener("input", () => {
       this.query = this.search.value.trim();
       void this.filter();
     });
     this.search.addEventListener("keydown", (e) => {
+      // The first result, whichever note is open.
       if (e.key === "ArrowDown") {
         e.preventDefault();
         byId("note-list").focus();
-        this.list.step(1);
+        this.list.openFirst();
       } else if (e.key === "Enter") {
-        this.list.step(1);
+        this.list.openFirst();
         this.editor.focus();
       }
     });
@@ -209,25 +226,31 @@ class App {
    * pause, so a burst of changes costs one redraw and one store read of
    * just those rows, not a reload of the whole list.
    */
-  private rowsChanged(ids: string[], row?: NoteSummary): void {
+  private rowsChanged(ids: string[]): void {
     if (ids.length === 0) return;
-    for (const id of ids) {
-      if (row && row.id === id) this.changedRows.set(id, row);
-      else if (!this.changedRows.has(id)) this.changedRows.set(id, null);
-    }
+    for (const id of ids) this.changedRows.add(id);
     if (this.rowTimer) return;
-    this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
+    this.rowTimer = window.setTimeout(() => void this.readList(() => this.updateRows()), ROW_UPDATE_DELAY_MS);
+  }
+
+  /** Runs `read` after the list reads before it; see `listReads`. */
+  private readList(read: () => Promise<void>): Promise<void> {
+    const next = this.listReads.then(read);
+    // One failed read must not stop the ones after it.
+    this.listReads = next.catch(showError);
+    return next;
   }
 
   private async updateRows(): Promise<void> {
     const changed = this.changedRows;
-    this.changedRows = new Map();
-    const ask = [...changed].filter(([, row]) => row === null).map(([id]) => id);
-    let rows = [...changed.values()].filter((r): r is NoteSummary => r !== null);
+    this.changedRows = new Set();
+    let rows: NoteSummary[] = [];
     try {
-      if (ask.length > 0) rows = rows.concat(await api.noteSummaries(ask));
+      rows = await api.noteSummaries([...changed]);
     } catch (e) {
       showError(e);
+      // Rows not read stay as they are: a failed read is not a deletion.
+      changed.clear();
     } finally {
       this.rowTimer = 0;
     }
@@ -238,9 +261,8 @@ class App {
     } catch (e) {
       showError(e);
     }
-    // After the last wait: a reload of the view may have run meanwhile,
-    // and a row must not be in the list twice. Another place chosen since
-    // was read whole from the store, these rows included.
+    // A row must not be in the list twice. Another place chosen meanwhile
+    // is read whole from the store next, these rows included.
     if (samePlace(place, this.place)) {
       this.all = this.all.filter((n) => !changed.has(n.id));
       for (const row of rows) insertInListOrder(this.all, row);
@@ -249,7 +271,7 @@ class App {
     await this.filter(false);
     // More changes came while the store was asked.
     if (this.changedRows.size > 0 && !this.rowTimer)
-      this.rowTimer = window.setTimeout(() => void this.updateRows(), ROW_UPDATE_DELAY_MS);
+      this.rowTimer = window.setTimeout(() => void this.readList(() => this.updateRows()), ROW_UPDATE_DELAY_MS);
   }
 
   /** Of these rows, the ones in the place shown (a notebook and those under it, or Unfiled). */
@@ -268,10 +290,15 @@ class App {
   }
 
   /** Reloads the current view from the store and re-applies the filters. */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.readList(() => this.readPlace());
+  }
+
+  private async readPlace(): Promise<void> {
     const p = this.place;
+    let all: NoteSummary[];
     try {
-      this.all =
+      all =
         p.kind === "notebook"
           ? await api.listNotebookNotes(p.id, true)
           : p.kind === "unfiled"
@@ -281,6 +308,9 @@ class App {
       showError(e);
       return;
     }
+    // Another place chosen meanwhile: its own reload, next, shows it.
+    if (!samePlace(p, this.place)) return;
+    this.all = all;
     this.fillTagFilter();
     await this.filter(false);
   }
@@ -307,15 +337,8 @@ class App {
   async filter(measure = true): Promise<void> {
     const done = measure ? begin("filter-list") : null;
     ++this.filterSeq;
-    if (!this.query || this.trashedView) {
-      let items = this.all;
-      if (this.query) {
-        // The store's full-text index covers live notes; the trash is small
-        // enough to filter by title and excerpt here.
-        const q = this.query.toLowerCase();
-        items = items.filter((n) => n.title.toLowerCase().includes(q) || n.excerpt.toLowerCase().includes(q));
-      }
-      this.show(items, done);
+    if (!this.query) {
+      this.show(this.all, done);
       return;
     }
     this.searchDone = done;
@@ -326,12 +349,12 @@ class App {
         const asked = this.filterSeq;
         let items: NoteSummary[];
         try {
-          items = await api.searchNotes(this.query, SEARCH_FIRST);
+          items = await this.searched(SEARCH_FIRST);
           if (this.filterSeq === asked && items.length === SEARCH_FIRST) {
             // The first screenful now; the measurement ends with it.
             this.show(items, this.searchDone);
             this.searchDone = null;
-            items = await api.searchNotes(this.query, SEARCH_LIMIT);
+            items = await this.searched(SEARCH_LIMIT);
           }
         } catch (e) {
           showError(e);
@@ -343,12 +366,22 @@ class App {
         }
         // Something newer happened. If it was a local filter it has been
         // shown already; if it was a search, ask for the newest query.
-        if (!this.query || this.trashedView) return;
+        if (!this.query) return;
       }
     } finally {
       this.searchInFlight = false;
     }
   }
+
+  /** The search's rows, each with the passage it matched as its excerpt. */
+  private async searched(limit: number): Promise<NoteSummary[]> {
+    const found = await api.searchNotes(this.query, this.trashedView, limit);
+    this.found = found;
+    return found.hits.map((h) => ({ ...h.note, excerpt: h.snippet }));
+  }
+
+  /** What the last search matched: its words to mark, and whether typos were forgiven. */
+  private found = { terms: [] as string[], fuzzy: false };
 
   private searchInFlight = false;
   private searchDone: ((detail?: Record<string, number | string>) => number) | null = null;
@@ -357,13 +390,16 @@ class App {
     const items = this.tag ? found.filter((n) => n.tags.includes(this.tag)) : found;
     // Search looks through every notebook; each result says where it is.
     this.list.setPaths(this.query && !this.trashedView ? (id) => this.pathOfNote(id) : null);
+    const terms = this.query ? this.found.terms : [];
+    this.list.setTerms(terms);
+    this.editor.setFound(terms);
     this.list.set(items);
     if (this.query && !this.trashedView) void this.askPlaces(items);
     this.list.select(this.current?.id ?? null, false);
     const status = byId("list-status");
     status.textContent =
-      this.query && items.length === 0
-        ? `Nothing found for “${this.query}”`
+      this.query && this.found.fuzzy && items.length > 0
+        ? `Close spellings included · ${items.length} of ${this.all.length}`
         : this.query || this.tag
           ? `${items.length} of ${this.all.length}`
           : this.trashedView && items.length === 0
@@ -371,6 +407,9 @@ class App {
             : `${items.length} ${items.length === 1 ? "note" : "notes"}`;
     byId("trash-actions").hidden = !this.trashedView || this.all.length === 0;
     byId("first-note").hidden = this.trashedView || this.all.length > 0 || !!this.query;
+    const nothing = byId("list-empty");
+    nothing.hidden = !this.query || items.length > 0;
+    byId("list-empty-what").textContent = `Nothing found for “${this.query}”`;
     done?.({ shown: items.length, total: this.all.length, query: this.query });
   }
 
@@ -449,10 +488,34 @@ class App {
 
   // ---- the open note ------------------------------------------------------
 
+  /**
+   * A note made with Ctrl+N (or +) that nothing has been typed into yet:
+   * leaving it as it was deletes it, so no "Untitled" notes pile up.
+   */
+  private freshNote: string | null = null;
+
+  /** Deletes the fresh note (unless it is `except`) if it is still blank. */
+  private async dropFreshNote(except: string | null): Promise<void> {
+    const id = this.freshNote;
+    if (!id || id === except) return;
+    this.freshNote = null;
+    try {
+      // The store decides, in one call: text merged from another device
+      // (or typed and just flushed) keeps the note.
+      if (!(await api.discardIfBlank(id))) return;
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    this.all = this.all.filter((n) => n.id !== id);
+    await this.filter(false);
+  }
+
   async open(id: string): Promise<void> {
     const done = begin("open-note");
     // What was typed into the note being left reaches the store first.
     await this.editor.flushed();
+    await this.dropFreshNote(id);
     let note: Note;
     try {
       note = await api.getNote(id);
@@ -465,6 +528,7 @@ class App {
     byId("empty-state").hidden = true;
     byId("note-pane").hidden = false;
     this.editor.open(id, note.body, note.heads);
+    this.editor.setFound(this.query ? this.found.terms : [], true);
     this.showMeta(note);
     this.list.select(id);
     void this.backlinks.show(id);
@@ -498,6 +562,11 @@ class App {
     byId("trashed-banner").hidden = !note.trashed;
     this.editor.setReadOnly(note.trashed);
     const tags = byId("tags");
+    // Shown again after every edit the editor makes: the chips are only
+    // rebuilt when they would differ, so typing does not redraw them.
+    const drawn = JSON.stringify([note.id, note.tags, note.trashed]);
+    if (tags.dataset.drawn === drawn) return;
+    tags.dataset.drawn = drawn;
     tags.replaceChildren(
       ...note.tags.map((t) => {
         const chip = document.createElement("span");
@@ -524,10 +593,13 @@ class App {
     if (this.trashedView) await this.setPlace({ kind: "all" });
     const notebook = this.place.kind === "notebook" ? this.place.id : null;
     try {
+      await this.editor.flushed();
+      await this.dropFreshNote(null);
       const note = await api.createNote("", notebook);
       this.all = [summaryOf(note), ...this.all];
       await this.filter(false);
       await this.open(note.id);
+      this.freshNote = note.id;
       this.editor.focus();
     } catch (e) {
       showError(e);
@@ -581,6 +653,7 @@ class App {
   async trash(): Promise<void> {
     const id = this.current?.id;
     if (!id || this.current?.trashed) return;
+    if (this.freshNote === id) this.freshNote = null;
     if (await this.change((nid) => api.trash(nid))) {
       await this.leave(id);
       toast("Moved to trash", "info", {
@@ -673,6 +746,12 @@ class App {
     byId("editor").hidden = true;
     await this.history.open(id);
     if (!this.history.isOpen) this.showEditor();
+  }
+
+  /** The open note's tag field (the editor keeps Tab for indenting). */
+  focusTagInput(): void {
+    const input = byId<HTMLInputElement>("tag-input");
+    if (this.current && !input.disabled) input.focus();
   }
 
   focusSearch(): void {

@@ -212,7 +212,10 @@ export class NotebookTreeView {
       ["nav-unfiled", "unfiled"],
       ["view-trash", "trash"],
     ] as const) {
-      document.getElementById(id)?.setAttribute("aria-selected", String(this.place.kind === kind));
+      // Buttons, not options: the place shown is the "current" one.
+      const el = document.getElementById(id);
+      if (this.place.kind === kind) el?.setAttribute("aria-current", "page");
+      else el?.removeAttribute("aria-current");
     }
   }
 

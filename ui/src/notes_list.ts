@@ -3,6 +3,7 @@
 // scroll and re-filter as 50.
 
 import type { NoteSummary } from "./api";
+import { fillHighlighted, termsPattern } from "./highlight";
 
 const ROW_HEIGHT = 68;
 const OVERSCAN = 6;
@@ -24,6 +25,8 @@ export class NotesList {
   private frame = 0;
   /** The notebook path shown on each row (search results), when set. */
   private pathOf: ((id: string) => string | null) | null = null;
+  /** The search's words, marked in titles and passages. */
+  private pattern: RegExp | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -66,8 +69,13 @@ export class NotesList {
     for (const [i, row] of this.rows) {
       const n = items[i];
       if (n && n.id === row.dataset.id) {
+        // Rows the change left as they were keep their contents: while a
+        // note is typed into, only its own row is drawn again.
+        if (row.dataset.drawn === this.drawnKey(n, i)) continue;
         const fresh = this.renderRow(n, i);
+        row.dataset.drawn = fresh.dataset.drawn;
         row.className = fresh.className;
+        this.markSelected(row);
         if (fresh.dataset.pinned) row.dataset.pinned = fresh.dataset.pinned;
         else delete row.dataset.pinned;
         row.replaceChildren(...fresh.childNodes);
@@ -77,6 +85,11 @@ export class NotesList {
       }
     }
     this.render();
+  }
+
+  /** Marks these words in the rows drawn from now on (none: no marks). */
+  setTerms(terms: string[]): void {
+    this.pattern = termsPattern(terms);
   }
 
   /** Rows show their notebook's path (null: they do not). */
@@ -91,7 +104,8 @@ export class NotesList {
 
   select(id: string | null, scroll = true): void {
     this.selectedId = id;
-    for (const row of this.rows.values()) row.classList.toggle("selected", row.dataset.id === id);
+    for (const row of this.rows.values()) this.markSelected(row);
+    this.root.removeAttribute("aria-activedescendant");
     if (!scroll || id === null) return;
     const i = this.items.findIndex((n) => n.id === id);
     if (i < 0) return;
@@ -100,6 +114,19 @@ export class NotesList {
     else if (top + ROW_HEIGHT > this.root.scrollTop + this.root.clientHeight)
       this.root.scrollTop = top + ROW_HEIGHT - this.root.clientHeight;
     this.render();
+    // Screen readers follow the selection while the list keeps the focus.
+    if ([...this.rows.values()].some((r) => r.dataset.id === id)) this.root.setAttribute("aria-activedescendant", rowId(id));
+  }
+
+  private markSelected(row: HTMLElement): void {
+    const on = row.dataset.id === this.selectedId;
+    row.classList.toggle("selected", on);
+    row.setAttribute("aria-selected", String(on));
+  }
+
+  /** Opens the first note in the list (Down or Enter in the search box). */
+  openFirst(): void {
+    if (this.items.length > 0) this.onOpen(this.items[0].id);
   }
 
   /** Moves the selection and opens the note there. */
@@ -144,17 +171,25 @@ export class NotesList {
     }
   }
 
+  /** What a row shows, as a string: equal strings draw equal rows. */
+  private drawnKey(n: NoteSummary, i: number): string {
+    return JSON.stringify([n, i, n.id === this.selectedId, this.pathOf?.(n.id) ?? null]);
+  }
+
   private renderRow(n: NoteSummary, i: number): HTMLDivElement {
     const row = document.createElement("div");
+    row.dataset.drawn = this.drawnKey(n, i);
     row.className = "note-row";
     row.setAttribute("role", "option");
     row.dataset.id = n.id;
+    row.id = rowId(n.id);
     row.dataset.testid = "note-row";
     row.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
     if (n.id === this.selectedId) row.classList.add("selected");
+    row.setAttribute("aria-selected", String(n.id === this.selectedId));
     const title = document.createElement("div");
     title.className = "note-title";
-    title.textContent = n.title || "Untitled";
+    fillHighlighted(title, n.title || "Untitled", this.pattern);
     if (n.pinned) {
       row.dataset.pinned = "true";
       const mark = document.createElement("span");
@@ -172,7 +207,7 @@ export class NotesList {
     head.append(title, date);
     const excerpt = document.createElement("div");
     excerpt.className = "note-excerpt";
-    excerpt.textContent = n.excerpt;
+    fillHighlighted(excerpt, n.excerpt, this.pattern);
     const tags = document.createElement("div");
     tags.className = "note-tags";
     const path = this.pathOf?.(n.id);
@@ -187,4 +222,8 @@ export class NotesList {
     row.append(head, excerpt, tags);
     return row;
   }
+}
+
+function rowId(noteId: string): string {
+  return `note-row-${noteId}`;
 }

@@ -20,6 +20,7 @@ export function installShortcuts(app: App): void {
       else if (mod && e.shiftKey && key === "b") app.toggleNav();
       else if (mod && e.shiftKey && key === "h") void app.toggleHistory();
       else if (mod && e.shiftKey && key === "p") void app.togglePin();
+      else if (mod && e.shiftKey && key === "t") app.focusTagInput();
       else if (mod && key === ",") void app.account.open();
       else if (mod && (key === "backspace" || key === "delete") && (e.shiftKey || !inEditor)) void app.trash();
       else if (e.altKey && key === "arrowdown") app.list.step(1);

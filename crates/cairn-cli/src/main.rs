@@ -95,6 +95,9 @@ enum Command {
     /// Full-text search, best match first.
     Search {
         query: String,
+        /// Search the trash instead of the notes in use.
+        #[arg(long)]
+        trash: bool,
         #[arg(long)]
         json: bool,
     },
@@ -239,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backlinks { note, json } => commands::notebooks::backlinks(&data_dir, &note, json),
         Command::Show { id, at, json } => notes::show(&data_dir, &id, at.as_deref(), json),
         Command::Edit { id } => notes::edit(&data_dir, &id),
-        Command::Search { query, json } => notes::search(&data_dir, &query, json),
+        Command::Search { query, trash, json } => notes::search(&data_dir, &query, trash, json),
         Command::Tag { id, changes } => notes::tag(&data_dir, &id, &changes),
         Command::Trash { id } => notes::trash(&data_dir, &id),
         Command::Restore { id } => notes::restore(&data_dir, &id),

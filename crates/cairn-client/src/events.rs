@@ -8,12 +8,18 @@
 //! `Disconnected` markers, so it can poll peers' heads after a gap: events
 //! sent while it was away are not replayed. Dropping the
 //! [`EventSubscription`] stops the task.
+//!
+//! The socket also carries live changes both ways: it is opened with
+//! `?live=1`, so peers' [`ServiceEvent::Live`] arrive like other events,
+//! and [`EventSubscription::send_live`] sends this device's. A live message
+//! is best effort (dropped when the socket is down or behind); the same
+//! changes reach storage with the next publish.
 
 use std::time::Duration;
 
 use cairn_protocol::event::close_reason;
-use cairn_protocol::ServiceEvent;
-use futures_util::StreamExt;
+use cairn_protocol::{ClientMessage, ServiceEvent, LIVE_QUERY, MAX_CLIENT_MESSAGE};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -42,8 +48,12 @@ pub enum StreamItem {
 
 pub struct EventSubscription {
     receiver: mpsc::Receiver<StreamItem>,
+    outgoing: mpsc::Sender<String>,
     task: JoinHandle<()>,
 }
+
+/// Live messages waiting for the socket; more are dropped, not queued.
+const OUTGOING_CAPACITY: usize = 64;
 
 impl EventSubscription {
     pub(crate) fn spawn(
@@ -59,9 +69,25 @@ impl EventSubscription {
         ws_url
             .set_scheme(scheme)
             .map_err(|()| ClientError::WebSocket(format!("cannot use {ws_url} as a socket URL")))?;
+        ws_url.set_query(Some(LIVE_QUERY));
         let (sender, receiver) = mpsc::channel(256);
-        let task = tokio::spawn(run(ws_url.to_string(), access_token, sender));
-        Ok(EventSubscription { receiver, task })
+        let (outgoing, outgoing_rx) = mpsc::channel(OUTGOING_CAPACITY);
+        let task = tokio::spawn(run(ws_url.to_string(), access_token, sender, outgoing_rx));
+        Ok(EventSubscription {
+            receiver,
+            outgoing,
+            task,
+        })
+    }
+
+    /// Sends changes this device made (sealed, base64) to the user's other
+    /// devices. False when it was not sent: too big for the socket, or the
+    /// socket is down or behind; the next publish carries the changes.
+    pub fn send_live(&self, sealed: String) -> bool {
+        let Ok(text) = serde_json::to_string(&ClientMessage::Live { sealed }) else {
+            return false;
+        };
+        text.len() <= MAX_CLIENT_MESSAGE && self.outgoing.try_send(text).is_ok()
     }
 
     /// The next item; `None` once the subscription has stopped.
@@ -86,11 +112,20 @@ impl Drop for EventSubscription {
     }
 }
 
-async fn run(url: String, access_token: impl Fn() -> String, sender: mpsc::Sender<StreamItem>) {
+async fn run(
+    url: String,
+    access_token: impl Fn() -> String,
+    sender: mpsc::Sender<StreamItem>,
+    mut outgoing: mpsc::Receiver<String>,
+) {
     let mut delays = reconnect_policy();
     loop {
+        // What waited for a socket is old news by now: the publish has it.
+        while outgoing.try_recv().is_ok() {}
         let (reason, token_refused) =
-            match connect_and_forward(&url, &access_token(), &sender, &mut delays).await {
+            match connect_and_forward(&url, &access_token(), &sender, &mut outgoing, &mut delays)
+                .await
+            {
                 Ok(()) => ("closed by the service".to_owned(), false),
                 Err(dropped) => (dropped.error.to_string(), dropped.token_refused),
             };
@@ -130,6 +165,7 @@ async fn connect_and_forward(
     url: &str,
     token: &str,
     sender: &mpsc::Sender<StreamItem>,
+    outgoing: &mut mpsc::Receiver<String>,
     delays: &mut backon::ExponentialBackoff,
 ) -> Result<(), Dropped> {
     let ws = |e: String| ClientError::WebSocket(e);
@@ -143,7 +179,20 @@ async fn connect_and_forward(
             token_refused: matches!(&e, Error::Http(r) if r.status() == StatusCode::UNAUTHORIZED),
             error: ws(e.to_string()),
         })?;
-    while let Some(message) = socket.next().await {
+    loop {
+        let message = tokio::select! {
+            message = socket.next() => match message {
+                Some(message) => message,
+                None => return Ok(()),
+            },
+            Some(text) = outgoing.recv() => {
+                socket
+                    .send(Message::text(text))
+                    .await
+                    .map_err(|e| ws(e.to_string()))?;
+                continue;
+            }
+        };
         let text = match message.map_err(|e| ws(e.to_string()))? {
             Message::Text(text) => text,
             // The service says why it closes ("session expired", "device
@@ -158,8 +207,13 @@ async fn connect_and_forward(
             // tungstenite answers pings itself.
             _ => continue,
         };
-        let event: ServiceEvent = serde_json::from_str(text.as_str())
-            .map_err(|e| ws(format!("unreadable event {text:?}: {e}")))?;
+        let event: ServiceEvent = match serde_json::from_str(text.as_str()) {
+            Ok(event) => event,
+            // A newer service may send events this version does not know:
+            // they are skipped, not a reason to drop the socket.
+            Err(_) if is_unknown_kind(text.as_str()) => continue,
+            Err(e) => return Err(ws(format!("unreadable event {text:?}: {e}")).into()),
+        };
         let item = match event {
             ServiceEvent::Subscribed { .. } => {
                 // Connected: the next drop starts small again.
@@ -172,5 +226,14 @@ async fn connect_and_forward(
             return Ok(());
         }
     }
-    Ok(())
+}
+
+/// Whether `text` is an event this version cannot read but a newer one
+/// could (a JSON object with a `type`: a new kind, or a known kind in a
+/// newer shape), rather than a broken message.
+fn is_unknown_kind(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+        .is_some()
 }

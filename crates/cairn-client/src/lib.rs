@@ -50,7 +50,7 @@ pub use pkce::PkcePair;
 pub use retry_policy::retry_policy;
 pub use service_client::ServiceClient;
 pub use session::{Session, SignedOut, REFRESH_MARGIN_SECS};
-pub use sync_agent::{AgentError, SyncAgent, WatchOptions};
+pub use sync_agent::{AgentError, SyncAgent, WatchEvent, WatchOptions};
 pub use sync_state::{SignInReason, SyncProblem, SyncState};
 
 pub use cairn_protocol as protocol;

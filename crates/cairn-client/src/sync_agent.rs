@@ -3,6 +3,13 @@
 //! reacts to local edits (after they settle), to the service's
 //! notifications, and to a slow poll.
 //!
+//! While it watches, each local edit also goes out at once on the live
+//! lane (`cairn_core::sync::live`): sealed changes the service's socket
+//! relays to the other devices, which merge them on arrival. The publish
+//! to storage still follows, once edits settle or at the latest
+//! [`WatchOptions::max_wait`] after the first unpublished one, so storage
+//! stays the record and a device that missed a live message catches up.
+//!
 //! The grant is kept on disk beside the credentials, so a device goes on
 //! syncing through storage for as long as the grant lasts even when the
 //! service is down; only an expired or revoked grant stops it, and then it
@@ -12,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
+use cairn_core::sync::live::{self, LiveLane};
 use cairn_core::sync::{RoundReport, SyncError};
 use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
@@ -19,7 +28,7 @@ use tokio::sync::Notify;
 
 use crate::blob_runner::{self, BlobOptions, BlobReport};
 use crate::bucket::Bucket;
-use crate::events::StreamItem;
+use crate::events::{EventSubscription, StreamItem};
 use crate::round_runner::{self, RunnerError};
 use crate::sync_state::SignInReason;
 use crate::{ClientError, Session, StoredCredentials};
@@ -53,6 +62,19 @@ pub struct WatchOptions {
     pub settle: Duration,
     /// Poll peers this often even without notifications.
     pub poll: Duration,
+    /// Publish at the latest this long after the first edit not yet
+    /// published, even while edits keep coming (someone typing without a
+    /// pause): peers get them live, storage at least this often.
+    pub max_wait: Duration,
+}
+
+/// What [`SyncAgent::watch`] reports as it goes.
+#[derive(Debug)]
+pub enum WatchEvent<'a> {
+    /// A round ended, or failed.
+    Round(&'a Result<RoundReport, AgentError>),
+    /// Live changes from a peer were merged into the store: `notes` changed.
+    LiveMerged { notes: usize },
 }
 
 impl Default for WatchOptions {
@@ -60,6 +82,7 @@ impl Default for WatchOptions {
         WatchOptions {
             settle: Duration::from_secs(2),
             poll: Duration::from_secs(30),
+            max_wait: Duration::from_secs(30),
         }
     }
 }
@@ -272,13 +295,16 @@ impl SyncAgent {
     }
 
     /// Syncs until the task is dropped: after local edits settle, on every
-    /// notification from the service, and on a poll.
+    /// notification from the service, and on a poll. Local edits also go
+    /// out on the live lane as they happen, and peers' live changes are
+    /// merged as they arrive.
     pub async fn watch(
         &mut self,
         options: WatchOptions,
         local_changes: Arc<Notify>,
-        mut on_round: impl FnMut(&Result<RoundReport, AgentError>),
+        mut on_event: impl FnMut(WatchEvent<'_>),
     ) -> Result<(), AgentError> {
+        use tokio::time::Instant;
         // The token the socket last connected with: when the service
         // refuses it, only that one needs replacing (another caller may
         // have replaced it already).
@@ -291,12 +317,33 @@ impl SyncAgent {
             }
             token
         })?;
+        let mut lane = self.start_lane()?;
+        let mut pending = PendingLive::default();
         let first = self.round().await;
-        on_round(&first);
+        on_event(WatchEvent::Round(&first));
+        let mut next_poll = Instant::now() + options.poll;
+        // When the edits waiting to be published go out: once they settle,
+        // and no later than `max_wait` after the first of them.
+        let mut settled_at: Option<Instant> = None;
+        let mut due_by: Option<Instant> = None;
         loop {
+            let publish_at = match (settled_at, due_by) {
+                (Some(s), Some(d)) => Some(s.min(d)),
+                (s, d) => s.or(d),
+            };
+            let wake = publish_at.map_or(next_poll, |p| p.min(next_poll));
             let run = tokio::select! {
                 item = events.next() => match item {
                     Some(StreamItem::Event(ServiceEvent::Published { device_id, .. })) => device_id != self.device_id,
+                    Some(StreamItem::Event(ServiceEvent::Live { device_id, sealed })) => {
+                        if device_id != self.device_id {
+                            let notes = self.merge_live(&device_id, &sealed, &mut pending);
+                            if notes > 0 {
+                                on_event(WatchEvent::LiveMerged { notes });
+                            }
+                        }
+                        false
+                    }
                     Some(StreamItem::Event(ServiceEvent::DeviceJoined { .. } | ServiceEvent::DeviceRevoked { .. })) => {
                         // New peers (or one fewer): a new grant first.
                         self.grant = None;
@@ -325,22 +372,135 @@ impl SyncAgent {
                     None => return Ok(()),
                 },
                 () = local_changes.notified() => {
-                    // Let a burst of edits settle into one publish.
-                    loop {
-                        tokio::select! {
-                            () = local_changes.notified() => continue,
-                            () = tokio::time::sleep(options.settle) => break,
-                        }
-                    }
-                    true
+                    self.send_live(&mut lane, &events);
+                    let now = Instant::now();
+                    settled_at = Some(now + options.settle);
+                    due_by.get_or_insert(now + options.max_wait);
+                    false
                 }
-                () = tokio::time::sleep(options.poll) => true,
+                () = tokio::time::sleep_until(wake) => true,
             };
             if run {
+                // Whatever woke it, this round publishes what waited.
+                settled_at = None;
+                due_by = None;
                 let outcome = self.round().await;
-                on_round(&outcome);
+                on_event(WatchEvent::Round(&outcome));
+                // The round may have brought what waiting live changes
+                // build on.
+                let notes = self.retry_pending(&mut pending);
+                if notes > 0 {
+                    on_event(WatchEvent::LiveMerged { notes });
+                }
+                next_poll = Instant::now() + options.poll;
             }
         }
+    }
+
+    /// The live lane, when this device seals what it syncs (a lane without
+    /// a key would show the service the words).
+    fn start_lane(&self) -> Result<Option<LiveLane>, AgentError> {
+        if !self.encrypted {
+            return Ok(None);
+        }
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| AgentError::Task("store lock poisoned".into()))?;
+        Ok(LiveLane::start(&store, self.device_id.as_str()).ok())
+    }
+
+    /// Sends the local changes made since the last live message. Best
+    /// effort: the publish carries them anyway.
+    fn send_live(&self, lane: &mut Option<LiveLane>, events: &EventSubscription) {
+        let Some(lane) = lane.as_mut() else { return };
+        let message = match self.store.lock() {
+            Ok(mut store) => lane.next(&mut store),
+            Err(_) => return,
+        };
+        match message {
+            Ok(Some(bytes)) => {
+                events.send_live(base64::engine::general_purpose::STANDARD.encode(bytes));
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: live changes not sent: {e}"),
+        }
+    }
+
+    /// Merges a peer's live changes; how many notes changed. A message
+    /// that does not open is dropped (said in the log); one the store
+    /// cannot apply yet (it builds on changes not here yet) waits in
+    /// `pending`. Either way the publish brings the same changes later.
+    fn merge_live(&self, from: &DeviceId, sealed: &str, pending: &mut PendingLive) -> usize {
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(sealed) else {
+            return 0;
+        };
+        let Ok(mut store) = self.store.lock() else {
+            return 0;
+        };
+        let entries = match live::open(&store, from.as_str(), &bytes) {
+            Ok(entries) => entries,
+            Err(e) => {
+                eprintln!("warning: live changes from {from} refused: {e}");
+                return 0;
+            }
+        };
+        match store.merge_many(&entries) {
+            Ok(notes) => {
+                drop(store);
+                // What waited may build on what just came.
+                notes + self.retry_pending(pending)
+            }
+            Err(_) => {
+                pending.keep(entries);
+                0
+            }
+        }
+    }
+
+    /// Tries the waiting live changes again, oldest first; how many notes
+    /// changed.
+    fn retry_pending(&self, pending: &mut PendingLive) -> usize {
+        let Ok(mut store) = self.store.lock() else {
+            return 0;
+        };
+        let mut notes = 0;
+        // Each success may unblock an earlier refusal: go round until a
+        // pass applies nothing.
+        loop {
+            let before = pending.waiting.len();
+            pending
+                .waiting
+                .retain(|entries| match store.merge_many(entries) {
+                    Ok(n) => {
+                        notes += n;
+                        false
+                    }
+                    Err(_) => true,
+                });
+            if pending.waiting.len() == before || pending.waiting.is_empty() {
+                return notes;
+            }
+        }
+    }
+}
+
+/// Live changes the store could not apply yet, kept to try again.
+#[derive(Default)]
+struct PendingLive {
+    waiting: Vec<cairn_core::sync::bundle::Bundle>,
+}
+
+impl PendingLive {
+    /// Enough for a minute of typing; past that the oldest go (the
+    /// publish brings them).
+    const MAX: usize = 512;
+
+    fn keep(&mut self, entries: cairn_core::sync::bundle::Bundle) {
+        if self.waiting.len() >= Self::MAX {
+            self.waiting.remove(0);
+        }
+        self.waiting.push(entries);
     }
 }
 

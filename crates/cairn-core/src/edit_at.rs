@@ -254,11 +254,7 @@ pub(crate) fn summary_of(id: &str, s: &NoteState) -> NoteSummary {
         id: id.to_string(),
         title: title_of(&s.body),
         excerpt: excerpt_of(&s.body),
-        tags: {
-            let mut t = s.tags.clone();
-            t.sort();
-            t
-        },
+        tags: crate::inline_tags::row_tags(s),
         pinned: s.pinned,
         trashed: s.trashed,
         created_ms: s.created_ms,

@@ -136,14 +136,21 @@ impl Store {
     }
 }
 
+/// The words of what a person typed, as the index splits text into words.
+pub(crate) fn query_words(input: &str) -> Vec<&str> {
+    input
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
 /// Turns what a person types into an FTS5 query: each word quoted (so FTS
 /// operators in the input are just text), all required, the last one a
 /// prefix. None when there is nothing to search for.
 pub(crate) fn fts_query(input: &str) -> Option<String> {
-    let words: Vec<String> = input
-        .split(|c: char| !c.is_alphanumeric() && c != '_')
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.replace('"', "")))
+    let words: Vec<String> = query_words(input)
+        .into_iter()
+        .map(|w| format!("\"{w}\""))
         .collect();
     if words.is_empty() {
         return None;

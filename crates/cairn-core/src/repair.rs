@@ -28,6 +28,7 @@ use crate::store::{sql_err, write_derived, Store, DB_FILE};
 /// Tables rebuilt from the documents, with the words a user reads.
 const DERIVED: &[(&str, &str)] = &[
     ("notes_fts", "the search index"),
+    ("note_text", "the search index"),
     ("notes", "the note list"),
     ("note_tags", "the note list"),
     ("notebook", "the notebook list"),

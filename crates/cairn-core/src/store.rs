@@ -7,7 +7,7 @@
 //! 2. apply the edit and close it into one Automerge change;
 //! 3. in ONE SQLite transaction: append the change bytes as a chunk, fold
 //!    the chunks into a fresh snapshot when they outgrow the last one, and
-//!    rewrite the note's row in `notes`, `note_tags` and `notes_fts`;
+//!    rewrite the note's row in `notes`, `note_tags`, `notes_fts` and `note_text`;
 //! 4. commit (WAL, `synchronous=FULL`), and only then report success.
 //!
 //! If step 3 or 4 fails, the transaction rolls back and the cached document
@@ -36,8 +36,8 @@ pub const DB_FILE: &str = "cairn.db";
 /// note after every keystroke would cost more than it saves.
 const COMPACT_MIN_BYTES: i64 = 8 * 1024;
 
-const CHUNK_SNAPSHOT: i64 = 0;
-const CHUNK_CHANGES: i64 = 1;
+pub(crate) const CHUNK_SNAPSHOT: i64 = 0;
+pub(crate) const CHUNK_CHANGES: i64 = 1;
 
 /// How the store is opened.
 #[derive(Clone)]
@@ -168,9 +168,10 @@ impl Store {
             checked_at_open,
             _marker: marker,
         };
-        if (1..migrations::LINKS_SCHEMA).contains(&migrated_from) {
-            // Notes written before links and notebooks existed: their
-            // links and places come from the documents, once.
+        if (1..migrations::DERIVED_SCHEMA).contains(&migrated_from) {
+            // Notes written before a derived table existed (links and
+            // notebooks, the text searches show): it is filled from the
+            // documents, once.
             store.rebuild_derived()?;
         }
         Ok(store)
@@ -333,6 +334,23 @@ impl Store {
         let changed = self.edit(id, |d| d.set_flag(Flag::Trashed, false))?;
         self.revive_place(id)?;
         Ok(changed)
+    }
+
+    /// Deletes a note nothing was ever put into (no text, no tag, no pin):
+    /// what a "new note" left as it was becomes. Returns whether it went.
+    /// The check and the deletion are one store call, so text merged from
+    /// another device in the meantime keeps the note.
+    pub fn discard_if_blank(&mut self, id: &str) -> Result<bool> {
+        let state = self.doc_mut(id)?.state(None)?;
+        let blank = !state.deleted
+            && state.body.trim().is_empty()
+            && state.tags.is_empty()
+            && !state.pinned;
+        if !blank {
+            return Ok(false);
+        }
+        self.delete(id)?;
+        Ok(true)
     }
 
     /// Deletes a note for good: the body is cleared and a tombstone set, so
@@ -608,7 +626,7 @@ pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Pat
     crate::backlinks::write_note_links(tx, id, s, path)
 }
 
-/// Rewrites the `notes`, `note_tags` and `notes_fts` rows of one note.
+/// Rewrites the `notes`, `note_tags`, `notes_fts` and `note_text` rows of one note.
 fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
     let e = sql_err("updating the notes index", path);
     let old_rowid: Option<i64> = tx
@@ -618,14 +636,17 @@ fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Res
     if let Some(rowid) = old_rowid {
         tx.execute("DELETE FROM notes_fts WHERE rowid = ?1", [rowid])
             .map_err(&e)?;
+        if s.deleted {
+            tx.execute("DELETE FROM note_text WHERE rowid = ?1", [rowid])
+                .map_err(&e)?;
+        }
     }
     if s.deleted {
         tx.execute("DELETE FROM notes WHERE id = ?1", [id])
             .map_err(&e)?;
         return Ok(());
     }
-    let mut tags = s.tags.clone();
-    tags.sort();
+    let tags = crate::inline_tags::row_tags(s);
     let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
     let title = title_of(&s.body);
     let size = s.body.encode_utf16().count() as i64;
@@ -663,6 +684,11 @@ fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Res
     tx.execute(
         "INSERT INTO notes_fts(rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
         params![rowid, title, s.body, tags.join(" ")],
+    )
+    .map_err(&e)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO note_text(rowid, body) VALUES (?1, ?2)",
+        params![rowid, s.body],
     )
     .map_err(&e)?;
     Ok(())

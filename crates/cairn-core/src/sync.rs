@@ -51,6 +51,7 @@ pub mod effect;
 pub mod engine;
 pub mod failure;
 pub mod head;
+pub mod live;
 pub mod local;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;

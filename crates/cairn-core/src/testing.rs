@@ -23,6 +23,16 @@ pub fn open_scratch(dir: &Path) -> Result<Store> {
     )
 }
 
+/// A scratch store holding one note per body, and their ids in order.
+pub fn store_of(dir: &Path, bodies: &[&str]) -> Result<(Store, Vec<String>)> {
+    let mut store = open_scratch(dir)?;
+    let ids = bodies
+        .iter()
+        .map(|b| store.create_note(b))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((store, ids))
+}
+
 /// One note as every replica must end up seeing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteView {

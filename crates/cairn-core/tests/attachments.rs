@@ -292,7 +292,7 @@ fn a_store_from_before_attachments_opens_with_its_notes_and_takes_attachments() 
             "DROP TABLE attachment; DROP TABLE attachment_chunk; DROP TABLE blob_location;
              DROP TABLE blob_local; DROP TABLE blob_slot; DROP TABLE blob_wanted;
              DROP TABLE blob_error; DROP TABLE blob_slot_freed;
-             PRAGMA user_version = 6;",
+             PRAGMA user_version = 7;",
         )
         .unwrap();
     }

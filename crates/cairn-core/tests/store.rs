@@ -344,3 +344,34 @@ fn trashed_notes_are_left_as_they_are_and_the_trash_empties() {
     assert_eq!(s.get(&kept).unwrap().body, "kept");
     assert_eq!(s.empty_trash().unwrap(), 0);
 }
+
+/// A new note left as it was is discarded; one with text, a tag or a pin
+/// (from this device or merged from another) is kept.
+#[test]
+fn only_a_note_nothing_was_put_into_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let blank = s.create_note("").unwrap();
+    let spaces = s.create_note("  \n").unwrap();
+    let typed = s.create_note("x").unwrap();
+    let tagged = s.create_note("").unwrap();
+    s.tag(&tagged, &["later".to_string()], &[]).unwrap();
+    let pinned = s.create_note("").unwrap();
+    s.set_pinned(&pinned, true).unwrap();
+
+    assert!(s.discard_if_blank(&blank).unwrap());
+    assert!(s.discard_if_blank(&spaces).unwrap());
+    for kept in [&typed, &tagged, &pinned] {
+        assert!(!s.discard_if_blank(kept).unwrap(), "{kept} was discarded");
+    }
+    // Once gone, asking again changes nothing.
+    assert!(!s.discard_if_blank(&blank).unwrap());
+    let left: Vec<String> = s
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(left.len(), 3);
+    assert!(!left.contains(&blank) && !left.contains(&spaces));
+}

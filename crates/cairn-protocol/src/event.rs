@@ -24,6 +24,29 @@ pub enum ServiceEvent {
     },
     /// A device was revoked: refresh the grant (and stop if it is us).
     DeviceRevoked { device_id: DeviceId },
+    /// Changes a peer just made, sealed with the user's content key (the
+    /// service relays bytes it cannot read). Only sent on sockets opened
+    /// with [`LIVE_QUERY`]; the same changes reach storage with the peer's
+    /// next publish, so a lost one costs nothing but time.
+    Live { device_id: DeviceId, sealed: String },
+}
+
+/// The query of `GET /v1/events` that asks for [`ServiceEvent::Live`]
+/// events. Sockets without it never get one, so a version that does not
+/// know them is not sent them.
+pub const LIVE_QUERY: &str = "live=1";
+
+/// The largest text message a client may send on the socket; a sealed
+/// live message must fit in it (with its JSON around it).
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+
+/// What a device sends on its event socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Changes this device just made, sealed, base64: for the user's other
+    /// devices, as [`ServiceEvent::Live`].
+    Live { sealed: String },
 }
 
 /// Reasons in the close frame when the service ends a socket, so that a

@@ -31,7 +31,7 @@ pub use clock::ManualClock;
 pub use clock::{Clock, FileClock, SystemClock};
 pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
 pub use error::ProtocolError;
-pub use event::ServiceEvent;
+pub use event::{ClientMessage, ServiceEvent, LIVE_QUERY, MAX_CLIENT_MESSAGE};
 pub use grant::{BlobUrls, Grant, ObjectUrls, PeerGrant};
 pub use ids::{DeviceId, DeviceName, Platform};
 pub use key_envelope::{KeyEnvelopeRecord, PutKeyEnvelope, KEY_ENVELOPE_MAX_BYTES};

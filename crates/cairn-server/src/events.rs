@@ -32,6 +32,9 @@ pub enum HubMessage {
     },
     /// The session signed out; never sent on the wire.
     SessionEnded { session_id: i64 },
+    /// Sealed changes from device `from`, for the user's other sockets that
+    /// asked for live events.
+    Live { from: DeviceId, sealed: String },
 }
 
 #[derive(Default)]

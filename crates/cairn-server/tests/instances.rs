@@ -82,7 +82,12 @@ impl Pair {
 }
 
 async fn socket(url: &str, device: &SignedInDevice) -> Socket {
-    let mut request = format!("{}/v1/events", url.replacen("http", "ws", 1))
+    socket_at(url, device, "").await
+}
+
+/// The event socket with a query (`?live=1` asks for live changes).
+async fn socket_at(url: &str, device: &SignedInDevice, query: &str) -> Socket {
+    let mut request = format!("{}/v1/events{query}", url.replacen("http", "ws", 1))
         .into_client_request()
         .unwrap();
     request.headers_mut().insert(
@@ -168,6 +173,41 @@ async fn a_publish_on_one_instance_reaches_sockets_on_the_other() {
         next_published(&mut on_one).await,
         (phone.device.id.clone(), 9)
     );
+    p.shutdown().await;
+}
+
+/// Live changes sent to one instance reach the user's live sockets on the
+/// other, through PostgreSQL's notifications, as they were sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_changes_sent_to_one_instance_reach_sockets_on_the_other() {
+    use futures_util::SinkExt;
+    let p = two_instances(1_000).await;
+    let key = p.one.create_account().await.unwrap().account_key;
+    let laptop = device_of(&p.one, &key, "laptop").await;
+    let phone = device_of(&p.two, &key, "phone").await;
+    let mut on_two = socket_at(p.second.url(), &phone, "?live=1").await;
+    let mut on_one = socket_at(p.dev.url(), &laptop, "?live=1").await;
+    for sealed in ["b25l", "dHdv"] {
+        let message = serde_json::to_string(&cairn_protocol::ClientMessage::Live {
+            sealed: sealed.into(),
+        })
+        .unwrap();
+        on_one.send(Message::text(message)).await.unwrap();
+        loop {
+            match next(&mut on_two).await {
+                Frame::Event(ServiceEvent::Live {
+                    device_id,
+                    sealed: got,
+                }) => {
+                    assert_eq!(device_id, laptop.device.id);
+                    assert_eq!(got, sealed);
+                    break;
+                }
+                Frame::Event(ServiceEvent::DeviceJoined { .. }) => {}
+                other => panic!("not a live message: {other:?}"),
+            }
+        }
+    }
     p.shutdown().await;
 }
 

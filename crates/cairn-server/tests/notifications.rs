@@ -636,3 +636,51 @@ async fn a_stopping_service_closes_its_sockets_saying_reconnect() {
     assert_eq!(u16::from(close.code), 1001);
     stopped.await.expect("shutdown finished");
 }
+
+/// Live changes: what a device sends on its socket reaches the user's other
+/// devices whose sockets asked for them (`?live=1`), as it was sent; not
+/// the sender, not a socket that did not ask, not another user.
+#[tokio::test]
+async fn live_changes_reach_the_users_other_live_sockets_only() {
+    let h = Harness::start().await;
+    let key = h.new_account().await;
+    let laptop = h.new_device(&key, "laptop").await;
+    let phone = h.new_device(&key, "phone").await;
+    let stranger = h.new_device(&h.new_account().await, "stranger").await;
+    // The client's subscriptions ask for live events.
+    let mut laptop_events = subscribe(&h, &laptop).await;
+    let mut phone_events = subscribe(&h, &phone).await;
+    let mut stranger_events = subscribe(&h, &stranger).await;
+    // A socket of the phone's that did not ask (as an older version's).
+    let mut plain = raw_socket(&h, phone.token()).await.expect("socket");
+
+    assert!(laptop_events.send_live("c2VhbGVk".into()));
+    assert_eq!(
+        next_event(&mut phone_events).await,
+        ServiceEvent::Live {
+            device_id: laptop.device.id.clone(),
+            sealed: "c2VhbGVk".into()
+        }
+    );
+    // Not base64: nothing is relayed; the next good one still is.
+    assert!(laptop_events.send_live("not base64!".into()));
+    assert!(laptop_events.send_live("b25l".into()));
+    assert_eq!(
+        next_event(&mut phone_events).await,
+        ServiceEvent::Live {
+            device_id: laptop.device.id.clone(),
+            sealed: "b25l".into()
+        }
+    );
+    let quiet =
+        tokio::time::timeout(Duration::from_millis(200), stranger_events.next_event()).await;
+    assert!(quiet.is_err(), "stranger got {quiet:?}");
+    let (heard, _) = read_until_close(&mut plain, Duration::from_millis(200), 1).await;
+    assert!(heard.is_empty(), "a socket without ?live=1 got {heard:?}");
+    let echo = tokio::time::timeout(Duration::from_millis(200), laptop_events.next_event()).await;
+    assert!(echo.is_err(), "the sender heard its own: {echo:?}");
+    // Too big for the socket: refused before it is sent.
+    assert!(!laptop_events.send_live("A".repeat(cairn_protocol::MAX_CLIENT_MESSAGE)));
+    drop(laptop_events);
+    h.shutdown().await;
+}

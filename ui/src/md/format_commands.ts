@@ -88,7 +88,9 @@ export function toggleTask(view: EditorView): boolean {
     }
   }
   if (changes.length === 0) return false;
-  view.dispatch({ changes, userEvent: "input.toggle", scrollIntoView: true });
+  const set = state.changes(changes);
+  // A cursor where the marker goes ends up after it, ready to type the task.
+  view.dispatch({ changes: set, selection: state.selection.map(set, 1), userEvent: "input.toggle", scrollIntoView: true });
   return true;
 }
 

@@ -257,6 +257,8 @@ fn local(n: usize) -> Result<serde_json::Value> {
 
     // 100 varied queries: one word, two words, prefixes.
     let mut search = Vec::new();
+    let mut exact = Vec::new();
+    let mut index_only = Vec::new();
     let mut hits = 0usize;
     for i in 0..100 {
         let a = w.any(&mut rng).to_string();
@@ -268,8 +270,33 @@ fn local(n: usize) -> Result<serde_json::Value> {
             _ => format!("{a} {}", b.chars().take(2).collect::<String>()),
         };
         let t = Instant::now();
-        hits += store.search(&q, 50)?.len();
-        search.push(ms(t));
+        let found = store.search_notes(&q, false, 50)?;
+        let took = ms(t);
+        hits += found.hits.len();
+        search.push(took);
+        // The queries that found enough never looked up close spellings:
+        // their time is the exact path's (index, passages). The index
+        // alone, as it answered before passages and typos, for comparison.
+        if !found.fuzzy && found.hits.len() >= cairn_core::FUZZY_BELOW {
+            exact.push(took);
+            let t = Instant::now();
+            store.search(&q, 50)?;
+            index_only.push(ms(t));
+        }
+    }
+    // The same words with one letter swapped: the exact search finds
+    // little, and close spellings are looked up.
+    let mut fuzzy = Vec::new();
+    let mut fuzzy_hits = 0usize;
+    for _ in 0..50 {
+        let mut word: Vec<char> = w.any(&mut rng).chars().collect();
+        if word.len() >= 4 {
+            word.swap(1, 2);
+        }
+        let q: String = word.into_iter().collect();
+        let t = Instant::now();
+        fuzzy_hits += store.search_notes(&q, false, 50)?.hits.len();
+        fuzzy.push(ms(t));
     }
 
     // One-character edits on a 20 KB note, each committed and durable.
@@ -322,6 +349,14 @@ fn local(n: usize) -> Result<serde_json::Value> {
         "search_p50_ms": round2(percentile(&mut search, 0.5)),
         "search_p99_ms": round2(percentile(&mut search, 0.99)),
         "search_hits": hits,
+        "search_exact_queries": exact.len(),
+        "search_exact_p50_ms": round2(percentile(&mut exact, 0.5)),
+        "search_exact_p99_ms": round2(percentile(&mut exact, 0.99)),
+        "search_index_only_p50_ms": round2(percentile(&mut index_only, 0.5)),
+        "search_index_only_p99_ms": round2(percentile(&mut index_only, 0.99)),
+        "fuzzy_search_p50_ms": round2(percentile(&mut fuzzy, 0.5)),
+        "fuzzy_search_p99_ms": round2(percentile(&mut fuzzy, 0.99)),
+        "fuzzy_search_hits": fuzzy_hits,
         "edit_p50_ms": round2(percentile(&mut edits, 0.5)),
         "edit_p99_ms": round2(percentile(&mut edits, 0.99)),
         "history_ms": round2(history_ms),

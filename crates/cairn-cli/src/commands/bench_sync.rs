@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn_client::{FileCredentialStore, Session, SyncAgent, WatchOptions};
+use cairn_client::{FileCredentialStore, Session, SyncAgent, WatchEvent, WatchOptions};
 use cairn_core::{NewNote, Store, StoreOptions};
 use cairn_protocol::SystemClock;
 use rand::rngs::StdRng;
@@ -268,9 +268,11 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             let options = WatchOptions {
                 settle: Duration::ZERO,
                 poll: Duration::from_secs(3600),
+                ..WatchOptions::default()
             };
             let changes = Arc::new(tokio::sync::Notify::new());
-            b.watch(options, changes, move |r| {
+            b.watch(options, changes, move |e| {
+                let WatchEvent::Round(r) = e else { return };
                 if r.as_ref().is_ok_and(|r| r.changed_notes() > 0) {
                     if let Err(e) = tx.send(()) {
                         eprintln!("warning: {e}");
@@ -315,6 +317,11 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             }
         }
         let idle_4 = idle_round_ms(&mut a, 4).await?;
+        let typing = if plaintext {
+            None
+        } else {
+            Some(live_typing(&a_dir, &b_dir, &id).await?)
+        };
 
         Ok(serde_json::json!({
             "notes": n,
@@ -336,8 +343,120 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "idle_round_ms_4_peers": round2(idle_4),
             "edit_to_peer_ms_p50": round2(percentile(&mut lat.clone(), 0.5)),
             "edit_to_peer_ms_p99": round2(percentile(&mut lat, 0.99)),
+            "live_edit_to_peer_ms_p50": typing.as_ref().map(|t| round2(t.p50_ms)),
+            "live_edit_to_peer_ms_p99": typing.as_ref().map(|t| round2(t.p99_ms)),
+            "live_edits_missed": typing.as_ref().map(|t| t.missed),
+            "typing_bucket_requests_per_min": typing.as_ref().map(|t| round2(t.requests_per_min)),
             "encrypted": !plaintext,
         }))
+    })
+}
+
+/// What continuous typing on A costs and how soon B has each keystroke,
+/// with the app's default watch settings.
+struct LiveTyping {
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Keystrokes B had not merged live within a second.
+    missed: usize,
+    /// Bucket requests of both devices' rounds while A typed, per minute.
+    requests_per_min: f64,
+}
+
+/// Keystrokes a second, a quick typist's pace, and how long they go on.
+const TYPING_KEYS_PER_SEC: u64 = 11;
+const TYPING_SECS: u64 = 60;
+
+/// A types into note `id` at a typist's pace for [`TYPING_SECS`] while
+/// both devices watch with the default settings: each keystroke goes on
+/// the live lane; B's merge of it is timed, and both devices' bucket
+/// requests are counted.
+async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (mut a, a_store) = agent(a_dir, false)?;
+    let (mut b, _b_store) = agent(b_dir, false)?;
+    let requests = Arc::new(AtomicU64::new(0));
+    let rounds = Arc::new(AtomicU64::new(0));
+    let (tx, mut merged) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let typed = Arc::new(tokio::sync::Notify::new());
+    let count = |requests: Arc<AtomicU64>, rounds: Arc<AtomicU64>| {
+        move |r: &cairn_core::sync::RoundReport| {
+            requests.fetch_add(r.requests, Ordering::Relaxed);
+            rounds.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let on_b = count(requests.clone(), rounds.clone());
+    let watch_b = tokio::spawn(async move {
+        b.watch(
+            WatchOptions::default(),
+            Arc::new(tokio::sync::Notify::new()),
+            move |e| match e {
+                WatchEvent::Round(Ok(r)) => on_b(r),
+                WatchEvent::Round(Err(_)) => {}
+                WatchEvent::LiveMerged { .. } => {
+                    // The benchmark may have stopped listening.
+                    tx.send(Instant::now()).ok();
+                }
+            },
+        )
+        .await
+    });
+    let on_a = count(requests.clone(), rounds.clone());
+    let notify = typed.clone();
+    let watch_a = tokio::spawn(async move {
+        a.watch(WatchOptions::default(), notify, move |e| {
+            if let WatchEvent::Round(Ok(r)) = e {
+                on_a(r)
+            }
+        })
+        .await
+    });
+    // Each watcher's first round and the one its socket's connection asks
+    // for: then both sockets are subscribed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rounds.load(Ordering::Relaxed) < 4 {
+        if Instant::now() > deadline {
+            bail!("the watchers did not start within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while merged.try_recv().is_ok() {}
+    requests.store(0, Ordering::Relaxed);
+
+    let gap = Duration::from_millis(1000 / TYPING_KEYS_PER_SEC);
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut lat = Vec::new();
+    let mut missed = 0;
+    let started = Instant::now();
+    for _ in 0..TYPING_KEYS_PER_SEC * TYPING_SECS {
+        let tick = Instant::now();
+        {
+            let mut s = a_store.lock().map_err(|_| anyhow!("lock"))?;
+            let len = s.get(id)?.body.encode_utf16().count();
+            s.splice(id, rng.gen_range(0..len), 0, "z")?;
+        }
+        typed.notify_one();
+        match tokio::time::timeout(Duration::from_secs(1), merged.recv()).await {
+            Ok(Some(at)) => lat.push(at.duration_since(tick).as_secs_f64() * 1000.0),
+            _ => missed += 1,
+        }
+        if let Some(rest) = gap.checked_sub(tick.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
+    }
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let requests_per_min = requests.load(Ordering::Relaxed) as f64 / minutes;
+    watch_a.abort();
+    watch_b.abort();
+    if lat.is_empty() {
+        bail!("no keystroke reached the other device live");
+    }
+    Ok(LiveTyping {
+        p50_ms: percentile(&mut lat.clone(), 0.5),
+        p99_ms: percentile(&mut lat, 0.99),
+        missed,
+        requests_per_min,
     })
 }
 

@@ -129,10 +129,34 @@ pub fn edit(data_dir: &Path, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn search(data_dir: &Path, query: &str, json: bool) -> Result<()> {
+/// The app's search: typos forgiven when the exact words find little,
+/// each hit with the passage that matched.
+pub fn search(data_dir: &Path, query: &str, trash: bool, json: bool) -> Result<()> {
     let store = open(data_dir)?;
-    let notes = store.search(query, 50)?;
-    print_summaries(&notes, json)
+    let found = store.search_notes(query, trash, 50)?;
+    if json {
+        // The note's fields as `list --json` prints them, plus the passage.
+        let mut hits = Vec::with_capacity(found.hits.len());
+        for hit in &found.hits {
+            let mut value = serde_json::to_value(&hit.note)?;
+            if let Some(fields) = value.as_object_mut() {
+                fields.insert("snippet".into(), hit.snippet.clone().into());
+            }
+            hits.push(value);
+        }
+        crate::outln!("{}", serde_json::to_string_pretty(&hits)?);
+        return Ok(());
+    }
+    if found.fuzzy {
+        crate::outln!("(also close spellings: {})", found.terms.join(", "));
+    }
+    for hit in &found.hits {
+        print_summaries(std::slice::from_ref(&hit.note), false)?;
+        if !hit.snippet.is_empty() {
+            crate::outln!("    {}", hit.snippet);
+        }
+    }
+    Ok(())
 }
 
 pub fn tag(data_dir: &Path, id: &str, changes: &[String]) -> Result<()> {

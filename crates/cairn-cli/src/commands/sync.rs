@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use cairn_client::blob_runner::BlobReport;
-use cairn_client::{AgentError, SyncAgent, SyncState, WatchOptions};
+use cairn_client::{AgentError, SyncAgent, SyncState, WatchEvent, WatchOptions};
 use cairn_core::sync::RoundReport;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -88,14 +88,17 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
             };
             let changes = Arc::new(tokio::sync::Notify::new());
             agent
-                .watch(options, changes, |outcome| match outcome {
-                    Ok(r) => {
+                .watch(options, changes, |event| match event {
+                    WatchEvent::Round(Ok(r)) => {
                         crate::outln!("{}", describe(r));
                         for p in problems(r) {
                             eprintln!("warning: {p}");
                         }
                     }
-                    Err(e) => eprintln!("warning: {e}"),
+                    WatchEvent::Round(Err(e)) => eprintln!("warning: {e}"),
+                    WatchEvent::LiveMerged { notes } => {
+                        crate::outln!("merged live changes to {notes} notes")
+                    }
                 })
                 .await?;
             return Ok(());

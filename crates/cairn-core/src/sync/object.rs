@@ -32,6 +32,8 @@ pub enum ObjectKind {
     Head = 1,
     Snapshot = 2,
     Segment = 3,
+    /// Changes relayed over the service's socket, never stored (`live.rs`).
+    Live = 4,
 }
 
 impl ObjectKind {
@@ -40,6 +42,7 @@ impl ObjectKind {
             1 => Some(ObjectKind::Head),
             2 => Some(ObjectKind::Snapshot),
             3 => Some(ObjectKind::Segment),
+            4 => Some(ObjectKind::Live),
             _ => None,
         }
     }

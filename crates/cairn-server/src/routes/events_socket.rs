@@ -24,7 +24,12 @@
 //!    ([`crate::socket_slots`]); one more closes the oldest, with the
 //!    reason "replaced by a newer connection".
 //! 6. A client message over 4 KiB closes the socket with 1009 (message
-//!    too big) rather than being buffered; the socket is one-way.
+//!    too big) rather than being buffered. The one message a client may
+//!    send is `live`: changes it just made, sealed with the user's content
+//!    key. They go to the user's other sockets opened with `?live=1` (on
+//!    every instance), at most [`LIVE_PER_SECOND`] a second per socket
+//!    (more are dropped: the changes also reach storage, so a dropped one
+//!    is only late). Anything else a client sends is ignored.
 //! 7. A ping every 20 s keeps idle proxies from closing the socket; the
 //!    socket also ends when the client closes it or stops reading, and
 //!    when the server stops, with the reason "reconnect" (the client comes
@@ -37,11 +42,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use base64::Engine as _;
 use cairn_protocol::event::close_reason;
-use cairn_protocol::ServiceEvent;
+use cairn_protocol::{ClientMessage, DeviceId, ServiceEvent, MAX_CLIENT_MESSAGE};
 use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use crate::auth::{revocation, Caller, SessionEnd, SocketCaller};
@@ -52,8 +60,17 @@ use crate::state::AppState;
 use crate::ServerError;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
-/// The largest message a client may send on the socket.
-const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Live messages a socket may relay each second, and in a burst: well
+/// above a fast typist's edits, far below a flood.
+pub const LIVE_PER_SECOND: u32 = 30;
+const LIVE_BURST: u32 = 60;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EventsQuery {
+    /// `1`: this socket wants [`ServiceEvent::Live`] events.
+    #[serde(default)]
+    live: Option<u8>,
+}
 /// How long a closing socket waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -61,19 +78,21 @@ pub async fn events(
     State(state): State<AppState>,
     SocketCaller(caller): SocketCaller,
     SocketUpgrade(upgrade): SocketUpgrade,
+    Query(query): Query<EventsQuery>,
 ) -> Result<Response, ServerError> {
+    let live = query.live == Some(1);
     // Subscribe before the upgrade completes so that nothing published
     // after the client sees `subscribed` can be lost.
     let receiver = state.hub.subscribe(&caller.user_id);
     if let Some(end) = session_end(&state, &caller).await? {
         return Err(end.into());
     }
-    // The socket is one-way: what a client sends is read and dropped, so
-    // there is no reason to buffer megabytes of it (axum allows 64 MiB).
+    // A client sends only small live messages, so there is no reason to
+    // buffer megabytes of what it sends (axum allows 64 MiB).
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(socket, state, caller, receiver)))
+        .on_upgrade(move |socket| serve_socket(socket, state, caller, receiver, live)))
 }
 
 /// Why the service closes a socket.
@@ -118,7 +137,9 @@ async fn serve_socket(
     state: AppState,
     caller: Caller,
     mut receiver: broadcast::Receiver<Arc<HubMessage>>,
+    live: bool,
 ) {
+    let relay = LiveRelay::new(caller.device_id.clone());
     let mut slot = state.sockets.acquire(&caller.user_id, caller.session_id);
     let (mut sink, mut stream) = socket.split();
     let hello = ServiceEvent::Subscribed {
@@ -159,6 +180,18 @@ async fn serve_socket(
                             break SocketEnd::Session(SessionEnd::SignedOut);
                         }
                     }
+                    HubMessage::Live { from, sealed } => {
+                        if !live || caller.device_id.as_ref() == Some(from) {
+                            continue;
+                        }
+                        let event = ServiceEvent::Live {
+                            device_id: from.clone(),
+                            sealed: sealed.clone(),
+                        };
+                        if send_event(&mut sink, &event).await.is_err() {
+                            return;
+                        }
+                    }
                 },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "event listener lagged");
@@ -171,8 +204,12 @@ async fn serve_socket(
             incoming = stream.next() => match incoming {
                 Some(Err(e)) if is_too_big(&e) => break SocketEnd::TooBig,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                // Pongs and anything the client says are ignored; the
-                // socket is one-way.
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(message) = relay.accept(text.as_str()) {
+                        state.bus.publish(&caller.user_id, message).await;
+                    }
+                }
+                // Pongs and anything else the client says are ignored.
                 Some(Ok(_)) => {}
             },
             _ = stopping.changed() => break SocketEnd::Stopping,
@@ -259,4 +296,92 @@ where
     sink.send(Message::Text(Utf8Bytes::from(text)))
         .await
         .map_err(|_| ())
+}
+
+const fn nonzero(n: u32) -> std::num::NonZeroU32 {
+    match std::num::NonZeroU32::new(n) {
+        Some(n) => n,
+        None => std::num::NonZeroU32::MIN,
+    }
+}
+
+/// What a socket relays of what its client sends.
+struct LiveRelay {
+    /// The socket's device; a session without one has nothing to relay.
+    device: Option<DeviceId>,
+    limit: DefaultDirectRateLimiter,
+}
+
+impl LiveRelay {
+    fn new(device: Option<DeviceId>) -> LiveRelay {
+        let quota = Quota::per_second(nonzero(LIVE_PER_SECOND)).allow_burst(nonzero(LIVE_BURST));
+        LiveRelay {
+            device,
+            limit: RateLimiter::direct(quota),
+        }
+    }
+
+    /// The message to put on the bus for `text`, if it is a live message
+    /// this socket may relay now. The service cannot read what it relays;
+    /// it only checks that it is base64, so junk is not fanned out.
+    fn accept(&self, text: &str) -> Option<HubMessage> {
+        let from = self.device.clone()?;
+        let ClientMessage::Live { sealed } = serde_json::from_str(text).ok()?;
+        if sealed.is_empty()
+            || base64::engine::general_purpose::STANDARD
+                .decode(&sealed)
+                .is_err()
+        {
+            return None;
+        }
+        if self.limit.check().is_err() {
+            tracing::debug!(device = %from, "live messages over the rate limit dropped");
+            return None;
+        }
+        Some(HubMessage::Live { from, sealed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> Option<DeviceId> {
+        Some(DeviceId::parse("d1").expect("valid"))
+    }
+
+    #[test]
+    fn relays_live_messages_and_nothing_else() {
+        let relay = LiveRelay::new(device());
+        let ok = r#"{"type":"live","sealed":"AAEC"}"#;
+        assert_eq!(
+            relay.accept(ok),
+            Some(HubMessage::Live {
+                from: device().expect("device"),
+                sealed: "AAEC".into()
+            })
+        );
+        for junk in [
+            "",
+            "hello",
+            r#"{"type":"live","sealed":""}"#,
+            r#"{"type":"live","sealed":"not base64!"}"#,
+            r#"{"type":"other"}"#,
+        ] {
+            assert_eq!(relay.accept(junk), None, "{junk:?}");
+        }
+        // A session with no device has nothing to relay.
+        assert_eq!(LiveRelay::new(None).accept(ok), None);
+    }
+
+    #[test]
+    fn a_flood_is_cut_at_the_burst() {
+        let relay = LiveRelay::new(device());
+        let msg = r#"{"type":"live","sealed":"AAEC"}"#;
+        let passed = (0..LIVE_BURST * 3)
+            .filter(|_| relay.accept(msg).is_some())
+            .count() as u32;
+        // The burst, and at most a few more refilled while the loop ran.
+        assert!((LIVE_BURST..LIVE_BURST + 10).contains(&passed), "{passed}");
+    }
 }

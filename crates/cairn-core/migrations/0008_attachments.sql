@@ -1,4 +1,4 @@
--- Cairn store, schema 7: attachments.
+-- Cairn store, schema 8: attachments.
 --
 -- Derived from the notes' documents (rebuilt by a repair): one row per
 -- attachment record, and its chunk list in order.
