@@ -10,7 +10,7 @@
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use cairn_core::{Origin, StoreEvent, NOTEBOOKS_DOC_ID};
+use cairn_core::{Origin, StoreEvent, BLOB_INDEX_DOC_ID, NOTEBOOKS_DOC_ID};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
@@ -99,6 +99,11 @@ fn add(out: &mut NotesChanged, events: Vec<StoreEvent>) {
         // the sidebar, not as a row of the list.
         if e.note_id == NOTEBOOKS_DOC_ID {
             out.notebooks = true;
+            continue;
+        }
+        // The blob index is not a note either: where attachments are in
+        // storage, nothing the list shows.
+        if e.note_id == BLOB_INDEX_DOC_ID {
             continue;
         }
         let change = NoteChange {

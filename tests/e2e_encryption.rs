@@ -1,6 +1,7 @@
 //! End-to-end encryption through the real service and the real S3 server:
 //! after notes sync, neither the bucket nor the service's registry holds a
-//! byte of their text, titles or tags; a wrong passphrase changes nothing;
+//! byte of their text, titles or tags, nor of an attachment's bytes, file
+//! name or media type; a wrong passphrase changes nothing;
 //! a changed passphrase opens the same notes on a new device.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -13,6 +14,7 @@ use cairn_scenarios::device::Device;
 const PHRASE: &str = "Quixotic-Marmalade-Telescope";
 const TITLE: &str = "Zanzibar itinerary";
 const TAG: &str = "secretplans";
+const ATTACHMENT_NAME: &str = "Zanzibar-harbour-map.png";
 
 /// Every file under `dir`, read whole (bucket objects, registry, WAL).
 fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -52,6 +54,19 @@ fn the_service_and_storage_never_see_note_text_titles_or_tags() {
         .unwrap()
         .to_owned();
     laptop.ok(&["tag", &id, &format!("+{TAG}")]);
+    // An attachment whose bytes, name and media type must stay unreadable
+    // too: the phrase repeated through a file called after the trip.
+    let file = laptop.dir().join(ATTACHMENT_NAME);
+    let contents = format!("{PHRASE} ").repeat(20_000);
+    std::fs::write(&file, &contents).unwrap();
+    let attachment = laptop
+        .ok(&["attach", &id, file.to_str().unwrap()])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    std::fs::remove_file(&file).unwrap();
     for _ in 0..3 {
         laptop.sync_ok();
         phone.sync_ok();
@@ -59,9 +74,15 @@ fn the_service_and_storage_never_see_note_text_titles_or_tags() {
     // The phone has it all, in clear, locally.
     assert_eq!(
         phone.ok(&["show", &id]),
-        format!("{TITLE}\nThe password is {PHRASE}.")
+        format!(
+            "{TITLE}\nThe password is {PHRASE}.\n![{ATTACHMENT_NAME}](attachment:{attachment})\n"
+        )
     );
     assert!(phone.ok(&["list"]).contains(TAG));
+    let copy = phone.dir().join("copy.bin");
+    phone.ok(&["attachment", "get", &attachment, copy.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), contents);
+    std::fs::remove_file(&copy).unwrap();
 
     // The search below does find text where it is: in the phone's own store.
     let local = all_bytes(phone.dir());
@@ -80,9 +101,22 @@ fn the_service_and_storage_never_see_note_text_titles_or_tags() {
         files.iter().any(|(p, _)| p.ends_with("head")),
         "no head objects found"
     );
+    assert!(
+        files
+            .iter()
+            .any(|(p, b)| p.contains("/blob/") && b.len() > 20_000 * PHRASE.len()),
+        "no attachment slot found"
+    );
     assert!(total > 1000, "only {total} bytes stored");
     for (path, bytes) in &files {
-        for needle in [PHRASE, "Zanzibar", "itinerary", TAG] {
+        for needle in [
+            PHRASE,
+            "Zanzibar",
+            "itinerary",
+            TAG,
+            ATTACHMENT_NAME,
+            "image/png",
+        ] {
             assert!(!contains(bytes, needle), "{needle:?} is readable in {path}");
         }
     }

@@ -1,7 +1,9 @@
 //! One module per group of subcommands.
 
 pub mod account;
+pub mod attachments;
 pub mod bench;
+mod bench_attachments;
 mod bench_floor;
 mod bench_notebooks;
 mod bench_sync;

@@ -113,6 +113,20 @@ enum Command {
     Restore { id: String },
     /// Delete a note for good.
     Delete { id: String },
+    /// Attach a file to a note: stores it, appends a reference to the
+    /// note, prints the attachment id last.
+    Attach { note: String, file: PathBuf },
+    /// List attachments, of one note or all.
+    Attachments {
+        note: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One attachment: `get ID OUT` writes its bytes to OUT.
+    Attachment {
+        #[command(subcommand)]
+        which: AttachmentCommand,
+    },
     /// A note's versions, oldest first.
     History {
         id: String,
@@ -173,6 +187,12 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AttachmentCommand {
+    /// Write the attachment's bytes to OUT, downloading them first if needed.
+    Get { id: String, out: PathBuf },
+}
+
 fn main() -> ExitCode {
     // Notes, keys and sessions are for this user only, whatever the umask.
     cairn_core::private_files::restrict_umask();
@@ -227,6 +247,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trash { id } => notes::trash(&data_dir, &id),
         Command::Restore { id } => notes::restore(&data_dir, &id),
         Command::Delete { id } => notes::delete(&data_dir, &id),
+        Command::Attach { note, file } => commands::attachments::attach(&data_dir, &note, &file),
+        Command::Attachments { note, json } => {
+            commands::attachments::list(&data_dir, note.as_deref(), json)
+        }
+        Command::Attachment {
+            which: AttachmentCommand::Get { id, out },
+        } => commands::attachments::get(&data_dir, &id, &out),
         Command::History { id, json } => notes::history(&data_dir, &id, json),
         Command::Import { dir, dry_run } => commands::import::import(&data_dir, &dir, dry_run),
         Command::Export { dir } => commands::export::export(&data_dir, &dir),

@@ -13,6 +13,19 @@ pub fn cairn(data: &Path, args: &[&str]) -> Output {
     cairn_stdin(data, args, None)
 }
 
+/// Runs cairn with extra environment variables.
+pub fn cairn_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(CAIRN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("CAIRN_CREDENTIAL_STORE", "file")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cairn")
+}
+
 pub fn cairn_stdin(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(CAIRN)
         .arg("--data-dir")

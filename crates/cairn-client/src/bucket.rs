@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
-use cairn_protocol::{DeviceKey, Grant};
+use cairn_protocol::{BlobSlot, DeviceKey, Grant};
 use reqwest::StatusCode;
 
 /// How many times one request is tried again before the round gives up
@@ -154,23 +154,106 @@ impl Bucket {
         }
     }
 
-    /// Writes one of this device's own objects.
-    pub async fn put(
+    /// The presigned URL of a blob slot of `device` (this one or a peer).
+    fn blob_url(
+        grant: &Grant,
+        device: &str,
+        slot: BlobSlot,
+        write: bool,
+    ) -> Result<String, TransportError> {
+        let urls = if write {
+            grant.blob_put.as_ref()
+        } else if device == grant.device_id.as_str() {
+            grant.blob_get.as_ref()
+        } else {
+            grant
+                .peers
+                .iter()
+                .find(|p| p.device_id.as_str() == device)
+                .and_then(|p| p.blob_get.as_ref())
+        };
+        urls.and_then(|u| u.url(slot)).ok_or_else(|| {
+            TransportError::new(
+                TransportErrorKind::Unauthorized,
+                format!(
+                    "the grant has no URL for {device}/{}; refresh it",
+                    slot.relative()
+                ),
+            )
+        })
+    }
+
+    /// Writes one of this device's blob slots whole (an empty body empties
+    /// it).
+    pub async fn put_blob(
         &self,
         grant: &Grant,
-        key: DeviceKey,
-        body: Vec<u8>,
+        slot: BlobSlot,
+        body: bytes::Bytes,
     ) -> Result<(), TransportError> {
-        let url = Self::url_for(grant, grant.device_id.as_str(), key, true)?;
-        let what = format!("uploading {}", key.relative());
-        let body = bytes::Bytes::from(body);
+        let url = Self::blob_url(grant, grant.device_id.as_str(), slot, true)?;
+        let what = format!("uploading {}", slot.relative());
+        self.put_url(&url, &what, body).await
+    }
+
+    /// Reads `len` bytes at `offset` of a blob slot of `device`.
+    pub async fn get_blob_range(
+        &self,
+        grant: &Grant,
+        device: &str,
+        slot: BlobSlot,
+        offset: u64,
+        len: u64,
+    ) -> Result<bytes::Bytes, TransportError> {
+        let url = Self::blob_url(grant, device, slot, false)?;
+        let what = format!("reading {device}/{}", slot.relative());
+        let range = format!("bytes={offset}-{}", offset + len.saturating_sub(1));
         self.with_retries(|| {
             let req = self
                 .http
-                .put(&url)
+                .get(&url)
+                .header(reqwest::header::RANGE, range.as_str());
+            let what = &what;
+            async move {
+                let resp = req.send().await.map_err(|e| Self::network(e, what))?;
+                let status = resp.status();
+                if status == StatusCode::NOT_FOUND || status == StatusCode::RANGE_NOT_SATISFIABLE {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Rejected,
+                        format!("{what}: the attachment is not in storage (HTTP {status})"),
+                    ));
+                }
+                if !status.is_success() {
+                    return Err(Self::classify(status, what));
+                }
+                let body = resp.bytes().await.map_err(|e| Self::network(e, what))?;
+                // A short body is a cut connection: read it again. (A
+                // storage that ignored the range would send the whole
+                // slot: also not what was asked for.)
+                if body.len() as u64 != len {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Unavailable,
+                        format!("{what}: got {} of {len} bytes", body.len()),
+                    ));
+                }
+                Ok(body)
+            }
+        })
+        .await
+    }
+
+    async fn put_url(
+        &self,
+        url: &str,
+        what: &str,
+        body: bytes::Bytes,
+    ) -> Result<(), TransportError> {
+        self.with_retries(|| {
+            let req = self
+                .http
+                .put(url)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(body.clone());
-            let what = &what;
             async move {
                 let resp = req.send().await.map_err(|e| Self::network(e, what))?;
                 if resp.status().is_success() {
@@ -181,6 +264,18 @@ impl Bucket {
             }
         })
         .await
+    }
+
+    /// Writes one of this device's own objects.
+    pub async fn put(
+        &self,
+        grant: &Grant,
+        key: DeviceKey,
+        body: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        let url = Self::url_for(grant, grant.device_id.as_str(), key, true)?;
+        let what = format!("uploading {}", key.relative());
+        self.put_url(&url, &what, bytes::Bytes::from(body)).await
     }
 
     /// Reads an object of `device` (this one or a peer).
@@ -263,6 +358,8 @@ mod tests {
             put: urls.clone(),
             get: urls,
             peers: Vec::new(),
+            blob_put: None,
+            blob_get: None,
         };
         (grant, format!("127.0.0.1:{port}"))
     }

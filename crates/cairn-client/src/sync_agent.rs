@@ -26,6 +26,7 @@ use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
 use tokio::sync::Notify;
 
+use crate::blob_runner::{self, BlobOptions, BlobReport};
 use crate::bucket::Bucket;
 use crate::events::{EventSubscription, StreamItem};
 use crate::round_runner::{self, RunnerError};
@@ -98,6 +99,9 @@ pub struct SyncAgent {
     plaintext_allowed: bool,
     /// One HTTP client for every round, so connections are reused.
     bucket: Bucket,
+    blob_options: BlobOptions,
+    /// What the last round moved of attachments.
+    last_blobs: BlobReport,
 }
 
 impl SyncAgent {
@@ -130,6 +134,8 @@ impl SyncAgent {
             encrypted,
             plaintext_allowed: false,
             bucket: Bucket::new().map_err(|e| AgentError::Task(e.to_string()))?,
+            blob_options: BlobOptions::default(),
+            last_blobs: BlobReport::default(),
         })
     }
 
@@ -138,6 +144,16 @@ impl SyncAgent {
     pub fn allow_plaintext_for_benchmarks(mut self) -> Self {
         self.plaintext_allowed = true;
         self
+    }
+
+    /// Attachments up to this many bytes download without being asked.
+    pub fn set_background_limit(&mut self, bytes: u64) {
+        self.blob_options.background_limit = bytes;
+    }
+
+    /// What the last round moved of attachments, and what failed.
+    pub fn blob_report(&self) -> &BlobReport {
+        &self.last_blobs
     }
 
     pub fn device_id(&self) -> &DeviceId {
@@ -219,6 +235,39 @@ impl SyncAgent {
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
             report = self.run_with(grant).await?;
         }
+        let grant = Arc::new(self.grant.clone().ok_or(AgentError::NotSignedIn)?);
+        // Attachments after the read, so chunks a peer already uploaded
+        // (the same file attached there) are not uploaded again; then one
+        // more publish carries where the new chunks are.
+        let mut blobs = BlobReport::default();
+        blob_runner::upload(
+            self.store.clone(),
+            self.bucket.clone(),
+            grant.clone(),
+            &mut blobs,
+        )
+        .await?;
+        if blobs.slots_uploaded > 0 {
+            let again = self.run_with(Grant::clone(&grant)).await?;
+            report.published = again.published.or(report.published);
+            report.wrote_snapshot |= again.wrote_snapshot;
+            report.requests += again.requests;
+            report.publish_requests += again.publish_requests;
+            report.bytes_up += again.bytes_up;
+            report.bytes_down += again.bytes_down;
+            if again.publish_error.is_some() {
+                report.publish_error = again.publish_error;
+            }
+        }
+        blob_runner::download_and_collect(
+            self.store.clone(),
+            self.bucket.clone(),
+            grant,
+            self.blob_options,
+            &mut blobs,
+        )
+        .await?;
+        self.last_blobs = blobs;
         if let Some(seq) = report.published {
             // Best effort: peers also poll, so a lost notification only
             // delays them.

@@ -291,7 +291,7 @@ impl Store {
     /// being edited and typed again still leads where it did, even if its
     /// target was renamed since. The derived rows follow the body only.
     pub(crate) fn stage_links(&mut self, id: &str) -> Result<()> {
-        if id == NOTEBOOKS_DOC_ID {
+        if id == NOTEBOOKS_DOC_ID || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID {
             return Ok(());
         }
         let (body, map) = {

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// Errors from the local store, the note documents and history.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
+    #[error(transparent)]
+    Attachment(#[from] crate::blob::BlobError),
+
     #[error("no note with id {id}")]
     NoteNotFound { id: String },
 
@@ -120,6 +123,7 @@ impl CoreError {
             CoreError::BadChanges { .. } => "bad_changes",
             CoreError::Database { .. } => "database",
             CoreError::Document { .. } => "document",
+            CoreError::Attachment(e) => e.code(),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! per notebook, with links written as `[[wikilinks]]` that name the files
 //! they lead to, so importing the folder (or Obsidian opening it) finds the
 //! same notebooks, notes, tags and links (`cairn export DIR` and the app's
-//! Export…).
+//! Export…). Attachments on this device are written into `attachments/`
+//! at the top, and the notes' references to them become relative links to
+//! those files; one not downloaded yet keeps its `attachment:` reference.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -144,6 +146,8 @@ pub fn export(
         )
     };
 
+    let attachment_files = write_attachments(store, dir)?;
+
     let total = summaries.len();
     for (done, s) in summaries.iter().enumerate() {
         let note = store.get(&s.id)?;
@@ -154,6 +158,7 @@ pub fn export(
             .collect();
         let body = rewrite_links(&note, &targets, &wiki_name);
         let rel = path_of.get(&s.id).cloned().unwrap_or_else(|| s.id.clone());
+        let body = link_attachments(&body, &rel, &attachment_files);
         let stem = rel.rsplit('/').next().unwrap_or(&rel);
         let doc = Document {
             id: Some(note.id.clone()),
@@ -174,6 +179,72 @@ pub fn export(
         notes: total,
         notebooks: notebooks.len(),
     })
+}
+
+/// Where attachments go, at the top of the export.
+pub const ATTACHMENTS_DIR: &str = "attachments";
+
+/// Writes every attachment on this device into `attachments/` (one file
+/// per attachment, names made unique); returns attachment id -> path from
+/// the top of the export.
+fn write_attachments(store: &Store, dir: &Path) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    let mut taken = HashSet::new();
+    for a in store.attachments(None)?.into_iter().filter(|a| a.local) {
+        let name = file_name(&a.name);
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
+            _ => (name.clone(), String::new()),
+        };
+        let mut n = 1;
+        let unique_name = loop {
+            let candidate = if n == 1 {
+                format!("{stem}{ext}")
+            } else {
+                format!("{stem} ({n}){ext}")
+            };
+            if taken.insert(candidate.to_lowercase()) {
+                break candidate;
+            }
+            n += 1;
+        };
+        let folder = dir.join(ATTACHMENTS_DIR);
+        std::fs::create_dir_all(&folder).map_err(|e| write_err(&folder, e))?;
+        let path = folder.join(&unique_name);
+        let mut file = std::fs::File::create(&path).map_err(|e| write_err(&path, e))?;
+        store.write_attachment(&a.id, &mut file)?;
+        out.insert(a.id, format!("{ATTACHMENTS_DIR}/{unique_name}"));
+    }
+    Ok(out)
+}
+
+/// The body with each `attachment:{id}` link destination replaced by the
+/// exported file's path relative to the note at `note_rel` (its path from
+/// the top, without `.md`), percent-encoded as Markdown links want.
+fn link_attachments(body: &str, note_rel: &str, files: &HashMap<String, String>) -> String {
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'(')
+        .add(b')')
+        .add(b'<')
+        .add(b'>')
+        .add(b'%')
+        .add(b'#');
+    let depth = note_rel.matches('/').count();
+    let mut out = body.to_string();
+    for (id, path) in files {
+        let from = format!("(attachment:{id})");
+        if !out.contains(&from) {
+            continue;
+        }
+        let encoded: Vec<String> = path
+            .split('/')
+            .map(|seg| percent_encoding::utf8_percent_encode(seg, PATH).to_string())
+            .collect();
+        let to = format!("({}{})", "../".repeat(depth), encoded.join("/"));
+        out = out.replace(&from, &to);
+    }
+    out
 }
 
 /// The body with every resolved link written as a wikilink naming its

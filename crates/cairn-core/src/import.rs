@@ -5,7 +5,9 @@
 //! Folders become notebooks (an existing notebook with the same path is
 //! reused), Markdown files become notes, front matter becomes tags, dates
 //! and the title, and `[[wikilinks]]` and relative Markdown links between
-//! the files become links that store their target's id. Everything is read
+//! the files become links that store their target's id. Images and other
+//! files a note refers to (`![[image.png]]`, `![](path)`, `[file](path)`)
+//! become its attachments. Everything is read
 //! and checked before anything is written, and the notes are written in
 //! one transaction: the store gets all of them or none. What is not
 //! imported is listed with the reason; nothing is left out silently.
@@ -66,6 +68,9 @@ pub struct Plan {
     pub warnings: Vec<Skipped>,
     pub links: usize,
     pub unresolved: Vec<(String, String)>,
+    /// Per note (same order as `notes`): the file references to turn into
+    /// attachments, with the file each names.
+    embeds: Vec<Vec<(crate::blob::embeds::FileRef, PathBuf)>>,
 }
 
 impl Plan {
@@ -77,6 +82,16 @@ impl Plan {
     /// Notes it will create (all of them, until `apply` has run).
     pub fn notes(&self) -> usize {
         self.notes.len()
+    }
+
+    /// Files that become attachments (each counted once).
+    pub fn attachments(&self) -> usize {
+        self.embeds
+            .iter()
+            .flatten()
+            .map(|(_, p)| p)
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     pub fn new_notebooks(&self) -> usize {
@@ -125,6 +140,8 @@ pub fn plan_with_progress(
         None => HashSet::new(),
     };
     let mut used_ids = HashSet::new();
+    // Files that are not notes: attachments if a note refers to them.
+    let mut others: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut it = walkdir::WalkDir::new(dir).sort_by_file_name().into_iter();
     while let Some(entry) = it.next() {
         let entry = match entry {
@@ -187,7 +204,7 @@ pub fn plan_with_progress(
             continue;
         }
         if !is_markdown(&rel) {
-            skipped.push(skip("not a Markdown file (only .md files become notes)"));
+            others.push((rel, entry.path().to_path_buf()));
             continue;
         }
         let bytes = match std::fs::read(entry.path()) {
@@ -398,6 +415,64 @@ pub fn plan_with_progress(
             .and_then(|c| pick(c, from))
             .or_else(|| by_alias.get(&name).and_then(|c| pick(c, from)))
     };
+    // Files notes refer to, found the way Obsidian finds them: relative to
+    // the note, from the top of the vault, then by name (nearest first).
+    let other_by_path: HashMap<String, usize> = others
+        .iter()
+        .enumerate()
+        .map(|(i, (rel, _))| (lower(&shown(rel)), i))
+        .collect();
+    let mut other_by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, (rel, _)) in others.iter().enumerate() {
+        if let Some(n) = rel.file_name() {
+            other_by_name
+                .entry(lower(&n.to_string_lossy()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let find_file = |r: &crate::blob::embeds::FileRef, from: &File| -> Option<usize> {
+        let target = r.target.replace('\\', "/");
+        if !r.wiki || target.starts_with("./") || target.starts_with("../") {
+            let joined = normalize(&Path::new(&from.folder).join(&target));
+            if let Some(i) = joined.and_then(|j| other_by_path.get(&lower(&j)).copied()) {
+                return Some(i);
+            }
+        }
+        if let Some(i) = other_by_path.get(&lower(target.trim_start_matches('/'))) {
+            return Some(*i);
+        }
+        let name = lower(target.rsplit('/').next().unwrap_or(&target));
+        other_by_name.get(&name).and_then(|c| {
+            c.iter().copied().min_by_key(|&i| {
+                let folder = others[i].0.parent().map(shown).unwrap_or_default();
+                (folder != from.folder, others[i].0.components().count(), i)
+            })
+        })
+    };
+    let mut used_others: HashSet<usize> = HashSet::new();
+    let mut embeds = Vec::with_capacity(files.len());
+    for f in &files {
+        let mut found = Vec::new();
+        for r in crate::blob::embeds::file_refs(&f.doc.body) {
+            if let Some(i) = find_file(&r, f) {
+                used_others.insert(i);
+                found.push((r, others[i].1.clone()));
+            }
+        }
+        embeds.push(found);
+    }
+    for (i, (rel, _)) in others.iter().enumerate() {
+        if !used_others.contains(&i) {
+            skipped.push(Skipped {
+                path: shown(rel),
+                reason:
+                    "not a Markdown file (only .md files become notes), and no note refers to it"
+                        .into(),
+            });
+        }
+    }
+
     let mut notes = Vec::with_capacity(files.len());
     let mut link_count = 0;
     let mut unresolved = Vec::new();
@@ -441,6 +516,7 @@ pub fn plan_with_progress(
         warnings,
         links: link_count,
         unresolved,
+        embeds,
     })
 }
 
@@ -485,8 +561,60 @@ pub fn apply(store: &mut Store, plan: &mut Plan) -> Result<usize> {
     if !new.is_empty() {
         store.create_notebooks(&new)?;
     }
-    let notes = std::mem::take(&mut plan.notes);
+    let mut notes = std::mem::take(&mut plan.notes);
+    let embeds = &plan.embeds;
+    // Each file is stored once, whatever number of notes refer to it; each
+    // note gets a record of its own. The records are added after the
+    // notes' transaction: a failure there leaves the notes, with the
+    // references still naming the files.
+    let mut stored: HashMap<PathBuf, crate::blob::AttachmentRecord> = HashMap::new();
+    let mut records = Vec::new();
+    for (note, refs) in notes.iter_mut().zip(embeds) {
+        let Some(id) = note.id.clone() else { continue };
+        for (r, file) in refs.iter().rev() {
+            let template = match stored.get(file) {
+                Some(t) => t.clone(),
+                None => {
+                    let name = file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let f = std::fs::File::open(file).map_err(|e| CoreError::Folder {
+                        path: file.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    let t = store.store_attachment(
+                        &name,
+                        crate::blob::media_type::guess(&name),
+                        std::io::BufReader::new(f),
+                        u64::MAX,
+                    )?;
+                    stored.insert(file.clone(), t.clone());
+                    t
+                }
+            };
+            let record = crate::blob::AttachmentRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                ..template
+            };
+            let text = if r.embed {
+                crate::blob::attach::reference(&record)
+            } else {
+                let shown = note.note.body[r.start..r.end]
+                    .strip_prefix('[')
+                    .and_then(|t| t.split("](").next())
+                    .unwrap_or(&record.name)
+                    .to_owned();
+                format!("[{shown}](attachment:{})", record.id)
+            };
+            note.note.body.replace_range(r.start..r.end, &text);
+            records.push((id.clone(), record));
+        }
+    }
     let n = notes.len();
     store.create_notes(notes)?;
+    for (note, record) in records.iter().rev() {
+        store.add_attachment(note, record, false)?;
+    }
     Ok(n)
 }

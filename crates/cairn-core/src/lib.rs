@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backlinks;
+pub mod blob;
 pub mod clock;
 pub mod crypto;
 #[cfg(any(test, feature = "test-support"))]
@@ -41,6 +42,7 @@ pub mod private_files;
 mod query;
 mod repair;
 mod replica;
+mod reserved_doc;
 mod search;
 mod snippet;
 mod store;
@@ -50,6 +52,7 @@ pub mod testing;
 mod version_diff;
 
 pub use backlinks::{Backlink, ImportNote, Link};
+pub use blob::index_doc::BLOB_INDEX_DOC_ID;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};

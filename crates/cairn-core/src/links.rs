@@ -92,6 +92,13 @@ fn is_note_path(dest: &str) -> bool {
 /// Every link in `body`, in order.
 pub fn parse(body: &str) -> Vec<LinkSpan> {
     let mut out = Vec::new();
+    for_lines_outside_code_blocks(body, |line, start| parse_line(line, start, &mut out));
+    out
+}
+
+/// Calls `f` with each line of `body` (and its byte offset) that is not
+/// inside a fenced code block, nor a fence itself.
+pub(crate) fn for_lines_outside_code_blocks(body: &str, mut f: impl FnMut(&str, usize)) {
     let mut fence: Option<&str> = None;
     let mut line_start = 0;
     for line in body.split_inclusive('\n') {
@@ -106,12 +113,25 @@ pub fn parse(body: &str) -> Vec<LinkSpan> {
         match (fence, marker) {
             (None, Some(m)) => fence = Some(m),
             (Some(f), Some(m)) if f == m => fence = None,
-            (None, None) => parse_line(line, line_start, &mut out),
+            (None, None) => f(line, line_start),
             _ => {}
         }
         line_start += line.len();
     }
-    out
+}
+
+/// Where the inline code span opened by the backticks at `i` ends: the
+/// same run of backticks closes it (unclosed, only the run is skipped).
+pub(crate) fn past_inline_code(line: &str, i: usize) -> usize {
+    let run = line.as_bytes()[i..]
+        .iter()
+        .take_while(|c| **c == b'`')
+        .count();
+    let ticks = &line[i..i + run];
+    match line[i + run..].find(ticks) {
+        Some(close) => i + run + close + run,
+        None => i + run,
+    }
 }
 
 fn parse_line(line: &str, offset: usize, out: &mut Vec<LinkSpan>) {
@@ -119,15 +139,7 @@ fn parse_line(line: &str, offset: usize, out: &mut Vec<LinkSpan>) {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'`' => {
-                // Skip an inline code span: the same run of backticks closes it.
-                let run = b[i..].iter().take_while(|c| **c == b'`').count();
-                let ticks = &line[i..i + run];
-                match line[i + run..].find(ticks) {
-                    Some(close) => i += run + close + run,
-                    None => i += run,
-                }
-            }
+            b'`' => i = past_inline_code(line, i),
             b'[' if b.get(i + 1) == Some(&b'[') => match line[i + 2..].find("]]") {
                 Some(close) => {
                     let inner = &line[i + 2..i + 2 + close];

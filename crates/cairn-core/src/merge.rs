@@ -94,6 +94,13 @@ impl Store {
             // to it can be merged here even when they arrive without it.
             self.ensure_tree()?;
         }
+        if entries
+            .iter()
+            .any(|(id, _)| *id == crate::blob::index_doc::BLOB_INDEX_DOC_ID)
+        {
+            // The blob index too starts from one genesis everywhere.
+            self.ensure_blob_index()?;
+        }
         let mut new = Vec::new();
         for (i, (id, bytes)) in entries.iter().enumerate() {
             validate_note_id(id)?;

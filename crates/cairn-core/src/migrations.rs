@@ -20,15 +20,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0006_unrecorded_snapshot_slots.sql"),
     ),
     (7, include_str!("../migrations/0007_note_text.sql")),
+    (8, include_str!("../migrations/0008_attachments.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:
 /// links and notebooks): a store migrated from before it has its derived
-/// tables filled from the documents at open.
+/// tables filled from the documents at open. (8's attachment tables need
+/// no filling: no store from before it holds an attachment.)
 pub(crate) const DERIVED_SCHEMA: i64 = 7;
 
 /// Brings the schema up to date; returns the version the file had (0 for

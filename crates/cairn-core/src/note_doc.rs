@@ -46,6 +46,11 @@ pub struct NoteState {
     pub links: std::collections::BTreeMap<String, String>,
     /// Only in the notebook tree's document: its notebooks as stored.
     pub notebooks: Vec<crate::notebook_doc::NotebookEntry>,
+    /// The note's attachment records as stored (root key, JSON), not yet
+    /// checked; see `blob::record`.
+    pub attachments: Vec<(String, String)>,
+    /// Only in the blob index's document: chunk id -> location, as stored.
+    pub chunk_locations: Vec<(String, String)>,
 }
 
 /// A note's Automerge document with typed accessors.
@@ -204,7 +209,40 @@ impl NoteDoc {
             notebook: self.get_str(ROOT, "notebook", heads)?,
             links: self.links(heads)?,
             notebooks: crate::notebook_doc::read_entries(&self.doc, heads).map_err(self.err())?,
+            attachments: self.attachment_entries(heads)?,
+            chunk_locations: crate::blob::index_doc::read_entries(&self.doc, heads)
+                .map_err(self.err())?,
         })
+    }
+
+    fn attachment_entries(&self, heads: Option<&[ChangeHash]>) -> Result<Vec<(String, String)>> {
+        let keys: Vec<String> = match heads {
+            Some(h) => self.doc.keys_at(ROOT, h).collect(),
+            None => self.doc.keys(ROOT).collect(),
+        };
+        let mut out = Vec::new();
+        for key in keys
+            .into_iter()
+            .filter(|k| k.starts_with(crate::blob::record::KEY_PREFIX))
+        {
+            if let Some(value) = self.get_str(ROOT, &key, heads)? {
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stages an attachment record (the caller commits).
+    pub fn put_attachment(&mut self, record: &crate::blob::AttachmentRecord) -> Result<()> {
+        self.doc
+            .put(ROOT, record.key().as_str(), record.encode())
+            .map_err(self.err())
+    }
+
+    /// Stages the removal of an attachment record.
+    pub fn remove_attachment(&mut self, id: &str) -> Result<()> {
+        let key = format!("{}{id}", crate::blob::record::KEY_PREFIX);
+        self.doc.delete(ROOT, key.as_str()).map_err(self.err())
     }
 
     fn get_str(

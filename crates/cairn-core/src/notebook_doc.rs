@@ -25,8 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use automerge::{
-    transaction::{CommitOptions, Transactable},
-    AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+    transaction::Transactable, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,28 +54,17 @@ pub struct NotebookEntry {
 
 /// The tree document as every device first makes it.
 pub(crate) fn genesis(actor: &[u8]) -> Result<NoteDoc> {
-    let mut doc = NoteDoc::create(NOTEBOOKS_DOC_ID, GENESIS_ACTOR, "", 0)?;
-    let err = |source| CoreError::Document {
-        id: NOTEBOOKS_DOC_ID.to_string(),
-        source: Box::new(source),
-    };
-    let d = doc.doc_mut();
-    d.put(ROOT, "kind", "notebooks").map_err(err)?;
-    d.put_object(ROOT, "notebooks", ObjType::Map).map_err(err)?;
-    d.commit_with(CommitOptions::default().with_time(0));
-    d.set_actor(automerge::ActorId::from(actor));
-    Ok(doc)
+    crate::reserved_doc::genesis(
+        NOTEBOOKS_DOC_ID,
+        GENESIS_ACTOR,
+        actor,
+        "notebooks",
+        "notebooks",
+    )
 }
 
 fn notebooks_obj(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Option<ObjId> {
-    let got = match heads {
-        Some(h) => doc.get_at(ROOT, "notebooks", h),
-        None => doc.get(ROOT, "notebooks"),
-    };
-    match got {
-        Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
-        _ => None,
-    }
+    crate::reserved_doc::root_map(doc, "notebooks", heads)
 }
 
 /// Every notebook the document holds, deleted ones included, by id. Empty

@@ -358,17 +358,7 @@ impl Store {
     /// Makes sure the tree document exists here, starting it with the
     /// shared genesis if not.
     pub(crate) fn ensure_tree(&mut self) -> Result<()> {
-        if self.doc_exists(NOTEBOOKS_DOC_ID)? {
-            return Ok(());
-        }
-        let mut doc = notebook_doc::genesis(&self.actor)?;
-        let snapshot = doc.save();
-        let state = doc.state(None)?;
-        self.in_tx(&[NOTEBOOKS_DOC_ID], |s| {
-            s.insert_doc(NOTEBOOKS_DOC_ID, &snapshot, &state, Origin::Local)
-        })?;
-        self.cache.insert(doc);
-        Ok(())
+        self.ensure_reserved(NOTEBOOKS_DOC_ID, notebook_doc::genesis)
     }
 
     /// Applies one change to the tree and stores it with its derived rows.

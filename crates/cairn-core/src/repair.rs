@@ -34,6 +34,9 @@ const DERIVED: &[(&str, &str)] = &[
     ("notebook", "the notebook list"),
     ("note_place", "the notebook list"),
     ("link", "the links between notes"),
+    ("attachment", "the attachment list"),
+    ("attachment_chunk", "the attachment list"),
+    ("blob_location", "the attachment index"),
 ];
 
 /// What a repair did.

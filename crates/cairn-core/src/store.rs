@@ -360,6 +360,13 @@ impl Store {
     pub fn delete(&mut self, id: &str) -> Result<bool> {
         self.edit(id, |d| {
             d.set_body("")?;
+            // Its attachments go with it (and their chunks, at the next
+            // garbage collection).
+            for (key, _) in d.state(None)?.attachments {
+                if let Some(att) = key.strip_prefix(crate::blob::record::KEY_PREFIX) {
+                    d.remove_attachment(att)?;
+                }
+            }
             d.set_flag(Flag::Deleted, true)
         })
     }
@@ -553,8 +560,11 @@ impl Store {
 
     /// The note as the editor opens it.
     pub fn get(&mut self, id: &str) -> Result<Note> {
-        if id == crate::notebook_doc::NOTEBOOKS_DOC_ID {
-            // The notebook tree is stored like a note but is not one.
+        if id == crate::notebook_doc::NOTEBOOKS_DOC_ID
+            || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID
+        {
+            // The notebook tree and the blob index are stored like notes
+            // but are not notes.
             return Err(CoreError::NoteNotFound { id: id.to_string() });
         }
         let doc = self.doc_mut(id)?;
@@ -608,7 +618,11 @@ pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Pat
     if id == crate::notebook_doc::NOTEBOOKS_DOC_ID {
         return crate::notebooks::write_tree(tx, &s.notebooks, path);
     }
+    if id == crate::blob::index_doc::BLOB_INDEX_DOC_ID {
+        return crate::blob::transfer::write_locations(tx, &s.chunk_locations, path);
+    }
     write_note_rows(tx, id, s, path)?;
+    crate::blob::attach::write_note_attachments(tx, id, s, path)?;
     crate::backlinks::write_note_links(tx, id, s, path)
 }
 

@@ -2,7 +2,9 @@
 //! from the bucket or a peer: the object envelope (with its hash check and
 //! seal), a peer's head (envelope, seal, JSON, the checks on it), the
 //! bundle inside snapshots and segments, and the Automerge chunk checker
-//! with the document load behind it.
+//! with the document load behind it; and the attachment layer's: a sealed
+//! chunk as it comes out of a slot, an attachment record from a peer's
+//! note and a chunk location from the blob index.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -23,6 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use cairn_core::blob::{seal, AttachmentRecord, BlobKeys, ChunkId, ChunkLocation};
 use cairn_core::crypto::ContentKey;
 use cairn_core::note_doc::{check_chunks, NoteDoc};
 use cairn_core::sync::bundle;
@@ -35,7 +38,15 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 4] = ["object", "head", "bundle", "chunks"];
+const TARGETS: [&str; 7] = [
+    "object",
+    "head",
+    "bundle",
+    "chunks",
+    "sealed_chunk",
+    "attachment_record",
+    "chunk_location",
+];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
@@ -119,6 +130,47 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                 if let Ok(doc) = loaded {
                     doc.body()
                         .map_err(|e| format!("loaded but unreadable: {e}"))?;
+                }
+            }
+            Ok(())
+        }
+        // Input: chunk id (32 bytes) | plaintext length (u32 LE) | sealed bytes.
+        "sealed_chunk" => {
+            if input.len() < 36 {
+                return Ok(());
+            }
+            let keys = BlobKeys::derive(Some(&corpus_key()));
+            let id = ChunkId::parse(&hex::encode(&input[..32])).unwrap();
+            let len = u32::from_le_bytes(input[32..36].try_into().unwrap()) as usize;
+            if let Ok(plain) = seal::open(&keys, &id, len, &input[36..]) {
+                if plain.len() != len || ChunkId::of(&keys, &plain) != id {
+                    return Err("a chunk opened that is not the one named".into());
+                }
+            }
+            Ok(())
+        }
+        // Input: record key | NUL | JSON value.
+        "attachment_record" => {
+            let text = String::from_utf8_lossy(input);
+            let (key, value) = text.split_once('\0').unwrap_or((&text, ""));
+            if let Ok(r) = AttachmentRecord::decode(key, value) {
+                let again = AttachmentRecord::decode(&r.key(), &r.encode())
+                    .map_err(|e| format!("a decoded record does not decode again: {e}"))?;
+                if again != r {
+                    return Err("record does not round-trip".into());
+                }
+                let total: u64 = r.chunks.iter().map(|c| u64::from(c.len)).sum();
+                if total != r.size {
+                    return Err("a record whose chunks do not add up was accepted".into());
+                }
+            }
+            Ok(())
+        }
+        "chunk_location" => {
+            let text = String::from_utf8_lossy(input);
+            if let Ok(l) = ChunkLocation::decode(&text) {
+                if l.encode() != text {
+                    return Err("a decoded location does not encode back to its text".into());
                 }
             }
             Ok(())
@@ -340,4 +392,49 @@ fn write_corpus() {
             write("head", "head-json", &decoded.payload);
         }
     }
+}
+
+/// Writes the attachment layer's corpus: sealed chunks of a few sizes, a
+/// record and a location as a store writes them. Run by hand when those
+/// formats change:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_blob_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_blob_corpus() {
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let d = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
+    };
+    let keys = BlobKeys::derive(Some(&corpus_key()));
+    for len in [0usize, 100, 70_000, 140_000] {
+        let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let id = ChunkId::of(&keys, &plain);
+        let mut input = id.as_bytes().to_vec();
+        input.extend_from_slice(&(len as u32).to_le_bytes());
+        input.extend_from_slice(&seal::seal(&keys, &id, &plain));
+        write("sealed_chunk", &format!("sealed-{len}"), &input);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = cairn_core::testing::open_scratch(dir.path()).unwrap();
+    store.set_content_key(Some(corpus_key()));
+    let note = store.create_note("receipts").unwrap();
+    let file = dir.path().join("scan.png");
+    std::fs::write(&file, b"not really a png").unwrap();
+    let r = store.attach_file(&note, &file, u64::MAX).unwrap();
+    write(
+        "attachment_record",
+        "record",
+        format!("{}\0{}", r.key(), r.encode()).as_bytes(),
+    );
+    let plan = store.plan_blob_upload().unwrap().unwrap();
+    store.record_blob_upload("dev0", &plan).unwrap();
+    let l = ChunkLocation {
+        device: "dev0".into(),
+        slot: plan.slot,
+        generation: plan.generation,
+        offset: 0,
+        len: plan.sealed_size(),
+    };
+    write("chunk_location", "location", l.encode().as_bytes());
 }

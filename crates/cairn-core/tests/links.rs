@@ -220,6 +220,9 @@ fn notes_from_before_links_have_their_backlinks_after_the_upgrade() {
              ALTER TABLE sync_peer DROP COLUMN last_error_code;
              ALTER TABLE sync_self DROP COLUMN unrecorded_snapshot_slots;
              DROP TABLE note_text;
+             DROP TABLE attachment; DROP TABLE attachment_chunk; DROP TABLE blob_location;
+             DROP TABLE blob_local; DROP TABLE blob_slot; DROP TABLE blob_wanted;
+             DROP TABLE blob_error; DROP TABLE blob_slot_freed;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -170,8 +170,14 @@ fn notes_from_before_schema_7_show_their_passage_after_the_upgrade() {
     // Back to schema 6: the texts beside the index are not there yet.
     {
         let c = rusqlite::Connection::open(dir.path().join(cairn_core::DB_FILE)).unwrap();
-        c.execute_batch("DROP TABLE note_text; PRAGMA user_version = 6;")
-            .unwrap();
+        c.execute_batch(
+            "DROP TABLE note_text;
+             DROP TABLE attachment; DROP TABLE attachment_chunk; DROP TABLE blob_location;
+             DROP TABLE blob_local; DROP TABLE blob_slot; DROP TABLE blob_wanted;
+             DROP TABLE blob_error; DROP TABLE blob_slot_freed;
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
     let found = s.search_notes("quince", false, 10).unwrap();

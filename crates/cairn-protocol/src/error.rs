@@ -15,6 +15,10 @@ pub enum ProtocolError {
     InvalidObjectKey { value: String },
     #[error("log slot {slot} is out of range (0..{max})")]
     LogSlotOutOfRange { slot: u32, max: u32 },
+    #[error("blob slot {slot} is out of range (0..{max})")]
+    BlobSlotOutOfRange { slot: u32, max: u32 },
+    #[error("the presigned blob URLs do not share one template: {0}")]
+    BlobTemplate(String),
     #[error("snapshot slot {slot} is out of range (0..{max})")]
     SnapshotSlotOutOfRange { slot: u32, max: u32 },
 }

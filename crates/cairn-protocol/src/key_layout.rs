@@ -32,6 +32,9 @@ use crate::{DeviceId, ProtocolError};
 pub const LOG_SLOTS: u32 = 64;
 /// Full-state snapshot slots (`snapshot/0`, `snapshot/1`).
 pub const SNAPSHOT_SLOTS: u32 = 2;
+/// Slots in each device's ring of attachment chunks (`blob/000` ..
+/// `blob/255`); see `cairn_core::blob` for why this many.
+pub const BLOB_SLOTS: u32 = 256;
 /// Longest accepted account id, in bytes.
 pub const ACCOUNT_ID_MAX_LEN: usize = 64;
 
@@ -86,6 +89,49 @@ impl LogSlot {
     pub fn get(self) -> u32 {
         u32::from(self.0)
     }
+}
+
+/// A slot of a device's attachment ring, always `< BLOB_SLOTS`. Kept apart
+/// from [`DeviceKey`]: the grant carries these in compact form
+/// (`grant::BlobUrls`), not one full URL each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobSlot(u16);
+
+impl BlobSlot {
+    pub fn new(slot: u32) -> Result<Self, ProtocolError> {
+        if slot < BLOB_SLOTS {
+            Ok(BlobSlot(slot as u16))
+        } else {
+            Err(ProtocolError::BlobSlotOutOfRange {
+                slot,
+                max: BLOB_SLOTS,
+            })
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        u32::from(self.0)
+    }
+
+    /// Every slot, in order.
+    pub fn all() -> impl Iterator<Item = BlobSlot> {
+        (0..BLOB_SLOTS as u16).map(BlobSlot)
+    }
+
+    /// The slot's number as its key spells it: `042`.
+    pub fn digits(self) -> String {
+        format!("{:03}", self.0)
+    }
+
+    /// The key below the device prefix: `blob/042`.
+    pub fn relative(self) -> String {
+        format!("blob/{}", self.digits())
+    }
+}
+
+/// The full object key of one of a device's blob slots.
+pub fn blob_key(user: &UserId, device: &DeviceId, slot: BlobSlot) -> String {
+    format!("{}{}", device_prefix(user, device), slot.relative())
 }
 
 impl DeviceKey {
@@ -237,6 +283,19 @@ mod tests {
         assert_eq!(keys[1].relative(), "snapshot/0");
         assert_eq!(keys[3].relative(), "log/00");
         assert_eq!(keys[66].relative(), "log/63");
+    }
+
+    #[test]
+    fn blob_slots_are_bounded_and_spelled_with_three_digits() {
+        assert!(BlobSlot::new(BLOB_SLOTS).is_err());
+        assert_eq!(BlobSlot::new(7).unwrap().relative(), "blob/007");
+        assert_eq!(BlobSlot::all().count(), BLOB_SLOTS as usize);
+        let user = UserId::new("key", "u1").unwrap();
+        let device = DeviceId::parse("d1").unwrap();
+        assert_eq!(
+            blob_key(&user, &device, BlobSlot::new(255).unwrap()),
+            "users/key:u1/devices/d1/blob/255"
+        );
     }
 
     #[test]

@@ -32,10 +32,10 @@ pub use clock::{Clock, FileClock, SystemClock};
 pub use device::{Device, PublishedRequest, RegisterDeviceRequest, RenameDeviceRequest};
 pub use error::ProtocolError;
 pub use event::{ClientMessage, ServiceEvent, LIVE_QUERY, MAX_CLIENT_MESSAGE};
-pub use grant::{Grant, ObjectUrls, PeerGrant};
+pub use grant::{BlobUrls, Grant, ObjectUrls, PeerGrant};
 pub use ids::{DeviceId, DeviceName, Platform};
 pub use key_envelope::{KeyEnvelopeRecord, PutKeyEnvelope, KEY_ENVELOPE_MAX_BYTES};
 pub use key_layout::{
-    device_prefix, object_key, user_prefix, DeviceKey, LogSlot, SnapshotSlot, UserId, LOG_SLOTS,
-    SNAPSHOT_SLOTS,
+    blob_key, device_prefix, object_key, user_prefix, BlobSlot, DeviceKey, LogSlot, SnapshotSlot,
+    UserId, BLOB_SLOTS, LOG_SLOTS, SNAPSHOT_SLOTS,
 };

@@ -1,7 +1,8 @@
 //! Presigning a device's keys with aws-sdk-s3.
 //!
 //! A grant holds one URL per key: 67 PUTs and 67 GETs for the device's own
-//! prefix and 67 GETs per peer. Presigning is pure computation (no request
+//! prefix and 67 GETs per peer, plus the blob slots of each (256 per device
+//! and access, carried compactly as one template and the signatures). Presigning is pure computation (no request
 //! is sent), but at ~400 signatures per grant it is the service's main
 //! cost, so URL sets are cached per (prefix, access, issue time). All
 //! grants issued within one reuse window share their issue time and so
@@ -17,7 +18,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::presigning::PresigningConfig;
 use cairn_protocol::key_layout::object_key;
-use cairn_protocol::{DeviceId, DeviceKey, ObjectUrls, UserId};
+use cairn_protocol::{blob_key, BlobSlot, BlobUrls, DeviceId, DeviceKey, ObjectUrls, UserId};
 use tokio::sync::OnceCell;
 
 use crate::config::S3Config;
@@ -31,6 +32,13 @@ pub enum Access {
 }
 
 type CacheKey = (UserId, DeviceId, Access, i64);
+
+/// Everything presigned for one device prefix and one access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceUrls {
+    pub objects: ObjectUrls,
+    pub blobs: BlobUrls,
+}
 
 /// Presigns URL sets for device prefixes; cheap to share.
 pub struct Presigner {
@@ -93,7 +101,7 @@ impl Presigner {
         device: &DeviceId,
         access: Access,
         window: GrantWindow,
-    ) -> Result<Arc<ObjectUrls>, ServerError> {
+    ) -> Result<Arc<DeviceUrls>, ServerError> {
         let Some(cache) = &self.cache else {
             return Ok(Arc::new(
                 self.presign_all(user, device, access, window).await?,
@@ -121,7 +129,7 @@ impl Presigner {
         device: &DeviceId,
         access: Access,
         window: GrantWindow,
-    ) -> Result<ObjectUrls, ServerError> {
+    ) -> Result<DeviceUrls, ServerError> {
         let mut urls = Vec::new();
         for key in DeviceKey::all() {
             urls.push(
@@ -130,12 +138,24 @@ impl Presigner {
             );
         }
         let mut urls = urls.into_iter();
-        ObjectUrls::build(|key| {
+        let objects = ObjectUrls::build(|key| {
             urls.next().ok_or_else(|| ServerError::Presign {
                 key: key.relative(),
                 message: "missing URL".to_owned(),
             })
-        })
+        })?;
+        let mut slots = Vec::with_capacity(cairn_protocol::BLOB_SLOTS as usize);
+        for slot in BlobSlot::all() {
+            slots.push(
+                self.presign(&blob_key(user, device, slot), access, window)
+                    .await?,
+            );
+        }
+        let blobs = BlobUrls::compact(&slots).map_err(|e| ServerError::Presign {
+            key: "blob/*".to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(DeviceUrls { objects, blobs })
     }
 
     /// One presigned URL for `key`.
@@ -179,12 +199,12 @@ impl Presigner {
     }
 }
 
-type UrlCache = Mutex<HashMap<CacheKey, Arc<OnceCell<Arc<ObjectUrls>>>>>;
+type UrlCache = Mutex<HashMap<CacheKey, Arc<OnceCell<Arc<DeviceUrls>>>>>;
 
 fn cache_cell(
     cache: &UrlCache,
     key: CacheKey,
-) -> Result<Arc<OnceCell<Arc<ObjectUrls>>>, ServerError> {
+) -> Result<Arc<OnceCell<Arc<DeviceUrls>>>, ServerError> {
     let mut cache = cache
         .lock()
         .map_err(|_| ServerError::Internal("presign cache lock poisoned".to_owned()))?;

@@ -35,6 +35,18 @@ pub enum BenchCommand {
         #[arg(long)]
         plaintext: bool,
     },
+    /// Attachments through the dev service and its embedded S3, on
+    /// loopback: 1,000 files of 1 KB to 5 MB plus one of 100 MB, up from
+    /// one device and down to another of a five-device user.
+    Attachments {
+        #[arg(long, default_value_t = 1000)]
+        files: usize,
+        /// The size of the one large file, in MB.
+        #[arg(long, default_value_t = 100)]
+        big_mb: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(which: BenchCommand) -> Result<()> {
@@ -56,6 +68,15 @@ pub fn run(which: BenchCommand) -> Result<()> {
             plaintext,
         } => {
             let report = super::bench_sync::run(notes, samples, plaintext)?;
+            crate::outln!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        BenchCommand::Attachments {
+            files,
+            big_mb,
+            json: _,
+        } => {
+            let report = super::bench_attachments::run(files, big_mb)?;
             crate::outln!("{}", serde_json::to_string(&report)?);
             Ok(())
         }

@@ -19,9 +19,9 @@ use rand::{Rng, SeedableRng};
 use super::bench::{note_body, percentile, round2, Vocabulary};
 
 /// The dev service as a child process, killed when dropped.
-struct DevServer {
+pub(super) struct DevServer {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Drop for DevServer {
@@ -50,7 +50,7 @@ fn sibling_binary(name: &str) -> Result<PathBuf> {
     )
 }
 
-fn start_server(data: &Path) -> Result<DevServer> {
+pub(super) fn start_server(data: &Path) -> Result<DevServer> {
     let mut child = Command::new(sibling_binary("cairn-server")?)
         .args(["dev", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -76,7 +76,7 @@ fn start_server(data: &Path) -> Result<DevServer> {
 /// The passphrase of the benchmark's throwaway account.
 const PASSPHRASE: &str = "benchmark passphrase";
 
-fn cairn(args: &[&str]) -> Result<String> {
+pub(super) fn cairn(args: &[&str]) -> Result<String> {
     let exe = std::env::current_exe()?;
     let out = Command::new(exe)
         .args(args)
@@ -87,6 +87,31 @@ fn cairn(args: &[&str]) -> Result<String> {
         bail!("cairn {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A throwaway account on `server`; returns its account key.
+pub(super) fn create_account(server: &DevServer) -> Result<String> {
+    Ok(cairn(&["account", "create", "--server", &server.url])?
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string())
+}
+
+/// Signs the device at `dir` in to the benchmark's account.
+pub(super) fn login(dir: &Path, server: &str, key: &str, name: &str) -> Result<String> {
+    cairn(&[
+        "--data-dir",
+        &dir.to_string_lossy(),
+        "login",
+        "--server",
+        server,
+        "--account-key",
+        key,
+        "--name",
+        name,
+    ])
 }
 
 fn fill(dir: &Path, n: usize) -> Result<()> {
@@ -109,7 +134,7 @@ fn fill(dir: &Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> {
+pub(super) fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> {
     let store = Arc::new(Mutex::new(Store::open(dir)?));
     let creds = Box::new(FileCredentialStore::new(dir.join("credentials.json")));
     let session = Session::load(creds, Arc::new(SystemClock))?
@@ -129,33 +154,15 @@ fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex<Store>>)> 
 pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Value> {
     let tmp = tempfile::tempdir()?;
     let server = start_server(&tmp.path().join("server"))?;
-    let key = cairn(&["account", "create", "--server", &server.url])?
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let key = create_account(&server)?;
     let (a_dir, b_dir, c_dir) = (
         tmp.path().join("a"),
         tmp.path().join("b"),
         tmp.path().join("c"),
     );
     fill(&a_dir, n)?;
-    let login = |dir: &Path, name: &str| {
-        cairn(&[
-            "--data-dir",
-            &dir.to_string_lossy(),
-            "login",
-            "--server",
-            &server.url,
-            "--account-key",
-            &key,
-            "--name",
-            name,
-        ])
-    };
-    login(&a_dir, "bench-a")?;
-    login(&b_dir, "bench-b")?;
+    login(&a_dir, &server.url, &key, "bench-a")?;
+    login(&b_dir, &server.url, &key, "bench-b")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -210,7 +217,7 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
 
         // A third device joins: it reads both A's and B's snapshot, each
         // with every note.
-        login(&c_dir, "bench-c")?;
+        login(&c_dir, &server.url, &key, "bench-c")?;
         let (mut c, c_store) = agent(&c_dir, plaintext)?;
         let t = Instant::now();
         let boot_c = c.round().await?;
@@ -300,8 +307,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         // Idle rounds with four peers: B, C and two more devices that
         // never published. Their heads are read at once, so the round
         // should take about as long as with one.
-        login(&tmp.path().join("d"), "bench-d")?;
-        login(&tmp.path().join("e"), "bench-e")?;
+        login(&tmp.path().join("d"), &server.url, &key, "bench-d")?;
+        login(&tmp.path().join("e"), &server.url, &key, "bench-e")?;
         a.refresh_grant().await?;
         for _ in 0..10 {
             let r = a.round().await?;

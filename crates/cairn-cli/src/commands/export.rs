@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use anyhow::Result;
-use cairn_core::Store;
 
 pub fn export(data_dir: &Path, dir: &Path) -> Result<()> {
-    let mut store = Store::open(data_dir)?;
+    let mut store = crate::commands::attachments::open_keyed(data_dir)?;
     let bar = indicatif::ProgressBar::new(0);
     let report = cairn_core::export::export(&mut store, dir, &mut |done, total| {
         bar.set_length(total as u64);
@@ -20,5 +19,11 @@ pub fn export(data_dir: &Path, dir: &Path) -> Result<()> {
         report.notebooks,
         dir.display()
     );
+    let missing = store.attachments(None)?.iter().filter(|a| !a.local).count();
+    if missing > 0 {
+        eprintln!(
+            "warning: {missing} attachments are not on this device yet and were not written; sync, then export again"
+        );
+    }
     Ok(())
 }

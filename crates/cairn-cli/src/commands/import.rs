@@ -16,9 +16,10 @@ fn report(plan: &Plan, notes: usize, dry_run: bool) {
         String::new()
     };
     crate::outln!(
-        "{verb} {notes} notes into {} notebooks{reused}, with {} links",
+        "{verb} {notes} notes into {} notebooks{reused}, with {} links and {} attachments",
         plan.notebooks(),
-        plan.links
+        plan.links,
+        plan.attachments()
     );
     if !plan.unresolved.is_empty() {
         crate::outln!(
@@ -58,7 +59,7 @@ pub fn import(data_dir: &Path, dir: &Path, dry_run: bool) -> Result<()> {
         report(&plan, plan.notes(), true);
         return Ok(());
     }
-    let mut store = Store::open(data_dir)?;
+    let mut store = crate::commands::attachments::open_keyed(data_dir)?;
     let mut plan = plan(dir, Some(&store))?;
     // One fsync at the end instead of one per change.
     store.set_durable(false)?;

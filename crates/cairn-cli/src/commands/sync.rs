@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
+use cairn_client::blob_runner::BlobReport;
 use cairn_client::{AgentError, SyncAgent, SyncState, WatchEvent, WatchOptions};
 use cairn_core::sync::RoundReport;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,6 +50,24 @@ fn problems(r: &RoundReport) -> Vec<String> {
         }
     }
     out
+}
+
+/// What a round moved of attachments, when it moved any or has some left.
+fn describe_blobs(b: &BlobReport) -> Option<String> {
+    if b.slots_uploaded == 0
+        && b.chunks_downloaded == 0
+        && b.bytes_remaining == 0
+        && b.slots_emptied == 0
+    {
+        return None;
+    }
+    Some(format!(
+        "attachments: {} KB up, {} KB down, {} KB remaining ({} requests)",
+        b.bytes_up / 1024,
+        b.bytes_down / 1024,
+        b.bytes_remaining / 1024,
+        b.requests
+    ))
 }
 
 pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
@@ -112,12 +131,22 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
             Err(e) => return Err(e.into()),
         };
         crate::outln!("{}", describe(&report));
+        if let Some(line) = describe_blobs(agent.blob_report()) {
+            crate::outln!("{line}");
+        }
         if report.needs_sign_in() {
             anyhow::bail!(
                 "sign-in needed: the storage grant expired or was revoked; run `cairn login` again"
             );
         }
-        let errs = problems(&report);
+        let mut errs = problems(&report);
+        errs.extend(
+            agent
+                .blob_report()
+                .errors
+                .iter()
+                .map(|e| format!("attachments: {e}")),
+        );
         if !errs.is_empty() {
             anyhow::bail!("sync incomplete:\n  {}", errs.join("\n  "));
         }
@@ -141,6 +170,8 @@ pub fn status(data_dir: &Path, json: bool) -> Result<()> {
     let peers = agent.as_ref().map(SyncAgent::peers).unwrap_or_default();
     let st = guard.sync_status(&peers)?;
     let notes = guard.count(false)?;
+    let attachment_bytes =
+        guard.blob_bytes_remaining(cairn_core::blob::transfer::DEFAULT_BACKGROUND_LIMIT)?;
     let names: std::collections::HashMap<String, String> = agent
         .as_ref()
         .and_then(|a| a.grant())
@@ -177,6 +208,7 @@ pub fn status(data_dir: &Path, json: bool) -> Result<()> {
             "notes": notes,
             "published_seq": st.published_seq,
             "pending_changes": st.pending_changes,
+            "attachment_bytes_remaining": attachment_bytes,
             "last_sync_ms": last_sync,
             "on_all_devices": st.on_all_devices,
             "state": state,
@@ -192,6 +224,9 @@ pub fn status(data_dir: &Path, json: bool) -> Result<()> {
             crate::outln!("signed in as {} on {}", c.user_id, c.server_url);
             crate::outln!("this device: {}", a.device_id());
             crate::outln!("notes: {notes}, pending changes: {}", st.pending_changes);
+            if attachment_bytes > 0 {
+                crate::outln!("attachments: {} KB left to sync", attachment_bytes / 1024);
+            }
             crate::outln!(
                 "last sync: {}",
                 last_sync.map(fmt_time).unwrap_or_else(|| "never".into())

@@ -4,7 +4,7 @@
 //! ids, never from the request: the only client input is the device id in
 //! the path, which must be the session's own live device. The device gets
 //! PUT and GET URLs for its own keys and GET URLs for each other live
-//! device of the same user.
+//! device of the same user, for its notes' keys and its attachment slots.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -58,7 +58,8 @@ pub async fn grant(
             device_id: peer.id,
             name: peer.name,
             platform: peer.platform,
-            get: ObjectUrls::clone(&urls),
+            get: ObjectUrls::clone(&urls.objects),
+            blob_get: Some(urls.blobs.clone()),
         });
     }
     let grant = Grant {
@@ -67,9 +68,11 @@ pub async fn grant(
         device_id: id.clone(),
         issued_at: window.issued_at,
         expires_at: window.expires_at,
-        put: ObjectUrls::clone(&put),
-        get: ObjectUrls::clone(&get),
+        put: ObjectUrls::clone(&put.objects),
+        get: ObjectUrls::clone(&get.objects),
         peers: peer_grants,
+        blob_put: Some(put.blobs.clone()),
+        blob_get: Some(get.blobs.clone()),
     };
     let bytes = serde_json::to_vec(&grant)
         .map_err(|e| ServerError::Internal(format!("serializing a grant: {e}")))?;

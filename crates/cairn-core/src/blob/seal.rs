@@ -1,0 +1,191 @@
+//! The sealed form of one chunk, as it sits in a slot in the bucket.
+//!
+//! ```text
+//! "CBK1" | nonce prefix (16 random bytes) | segment 0 | segment 1 | ...
+//! segment i = XChaCha20-Poly1305(up to 64 KiB of plaintext) with its tag
+//!   nonce = prefix | i (u64 LE)
+//!   aad   = "cairn-blob/v1\0" | chunk id | i (u32 LE) | 1 if last else 0
+//! ```
+//!
+//! The plaintext length is known from the index, so the reader knows the
+//! exact sealed length and every segment boundary before it reads a byte;
+//! a chunk whose bytes were altered, cut, extended, reordered or moved to
+//! another chunk's place fails to open. The id is not recomputed from
+//! the plaintext: a chunk attached before its device had the account's
+//! content key is named under the public key (see `keys.rs`) and sealed
+//! under the real one, and the AEAD already proves that the holder of the
+//! key sealed these bytes for this id.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+use crate::blob::chunk_id::ChunkId;
+use crate::blob::error::BlobError;
+use crate::blob::keys::BlobKeys;
+use crate::blob::CHUNK_SIZE;
+
+const MAGIC: &[u8; 4] = b"CBK1";
+const PREFIX_LEN: usize = 16;
+const HEADER_LEN: usize = MAGIC.len() + PREFIX_LEN;
+const TAG_LEN: usize = 16;
+/// Plaintext bytes per segment.
+pub const SEGMENT: usize = 64 * 1024;
+
+fn segments(plain_len: usize) -> usize {
+    plain_len.div_ceil(SEGMENT).max(1)
+}
+
+/// The sealed size of a chunk of `plain_len` bytes.
+pub fn sealed_len(plain_len: usize) -> usize {
+    HEADER_LEN + plain_len + TAG_LEN * segments(plain_len)
+}
+
+fn aad(id: &ChunkId, index: usize, last: bool) -> Vec<u8> {
+    let mut a = Vec::with_capacity(14 + 32 + 5);
+    a.extend_from_slice(b"cairn-blob/v1\0");
+    a.extend_from_slice(id.as_bytes());
+    a.extend_from_slice(&(index as u32).to_le_bytes());
+    a.push(u8::from(last));
+    a
+}
+
+fn nonce(prefix: &[u8], index: usize) -> XNonce {
+    let mut n = [0u8; 24];
+    n[..PREFIX_LEN].copy_from_slice(prefix);
+    n[PREFIX_LEN..].copy_from_slice(&(index as u64).to_le_bytes());
+    n.into()
+}
+
+/// Seals `plain`, the bytes of chunk `id`.
+pub fn seal(keys: &BlobKeys, id: &ChunkId, plain: &[u8]) -> Vec<u8> {
+    let cipher = XChaCha20Poly1305::new((&keys.seal).into());
+    let mut prefix = [0u8; PREFIX_LEN];
+    rand::thread_rng().fill_bytes(&mut prefix);
+    let mut out = Vec::with_capacity(sealed_len(plain.len()));
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&prefix);
+    let n = segments(plain.len());
+    for i in 0..n {
+        let part = &plain[(i * SEGMENT).min(plain.len())..((i + 1) * SEGMENT).min(plain.len())];
+        let aad = aad(id, i, i + 1 == n);
+        // Encryption fails only for messages near 2^38 bytes.
+        if let Ok(ct) = cipher.encrypt(
+            &nonce(&prefix, i),
+            Payload {
+                msg: part,
+                aad: &aad,
+            },
+        ) {
+            out.extend_from_slice(&ct);
+        }
+    }
+    out
+}
+
+/// Opens the sealed bytes of chunk `id`, `plain_len` bytes long.
+pub fn open(
+    keys: &BlobKeys,
+    id: &ChunkId,
+    plain_len: usize,
+    sealed: &[u8],
+) -> Result<Vec<u8>, BlobError> {
+    let altered = |why: &str| BlobError::Altered {
+        chunk: id.to_hex(),
+        reason: why.to_owned(),
+    };
+    if plain_len > CHUNK_SIZE {
+        return Err(BlobError::Malformed(format!(
+            "a chunk of {plain_len} bytes is larger than any Cairn writes"
+        )));
+    }
+    if sealed.len() != sealed_len(plain_len) {
+        return Err(altered("its length is not the one recorded"));
+    }
+    if &sealed[..MAGIC.len()] != MAGIC {
+        return Err(altered("it does not start like a sealed chunk"));
+    }
+    let prefix = &sealed[MAGIC.len()..HEADER_LEN];
+    let cipher = XChaCha20Poly1305::new((&keys.seal).into());
+    let n = segments(plain_len);
+    let mut plain = Vec::with_capacity(plain_len);
+    let mut at = HEADER_LEN;
+    for i in 0..n {
+        let part_len = (plain_len - (i * SEGMENT).min(plain_len)).min(SEGMENT) + TAG_LEN;
+        let part = &sealed[at..at + part_len];
+        at += part_len;
+        let aad = aad(id, i, i + 1 == n);
+        let opened = cipher
+            .decrypt(
+                &nonce(prefix, i),
+                Payload {
+                    msg: part,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| altered("it does not open with this account's key"))?;
+        plain.extend_from_slice(&opened);
+    }
+    Ok(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::ContentKey;
+    use proptest::prelude::*;
+
+    fn keys() -> BlobKeys {
+        BlobKeys::derive(Some(&ContentKey::from_bytes(&[9; 32]).unwrap()))
+    }
+
+    #[test]
+    fn seal_open_and_refuse_tampering() {
+        let k = keys();
+        let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let id = ChunkId::of(&k, &plain);
+        let sealed = seal(&k, &id, &plain);
+        assert_eq!(sealed.len(), sealed_len(plain.len()));
+        assert_eq!(open(&k, &id, plain.len(), &sealed).unwrap(), plain);
+        assert!(!sealed.windows(32).any(|w| w == &plain[1000..1032]));
+        let mut flipped = sealed.clone();
+        flipped[HEADER_LEN + 70_000] ^= 1;
+        assert!(matches!(
+            open(&k, &id, plain.len(), &flipped),
+            Err(BlobError::Altered { .. })
+        ));
+        assert!(open(&k, &id, plain.len(), &sealed[..sealed.len() - 1]).is_err());
+        let other = ChunkId::of(&k, b"other");
+        // Sealed for another id: the AAD differs.
+        assert!(open(&k, &other, plain.len(), &sealed).is_err());
+        let wrong = BlobKeys::derive(None);
+        assert!(open(&wrong, &id, plain.len(), &sealed).is_err());
+        // Swapping two segments of equal length is caught by the nonce and AAD.
+        let mut swapped = sealed.clone();
+        let seg = SEGMENT + TAG_LEN;
+        let (a, b) = (HEADER_LEN, HEADER_LEN + seg);
+        let first = swapped[a..a + seg].to_vec();
+        swapped.copy_within(b..b + seg, a);
+        swapped[b..b + seg].copy_from_slice(&first);
+        assert!(open(&k, &id, plain.len(), &swapped).is_err());
+    }
+
+    #[test]
+    fn an_empty_chunk_still_has_one_segment() {
+        let k = keys();
+        let id = ChunkId::of(&k, b"");
+        let sealed = seal(&k, &id, b"");
+        assert_eq!(sealed.len(), HEADER_LEN + TAG_LEN);
+        assert_eq!(open(&k, &id, 0, &sealed).unwrap(), b"");
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunk_round_trips(plain in proptest::collection::vec(any::<u8>(), 0..150_000)) {
+            let k = keys();
+            let id = ChunkId::of(&k, &plain);
+            let sealed = seal(&k, &id, &plain);
+            prop_assert_eq!(open(&k, &id, plain.len(), &sealed).unwrap(), plain);
+        }
+    }
+}
