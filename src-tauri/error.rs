@@ -103,7 +103,12 @@ impl serde::Serialize for AppError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("AppError", 2)?;
         st.serialize_field("code", self.code())?;
-        st.serialize_field("message", &self.to_string())?;
+        // What the window shows: never an address or a token, whatever
+        // error it came from.
+        st.serialize_field(
+            "message",
+            &cairn_client::shown_text::without_secrets(&self.to_string()),
+        )?;
         st.end()
     }
 }
@@ -117,6 +122,9 @@ fn sign_in_message(e: &cairn_client::sign_in::SignInError) -> String {
         }
         "wrong_passphrase" => {
             "That passphrase or recovery key does not open this account's notes. Nothing was changed.".into()
+        }
+        "service_unreachable" => {
+            "The sync service cannot be reached. Check its address and this computer's connection, then try again; your notes are safe here.".into()
         }
         "github_refused" => match e {
             cairn_client::sign_in::SignInError::SignIn(cairn_client::ClientError::OauthRedirect(

@@ -348,6 +348,7 @@ async fn starts_and_edits_with_no_service_and_no_network() {
     )
     .await;
     app.screenshot("06-offline-sign-in").await;
+    assert_no_secrets_shown(&app, &["not-a-real-key"]).await;
     app.type_into("#signin-key", keys::ESCAPE).await;
     app.quit().await;
 
@@ -388,6 +389,7 @@ async fn starts_and_edits_with_no_service_and_no_network() {
     .await;
     wait_for_titles(&app, &["Offline thoughts"]).await;
     app.screenshot("14-keychain-unreachable").await;
+    assert_no_secrets_shown(&app, &[]).await;
     app.quit().await;
     assert!(
         std::fs::read_to_string(data.path().join("credentials.json"))
@@ -395,6 +397,20 @@ async fn starts_and_edits_with_no_service_and_no_network() {
             .contains("os-keychain"),
         "the pointer to the keychain is left as it was"
     );
+}
+
+/// Every text the window shows for sync and sign-in errors (the sentence,
+/// the hidden details, toasts) names no address, no signature and none of
+/// `secrets` (what was typed as a key).
+async fn assert_no_secrets_shown(app: &Desktop, secrets: &[&str]) {
+    let shown = app
+        .js("return ['#signin-error', '#sync-indicator', '#sync-details', '#sync-detail', '#toast', '#account-dialog']                .map(css => document.querySelector(css)?.textContent ?? '').join('\\n')")
+        .await;
+    let shown = shown.as_str().expect("text").to_string();
+    assert!(!shown.trim().is_empty(), "no error text found");
+    for bad in ["http://", "https://", "X-Amz-"].iter().chain(secrets) {
+        assert!(!shown.contains(bad), "{bad:?} shown in the window: {shown}");
+    }
 }
 
 /// 10,000 notes and a 50 KB one, written straight into a store the app

@@ -43,6 +43,14 @@ fn new_list_show_edit_tag_search_history() {
     ok(data, &["trash", &id]);
     assert!(!ok(data, &["list"]).contains(&id));
     assert!(ok(data, &["list", "--trashed"]).contains(&id));
+    // A trashed note keeps its tags as they were, and says why.
+    let refused = cairn(data, &["tag", &id, "+later"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("in the trash"),
+        "{}",
+        stderr(&refused)
+    );
     ok(data, &["restore", &id]);
     assert!(ok(data, &["list"]).contains(&id));
     ok(data, &["delete", &id2]);

@@ -31,6 +31,7 @@ mod retry_policy;
 pub mod round_runner;
 mod service_client;
 mod session;
+pub mod shown_text;
 pub mod sign_in;
 mod sync_agent;
 mod sync_state;

@@ -7,6 +7,7 @@ use cairn_core::sync::{FailureCode, PeerError, RoundReport, SyncFailure, SyncSta
 use serde::Serialize;
 
 use crate::encryption::KeyError;
+use crate::shown_text::without_secrets;
 use crate::sync_agent::AgentError;
 use crate::ClientError;
 
@@ -153,14 +154,14 @@ impl SyncState {
     fn from_peer_error(e: &PeerError) -> SyncState {
         match e.code {
             FailureCode::Offline => SyncState::Offline {
-                detail: e.detail.clone(),
+                detail: without_secrets(&e.detail),
             },
             FailureCode::GrantExpired => SyncState::NeedsSignIn {
                 reason: SignInReason::GrantExpired,
             },
             code => SyncState::Error {
                 problem: SyncProblem::from_failure(code),
-                detail: e.detail.clone(),
+                detail: without_secrets(&e.detail),
             },
         }
     }
@@ -176,7 +177,7 @@ impl SyncState {
             AgentError::NeedsSignIn(reason) => return SyncState::NeedsSignIn { reason: *reason },
             AgentError::Offline(detail) => {
                 return SyncState::Offline {
-                    detail: detail.clone(),
+                    detail: without_secrets(detail),
                 }
             }
             AgentError::Service(c) => client_problem(c),
@@ -187,7 +188,7 @@ impl SyncState {
         };
         SyncState::Error {
             problem,
-            detail: e.to_string(),
+            detail: without_secrets(&e.to_string()),
         }
     }
 }

@@ -175,6 +175,8 @@ pub fn tag(data_dir: &Path, id: &str, changes: &[String]) -> Result<()> {
         bail!("no tags given: use +TAG to add and -TAG to remove");
     }
     let mut store = open(data_dir)?;
+    // As in the app: a note in the trash keeps its tags as they were.
+    store.refuse_if_trashed(id)?;
     store.tag(id, &add, &remove)?;
     let note = store.get(id)?;
     crate::outln!("{}", note.tags.join(" "));
