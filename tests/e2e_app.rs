@@ -586,6 +586,23 @@ impl Drop for CloudGuard {
     }
 }
 
+/// The service with its S3 server, and an account on it: (the running
+/// cloud, its URL, the account key).
+async fn cloud_with_account() -> (CloudGuard, String, String) {
+    // The cloud runs on its own runtime; starting and stopping it blocks.
+    let cloud = CloudGuard(Some(
+        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
+    ));
+    let url = cloud.0.as_ref().unwrap().url();
+    let key = cairn_client::ServiceClient::new(&url)
+        .unwrap()
+        .create_account()
+        .await
+        .unwrap()
+        .account_key;
+    (cloud, url, key)
+}
+
 const PASSPHRASE: &str = "granite steps up the hill";
 
 /// Opens the account dialog and waits until it has read everything it
@@ -670,17 +687,7 @@ async fn time_until_editor_reads(app: &Desktop, want: &str, limit: Duration) -> 
 #[tokio::test]
 async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     let _serial = SERIAL.lock().await;
-    // The cloud runs on its own runtime; starting and stopping it blocks.
-    let cloud = CloudGuard(Some(
-        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
-    ));
-    let url = cloud.0.as_ref().unwrap().url();
-    let key = cairn_client::ServiceClient::new(&url)
-        .unwrap()
-        .create_account()
-        .await
-        .unwrap()
-        .account_key;
+    let (cloud, url, key) = cloud_with_account().await;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let launch = |dir: &Path| {
         let mut l = Launch::new(dir);
@@ -1928,16 +1935,7 @@ async fn formatting_shortcuts_and_enter_on_a_link() {
 #[tokio::test]
 async fn keystrokes_reach_the_other_window_live_with_default_settings() {
     let _serial = SERIAL.lock().await;
-    let cloud = CloudGuard(Some(
-        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
-    ));
-    let url = cloud.0.as_ref().unwrap().url();
-    let key = cairn_client::ServiceClient::new(&url)
-        .unwrap()
-        .create_account()
-        .await
-        .unwrap()
-        .account_key;
+    let (_cloud, url, key) = cloud_with_account().await;
     let release = std::env::var_os("CAIRN_BENCH_RELEASE").is_some();
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let launch = |dir: &Path| {
@@ -1985,7 +1983,8 @@ async fn keystrokes_reach_the_other_window_live_with_default_settings() {
         .await;
     a.press_keys(keys::CONTROL).await;
     let typed = " typed in one window and read in the other".repeat(3);
-    app_type_paced(&a, &typed).await;
+    // About eleven keys a second, a quick typist's pace.
+    a.type_paced(&typed, Duration::from_millis(90)).await;
     let want = format!("Live notes{typed}");
     wait_for_editor(&b, &want).await;
 
@@ -2031,11 +2030,6 @@ async fn keystrokes_reach_the_other_window_live_with_default_settings() {
     b.screenshot("27-live-typing-arrived").await;
     a.quit().await;
     b.quit().await;
-}
-
-/// Types at a quick typist's pace, about eleven keys a second.
-async fn app_type_paced(app: &Desktop, text: &str) {
-    app.type_paced(text, Duration::from_millis(90)).await;
 }
 
 /// Opens the list's last note, whose text starts with `title`.
