@@ -113,6 +113,7 @@ impl SyncTask {
                             }
                             return;
                         }
+                        WatchEvent::Connected => return,
                     };
                     let (events, sync_status) = match store.lock() {
                         Ok(mut s) => {

@@ -640,7 +640,20 @@ async fn open_sign_in_form(app: &Desktop, url: &str) {
 
 /// Signs in through the account dialog and waits for the signed-in view.
 async fn sign_in(app: &Desktop, url: &str, key: &str) {
+    sign_in_as(app, url, key, None).await;
+}
+
+/// Signs in as [`sign_in`] does, naming the device `device_name` instead
+/// of taking the name the form suggests.
+async fn sign_in_as(app: &Desktop, url: &str, key: &str, device_name: Option<&str>) {
     open_sign_in_form(app, url).await;
+    if let Some(name) = device_name {
+        app.js(&format!(
+            "document.getElementById('signin-device-name').value = {}; return true",
+            serde_json::to_string(name).unwrap()
+        ))
+        .await;
+    }
     app.type_into("#signin-key", key).await;
     app.type_into("#signin-passphrase", PASSPHRASE).await;
     app.click("#signin-key-btn").await;
@@ -699,7 +712,7 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     // The first window creates the account's key, and shows its recovery
     // key once.
     let a = Desktop::launch(launch(dirs[0].path())).await;
-    sign_in(&a, &url, &key).await;
+    sign_in_as(&a, &url, &key, Some("Study laptop")).await;
     a.wait_until(
         "the recovery key",
         "return !document.getElementById('recovery-key-box').hidden \
@@ -771,6 +784,21 @@ async fn two_windows_signed_in_as_one_user_see_each_others_typing() {
     );
     b.click(".note-row").await;
     wait_for_editor(&b, "Shared plans\nfrom the first window").await;
+
+    // The second window's history names the device that wrote the note.
+    b.click("#history-toggle").await;
+    b.wait_until(
+        "the history to name the first window's device",
+        "return document.getElementById('history-label').textContent.includes('Study laptop')",
+    )
+    .await;
+    b.screenshot("10-history-names-the-device").await;
+    b.click("#history-close").await;
+    b.wait_until(
+        "the history to close",
+        "return document.getElementById('history-panel').hidden",
+    )
+    .await;
 
     // Now both have it open: each line typed in one appears in the other's
     // open editor.

@@ -21,6 +21,8 @@ export class HistoryPanel {
   private readonly preview = byId("history-preview");
   private readonly restoreBtn = byId<HTMLButtonElement>("history-restore");
   private sessions: EditSession[] = [];
+  /** Device names by id, from the account's device list once it answers. */
+  private deviceNames = new Map<string, string>();
   private noteId: string | null = null;
   /** Only the newest preview request may write to the preview. */
   private requestSeq = 0;
@@ -54,7 +56,25 @@ export class HistoryPanel {
     this.slider.max = String(Math.max(0, this.sessions.length - 1));
     this.slider.value = this.slider.max;
     this.slider.focus();
+    void this.learnDeviceNames();
     await this.show(this.sessions.length - 1);
+  }
+
+  /** Names the devices sessions came from. Offline or signed out, the
+   * sessions keep saying "another device"; the panel never waits on it. */
+  private async learnDeviceNames(): Promise<void> {
+    const unknown = (s: EditSession) =>
+      !s.local && s.device_id !== null && !this.deviceNames.has(s.device_id);
+    if (!this.sessions.some(unknown)) return;
+    try {
+      for (const d of await api.devices()) this.deviceNames.set(d.id, d.name);
+    } catch {
+      return;
+    }
+    if (this.isOpen) {
+      this.label.textContent = this.describe(Number(this.slider.value));
+      this.slider.setAttribute("aria-valuetext", this.label.textContent);
+    }
   }
 
   close(): void {
@@ -98,7 +118,8 @@ export class HistoryPanel {
   private describe(i: number): string {
     const s = this.sessions[i];
     const latest = i === this.sessions.length - 1;
-    const who = s.local ? "this device" : "another device";
+    const named = s.device_id === null ? undefined : this.deviceNames.get(s.device_id);
+    const who = s.local ? "this device" : (named ?? "another device");
     const what = plural(s.changes, "change", "changes");
     return `${timeFormat.format(new Date(s.end_ms))} · ${who} · ${what}${latest ? " · current" : ""}`;
   }

@@ -5,6 +5,7 @@
 import "./perf";
 import { api, events, CairnError, type Note, type NoteSummary } from "./api";
 import { byId, initToast, toast } from "./dom";
+import { ConfirmClick } from "./confirm_click";
 import { NoteEditor } from "./editor";
 import { NotesList } from "./notes_list";
 import { HistoryPanel } from "./history_panel";
@@ -673,22 +674,15 @@ class App {
     }
   }
 
-  private emptyTrashArmed = 0;
+  private readonly emptyTrashConfirm = new ConfirmClick(
+    byId("empty-trash"),
+    "Empty trash",
+    "Click again to delete them forever",
+  );
 
   /** Two clicks, like deleting one note: the trash is the last way back. */
   async emptyTrash(): Promise<void> {
-    const btn = byId("empty-trash");
-    if (!this.emptyTrashArmed) {
-      btn.textContent = "Click again to delete them forever";
-      this.emptyTrashArmed = window.setTimeout(() => {
-        this.emptyTrashArmed = 0;
-        btn.textContent = "Empty trash";
-      }, 4000);
-      return;
-    }
-    window.clearTimeout(this.emptyTrashArmed);
-    this.emptyTrashArmed = 0;
-    btn.textContent = "Empty trash";
+    if (!this.emptyTrashConfirm.confirmed()) return;
     try {
       const n = await api.emptyTrash();
       if (this.current?.trashed) this.closeNote();
@@ -708,24 +702,12 @@ class App {
     }
   }
 
-  private deleteArmed = 0;
+  /** Two clicks, so a slip of the mouse cannot destroy a note. */
+  private readonly deleteConfirm = new ConfirmClick(byId("delete"), "Delete", "Click again to delete forever");
 
   async deleteForever(): Promise<void> {
     const id = this.current?.id;
-    const btn = byId("delete");
-    if (!id) return;
-    // Two clicks, so a slip of the mouse cannot destroy a note.
-    if (!this.deleteArmed) {
-      btn.textContent = "Click again to delete forever";
-      this.deleteArmed = window.setTimeout(() => {
-        this.deleteArmed = 0;
-        btn.textContent = "Delete";
-      }, 4000);
-      return;
-    }
-    window.clearTimeout(this.deleteArmed);
-    this.deleteArmed = 0;
-    btn.textContent = "Delete";
+    if (!id || !this.deleteConfirm.confirmed()) return;
     try {
       await api.remove(id);
       await this.leave(id);

@@ -75,6 +75,10 @@ pub enum WatchEvent<'a> {
     Round(&'a Result<RoundReport, AgentError>),
     /// Live changes from a peer were merged into the store: `notes` changed.
     LiveMerged { notes: usize },
+    /// The event socket is (again) connected and subscribed: from now on
+    /// the peers' live changes reach this device. Counting rounds instead
+    /// is a race: a round a peer's publish asks for can come first.
+    Connected,
 }
 
 impl Default for WatchOptions {
@@ -121,10 +125,17 @@ impl SyncAgent {
         // not sync at all (it would publish plaintext, and could not read).
         let key = crate::encryption::load_content_key(data_dir)?;
         let encrypted = key.is_some();
-        store
-            .lock()
-            .map_err(|_| AgentError::Task("store lock poisoned".into()))?
-            .set_content_key(key);
+        {
+            let mut store = store
+                .lock()
+                .map_err(|_| AgentError::Task("store lock poisoned".into()))?;
+            store.set_content_key(key);
+            // So other devices' history can say this device made these
+            // changes; written once, published with the first round.
+            store
+                .record_device(device_id.as_str())
+                .map_err(SyncError::from)?;
+        }
         Ok(SyncAgent {
             session,
             device_id,
@@ -350,7 +361,10 @@ impl SyncAgent {
                         true
                     }
                     // Reconnected: we may have missed notifications.
-                    Some(StreamItem::Connected) => true,
+                    Some(StreamItem::Connected) => {
+                        on_event(WatchEvent::Connected);
+                        true
+                    }
                     Some(StreamItem::Disconnected { token_refused, .. }) => {
                         // The service closes the socket when it judges the
                         // access token expired, and refuses an expired one:

@@ -22,7 +22,6 @@ use crate::error::{CoreError, Result};
 use crate::links::{self, fold, LinkKind};
 use crate::model::{EventKind, NewNote, StoreEvent};
 use crate::note_doc::{Flag, NoteDoc, NoteState};
-use crate::notebook_doc::NOTEBOOKS_DOC_ID;
 use crate::origin::Origin;
 use crate::store::{sql_err, validate_note_id, validate_tag, Store};
 
@@ -291,7 +290,7 @@ impl Store {
     /// being edited and typed again still leads where it did, even if its
     /// target was renamed since. The derived rows follow the body only.
     pub(crate) fn stage_links(&mut self, id: &str) -> Result<()> {
-        if id == NOTEBOOKS_DOC_ID || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID {
+        if crate::reserved_doc::is_reserved(id) {
             return Ok(());
         }
         let (body, map) = {

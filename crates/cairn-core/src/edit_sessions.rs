@@ -26,6 +26,10 @@ pub struct EditSession {
     pub actor: String,
     /// Whether this device made it.
     pub local: bool,
+    /// The id of the device that made it, when that device recorded its
+    /// actor (see `device_actors.rs`); the shell names it from the
+    /// account's device list.
+    pub device_id: Option<String>,
     /// How many changes it holds.
     pub changes: usize,
 }
@@ -33,11 +37,16 @@ pub struct EditSession {
 impl Store {
     /// The note's editing sessions, oldest first.
     pub fn edit_sessions(&mut self, id: &str) -> Result<Vec<EditSession>> {
-        Ok(group(
+        let devices = self.device_actors()?;
+        let mut sessions = group(
             self.history(id)?
                 .into_iter()
                 .map(|v| (v.version, v.time_ms, v.actor, v.local)),
-        ))
+        );
+        for s in &mut sessions {
+            s.device_id = devices.get(&s.actor).cloned();
+        }
+        Ok(sessions)
     }
 }
 
@@ -57,6 +66,7 @@ fn group(changes: impl Iterator<Item = (String, i64, String, bool)>) -> Vec<Edit
                 end_ms: time_ms,
                 actor,
                 local,
+                device_id: None,
                 changes: 1,
             }),
         }

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod crypto;
 #[cfg(any(test, feature = "test-support"))]
 pub mod damage;
+mod device_actors;
 mod doc_cache;
 mod edit_at;
 mod edit_sessions;
@@ -53,9 +54,10 @@ mod version_diff;
 
 pub use backlinks::{Backlink, ImportNote, Link};
 pub use blob::index_doc::BLOB_INDEX_DOC_ID;
-#[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+#[cfg(any(test, feature = "test-support"))]
+pub use device_actors::DEVICE_ACTORS_DOC_ID;
 pub use edit_at::{EditOutcome, Splice};
 pub use edit_sessions::{EditSession, SESSION_PAUSE_MS};
 pub use error::{CoreError, Result};

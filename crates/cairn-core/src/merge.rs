@@ -101,6 +101,13 @@ impl Store {
             // The blob index too starts from one genesis everywhere.
             self.ensure_blob_index()?;
         }
+        if entries
+            .iter()
+            .any(|(id, _)| *id == crate::device_actors::DEVICE_ACTORS_DOC_ID)
+        {
+            // And so do the device actors.
+            self.ensure_device_actors()?;
+        }
         let mut new = Vec::new();
         for (i, (id, bytes)) in entries.iter().enumerate() {
             validate_note_id(id)?;

@@ -121,9 +121,17 @@ impl Store {
         Ok(rows)
     }
 
-    /// Ids of every stored note document, deleted ones included (sync needs
-    /// them all).
+    /// Ids of every stored note document, deleted ones included; not the
+    /// reserved documents that are not notes (see `all_doc_ids`).
     pub fn all_note_ids(&self) -> Result<Vec<String>> {
+        let mut ids = self.all_doc_ids()?;
+        ids.retain(|id| !crate::reserved_doc::is_reserved(id));
+        Ok(ids)
+    }
+
+    /// Every document's id, the notebook tree's and the other reserved
+    /// documents' included, sorted.
+    pub fn all_doc_ids(&self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT note_id FROM doc ORDER BY note_id")

@@ -1,5 +1,5 @@
 //! Documents stored and synced like notes under reserved ids, that are
-//! not notes: the notebook tree and the blob index. Each holds one map
+//! not notes: the notebook tree, the blob index and the device actors. Each holds one map
 //! at its root. Every device starts such a document with the same genesis
 //! changes (same actor, same time, same operations, so the same change
 //! hashes): two devices that each made it before they ever synced then
@@ -15,6 +15,13 @@ use crate::error::{CoreError, Result};
 use crate::note_doc::NoteDoc;
 use crate::origin::Origin;
 use crate::store::Store;
+
+/// Whether `id` is one of these documents rather than a note.
+pub(crate) fn is_reserved(id: &str) -> bool {
+    id == crate::notebook_doc::NOTEBOOKS_DOC_ID
+        || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID
+        || id == crate::device_actors::DEVICE_ACTORS_DOC_ID
+}
 
 /// The document `id` as every device first makes it: `kind` and an empty
 /// map under `map_key`, written by `genesis_actor`; later changes are

@@ -560,11 +560,9 @@ impl Store {
 
     /// The note as the editor opens it.
     pub fn get(&mut self, id: &str) -> Result<Note> {
-        if id == crate::notebook_doc::NOTEBOOKS_DOC_ID
-            || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID
-        {
-            // The notebook tree and the blob index are stored like notes
-            // but are not notes.
+        if crate::reserved_doc::is_reserved(id) {
+            // The notebook tree, the blob index and the device actors are
+            // stored like notes but are not notes.
             return Err(CoreError::NoteNotFound { id: id.to_string() });
         }
         let doc = self.doc_mut(id)?;
@@ -620,6 +618,10 @@ pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Pat
     }
     if id == crate::blob::index_doc::BLOB_INDEX_DOC_ID {
         return crate::blob::transfer::write_locations(tx, &s.chunk_locations, path);
+    }
+    if id == crate::device_actors::DEVICE_ACTORS_DOC_ID {
+        // Read from the document when asked; nothing derived to keep.
+        return Ok(());
     }
     write_note_rows(tx, id, s, path)?;
     crate::blob::attach::write_note_attachments(tx, id, s, path)?;

@@ -50,8 +50,6 @@ pub type StoreView = BTreeMap<String, NoteView>;
 /// The view of every note `store` holds.
 pub fn view_of(store: &mut Store) -> Result<StoreView> {
     let mut ids = store.all_note_ids()?;
-    // The blob index is a document but not a note.
-    ids.retain(|id| id != crate::blob::index_doc::BLOB_INDEX_DOC_ID);
     ids.sort();
     ids.into_iter()
         .map(|id| {

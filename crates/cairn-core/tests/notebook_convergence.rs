@@ -99,7 +99,7 @@ fn allowed<T>(r: Result<T, CoreError>) {
 /// All the changes `from` has that `to` had not seen at the last send.
 fn message(from: &mut Store, seen: &mut BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for id in from.all_note_ids().unwrap() {
+    for id in from.all_doc_ids().unwrap() {
         let base = seen.get(&id).cloned().unwrap_or_default();
         let bytes = from.changes_after(&id, &base).unwrap();
         seen.insert(id.clone(), from.heads(&id).unwrap());
@@ -255,7 +255,7 @@ fn run(n: usize, steps: Vec<Step>) {
             for to in 0..n {
                 if from != to {
                     let mut base = BTreeMap::new();
-                    for id in reps[to].store.all_note_ids().unwrap() {
+                    for id in reps[to].store.all_doc_ids().unwrap() {
                         base.insert(id.clone(), reps[to].store.heads(&id).unwrap());
                     }
                     let msg = message(&mut reps[from].store, &mut base);

@@ -22,6 +22,12 @@ actor: string,
  */
 local: boolean, 
 /**
+ * The id of the device that made it, when that device recorded its
+ * actor (see `device_actors.rs`); the shell names it from the
+ * account's device list.
+ */
+device_id: string | null, 
+/**
  * How many changes it holds.
  */
 changes: number, };

@@ -377,6 +377,7 @@ async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping>
     let (mut b, _b_store) = agent(b_dir, false)?;
     let requests = Arc::new(AtomicU64::new(0));
     let rounds = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicU64::new(0));
     let (tx, mut merged) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let typed = Arc::new(tokio::sync::Notify::new());
     let count = |requests: Arc<AtomicU64>, rounds: Arc<AtomicU64>| {
@@ -386,6 +387,7 @@ async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping>
         }
     };
     let on_b = count(requests.clone(), rounds.clone());
+    let b_connected = connected.clone();
     let watch_b = tokio::spawn(async move {
         b.watch(
             WatchOptions::default(),
@@ -397,24 +399,29 @@ async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping>
                     // The benchmark may have stopped listening.
                     tx.send(Instant::now()).ok();
                 }
+                WatchEvent::Connected => {
+                    b_connected.fetch_add(1, Ordering::Relaxed);
+                }
             },
         )
         .await
     });
     let on_a = count(requests.clone(), rounds.clone());
     let notify = typed.clone();
+    let a_connected = connected.clone();
     let watch_a = tokio::spawn(async move {
-        a.watch(WatchOptions::default(), notify, move |e| {
-            if let WatchEvent::Round(Ok(r)) = e {
-                on_a(r)
+        a.watch(WatchOptions::default(), notify, move |e| match e {
+            WatchEvent::Round(Ok(r)) => on_a(r),
+            WatchEvent::Connected => {
+                a_connected.fetch_add(1, Ordering::Relaxed);
             }
+            _ => {}
         })
         .await
     });
-    // Each watcher's first round and the one its socket's connection asks
-    // for: then both sockets are subscribed.
+    // Both sockets subscribed, and each watcher's first round done.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while rounds.load(Ordering::Relaxed) < 4 {
+    while connected.load(Ordering::Relaxed) < 2 || rounds.load(Ordering::Relaxed) < 2 {
         if Instant::now() > deadline {
             bail!("the watchers did not start within 30 s");
         }
