@@ -18,6 +18,8 @@
 //!
 //! Nothing here does IO: the callers fetch and store the bytes.
 
+pub mod epoch;
 pub mod identity;
 pub mod pins;
 pub mod safety_number;
+pub mod wrap;

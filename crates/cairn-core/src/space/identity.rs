@@ -112,7 +112,6 @@ impl SharingIdentity {
         self.signing.sign(message).to_bytes()
     }
 
-    #[allow(dead_code)] // used by the wraps (next)
     pub(crate) fn wrap_private(&self) -> &<WrapKem as Kem>::PrivateKey {
         &self.wrap_secret
     }
