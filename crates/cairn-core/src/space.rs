@@ -18,8 +18,10 @@
 //!
 //! Nothing here does IO: the callers fetch and store the bytes.
 
+pub mod chain;
 pub mod epoch;
 pub mod identity;
 pub mod pins;
+pub mod record;
 pub mod safety_number;
 pub mod wrap;
