@@ -21,6 +21,7 @@
 pub mod chain;
 pub mod epoch;
 pub mod identity;
+pub mod object_ad;
 pub mod pins;
 pub mod record;
 pub mod safety_number;

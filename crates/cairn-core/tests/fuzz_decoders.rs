@@ -70,8 +70,7 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
     match target {
         "object" => {
             if let Ok(obj) = object::decode(input) {
-                let again = object::encode(obj.kind, obj.seq, obj.sealed, &obj.payload);
-                if again != input {
+                if obj.encode() != input {
                     return Err("decoded object does not encode back to its bytes".into());
                 }
                 // The full reader path, as for a peer's segment.

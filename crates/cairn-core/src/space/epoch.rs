@@ -124,6 +124,11 @@ impl EpochKey {
         self.0.as_bytes()
     }
 
+    /// The same XChaCha20-Poly1305 seal as the content key's.
+    pub(crate) fn cipher(&self) -> &ContentKey {
+        &self.0
+    }
+
     /// Seals the key of the epoch before this one, bound to the space and
     /// that epoch's number.
     pub fn seal_previous(&self, space: &SpaceId, previous: Epoch, key: &EpochKey) -> Vec<u8> {
