@@ -24,5 +24,6 @@ pub mod identity;
 pub mod object_ad;
 pub mod pins;
 pub mod record;
+pub mod rotation;
 pub mod safety_number;
 pub mod wrap;
