@@ -32,6 +32,7 @@ use cairn_core::note_doc::{check_chunks, NoteDoc};
 use cairn_core::space::chain::{SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
 use cairn_core::space::identity::SharingIdentity;
+use cairn_core::space::object_ad::{self, ObjectPlace};
 use cairn_core::space::record::{Action, Record, Role};
 use cairn_core::space::wrap::KeyWrap;
 use cairn_core::sync::bundle;
@@ -510,4 +511,21 @@ fn write_space_corpus() {
     ] {
         std::fs::write(d.join(format!("{name}.bin")), r.encode()).unwrap();
     }
+    // A space's object (envelope version 2) for the envelope's target.
+    let place = ObjectPlace {
+        space,
+        user: alice.account().clone(),
+        device: cairn_protocol::DeviceId::parse("dev0").unwrap(),
+        key: "log/01".into(),
+    };
+    let obj = object_ad::seal(
+        ObjectKind::Segment,
+        1,
+        &place,
+        Epoch::FIRST,
+        &key,
+        b"shared",
+    );
+    let d = fuzz_dir().join("corpus").join("object");
+    std::fs::write(d.join("space-log01.bin"), obj).unwrap();
 }
