@@ -189,7 +189,8 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                 }
                 // Verified as a space's first record: a clear error, or a
                 // space owned by whoever signed it.
-                if let Ok(st) = SpaceState::verify(r.body.space, &[r.clone()], Verifier::default())
+                if let Ok(st) =
+                    SpaceState::verify(r.body.space, std::slice::from_ref(&r), Verifier::default())
                 {
                     if st.owner != r.body.signer || st.last.seq != 0 {
                         return Err("a genesis record verified for someone else".into());
