@@ -46,6 +46,7 @@ mod replica;
 mod reserved_doc;
 mod search;
 mod snippet;
+pub mod space;
 mod store;
 pub mod sync;
 #[cfg(any(test, feature = "test-support"))]

@@ -4,7 +4,8 @@
 //! bundle inside snapshots and segments, and the Automerge chunk checker
 //! with the document load behind it; and the attachment layer's: a sealed
 //! chunk as it comes out of a slot, an attachment record from a peer's
-//! note and a chunk location from the blob index.
+//! note and a chunk location from the blob index; and a shared space's
+//! membership record from the bucket or the service.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -28,6 +29,12 @@ use std::sync::Mutex;
 use cairn_core::blob::{seal, AttachmentRecord, BlobKeys, ChunkId, ChunkLocation};
 use cairn_core::crypto::ContentKey;
 use cairn_core::note_doc::{check_chunks, NoteDoc};
+use cairn_core::space::chain::{SpaceState, Verifier};
+use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
+use cairn_core::space::identity::SharingIdentity;
+use cairn_core::space::object_ad::{self, ObjectPlace};
+use cairn_core::space::record::{Action, Record, Role};
+use cairn_core::space::wrap::KeyWrap;
 use cairn_core::sync::bundle;
 use cairn_core::sync::head::{DeviceHead, ObjectRef};
 use cairn_core::sync::memory::MemoryStorage;
@@ -38,7 +45,7 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 7] = [
+const TARGETS: [&str; 8] = [
     "object",
     "head",
     "bundle",
@@ -46,6 +53,7 @@ const TARGETS: [&str; 7] = [
     "sealed_chunk",
     "attachment_record",
     "chunk_location",
+    "membership_record",
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -63,8 +71,7 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
     match target {
         "object" => {
             if let Ok(obj) = object::decode(input) {
-                let again = object::encode(obj.kind, obj.seq, obj.sealed, &obj.payload);
-                if again != input {
+                if obj.encode() != input {
                     return Err("decoded object does not encode back to its bytes".into());
                 }
                 // The full reader path, as for a peer's segment.
@@ -171,6 +178,23 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
             if let Ok(l) = ChunkLocation::decode(&text) {
                 if l.encode() != text {
                     return Err("a decoded location does not encode back to its text".into());
+                }
+            }
+            Ok(())
+        }
+        "membership_record" => {
+            if let Ok(r) = Record::decode(input) {
+                if r.encode() != input {
+                    return Err("a decoded record does not encode back to its bytes".into());
+                }
+                // Verified as a space's first record: a clear error, or a
+                // space owned by whoever signed it.
+                if let Ok(st) =
+                    SpaceState::verify(r.body.space, std::slice::from_ref(&r), Verifier::default())
+                {
+                    if st.owner != r.body.signer || st.last.seq != 0 {
+                        return Err("a genesis record verified for someone else".into());
+                    }
                 }
             }
             Ok(())
@@ -437,4 +461,72 @@ fn write_blob_corpus() {
         len: plan.sealed_size(),
     };
     write("chunk_location", "location", l.encode().as_bytes());
+}
+
+/// Writes the membership records' corpus: a space created, an invitation
+/// and its acceptance. Run by hand when the record format changes:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_space_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_space_corpus() {
+    let d = fuzz_dir().join("corpus").join("membership_record");
+    std::fs::create_dir_all(&d).unwrap();
+    let alice = SharingIdentity::generate(cairn_protocol::UserId::new("key", "alice").unwrap());
+    let bob = SharingIdentity::generate(cairn_protocol::UserId::new("key", "bob").unwrap());
+    let space = SpaceId::generate();
+    let key = EpochKey::generate();
+    let wrap = KeyWrap::create(&alice, &alice.public(), space, Epoch::FIRST, &key).unwrap();
+    let create = Record::sign(
+        &alice,
+        space,
+        0,
+        [0; 32],
+        Action::Create {
+            owner: alice.public(),
+            wrap,
+        },
+    );
+    let wrap = KeyWrap::create(&alice, &bob.public(), space, Epoch::FIRST, &key).unwrap();
+    let invite = Record::sign(
+        &alice,
+        space,
+        1,
+        create.hash(),
+        Action::Invite {
+            invitee: bob.public(),
+            role: Role::Editor,
+            wrap,
+        },
+    );
+    let accept = Record::sign(
+        &bob,
+        space,
+        2,
+        invite.hash(),
+        Action::Accept { invitation: 1 },
+    );
+    for (name, r) in [
+        ("create", &create),
+        ("invite", &invite),
+        ("accept", &accept),
+    ] {
+        std::fs::write(d.join(format!("{name}.bin")), r.encode()).unwrap();
+    }
+    // A space's object (envelope version 2) for the envelope's target.
+    let place = ObjectPlace {
+        space,
+        user: alice.account().clone(),
+        device: cairn_protocol::DeviceId::parse("dev0").unwrap(),
+        key: "log/01".into(),
+    };
+    let obj = object_ad::seal(
+        ObjectKind::Segment,
+        1,
+        &place,
+        Epoch::FIRST,
+        &key,
+        b"shared",
+    );
+    let d = fuzz_dir().join("corpus").join("object");
+    std::fs::write(d.join("space-log01.bin"), obj).unwrap();
 }

@@ -13,14 +13,32 @@
 //! 52      ..    payload
 //! ```
 //!
+//! Version 2 is the same header followed by the shared space the object
+//! belongs to and the epoch whose key sealed it; it is always sealed, with
+//! associated data of its own (`crate::space::object_ad`):
+//!
+//! ```text
+//! 52      16    space id
+//! 68      8     epoch (u64 LE)
+//! 76      ..    payload
+//! ```
+//!
+//! Today's writers write version 1; readers take both. Any other version
+//! is a newer Cairn's ([`ObjectError::UnknownVersion`]).
+//!
 //! Objects are self-describing and self-checking: a truncated, corrupt or
 //! foreign object fails here, before anything touches the store.
 
 use sha2::{Digest, Sha256};
 
+use crate::space::epoch::{Epoch, SpaceId, SPACE_ID_LEN};
+
 pub const MAGIC: [u8; 4] = *b"CRNO";
 pub const FORMAT_VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 52;
+/// The format of a shared space's objects.
+pub const SPACE_FORMAT_VERSION: u8 = 2;
+pub const SPACE_HEADER_LEN: usize = HEADER_LEN + SPACE_ID_LEN + 8;
 /// Flags bit 0: the payload is sealed.
 pub const FLAG_SEALED: u8 = 1;
 /// Objects larger than this are refused outright (a hostile peer could
@@ -54,7 +72,7 @@ pub enum ObjectError {
     TooShort { len: usize },
     #[error("object is not a Cairn object (bad magic bytes)")]
     BadMagic,
-    #[error("object has format version {found}; this Cairn reads version {FORMAT_VERSION} (upgrade Cairn)")]
+    #[error("a device of yours runs a newer Cairn (object format {found}): update Cairn to keep syncing")]
     UnknownVersion { found: u8 },
     #[error(
         "object uses features of a newer Cairn (flags {found:#04x}); upgrade Cairn to read it"
@@ -79,6 +97,19 @@ pub enum ObjectError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("object payload is malformed: {0}")]
     Malformed(String),
+    #[error("object belongs to a shared space, not to this account's own notes")]
+    SpaceObject,
+    #[error("object belongs to another space ({found}) than where it was found")]
+    WrongSpace { found: SpaceId },
+    #[error("object is sealed with the key of epoch {epoch} of its space, which this device does not have")]
+    NoEpochKey { epoch: u64 },
+}
+
+/// Where a version 2 object belongs: its space and the epoch of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaceBinding {
+    pub space: SpaceId,
+    pub epoch: Epoch,
 }
 
 /// A checked object.
@@ -88,10 +119,20 @@ pub struct Object {
     pub seq: u64,
     pub sealed: bool,
     pub hash: [u8; 32],
+    /// Version 2 only.
+    pub space: Option<SpaceBinding>,
     pub payload: Vec<u8>,
 }
 
 impl Object {
+    /// The bytes this object was decoded from.
+    pub fn encode(&self) -> Vec<u8> {
+        match &self.space {
+            None => encode(self.kind, self.seq, self.sealed, &self.payload),
+            Some(b) => encode_space(self.kind, self.seq, *b, &self.payload),
+        }
+    }
+
     pub fn hash_hex(&self) -> String {
         hex::encode(self.hash)
     }
@@ -101,16 +142,30 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-pub fn encode(kind: ObjectKind, seq: u64, sealed: bool, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+fn header(version: u8, kind: ObjectKind, seq: u64, sealed: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SPACE_HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
-    out.push(FORMAT_VERSION);
+    out.push(version);
     out.push(kind as u8);
     out.push(u8::from(sealed));
     out.push(0);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&sha256(payload));
+    out
+}
+
+pub fn encode(kind: ObjectKind, seq: u64, sealed: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = header(FORMAT_VERSION, kind, seq, sealed, payload);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A version 2 object: `payload` is already sealed with the epoch's key.
+pub fn encode_space(kind: ObjectKind, seq: u64, binding: SpaceBinding, payload: &[u8]) -> Vec<u8> {
+    let mut out = header(SPACE_FORMAT_VERSION, kind, seq, true, payload);
+    out.extend_from_slice(binding.space.as_bytes());
+    out.extend_from_slice(&binding.epoch.0.to_le_bytes());
     out.extend_from_slice(payload);
     out
 }
@@ -127,8 +182,13 @@ pub fn decode(bytes: &[u8]) -> Result<Object, ObjectError> {
     if bytes[..4] != MAGIC {
         return Err(ObjectError::BadMagic);
     }
-    if bytes[4] != FORMAT_VERSION {
-        return Err(ObjectError::UnknownVersion { found: bytes[4] });
+    let header_len = match bytes[4] {
+        FORMAT_VERSION => HEADER_LEN,
+        SPACE_FORMAT_VERSION => SPACE_HEADER_LEN,
+        found => return Err(ObjectError::UnknownVersion { found }),
+    };
+    if bytes.len() < header_len {
+        return Err(ObjectError::TooShort { len: bytes.len() });
     }
     let kind =
         ObjectKind::from_byte(bytes[5]).ok_or(ObjectError::UnknownKind { found: bytes[5] })?;
@@ -150,7 +210,22 @@ pub fn decode(bytes: &[u8]) -> Result<Object, ObjectError> {
     let mut len = [0u8; 4];
     len.copy_from_slice(&bytes[16..20]);
     let declared = u32::from_le_bytes(len) as usize;
-    let payload = &bytes[HEADER_LEN..];
+    let space = if header_len == SPACE_HEADER_LEN {
+        if !sealed {
+            return Err(ObjectError::NotSealed);
+        }
+        let mut id = [0u8; SPACE_ID_LEN];
+        id.copy_from_slice(&bytes[HEADER_LEN..HEADER_LEN + SPACE_ID_LEN]);
+        let mut epoch = [0u8; 8];
+        epoch.copy_from_slice(&bytes[HEADER_LEN + SPACE_ID_LEN..SPACE_HEADER_LEN]);
+        Some(SpaceBinding {
+            space: SpaceId::from_bytes(id),
+            epoch: Epoch(u64::from_le_bytes(epoch)),
+        })
+    } else {
+        None
+    };
+    let payload = &bytes[header_len..];
     if declared > MAX_PAYLOAD || payload.len() != declared {
         return Err(ObjectError::LengthMismatch {
             declared,
@@ -167,6 +242,7 @@ pub fn decode(bytes: &[u8]) -> Result<Object, ObjectError> {
         seq: u64::from_le_bytes(seq),
         sealed,
         hash,
+        space,
         payload: payload.to_vec(),
     })
 }
@@ -199,6 +275,9 @@ pub fn plaintext(
     object_key: &str,
     key: Option<&crate::crypto::ContentKey>,
 ) -> Result<Vec<u8>, ObjectError> {
+    if obj.space.is_some() {
+        return Err(ObjectError::SpaceObject);
+    }
     match (obj.sealed, key) {
         (true, Some(k)) => {
             let aad = crate::crypto::object_aad(device, object_key, obj.kind as u8, obj.seq);

@@ -1,0 +1,29 @@
+//! Shared spaces: the keys, identities and signed membership that let
+//! several people share a notebook while the service sees no word of it
+//! (docs/sharing.md walks through the design).
+//!
+//! - [`identity`]: a user's sharing identity (X25519 for key wraps,
+//!   Ed25519 for signatures), sealed under their content key.
+//! - [`safety_number`]: fingerprints and the safety number of two
+//!   identities, for people to compare.
+//! - [`pins`]: the identity first seen for an account, and a loud error
+//!   when it changes.
+//! - [`epoch`]: space ids, epoch numbers and epoch keys.
+//! - [`wrap`]: an epoch key wrapped to one member (HPKE) and signed.
+//! - [`record`]: the signed, hash-chained membership records and their
+//!   canonical bytes.
+//! - [`chain`]: replaying and verifying a space's records.
+//! - [`object_ad`]: the sealing of a space's objects (envelope version 2).
+//! - [`rotation`]: the records that remove a member and start a new epoch.
+//!
+//! Nothing here does IO: the callers fetch and store the bytes.
+
+pub mod chain;
+pub mod epoch;
+pub mod identity;
+pub mod object_ad;
+pub mod pins;
+pub mod record;
+pub mod rotation;
+pub mod safety_number;
+pub mod wrap;

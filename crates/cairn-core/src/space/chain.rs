@@ -1,0 +1,988 @@
+//! Replaying a space's membership records into who is in it.
+//!
+//! ```text
+//! 0 create  (owner, self-signed)      members: alice(owner)          epoch 1
+//! 1 invite  bob as editor (alice)     invited: bob
+//! 2 accept  1 (bob)                   members: alice, bob(editor)
+//! 3 remove  bob, fence, epoch 2 (alice)  members: alice              epoch 2
+//! ```
+//!
+//! Every record must name this space, the next sequence number and the
+//! hash of the record before it, and be signed by the key the chain holds
+//! for its signer (record 0 by the key it carries itself). The signer's
+//! role must allow the action; every wrap must be the granter's, for the
+//! right space, epoch, member and member key. Any of these failing refuses
+//! the whole chain with an error naming the record, so a forged signer, a
+//! substituted key, a replayed, dropped or reordered record is noticed
+//! rather than applied.
+//!
+//! What the chain cannot show by itself (a record the service hides at the
+//! end, an old chain served again, a key the service swapped before the
+//! owner signed it) the verifying member checks with what they know: a
+//! [`Checkpoint`] of the newest record they saw, their pins, and their own
+//! identity.
+
+use std::collections::{BTreeMap, HashSet};
+
+use cairn_protocol::UserId;
+
+use crate::space::epoch::{Epoch, EpochError, EpochKey, SpaceId};
+use crate::space::identity::{PublicIdentity, SharingIdentity};
+use crate::space::pins::{PinError, PinStore};
+use crate::space::record::{Action, Fence, Record, Role, Rotation};
+use crate::space::wrap::{KeyWrap, WrapError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("the space has no membership records")]
+    Empty,
+    #[error("membership record {seq} belongs to another space ({found})")]
+    WrongSpace { seq: u64, found: SpaceId },
+    #[error("membership record {found} came where record {expected} was due: one was dropped or reordered")]
+    OutOfOrder { expected: u64, found: u64 },
+    #[error("membership record {seq} was seen before: refusing a replayed record")]
+    Replayed { seq: u64 },
+    #[error(
+        "membership record {seq} does not follow the record before it: the history was altered"
+    )]
+    BrokenChain { seq: u64 },
+    #[error("membership record {seq} is signed by {signer}, who is not in the space")]
+    UnknownSigner { seq: u64, signer: UserId },
+    #[error("membership record {seq} does not carry a valid signature of {signer}")]
+    BadSignature { seq: u64, signer: UserId },
+    #[error("{signer} may not {action} in this space (record {seq})")]
+    NotAllowed {
+        seq: u64,
+        signer: UserId,
+        action: &'static str,
+    },
+    #[error("membership record {seq} is not valid: {reason}")]
+    Invalid { seq: u64, reason: String },
+    #[error("the key in membership record {seq} is not valid: {source}")]
+    BadWrap {
+        seq: u64,
+        #[source]
+        source: WrapError,
+    },
+    #[error(
+        "membership record {seq} invites you with a key that is not yours: someone substituted it"
+    )]
+    NotMyKey { seq: u64 },
+    #[error("membership record {seq}: {source}")]
+    Pin {
+        seq: u64,
+        #[source]
+        source: PinError,
+    },
+    #[error("the service showed {found} membership records where you have seen {seen}: a record was hidden or the history rolled back")]
+    RolledBack { seen: u64, found: u64 },
+    #[error(
+        "membership record {seq} differs from the one you saw before: the history was rewritten"
+    )]
+    Forked { seq: u64 },
+    #[error("you have no key for epoch {epoch} of this space")]
+    NoKey { epoch: u64 },
+    #[error("{0}")]
+    Epoch(#[from] EpochError),
+    #[error("{0}")]
+    Wrap(#[from] WrapError),
+}
+
+/// The newest record a member has verified: a later chain must contain it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    #[serde(with = "hex::serde")]
+    pub hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub identity: PublicIdentity,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// The sequence number of the invite record: what accept names.
+    pub seq: u64,
+    pub invitee: PublicIdentity,
+    pub role: Role,
+}
+
+/// A departed member: the fence past which their objects are ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departure {
+    pub seq: u64,
+    pub fence: Fence,
+}
+
+/// What the checks take from the verifying member.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Verifier<'a> {
+    /// Identities met in the chain must match these pins.
+    pub pins: Option<&'a PinStore>,
+    /// The verifying member: an invitation to their account must carry
+    /// exactly their keys.
+    pub me: Option<&'a PublicIdentity>,
+    /// The newest record verified before.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// A verified space: members, roles, pending invitations and the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceState {
+    pub space: SpaceId,
+    pub owner: UserId,
+    pub members: BTreeMap<UserId, Member>,
+    /// Pending invitations, by invitee.
+    pub invitations: BTreeMap<UserId, Invitation>,
+    pub epoch: Epoch,
+    /// Someone left and the owner has not yet started a new epoch.
+    pub rotation_due: bool,
+    pub departed: BTreeMap<UserId, Departure>,
+    /// Each member's and invitee's wrap of the current epoch's key.
+    pub wraps: BTreeMap<UserId, KeyWrap>,
+    /// Per epoch after the first, the previous epoch's key sealed under it.
+    pub previous: BTreeMap<Epoch, Vec<u8>>,
+    pub last: Checkpoint,
+    seen: HashSet<[u8; 32]>,
+}
+
+impl SpaceState {
+    /// Verifies a whole chain, from record 0.
+    pub fn verify(
+        space: SpaceId,
+        records: &[Record],
+        v: Verifier<'_>,
+    ) -> Result<SpaceState, ChainError> {
+        let (first, rest) = records.split_first().ok_or(ChainError::Empty)?;
+        let mut state = SpaceState::genesis(space, first, v)?;
+        for r in rest {
+            if let Some(cp) = v.checkpoint {
+                if r.body.seq == cp.seq && r.hash() != cp.hash {
+                    return Err(ChainError::Forked { seq: cp.seq });
+                }
+            }
+            state.apply(r, v)?;
+        }
+        if let Some(cp) = v.checkpoint {
+            if state.last.seq < cp.seq {
+                return Err(ChainError::RolledBack {
+                    seen: cp.seq + 1,
+                    found: state.last.seq + 1,
+                });
+            }
+            if cp.seq == 0 && first.hash() != cp.hash {
+                return Err(ChainError::Forked { seq: 0 });
+            }
+        }
+        Ok(state)
+    }
+
+    fn genesis(space: SpaceId, r: &Record, v: Verifier<'_>) -> Result<SpaceState, ChainError> {
+        let b = &r.body;
+        if b.space != space {
+            return Err(ChainError::WrongSpace {
+                seq: b.seq,
+                found: b.space,
+            });
+        }
+        if b.seq != 0 {
+            return Err(ChainError::OutOfOrder {
+                expected: 0,
+                found: b.seq,
+            });
+        }
+        let Action::Create { owner, wrap } = &b.action else {
+            return Err(ChainError::Invalid {
+                seq: 0,
+                reason: "the first record does not create the space".into(),
+            });
+        };
+        if b.prev != [0; 32] {
+            return Err(ChainError::BrokenChain { seq: 0 });
+        }
+        if owner.account != b.signer || !r.signed_by(owner) {
+            return Err(ChainError::BadSignature {
+                seq: 0,
+                signer: b.signer.clone(),
+            });
+        }
+        check_identity(0, owner, v)?;
+        check_wrap(0, wrap, space, Epoch::FIRST, owner, owner)?;
+        let hash = r.hash();
+        Ok(SpaceState {
+            space,
+            owner: owner.account.clone(),
+            members: BTreeMap::from([(
+                owner.account.clone(),
+                Member {
+                    identity: owner.clone(),
+                    role: Role::Owner,
+                },
+            )]),
+            invitations: BTreeMap::new(),
+            epoch: Epoch::FIRST,
+            rotation_due: false,
+            departed: BTreeMap::new(),
+            wraps: BTreeMap::from([(owner.account.clone(), wrap.clone())]),
+            previous: BTreeMap::new(),
+            last: Checkpoint { seq: 0, hash },
+            seen: HashSet::from([hash]),
+        })
+    }
+
+    /// Verifies and applies the next record. On error nothing changes.
+    pub fn apply(&mut self, r: &Record, v: Verifier<'_>) -> Result<(), ChainError> {
+        let b = &r.body;
+        let seq = b.seq;
+        let hash = r.hash();
+        if self.seen.contains(&hash) {
+            return Err(ChainError::Replayed { seq });
+        }
+        if b.space != self.space {
+            return Err(ChainError::WrongSpace {
+                seq,
+                found: b.space,
+            });
+        }
+        let expected = self.last.seq + 1;
+        if seq != expected {
+            return Err(ChainError::OutOfOrder {
+                expected,
+                found: seq,
+            });
+        }
+        if b.prev != self.last.hash {
+            return Err(ChainError::BrokenChain { seq });
+        }
+        let signer = self.signer_key(seq, &b.signer)?;
+        if !r.signed_by(&signer) {
+            return Err(ChainError::BadSignature {
+                seq,
+                signer: b.signer.clone(),
+            });
+        }
+        let role = self.members.get(&b.signer).map(|m| m.role);
+        let not_allowed = || ChainError::NotAllowed {
+            seq,
+            signer: b.signer.clone(),
+            action: b.action.name(),
+        };
+        let invalid = |reason: &str| ChainError::Invalid {
+            seq,
+            reason: reason.into(),
+        };
+        let mut next = self.clone();
+        match &b.action {
+            Action::Create { .. } => return Err(not_allowed()),
+            Action::Invite {
+                invitee,
+                role: invited_role,
+                wrap,
+            } => {
+                if role != Some(Role::Owner) {
+                    return Err(not_allowed());
+                }
+                if *invited_role == Role::Owner {
+                    return Err(invalid("a space has one owner"));
+                }
+                if self.members.contains_key(&invitee.account)
+                    || self.invitations.contains_key(&invitee.account)
+                {
+                    return Err(invalid("the invitee is already in the space or invited"));
+                }
+                if !invitee.keys_are_valid() {
+                    return Err(invalid("the invitee's signing key is not usable"));
+                }
+                check_identity(seq, invitee, v)?;
+                check_wrap(seq, wrap, self.space, self.epoch, invitee, &signer)?;
+                next.departed.remove(&invitee.account);
+                next.wraps.insert(invitee.account.clone(), wrap.clone());
+                next.invitations.insert(
+                    invitee.account.clone(),
+                    Invitation {
+                        seq,
+                        invitee: invitee.clone(),
+                        role: *invited_role,
+                    },
+                );
+            }
+            Action::Accept { invitation } | Action::Decline { invitation } => {
+                let Some(inv) = self.invitations.get(&b.signer) else {
+                    return Err(not_allowed());
+                };
+                if inv.seq != *invitation {
+                    return Err(invalid("it names another invitation"));
+                }
+                let inv = inv.clone();
+                next.invitations.remove(&b.signer);
+                if matches!(b.action, Action::Accept { .. }) {
+                    next.members.insert(
+                        b.signer.clone(),
+                        Member {
+                            identity: inv.invitee,
+                            role: inv.role,
+                        },
+                    );
+                } else {
+                    next.wraps.remove(&b.signer);
+                }
+            }
+            Action::Remove {
+                member,
+                fence,
+                rotation,
+            } => {
+                if role != Some(Role::Owner) {
+                    return Err(not_allowed());
+                }
+                if *member == self.owner {
+                    return Err(invalid("the owner cannot be removed"));
+                }
+                let was_member = next.members.remove(member).is_some();
+                let was_invited = next.invitations.remove(member).is_some();
+                if !was_member && !was_invited {
+                    return Err(invalid("the removed account is not in the space"));
+                }
+                next.wraps.remove(member);
+                next.departed.insert(
+                    member.clone(),
+                    Departure {
+                        seq,
+                        fence: fence.clone(),
+                    },
+                );
+                next.rotate(seq, rotation, &signer)?;
+            }
+            Action::Leave { fence } => {
+                if role.is_none() {
+                    return Err(not_allowed());
+                }
+                if b.signer == self.owner {
+                    return Err(invalid("the owner cannot leave their own space"));
+                }
+                next.members.remove(&b.signer);
+                next.wraps.remove(&b.signer);
+                next.departed.insert(
+                    b.signer.clone(),
+                    Departure {
+                        seq,
+                        fence: fence.clone(),
+                    },
+                );
+                next.rotation_due = true;
+            }
+            Action::Rotate { rotation } => {
+                if role != Some(Role::Owner) {
+                    return Err(not_allowed());
+                }
+                next.rotate(seq, rotation, &signer)?;
+            }
+        }
+        next.last = Checkpoint { seq, hash };
+        next.seen.insert(hash);
+        *self = next;
+        Ok(())
+    }
+
+    /// A new epoch: exactly one wrap for every member and invitee left.
+    fn rotate(
+        &mut self,
+        seq: u64,
+        rotation: &Rotation,
+        granter: &PublicIdentity,
+    ) -> Result<(), ChainError> {
+        let epoch = self.epoch.next();
+        if rotation.epoch != epoch {
+            return Err(ChainError::Invalid {
+                seq,
+                reason: format!("the new epoch is {}, not {epoch}", rotation.epoch),
+            });
+        }
+        let mut wraps = BTreeMap::new();
+        for w in &rotation.wraps {
+            let Some(recipient) = self.identity_of(&w.recipient) else {
+                return Err(ChainError::Invalid {
+                    seq,
+                    reason: format!(
+                        "a key is wrapped for {}, who is not in the space",
+                        w.recipient
+                    ),
+                });
+            };
+            check_wrap(seq, w, self.space, epoch, &recipient, granter)?;
+            if wraps.insert(w.recipient.clone(), w.clone()).is_some() {
+                return Err(ChainError::Invalid {
+                    seq,
+                    reason: format!("two keys are wrapped for {}", w.recipient),
+                });
+            }
+        }
+        if let Some(missing) = self.everyone().find(|a| !wraps.contains_key(*a)) {
+            return Err(ChainError::Invalid {
+                seq,
+                reason: format!("no key is wrapped for {missing}"),
+            });
+        }
+        self.wraps = wraps;
+        self.previous.insert(epoch, rotation.previous.clone());
+        self.epoch = epoch;
+        self.rotation_due = false;
+        Ok(())
+    }
+
+    /// Members and pending invitees: everyone a new epoch's key goes to.
+    pub fn everyone(&self) -> impl Iterator<Item = &UserId> {
+        self.members.keys().chain(self.invitations.keys())
+    }
+
+    fn identity_of(&self, account: &UserId) -> Option<PublicIdentity> {
+        self.members
+            .get(account)
+            .map(|m| m.identity.clone())
+            .or_else(|| self.invitations.get(account).map(|i| i.invitee.clone()))
+    }
+
+    fn signer_key(&self, seq: u64, signer: &UserId) -> Result<PublicIdentity, ChainError> {
+        self.identity_of(signer)
+            .ok_or_else(|| ChainError::UnknownSigner {
+                seq,
+                signer: signer.clone(),
+            })
+    }
+
+    pub fn role_of(&self, account: &UserId) -> Option<Role> {
+        self.members.get(account).map(|m| m.role)
+    }
+
+    /// Whether `account`'s devices may publish: heads and objects of
+    /// anyone else are ignored.
+    pub fn can_write(&self, account: &UserId) -> bool {
+        self.role_of(account).is_some_and(Role::can_write)
+    }
+
+    /// The current epoch's key, from `me`'s wrap.
+    pub fn current_key(&self, me: &SharingIdentity) -> Result<EpochKey, ChainError> {
+        let wrap = self.wraps.get(me.account()).ok_or(ChainError::NoKey {
+            epoch: self.epoch.0,
+        })?;
+        let granter = self
+            .members
+            .get(&wrap.granter)
+            .map(|m| m.identity.clone())
+            .ok_or(ChainError::NoKey {
+                epoch: self.epoch.0,
+            })?;
+        Ok(wrap.open(me, &granter)?)
+    }
+
+    /// The key of any epoch up to the current one, walking back from the
+    /// current key: how a member who joined late reads the whole history.
+    pub fn key_of_epoch(&self, me: &SharingIdentity, epoch: Epoch) -> Result<EpochKey, ChainError> {
+        if epoch > self.epoch || epoch < Epoch::FIRST {
+            return Err(ChainError::NoKey { epoch: epoch.0 });
+        }
+        let mut key = self.current_key(me)?;
+        let mut at = self.epoch;
+        while at > epoch {
+            let sealed = self
+                .previous
+                .get(&at)
+                .ok_or(ChainError::NoKey { epoch: at.0 - 1 })?;
+            key = key.open_previous(&self.space, Epoch(at.0 - 1), sealed)?;
+            at = Epoch(at.0 - 1);
+        }
+        Ok(key)
+    }
+}
+
+fn check_identity(seq: u64, id: &PublicIdentity, v: Verifier<'_>) -> Result<(), ChainError> {
+    if let Some(me) = v.me {
+        if me.account == id.account && me != id {
+            return Err(ChainError::NotMyKey { seq });
+        }
+    }
+    if let Some(pins) = v.pins {
+        pins.check(id)
+            .map_err(|source| ChainError::Pin { seq, source })?;
+    }
+    Ok(())
+}
+
+fn check_wrap(
+    seq: u64,
+    wrap: &KeyWrap,
+    space: SpaceId,
+    epoch: Epoch,
+    recipient: &PublicIdentity,
+    granter: &PublicIdentity,
+) -> Result<(), ChainError> {
+    let invalid = |reason: &str| ChainError::Invalid {
+        seq,
+        reason: reason.into(),
+    };
+    if wrap.space != space {
+        return Err(invalid("its key is wrapped for another space"));
+    }
+    if wrap.epoch != epoch {
+        return Err(invalid("its key is wrapped for another epoch"));
+    }
+    if wrap.recipient != recipient.account || wrap.recipient_key != recipient.wrap_key {
+        return Err(invalid("its key is wrapped for someone else"));
+    }
+    wrap.verify(granter)
+        .map_err(|source| ChainError::BadWrap { seq, source })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::space::identity::tests::user;
+    use crate::space::record::tests::genesis;
+
+    /// A space being built: signs each record as the next one.
+    pub(crate) struct Space {
+        pub id: SpaceId,
+        pub key: EpochKey,
+        pub records: Vec<Record>,
+    }
+
+    impl Space {
+        pub(crate) fn new(owner: &SharingIdentity) -> Space {
+            let id = SpaceId::generate();
+            let key = EpochKey::generate();
+            let records = vec![genesis(owner, id, &key)];
+            Space { id, key, records }
+        }
+
+        pub(crate) fn next(&self, signer: &SharingIdentity, action: Action) -> Record {
+            let last = self.records.last().unwrap();
+            Record::sign(signer, self.id, last.body.seq + 1, last.hash(), action)
+        }
+
+        pub(crate) fn push(&mut self, signer: &SharingIdentity, action: Action) -> u64 {
+            let r = self.next(signer, action);
+            self.records.push(r);
+            self.records.len() as u64 - 1
+        }
+
+        pub(crate) fn invite(
+            &self,
+            owner: &SharingIdentity,
+            who: &PublicIdentity,
+            role: Role,
+            epoch: Epoch,
+        ) -> Action {
+            Action::Invite {
+                invitee: who.clone(),
+                role,
+                wrap: KeyWrap::create(owner, who, self.id, epoch, &self.key).unwrap(),
+            }
+        }
+
+        pub(crate) fn state(&self) -> Result<SpaceState, ChainError> {
+            SpaceState::verify(self.id, &self.records, Verifier::default())
+        }
+    }
+
+    pub(crate) struct People {
+        pub alice: SharingIdentity,
+        pub bob: SharingIdentity,
+        pub carol: SharingIdentity,
+    }
+
+    /// alice owns; bob (editor) and carol (viewer) accepted: records 0-4.
+    pub(crate) fn shared() -> (People, Space) {
+        let p = People {
+            alice: SharingIdentity::generate(user("alice")),
+            bob: SharingIdentity::generate(user("bob")),
+            carol: SharingIdentity::generate(user("carol")),
+        };
+        let mut s = Space::new(&p.alice);
+        let a = s.invite(&p.alice, &p.bob.public(), Role::Editor, Epoch::FIRST);
+        let inv_bob = s.push(&p.alice, a);
+        let a = s.invite(&p.alice, &p.carol.public(), Role::Viewer, Epoch::FIRST);
+        let inv_carol = s.push(&p.alice, a);
+        s.push(
+            &p.bob,
+            Action::Accept {
+                invitation: inv_bob,
+            },
+        );
+        s.push(
+            &p.carol,
+            Action::Accept {
+                invitation: inv_carol,
+            },
+        );
+        (p, s)
+    }
+
+    #[test]
+    fn invitations_and_acceptances_yield_members_roles_and_keys() {
+        let (p, mut s) = shared();
+        let st = s.state().unwrap();
+        assert_eq!(st.owner, user("alice"));
+        assert_eq!(st.role_of(&user("bob")), Some(Role::Editor));
+        assert_eq!(st.role_of(&user("carol")), Some(Role::Viewer));
+        assert!(st.can_write(&user("alice")) && st.can_write(&user("bob")));
+        assert!(!st.can_write(&user("carol")), "a viewer cannot write");
+        assert!(!st.can_write(&user("dave")));
+        assert_eq!(st.epoch, Epoch::FIRST);
+        assert!(st.invitations.is_empty());
+        for who in [&p.alice, &p.bob, &p.carol] {
+            assert_eq!(st.current_key(who).unwrap(), s.key);
+        }
+        assert_eq!(
+            st.last,
+            Checkpoint {
+                seq: 4,
+                hash: s.records[4].hash()
+            }
+        );
+
+        // Dave is invited, then declines: nothing of him stays.
+        let dave = SharingIdentity::generate(user("dave"));
+        let a = s.invite(&p.alice, &dave.public(), Role::Editor, Epoch::FIRST);
+        let inv = s.push(&p.alice, a);
+        let pending = s.state().unwrap();
+        assert_eq!(pending.invitations[&user("dave")].seq, inv);
+        assert_eq!(pending.role_of(&user("dave")), None);
+        // An invitee can already open the key, to show what they are invited to.
+        assert_eq!(pending.current_key(&dave).unwrap(), s.key);
+        s.push(&dave, Action::Decline { invitation: inv });
+        let st = s.state().unwrap();
+        assert!(st.invitations.is_empty() && !st.members.contains_key(&user("dave")));
+        assert!(st.current_key(&dave).is_err());
+    }
+
+    #[test]
+    fn a_forged_signer_is_refused() {
+        let (p, s) = shared();
+        // Signed by mallory's key in alice's name.
+        let mallory = SharingIdentity::generate(user("alice"));
+        let dave = SharingIdentity::generate(user("dave"));
+        let mut forged = s.records.clone();
+        forged.push(s.next(
+            &mallory,
+            s.invite(&mallory, &dave.public(), Role::Editor, Epoch::FIRST),
+        ));
+        assert_eq!(
+            SpaceState::verify(s.id, &forged, Verifier::default()).unwrap_err(),
+            ChainError::BadSignature {
+                seq: 5,
+                signer: user("alice")
+            }
+        );
+        // Signed by someone not in the space.
+        let mut outsider = s.records.clone();
+        outsider.push(s.next(
+            &dave,
+            Action::Leave {
+                fence: Fence::new(),
+            },
+        ));
+        assert_eq!(
+            SpaceState::verify(s.id, &outsider, Verifier::default()).unwrap_err(),
+            ChainError::UnknownSigner {
+                seq: 5,
+                signer: user("dave")
+            }
+        );
+        // A genesis signed by another key than the one it names.
+        let mut fake = s.records.clone();
+        let body = fake[0].body.clone();
+        fake[0] = Record::sign(&mallory, body.space, 0, [0; 32], body.action);
+        assert!(matches!(
+            SpaceState::verify(s.id, &fake, Verifier::default()),
+            Err(ChainError::BadSignature { seq: 0, .. })
+        ));
+        // A wrap signed by someone other than the record's signer.
+        let mut bad_wrap = s.records.clone();
+        let Action::Invite { invitee, role, .. } =
+            s.invite(&p.alice, &dave.public(), Role::Editor, Epoch::FIRST)
+        else {
+            unreachable!()
+        };
+        let wrap = KeyWrap::create(&p.bob, &dave.public(), s.id, Epoch::FIRST, &s.key).unwrap();
+        bad_wrap.push(s.next(
+            &p.alice,
+            Action::Invite {
+                invitee,
+                role,
+                wrap,
+            },
+        ));
+        assert!(matches!(
+            SpaceState::verify(s.id, &bad_wrap, Verifier::default()),
+            Err(ChainError::BadWrap { seq: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn a_substituted_invitee_key_is_caught_by_the_invitee_and_by_pins() {
+        let (p, s) = shared();
+        let dave = SharingIdentity::generate(user("dave"));
+        // The service handed alice another key under dave's account.
+        let mallory = SharingIdentity::generate(user("dave"));
+        let mut chain = s.records.clone();
+        chain.push(s.next(
+            &p.alice,
+            s.invite(&p.alice, &mallory.public(), Role::Editor, Epoch::FIRST),
+        ));
+        // The chain alone is consistent...
+        assert!(SpaceState::verify(s.id, &chain, Verifier::default()).is_ok());
+        // ... but dave sees it is not his key,
+        let me = dave.public();
+        let v = Verifier {
+            me: Some(&me),
+            ..Verifier::default()
+        };
+        assert_eq!(
+            SpaceState::verify(s.id, &chain, v).unwrap_err(),
+            ChainError::NotMyKey { seq: 5 }
+        );
+        // and a member who pinned dave's real key sees the change.
+        let mut pins = PinStore::default();
+        pins.check_or_pin(&dave.public()).unwrap();
+        let v = Verifier {
+            pins: Some(&pins),
+            ..Verifier::default()
+        };
+        assert!(matches!(
+            SpaceState::verify(s.id, &chain, v).unwrap_err(),
+            ChainError::Pin {
+                seq: 5,
+                source: PinError::KeyChanged { .. }
+            }
+        ));
+        // An invite whose wrap goes to another key than the invitee's.
+        let mut split = s.records.clone();
+        let wrap =
+            KeyWrap::create(&p.alice, &mallory.public(), s.id, Epoch::FIRST, &s.key).unwrap();
+        split.push(s.next(
+            &p.alice,
+            Action::Invite {
+                invitee: dave.public(),
+                role: Role::Editor,
+                wrap,
+            },
+        ));
+        assert!(matches!(
+            SpaceState::verify(s.id, &split, Verifier::default()),
+            Err(ChainError::Invalid { seq: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn replayed_dropped_reordered_or_foreign_records_are_refused() {
+        let (p, s) = shared();
+        let r = &s.records;
+        let verify = |chain: Vec<Record>| SpaceState::verify(s.id, &chain, Verifier::default());
+        let replayed = [r.clone(), vec![r[2].clone()]].concat();
+        assert_eq!(
+            verify(replayed).unwrap_err(),
+            ChainError::Replayed { seq: 2 }
+        );
+        let dropped = [&r[..2], &r[3..]].concat();
+        assert_eq!(
+            verify(dropped).unwrap_err(),
+            ChainError::OutOfOrder {
+                expected: 2,
+                found: 3
+            }
+        );
+        let mut reordered = r.clone();
+        reordered.swap(3, 4);
+        assert_eq!(
+            verify(reordered).unwrap_err(),
+            ChainError::OutOfOrder {
+                expected: 3,
+                found: 4
+            }
+        );
+        let no_genesis = r[1..].to_vec();
+        assert_eq!(
+            verify(no_genesis).unwrap_err(),
+            ChainError::OutOfOrder {
+                expected: 0,
+                found: 1
+            }
+        );
+        assert_eq!(verify(vec![]).unwrap_err(), ChainError::Empty);
+        // A record of another space of alice's, with the right number.
+        let other = Space::new(&p.alice);
+        let foreign = Record::sign(
+            &p.alice,
+            other.id,
+            5,
+            r[4].hash(),
+            Action::Rotate {
+                rotation: Rotation {
+                    epoch: Epoch(2),
+                    wraps: vec![],
+                    previous: vec![],
+                },
+            },
+        );
+        assert_eq!(
+            verify([r.clone(), vec![foreign]].concat()).unwrap_err(),
+            ChainError::WrongSpace {
+                seq: 5,
+                found: other.id
+            }
+        );
+        // The whole chain checked as another space's.
+        assert!(matches!(
+            SpaceState::verify(other.id, r, Verifier::default()),
+            Err(ChainError::WrongSpace { seq: 0, .. })
+        ));
+        // A record that names another predecessor (a fork by the service
+        // splicing two histories).
+        let dave = SharingIdentity::generate(user("dave"));
+        let mut fork = s.records.clone();
+        fork.truncate(4);
+        let mut bad = s.next(
+            &p.alice,
+            s.invite(&p.alice, &dave.public(), Role::Viewer, Epoch::FIRST),
+        );
+        bad = Record::sign(&p.alice, s.id, 4, bad.body.prev, bad.body.action);
+        fork.push(bad);
+        assert_eq!(
+            verify(fork).unwrap_err(),
+            ChainError::BrokenChain { seq: 4 }
+        );
+    }
+
+    #[test]
+    fn a_hidden_or_rewritten_record_is_caught_by_the_checkpoint() {
+        let (p, mut s) = shared();
+        let cp = s.state().unwrap().last;
+        let v = Verifier {
+            checkpoint: Some(cp),
+            ..Verifier::default()
+        };
+        assert!(SpaceState::verify(s.id, &s.records, v).is_ok());
+        assert_eq!(
+            SpaceState::verify(s.id, &s.records[..4], v).unwrap_err(),
+            ChainError::RolledBack { seen: 5, found: 4 }
+        );
+        // Record 4 replaced by another one, validly signed (carol's
+        // accept swapped for her decline).
+        let mut other = s.records[..4].to_vec();
+        s.records.truncate(4);
+        other.push(s.next(&p.carol, Action::Decline { invitation: 2 }));
+        assert_eq!(
+            SpaceState::verify(s.id, &other, v).unwrap_err(),
+            ChainError::Forked { seq: 4 }
+        );
+    }
+
+    #[test]
+    fn each_action_needs_the_role_that_allows_it() {
+        let (p, s) = shared();
+        let dave = SharingIdentity::generate(user("dave"));
+        let refused = |signer: &SharingIdentity, action: Action| {
+            let chain = [s.records.clone(), vec![s.next(signer, action)]].concat();
+            SpaceState::verify(s.id, &chain, Verifier::default()).unwrap_err()
+        };
+        let not_allowed = |who: &str, action: &'static str| ChainError::NotAllowed {
+            seq: 5,
+            signer: user(who),
+            action,
+        };
+        // An editor cannot invite, even wrapping the right key.
+        let invite = Action::Invite {
+            invitee: dave.public(),
+            role: Role::Editor,
+            wrap: KeyWrap::create(&p.bob, &dave.public(), s.id, Epoch::FIRST, &s.key).unwrap(),
+        };
+        assert_eq!(refused(&p.bob, invite), not_allowed("bob", "invite"));
+        let remove = Action::Remove {
+            member: user("carol"),
+            fence: Fence::new(),
+            rotation: Rotation {
+                epoch: Epoch(2),
+                wraps: vec![],
+                previous: vec![],
+            },
+        };
+        assert_eq!(
+            refused(&p.bob, remove.clone()),
+            not_allowed("bob", "remove")
+        );
+        assert_eq!(refused(&p.carol, remove), not_allowed("carol", "remove"));
+        let rotate = Action::Rotate {
+            rotation: Rotation {
+                epoch: Epoch(2),
+                wraps: vec![],
+                previous: vec![],
+            },
+        };
+        assert_eq!(refused(&p.carol, rotate), not_allowed("carol", "rotate"));
+        assert_eq!(
+            refused(&p.bob, Action::Accept { invitation: 1 }),
+            not_allowed("bob", "accept")
+        );
+        let create = s.records[0].body.action.clone();
+        assert_eq!(refused(&p.alice, create), not_allowed("alice", "create"));
+        assert!(matches!(
+            refused(
+                &p.alice,
+                Action::Leave {
+                    fence: Fence::new()
+                }
+            ),
+            ChainError::Invalid { seq: 5, .. }
+        ));
+        // No second owner, and no second invitation to a member.
+        assert!(matches!(
+            refused(
+                &p.alice,
+                s.invite(&p.alice, &dave.public(), Role::Owner, Epoch::FIRST)
+            ),
+            ChainError::Invalid { .. }
+        ));
+        assert!(matches!(
+            refused(
+                &p.alice,
+                s.invite(&p.alice, &p.bob.public(), Role::Viewer, Epoch::FIRST)
+            ),
+            ChainError::Invalid { .. }
+        ));
+        // An invitation wrapping a key of another epoch.
+        assert!(matches!(
+            refused(
+                &p.alice,
+                s.invite(&p.alice, &dave.public(), Role::Viewer, Epoch(2))
+            ),
+            ChainError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn leaving_marks_a_rotation_due_and_a_failed_record_changes_nothing() {
+        let (p, s) = shared();
+        let mut st = s.state().unwrap();
+        let before = st.clone();
+        let bad = s.next(&p.carol, Action::Accept { invitation: 2 });
+        assert!(st.apply(&bad, Verifier::default()).is_err());
+        assert_eq!(st, before);
+        let fence = Fence::from([(cairn_protocol::DeviceId::parse("d1").unwrap(), 12)]);
+        st.apply(
+            &s.next(
+                &p.bob,
+                Action::Leave {
+                    fence: fence.clone(),
+                },
+            ),
+            Verifier::default(),
+        )
+        .unwrap();
+        assert!(st.rotation_due);
+        assert_eq!(st.role_of(&user("bob")), None);
+        assert_eq!(st.departed[&user("bob")], Departure { seq: 5, fence });
+    }
+}

@@ -1,0 +1,307 @@
+//! A membership record: one signed change to who is in a space.
+//!
+//! Each record names its space, its sequence number (0 for the record
+//! that creates the space, then 1, 2, ...) and the SHA-256 of the previous
+//! record's bytes, and is signed by its author's Ed25519 key over a domain
+//! string and the body. The records of a space form a hash chain that the
+//! service stores and orders but cannot alter ([`crate::space::chain`]
+//! verifies it).
+//!
+//! Bytes: canonical JSON, `{"body":{...},"signature":"<hex>"}`. The decoder
+//! refuses anything that does not encode back to exactly its bytes (other
+//! spacing, other field order, unknown fields), so a record has one
+//! encoding and one hash, whatever storage hands back.
+
+use std::collections::BTreeMap;
+
+use cairn_protocol::{DeviceId, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::space::epoch::{Epoch, SpaceId};
+use crate::space::identity::{PublicIdentity, SharingIdentity};
+use crate::space::wrap::KeyWrap;
+use crate::sync::object::sha256;
+
+pub const RECORD_FORMAT: u32 = 1;
+/// Larger records are refused before parsing: a rotation carries one wrap
+/// (under 400 bytes) per member, and spaces are small.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("the membership record is too large ({len} bytes)")]
+    TooLarge { len: usize },
+    #[error("the membership record is malformed: {0}")]
+    Malformed(String),
+    #[error("the membership record was written by a newer Cairn (format {found}); update Cairn to keep sharing")]
+    UnknownFormat { found: u32 },
+    #[error("the membership record is not in its one canonical form")]
+    NotCanonical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    /// Whether this role's devices may publish to the space.
+    pub fn can_write(self) -> bool {
+        matches!(self, Role::Owner | Role::Editor)
+    }
+}
+
+/// Each of a departing member's devices and the last sequence number the
+/// service saw from it: their objects past it are ignored.
+pub type Fence = BTreeMap<DeviceId, u64>;
+
+/// A new epoch: its key wrapped to everyone who stays, and the previous
+/// epoch's key sealed under it (so history stays readable to them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    pub epoch: Epoch,
+    pub wraps: Vec<KeyWrap>,
+    #[serde(with = "hex::serde")]
+    pub previous: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Record 0: the owner's identity and the first epoch's key for them.
+    Create {
+        owner: PublicIdentity,
+        wrap: KeyWrap,
+    },
+    Invite {
+        invitee: PublicIdentity,
+        role: Role,
+        wrap: KeyWrap,
+    },
+    /// Signed by the invitee: the sequence number of the invitation.
+    Accept {
+        invitation: u64,
+    },
+    Decline {
+        invitation: u64,
+    },
+    Remove {
+        member: UserId,
+        fence: Fence,
+        rotation: Rotation,
+    },
+    Leave {
+        fence: Fence,
+    },
+    Rotate {
+        rotation: Rotation,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Invite { .. } => "invite",
+            Action::Accept { .. } => "accept",
+            Action::Decline { .. } => "decline",
+            Action::Remove { .. } => "remove",
+            Action::Leave { .. } => "leave",
+            Action::Rotate { .. } => "rotate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordBody {
+    pub format: u32,
+    pub space: SpaceId,
+    pub seq: u64,
+    /// SHA-256 of the previous record's bytes; zeros for record 0.
+    #[serde(with = "hex::serde")]
+    pub prev: [u8; 32],
+    pub signer: UserId,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub body: RecordBody,
+    #[serde(with = "hex::serde")]
+    pub signature: [u8; 64],
+}
+
+fn signed_bytes(body: &RecordBody) -> Vec<u8> {
+    let mut out = b"cairn-membership/v1\0".to_vec();
+    out.extend_from_slice(&serde_json::to_vec(body).unwrap_or_default());
+    out
+}
+
+impl Record {
+    /// Signs `action` as record `seq` of `space`, after the record whose
+    /// hash is `prev`.
+    pub fn sign(
+        signer: &SharingIdentity,
+        space: SpaceId,
+        seq: u64,
+        prev: [u8; 32],
+        action: Action,
+    ) -> Record {
+        let body = RecordBody {
+            format: RECORD_FORMAT,
+            space,
+            seq,
+            prev,
+            signer: signer.account().clone(),
+            action,
+        };
+        let signature = signer.sign(&signed_bytes(&body));
+        Record { body, signature }
+    }
+
+    /// Whether `key` signed this record.
+    pub fn signed_by(&self, key: &PublicIdentity) -> bool {
+        key.account == self.body.signer && key.verify(&signed_bytes(&self.body), &self.signature)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        // Plain structs, strings and maps with string keys: serialising
+        // cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The hash the next record names as `prev`.
+    pub fn hash(&self) -> [u8; 32] {
+        sha256(&self.encode())
+    }
+
+    /// Decodes a record from storage or the service.
+    pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge { len: bytes.len() });
+        }
+        // The format first, so a newer record says so rather than failing
+        // on a field this version does not know.
+        #[derive(Deserialize)]
+        struct Probe {
+            body: ProbeBody,
+        }
+        #[derive(Deserialize)]
+        struct ProbeBody {
+            format: u32,
+        }
+        let probe: Probe =
+            serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
+        if probe.body.format != RECORD_FORMAT {
+            return Err(RecordError::UnknownFormat {
+                found: probe.body.format,
+            });
+        }
+        let record: Record =
+            serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
+        if record.encode() != bytes {
+            return Err(RecordError::NotCanonical);
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::space::epoch::EpochKey;
+    use crate::space::identity::tests::user;
+
+    pub(crate) fn genesis(owner: &SharingIdentity, space: SpaceId, key: &EpochKey) -> Record {
+        let wrap = KeyWrap::create(owner, &owner.public(), space, Epoch::FIRST, key).unwrap();
+        Record::sign(
+            owner,
+            space,
+            0,
+            [0; 32],
+            Action::Create {
+                owner: owner.public(),
+                wrap,
+            },
+        )
+    }
+
+    #[test]
+    fn a_record_round_trips_and_only_its_signer_signed_it() {
+        let owner = SharingIdentity::generate(user("alice"));
+        let r = genesis(&owner, SpaceId::generate(), &EpochKey::generate());
+        let bytes = r.encode();
+        let back = Record::decode(&bytes).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.hash(), sha256(&bytes));
+        assert!(back.signed_by(&owner.public()));
+        let other = SharingIdentity::generate(user("alice"));
+        assert!(!back.signed_by(&other.public()));
+        let mut changed = back.clone();
+        changed.body.seq = 1;
+        assert!(!changed.signed_by(&owner.public()));
+        assert!(std::str::from_utf8(&bytes)
+            .unwrap()
+            .contains("\"action\":\"create\""));
+    }
+
+    #[test]
+    fn only_the_canonical_bytes_decode() {
+        let owner = SharingIdentity::generate(user("alice"));
+        let r = genesis(&owner, SpaceId::generate(), &EpochKey::generate());
+        let text = String::from_utf8(r.encode()).unwrap();
+        let spaced = text.replacen(':', ": ", 1);
+        assert_eq!(
+            Record::decode(spaced.as_bytes()),
+            Err(RecordError::NotCanonical)
+        );
+        let extra = text.replacen("{\"body\":{", "{\"body\":{\"x\":1,", 1);
+        assert_eq!(
+            Record::decode(extra.as_bytes()),
+            Err(RecordError::NotCanonical)
+        );
+        let newer = text.replacen("\"format\":1", "\"format\":2", 1);
+        assert_eq!(
+            Record::decode(newer.as_bytes()),
+            Err(RecordError::UnknownFormat { found: 2 })
+        );
+        assert!(matches!(
+            Record::decode(&text.as_bytes()[..text.len() - 1]),
+            Err(RecordError::Malformed(_))
+        ));
+        let huge = vec![b' '; MAX_RECORD_BYTES + 1];
+        assert_eq!(
+            Record::decode(&huge),
+            Err(RecordError::TooLarge { len: huge.len() })
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)
+        ) {
+            if let Ok(r) = Record::decode(&bytes) {
+                proptest::prop_assert_eq!(r.encode(), bytes);
+            }
+        }
+
+        #[test]
+        fn a_mutated_record_is_refused_or_unsigned(at in 0usize..2000, byte in proptest::num::u8::ANY) {
+            let owner = SharingIdentity::generate(user("alice"));
+            let r = genesis(&owner, SpaceId::from_bytes([9; 16]), &EpochKey::generate());
+            let mut bytes = r.encode();
+            let i = at % bytes.len();
+            proptest::prop_assume!(bytes[i] != byte);
+            bytes[i] = byte;
+            if let Ok(m) = Record::decode(&bytes) {
+                proptest::prop_assert_eq!(m.encode(), bytes);
+                proptest::prop_assert!(!m.signed_by(&owner.public()));
+            }
+        }
+    }
+}
