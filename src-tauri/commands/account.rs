@@ -112,14 +112,19 @@ fn status_of(c: Option<&StoredCredentials>, recovery_key: Option<String>) -> Acc
         service_url: c.map(|c| c.server_url.clone()),
         recovery_key,
         account_key: None,
-        account_label: c.map(|c| account_label(&c.user_id, &c.server_url)),
+        account_label: c
+            .map(|c| account_label(&c.user_id, c.account_name.as_deref(), &c.server_url)),
     }
 }
 
-/// "Account key account a1b2c3d4 on cairn.example.org": how the account
-/// was made and a short, stable part of its id, on the service's host.
-fn account_label(user: &cairn_protocol::UserId, server_url: &str) -> String {
-    let short: String = user.account_id().chars().take(8).collect();
+/// "GitHub account octocat on cairn.example.org", or "Account-key account
+/// a1b2c3d4 on …": how the account was made and its name at the provider,
+/// or else a short, stable part of its id, on the service's host.
+fn account_label(user: &cairn_protocol::UserId, name: Option<&str>, server_url: &str) -> String {
+    let short: String = name.map_or_else(
+        || user.account_id().chars().take(8).collect(),
+        str::to_owned,
+    );
     let kind = match user.provider() {
         "github" => "GitHub account",
         "key" => "Account-key account",

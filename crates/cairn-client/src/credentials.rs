@@ -35,6 +35,10 @@ pub struct StoredCredentials {
     pub access_expires_at: i64,
     pub refresh_token: String,
     pub refresh_expires_at: i64,
+    /// The account's name at its provider ("octocat"), shown instead of
+    /// an id; credentials saved before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
 }
 
 impl StoredCredentials {
@@ -47,6 +51,7 @@ impl StoredCredentials {
             access_expires_at: session.access_expires_at,
             refresh_token: session.refresh_token.clone(),
             refresh_expires_at: session.refresh_expires_at,
+            account_name: None,
         }
     }
 
@@ -144,6 +149,7 @@ mod tests {
             access_expires_at: 10,
             refresh_token: "rt".to_owned(),
             refresh_expires_at: 20,
+            account_name: None,
         }
     }
 

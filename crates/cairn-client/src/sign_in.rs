@@ -103,7 +103,15 @@ pub async fn sign_in_with_github_code(
         .sign_in_with_login_code(&login.login_code, code_verifier, resume.as_ref())
         .await
         .map_err(SignInError::SignIn)?;
-    finish_sign_in(client, session, device_name, data_dir, secret, store).await
+    let mut done = finish_sign_in(client, session, device_name, data_dir, secret, store).await?;
+    if login.account_name.is_some() {
+        done.credentials.account_name = login.account_name;
+        // Only for display: if it cannot be kept, the id is shown instead.
+        if let Err(e) = store.save(&done.credentials) {
+            eprintln!("warning: could not keep the account's name: {e}");
+        }
+    }
+    Ok(done)
 }
 
 /// The device this data dir used before on the same service, if any.

@@ -31,6 +31,7 @@ fn sample(token: &str) -> StoredCredentials {
         access_expires_at: 10,
         refresh_token: format!("refresh-{token}"),
         refresh_expires_at: 20,
+        account_name: Some("octocat".into()),
     }
 }
 

@@ -117,4 +117,9 @@ pub struct GithubExchangeRequest {
 pub struct GithubLoginCode {
     pub login_code: String,
     pub expires_at: i64,
+    /// The account's name at the provider (GitHub's `login`), for the
+    /// app to show: a person knows "octocat", not a numeric id. Absent
+    /// when the provider gave none (and from older services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
 }

@@ -91,7 +91,9 @@ impl GithubProvider {
 
     /// The account's immutable id: GitHub's numeric `id` (never the login,
     /// which users can change). Plain OAuth2/OIDC servers answer `sub`.
-    pub async fn account_id(&self, provider_token: &str) -> Result<String, ServerError> {
+    /// With it, the name to show, if the provider gives one (`login`, or
+    /// OIDC's `preferred_username`); it identifies nothing.
+    pub async fn account(&self, provider_token: &str) -> Result<ProviderAccount, ServerError> {
         let response = self
             .http
             .get(&self.config.user_url)
@@ -119,6 +121,26 @@ impl GithubProvider {
                 ))
             }
         };
-        Ok(id)
+        let name = ["login", "preferred_username"]
+            .iter()
+            .find_map(|k| user.get(*k).and_then(|v| v.as_str()))
+            .map(str::trim)
+            .filter(|n| {
+                !n.is_empty() && n.len() <= MAX_ACCOUNT_NAME && !n.chars().any(char::is_control)
+            })
+            .map(str::to_owned);
+        Ok(ProviderAccount { id, name })
     }
+}
+
+/// The longest provider name passed on (GitHub's logins are at most 39).
+const MAX_ACCOUNT_NAME: usize = 100;
+
+/// Who signed in at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderAccount {
+    /// Immutable: what the Cairn account is keyed by.
+    pub id: String,
+    /// For display only.
+    pub name: Option<String>,
 }

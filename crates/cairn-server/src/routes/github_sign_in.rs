@@ -90,8 +90,8 @@ pub async fn exchange(
     let token = github
         .exchange_code(&request.code, &pending.pkce_verifier, &pending.redirect_uri)
         .await?;
-    let account_id = github.account_id(&token).await?;
-    let user = UserId::new("github", &account_id)
+    let account = github.account(&token).await?;
+    let user = UserId::new("github", &account.id)
         .map_err(|e| ServerError::OauthProvider(format!("unusable account id: {e}")))?;
 
     let now = state.clock.now_secs();
@@ -111,6 +111,7 @@ pub async fn exchange(
     Ok(Json(GithubLoginCode {
         login_code,
         expires_at,
+        account_name: account.name,
     }))
 }
 
