@@ -115,7 +115,7 @@ fn hostile_peer_objects_are_refused_and_local_data_stays() {
         (
             "unknown format version",
             vec![(DeviceKey::Head, unknown_version)],
-            "format version 9; this Cairn reads version 1",
+            "a device of yours runs a newer Cairn (object format 9)",
         ),
         (
             "truncated segment",

@@ -54,13 +54,17 @@ async fn perform(bucket: Bucket, grant: Arc<Grant>, request: BucketRequest) -> E
 }
 
 /// One round for `me`, reading the peers the grant lists.
+///
+/// `read`: the peers to read, or `None` for every peer in the grant (see
+/// `Round::read_only`).
 pub async fn run_round(
     store: Arc<Mutex<Store>>,
     bucket: Bucket,
     grant: Arc<Grant>,
+    read: Option<Vec<String>>,
 ) -> Result<RoundReport, RunnerError> {
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || drive(&runtime, &store, &bucket, &grant))
+    tokio::task::spawn_blocking(move || drive(&runtime, &store, &bucket, &grant, read))
         .await
         .map_err(|e| RunnerError::Task(e.to_string()))?
 }
@@ -70,6 +74,7 @@ fn drive(
     store: &Mutex<Store>,
     bucket: &Bucket,
     grant: &Arc<Grant>,
+    read: Option<Vec<String>>,
 ) -> Result<RoundReport, RunnerError> {
     let me = grant.device_id.as_str().to_owned();
     let peers: Vec<String> = grant
@@ -78,6 +83,9 @@ fn drive(
         .map(|p| p.device_id.as_str().to_owned())
         .collect();
     let mut round = begin_round(&*lock_store(store)?, &me, &peers)?;
+    if let Some(read) = read {
+        round = round.read_only(&read);
+    }
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut in_flight: JoinSet<Event> = JoinSet::new();
     let mut local: VecDeque<LocalEffect> = VecDeque::new();

@@ -193,6 +193,13 @@ impl SyncAgent {
             .unwrap_or_default()
     }
 
+    /// Whether the grant held now reads `device`.
+    fn reads(&self, device: &DeviceId) -> bool {
+        self.grant
+            .as_ref()
+            .is_some_and(|g| g.peers.iter().any(|p| &p.device_id == device))
+    }
+
     /// Asks the service for a new grant and keeps it.
     pub async fn refresh_grant(&mut self) -> Result<(), AgentError> {
         let token = self.session.access_token().await.map_err(service_error)?;
@@ -235,16 +242,24 @@ impl SyncAgent {
     /// One full round. The store is locked only while planning and
     /// applying, never during transfers.
     pub async fn round(&mut self) -> Result<RoundReport, AgentError> {
+        self.round_reading(None).await
+    }
+
+    /// A round that reads only the peers in `read` (`None`: all of them).
+    async fn round_reading(
+        &mut self,
+        read: Option<Vec<String>>,
+    ) -> Result<RoundReport, AgentError> {
         if !self.encrypted && !self.plaintext_allowed {
             return Err(AgentError::Key(crate::encryption::KeyError::SecretNeeded));
         }
         let grant = self.usable_grant().await?;
-        let mut report = self.run_with(grant).await?;
+        let mut report = self.run_with(grant, read.clone()).await?;
         if report.needs_sign_in() {
             // Perhaps only the grant aged out: one new grant, one more try.
             self.refresh_grant().await?;
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
-            report = self.run_with(grant).await?;
+            report = self.run_with(grant, read.clone()).await?;
         }
         let grant = Arc::new(self.grant.clone().ok_or(AgentError::NotSignedIn)?);
         // Attachments after the read, so chunks a peer already uploaded
@@ -259,7 +274,7 @@ impl SyncAgent {
         )
         .await?;
         if blobs.slots_uploaded > 0 {
-            let again = self.run_with(Grant::clone(&grant)).await?;
+            let again = self.run_with(Grant::clone(&grant), read).await?;
             report.published = again.published.or(report.published);
             report.wrote_snapshot |= again.wrote_snapshot;
             report.requests += again.requests;
@@ -296,13 +311,22 @@ impl SyncAgent {
         Ok(report)
     }
 
-    async fn run_with(&self, grant: Grant) -> Result<RoundReport, AgentError> {
-        round_runner::run_round(self.store.clone(), self.bucket.clone(), Arc::new(grant))
-            .await
-            .map_err(|e| match e {
-                RunnerError::Sync(e) => AgentError::Sync(e),
-                RunnerError::Task(e) => AgentError::Task(e),
-            })
+    async fn run_with(
+        &self,
+        grant: Grant,
+        read: Option<Vec<String>>,
+    ) -> Result<RoundReport, AgentError> {
+        round_runner::run_round(
+            self.store.clone(),
+            self.bucket.clone(),
+            Arc::new(grant),
+            read,
+        )
+        .await
+        .map_err(|e| match e {
+            RunnerError::Sync(e) => AgentError::Sync(e),
+            RunnerError::Task(e) => AgentError::Task(e),
+        })
     }
 
     /// Syncs until the task is dropped: after local edits settle, on every
@@ -345,7 +369,16 @@ impl SyncAgent {
             let wake = publish_at.map_or(next_poll, |p| p.min(next_poll));
             let run = tokio::select! {
                 item = events.next() => match item {
-                    Some(StreamItem::Event(ServiceEvent::Published { device_id, .. })) => device_id != self.device_id,
+                    Some(StreamItem::Event(ServiceEvent::Published { device_id, .. })) => {
+                        if device_id == self.device_id {
+                            Wake::Nothing
+                        } else if self.reads(&device_id) {
+                            Wake::Peer(device_id.as_str().to_owned())
+                        } else {
+                            // A device the grant does not know yet.
+                            Wake::Full
+                        }
+                    }
                     Some(StreamItem::Event(ServiceEvent::Live { device_id, sealed })) => {
                         if device_id != self.device_id {
                             let notes = self.merge_live(&device_id, &sealed, &mut pending);
@@ -353,17 +386,17 @@ impl SyncAgent {
                                 on_event(WatchEvent::LiveMerged { notes });
                             }
                         }
-                        false
+                        Wake::Nothing
                     }
                     Some(StreamItem::Event(ServiceEvent::DeviceJoined { .. } | ServiceEvent::DeviceRevoked { .. })) => {
                         // New peers (or one fewer): a new grant first.
                         self.grant = None;
-                        true
+                        Wake::Full
                     }
                     // Reconnected: we may have missed notifications.
                     Some(StreamItem::Connected) => {
                         on_event(WatchEvent::Connected);
-                        true
+                        Wake::Full
                     }
                     Some(StreamItem::Disconnected { token_refused, .. }) => {
                         // The service closes the socket when it judges the
@@ -380,9 +413,9 @@ impl SyncAgent {
                         } else {
                             self.session.access_token().await
                         };
-                        fresh.is_err()
+                        if fresh.is_err() { Wake::Full } else { Wake::Nothing }
                     }
-                    Some(_) => false,
+                    Some(_) => Wake::Nothing,
                     None => return Ok(()),
                 },
                 () = local_changes.notified() => {
@@ -390,22 +423,34 @@ impl SyncAgent {
                     let now = Instant::now();
                     settled_at = Some(now + options.settle);
                     due_by.get_or_insert(now + options.max_wait);
-                    false
+                    Wake::Nothing
                 }
-                () = tokio::time::sleep_until(wake) => true,
+                () = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= next_poll { Wake::Full } else { Wake::Publish }
+                }
             };
-            if run {
-                // Whatever woke it, this round publishes what waited.
-                settled_at = None;
-                due_by = None;
-                let outcome = self.round().await;
-                on_event(WatchEvent::Round(&outcome));
-                // The round may have brought what waiting live changes
-                // build on.
-                let notes = self.retry_pending(&mut pending);
-                if notes > 0 {
-                    on_event(WatchEvent::LiveMerged { notes });
-                }
+            let read = match run {
+                Wake::Nothing => continue,
+                Wake::Full => None,
+                Wake::Peer(device) => Some(vec![device]),
+                // The edits settled: out they go; peers tell when they
+                // publish, and the poll reads them all.
+                Wake::Publish => Some(Vec::new()),
+            };
+            // Whatever woke it, this round publishes what waited.
+            settled_at = None;
+            due_by = None;
+            let full = read.is_none();
+            let outcome = self.round_reading(read).await;
+            on_event(WatchEvent::Round(&outcome));
+            // The round may have brought what waiting live changes build on.
+            let notes = self.retry_pending(&mut pending);
+            if notes > 0 {
+                on_event(WatchEvent::LiveMerged { notes });
+            }
+            if full {
+                // Only a round that read every peer puts the poll off: one
+                // peer publishing often must not keep the others unread.
                 next_poll = Instant::now() + options.poll;
             }
         }
@@ -497,6 +542,18 @@ impl SyncAgent {
             }
         }
     }
+}
+
+/// What woke the watch loop, and so what its round reads.
+enum Wake {
+    /// Nothing to run (a live message, a local edit waiting to settle).
+    Nothing,
+    /// Every peer: the poll, a reconnect, a change of devices.
+    Full,
+    /// The one peer that said it published.
+    Peer(String),
+    /// Local edits are due: publish, read no one.
+    Publish,
 }
 
 /// Live changes the store could not apply yet, kept to try again.

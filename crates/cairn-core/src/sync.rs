@@ -70,7 +70,9 @@ pub use failure::{FailureCode, PeerError, SyncFailure};
 pub use head::DeviceHead;
 pub use outcome::{PeerOutcome, RoundReport};
 pub use reader::ReadError;
-pub use round::{begin_round, lock_store, perform_request, run_round, SyncError};
+pub use round::{
+    begin_round, lock_store, perform_request, run_round, run_round_reading, SyncError,
+};
 pub use state::{PeerState, SelfState};
 pub use status::{PeerStatus, SyncStatus};
 pub use transport::{Fetched, Transport, TransportError, TransportErrorKind};

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
-use cairn_core::sync::{bundle, run_round, FailureCode, RoundReport};
+use cairn_core::sync::{bundle, run_round, run_round_reading, FailureCode, RoundReport};
 use cairn_core::{testing, ListQuery, Store};
 use cairn_protocol::DeviceKey;
 use rand::{Rng, SeedableRng};
@@ -169,6 +169,45 @@ fn idle_round_is_one_request_per_peer() {
     let r = round(&storage, &all, 1);
     assert_eq!(storage.requests() - before, 2, "{r:?}");
     assert_eq!(r.requests, 2);
+}
+
+#[test]
+fn a_round_for_one_peers_publish_reads_only_that_peer() {
+    let storage = MemoryStorage::default();
+    let all = devices(4);
+    let id = all[0].store.lock().unwrap().create_note("x").unwrap();
+    settle(&storage, &all);
+    all[0].store.lock().unwrap().splice(&id, 1, 0, "y").unwrap();
+    round(&storage, &all, 0);
+    // dev1 was told dev0 published: one head and one segment, not the
+    // heads of the two silent peers too.
+    let peers: Vec<String> = ["dev0", "dev2", "dev3"].map(String::from).into();
+    let before = storage.requests();
+    let r = run_round_reading(
+        &all[1].store,
+        &mut storage.device("dev1"),
+        "dev1",
+        &peers,
+        &peers[..1],
+    )
+    .unwrap();
+    assert_eq!(r.changed_notes(), 1, "{r:?}");
+    let skipped: Vec<&str> = r
+        .peers
+        .iter()
+        .filter(|p| p.skipped)
+        .map(|p| p.device.as_str())
+        .collect();
+    assert_eq!(skipped, ["dev2", "dev3"], "{r:?}");
+    // Head and segment of dev0, then the acknowledgement's upload(s).
+    let reads = r.requests - r.publish_requests;
+    assert_eq!(reads, 2, "{r:?}");
+    assert_eq!(storage.requests() - before, r.requests);
+    assert_eq!(all[1].store.lock().unwrap().get(&id).unwrap().body, "xy");
+    // The skipped peers were not forgotten: the next full round still
+    // reads them, and all stay converged.
+    settle(&storage, &all);
+    assert_converged(&all);
 }
 
 #[test]

@@ -174,10 +174,25 @@ impl Round {
         }
     }
 
+    /// Reads only the peers in `read` this round; the others are skipped
+    /// (reported as such, their stored state untouched). A notification
+    /// says which peer published: reading the silent ones too would cost a
+    /// request each for nothing, on every keystroke's publish. The poll
+    /// still reads them all.
+    pub fn read_only(mut self, read: &[String]) -> Round {
+        for p in &mut self.peers {
+            p.outcome.skipped = !read.contains(&p.state.device_id);
+        }
+        self
+    }
+
     /// The first effects: a publish plan, and every peer's head.
     pub fn start(&mut self) -> Vec<Effect> {
         let mut out = vec![self.plan_publish()];
         for i in 0..self.peers.len() {
+            if self.peers[i].outcome.skipped {
+                continue;
+            }
             let etag = self.peers[i].state.etag.clone();
             out.push(self.get_head(i, 0, etag));
         }

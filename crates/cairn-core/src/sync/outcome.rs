@@ -7,6 +7,10 @@ pub struct PeerOutcome {
     pub device: String,
     pub changed_notes: usize,
     pub error: Option<SyncFailure>,
+    /// Not read this round: a round for one peer's publish reads only
+    /// that peer (see [`crate::sync::engine::Round::read_only`]); what is
+    /// known of this one is as the last round that read it left it.
+    pub skipped: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

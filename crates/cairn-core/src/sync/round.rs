@@ -64,7 +64,18 @@ pub fn run_round(
     me: &str,
     peers: &[String],
 ) -> Result<RoundReport, SyncError> {
-    let mut round = begin_round(&*lock_store(store)?, me, peers)?;
+    run_round_reading(store, t, me, peers, peers)
+}
+
+/// A round that reads only the peers in `read` (see [`Round::read_only`]).
+pub fn run_round_reading(
+    store: &Mutex<Store>,
+    t: &mut dyn Transport,
+    me: &str,
+    peers: &[String],
+    read: &[String],
+) -> Result<RoundReport, SyncError> {
+    let mut round = begin_round(&*lock_store(store)?, me, peers)?.read_only(read);
     let mut queue: VecDeque<Effect> = round.start().into();
     while let Some(effect) = queue.pop_front() {
         let event = match effect {
