@@ -265,3 +265,22 @@ fn a_device_offline_longer_than_the_log_ring_catches_up_through_the_snapshot() {
         assert!(body.contains(&format!("entry {i}\n")), "entry {i} lost");
     }
 }
+
+#[test]
+fn two_devices_with_one_host_name_are_told_apart() {
+    let cloud = Cloud::start();
+    let (first, second) = (Device::new("vm"), Device::new("vm"));
+    let key = cloud.create_account(first.dir());
+    first.login(&cloud, &key);
+    second.login(&cloud, &key);
+    let listed: serde_json::Value =
+        serde_json::from_str(&first.ok(&["devices", "--json"])).expect("devices --json");
+    let mut names: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["name"].as_str().expect("a name"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["vm", "vm 2"], "{listed}");
+}

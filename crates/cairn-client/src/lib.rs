@@ -20,6 +20,7 @@ pub mod browser;
 mod bucket;
 mod clock;
 mod credentials;
+mod device_names;
 pub mod encryption;
 mod error;
 mod events;

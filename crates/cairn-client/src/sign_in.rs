@@ -147,8 +147,20 @@ pub async fn finish_sign_in(
     let device_id = match &session.device_id {
         Some(id) => id.clone(),
         None => {
+            // Best effort: if the list cannot be read, the name is used as
+            // it is, and it can be renamed later.
+            let taken = client
+                .devices(&session.access_token)
+                .await
+                .unwrap_or_default();
+            let taken: Vec<&str> = taken
+                .iter()
+                .filter(|d| !d.is_revoked())
+                .map(|d| d.name.as_str())
+                .collect();
+            let name = crate::device_names::distinct(device_name, &taken);
             client
-                .register_device(&session.access_token, device_name, &Platform::current())
+                .register_device(&session.access_token, &name, &Platform::current())
                 .await
                 .map_err(SignInError::RegisterDevice)?
                 .id

@@ -55,9 +55,9 @@ mod version_diff;
 
 pub use backlinks::{Backlink, ImportNote, Link};
 pub use blob::index_doc::BLOB_INDEX_DOC_ID;
+#[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
-#[cfg(any(test, feature = "test-support"))]
 pub use device_actors::DEVICE_ACTORS_DOC_ID;
 pub use edit_at::{EditOutcome, Splice};
 pub use edit_sessions::{EditSession, SESSION_PAUSE_MS};
