@@ -22,6 +22,7 @@ mod sync;
 use crate::error::AppError;
 
 fn main() {
+    commands::app::mark_started();
     // Notes, keys and sessions are for this user only, whatever the umask.
     cairn_core::private_files::restrict_umask();
     if let Err(e) = run() {
