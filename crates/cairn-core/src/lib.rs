@@ -55,6 +55,7 @@ mod version_diff;
 
 pub use backlinks::{Backlink, ImportNote, Link};
 pub use blob::index_doc::BLOB_INDEX_DOC_ID;
+#[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 #[cfg(any(test, feature = "test-support"))]
