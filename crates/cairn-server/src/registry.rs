@@ -31,7 +31,7 @@ use crate::ServerError;
 
 pub use postgres::PostgresRegistry;
 pub use records::{Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens};
-pub use space_rows::{NewRecord, SpaceHead, SpaceMembership, SpaceOfUser, Standing};
+pub use space_rows::{NewRecord, SpaceMembership, SpaceOfUser, Standing};
 pub use sqlite::SqliteRegistry;
 
 #[async_trait]
