@@ -33,6 +33,7 @@ mod service_client;
 mod session;
 pub mod shown_text;
 pub mod sign_in;
+pub mod spaces;
 mod sync_agent;
 mod sync_state;
 mod tls;

@@ -661,3 +661,120 @@ async fn forged_replayed_and_racing_records_are_refused() {
     assert_eq!((status, code(&body)), (400, "invalid_record"), "{body}");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_client_drives_a_space_from_creation_to_removal() {
+    use cairn_protocol::{ErrorCode, SpaceRole};
+    let h = Harness::start().await;
+    let (alice, bob) = (person(&h).await, person(&h).await);
+    let c = &h.client;
+    let id = ChainSpaceId::generate();
+    let key = EpochKey::generate();
+    let wrap = KeyWrap::create(&alice.id, &alice.id.public(), id, Epoch::FIRST, &key).unwrap();
+    let genesis = Record::sign(
+        &alice.id,
+        id,
+        0,
+        [0; 32],
+        Action::Create {
+            owner: alice.id.public(),
+            wrap,
+        },
+    );
+    let created = c
+        .create_space(alice.laptop.token(), &genesis)
+        .await
+        .unwrap();
+    assert_eq!(
+        (created.seq, created.hash),
+        (0, hex::encode(genesis.hash()))
+    );
+    let mut space = Space {
+        id,
+        key,
+        records: vec![genesis],
+    };
+    let wire = space.wire_id();
+
+    let invite = space.invite(&alice, &bob, Role::Viewer);
+    c.append_record(alice.phone.token(), &invite).await.unwrap();
+    space.records.push(invite);
+    let invitations = c.my_spaces(bob.laptop.token()).await.unwrap().invitations;
+    assert_eq!(invitations.len(), 1);
+    assert_eq!(
+        (
+            invitations[0].seq,
+            invitations[0].role,
+            &invitations[0].from
+        ),
+        (1, SpaceRole::Viewer, alice.user())
+    );
+    // Bob reads the chain as the service holds it and verifies it himself.
+    let chain = c
+        .space_records(bob.laptop.token(), &wire, None)
+        .await
+        .unwrap();
+    assert_eq!(chain, space.records);
+    let me = bob.id.public();
+    let verified = SpaceState::verify(
+        space.id,
+        &chain,
+        Verifier {
+            me: Some(&me),
+            ..Verifier::default()
+        },
+    )
+    .unwrap();
+    assert!(verified.invitations.contains_key(bob.user()));
+
+    let accept = space.next(&bob.id, Action::Accept { invitation: 1 });
+    c.append_record(bob.laptop.token(), &accept).await.unwrap();
+    space.records.push(accept.clone());
+    // The same record again: refused, not stored twice.
+    let again = c
+        .append_record(bob.laptop.token(), &accept)
+        .await
+        .unwrap_err();
+    assert_eq!(again.api_code(), Some(ErrorCode::InvalidRecord));
+    let newer = c
+        .space_records(alice.laptop.token(), &wire, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(newer, vec![accept]);
+
+    let grant = c
+        .space_grant(bob.phone.token(), &wire, &bob.phone.device.id)
+        .await
+        .unwrap();
+    assert_eq!(grant.role, SpaceRole::Viewer);
+    assert!(grant.put.is_none());
+    let refused = c
+        .report_space_published(bob.phone.token(), &wire, &bob.phone.device.id, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.api_code(), Some(ErrorCode::ReadOnlyMember));
+    c.report_space_published(alice.laptop.token(), &wire, &alice.laptop.device.id, 1)
+        .await
+        .unwrap();
+
+    let removal = remove_member(
+        &space.state(),
+        &alice.id,
+        &space.key,
+        bob.user(),
+        Fence::new(),
+    )
+    .unwrap();
+    c.append_record(alice.laptop.token(), &removal.record)
+        .await
+        .unwrap();
+    let refused = c
+        .space_grant(bob.phone.token(), &wire, &bob.phone.device.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.api_code()),
+        (Some(403), Some(ErrorCode::NotSpaceMember))
+    );
+    h.shutdown().await;
+}
