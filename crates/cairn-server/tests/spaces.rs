@@ -12,9 +12,6 @@
 #[path = "support/harness.rs"]
 mod harness;
 
-use std::time::Duration;
-
-use cairn_client::EventSubscription;
 use cairn_core::space::chain::{SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId as ChainSpaceId};
 use cairn_core::space::identity::SharingIdentity;
@@ -22,7 +19,7 @@ use cairn_core::space::record::{Action, Fence, Record, Role};
 use cairn_core::space::rotation::remove_member;
 use cairn_core::space::wrap::KeyWrap;
 use cairn_protocol::{DeviceKey, RecordBytes, ServiceEvent, SpaceGrant, SpaceId, UserId};
-use harness::{get, put, Harness, SignedInDevice};
+use harness::{get, next_event, put, subscribe, Harness, SignedInDevice};
 use serde_json::{json, Value};
 
 /// One person: their sharing identity and two signed-in devices.
@@ -162,20 +159,25 @@ async fn land(h: &Harness, by: &SignedInDevice, space: &mut Space, r: Record) {
     space.records.push(r);
 }
 
-async fn create_space(h: &Harness, owner: &Person) -> Space {
-    let id = ChainSpaceId::generate();
-    let key = EpochKey::generate();
-    let wrap = KeyWrap::create(&owner.id, &owner.id.public(), id, Epoch::FIRST, &key).unwrap();
-    let genesis = Record::sign(
-        &owner.id,
+/// Record 0 of space `id` with first key `key`, signed by `owner`.
+fn genesis(owner: &SharingIdentity, id: ChainSpaceId, key: &EpochKey) -> Record {
+    let wrap = KeyWrap::create(owner, &owner.public(), id, Epoch::FIRST, key).unwrap();
+    Record::sign(
+        owner,
         id,
         0,
         [0; 32],
         Action::Create {
-            owner: owner.id.public(),
+            owner: owner.public(),
             wrap,
         },
-    );
+    )
+}
+
+async fn create_space(h: &Harness, owner: &Person) -> Space {
+    let id = ChainSpaceId::generate();
+    let key = EpochKey::generate();
+    let genesis = genesis(&owner.id, id, &key);
     let (status, body) = call(
         h,
         &owner.laptop,
@@ -228,26 +230,6 @@ async fn publish(h: &Harness, device: &SignedInDevice, space: &Space, seq: u64) 
         Some(json!({ "seq": seq })),
     )
     .await
-}
-
-async fn subscribe(h: &Harness, device: &SignedInDevice) -> EventSubscription {
-    let token = device.session.access_token.clone();
-    let mut events = h
-        .client
-        .subscribe_events(move || token.clone())
-        .expect("subscribe");
-    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("connects in time");
-    assert_eq!(first, Some(cairn_client::StreamItem::Connected));
-    events
-}
-
-async fn next_event(events: &mut EventSubscription) -> ServiceEvent {
-    tokio::time::timeout(Duration::from_secs(5), events.next_event())
-        .await
-        .expect("event in time")
-        .expect("stream open")
 }
 
 #[tokio::test]
@@ -636,17 +618,7 @@ async fn forged_replayed_and_racing_records_are_refused() {
     assert_eq!((status, code(&body)), (409, "space_exists"));
     let other = ChainSpaceId::generate();
     let key = EpochKey::generate();
-    let wrap = KeyWrap::create(&alice.id, &alice.id.public(), other, Epoch::FIRST, &key).unwrap();
-    let genesis = Record::sign(
-        &alice.id,
-        other,
-        0,
-        [0; 32],
-        Action::Create {
-            owner: alice.id.public(),
-            wrap,
-        },
-    );
+    let genesis = genesis(&alice.id, other, &key);
     let (status, body) = call(
         &h,
         &bob.laptop,
@@ -670,17 +642,7 @@ async fn the_client_drives_a_space_from_creation_to_removal() {
     let c = &h.client;
     let id = ChainSpaceId::generate();
     let key = EpochKey::generate();
-    let wrap = KeyWrap::create(&alice.id, &alice.id.public(), id, Epoch::FIRST, &key).unwrap();
-    let genesis = Record::sign(
-        &alice.id,
-        id,
-        0,
-        [0; 32],
-        Action::Create {
-            owner: alice.id.public(),
-            wrap,
-        },
-    );
+    let genesis = genesis(&alice.id, id, &key);
     let created = c
         .create_space(alice.laptop.token(), &genesis)
         .await
