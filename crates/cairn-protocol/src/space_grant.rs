@@ -21,6 +21,10 @@ pub struct SpacePeerGrant {
     /// The member left or was removed: read only up to their fence.
     #[serde(default)]
     pub departed: bool,
+    /// The newest head the device reported publishing in the space: what
+    /// the owner's fence names when this member leaves or is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_seq: Option<u64>,
     pub get: ObjectUrls,
     pub blob_get: BlobUrls,
 }

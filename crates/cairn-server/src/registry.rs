@@ -276,6 +276,22 @@ pub trait SpaceStore: Send + Sync {
 
     /// The spaces `user` is a member of or invited to.
     async fn spaces_of(&self, user: &UserId) -> Result<Vec<SpaceOfUser>, ServerError>;
+
+    /// Remembers that `user`'s device `id` published `seq` in `space` (a
+    /// lower one than remembered changes nothing).
+    async fn record_space_published(
+        &self,
+        space: &SpaceId,
+        user: &UserId,
+        id: &DeviceId,
+        seq: u64,
+    ) -> Result<(), ServerError>;
+
+    /// The newest sequence each device reported in `space`.
+    async fn space_published_seqs(
+        &self,
+        space: &SpaceId,
+    ) -> Result<Vec<(DeviceId, u64)>, ServerError>;
 }
 
 /// The whole registry.

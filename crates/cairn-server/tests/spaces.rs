@@ -418,7 +418,30 @@ async fn a_removed_member_is_refused_at_once_and_hears_nothing_more() {
     let before = granted(&h, &bob.laptop, &space).await;
     assert!(before.put.is_some());
 
-    let fence: Fence = [(bob.laptop.device.id.clone(), 1)].into();
+    // Bob publishes; the service remembers it, and the owner's grant names
+    // it: that is the fence of his removal.
+    assert_eq!(publish(&h, &bob.laptop, &space, 3).await.0, 204);
+    assert!(matches!(
+        next_event(&mut alice_phone_events).await,
+        ServiceEvent::SpacePublished { seq: 3, .. }
+    ));
+    assert_eq!(publish(&h, &bob.laptop, &space, 2).await.0, 204);
+    assert!(matches!(
+        next_event(&mut alice_phone_events).await,
+        ServiceEvent::SpacePublished { seq: 2, .. }
+    ));
+    let owners = granted(&h, &alice.laptop, &space).await;
+    let fence: Fence = owners
+        .peers
+        .iter()
+        .filter(|p| p.user_id == *bob.user())
+        .filter_map(|p| Some((p.device_id.clone(), p.published_seq?)))
+        .collect();
+    assert_eq!(
+        fence,
+        [(bob.laptop.device.id.clone(), 3)].into(),
+        "the newest sequence, not the last reported"
+    );
     let removal = remove_member(&space.state(), &alice.id, &space.key, bob.user(), fence).unwrap();
     land(&h, &alice.laptop, &mut space, removal.record).await;
     let removal_seq = space.last().body.seq;

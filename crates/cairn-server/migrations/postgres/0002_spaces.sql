@@ -29,3 +29,12 @@ CREATE TABLE space_members (
     PRIMARY KEY (space_id, user_id)
 );
 CREATE INDEX space_members_by_user ON space_members(user_id);
+-- The newest head each device reported publishing in a space: what the
+-- owner's fence names for a member who leaves or is removed.
+CREATE TABLE space_published (
+    space_id TEXT NOT NULL REFERENCES spaces(space_id),
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (space_id, device_id)
+);

@@ -510,4 +510,16 @@ async fn space_records_land_once_on_the_newest_and_replace_standings(backend: Ba
     assert_eq!(mine[0].space, space);
     assert_eq!((mine[0].head.last_seq, &mine[0].head.owner), (1, &owner));
     assert_eq!(two.space_members(&space).await.unwrap().len(), 2);
+
+    // Published sequences per device in the space only grow.
+    one.record_space_published(&space, &owner, &device(1), 5)
+        .await
+        .unwrap();
+    two.record_space_published(&space, &owner, &device(1), 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        one.space_published_seqs(&space).await.unwrap(),
+        vec![(device(1), 5)]
+    );
 }

@@ -67,6 +67,12 @@ pub async fn grant(
     let own = presigner
         .space_device_urls(space, user, &id, Access::Get, window)
         .await?;
+    let published: std::collections::HashMap<_, _> = state
+        .registry
+        .space_published_seqs(space)
+        .await?
+        .into_iter()
+        .collect();
     let mut peers = Vec::new();
     for m in state.registry.space_members(space).await? {
         let departed = match m.standing {
@@ -90,6 +96,7 @@ pub async fn grant(
             peers.push(SpacePeerGrant {
                 prefix: space_device_prefix(space, &m.user, &d.id),
                 user_id: m.user.clone(),
+                published_seq: published.get(&d.id).copied(),
                 device_id: d.id,
                 departed,
                 get: ObjectUrls::clone(&urls.objects),
@@ -129,6 +136,12 @@ pub async fn published(
     if !role.can_write() {
         return Err(ServerError::ReadOnlyMember);
     }
+    // Recorded first, so the owner's next grant names it for a fence even
+    // if the notification below is lost.
+    state
+        .registry
+        .record_space_published(space, &caller.user_id, &id, request.seq)
+        .await?;
     let event = ServiceEvent::SpacePublished {
         space_id: space.clone(),
         user_id: caller.user_id.clone(),

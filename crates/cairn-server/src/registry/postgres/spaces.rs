@@ -4,11 +4,11 @@
 //! record moved and stores nothing.
 
 use async_trait::async_trait;
-use cairn_protocol::{SpaceId, UserId};
+use cairn_protocol::{DeviceId, SpaceId, UserId};
 use sqlx::{Postgres, Transaction};
 
 use super::PostgresRegistry;
-use crate::registry::records::seq_to_db;
+use crate::registry::records::{parse_device, seq_to_db};
 use crate::registry::space_rows::{
     head_from_columns, parse_space, parse_user, standing_columns, standing_from_columns,
 };
@@ -186,6 +186,42 @@ impl SpaceStore for PostgresRegistry {
                     standing: standing_from_columns(&standing, &role, seq)?,
                 })
             })
+            .collect()
+    }
+
+    async fn record_space_published(
+        &self,
+        space: &SpaceId,
+        user: &UserId,
+        id: &DeviceId,
+        seq: u64,
+    ) -> Result<(), ServerError> {
+        sqlx::query(
+            "INSERT INTO space_published (space_id, user_id, device_id, seq) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (space_id, device_id)
+             DO UPDATE SET seq = GREATEST(space_published.seq, EXCLUDED.seq)",
+        )
+        .bind(space.as_str())
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .bind(seq_to_db(seq))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn space_published_seqs(
+        &self,
+        space: &SpaceId,
+    ) -> Result<Vec<(DeviceId, u64)>, ServerError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT device_id, seq FROM space_published WHERE space_id = $1 ORDER BY device_id",
+        )
+        .bind(space.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(device, seq)| Ok((parse_device(&device)?, seq.unsigned_abs())))
             .collect()
     }
 }

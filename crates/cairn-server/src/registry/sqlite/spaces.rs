@@ -3,11 +3,11 @@
 //! SQLite (and the registry's mutex) serialises.
 
 use async_trait::async_trait;
-use cairn_protocol::{SpaceId, UserId};
+use cairn_protocol::{DeviceId, SpaceId, UserId};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::SqliteRegistry;
-use crate::registry::records::seq_to_db;
+use crate::registry::records::{parse_device, seq_to_db};
 use crate::registry::space_rows::{
     head_from_columns, parse_space, parse_user, standing_columns, standing_from_columns,
 };
@@ -186,6 +186,40 @@ impl SpaceStore for SqliteRegistry {
                 head: head_from_columns(&owner, last_seq, last_hash)?,
                 standing: standing_from_columns(&standing, &role, seq)?,
             });
+        }
+        Ok(out)
+    }
+
+    async fn record_space_published(
+        &self,
+        space: &SpaceId,
+        user: &UserId,
+        id: &DeviceId,
+        seq: u64,
+    ) -> Result<(), ServerError> {
+        self.conn()?.execute(
+            "INSERT INTO space_published (space_id, user_id, device_id, seq) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (space_id, device_id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+            params![space.as_str(), user.as_str(), id.as_str(), seq_to_db(seq)],
+        )?;
+        Ok(())
+    }
+
+    async fn space_published_seqs(
+        &self,
+        space: &SpaceId,
+    ) -> Result<Vec<(DeviceId, u64)>, ServerError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT device_id, seq FROM space_published WHERE space_id = ?1 ORDER BY device_id",
+        )?;
+        let rows = stmt.query_map(params![space.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (device, seq) = row?;
+            out.push((parse_device(&device)?, seq.unsigned_abs()));
         }
         Ok(out)
     }
