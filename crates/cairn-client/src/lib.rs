@@ -34,6 +34,7 @@ mod service_client;
 mod session;
 pub mod shown_text;
 pub mod sign_in;
+pub mod spaces;
 mod sync_agent;
 mod sync_state;
 mod tls;

@@ -346,7 +346,7 @@ impl ServiceClient {
         }
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -363,7 +363,7 @@ impl ServiceClient {
             })
     }
 
-    async fn call_no_content(
+    pub(crate) async fn call_no_content(
         &self,
         method: Method,
         path: &str,

@@ -29,6 +29,19 @@ pub enum ErrorCode {
     RateLimited,
     /// A plain HTTP request to the event socket's WebSocket-only route.
     WebsocketRequired,
+    /// A space the caller is not (or no longer) a member of; also for a
+    /// space that does not exist, so its existence is not given away.
+    NotSpaceMember,
+    /// A viewer asked to publish in a space.
+    ReadOnlyMember,
+    /// Another membership record landed at that number first: read the
+    /// new records and build on them.
+    RecordConflict,
+    /// A membership record the chain verifier refused (forged signer,
+    /// replayed, out of order, not allowed...); the message says which.
+    InvalidRecord,
+    /// A space with that id exists already.
+    SpaceExists,
     Internal,
     /// A code this build does not know (a newer service): treat as opaque.
     #[serde(other)]
@@ -61,6 +74,11 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::WebsocketRequired => "websocket_required",
+            ErrorCode::NotSpaceMember => "not_space_member",
+            ErrorCode::ReadOnlyMember => "read_only_member",
+            ErrorCode::RecordConflict => "record_conflict",
+            ErrorCode::InvalidRecord => "invalid_record",
+            ErrorCode::SpaceExists => "space_exists",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -98,6 +116,11 @@ mod tests {
             ErrorCode::DeviceRevoked,
             ErrorCode::RateLimited,
             ErrorCode::WebsocketRequired,
+            ErrorCode::NotSpaceMember,
+            ErrorCode::ReadOnlyMember,
+            ErrorCode::RecordConflict,
+            ErrorCode::InvalidRecord,
+            ErrorCode::SpaceExists,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -11,6 +11,8 @@ pub enum ProtocolError {
     InvalidPlatform { value: String, reason: &'static str },
     #[error("invalid user id {value:?}: {reason}")]
     InvalidUserId { value: String, reason: &'static str },
+    #[error("invalid space id {value:?}: 32 lowercase hex digits")]
+    InvalidSpaceId { value: String },
     #[error("invalid object key {value:?}")]
     InvalidObjectKey { value: String },
     #[error("log slot {slot} is out of range (0..{max})")]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceId, DeviceName};
+use crate::{DeviceId, DeviceName, SpaceId, UserId};
 
 /// One notification for a user's devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,18 @@ pub enum ServiceEvent {
     /// with [`LIVE_QUERY`]; the same changes reach storage with the peer's
     /// next publish, so a lost one costs nothing but time.
     Live { device_id: DeviceId, sealed: String },
+    /// A member's device committed a new head in a shared space: poll it.
+    /// Sent to the members' sockets only; an older client skips it as an
+    /// unknown kind.
+    SpacePublished {
+        space_id: SpaceId,
+        user_id: UserId,
+        device_id: DeviceId,
+        seq: u64,
+    },
+    /// A membership record landed: read the space's records after the
+    /// last one verified. Sent to members and pending invitees.
+    SpaceRecord { space_id: SpaceId, seq: u64 },
 }
 
 /// The query of `GET /v1/events` that asks for [`ServiceEvent::Live`]

@@ -8,6 +8,8 @@
 //! - [`key_layout`]: where a device's objects live in the bucket.
 //! - [`ids`]: validated device ids and names.
 //! - [`auth`], [`device`], [`grant`], [`event`]: request and response bodies.
+//! - [`space_layout`], [`space`], [`space_grant`]: shared spaces' objects,
+//!   routes and grants.
 //! - [`api_error`]: the `{code, message}` body of every error response.
 
 pub mod api_error;
@@ -20,6 +22,9 @@ pub mod grant;
 pub mod ids;
 pub mod key_envelope;
 pub mod key_layout;
+pub mod space;
+pub mod space_grant;
+pub mod space_layout;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use auth::{
@@ -39,3 +44,9 @@ pub use key_layout::{
     blob_key, device_prefix, object_key, user_prefix, BlobSlot, DeviceKey, LogSlot, SnapshotSlot,
     UserId, BLOB_SLOTS, LOG_SLOTS, SNAPSHOT_SLOTS,
 };
+pub use space::{
+    AppendRecordRequest, CreateSpaceRequest, InvitationSummary, MySpaces, RecordAppended,
+    RecordBytes, SpaceRecords, SpaceRole, SpaceSummary, StoredRecord,
+};
+pub use space_grant::{SpaceGrant, SpacePeerGrant};
+pub use space_layout::{space_device_prefix, space_object_key, space_prefix, SpaceId};

@@ -39,6 +39,16 @@ pub enum ServerError {
     DeviceNotFound(DeviceId),
     #[error("this account has no key envelope yet")]
     NoKeyEnvelope,
+    #[error("you are not a member of this space")]
+    NotSpaceMember,
+    #[error("viewers cannot publish in this space")]
+    ReadOnlyMember,
+    #[error("membership record {seq} was taken by another record first; read the new records and build on them")]
+    RecordConflict { seq: u64 },
+    #[error("the membership record was refused: {0}")]
+    InvalidRecord(String),
+    #[error("a space with this id exists already")]
+    SpaceExists,
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("method not allowed")]
@@ -117,6 +127,11 @@ impl ServerError {
             DeviceNotFound(_) | NoKeyEnvelope | RouteNotFound(_) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
+            NotSpaceMember => (StatusCode::FORBIDDEN, ErrorCode::NotSpaceMember),
+            ReadOnlyMember => (StatusCode::FORBIDDEN, ErrorCode::ReadOnlyMember),
+            RecordConflict { .. } => (StatusCode::CONFLICT, ErrorCode::RecordConflict),
+            InvalidRecord(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRecord),
+            SpaceExists => (StatusCode::CONFLICT, ErrorCode::SpaceExists),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),

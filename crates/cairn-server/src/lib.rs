@@ -33,6 +33,8 @@ mod routes;
 mod serve;
 mod socket_slots;
 mod socket_upgrade;
+mod space_chain;
+mod space_path;
 mod state;
 #[cfg(all(unix, any(test, feature = "test-support")))]
 pub mod test_postgres;

@@ -17,8 +17,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::presigning::PresigningConfig;
-use cairn_protocol::key_layout::object_key;
-use cairn_protocol::{blob_key, BlobSlot, BlobUrls, DeviceId, DeviceKey, ObjectUrls, UserId};
+use cairn_protocol::key_layout::device_prefix;
+use cairn_protocol::{
+    space_device_prefix, BlobSlot, BlobUrls, DeviceId, DeviceKey, ObjectUrls, SpaceId, UserId,
+};
 use tokio::sync::OnceCell;
 
 use crate::config::S3Config;
@@ -31,7 +33,8 @@ pub enum Access {
     Get,
 }
 
-type CacheKey = (UserId, DeviceId, Access, i64);
+/// (device prefix, access, issue time).
+type CacheKey = (String, Access, i64);
 
 /// Everything presigned for one device prefix and one access.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,20 +105,39 @@ impl Presigner {
         access: Access,
         window: GrantWindow,
     ) -> Result<Arc<DeviceUrls>, ServerError> {
+        self.prefix_urls(device_prefix(user, device), access, window)
+            .await
+    }
+
+    /// URLs for every key of `device`'s prefix in shared space `space`.
+    pub async fn space_device_urls(
+        &self,
+        space: &SpaceId,
+        user: &UserId,
+        device: &DeviceId,
+        access: Access,
+        window: GrantWindow,
+    ) -> Result<Arc<DeviceUrls>, ServerError> {
+        self.prefix_urls(space_device_prefix(space, user, device), access, window)
+            .await
+    }
+
+    /// URLs for every key below `prefix` (a device prefix, ending in `/`).
+    async fn prefix_urls(
+        &self,
+        prefix: String,
+        access: Access,
+        window: GrantWindow,
+    ) -> Result<Arc<DeviceUrls>, ServerError> {
         let Some(cache) = &self.cache else {
-            return Ok(Arc::new(
-                self.presign_all(user, device, access, window).await?,
-            ));
+            return Ok(Arc::new(self.presign_all(&prefix, access, window).await?));
         };
-        let cell = cache_cell(
-            cache,
-            (user.clone(), device.clone(), access, window.issued_at),
-        )?;
+        let cell = cache_cell(cache, (prefix.clone(), access, window.issued_at))?;
         // Concurrent grants for the same device wait for one presigning run
         // instead of each doing it.
         let urls = cell
             .get_or_try_init(|| async {
-                self.presign_all(user, device, access, window)
+                self.presign_all(&prefix, access, window)
                     .await
                     .map(Arc::new)
             })
@@ -125,15 +147,14 @@ impl Presigner {
 
     async fn presign_all(
         &self,
-        user: &UserId,
-        device: &DeviceId,
+        prefix: &str,
         access: Access,
         window: GrantWindow,
     ) -> Result<DeviceUrls, ServerError> {
         let mut urls = Vec::new();
         for key in DeviceKey::all() {
             urls.push(
-                self.presign(&object_key(user, device, key), access, window)
+                self.presign(&format!("{prefix}{}", key.relative()), access, window)
                     .await?,
             );
         }
@@ -147,7 +168,7 @@ impl Presigner {
         let mut slots = Vec::with_capacity(cairn_protocol::BLOB_SLOTS as usize);
         for slot in BlobSlot::all() {
             slots.push(
-                self.presign(&blob_key(user, device, slot), access, window)
+                self.presign(&format!("{prefix}{}", slot.relative()), access, window)
                     .await?,
             );
         }
@@ -208,10 +229,10 @@ fn cache_cell(
     let mut cache = cache
         .lock()
         .map_err(|_| ServerError::Internal("presign cache lock poisoned".to_owned()))?;
-    let issued_at = key.3;
+    let issued_at = key.2;
     if !cache.contains_key(&key) {
         // Entries of earlier windows are never asked for again.
-        cache.retain(|k, _| k.3 >= issued_at);
+        cache.retain(|k, _| k.2 >= issued_at);
     }
     Ok(cache.entry(key).or_default().clone())
 }

@@ -18,18 +18,20 @@
 mod contract_tests;
 mod postgres;
 mod records;
+mod space_rows;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn_protocol::{Device, DeviceId, DeviceName, KeyEnvelopeRecord, Platform, UserId};
+use cairn_protocol::{Device, DeviceId, DeviceName, KeyEnvelopeRecord, Platform, SpaceId, UserId};
 
 use crate::config::Config;
 use crate::ServerError;
 
 pub use postgres::PostgresRegistry;
 pub use records::{Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens};
+pub use space_rows::{NewRecord, SpaceMembership, SpaceOfUser, Standing};
 pub use sqlite::SqliteRegistry;
 
 #[async_trait]
@@ -223,10 +225,85 @@ pub trait SignInLimitStore: Send + Sync {
     async fn forget_full_sign_in_buckets(&self, now_ms: i64) -> Result<(), ServerError>;
 }
 
+/// Shared spaces: their membership records, in order, and each account's
+/// standing as the service derived it from the verified chain. A record
+/// lands only on the newest one it names (compare-and-swap on the space's
+/// newest number and hash), so of two appends racing on one space exactly
+/// one is stored.
+#[async_trait]
+pub trait SpaceStore: Send + Sync {
+    /// Creates `space` with its record 0. Returns false, storing nothing,
+    /// when a space with that id exists.
+    async fn create_space(
+        &self,
+        space: &SpaceId,
+        owner: &UserId,
+        record: NewRecord<'_>,
+        members: &[SpaceMembership],
+        now: i64,
+    ) -> Result<bool, ServerError>;
+
+    /// Appends `record` if the space's newest record is still
+    /// `record.seq - 1` with hash `record.prev`, and replaces the standings
+    /// with `members`, in one transaction. Returns false, storing nothing,
+    /// when another record landed first.
+    async fn append_space_record(
+        &self,
+        space: &SpaceId,
+        record: NewRecord<'_>,
+        members: &[SpaceMembership],
+        now: i64,
+    ) -> Result<bool, ServerError>;
+
+    /// The records numbered above `after` (all without it) and at most
+    /// `through` (no bound without it), in order.
+    async fn space_records(
+        &self,
+        space: &SpaceId,
+        after: Option<u64>,
+        through: Option<u64>,
+    ) -> Result<Vec<(u64, Vec<u8>)>, ServerError>;
+
+    /// Where `user` stands in `space` (`None`: never in it, or no space).
+    async fn standing(
+        &self,
+        space: &SpaceId,
+        user: &UserId,
+    ) -> Result<Option<Standing>, ServerError>;
+
+    /// Everyone with a standing in the space.
+    async fn space_members(&self, space: &SpaceId) -> Result<Vec<SpaceMembership>, ServerError>;
+
+    /// The spaces `user` is a member of or invited to.
+    async fn spaces_of(&self, user: &UserId) -> Result<Vec<SpaceOfUser>, ServerError>;
+
+    /// Remembers that `user`'s device `id` published `seq` in `space` (a
+    /// lower one than remembered changes nothing).
+    async fn record_space_published(
+        &self,
+        space: &SpaceId,
+        user: &UserId,
+        id: &DeviceId,
+        seq: u64,
+    ) -> Result<(), ServerError>;
+
+    /// The newest sequence each device reported in `space`.
+    async fn space_published_seqs(
+        &self,
+        space: &SpaceId,
+    ) -> Result<Vec<(DeviceId, u64)>, ServerError>;
+}
+
 /// The whole registry.
 #[async_trait]
 pub trait Registry:
-    AccountStore + DeviceStore + KeyEnvelopeStore + OauthStore + SessionStore + SignInLimitStore
+    AccountStore
+    + DeviceStore
+    + KeyEnvelopeStore
+    + OauthStore
+    + SessionStore
+    + SignInLimitStore
+    + SpaceStore
 {
     /// Whether the registry answers (for `/readyz`).
     async fn ping(&self) -> Result<(), ServerError>;

@@ -18,6 +18,10 @@
 //! | POST | /v1/devices/{id}/published | "I published seq N" |
 //! | GET | /v1/events | WebSocket of [`cairn_protocol::ServiceEvent`] |
 //! | GET, PUT | /v1/key-envelope | the wrapped content key (end-to-end encryption) |
+//! | GET, POST | /v1/spaces | my spaces and invitations, create a space |
+//! | GET, POST | /v1/spaces/{space}/records | read records after N, append one |
+//! | POST | /v1/spaces/{space}/devices/{id}/grant | presigned URLs in a space |
+//! | POST | /v1/spaces/{space}/devices/{id}/published | "I published seq N there" |
 
 mod accounts;
 mod devices;
@@ -27,6 +31,8 @@ mod grants;
 mod health;
 mod key_envelope;
 mod sessions;
+mod space_grants;
+mod spaces;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
@@ -63,6 +69,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/key-envelope",
             get(key_envelope::get).put(key_envelope::put),
+        )
+        .route("/v1/spaces", get(spaces::list).post(spaces::create))
+        .route(
+            "/v1/spaces/{space}/records",
+            get(spaces::records).post(spaces::append),
+        )
+        .route(
+            "/v1/spaces/{space}/devices/{id}/grant",
+            post(space_grants::grant),
+        )
+        .route(
+            "/v1/spaces/{space}/devices/{id}/published",
+            post(space_grants::published),
         )
         .fallback(|uri: Uri| async move { ServerError::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })

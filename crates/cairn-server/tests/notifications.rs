@@ -10,11 +10,11 @@ mod harness;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_client::{EventSubscription, StreamItem};
+use cairn_client::StreamItem;
 use cairn_protocol::{DeviceName, Platform, ServiceEvent};
 use cairn_server::ManualClock;
 use futures_util::StreamExt;
-use harness::{Harness, SignedInDevice};
+use harness::{next_event, subscribe, Harness};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -83,26 +83,6 @@ async fn assert_ended(socket: &mut RawSocket) {
         matches!(after, None | Some(Err(_))),
         "message after the close: {after:?}"
     );
-}
-
-async fn subscribe(h: &Harness, device: &SignedInDevice) -> EventSubscription {
-    let token = device.session.access_token.clone();
-    let mut events = h
-        .client
-        .subscribe_events(move || token.clone())
-        .expect("subscribe");
-    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("connects in time");
-    assert_eq!(first, Some(StreamItem::Connected));
-    events
-}
-
-async fn next_event(events: &mut EventSubscription) -> ServiceEvent {
-    tokio::time::timeout(Duration::from_secs(5), events.next_event())
-        .await
-        .expect("event in time")
-        .expect("stream open")
 }
 
 #[tokio::test]

@@ -64,6 +64,7 @@ contract!(
     refresh_tokens_rotate_and_a_reused_one_revokes_the_session,
     sign_in_limits_are_shared_by_every_instance,
     migrations_run_once_when_instances_start_together,
+    space_records_land_once_on_the_newest_and_replace_standings,
 );
 
 fn user(n: u32) -> UserId {
@@ -412,5 +413,113 @@ async fn migrations_run_once_when_instances_start_together(backend: Backend) {
     assert_eq!(
         opened[3].account_by_key_hash("h").await.unwrap(),
         Some(user(1))
+    );
+}
+
+async fn space_records_land_once_on_the_newest_and_replace_standings(backend: Backend) {
+    use cairn_protocol::{SpaceId, SpaceRole};
+    let (one, two) = (backend.open().await, backend.open().await);
+    let owner = user(1);
+    one.create_key_account(&owner, "hash-1", 1).await.unwrap();
+    let space = SpaceId::parse(&"ab".repeat(16)).unwrap();
+    let member = |u: UserId, standing| SpaceMembership { user: u, standing };
+    let genesis = NewRecord {
+        seq: 0,
+        bytes: b"r0",
+        hash: "h0",
+        prev: "",
+    };
+    let owner_only = [member(
+        owner.clone(),
+        Standing::Member {
+            role: SpaceRole::Owner,
+        },
+    )];
+    assert!(one
+        .create_space(&space, &owner, genesis, &owner_only, 2)
+        .await
+        .unwrap());
+    // The same id again is refused, not overwritten.
+    assert!(!two
+        .create_space(&space, &owner, genesis, &owner_only, 2)
+        .await
+        .unwrap());
+
+    // Two instances append record 1 at once: exactly one lands.
+    let invited = |n: u32| {
+        vec![
+            owner_only[0].clone(),
+            member(
+                user(n),
+                Standing::Invited {
+                    role: SpaceRole::Editor,
+                    seq: 1,
+                },
+            ),
+        ]
+    };
+    let (a, b) = (invited(2), invited(3));
+    let first = NewRecord {
+        seq: 1,
+        bytes: b"r1-a",
+        hash: "h1a",
+        prev: "h0",
+    };
+    let second = NewRecord {
+        seq: 1,
+        bytes: b"r1-b",
+        hash: "h1b",
+        prev: "h0",
+    };
+    let (x, y) = tokio::join!(
+        one.append_space_record(&space, first, &a, 3),
+        two.append_space_record(&space, second, &b, 3),
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert!(x ^ y, "exactly one append lands: {x} {y}");
+    let (winner, bytes): (u32, &[u8]) = if x { (2, b"r1-a") } else { (3, b"r1-b") };
+    assert_eq!(
+        two.space_records(&space, Some(0), None).await.unwrap(),
+        vec![(1, bytes.to_vec())]
+    );
+    assert_eq!(
+        one.space_records(&space, None, Some(0)).await.unwrap(),
+        vec![(0, b"r0".to_vec())]
+    );
+    assert_eq!(
+        two.standing(&space, &user(winner)).await.unwrap(),
+        Some(Standing::Invited {
+            role: SpaceRole::Editor,
+            seq: 1
+        })
+    );
+    assert_eq!(two.standing(&space, &user(5 - winner)).await.unwrap(), None);
+    // A record naming a stale predecessor is refused.
+    let stale = NewRecord {
+        seq: 2,
+        bytes: b"r2",
+        hash: "h2",
+        prev: "h0",
+    };
+    assert!(!one
+        .append_space_record(&space, stale, &owner_only, 4)
+        .await
+        .unwrap());
+    let mine = two.spaces_of(&user(winner)).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].space, space);
+    assert_eq!((mine[0].head.last_seq, &mine[0].head.owner), (1, &owner));
+    assert_eq!(two.space_members(&space).await.unwrap().len(), 2);
+
+    // Published sequences per device in the space only grow.
+    one.record_space_published(&space, &owner, &device(1), 5)
+        .await
+        .unwrap();
+    two.record_space_published(&space, &owner, &device(1), 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        one.space_published_seqs(&space).await.unwrap(),
+        vec![(device(1), 5)]
     );
 }

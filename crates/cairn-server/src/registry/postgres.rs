@@ -13,6 +13,7 @@ mod key_envelopes;
 mod oauth;
 mod sessions;
 mod sign_in_limits;
+mod spaces;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,10 +26,13 @@ use super::Registry;
 use crate::ServerError;
 
 /// (version, SQL) in order. Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_spaces.sql")),
+];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock migrations hold: any constant the database's other
 /// users do not take (here "cairnreg" in ASCII).

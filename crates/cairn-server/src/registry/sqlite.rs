@@ -13,6 +13,7 @@ mod key_envelopes;
 mod oauth;
 mod sessions;
 mod sign_in_limits;
+mod spaces;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -30,10 +31,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_shared_state.sql"),
     ),
+    (3, include_str!("../../migrations/sqlite/0003_spaces.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Handle to the registry database.
 pub struct SqliteRegistry {

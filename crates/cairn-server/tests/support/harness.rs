@@ -198,6 +198,29 @@ pub fn stop_with_sigterm(mut child: std::process::Child) {
     assert!(status.success(), "a clean stop on SIGTERM: {status}");
 }
 
+/// The event socket of `device`, once it is subscribed.
+pub async fn subscribe(h: &Harness, device: &SignedInDevice) -> cairn_client::EventSubscription {
+    let token = device.session.access_token.clone();
+    let mut events = h
+        .client
+        .subscribe_events(move || token.clone())
+        .expect("subscribe");
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
+        .await
+        .expect("connects in time");
+    assert_eq!(first, Some(cairn_client::StreamItem::Connected));
+    events
+}
+
+pub async fn next_event(
+    events: &mut cairn_client::EventSubscription,
+) -> cairn_protocol::ServiceEvent {
+    tokio::time::timeout(std::time::Duration::from_secs(5), events.next_event())
+        .await
+        .expect("event in time")
+        .expect("stream open")
+}
+
 /// Status and body of a PUT to a presigned URL.
 pub async fn put(http: &reqwest::Client, url: &str, body: &'static [u8]) -> u16 {
     http.put(url)
