@@ -225,6 +225,51 @@ fn a_file_over_the_limit_is_refused_before_anything_is_written() {
     assert!(a.lock().unwrap().attachments(None).unwrap().is_empty());
 }
 
+/// The app's way: the record goes into the note and the body is left for
+/// the editor to put the reference at the cursor; a placeholder can tell
+/// how much of it is here.
+#[test]
+fn an_attachment_added_without_a_reference_leaves_the_body_and_counts_its_local_bytes() {
+    let (_da, _db, a, b) = pair(Some(ContentKey::generate()));
+    let note = a.lock().unwrap().create_note("Shots").unwrap();
+    let data = bytes(CHUNK_SIZE + 10, 5);
+    let rec = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "shot.png", &data[..], DEFAULT_MAX_ATTACHMENT)
+        .unwrap();
+    assert_eq!(rec.media_type, "image/png");
+    assert_eq!(a.lock().unwrap().get(&note).unwrap().body, "Shots");
+    assert_eq!(
+        cairn_core::blob::attach::reference(&rec),
+        format!("![shot.png](attachment:{})", rec.id)
+    );
+    assert_eq!(
+        a.lock().unwrap().attachment_local_bytes(&rec.id).unwrap(),
+        data.len() as u64
+    );
+    let too_big = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "big.bin", &data[..], 100)
+        .unwrap_err();
+    assert!(
+        matches!(too_big, CoreError::Attachment(BlobError::TooLarge { .. })),
+        "{too_big}"
+    );
+    let mut slots = Slots::new();
+    upload_all(&a, "A", &mut slots);
+    sync(&a, &b, &MemoryStorage::default());
+    assert_eq!(b.lock().unwrap().attachment_local_bytes(&rec.id).unwrap(), 0);
+    a.lock().unwrap().trash(&note).unwrap();
+    let trashed = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "more.png", &b"x"[..], DEFAULT_MAX_ATTACHMENT)
+        .unwrap_err();
+    assert_eq!(trashed.code(), "note_trashed", "{trashed}");
+}
+
 #[test]
 fn deleted_notes_lose_their_attachments_and_slots_are_emptied_after_peers_catch_up() {
     let (da, _db, a, b) = pair(Some(ContentKey::generate()));
