@@ -27,6 +27,7 @@ use cairn_core::Store;
 use cairn_protocol::Grant;
 use tokio::task::JoinSet;
 
+use crate::blob_progress::ProgressSender;
 use crate::bucket::Bucket;
 
 /// Range GETs in flight at once.
@@ -127,6 +128,7 @@ pub async fn upload(
     store: Arc<Mutex<Store>>,
     bucket: Bucket,
     grant: Arc<Grant>,
+    progress: &ProgressSender,
     report: &mut BlobReport,
 ) -> Result<(), SyncError> {
     let me = grant.device_id.as_str().to_owned();
@@ -164,6 +166,7 @@ pub async fn upload(
         report.slots_uploaded += 1;
         report.bytes_up += len;
         lock_store(&store)?.record_blob_upload(&me, &plan)?;
+        progress.moved(plan.chunks.iter().map(|(_, len)| u64::from(*len)).sum());
     }
 }
 
@@ -174,6 +177,7 @@ pub async fn download_and_collect(
     bucket: Bucket,
     grant: Arc<Grant>,
     options: BlobOptions,
+    progress: &ProgressSender,
     report: &mut BlobReport,
 ) -> Result<(), SyncError> {
     let (wanted, keys) = {
@@ -232,6 +236,7 @@ pub async fn download_and_collect(
                 Ok(plain) => {
                     s.store_downloaded_chunk(&chunk.id, &plain)?;
                     report.chunks_downloaded += 1;
+                    progress.moved(u64::from(chunk.len));
                 }
                 Err(e) => {
                     let text = e.to_string();
