@@ -52,10 +52,12 @@ impl AttachmentLimits {
                 ),
             ));
         }
-        if self.background_mb > self.attach_mb {
+        // Larger than the attach limit is fine: another device may attach
+        // larger files than this one does.
+        if self.background_mb > *ATTACH_MB_RANGE.end() {
             return Err(AppError::invalid(
                 "background download limit",
-                "cannot be larger than the attachment limit",
+                format!("must be at most {} MB", ATTACH_MB_RANGE.end()),
             ));
         }
         Ok(self)
@@ -76,7 +78,12 @@ mod tests {
             cairn_core::blob::transfer::DEFAULT_BACKGROUND_LIMIT
         );
         assert_eq!(d.validated().unwrap(), d);
-        for bad in [(0, 0), (4001, 1), (10, 11)] {
+        let small = AttachmentLimits {
+            attach_mb: 1,
+            background_mb: 20,
+        };
+        assert_eq!(small.validated().unwrap(), small);
+        for bad in [(0, 0), (4001, 1), (10, 4001)] {
             let e = AttachmentLimits {
                 attach_mb: bad.0,
                 background_mb: bad.1,

@@ -151,6 +151,9 @@ function showChip(el: HTMLElement, a: AttachmentView): void {
   const size = document.createElement("span");
   size.className = "cm-att-size";
   size.textContent = sizeInWords(a.size);
+  // A badge with the kind of file (PDF, ZIP): the page has no icon font.
+  const ext = /\.([A-Za-z0-9]{1,5})$/.exec(a.name)?.[1] ?? "file";
+  el.dataset.ext = ext.toUpperCase();
   el.setAttribute("aria-label", `${a.name}, ${sizeInWords(a.size)}: open`);
   el.replaceChildren(name, size);
 }
