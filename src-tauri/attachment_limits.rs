@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn defaults_are_the_cores_and_nonsense_is_refused() {
         let d = AttachmentLimits::default();
-        assert_eq!(d.attach_bytes(), cairn_core::blob::attach::DEFAULT_MAX_ATTACHMENT);
+        assert_eq!(
+            d.attach_bytes(),
+            cairn_core::blob::attach::DEFAULT_MAX_ATTACHMENT
+        );
         assert_eq!(
             d.background_bytes(),
             cairn_core::blob::transfer::DEFAULT_BACKGROUND_LIMIT
@@ -93,6 +96,9 @@ mod tests {
             assert_eq!(e.code(), "invalid_input", "{bad:?}");
         }
         let old: crate::settings::Settings = serde_json::from_str(r#"{"service_url":""}"#).unwrap();
-        assert_eq!(old.attachments, d, "settings saved before the limits get the defaults");
+        assert_eq!(
+            old.attachments, d,
+            "settings saved before the limits get the defaults"
+        );
     }
 }

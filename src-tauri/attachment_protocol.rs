@@ -53,8 +53,14 @@ async fn serve(state: &AppState, id: String) -> Response<Vec<u8>> {
             .header(header::CONTENT_TYPE, media_type)
             // An SVG is an image here, never a page that runs scripts.
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-            .header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'")
-            .header(header::CACHE_CONTROL, "private, max-age=31536000, immutable")
+            .header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            )
+            .header(
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            )
             .body(bytes)
             .unwrap_or_else(|_| refusal(StatusCode::INTERNAL_SERVER_ERROR)),
         Ok(None) => refusal(StatusCode::NOT_FOUND),
@@ -82,7 +88,12 @@ mod tests {
     fn only_a_uuid_names_an_attachment() {
         let id = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
         assert_eq!(attachment_id(&format!("/{id}")).as_deref(), Some(id));
-        for bad in ["/", "/../db", "/6F9619FF-8B86-4011-B42D-00C04FC964FF", "/x/y"] {
+        for bad in [
+            "/",
+            "/../db",
+            "/6F9619FF-8B86-4011-B42D-00C04FC964FF",
+            "/x/y",
+        ] {
             assert_eq!(attachment_id(bad), None, "{bad}");
         }
     }

@@ -2611,7 +2611,8 @@ async fn a_keyboard_only_walk_create_tag_search_history_restore_sign_in() {
 /// Pastes a file into the editor as the clipboard hands one over: a paste
 /// event whose clipboard holds the file, handled by the app's own paste
 /// handler. Each paste counts up `window.__pastes`.
-const PASTE_FILE: &str = "window.__pasteFile = (f) => { const dt = new DataTransfer(); dt.items.add(f); \
+const PASTE_FILE: &str =
+    "window.__pasteFile = (f) => { const dt = new DataTransfer(); dt.items.add(f); \
     document.querySelector('.cm-content').dispatchEvent(new ClipboardEvent('paste', \
       { clipboardData: dt, bubbles: true, cancelable: true })); \
     window.__pastes = (window.__pastes || 0) + 1; };";
@@ -2678,9 +2679,11 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     sign_in(&b, &url, &key).await;
     // Window B downloads nothing by itself: what it shows, it fetches
     // because the note was opened.
-    b.js("const i = document.getElementById('background-limit'); i.value = '0'; \
-          i.dispatchEvent(new Event('change')); return true")
-        .await;
+    b.js(
+        "const i = document.getElementById('background-limit'); i.value = '0'; \
+          i.dispatchEvent(new Event('change')); return true",
+    )
+    .await;
     b.wait_until(
         "B's background limit saved",
         "return document.getElementById('attach-limits-msg').textContent === 'Saved.'",
@@ -2703,9 +2706,11 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     .await;
     wait_for_inline_image(&a, "the pasted image inline in window A").await;
     type_in_editor(&a, "\nWhat to bring: ").await;
-    a.js("window.__pasteFile(new File([new Uint8Array(42000).fill(37)], 'Packing list.pdf', \
-           { type: 'application/pdf' })); return true")
-        .await;
+    a.js(
+        "window.__pasteFile(new File([new Uint8Array(42000).fill(37)], 'Packing list.pdf', \
+           { type: 'application/pdf' })); return true",
+    )
+    .await;
     wait_for_pastes(&a, 2).await;
     a.wait_until(
         "the PDF's reference after the image's",
@@ -2713,7 +2718,8 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     )
     .await;
     // Off the line, the reference is a chip with its name and size.
-    a.press_keys(&format!("{}{}", keys::CONTROL, keys::HOME)).await;
+    a.press_keys(&format!("{}{}", keys::CONTROL, keys::HOME))
+        .await;
     a.press_keys(keys::CONTROL).await;
     a.wait_until(
         "the PDF as a chip",
@@ -2741,11 +2747,13 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
              .then((v) => {{ window.__info = v; window.__asking = false; }}); }} \
          return Array.isArray(window.__info) && window.__info.length === 1"
     );
-    b.wait_until("the image's record in window B", &known_in_b).await;
+    b.wait_until("the image's record in window B", &known_in_b)
+        .await;
     // Read again once a round has run its downloads.
     wait_for_synced(&b).await;
     b.js("window.__info = null; return true").await;
-    b.wait_until("the image's record in window B", &known_in_b).await;
+    b.wait_until("the image's record in window B", &known_in_b)
+        .await;
     assert_eq!(
         b.js("return window.__info[0].local").await,
         Value::Bool(false),
@@ -2781,9 +2789,11 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     // words, and nothing is added; the shell refuses it too when asked
     // directly, before storing anything.
     open_account(&a).await;
-    a.js("const i = document.getElementById('attach-limit'); i.value = '1'; \
-          i.dispatchEvent(new Event('change')); return true")
-        .await;
+    a.js(
+        "const i = document.getElementById('attach-limit'); i.value = '1'; \
+          i.dispatchEvent(new Event('change')); return true",
+    )
+    .await;
     a.wait_until(
         "the new limit saved",
         "return document.getElementById('attach-limits-msg').textContent === 'Saved.'",
@@ -2806,8 +2816,11 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
                         'cairn-name': 'direct.bin' } }) \
            .then(() => window.__direct = 'stored', (e) => window.__direct = e.code + ': ' + e.message); return true")
         .await;
-    a.wait_until("the shell's answer", "return typeof window.__direct === 'string'")
-        .await;
+    a.wait_until(
+        "the shell's answer",
+        "return typeof window.__direct === 'string'",
+    )
+    .await;
     let direct = a.js("return window.__direct").await;
     assert!(
         direct
@@ -2832,7 +2845,12 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     // Identical bytes on both devices; the refused files left nothing.
     let on_a = attachment_bytes(dirs[0].path());
     let on_b = attachment_bytes(dirs[1].path());
-    assert_eq!(on_a.len(), 2, "{:?}", on_a.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert_eq!(
+        on_a.len(),
+        2,
+        "{:?}",
+        on_a.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
     assert_eq!(on_a, on_b);
     assert!(on_a[1].1.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", on_a[1].0);
     assert_eq!(on_a[0], ("Packing list.pdf".to_string(), vec![37u8; 42000]));

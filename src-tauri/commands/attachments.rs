@@ -146,7 +146,10 @@ fn header(request: &Request<'_>, name: &'static str) -> AppResult<String> {
 /// Attaches pasted bytes (the raw body) to the note named by the
 /// `cairn-note` header, as a file named by `cairn-name`.
 #[tauri::command]
-pub async fn attach_pasted(state: State<'_, AppState>, request: Request<'_>) -> AppResult<Attached> {
+pub async fn attach_pasted(
+    state: State<'_, AppState>,
+    request: Request<'_>,
+) -> AppResult<Attached> {
     let note_id = header(&request, "cairn-note")?;
     validate_id(&note_id)?;
     let name = header(&request, "cairn-name")?;
@@ -208,7 +211,10 @@ pub async fn attachments_info(
 /// A note was opened: its attachments not here yet are asked for, whatever
 /// their size, and sync is woken to fetch them. Answers how many.
 #[tauri::command]
-pub async fn note_want_attachments(state: State<'_, AppState>, note_id: String) -> AppResult<usize> {
+pub async fn note_want_attachments(
+    state: State<'_, AppState>,
+    note_id: String,
+) -> AppResult<usize> {
     validate_id(&note_id)?;
     let wanted = state
         .with_store(move |s| {

@@ -22,7 +22,9 @@ pub struct ProgressSender(std::sync::Arc<watch::Sender<BlobProgress>>);
 
 impl Default for ProgressSender {
     fn default() -> Self {
-        ProgressSender(std::sync::Arc::new(watch::channel(BlobProgress::default()).0))
+        ProgressSender(std::sync::Arc::new(
+            watch::channel(BlobProgress::default()).0,
+        ))
     }
 }
 
@@ -41,7 +43,8 @@ impl ProgressSender {
 
     /// `bytes` more have moved.
     pub fn moved(&self, bytes: u64) {
-        self.0.send_modify(|p| p.bytes_remaining = p.bytes_remaining.saturating_sub(bytes));
+        self.0
+            .send_modify(|p| p.bytes_remaining = p.bytes_remaining.saturating_sub(bytes));
     }
 
     /// The pass failed: transfers stopped, the count stays as it was.
@@ -68,12 +71,24 @@ mod tests {
         let p = ProgressSender::default();
         let rx = p.subscribe();
         p.start(10);
-        assert_eq!(*rx.borrow(), BlobProgress { bytes_remaining: 10, moving: true });
+        assert_eq!(
+            *rx.borrow(),
+            BlobProgress {
+                bytes_remaining: 10,
+                moving: true
+            }
+        );
         p.moved(4);
         p.moved(100);
         assert_eq!(rx.borrow().bytes_remaining, 0);
         p.finish(3);
-        assert_eq!(*rx.borrow(), BlobProgress { bytes_remaining: 3, moving: false });
+        assert_eq!(
+            *rx.borrow(),
+            BlobProgress {
+                bytes_remaining: 3,
+                moving: false
+            }
+        );
         p.start(0);
         assert!(!rx.borrow().moving);
     }

@@ -194,7 +194,11 @@ pub async fn download_and_collect(
 ) -> Result<(), SyncError> {
     let (wanted, keys, files) = {
         let s = lock_store(&store)?;
-        (s.wanted_chunks(options.background_limit)?, s.blob_keys(), s.chunk_files())
+        (
+            s.wanted_chunks(options.background_limit)?,
+            s.blob_keys(),
+            s.chunk_files(),
+        )
     };
     let mut queue = group(wanted).into_iter();
     let mut gets: JoinSet<(RangeGet, Result<bytes::Bytes, TransportError>)> = JoinSet::new();

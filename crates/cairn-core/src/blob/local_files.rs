@@ -66,7 +66,13 @@ impl ChunkFiles {
 
     /// One chunk to its temporary file, fsynced, then renamed over its
     /// name (its folder not yet fsynced).
-    fn write_renamed(&self, id: &ChunkId, bytes: &[u8], dir: &Path, path: &Path) -> Result<(), BlobError> {
+    fn write_renamed(
+        &self,
+        id: &ChunkId,
+        bytes: &[u8],
+        dir: &Path,
+        path: &Path,
+    ) -> Result<(), BlobError> {
         crate::private_files::create_dir_all(dir).map_err(|e| BlobError::io(dir, e))?;
         let tmp = dir.join(format!("{}.partial", id.to_hex()));
         let mut opts = std::fs::OpenOptions::new();
@@ -185,10 +191,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = ChunkFiles::new(dir.path());
         let keys = BlobKeys::derive(None);
-        let data: Vec<Vec<u8>> = (0..40u32).map(|i| i.to_le_bytes().repeat(100 + i as usize)).collect();
+        let data: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| i.to_le_bytes().repeat(100 + i as usize))
+            .collect();
         let ids: Vec<ChunkId> = data.iter().map(|d| ChunkId::of(&keys, d)).collect();
         files.write(&ids[0], &data[0]).unwrap();
-        let pairs: Vec<(ChunkId, &[u8])> = ids.iter().copied().zip(data.iter().map(|d| d.as_slice())).collect();
+        let pairs: Vec<(ChunkId, &[u8])> = ids
+            .iter()
+            .copied()
+            .zip(data.iter().map(|d| d.as_slice()))
+            .collect();
         files.write_many(&pairs).unwrap();
         for (id, d) in ids.iter().zip(&data) {
             assert_eq!(&files.read(id).unwrap(), d);

@@ -331,7 +331,9 @@ impl Store {
                 .prepare_cached("DELETE FROM blob_error WHERE chunk_id = ?1")
                 .map_err(&e)?;
             for (id, len) in chunks {
-                local.execute(params![id.to_hex(), i64::from(*len)]).map_err(&e)?;
+                local
+                    .execute(params![id.to_hex(), i64::from(*len)])
+                    .map_err(&e)?;
                 error.execute([id.to_hex()]).map_err(&e)?;
             }
         }
