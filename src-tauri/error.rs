@@ -197,7 +197,7 @@ fn service_code(e: &cairn_client::ClientError) -> &'static str {
 /// A size as people read it: "2.5 MB", "1 MB", "0.3 MB".
 fn megabytes(bytes: u64) -> String {
     let tenths = (bytes + 50_000) / 100_000;
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{} MB", tenths / 10)
     } else {
         format!("{}.{} MB", tenths / 10, tenths % 10)
