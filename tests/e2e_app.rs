@@ -665,6 +665,15 @@ async fn wait_for_synced(app: &Desktop) {
     .await;
 }
 
+/// A window on `launch`'s data, signed into the account and synced once.
+async fn signed_in_window(launch: Launch, url: &str, key: &str) -> Desktop {
+    let app = Desktop::launch(launch).await;
+    sign_in(&app, url, key).await;
+    close_dialog(&app).await;
+    wait_for_synced(&app).await;
+    app
+}
+
 /// Polls the editor of `app` until it reads `want`; returns how long it took.
 async fn time_until_editor_reads(app: &Desktop, want: &str, limit: Duration) -> Duration {
     let started = Instant::now();
@@ -1943,14 +1952,8 @@ async fn keystrokes_reach_the_other_window_live_with_default_settings() {
         l.release = release;
         l
     };
-    let a = Desktop::launch(launch(dirs[0].path())).await;
-    sign_in(&a, &url, &key).await;
-    close_dialog(&a).await;
-    wait_for_synced(&a).await;
-    let b = Desktop::launch(launch(dirs[1].path())).await;
-    sign_in(&b, &url, &key).await;
-    close_dialog(&b).await;
-    wait_for_synced(&b).await;
+    let a = signed_in_window(launch(dirs[0].path()), &url, &key).await;
+    let b = signed_in_window(launch(dirs[1].path()), &url, &key).await;
 
     a.click("#new-note").await;
     wait_for_editor_focus(&a).await;
@@ -2644,6 +2647,24 @@ async fn wait_for_inline_image(app: &Desktop, what: &str) {
     .await;
 }
 
+/// Types `mb` into one of the settings dialog's attachment limits
+/// (`attach-limit` or `background-limit`) and waits until it is saved.
+async fn set_attachment_limit(app: &Desktop, input: &str, mb: u32) {
+    open_account(app).await;
+    app.js(&format!(
+        "document.getElementById('attach-limits-msg').textContent = ''; \
+         const i = document.getElementById('{input}'); i.value = '{mb}'; \
+         i.dispatchEvent(new Event('change')); return true"
+    ))
+    .await;
+    app.wait_until(
+        &format!("{input} saved as {mb} MB"),
+        "return document.getElementById('attach-limits-msg').textContent === 'Saved.'",
+    )
+    .await;
+    close_dialog(app).await;
+}
+
 /// Every attachment of a device's store with its bytes, read as the app
 /// reads them (chunks are named under the account's content key).
 fn attachment_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -2671,25 +2692,11 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
         l.env.push(("CAIRN_SYNC_SETTLE_MS".into(), "100".into()));
         l
     };
-    let a = Desktop::launch(launch(dirs[0].path())).await;
-    sign_in(&a, &url, &key).await;
-    close_dialog(&a).await;
-    wait_for_synced(&a).await;
-    let b = Desktop::launch(launch(dirs[1].path())).await;
-    sign_in(&b, &url, &key).await;
+    let a = signed_in_window(launch(dirs[0].path()), &url, &key).await;
+    let b = signed_in_window(launch(dirs[1].path()), &url, &key).await;
     // Window B downloads nothing by itself: what it shows, it fetches
     // because the note was opened.
-    b.js(
-        "const i = document.getElementById('background-limit'); i.value = '0'; \
-          i.dispatchEvent(new Event('change')); return true",
-    )
-    .await;
-    b.wait_until(
-        "B's background limit saved",
-        "return document.getElementById('attach-limits-msg').textContent === 'Saved.'",
-    )
-    .await;
-    close_dialog(&b).await;
+    set_attachment_limit(&b, "background-limit", 0).await;
     wait_for_synced(&b).await;
 
     // Window A: a note, then a screenshot and a PDF pasted at its end.
@@ -2788,18 +2795,7 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     // A file over the limit (set to 1 MB in the settings) is refused in
     // words, and nothing is added; the shell refuses it too when asked
     // directly, before storing anything.
-    open_account(&a).await;
-    a.js(
-        "const i = document.getElementById('attach-limit'); i.value = '1'; \
-          i.dispatchEvent(new Event('change')); return true",
-    )
-    .await;
-    a.wait_until(
-        "the new limit saved",
-        "return document.getElementById('attach-limits-msg').textContent === 'Saved.'",
-    )
-    .await;
-    close_dialog(&a).await;
+    set_attachment_limit(&a, "attach-limit", 1).await;
     let before = a.js("return window.__cairnEditorText()").await;
     a.js("window.__pasteFile(new File([new Uint8Array(1500000)], 'Big scan.png', { type: 'image/png' })); return true")
         .await;
