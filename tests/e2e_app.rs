@@ -2827,6 +2827,21 @@ async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
     );
     assert_eq!(a.js("return window.__cairnEditorText()").await, before);
 
+    // The limits as the settings show them.
+    open_account(&a).await;
+    a.js(
+        "document.getElementById('attach-limit').scrollIntoView({ block: 'center' }); return true",
+    )
+    .await;
+    a.wait_until(
+        "the limits shown",
+        "return document.getElementById('attach-limit').value === '1' \
+           && document.getElementById('background-limit').value === '20'",
+    )
+    .await;
+    a.screenshot("34-attachment-settings").await;
+    close_dialog(&a).await;
+
     // The window at its smallest, and in the dark.
     b.set_size(640, 420).await;
     b.screenshot("32-attachments-640x420").await;
