@@ -84,6 +84,10 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<crate::commands::notebooks::NotebookTree>();
     check.add::<crate::commands::notebooks::NotePlace>();
     check.add::<crate::commands::links::Followed>();
+    check.add::<crate::commands::attachments::AttachmentView>();
+    check.add::<crate::commands::attachments::Attached>();
+    check.add::<crate::attachment_limits::AttachmentLimits>();
+    check.add::<cairn_client::blob_progress::BlobProgress>();
     check.add::<cairn_core::import::ImportProgress>();
     check.add::<cairn_core::export::ExportReport>();
     check.add::<crate::commands::transfer::ImportReport>();

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod app;
+pub mod attachments;
 pub mod encryption;
 pub mod github_sign_in;
 pub mod history;

@@ -31,6 +31,9 @@ pub enum AppError {
     #[error("not signed in")]
     NotSignedIn,
 
+    #[error("\u{201c}{name}\u{201d} is {}, larger than the {} limit for attachments (see Settings); nothing was added.", megabytes(*.size), megabytes(*.limit))]
+    AttachmentTooLarge { name: String, size: u64, limit: u64 },
+
     /// Boxed like `Core`: the client's errors carry an HTTP error.
     #[error("{}", sign_in_message(.0))]
     SignIn(Box<cairn_client::sign_in::SignInError>),
@@ -78,6 +81,7 @@ impl AppError {
             AppError::SettingsRead { .. } => "settings_read",
             AppError::SettingsWrite { .. } => "settings_write",
             AppError::NotSignedIn => "not_signed_in",
+            AppError::AttachmentTooLarge { .. } => "attachment_too_large",
             AppError::SignIn(e) => sign_in_code(e),
             AppError::Key(e) => key_code(e),
             AppError::Sync(_) => "sync_failed",
@@ -187,6 +191,16 @@ fn service_code(e: &cairn_client::ClientError) -> &'static str {
         cairn_client::ClientError::Http { .. } => "service_unreachable",
         cairn_client::ClientError::InvalidUrl { .. } => "invalid_input",
         _ => "service_error",
+    }
+}
+
+/// A size as people read it: "2.5 MB", "1 MB", "0.3 MB".
+fn megabytes(bytes: u64) -> String {
+    let tenths = (bytes + 50_000) / 100_000;
+    if tenths.is_multiple_of(10) {
+        format!("{} MB", tenths / 10)
+    } else {
+        format!("{}.{} MB", tenths / 10, tenths % 10)
     }
 }
 

@@ -6,6 +6,8 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod appearance;
+mod attachment_limits;
+mod attachment_protocol;
 #[cfg(test)]
 mod bindings;
 mod commands;
@@ -33,7 +35,7 @@ fn main() {
 }
 
 fn run() -> Result<(), AppError> {
-    tauri::Builder::default()
+    attachment_protocol::register(tauri::Builder::default())
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             // Tauri panics on a setup error; a store that cannot be opened
@@ -98,6 +100,12 @@ fn run() -> Result<(), AppError> {
             commands::settings::settings_get,
             commands::settings::settings_set,
             commands::settings::appearance_set,
+            commands::settings::attachment_limits_set,
+            commands::attachments::attach_files,
+            commands::attachments::attach_pasted,
+            commands::attachments::attachments_info,
+            commands::attachments::note_want_attachments,
+            commands::attachments::attachment_open,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| AppError::Tauri(Box::new(e)))

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::appearance::Appearance;
+use crate::attachment_limits::AttachmentLimits;
 use crate::error::{AppError, AppResult};
 
 const FILE: &str = "settings.json";
@@ -20,6 +21,8 @@ pub struct Settings {
     pub collapsed_notebooks: Vec<String>,
     /// Theme, font size and column widths.
     pub appearance: Appearance,
+    /// How large attachments may be, and which download by themselves.
+    pub attachments: AttachmentLimits,
 }
 
 impl Settings {
@@ -103,6 +106,10 @@ mod tests {
                 nav_width: Some(200),
                 list_width: None,
             },
+            attachments: AttachmentLimits {
+                attach_mb: 5,
+                background_mb: 2,
+            },
         }
         .validated()
         .unwrap();
@@ -111,6 +118,7 @@ mod tests {
         assert_eq!(loaded.service_url, "http://127.0.0.1:8787");
         assert_eq!(loaded.collapsed_notebooks, vec!["nb1".to_string()]);
         assert_eq!(loaded.appearance, s.appearance);
+        assert_eq!(loaded.attachments, s.attachments);
     }
 
     /// Even under a umask that lets others read new files (this process's

@@ -87,6 +87,7 @@ impl AppState {
     /// Starts (or restarts) syncing the stored session, read afresh from
     /// the credential store (a sign-in has just saved a new one).
     pub fn start_sync(&self) -> AppResult<()> {
+        let background_limit = self.settings()?.attachments.background_bytes();
         let session = self.load_session();
         let session = match session {
             Ok(session) => session,
@@ -101,6 +102,7 @@ impl AppState {
             session,
             Arc::clone(&self.0.store),
             self.0.notifier.clone(),
+            background_limit,
         )
     }
 

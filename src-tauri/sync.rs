@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_client::blob_progress::BlobProgress;
 use cairn_client::{
     AgentError, ClientError, Session, SignInReason, SyncAgent, SyncProblem, SyncState, WatchEvent,
     WatchOptions,
@@ -24,6 +25,8 @@ use crate::error::{AppError, AppResult};
 use crate::events::Notifier;
 
 pub const SYNC_STATUS: &str = "sync-status";
+/// Bytes of attachments still to move, while transfers run and when they stop.
+pub const ATTACHMENT_PROGRESS: &str = "attachment-progress";
 
 /// Tests set a short settle (e.g. 100 ms) so they need not wait 2 s.
 const SETTLE_ENV: &str = "CAIRN_SYNC_SETTLE_MS";
@@ -41,6 +44,11 @@ impl SyncTask {
             status: Arc::new(Mutex::new(not_signed_in())),
             local_changes: Arc::new(Notify::new()),
         }
+    }
+
+    /// Whether a watch loop runs (signed in).
+    pub fn is_running(&self) -> bool {
+        self.handle.lock().map(|h| h.is_some()).unwrap_or(false)
     }
 
     pub fn status(&self) -> SyncState {
@@ -74,7 +82,8 @@ impl SyncTask {
         set_status(app, &self.status, state);
     }
 
-    /// (Re)starts the watch loop for `session`.
+    /// (Re)starts the watch loop for `session`; attachments up to
+    /// `background_limit` bytes download without being asked.
     pub fn start(
         &self,
         app: &AppHandle,
@@ -82,6 +91,7 @@ impl SyncTask {
         session: Arc<Session>,
         store: Arc<Mutex<Store>>,
         notifier: Notifier,
+        background_limit: u64,
     ) -> AppResult<()> {
         self.stop(app);
         let mut agent = match SyncAgent::new(data_dir, session, store.clone()) {
@@ -93,6 +103,8 @@ impl SyncTask {
                 return Err(AppError::Sync(Box::new(e)));
             }
         };
+        agent.set_background_limit(background_limit);
+        forward_progress(app, agent.blob_progress());
         let options = watch_options();
         let local_changes = self.local_changes.clone();
         let status = self.status.clone();
@@ -147,6 +159,20 @@ impl SyncTask {
         }
         set_status(app, &self.status, not_signed_in());
     }
+}
+
+/// Sends the agent's attachment progress to the UI until the agent is
+/// gone (sign-out or a restart drops it, which ends this task too).
+fn forward_progress(app: &AppHandle, mut progress: tokio::sync::watch::Receiver<BlobProgress>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while progress.changed().await.is_ok() {
+            let now = *progress.borrow_and_update();
+            if let Err(e) = app.emit(ATTACHMENT_PROGRESS, now) {
+                eprintln!("cairn-desktop: could not emit {ATTACHMENT_PROGRESS}: {e}");
+            }
+        }
+    });
 }
 
 fn not_signed_in() -> SyncState {

@@ -703,6 +703,15 @@ async fn wait_for_synced(app: &Desktop) {
     .await;
 }
 
+/// A window on `launch`'s data, signed into the account and synced once.
+async fn signed_in_window(launch: Launch, url: &str, key: &str) -> Desktop {
+    let app = Desktop::launch(launch).await;
+    sign_in(&app, url, key).await;
+    close_dialog(&app).await;
+    wait_for_synced(&app).await;
+    app
+}
+
 /// Polls the editor of `app` until it reads `want`; returns how long it took.
 async fn time_until_editor_reads(app: &Desktop, want: &str, limit: Duration) -> Duration {
     let started = Instant::now();
@@ -2001,14 +2010,8 @@ async fn keystrokes_reach_the_other_window_live_with_default_settings() {
         l.release = release;
         l
     };
-    let a = Desktop::launch(launch(dirs[0].path())).await;
-    sign_in(&a, &url, &key).await;
-    close_dialog(&a).await;
-    wait_for_synced(&a).await;
-    let b = Desktop::launch(launch(dirs[1].path())).await;
-    sign_in(&b, &url, &key).await;
-    close_dialog(&b).await;
-    wait_for_synced(&b).await;
+    let a = signed_in_window(launch(dirs[0].path()), &url, &key).await;
+    let b = signed_in_window(launch(dirs[1].path()), &url, &key).await;
 
     a.click("#new-note").await;
     wait_for_editor_focus(&a).await;
@@ -2664,4 +2667,260 @@ async fn a_keyboard_only_walk_create_tag_search_history_restore_sign_in() {
     )
     .await;
     app.quit().await;
+}
+
+/// Pastes a file into the editor as the clipboard hands one over: a paste
+/// event whose clipboard holds the file, handled by the app's own paste
+/// handler. Each paste counts up `window.__pastes`.
+const PASTE_FILE: &str =
+    "window.__pasteFile = (f) => { const dt = new DataTransfer(); dt.items.add(f); \
+    document.querySelector('.cm-content').dispatchEvent(new ClipboardEvent('paste', \
+      { clipboardData: dt, bubbles: true, cancelable: true })); \
+    window.__pastes = (window.__pastes || 0) + 1; };";
+
+/// A 480x270 PNG drawn on a canvas by the test: a trail on a map.
+const PASTE_PNG: &str = "const c = document.createElement('canvas'); c.width = 480; c.height = 270; \
+    const g = c.getContext('2d'); const sky = g.createLinearGradient(0, 0, 480, 270); \
+    sky.addColorStop(0, '#1d5fc9'); sky.addColorStop(1, '#2e8b57'); g.fillStyle = sky; g.fillRect(0, 0, 480, 270); \
+    g.fillStyle = '#ffffff'; g.font = 'bold 40px sans-serif'; g.fillText('Trail map', 30, 70); \
+    g.beginPath(); g.moveTo(40, 230); g.lineTo(160, 140); g.lineTo(260, 190); g.lineTo(440, 90); \
+    g.lineWidth = 8; g.strokeStyle = '#ffe28a'; g.stroke(); \
+    c.toBlob((b) => window.__pasteFile(new File([b], 'image.png', { type: 'image/png' })), 'image/png'); return true";
+
+async fn wait_for_pastes(app: &Desktop, n: usize) {
+    app.wait_until(
+        &format!("{n} pastes handed to the editor"),
+        &format!("return (window.__pastes || 0) >= {n}"),
+    )
+    .await;
+}
+
+/// Waits until the editor shows the pasted 480x270 image, decoded.
+async fn wait_for_inline_image(app: &Desktop, what: &str) {
+    app.wait_until(
+        what,
+        "return [...document.querySelectorAll('.cm-editor img[data-testid=attachment-img]')] \
+           .some(i => i.complete && i.naturalWidth === 480 && i.naturalHeight === 270)",
+    )
+    .await;
+}
+
+/// Types `mb` into one of the settings dialog's attachment limits
+/// (`attach-limit` or `background-limit`) and waits until it is saved.
+async fn set_attachment_limit(app: &Desktop, input: &str, mb: u32) {
+    open_account(app).await;
+    app.js(&format!(
+        "document.getElementById('attach-limits-msg').textContent = ''; \
+         const i = document.getElementById('{input}'); i.value = '{mb}'; \
+         i.dispatchEvent(new Event('change')); return true"
+    ))
+    .await;
+    app.wait_until(
+        &format!("{input} saved as {mb} MB"),
+        "return document.getElementById('attach-limits-msg').textContent === 'Saved.'",
+    )
+    .await;
+    close_dialog(app).await;
+}
+
+/// Every attachment of a device's store with its bytes, read as the app
+/// reads them (chunks are named under the account's content key).
+fn attachment_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut store = Store::open(dir).expect("open store");
+    store.set_content_key(cairn_client::encryption::load_content_key(dir).unwrap());
+    store
+        .attachments(None)
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            let mut bytes = Vec::new();
+            store.write_attachment(&a.id, &mut bytes).unwrap();
+            (a.name, bytes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_image_pasted_in_one_window_shows_inline_in_the_other() {
+    let _serial = SERIAL.lock().await;
+    let (_cloud, url, key) = cloud_with_account().await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let launch = |dir: &Path| {
+        let mut l = Launch::new(dir);
+        l.env.push(("CAIRN_SYNC_SETTLE_MS".into(), "100".into()));
+        l
+    };
+    let a = signed_in_window(launch(dirs[0].path()), &url, &key).await;
+    let b = signed_in_window(launch(dirs[1].path()), &url, &key).await;
+    // Window B downloads nothing by itself: what it shows, it fetches
+    // because the note was opened.
+    set_attachment_limit(&b, "background-limit", 0).await;
+    wait_for_synced(&b).await;
+
+    // Window A: a note, then a screenshot and a PDF pasted at its end.
+    a.click("#new-note").await;
+    wait_for_editor_focus(&a).await;
+    type_in_editor(&a, "Trail notes\nThe route we took:\n").await;
+    a.js(&format!("{PASTE_FILE} {PASTE_PNG}")).await;
+    wait_for_pastes(&a, 1).await;
+    a.wait_until(
+        "the image's reference at the cursor",
+        "return /^Trail notes\\nThe route we took:\\n!\\[Pasted image [0-9 .-]+\\.png\\]\\(attachment:[0-9a-f-]{36}\\)$/ \
+           .test(window.__cairnEditorText())",
+    )
+    .await;
+    wait_for_inline_image(&a, "the pasted image inline in window A").await;
+    type_in_editor(&a, "\nWhat to bring: ").await;
+    a.js(
+        "window.__pasteFile(new File([new Uint8Array(42000).fill(37)], 'Packing list.pdf', \
+           { type: 'application/pdf' })); return true",
+    )
+    .await;
+    wait_for_pastes(&a, 2).await;
+    a.wait_until(
+        "the PDF's reference after the image's",
+        "return /\\nWhat to bring: \\[Packing list\\.pdf\\]\\(attachment:[0-9a-f-]{36}\\)$/.test(window.__cairnEditorText())",
+    )
+    .await;
+    // Off the line, the reference is a chip with its name and size.
+    a.press_keys(&format!("{}{}", keys::CONTROL, keys::HOME))
+        .await;
+    a.press_keys(keys::CONTROL).await;
+    a.wait_until(
+        "the PDF as a chip",
+        "const c = document.querySelector('.cm-editor [data-testid=attachment-file]'); \
+         return !!c && c.textContent === 'Packing list.pdf42 KB' \
+           && !document.querySelector('.cm-content').innerText.includes('attachment:')",
+    )
+    .await;
+
+    // Window B, signed into the same account: the note, the image inline
+    // once its bytes arrive, the chip.
+    b.wait_until(
+        "the note in window B",
+        "return [...document.querySelectorAll('.note-title')].some(t => t.textContent === 'Trail notes')",
+    )
+    .await;
+    // Known in B, and not downloaded: nothing asked for it yet.
+    let image_id = a
+        .js("return /\\(attachment:([0-9a-f-]{36})\\)/.exec(window.__cairnEditorText())[1]")
+        .await;
+    // Asks B's shell about the image anew each time the last answer is in.
+    let known_in_b = format!(
+        "if (!window.__asking) {{ window.__asking = true; \
+           window.__TAURI_INTERNALS__.invoke('attachments_info', {{ ids: [{image_id}] }}) \
+             .then((v) => {{ window.__info = v; window.__asking = false; }}); }} \
+         return Array.isArray(window.__info) && window.__info.length === 1"
+    );
+    b.wait_until("the image's record in window B", &known_in_b)
+        .await;
+    // Read again once a round has run its downloads.
+    wait_for_synced(&b).await;
+    b.js("window.__info = null; return true").await;
+    b.wait_until("the image's record in window B", &known_in_b)
+        .await;
+    assert_eq!(
+        b.js("return window.__info[0].local").await,
+        Value::Bool(false),
+        "over B's background limit of 0, the image waits for its note to be opened"
+    );
+    b.click(".note-row").await;
+    b.wait_until(
+        "both references in window B",
+        "return window.__cairnEditorText().split('(attachment:').length === 3",
+    )
+    .await;
+    wait_for_inline_image(&b, "the image inline in window B").await;
+    b.wait_until(
+        "the PDF's chip in window B",
+        "const c = document.querySelector('.cm-editor [data-testid=attachment-file]'); \
+         return !!c && c.textContent === 'Packing list.pdf42 KB'",
+    )
+    .await;
+    b.wait_until(
+        "nothing left to move in window B",
+        "const s = document.getElementById('sync-indicator'); \
+         return s.dataset.bytesRemaining === '0' && !s.textContent.includes('attachments')",
+    )
+    .await;
+    b.wait_until(
+        "the sign-in message gone",
+        "return document.getElementById('toast').hidden",
+    )
+    .await;
+    readme_screenshot(&b, "30-attachments", "attachments.png").await;
+
+    // A file over the limit (set to 1 MB in the settings) is refused in
+    // words, and nothing is added; the shell refuses it too when asked
+    // directly, before storing anything.
+    set_attachment_limit(&a, "attach-limit", 1).await;
+    let before = a.js("return window.__cairnEditorText()").await;
+    a.js("window.__pasteFile(new File([new Uint8Array(1500000)], 'Big scan.png', { type: 'image/png' })); return true")
+        .await;
+    wait_for_pastes(&a, 3).await;
+    a.wait_until(
+        "the refusal in words",
+        "const t = document.getElementById('toast'); return !t.hidden && t.dataset.kind === 'error' \
+           && t.textContent === '\u{201c}Big scan.png\u{201d} is 1.5 MB, larger than the 1 MB limit for attachments (see Settings); nothing was added.'",
+    )
+    .await;
+    readme_screenshot(&a, "31-attachment-too-large", "attachment-too-large.png").await;
+    a.js("window.__TAURI_INTERNALS__.invoke('attach_pasted', new Uint8Array(1500000), \
+           { headers: { 'cairn-note': encodeURIComponent(document.querySelector('.note-row').dataset.id), \
+                        'cairn-name': 'direct.bin' } }) \
+           .then(() => window.__direct = 'stored', (e) => window.__direct = e.code + ': ' + e.message); return true")
+        .await;
+    a.wait_until(
+        "the shell's answer",
+        "return typeof window.__direct === 'string'",
+    )
+    .await;
+    let direct = a.js("return window.__direct").await;
+    assert!(
+        direct
+            .as_str()
+            .unwrap()
+            .starts_with("attachment_too_large: \u{201c}direct.bin\u{201d} is 1.5 MB"),
+        "{direct}"
+    );
+    assert_eq!(a.js("return window.__cairnEditorText()").await, before);
+
+    // The limits as the settings show them.
+    open_account(&a).await;
+    a.js(
+        "document.getElementById('attach-limit').scrollIntoView({ block: 'center' }); return true",
+    )
+    .await;
+    a.wait_until(
+        "the limits shown",
+        "return document.getElementById('attach-limit').value === '1' \
+           && document.getElementById('background-limit').value === '20'",
+    )
+    .await;
+    a.screenshot("34-attachment-settings").await;
+    close_dialog(&a).await;
+
+    // The window at its smallest, and in the dark.
+    b.set_size(640, 420).await;
+    b.screenshot("32-attachments-640x420").await;
+    b.set_size(1100, 720).await;
+    choose_theme(&b, "dark").await;
+    close_dialog(&b).await;
+    wait_for_inline_image(&b, "the image in the dark").await;
+    b.screenshot("33-attachments-dark").await;
+    a.quit().await;
+    b.quit().await;
+
+    // Identical bytes on both devices; the refused files left nothing.
+    let on_a = attachment_bytes(dirs[0].path());
+    let on_b = attachment_bytes(dirs[1].path());
+    assert_eq!(
+        on_a.len(),
+        2,
+        "{:?}",
+        on_a.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    assert_eq!(on_a, on_b);
+    assert!(on_a[1].1.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", on_a[1].0);
+    assert_eq!(on_a[0], ("Packing list.pdf".to_string(), vec![37u8; 42000]));
 }

@@ -3,6 +3,7 @@
 use tauri::State;
 
 use crate::appearance::Appearance;
+use crate::attachment_limits::AttachmentLimits;
 use crate::error::AppResult;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -13,7 +14,8 @@ pub fn settings_get(state: State<'_, AppState>) -> AppResult<Settings> {
 }
 
 /// Saves the service URL; what the app keeps there of its own (the
-/// sidebar's collapsed notebooks, the appearance) stays as it is.
+/// sidebar's collapsed notebooks, the appearance, the attachment limits)
+/// stays as it is.
 #[tauri::command]
 pub fn settings_set(state: State<'_, AppState>, settings: Settings) -> AppResult<Settings> {
     let current = state.settings()?;
@@ -21,6 +23,7 @@ pub fn settings_set(state: State<'_, AppState>, settings: Settings) -> AppResult
         Settings {
             collapsed_notebooks: current.collapsed_notebooks,
             appearance: current.appearance,
+            attachments: current.attachments,
             ..settings
         }
         .validated()?,
@@ -34,4 +37,22 @@ pub fn appearance_set(state: State<'_, AppState>, appearance: Appearance) -> App
     let mut settings = state.settings()?;
     settings.appearance = appearance.validated()?;
     Ok(state.save_settings(settings)?.appearance)
+}
+
+/// The attachment limits, as the settings dialog changes them; the rest
+/// of the settings stays. A new background limit applies from the next
+/// round on, so sync restarts with it when it runs.
+#[tauri::command]
+pub fn attachment_limits_set(
+    state: State<'_, AppState>,
+    limits: AttachmentLimits,
+) -> AppResult<AttachmentLimits> {
+    let mut settings = state.settings()?;
+    let before = settings.attachments;
+    settings.attachments = limits.validated()?;
+    let saved = state.save_settings(settings)?.attachments;
+    if saved.background_mb != before.background_mb && state.sync().is_running() {
+        state.start_sync()?;
+    }
+    Ok(saved)
 }

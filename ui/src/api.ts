@@ -41,6 +41,10 @@ import type { ImportReport } from "./bindings/ImportReport";
 import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ExportReport } from "./bindings/ExportReport";
 import type { ExportProgress } from "./bindings/ExportProgress";
+import type { Attached } from "./bindings/Attached";
+import type { AttachmentView } from "./bindings/AttachmentView";
+import type { AttachmentLimits } from "./bindings/AttachmentLimits";
+import type { BlobProgress } from "./bindings/BlobProgress";
 
 export type {
   Note,
@@ -67,6 +71,7 @@ export type {
 };
 export type { Notebook, NotebookTree, Backlink, Link, Followed, NotePlace };
 export type { ImportReport, ImportProgress, ExportReport, ExportProgress };
+export type { Attached, AttachmentView, AttachmentLimits, BlobProgress };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
 export type SyncStatus = SyncState;
@@ -177,6 +182,26 @@ export const api = {
   settings: () => call<Settings>("settings_get"),
   saveSettings: (settings: Settings) => call<Settings>("settings_set", { settings }),
   setAppearance: (appearance: Appearance) => call<Appearance>("appearance_set", { appearance }),
+  setAttachmentLimits: (limits: AttachmentLimits) =>
+    call<AttachmentLimits>("attachment_limits_set", { limits }),
+
+  /** Attaches dropped files (their paths) to a note; the references are for the editor to insert. */
+  attachFiles: (noteId: string, paths: string[]) => call<Attached[]>("attach_files", { noteId, paths }),
+  /** Attaches pasted bytes: sent once, as the raw body of one call, not as JSON. */
+  attachPasted: async (noteId: string, name: string, bytes: Uint8Array): Promise<Attached> => {
+    try {
+      return await invoke<Attached>("attach_pasted", bytes, {
+        headers: { "cairn-note": encodeURIComponent(noteId), "cairn-name": encodeURIComponent(name) },
+      });
+    } catch (e) {
+      throw toError(e);
+    }
+  },
+  /** What placeholders and chips show; ids not known here are left out. */
+  attachmentsInfo: (ids: string[]) => call<AttachmentView[]>("attachments_info", { ids }),
+  /** A note was opened: download its attachments, whatever their size. */
+  wantNoteAttachments: (noteId: string) => call<number>("note_want_attachments", { noteId }),
+  openAttachment: (id: string) => call<void>("attachment_open", { id }),
 };
 
 export const events = {
@@ -186,6 +211,8 @@ export const events = {
     listen<SyncStatus>("sync-status", (e) => f(e.payload)),
   transferProgress: (f: (p: ImportProgress | ExportProgress) => void): Promise<UnlistenFn> =>
     listen<ImportProgress | ExportProgress>("transfer-progress", (e) => f(e.payload)),
+  attachmentProgress: (f: (p: BlobProgress) => void): Promise<UnlistenFn> =>
+    listen<BlobProgress>("attachment-progress", (e) => f(e.payload)),
   githubStarted: (f: (authorizeUrl: string) => void): Promise<UnlistenFn> =>
     listen<{ authorize_url: string }>("github-sign-in-started", (e) => f(e.payload.authorize_url)),
 };

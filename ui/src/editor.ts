@@ -27,6 +27,9 @@ import { wikiLinkCompletion } from "./md/wikilink_completion";
 import { keystrokePaint } from "./keystroke_paint";
 import { editorTheme, themeSlot } from "./editor_theme";
 import { firstMatch, foundMarks, foundSlot } from "./search_marks";
+import { attachmentResize } from "./md/attachment_widgets";
+import { attachDropped, attachPasted, type AttachRefused } from "./attach_input";
+import { toast } from "./dom";
 
 /** Marks transactions that came from the store, so they are not sent back. */
 const fromStore = Annotation.define<boolean>();
@@ -94,7 +97,9 @@ export class NoteEditor {
       tables,
       taskClicks,
       tableClicks,
+      attachmentResize,
       this.linkClicks(),
+      this.pastedFiles(),
       autocompletion({
         override: [wikiLinkCompletion(api.titlesStarting)],
         activateOnTyping: true,
@@ -150,6 +155,58 @@ export class NoteEditor {
         this.onFollow(link);
         return true;
       },
+    });
+  }
+
+  /** Files in a paste (a screenshot, say) become attachments at the cursor. */
+  private pastedFiles(): Extension {
+    return EditorView.domEventHandlers({
+      paste: (e) => {
+        const files = [...(e.clipboardData?.files ?? [])];
+        if (files.length === 0 || this.noteId === null) return false;
+        e.preventDefault();
+        void this.attach(this.noteId, () => attachPasted(this.noteId ?? "", files), null);
+        return true;
+      },
+    });
+  }
+
+  /**
+   * Files dropped on the window at (x, y) in page pixels: attached, their
+   * references put where they fell (at the cursor when that is not text).
+   */
+  dropFiles(paths: string[], x: number, y: number): void {
+    if (this.noteId === null) {
+      toast("Open a note to attach files to it.");
+      return;
+    }
+    const at = this.view.posAtCoords({ x, y });
+    void this.attach(this.noteId, () => attachDropped(this.noteId ?? "", paths), at);
+  }
+
+  private async attach(
+    noteId: string,
+    store: () => Promise<{ reference: string }[]>,
+    at: number | null,
+  ): Promise<void> {
+    let attached: { reference: string }[];
+    try {
+      attached = await store();
+    } catch (e) {
+      const refused = e as AttachRefused | CairnError;
+      toast(refused.message, "error");
+      return;
+    }
+    // The user may have moved to another note meanwhile: the records are
+    // in the note either way; the references go only where they belong.
+    if (noteId !== this.noteId || attached.length === 0) return;
+    const text = attached.map((a) => a.reference).join("\n");
+    const pos = Math.min(at ?? this.view.state.selection.main.head, this.view.state.doc.length);
+    this.view.dispatch({
+      changes: { from: pos, insert: text },
+      selection: { anchor: pos + text.length },
+      userEvent: "input.paste",
+      scrollIntoView: true,
     });
   }
 

@@ -21,6 +21,9 @@ import { BacklinksPanel } from "./backlinks_panel";
 import { Transfer } from "./transfer";
 import type { NoteLink } from "./md/link_at";
 import { AppearanceSettings } from "./appearance";
+import { AttachmentSettings } from "./attachment_settings";
+import { refreshShown } from "./attachments";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -81,6 +84,7 @@ class App {
     (link) => void this.follow(link),
   );
   readonly appearance = new AppearanceSettings((dark) => this.editor.setDark(dark));
+  readonly attachmentSettings = new AttachmentSettings();
   readonly tree = new NotebookTreeView(byId("notebook-tree"), {
     select: (place) => void this.setPlace(place),
     moveNote: (id, notebook) => void this.moveNote(id, notebook),
@@ -179,12 +183,23 @@ class App {
         // The editor catches up on what it did not write itself. The row
         // is read again either way: one row, and the change may have come
         // from elsewhere in the app (a restored version, a tag).
-        if (c.note_id === this.editor.openId && c.origin === "merged") this.editor.remoteChanged(c.note_id);
+        if (c.note_id === this.editor.openId && c.origin === "merged") {
+          this.editor.remoteChanged(c.note_id);
+          // A reference may have come before its attachment's record.
+          refreshShown();
+        }
         ids.push(c.note_id);
       }
       this.rowsChanged(ids);
     });
     await initSyncIndicator(() => void this.account.open());
+    await this.attachmentSettings.load();
+    // Files dropped on the window: Tauri gives their paths, in physical pixels.
+    await getCurrentWebview().onDragDropEvent((e) => {
+      if (e.payload.type !== "drop") return;
+      const scale = window.devicePixelRatio || 1;
+      this.editor.dropFiles(e.payload.paths, e.payload.position.x / scale, e.payload.position.y / scale);
+    });
     await this.tree.start();
     await this.reload();
     document.body.dataset.ready = "true";
@@ -532,6 +547,8 @@ class App {
     byId("empty-state").hidden = true;
     byId("note-pane").hidden = false;
     this.editor.open(id, note.body, note.heads);
+    // Its attachments download now, whatever their size.
+    api.wantNoteAttachments(id).catch((e) => console.error("asking for attachments", e));
     this.editor.setFound(this.query ? this.found.terms : [], true);
     this.showMeta(note);
     this.list.select(id);

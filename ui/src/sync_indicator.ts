@@ -4,8 +4,9 @@
 // developer needs (the error as it came) is behind "Details" in the account
 // dialog, never on the indicator.
 
-import { api, events, type SignInReason, type SyncProblem, type SyncStatus } from "./api";
+import { api, events, type BlobProgress, type SignInReason, type SyncProblem, type SyncStatus } from "./api";
 import { byId } from "./dom";
+import { refreshShown, sizeInWords } from "./attachments";
 
 const signIn: Record<SignInReason, string> = {
   not_signed_in: "Local only — sign in to sync",
@@ -46,6 +47,12 @@ export function describe(s: SyncStatus): string {
   }
 }
 
+/** While attachments move, the indicator says how much is left instead. */
+export function describeWithTransfers(s: SyncStatus, p: BlobProgress): string {
+  const moving = p.moving && p.bytes_remaining > 0 && (s.state === "syncing" || s.state === "synced");
+  return moving ? `Syncing attachments — ${sizeInWords(p.bytes_remaining)} left` : describe(s);
+}
+
 /** The error behind a state, for "Details"; empty when there is none. */
 export function detail(s: SyncStatus): string {
   return s.state === "offline" || s.state === "error" ? s.detail : "";
@@ -63,17 +70,27 @@ function showDetails(s: SyncStatus): void {
 export async function initSyncIndicator(onClick: () => void): Promise<void> {
   const el = byId<HTMLButtonElement>("sync-indicator");
   const label = el.querySelector(".label");
+  let last: SyncStatus = { state: "syncing" };
+  let progress: BlobProgress = { bytes_remaining: 0, moving: false };
   const show = (s: SyncStatus) => {
+    last = s;
     el.dataset.state = s.state;
     // A test (and a curious user) can tell which code is behind a sentence.
     el.dataset.code = s.state === "error" ? s.problem : s.state === "needs_sign_in" ? s.reason : "";
-    const text = describe(s);
+    el.dataset.bytesRemaining = String(progress.bytes_remaining);
+    const text = describeWithTransfers(s, progress);
     if (label) label.textContent = text;
     el.title = `${text} — click for account`;
     showDetails(s);
   };
   el.addEventListener("click", onClick);
   await events.syncStatus(show);
+  await events.attachmentProgress((p) => {
+    progress = p;
+    show(last);
+    // Placeholders on screen catch up with what has arrived.
+    refreshShown();
+  });
   try {
     show(await api.syncStatus());
   } catch (e) {

@@ -12,28 +12,41 @@
 //! - Downloads are Range GETs, [`DOWNLOADS_IN_FLIGHT`] at a time, each of
 //!   a run of chunks that lie next to each other in one slot (up to
 //!   [`RANGE_MAX`] bytes: many small files in one request, a large file in
-//!   a few); each chunk is opened and checked, then stored on its own, so
-//!   an interrupted download resumes with the chunks still missing. A chunk
-//!   that does not open is refused (never stored or shown) and its
-//!   attachment says why.
+//!   a few). A fetched range is opened and written by one of
+//!   [`WRITES_IN_FLIGHT`] blocking tasks while the next GETs run: chunk by
+//!   chunk, each checked, written and fsynced, the range's folders fsynced
+//!   once at its end; only then are its chunks recorded as here, in one
+//!   commit. So an interrupted download resumes with the chunks still
+//!   missing, and a chunk recorded as here is on disk. A chunk that does
+//!   not open is refused (never stored or shown) and its attachment says
+//!   why.
 //! - Garbage collection runs after: slots whose chunks no note needs any
 //!   more, and that every peer has caught up on, are emptied.
 
 use std::sync::{Arc, Mutex};
 
+use cairn_core::blob::local_files::ChunkFiles;
 use cairn_core::blob::transfer::{seal_slot, ChunkDownload};
+use cairn_core::blob::BlobError;
 use cairn_core::sync::{lock_store, SyncError, TransportError, TransportErrorKind};
 use cairn_core::Store;
 use cairn_protocol::Grant;
 use tokio::task::JoinSet;
 
+use crate::blob_progress::ProgressSender;
 use crate::bucket::Bucket;
 
-/// Range GETs in flight at once.
-pub const DOWNLOADS_IN_FLIGHT: usize = 2;
-/// The most bytes one Range GET asks for (memory: this times the GETs in
-/// flight, plus what is being opened).
-pub const RANGE_MAX: u64 = 8 * 1024 * 1024;
+/// Range GETs in flight (or fetched, waiting for a writer) at once; the
+/// network is seldom what a download waits for, so a few are enough.
+pub const DOWNLOADS_IN_FLIGHT: usize = 3;
+/// Fetched ranges being opened and written at once: one decrypts while
+/// another waits for the disk to confirm its writes.
+pub const WRITES_IN_FLIGHT: usize = 2;
+/// The most bytes one Range GET asks for: one full chunk sealed (4 MiB and
+/// its tags), or many small ones. Memory is about this times the GETs and
+/// writes in flight, plus one chunk opened per write; larger ranges were
+/// measured to add little speed and much memory (each writer's buffers).
+pub const RANGE_MAX: u64 = cairn_core::blob::CHUNK_SIZE as u64 + 64 * 1024;
 
 /// Adjacent chunks of one slot, fetched with one Range GET.
 #[derive(Debug, Clone)]
@@ -127,6 +140,7 @@ pub async fn upload(
     store: Arc<Mutex<Store>>,
     bucket: Bucket,
     grant: Arc<Grant>,
+    progress: &ProgressSender,
     report: &mut BlobReport,
 ) -> Result<(), SyncError> {
     let me = grant.device_id.as_str().to_owned();
@@ -164,6 +178,7 @@ pub async fn upload(
         report.slots_uploaded += 1;
         report.bytes_up += len;
         lock_store(&store)?.record_blob_upload(&me, &plan)?;
+        progress.moved(plan.chunks.iter().map(|(_, len)| u64::from(*len)).sum());
     }
 }
 
@@ -174,14 +189,20 @@ pub async fn download_and_collect(
     bucket: Bucket,
     grant: Arc<Grant>,
     options: BlobOptions,
+    progress: &ProgressSender,
     report: &mut BlobReport,
 ) -> Result<(), SyncError> {
-    let (wanted, keys) = {
+    let (wanted, keys, files) = {
         let s = lock_store(&store)?;
-        (s.wanted_chunks(options.background_limit)?, s.blob_keys())
+        (
+            s.wanted_chunks(options.background_limit)?,
+            s.blob_keys(),
+            s.chunk_files(),
+        )
     };
     let mut queue = group(wanted).into_iter();
-    let mut in_flight: JoinSet<(RangeGet, Result<bytes::Bytes, TransportError>)> = JoinSet::new();
+    let mut gets: JoinSet<(RangeGet, Result<bytes::Bytes, TransportError>)> = JoinSet::new();
+    let mut stores: JoinSet<Result<Stored, SyncError>> = JoinSet::new();
     let start = |r: RangeGet, set: &mut JoinSet<_>| {
         let (bucket, grant) = (bucket.clone(), grant.clone());
         set.spawn(async move {
@@ -193,59 +214,104 @@ pub async fn download_and_collect(
         });
     };
     for r in queue.by_ref().take(DOWNLOADS_IN_FLIGHT) {
-        start(r, &mut in_flight);
+        start(r, &mut gets);
     }
-    while let Some(done) = in_flight.join_next().await {
-        let (range, got) = done.map_err(task_err)?;
-        if let Some(next) = queue.next() {
-            start(next, &mut in_flight);
-        }
-        report.requests += 1;
-        let sealed = match got {
-            Ok(b) => b,
-            Err(e) => {
-                report.failed(&e);
-                continue;
-            }
-        };
-        report.bytes_down += sealed.len() as u64;
-        let keys = keys.clone();
-        let chunks = range.chunks.clone();
-        let base = range.offset();
-        // Opening is CPU work: off the runtime's workers.
-        let opened = tokio::task::spawn_blocking(move || {
-            chunks
-                .into_iter()
-                .map(|c| {
-                    let at = (c.location.offset - base) as usize;
-                    let part = &sealed[at..at + c.location.len as usize];
-                    let result = c.open(&keys, part);
-                    (c, result)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(task_err)?;
-        let mut s = lock_store(&store)?;
-        for (chunk, result) in opened {
-            match result {
-                Ok(plain) => {
-                    s.store_downloaded_chunk(&chunk.id, &plain)?;
-                    report.chunks_downloaded += 1;
+    // Two stages: GETs, and opening + writing what they fetched (CPU, then
+    // the disk's fsyncs), each stage with a few in flight so the network,
+    // the cores and the disk work at once. A fetched range waits for a
+    // writer to be free, which bounds memory: DOWNLOADS_IN_FLIGHT ranges
+    // fetched or fetching, WRITES_IN_FLIGHT being written.
+    loop {
+        tokio::select! {
+            Some(done) = gets.join_next(), if stores.len() < WRITES_IN_FLIGHT => {
+                let (range, got) = done.map_err(task_err)?;
+                if let Some(next) = queue.next() {
+                    start(next, &mut gets);
                 }
-                Err(e) => {
-                    let text = e.to_string();
-                    s.set_chunk_error(&chunk.id, &text)?;
-                    report.errors.push(format!(
-                        "an attachment from device {} was refused: {text}",
-                        chunk.location.device
-                    ));
+                report.requests += 1;
+                match got {
+                    Ok(sealed) => {
+                        report.bytes_down += sealed.len() as u64;
+                        let (keys, files) = (keys.clone(), files.clone());
+                        // Off the runtime's workers and off the store's lock.
+                        stores.spawn_blocking(move || open_and_write(&keys, &files, &range, &sealed));
+                    }
+                    Err(e) => report.failed(&e),
                 }
             }
+            Some(done) = stores.join_next() => {
+                let stored = done.map_err(task_err)??;
+                record(&store, stored, progress, report)?;
+            }
+            else => break,
         }
     }
     collect(&store, &bucket, &grant, report).await?;
     report.bytes_remaining = lock_store(&store)?.blob_bytes_remaining(options.background_limit)?;
+    Ok(())
+}
+
+/// What writing one fetched range came to: each chunk, and whether it
+/// opened (and is now durable here) or was refused, with why.
+type Stored = Vec<(ChunkDownload, Result<(), BlobError>)>;
+
+/// Opens each chunk of a fetched range and writes those that open, one at
+/// a time (a range's plaintext is never held whole), with their files
+/// durable when this returns. A chunk that does not open is refused; one
+/// that cannot be written fails the pass.
+fn open_and_write(
+    keys: &cairn_core::blob::BlobKeys,
+    files: &ChunkFiles,
+    range: &RangeGet,
+    sealed: &[u8],
+) -> Result<Stored, SyncError> {
+    let base = range.offset();
+    let mut batch = files.batch();
+    let mut out = Vec::with_capacity(range.chunks.len());
+    for c in &range.chunks {
+        let at = (c.location.offset - base) as usize;
+        let part = &sealed[at..at + c.location.len as usize];
+        match c.open(keys, part) {
+            Ok(plain) => {
+                batch
+                    .write(&c.id, &plain)
+                    .map_err(|e| SyncError::Core(e.into()))?;
+                out.push((c.clone(), Ok(())));
+            }
+            Err(e) => out.push((c.clone(), Err(e))),
+        }
+    }
+    batch.finish().map_err(|e| SyncError::Core(e.into()))?;
+    Ok(out)
+}
+
+/// Records a written range: its chunks as here, in one commit, and why
+/// any was refused, for its attachment's placeholder.
+fn record(
+    store: &Arc<Mutex<Store>>,
+    stored: Stored,
+    progress: &ProgressSender,
+    report: &mut BlobReport,
+) -> Result<(), SyncError> {
+    let here: Vec<_> = stored
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(c, _)| (c.id, c.len))
+        .collect();
+    let mut s = lock_store(store)?;
+    s.record_downloaded_chunks(&here)?;
+    report.chunks_downloaded += here.len();
+    progress.moved(here.iter().map(|(_, len)| u64::from(*len)).sum());
+    for (chunk, result) in stored {
+        if let Err(e) = result {
+            let text = e.to_string();
+            s.set_chunk_error(&chunk.id, &text)?;
+            report.errors.push(format!(
+                "an attachment from device {} was refused: {text}",
+                chunk.location.device
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -14,7 +14,17 @@ use crate::ClientError;
 /// is used, with `%s` standing for the address if present), then
 /// `xdg-open`.
 pub fn open(url: &str) -> Result<(), ClientError> {
-    let (program, args) = opener(url, std::env::var("BROWSER").ok().as_deref());
+    spawn(opener(url, std::env::var("BROWSER").ok().as_deref()))
+}
+
+/// Asks the desktop to show the file at `path` in the application it
+/// opens that kind of file with (`xdg-open` on Linux: `$BROWSER` is for
+/// web pages, not for a PDF or a photo).
+pub fn open_file(path: &std::path::Path) -> Result<(), ClientError> {
+    spawn(opener(&path.to_string_lossy(), None))
+}
+
+fn spawn((program, args): (String, Vec<String>)) -> Result<(), ClientError> {
     Command::new(&program)
         .args(&args)
         .stdin(Stdio::null())

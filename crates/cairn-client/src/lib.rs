@@ -15,6 +15,7 @@
 //!
 //! No Tauri and no SQLite here: the desktop shell and the CLI both use it.
 
+pub mod blob_progress;
 pub mod blob_runner;
 pub mod browser;
 mod bucket;

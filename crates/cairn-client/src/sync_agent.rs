@@ -26,6 +26,7 @@ use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
 use tokio::sync::Notify;
 
+use crate::blob_progress::{BlobProgress, ProgressSender};
 use crate::blob_runner::{self, BlobOptions, BlobReport};
 use crate::bucket::Bucket;
 use crate::events::{EventSubscription, StreamItem};
@@ -106,6 +107,8 @@ pub struct SyncAgent {
     blob_options: BlobOptions,
     /// What the last round moved of attachments.
     last_blobs: BlobReport,
+    /// Bytes of attachments still to move, as the transfers run.
+    progress: ProgressSender,
 }
 
 impl SyncAgent {
@@ -147,6 +150,7 @@ impl SyncAgent {
             bucket: Bucket::new().map_err(|e| AgentError::Task(e.to_string()))?,
             blob_options: BlobOptions::default(),
             last_blobs: BlobReport::default(),
+            progress: ProgressSender::default(),
         })
     }
 
@@ -160,6 +164,11 @@ impl SyncAgent {
     /// Attachments up to this many bytes download without being asked.
     pub fn set_background_limit(&mut self, bytes: u64) {
         self.blob_options.background_limit = bytes;
+    }
+
+    /// Bytes of attachments still to move, updated while transfers run.
+    pub fn blob_progress(&self) -> tokio::sync::watch::Receiver<BlobProgress> {
+        self.progress.subscribe()
     }
 
     /// What the last round moved of attachments, and what failed.
@@ -261,15 +270,49 @@ impl SyncAgent {
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
             report = self.run_with(grant, read.clone()).await?;
         }
+        let moved = self.move_blobs(&mut report).await;
+        if moved.is_err() {
+            // The indicator must not go on saying transfers run.
+            self.progress.stop();
+        }
+        moved?;
+        if let Some(seq) = report.published {
+            // Best effort: peers also poll, so a lost notification only
+            // delays them.
+            if let Ok(token) = self.session.access_token().await {
+                if let Err(e) = self
+                    .session
+                    .client()
+                    .report_published(&token, &self.device_id, seq)
+                    .await
+                {
+                    eprintln!("warning: could not notify other devices: {e}");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// A round's attachment transfers, after its read: uploads, the publish
+    /// that says where they went, then downloads and garbage collection.
+    async fn move_blobs(&mut self, report: &mut RoundReport) -> Result<(), AgentError> {
         let grant = Arc::new(self.grant.clone().ok_or(AgentError::NotSignedIn)?);
         // Attachments after the read, so chunks a peer already uploaded
         // (the same file attached there) are not uploaded again; then one
         // more publish carries where the new chunks are.
         let mut blobs = BlobReport::default();
+        let to_move = self
+            .store
+            .lock()
+            .map_err(|_| AgentError::Task("store lock poisoned".into()))?
+            .blob_bytes_remaining(self.blob_options.background_limit)
+            .map_err(|e| AgentError::Sync(SyncError::Core(e)))?;
+        self.progress.start(to_move);
         blob_runner::upload(
             self.store.clone(),
             self.bucket.clone(),
             grant.clone(),
+            &self.progress,
             &mut blobs,
         )
         .await?;
@@ -290,25 +333,13 @@ impl SyncAgent {
             self.bucket.clone(),
             grant,
             self.blob_options,
+            &self.progress,
             &mut blobs,
         )
         .await?;
+        self.progress.finish(blobs.bytes_remaining);
         self.last_blobs = blobs;
-        if let Some(seq) = report.published {
-            // Best effort: peers also poll, so a lost notification only
-            // delays them.
-            if let Ok(token) = self.session.access_token().await {
-                if let Err(e) = self
-                    .session
-                    .client()
-                    .report_published(&token, &self.device_id, seq)
-                    .await
-                {
-                    eprintln!("warning: could not notify other devices: {e}");
-                }
-            }
-        }
-        Ok(report)
+        Ok(())
     }
 
     async fn run_with(

@@ -225,6 +225,54 @@ fn a_file_over_the_limit_is_refused_before_anything_is_written() {
     assert!(a.lock().unwrap().attachments(None).unwrap().is_empty());
 }
 
+/// The app's way: the record goes into the note and the body is left for
+/// the editor to put the reference at the cursor; a placeholder can tell
+/// how much of it is here.
+#[test]
+fn an_attachment_added_without_a_reference_leaves_the_body_and_counts_its_local_bytes() {
+    let (_da, _db, a, b) = pair(Some(ContentKey::generate()));
+    let note = a.lock().unwrap().create_note("Shots").unwrap();
+    let data = bytes(CHUNK_SIZE + 10, 5);
+    let rec = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "shot.png", &data[..], DEFAULT_MAX_ATTACHMENT)
+        .unwrap();
+    assert_eq!(rec.media_type, "image/png");
+    assert_eq!(a.lock().unwrap().get(&note).unwrap().body, "Shots");
+    assert_eq!(
+        cairn_core::blob::attach::reference(&rec),
+        format!("![shot.png](attachment:{})", rec.id)
+    );
+    assert_eq!(
+        a.lock().unwrap().attachment_local_bytes(&rec.id).unwrap(),
+        data.len() as u64
+    );
+    let too_big = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "big.bin", &data[..], 100)
+        .unwrap_err();
+    assert!(
+        matches!(too_big, CoreError::Attachment(BlobError::TooLarge { .. })),
+        "{too_big}"
+    );
+    let mut slots = Slots::new();
+    upload_all(&a, "A", &mut slots);
+    sync(&a, &b, &MemoryStorage::default());
+    assert_eq!(
+        b.lock().unwrap().attachment_local_bytes(&rec.id).unwrap(),
+        0
+    );
+    a.lock().unwrap().trash(&note).unwrap();
+    let trashed = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "more.png", &b"x"[..], DEFAULT_MAX_ATTACHMENT)
+        .unwrap_err();
+    assert_eq!(trashed.code(), "note_trashed", "{trashed}");
+}
+
 #[test]
 fn deleted_notes_lose_their_attachments_and_slots_are_emptied_after_peers_catch_up() {
     let (da, _db, a, b) = pair(Some(ContentKey::generate()));
@@ -264,6 +312,52 @@ fn deleted_notes_lose_their_attachments_and_slots_are_emptied_after_peers_catch_
     assert_eq!(plan.slot, slot, "the emptied slot is reused");
     assert_eq!(plan.generation, 1);
     assert_eq!(plan.chunks[0].0, again.chunks[0].id);
+}
+
+/// A reference taken out of a note's text stays in the note's kept
+/// versions (its history), so the attachment must outlive garbage
+/// collection: restoring the version brings back a working image. The
+/// record stays in the note until the note is deleted for good, which is
+/// what keeps its chunks referenced.
+#[test]
+fn an_attachment_only_an_older_version_refers_to_survives_collection() {
+    let (_da, _db, a, b) = pair(Some(ContentKey::generate()));
+    let note = a.lock().unwrap().create_note("Trip").unwrap();
+    let data = bytes(70_000, 9);
+    let rec = a
+        .lock()
+        .unwrap()
+        .attach_unreferenced(&note, "map.png", &data[..], DEFAULT_MAX_ATTACHMENT)
+        .unwrap();
+    let with_image = format!("Trip\n{}\n", cairn_core::blob::attach::reference(&rec));
+    a.lock().unwrap().set_body(&note, &with_image).unwrap();
+    let mut slots = Slots::new();
+    upload_all(&a, "A", &mut slots);
+    let storage = MemoryStorage::default();
+    sync(&a, &b, &storage);
+    let version = a
+        .lock()
+        .unwrap()
+        .history(&note)
+        .unwrap()
+        .last()
+        .unwrap()
+        .version
+        .clone();
+    a.lock().unwrap().set_body(&note, "Trip\n").unwrap();
+    sync(&a, &b, &storage);
+    for (s, me) in [(&a, "A"), (&b, "B")] {
+        let collected = s.lock().unwrap().collect_blobs(me).unwrap();
+        assert_eq!(collected.chunks_dropped, 0);
+        assert!(collected.slots_to_empty.is_empty());
+    }
+    assert_eq!(read_back(&a, &rec.id), data);
+    assert!(a.lock().unwrap().restore_version(&note, &version).unwrap());
+    assert_eq!(a.lock().unwrap().get(&note).unwrap().body, with_image);
+    assert_eq!(read_back(&a, &rec.id), data);
+    // B, which had not downloaded it yet, still can.
+    assert!(download_all(&b, &slots).is_empty());
+    assert_eq!(read_back(&b, &rec.id), data);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

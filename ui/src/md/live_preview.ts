@@ -19,6 +19,7 @@ import { BulletWidget, CheckboxWidget, RuleWidget } from "./widgets";
 import { linkTargets, setLinkTargets } from "./link_targets";
 import { noteLinkOf } from "./link_at";
 import { wikiParts } from "./wikilink_syntax";
+import { attachmentIdOf, FileChipWidget, ImageWidget } from "./attachment_widgets";
 
 const hidden = Decoration.replace({});
 const bullet = Decoration.replace({ widget: new BulletWidget() });
@@ -165,6 +166,7 @@ function build(view: EditorView): DecorationSet {
             wikiDecorations(node, isActive(node.from));
             return false;
           case "Image":
+            imageDecorations(node, isActive(node.from));
             return false;
           default:
             return;
@@ -173,7 +175,26 @@ function build(view: EditorView): DecorationSet {
     });
   }
 
+  /**
+   * An attachment's address: its widget in place of the reference, or
+   * after it on the line being edited (whose source stays visible).
+   */
+  function attachmentDecoration(node: SyntaxNodeRef, onActiveLine: boolean, image: boolean): boolean {
+    const url = node.node.getChild("URL");
+    const id = url ? attachmentIdOf(state.sliceDoc(url.from, url.to)) : null;
+    if (!id) return false;
+    const widget = image ? new ImageWidget(id) : new FileChipWidget(id);
+    if (onActiveLine) out.push(Decoration.widget({ widget, side: 1 }).range(node.to));
+    else out.push(Decoration.replace({ widget }).range(node.from, node.to));
+    return true;
+  }
+
+  function imageDecorations(node: SyntaxNodeRef, onActiveLine: boolean): void {
+    attachmentDecoration(node, onActiveLine, true);
+  }
+
   function linkDecorations(node: SyntaxNodeRef, onActiveLine: boolean): void {
+    if (attachmentDecoration(node, onActiveLine, false)) return;
     const marks = node.node.getChildren("LinkMark");
     const url = node.node.getChild("URL");
     if (marks.length < 2) return;

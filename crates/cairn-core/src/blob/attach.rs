@@ -32,6 +32,29 @@ pub struct Attachment {
     pub local: bool,
 }
 
+/// The file at `path` as an attachment would take it: its name and size,
+/// or `TooLarge` when it is over `limit` (checked before anything is read,
+/// so a drop of several files can refuse them all before storing one).
+pub fn attachable(path: &Path, limit: u64) -> Result<(String, u64)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let meta = std::fs::metadata(path).map_err(|e| BlobError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(BlobError::Io {
+            path: name,
+            reason: "it is a folder, not a file".into(),
+        }
+        .into());
+    }
+    let size = meta.len();
+    if size > limit {
+        return Err(BlobError::TooLarge { name, size, limit }.into());
+    }
+    Ok((name, size))
+}
+
 /// The reference a note's body gets: an image inline, any other file as a
 /// link, both to `attachment:{id}`.
 pub fn reference(record: &AttachmentRecord) -> String {
@@ -76,18 +99,29 @@ impl Store {
         path: &Path,
         limit: u64,
     ) -> Result<AttachmentRecord> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (name, _) = attachable(path, limit)?;
         let file = std::fs::File::open(path).map_err(|e| BlobError::io(path, e))?;
-        let size = file.metadata().map_err(|e| BlobError::io(path, e))?.len();
-        if size > limit {
-            return Err(BlobError::TooLarge { name, size, limit }.into());
-        }
         let media = media_type::guess(&name);
         let record = self.store_attachment(&name, media, std::io::BufReader::new(file), limit)?;
         self.add_attachment(note_id, &record, true)?;
+        Ok(record)
+    }
+
+    /// Stores the bytes of `reader` as an attachment of `note_id` and adds
+    /// its record, leaving the body as it is: the caller puts
+    /// [`reference`] where the user wants it (the app, at the cursor, as
+    /// an edit of its own). Refused for a note in the trash, and for more
+    /// than `limit` bytes before the first chunk past it is written.
+    pub fn attach_unreferenced(
+        &mut self,
+        note_id: &str,
+        name: &str,
+        reader: impl Read,
+        limit: u64,
+    ) -> Result<AttachmentRecord> {
+        self.refuse_if_trashed(note_id)?;
+        let record = self.store_attachment(name, media_type::guess(name), reader, limit)?;
+        self.add_attachment(note_id, &record, false)?;
         Ok(record)
     }
 
@@ -263,6 +297,21 @@ impl Store {
             written += bytes.len() as u64;
         }
         Ok(written)
+    }
+
+    /// Bytes of the attachment already on this device: what a placeholder
+    /// shows as progress while the rest downloads.
+    pub fn attachment_local_bytes(&self, id: &str) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(sum(len), 0) FROM attachment_chunk
+                 WHERE attachment_id = ?1 AND chunk_id IN (SELECT chunk_id FROM blob_local)",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(sql_err("reading an attachment", &self.path))?;
+        Ok(n as u64)
     }
 
     /// Asks for an attachment to be downloaded by the next sync, whatever

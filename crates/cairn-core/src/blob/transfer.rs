@@ -11,8 +11,9 @@
 //! Download: [`Store::wanted_chunks`] lists the chunks of attachments this
 //! device should have (those up to the background size limit, and those
 //! asked for) that are not here; each is fetched with a Range GET, opened
-//! and checked, and stored by [`Store::store_downloaded_chunk`], one at a
-//! time, so an interrupted download resumes with the chunks still missing.
+//! and checked, its file made durable, and only then recorded as here by
+//! [`Store::record_downloaded_chunks`] (a range's chunks in one commit), so
+//! an interrupted download resumes with the chunks still missing.
 //!
 //! Garbage collection ([`Store::collect_blobs`]): chunks no attachment of
 //! a live note refers to lose their local file and their index entry; a
@@ -310,16 +311,33 @@ impl Store {
     /// Stores a chunk that was downloaded, opened and checked.
     pub fn store_downloaded_chunk(&mut self, id: &ChunkId, bytes: &[u8]) -> Result<()> {
         self.chunk_files().write(id, bytes)?;
-        let e = sql_err("storing a downloaded attachment", &self.path);
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO blob_local(chunk_id, len) VALUES (?1, ?2)",
-                params![id.to_hex(), bytes.len() as i64],
-            )
-            .map_err(&e)?;
-        self.conn
-            .execute("DELETE FROM blob_error WHERE chunk_id = ?1", [id.to_hex()])
-            .map_err(&e)?;
+        self.record_downloaded_chunks(&[(*id, bytes.len() as u32)])
+    }
+
+    /// Records chunks as here whose files [`ChunkFiles::write_many`] has
+    /// made durable (the runner writes them off the store's lock), in one
+    /// transaction: one commit for a whole range of small files.
+    ///
+    /// [`ChunkFiles::write_many`]: crate::blob::local_files::ChunkFiles::write_many
+    pub fn record_downloaded_chunks(&mut self, chunks: &[(ChunkId, u32)]) -> Result<()> {
+        let path = self.path.clone();
+        let e = sql_err("storing a downloaded attachment", &path);
+        let tx = self.conn.transaction().map_err(&e)?;
+        {
+            let mut local = tx
+                .prepare_cached("INSERT OR IGNORE INTO blob_local(chunk_id, len) VALUES (?1, ?2)")
+                .map_err(&e)?;
+            let mut error = tx
+                .prepare_cached("DELETE FROM blob_error WHERE chunk_id = ?1")
+                .map_err(&e)?;
+            for (id, len) in chunks {
+                local
+                    .execute(params![id.to_hex(), i64::from(*len)])
+                    .map_err(&e)?;
+                error.execute([id.to_hex()]).map_err(&e)?;
+            }
+        }
+        tx.commit().map_err(&e)?;
         Ok(())
     }
 
