@@ -270,7 +270,7 @@ impl SyncAgent {
             let grant = self.grant.clone().ok_or(AgentError::NotSignedIn)?;
             report = self.run_with(grant, read.clone()).await?;
         }
-        let moved = self.move_blobs(&mut report).await;
+        let moved = self.move_blobs(&mut report, read).await;
         if moved.is_err() {
             // The indicator must not go on saying transfers run.
             self.progress.stop();
@@ -294,8 +294,13 @@ impl SyncAgent {
     }
 
     /// A round's attachment transfers, after its read: uploads, the publish
-    /// that says where they went, then downloads and garbage collection.
-    async fn move_blobs(&mut self, report: &mut RoundReport) -> Result<(), AgentError> {
+    /// that says where they went (reading the round's peers, `read`), then
+    /// downloads and garbage collection.
+    async fn move_blobs(
+        &mut self,
+        report: &mut RoundReport,
+        read: Option<Vec<String>>,
+    ) -> Result<(), AgentError> {
         let grant = Arc::new(self.grant.clone().ok_or(AgentError::NotSignedIn)?);
         // Attachments after the read, so chunks a peer already uploaded
         // (the same file attached there) are not uploaded again; then one
