@@ -73,6 +73,7 @@ pub fn open(app: &AppHandle, dir: &Path) -> AppResult<()> {
 }
 
 fn open_state(app: &AppHandle, dir: &Path) -> AppResult<()> {
+    crate::commands::attachments::forget_opened_copies(dir);
     let notifier = events::spawn_batcher(app.clone());
     let state = AppState::open(dir, notifier, app.clone())?;
     // Signed in on an earlier run: sync again. Not being able to

@@ -236,6 +236,17 @@ pub async fn note_want_attachments(
     Ok(wanted)
 }
 
+/// Removes the copies written for the system viewer on an earlier run:
+/// plaintext outside the store should not outlive the session that needed
+/// it. Best effort; what cannot be removed now is tried again next start.
+pub fn forget_opened_copies(data_dir: &Path) {
+    match std::fs::remove_dir_all(data_dir.join(OPENED_DIR)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("cairn-desktop: could not remove opened copies: {e}"),
+    }
+}
+
 /// Writes the attachment's bytes to a file only this user reads and asks
 /// the desktop to open it.
 #[tauri::command]
@@ -301,6 +312,18 @@ mod tests {
         let v = view(&s, s.attachment(&rec.id).unwrap()).unwrap();
         assert!(v.local);
         assert_eq!(v.local_bytes, 16);
+    }
+
+    #[test]
+    fn copies_opened_on_an_earlier_run_are_removed_at_start() {
+        let data = tempfile::tempdir().unwrap();
+        let folder = data.path().join(OPENED_DIR).join("some-id");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("r 1.pdf"), b"plaintext").unwrap();
+        forget_opened_copies(data.path());
+        assert!(!data.path().join(OPENED_DIR).exists());
+        // And nothing to remove is fine.
+        forget_opened_copies(data.path());
     }
 
     #[test]
