@@ -585,7 +585,10 @@ pub fn title_of(body: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("");
     let line = line.trim_start_matches('#').trim();
-    attachment_refs_as_names(line).chars().take(120).collect()
+    crate::blob::attach::references_as_names(line)
+        .chars()
+        .take(120)
+        .collect()
 }
 
 /// A short plain excerpt of the body after the title line.
@@ -593,33 +596,8 @@ pub fn excerpt_of(body: &str) -> String {
     let mut lines = body.lines().map(str::trim).filter(|l| !l.is_empty());
     lines.next();
     let rest: Vec<&str> = lines.take(6).collect();
-    let joined = attachment_refs_as_names(&rest.join(" "));
+    let joined = crate::blob::attach::references_as_names(&rest.join(" "));
     joined.chars().take(160).collect()
-}
-
-/// `text` with each attachment reference (`![name](attachment:id)` or
-/// `[name](attachment:id)`) read as its name: a list row says "The route
-/// we took: Trail map.png", not the Markdown behind the picture.
-fn attachment_refs_as_names(text: &str) -> String {
-    const TARGET: &str = "](attachment:";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(mid) = rest.find(TARGET) {
-        let after = &rest[mid + TARGET.len()..];
-        let (Some(open), Some(close)) = (rest[..mid].rfind('['), after.find(')')) else {
-            break;
-        };
-        let start = if rest[..open].ends_with('!') {
-            open - 1
-        } else {
-            open
-        };
-        out.push_str(&rest[..start]);
-        out.push_str(&rest[open + 1..mid]);
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

@@ -71,6 +71,32 @@ pub fn reference(record: &AttachmentRecord) -> String {
     format!("{bang}[{text}](attachment:{})", record.id)
 }
 
+/// `text` with each [`reference`] read as its name: a list row says "The
+/// route we took: Trail map.png", not the Markdown behind the picture.
+/// (`reference` keeps brackets out of the name, so the last `[` before
+/// the target opens it.)
+pub fn references_as_names(text: &str) -> String {
+    const TARGET: &str = "](attachment:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(mid) = rest.find(TARGET) {
+        let after = &rest[mid + TARGET.len()..];
+        let (Some(open), Some(close)) = (rest[..mid].rfind('['), after.find(')')) else {
+            break;
+        };
+        let start = if rest[..open].ends_with('!') {
+            open - 1
+        } else {
+            open
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&rest[open + 1..mid]);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Store {
     /// The folder the database is in.
     pub fn data_dir(&self) -> PathBuf {
