@@ -499,7 +499,11 @@ async fn stays_fast_with_ten_thousand_notes() {
         .js(
             "return window.__TAURI_INTERNALS__.invoke('app_info').then(info => ({ \
                process_ms: window.__cairnFirstScreenMs - info.started_ms, \
-               webview_ms: window.__cairnFirstScreenMs - performance.timeOrigin }))",
+               webview_ms: window.__cairnFirstScreenMs - performance.timeOrigin, \
+               before_webview_ms: performance.timeOrigin - info.started_ms, \
+               marks: Object.fromEntries(performance.getEntriesByType('mark') \
+                 .filter(m => m.name.startsWith('start:')) \
+                 .map(m => [m.name.slice(6), Math.round(m.startTime)])) }))",
         )
         .await;
     println!("start to first screenful, 10,001 notes: {start}");

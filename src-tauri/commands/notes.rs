@@ -31,11 +31,14 @@ pub async fn notes_list(
     state: State<'_, AppState>,
     trashed: bool,
     tag: Option<String>,
+    // The first rows only (a start shows its first screenful before it
+    // reads the rest); every row when absent.
+    limit: Option<usize>,
 ) -> AppResult<Vec<NoteSummary>> {
     let query = ListQuery {
         tag: tag.filter(|t| !t.is_empty()),
         trashed,
-        limit: None,
+        limit,
         offset: 0,
     };
     state

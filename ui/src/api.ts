@@ -106,8 +106,9 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
 
-  listNotes: (trashed: boolean, tag: string | null) =>
-    call<NoteSummary[]>("notes_list", { trashed, tag }),
+  /** Every note in use (or the trash), pinned first, then newest; the first `limit` only when given. */
+  listNotes: (trashed: boolean, tag: string | null, limit: number | null = null) =>
+    call<NoteSummary[]>("notes_list", { trashed, tag, limit }),
   /** Notes in use (or the trash) matching `query`, close spellings included when few match. */
   searchNotes: (query: string, trashed: boolean, limit: number) =>
     call<SearchResults>("notes_search", { query, trashed, limit }),
