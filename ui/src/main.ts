@@ -6,7 +6,7 @@ import "./perf";
 import { api, events, CairnError, type Note, type NoteSummary } from "./api";
 import { byId, initToast, toast } from "./dom";
 import { ConfirmClick } from "./confirm_click";
-import { NoteEditor } from "./editor";
+import { LazyEditor } from "./lazy_editor";
 import { NotesList } from "./notes_list";
 import { HistoryPanel } from "./history_panel";
 import { initSyncIndicator } from "./sync_indicator";
@@ -90,7 +90,7 @@ class App {
   private listReads: Promise<void> = Promise.resolve();
 
   readonly list = new NotesList(byId("note-list"), (id) => void this.open(id));
-  readonly editor = new NoteEditor(
+  readonly editor = new LazyEditor(
     byId("editor"),
     showError,
     (row) => {
@@ -238,6 +238,8 @@ class App {
       // Painted before the whole list is read, or both land in one frame.
       await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));
     }
+    // The editor's code loads while the whole list is read.
+    void this.editor.load().catch(showError);
     await this.reload();
     performance.mark("start:whole-list");
     document.body.dataset.ready = "true";
@@ -568,8 +570,10 @@ class App {
 
   async open(id: string): Promise<void> {
     const done = begin("open-note");
+    // Loaded after the first screenful; usually long since.
+    const editor = await this.editor.load();
     // What was typed into the note being left reaches the store first.
-    await this.editor.flushed();
+    await editor.flushed();
     await this.dropFreshNote(id);
     let note: Note;
     try {
@@ -582,7 +586,7 @@ class App {
     this.current = note;
     byId("empty-state").hidden = true;
     byId("note-pane").hidden = false;
-    this.editor.open(id, note.body, note.heads);
+    editor.open(id, note.body, note.heads);
     // Its attachments download now, whatever their size.
     api.wantNoteAttachments(id).catch((e) => console.error("asking for attachments", e));
     this.editor.setFound(this.query ? this.found.terms : [], true);
@@ -862,7 +866,7 @@ async function boot(): Promise<void> {
   }
   const app = new App();
   performance.mark("start:app-built");
-  window.__cairnEditorText = () => app.editor.view.state.doc.toString();
+  window.__cairnEditorText = () => app.editor.loaded?.view.state.doc.toString() ?? "";
   await app.start(firstPage);
 }
 
