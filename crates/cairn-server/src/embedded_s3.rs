@@ -103,6 +103,11 @@ impl EmbeddedS3 {
                     },
                     _ = &mut stopped => break,
                 };
+                // A response's head and body go out at once, not the body
+                // after the client's delayed ACK (about 40 ms).
+                if let Err(e) = socket.set_nodelay(true) {
+                    tracing::debug!(error = %e, "embedded S3: TCP_NODELAY not set");
+                }
                 let service = service.clone();
                 let logged = hyper::service::service_fn(move |request| {
                     let answer = hyper::service::Service::call(&service, request);

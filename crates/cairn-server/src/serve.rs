@@ -1,5 +1,6 @@
 //! Starting and stopping the service in-process.
 
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -116,6 +117,14 @@ impl RunningServer {
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let mut until = stopping;
         let task = tokio::spawn(async move {
+            // Small writes (a response's head and body, an event frame)
+            // go out at once: with Nagle's algorithm each waited for the
+            // peer's delayed ACK, about 40 ms, on every other request.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     // An error means the sender is gone: stop as well.
