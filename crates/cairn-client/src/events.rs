@@ -173,7 +173,9 @@ async fn connect_and_forward(
     let bearer =
         HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| ws(e.to_string()))?;
     request.headers_mut().insert("authorization", bearer);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    // Nagle off: a live change is one small frame, and it must not wait
+    // for the ACK of the frame before it.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|e| Dropped {
             token_refused: matches!(&e, Error::Http(r) if r.status() == StatusCode::UNAUTHORIZED),
