@@ -41,7 +41,7 @@ fn run() -> Result<(), AppError> {
             // Tauri panics on a setup error; a store that cannot be opened
             // (one from a newer Cairn, say) ends the app with its sentence
             // instead, before any window shows.
-            if let Err(e) = setup(app) {
+            if let Err(e) = commands::app::timed_setup(|| setup(app)) {
                 eprintln!("cairn-desktop: {e}");
                 std::process::exit(1);
             }

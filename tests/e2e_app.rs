@@ -501,6 +501,8 @@ async fn stays_fast_with_ten_thousand_notes() {
                process_ms: window.__cairnFirstScreenMs - info.started_ms, \
                webview_ms: window.__cairnFirstScreenMs - performance.timeOrigin, \
                before_webview_ms: performance.timeOrigin - info.started_ms, \
+               to_setup_ms: info.setup_began_ms - info.started_ms, \
+               setup_ms: info.setup_ended_ms - info.setup_began_ms, \
                marks: Object.fromEntries(performance.getEntriesByType('mark') \
                  .filter(m => m.name.startsWith('start:')) \
                  .map(m => [m.name.slice(6), Math.round(m.startTime)])) }))",

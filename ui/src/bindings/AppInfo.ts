@@ -4,4 +4,8 @@ export type AppInfo = { data_dir: string, version: string,
 /**
  * When this process started, ms since the epoch (wall clock).
  */
-started_ms: number, };
+started_ms: number, 
+/**
+ * When the set-up (opening the notes) began and ended, likewise.
+ */
+setup_began_ms: number, setup_ended_ms: number, };
