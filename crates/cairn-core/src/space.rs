@@ -15,8 +15,10 @@
 //! - [`chain`]: replaying and verifying a space's records.
 //! - [`object_ad`]: the sealing of a space's objects (envelope version 2).
 //! - [`rotation`]: the records that remove a member and start a new epoch.
+//! - [`stored_pins`]: the pins kept in the device's store.
 //!
-//! Nothing here does IO: the callers fetch and store the bytes.
+//! Nothing here does network IO: the callers fetch the bytes; what the
+//! device keeps goes into its store ([`stored_pins`]).
 
 pub mod chain;
 pub mod epoch;
@@ -26,4 +28,5 @@ pub mod pins;
 pub mod record;
 pub mod rotation;
 pub mod safety_number;
+pub mod stored_pins;
 pub mod wrap;

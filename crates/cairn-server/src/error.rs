@@ -49,6 +49,10 @@ pub enum ServerError {
     InvalidRecord(String),
     #[error("a space with this id exists already")]
     SpaceExists,
+    #[error("this account has another sharing identity already; fetch it and use that one")]
+    IdentityExists,
+    #[error("{0} has no sharing identity yet: they need to open Cairn once while signed in")]
+    NoIdentity(cairn_protocol::UserId),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("method not allowed")]
@@ -132,6 +136,8 @@ impl ServerError {
             RecordConflict { .. } => (StatusCode::CONFLICT, ErrorCode::RecordConflict),
             InvalidRecord(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRecord),
             SpaceExists => (StatusCode::CONFLICT, ErrorCode::SpaceExists),
+            IdentityExists => (StatusCode::CONFLICT, ErrorCode::IdentityExists),
+            NoIdentity(_) => (StatusCode::NOT_FOUND, ErrorCode::NoIdentity),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),

@@ -30,7 +30,9 @@ use crate::config::Config;
 use crate::ServerError;
 
 pub use postgres::PostgresRegistry;
-pub use records::{Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens};
+pub use records::{
+    Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens, StoredIdentity,
+};
 pub use space_rows::{NewRecord, SpaceMembership, SpaceOfUser, Standing};
 pub use sqlite::SqliteRegistry;
 
@@ -120,6 +122,21 @@ pub trait KeyEnvelopeStore: Send + Sync {
         expected: u64,
         generation: u64,
         envelope: &str,
+        now: i64,
+    ) -> Result<bool, ServerError>;
+}
+
+/// Sharing identities: one per account, stored once and never replaced.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn sharing_identity(&self, user: &UserId) -> Result<Option<StoredIdentity>, ServerError>;
+
+    /// Stores `identity` if the account has none. Returns false, storing
+    /// nothing, when it has one already (the same or another).
+    async fn put_sharing_identity(
+        &self,
+        user: &UserId,
+        identity: &StoredIdentity,
         now: i64,
     ) -> Result<bool, ServerError>;
 }
@@ -300,6 +317,7 @@ pub trait Registry:
     AccountStore
     + DeviceStore
     + KeyEnvelopeStore
+    + IdentityStore
     + OauthStore
     + SessionStore
     + SignInLimitStore

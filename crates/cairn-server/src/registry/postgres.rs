@@ -12,6 +12,7 @@ mod devices;
 mod key_envelopes;
 mod oauth;
 mod sessions;
+mod sharing_identities;
 mod sign_in_limits;
 mod spaces;
 
@@ -29,10 +30,14 @@ use crate::ServerError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_spaces.sql")),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_sharing_identities.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The advisory lock migrations hold: any constant the database's other
 /// users do not take (here "cairnreg" in ASCII).
