@@ -16,6 +16,7 @@
 //! - [`object_ad`]: the sealing of a space's objects (envelope version 2).
 //! - [`rotation`]: the records that remove a member and start a new epoch.
 //! - [`stored_pins`]: the pins kept in the device's store.
+//! - [`local`]: the spaces this device knows, kept in its store.
 //!
 //! Nothing here does network IO: the callers fetch the bytes; what the
 //! device keeps goes into its store ([`stored_pins`]).
@@ -23,6 +24,7 @@
 pub mod chain;
 pub mod epoch;
 pub mod identity;
+pub mod local;
 pub mod object_ad;
 pub mod pins;
 pub mod record;
