@@ -50,8 +50,9 @@ pub use sharing_identity::{
     MySharingIdentity, PublicSharingIdentity, PutSharingIdentity, SEALED_IDENTITY_MAX_BYTES,
 };
 pub use space::{
-    AppendRecordRequest, CreateSpaceRequest, InvitationSummary, MySpaces, RecordAppended,
-    RecordBytes, SpaceRecords, SpaceRole, SpaceSummary, StoredRecord,
+    AppendRecordRequest, CreateSpaceRequest, InvitationSummary, MySpaces, PutSpaceLabel,
+    RecordAppended, RecordBytes, SpaceRecords, SpaceRole, SpaceSummary, StoredRecord,
+    SPACE_LABEL_MAX_CHARS,
 };
 pub use space_grant::{SpaceGrant, SpacePeerGrant};
 pub use space_layout::{space_device_prefix, space_object_key, space_prefix, SpaceId};

@@ -43,6 +43,8 @@ pub enum ServerError {
     NotSpaceMember,
     #[error("viewers cannot publish in this space")]
     ReadOnlyMember,
+    #[error("only the owner of this space can do that")]
+    NotSpaceOwner,
     #[error("membership record {seq} was taken by another record first; read the new records and build on them")]
     RecordConflict { seq: u64 },
     #[error("the membership record was refused: {0}")]
@@ -133,6 +135,7 @@ impl ServerError {
             }
             NotSpaceMember => (StatusCode::FORBIDDEN, ErrorCode::NotSpaceMember),
             ReadOnlyMember => (StatusCode::FORBIDDEN, ErrorCode::ReadOnlyMember),
+            NotSpaceOwner => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             RecordConflict { .. } => (StatusCode::CONFLICT, ErrorCode::RecordConflict),
             InvalidRecord(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRecord),
             SpaceExists => (StatusCode::CONFLICT, ErrorCode::SpaceExists),

@@ -311,6 +311,20 @@ pub trait SpaceStore: Send + Sync {
     ) -> Result<Vec<(DeviceId, u64)>, ServerError>;
 }
 
+/// Each space's label: opaque bytes its owner sets (the shared notebook's
+/// name sealed for invitees).
+#[async_trait]
+pub trait SpaceLabelStore: Send + Sync {
+    async fn set_space_label(
+        &self,
+        space: &SpaceId,
+        label: &str,
+        now: i64,
+    ) -> Result<(), ServerError>;
+
+    async fn space_label(&self, space: &SpaceId) -> Result<Option<String>, ServerError>;
+}
+
 /// The whole registry.
 #[async_trait]
 pub trait Registry:
@@ -322,6 +336,7 @@ pub trait Registry:
     + SessionStore
     + SignInLimitStore
     + SpaceStore
+    + SpaceLabelStore
 {
     /// Whether the registry answers (for `/readyz`).
     async fn ping(&self) -> Result<(), ServerError>;

@@ -22,6 +22,7 @@
 //! | GET | /v1/accounts/{account}/identity | another account's public sharing keys |
 //! | GET, POST | /v1/spaces | my spaces and invitations, create a space |
 //! | GET, POST | /v1/spaces/{space}/records | read records after N, append one |
+//! | PUT | /v1/spaces/{space}/label | the owner's sealed label for invitees |
 //! | POST | /v1/spaces/{space}/devices/{id}/grant | presigned URLs in a space |
 //! | POST | /v1/spaces/{space}/devices/{id}/published | "I published seq N there" |
 
@@ -39,7 +40,7 @@ mod spaces;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 
 use crate::state::AppState;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/spaces/{space}/records",
             get(spaces::records).post(spaces::append),
         )
+        .route("/v1/spaces/{space}/label", put(spaces::put_label))
         .route(
             "/v1/spaces/{space}/devices/{id}/grant",
             post(space_grants::grant),

@@ -296,6 +296,30 @@ impl Store {
             .transpose()
     }
 
+    /// A space shared from a notebook strictly below `notebook`, if any:
+    /// sharing `notebook` then would nest one share in another.
+    pub fn space_below(&self, notebook: &str) -> Result<Option<SpaceId>> {
+        let found: Option<String> = self
+            .conn
+            .query_row(
+                "WITH RECURSIVE down(id, depth) AS (
+                   SELECT id, 0 FROM notebook WHERE parent = ?1
+                   UNION ALL
+                   SELECT n.id, down.depth + 1 FROM notebook n JOIN down ON n.parent = down.id
+                   WHERE down.depth < 1000
+                 )
+                 SELECT s.space_id FROM down JOIN space s ON s.notebook = down.id
+                 WHERE s.standing != 'departed' LIMIT 1",
+                [notebook],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err("finding shared notebooks below", &self.path))?;
+        found
+            .map(|s| SpaceId::parse(&s).map_err(|_| bad_row("space id")))
+            .transpose()
+    }
+
     /// The space a note belongs to, from its notebook.
     pub fn space_of_note(&self, note_id: &str) -> Result<Option<SpaceId>> {
         let notebook: Option<String> = self
@@ -343,7 +367,7 @@ mod tests {
         store.save_epoch_key(&s.id, Epoch::FIRST, &s.key).unwrap();
         drop(store);
 
-        let store = Store::open(dir.path()).unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
         assert_eq!(store.local_spaces().unwrap(), vec![local.clone()]);
         assert_eq!(store.local_space_records(&s.id).unwrap(), s.records);
         assert_eq!(store.epoch_keys(&s.id).unwrap()[&Epoch::FIRST], s.key);
@@ -353,6 +377,11 @@ mod tests {
         assert_eq!(store.space_of_note(&in_rome).unwrap(), Some(s.id));
         assert_eq!(store.space_of_note(&outside).unwrap(), None);
         assert_eq!(store.space_of_note(&unfiled).unwrap(), None);
+        assert_eq!(store.space_below(&trips).unwrap(), None);
+        let top = store.create_notebook("Top", None).unwrap();
+        store.move_notebook(&trips, Some(&top)).unwrap();
+        assert_eq!(store.space_below(&top).unwrap(), Some(s.id));
+        assert_eq!(store.space_of_notebook(&top).unwrap(), None);
 
         // Carol is a viewer: a member who does not write.
         let carol = LocalSpace::from_state(&state, &user("carol"), None, None);

@@ -14,6 +14,7 @@ mod oauth;
 mod sessions;
 mod sharing_identities;
 mod sign_in_limits;
+mod space_labels;
 mod spaces;
 
 use std::str::FromStr;
@@ -34,10 +35,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_sharing_identities.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_space_labels.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The advisory lock migrations hold: any constant the database's other
 /// users do not take (here "cairnreg" in ASCII).

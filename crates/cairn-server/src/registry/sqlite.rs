@@ -14,6 +14,7 @@ mod oauth;
 mod sessions;
 mod sharing_identities;
 mod sign_in_limits;
+mod space_labels;
 mod spaces;
 
 use std::path::Path;
@@ -37,10 +38,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_sharing_identities.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_space_labels.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Handle to the registry database.
 pub struct SqliteRegistry {
