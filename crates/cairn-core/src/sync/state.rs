@@ -294,7 +294,7 @@ impl Store {
 
 /// A kept error from its two columns. A code this version does not know
 /// (a newer one wrote it) still says that something failed.
-fn stored_error(code: Option<String>, detail: Option<String>) -> Option<PeerError> {
+pub(crate) fn stored_error(code: Option<String>, detail: Option<String>) -> Option<PeerError> {
     let detail = detail?;
     let code = code
         .as_deref()
