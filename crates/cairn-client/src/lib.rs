@@ -37,6 +37,7 @@ pub mod sharing;
 pub mod sharing_identity;
 pub mod shown_text;
 pub mod sign_in;
+pub mod space_rounds;
 pub mod spaces;
 mod sync_agent;
 mod sync_state;

@@ -30,8 +30,9 @@ use cairn_core::space::pins::PinError;
 use cairn_core::space::record::{Fence, Record, Role};
 use cairn_core::space::rotation::{self, RotationError};
 use cairn_core::space::safety_number::{fingerprint, matches_fingerprint};
-use cairn_core::Store;
-use cairn_protocol::{DeviceId, ErrorCode, UserId};
+use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync};
+use cairn_core::{NewNotebook, Store};
+use cairn_protocol::{DeviceId, ErrorCode, SpaceGrant, UserId};
 
 use crate::encryption::{load_content_key, KeyError};
 use crate::sharing_identity::{ensure_sharing_identity, IdentityFetchError};
@@ -468,8 +469,113 @@ impl Sharing {
     /// arrives with the next sync.
     pub async fn accept(&self, id: &str) -> Result<Refreshed, ShareError> {
         let space = self.pending_invitation(id).await?;
-        self.append_on_top(&space, |r| Ok(author::answer(&r.state, &self.me, true)?))
-            .await
+        let joined = self
+            .append_on_top(&space, |r| Ok(author::answer(&r.state, &self.me, true)?))
+            .await?;
+        self.ensure_notebook(&joined.local)?;
+        Ok(joined)
+    }
+
+    /// Makes the space's notebook in this store's tree if it is not there
+    /// (an invitee's first device, under the owner's id and name, so the
+    /// notes that arrive land in it).
+    pub fn ensure_notebook(&self, local: &LocalSpace) -> Result<(), ShareError> {
+        let Some(id) = &local.notebook else {
+            return Ok(());
+        };
+        let mut store = self.store()?;
+        if store.notebook(id).is_ok() {
+            return Ok(());
+        }
+        let name = local
+            .label
+            .clone()
+            .unwrap_or_else(|| "Shared notebook".to_owned());
+        store.create_notebooks(&[NewNotebook {
+            id: Some(id.clone()),
+            name,
+            parent: None,
+        }])?;
+        Ok(())
+    }
+
+    /// This account's spaces as the service lists them (invitations
+    /// aside), each refreshed and with its notebook known.
+    pub async fn member_spaces(&self) -> Result<Vec<Refreshed>, ShareError> {
+        let token = self.session.access_token().await?;
+        let mine = self.session.client().my_spaces(&token).await?;
+        let mut out = Vec::new();
+        for s in mine.spaces {
+            let space = SpaceId::parse(s.space_id.as_str()).map_err(ChainError::from)?;
+            let mut r = self.refresh(&space).await?;
+            if r.local.notebook.is_none() {
+                if let Some(sealed) = &s.label {
+                    self.keep_label(&r, sealed)?;
+                    r = self.refresh(&space).await?;
+                }
+            }
+            self.ensure_notebook(&r.local)?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// What a round of `r`'s space needs: who counts among its peers and
+    /// the keys, and the grant to reach them. `None` when this device
+    /// does not take part (not a member, or no notebook known yet).
+    pub async fn round_context(
+        &self,
+        r: &Refreshed,
+    ) -> Result<Option<(SpaceSync, SpaceGrant)>, ShareError> {
+        let Some(notebook) = r.local.notebook.clone() else {
+            return Ok(None);
+        };
+        if r.local.standing != Standing::Member {
+            return Ok(None);
+        }
+        let space = r.state.space;
+        let token = self.session.access_token().await?;
+        let grant = self
+            .session
+            .client()
+            .space_grant(&token, &wire_space_id(&space)?, &self.device)
+            .await?;
+        let peers = grant
+            .peers
+            .iter()
+            .map(|p| {
+                let access = if r.state.can_write(&p.user_id) {
+                    PeerAccess::Writer
+                } else if let Some(d) = r.state.departed.get(&p.user_id) {
+                    PeerAccess::FencedAt(d.fence.get(&p.device_id).copied().unwrap_or(0))
+                } else {
+                    PeerAccess::Ignored
+                };
+                (
+                    p.device_id.as_str().to_owned(),
+                    SpacePeer {
+                        user: p.user_id.clone(),
+                        access,
+                    },
+                )
+            })
+            .collect();
+        let writing = if r.local.writes() {
+            Some((r.state.epoch, self.current_key(r)?))
+        } else {
+            None
+        };
+        let keys = self.store()?.epoch_keys(&space)?;
+        let sync = SpaceSync {
+            space,
+            user: self.me.account().clone(),
+            device: self.device.clone(),
+            notebook,
+            writing,
+            keys,
+            peers,
+        };
+        Ok(Some((sync, grant)))
     }
 
     /// Declines invitation `id`. The service shows a declined invitee

@@ -115,6 +115,10 @@ pub struct SpaceSummary {
     /// The newest record's number: a device that has verified fewer reads
     /// the rest.
     pub last_seq: u64,
+    /// The space's sealed label (see [`InvitationSummary::label`]): how a
+    /// member's other devices learn which notebook the space shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// An invitation to the caller that they have neither accepted nor

@@ -26,7 +26,8 @@ use harness::{Harness, SignedInDevice};
 
 /// One device of one person: its own store, content key and session.
 struct Device {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    session: Arc<Session>,
     store: Arc<Mutex<Store>>,
     sharing: Sharing,
     signed_in: SignedInDevice,
@@ -59,11 +60,12 @@ async fn device(h: &Harness, account_key: &str, name: &str, key: &ContentKey) ->
         .unwrap(),
     );
     let store = Arc::new(Mutex::new(Store::open(&dir.path().join("store")).unwrap()));
-    let sharing = Sharing::open(dir.path(), session, store.clone())
+    let sharing = Sharing::open(dir.path(), session.clone(), store.clone())
         .await
         .unwrap();
     Device {
-        _dir: dir,
+        dir,
+        session,
         store,
         sharing,
         signed_in,
@@ -245,5 +247,76 @@ async fn share_accept_members_unshare_and_leave() {
         .epoch_keys(&space)
         .unwrap()
         .contains_key(&Epoch(3)));
+    h.shutdown().await;
+}
+
+impl Device {
+    fn agent(&self) -> cairn_client::SyncAgent {
+        cairn_client::SyncAgent::new(self.dir.path(), self.session.clone(), self.store.clone())
+            .unwrap()
+    }
+
+    fn body(&self, id: &str) -> Option<String> {
+        self.store.lock().unwrap().get(id).ok().map(|n| n.body)
+    }
+}
+
+#[tokio::test]
+async fn a_shared_notebook_syncs_between_two_accounts_through_their_agents() {
+    let h = Harness::start().await;
+    let (_, _, alice) = person(&h, "alice-laptop").await;
+    let (bob_key, bob_content, bob) = person(&h, "bob-laptop").await;
+    let bob_phone = device(&h, &bob_key, "bob-phone", &bob_content).await;
+    let (trips, note, diary) = {
+        let mut s = alice.store.lock().unwrap();
+        let trips = s.create_notebook("Trips", None).unwrap();
+        let note = s.create_note("Rome in May").unwrap();
+        s.move_note(&note, Some(&trips)).unwrap();
+        (trips, note, s.create_note("dear diary").unwrap())
+    };
+    let invitation = alice
+        .sharing
+        .share(&trips, bob.user(), Role::Editor, None)
+        .await
+        .unwrap();
+    bob.sharing.accept(&invitation).await.unwrap();
+    let (mut a, mut b, mut p) = (alice.agent(), bob.agent(), bob_phone.agent());
+    a.round().await.unwrap();
+    assert_eq!(a.space_rounds().len(), 1);
+    assert!(a.space_rounds()[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .published
+        .is_some());
+    b.round().await.unwrap();
+    let report = b.space_rounds()[0].result.as_ref().unwrap();
+    assert_eq!(
+        report.peers.iter().map(|p| p.changed_notes).sum::<usize>(),
+        1,
+        "{report:?}"
+    );
+    assert_eq!(bob.body(&note).as_deref(), Some("Rome in May"));
+    assert_eq!(bob.body(&diary), None, "alice's own notes stay hers");
+    let place = bob
+        .store
+        .lock()
+        .unwrap()
+        .places(std::slice::from_ref(&note))
+        .unwrap();
+    assert_eq!(place[0].1.as_deref(), Some(trips.as_str()));
+
+    // Bob edits on his phone, which learns of the space by itself.
+    p.round().await.unwrap();
+    assert_eq!(bob_phone.body(&note).as_deref(), Some("Rome in May"));
+    bob_phone
+        .store
+        .lock()
+        .unwrap()
+        .splice(&note, 11, 0, ", with Bob")
+        .unwrap();
+    p.round().await.unwrap();
+    a.round().await.unwrap();
+    assert_eq!(alice.body(&note).as_deref(), Some("Rome in May, with Bob"));
     h.shutdown().await;
 }

@@ -105,6 +105,7 @@ pub async fn list(
     for s in state.registry.spaces_of(&caller.user_id).await? {
         match s.standing {
             Standing::Member { role } => mine.spaces.push(SpaceSummary {
+                label: state.registry.space_label(&s.space).await?,
                 space_id: s.space,
                 owner: s.head.owner,
                 role,
