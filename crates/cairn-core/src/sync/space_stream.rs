@@ -285,7 +285,7 @@ impl Store {
     /// Whether a document from a peer in the space may change this store:
     /// only a note that is, on this device, inside the space's notebook
     /// (or, new here, says it is).
-    fn admitted(&self, sync: &SpaceSync, id: &str, bytes: &[u8]) -> Result<bool> {
+    fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
         if id.starts_with(RESERVED_PREFIX) {
             return Ok(false);
         }
@@ -299,7 +299,9 @@ impl Store {
                 .optional()
                 .map_err(sql_err("finding a note's notebook", &self.path))?
         } else {
-            match NoteDoc::load(id, &self.actor, &[bytes.to_vec()]) {
+            // All of it as it came (the document, then changes), as the
+            // merge will load it.
+            match NoteDoc::load(id, &self.actor, chunks) {
                 Ok(doc) => doc.state(None).ok().and_then(|s| s.notebook),
                 // Not a whole document: nothing it could be merged into.
                 Err(_) => None,
@@ -333,14 +335,27 @@ impl Store {
             last_error: None,
             last_ok_ms: Some(now),
         };
-        let mut entries: Vec<(&str, &[u8])> = Vec::new();
+        // Decided once per note, from everything that came for it: a note
+        // new here arrives whole in its first entry, and its later entries
+        // are changes that do not load by themselves.
+        let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
         for (id, bytes) in bundles.iter().flat_map(|b| b.iter()) {
-            // Dropped, not refused: the rest of the peer's changes are
-            // the space's and still apply.
-            if self.admitted(sync, id, bytes)? {
-                entries.push((id.as_str(), bytes.as_slice()));
+            per_note.entry(id.as_str()).or_default().push(bytes.clone());
+        }
+        let mut admitted = BTreeSet::new();
+        for (id, chunks) in &per_note {
+            if self.admitted(sync, id, chunks)? {
+                admitted.insert(*id);
             }
         }
+        // Dropped, not refused: the rest of the peer's changes are the
+        // space's and still apply.
+        let entries: Vec<(&str, &[u8])> = bundles
+            .iter()
+            .flat_map(|b| b.iter())
+            .filter(|(id, _)| admitted.contains(id.as_str()))
+            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
+            .collect();
         self.merge_batch(&entries, |s| s.save_space_peer(sync, &new_state))
     }
 
@@ -646,10 +661,23 @@ mod tests {
         };
         let loose = uuid::Uuid::new_v4().to_string();
         let joined = uuid::Uuid::new_v4().to_string();
+        // The joined note whole, then a change to it in a later segment of
+        // the same read.
+        let (joined_whole, joined_change) = {
+            let mut d = NoteDoc::create(&joined, b"mallory", "injected", 1).unwrap();
+            d.set_notebook(Some(&notebook)).unwrap();
+            d.commit_local(2).unwrap();
+            let whole = d.save();
+            let heads = d.heads();
+            d.splice(8, 0, " twice").unwrap();
+            d.commit_local(3).unwrap();
+            (whole, d.save_after(&heads))
+        };
+        let later = vec![(joined.clone(), joined_change)];
         let bundle = vec![
             (bobs.clone(), doc(&bobs, Some(&notebook))),
             (loose.clone(), doc(&loose, None)),
-            (joined.clone(), doc(&joined, Some(&notebook))),
+            (joined.clone(), joined_whole),
             (
                 crate::NOTEBOOKS_DOC_ID.to_owned(),
                 doc(crate::NOTEBOOKS_DOC_ID, None),
@@ -666,11 +694,11 @@ mod tests {
         bob.store
             .lock()
             .unwrap()
-            .apply_space_peer(&bob.sync, &state, &h, None, vec![bundle])
+            .apply_space_peer(&bob.sync, &state, &h, None, vec![bundle, later])
             .unwrap();
         assert_eq!(body(bob, &bobs).as_deref(), Some("bob private"));
         assert_eq!(body(bob, &loose), None);
-        assert_eq!(body(bob, &joined).as_deref(), Some("injected"));
+        assert_eq!(body(bob, &joined).as_deref(), Some("injected twice"));
     }
 
     #[test]
