@@ -13,10 +13,12 @@
 //!   presigned URL still valid is ignored (the fence);
 //! - a member offline during the rotation catches up, and a member who
 //!   joins late reads the whole history.
+//!
+//! With `CAIRN_TEST_REGISTRY=postgres` the service keeps its registry in
+//! PostgreSQL, whose files are searched as well.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use cairn_client::sharing::Sharing;
@@ -26,6 +28,7 @@ use cairn_core::sync::object;
 use cairn_protocol::{DeviceId, UserId};
 use cairn_scenarios::cloud::Cloud;
 use cairn_scenarios::device::Device;
+use cairn_scenarios::stored_bytes::{all_bytes, contains};
 
 const NOTEBOOK: &str = "Kilimanjaro expedition";
 const SECRET: &str = "Quixotic-Marmalade-Telescope";
@@ -116,29 +119,6 @@ fn sync_until(devices: &[&Device], what: &str, done: impl Fn() -> bool) {
     );
 }
 
-/// Every file under `dir`, read whole.
-fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push((path.display().to_string(), bytes));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    let lower: Vec<u8> = hay.iter().map(u8::to_ascii_lowercase).collect();
-    let needle = needle.to_ascii_lowercase();
-    lower.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
 #[test]
 fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
     let cloud = Cloud::start();
@@ -220,7 +200,17 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
     });
 
     // Nothing readable in the bucket or the service's database.
-    for (path, bytes) in all_bytes(cloud.data_dir()) {
+    // (On PostgreSQL, its tables and write-ahead log.)
+    let stored: Vec<(String, Vec<u8>)> = cloud
+        .stored_dirs()
+        .iter()
+        .flat_map(|d| all_bytes(d))
+        .collect();
+    assert!(
+        stored.iter().any(|(p, _)| p.contains("/spaces/")),
+        "space objects were stored"
+    );
+    for (path, bytes) in stored {
         for needle in [SECRET, NOTEBOOK, "Summit plan", TAG] {
             assert!(!contains(&bytes, needle), "{needle:?} readable in {path}");
         }

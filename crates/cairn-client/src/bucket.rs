@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
-use cairn_protocol::{BlobSlot, DeviceKey, Grant, ObjectUrls, SpaceGrant};
+use cairn_protocol::{BlobSlot, DeviceId, DeviceKey, Grant, ObjectUrls, SpaceGrant};
 use reqwest::StatusCode;
 
 /// How many times one request is tried again before the round gives up
@@ -52,14 +52,26 @@ impl ObjectGrant for Grant {
         Some(&self.put)
     }
     fn get_urls(&self, device: &str) -> Option<&ObjectUrls> {
-        if device == self.device_id.as_str() {
-            return Some(&self.get);
-        }
-        self.peers
-            .iter()
-            .find(|p| p.device_id.as_str() == device)
-            .map(|p| &p.get)
+        read_urls(
+            device,
+            (&self.device_id, &self.get),
+            self.peers.iter().map(|p| (&p.device_id, &p.get)),
+        )
     }
+}
+
+/// The read URLs of `device`: this device's own (`own`) or a peer's.
+fn read_urls<'a>(
+    device: &str,
+    own: (&DeviceId, &'a ObjectUrls),
+    mut peers: impl Iterator<Item = (&'a DeviceId, &'a ObjectUrls)>,
+) -> Option<&'a ObjectUrls> {
+    if device == own.0.as_str() {
+        return Some(own.1);
+    }
+    peers
+        .find(|(id, _)| id.as_str() == device)
+        .map(|(_, urls)| urls)
 }
 
 impl ObjectGrant for SpaceGrant {
@@ -70,13 +82,11 @@ impl ObjectGrant for SpaceGrant {
         self.put.as_ref()
     }
     fn get_urls(&self, device: &str) -> Option<&ObjectUrls> {
-        if device == self.device_id.as_str() {
-            return Some(&self.get);
-        }
-        self.peers
-            .iter()
-            .find(|p| p.device_id.as_str() == device)
-            .map(|p| &p.get)
+        read_urls(
+            device,
+            (&self.device_id, &self.get),
+            self.peers.iter().map(|p| (&p.device_id, &p.get)),
+        )
     }
 }
 

@@ -272,52 +272,50 @@ impl Store {
             .collect()
     }
 
-    /// The space `notebook` belongs to: that of the nearest ancestor (or
-    /// itself) that a space shares.
-    pub fn space_of_notebook(&self, notebook: &str) -> Result<Option<SpaceId>> {
+    /// The one space id `sql` finds for `notebook`, if any.
+    fn space_found(&self, sql: &str, notebook: &str, op: &'static str) -> Result<Option<SpaceId>> {
         let found: Option<String> = self
             .conn
-            .query_row(
-                "WITH RECURSIVE up(id, parent, depth) AS (
-                   SELECT id, parent, 0 FROM notebook WHERE id = ?1
-                   UNION ALL
-                   SELECT n.id, n.parent, up.depth + 1 FROM notebook n JOIN up ON n.id = up.parent
-                   WHERE up.depth < 1000
-                 )
-                 SELECT s.space_id FROM up JOIN space s ON s.notebook = up.id
-                 ORDER BY up.depth LIMIT 1",
-                [notebook],
-                |r| r.get(0),
-            )
+            .query_row(sql, [notebook], |r| r.get(0))
             .optional()
-            .map_err(sql_err("finding a notebook's space", &self.path))?;
+            .map_err(sql_err(op, &self.path))?;
         found
             .map(|s| SpaceId::parse(&s).map_err(|_| bad_row("space id")))
             .transpose()
     }
 
+    /// The space `notebook` belongs to: that of the nearest ancestor (or
+    /// itself) that a space shares.
+    pub fn space_of_notebook(&self, notebook: &str) -> Result<Option<SpaceId>> {
+        self.space_found(
+            "WITH RECURSIVE up(id, parent, depth) AS (
+               SELECT id, parent, 0 FROM notebook WHERE id = ?1
+               UNION ALL
+               SELECT n.id, n.parent, up.depth + 1 FROM notebook n JOIN up ON n.id = up.parent
+               WHERE up.depth < 1000
+             )
+             SELECT s.space_id FROM up JOIN space s ON s.notebook = up.id
+             ORDER BY up.depth LIMIT 1",
+            notebook,
+            "finding a notebook's space",
+        )
+    }
+
     /// A space shared from a notebook strictly below `notebook`, if any:
     /// sharing `notebook` then would nest one share in another.
     pub fn space_below(&self, notebook: &str) -> Result<Option<SpaceId>> {
-        let found: Option<String> = self
-            .conn
-            .query_row(
-                "WITH RECURSIVE down(id, depth) AS (
-                   SELECT id, 0 FROM notebook WHERE parent = ?1
-                   UNION ALL
-                   SELECT n.id, down.depth + 1 FROM notebook n JOIN down ON n.parent = down.id
-                   WHERE down.depth < 1000
-                 )
-                 SELECT s.space_id FROM down JOIN space s ON s.notebook = down.id
-                 WHERE s.standing != 'departed' LIMIT 1",
-                [notebook],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err("finding shared notebooks below", &self.path))?;
-        found
-            .map(|s| SpaceId::parse(&s).map_err(|_| bad_row("space id")))
-            .transpose()
+        self.space_found(
+            "WITH RECURSIVE down(id, depth) AS (
+               SELECT id, 0 FROM notebook WHERE parent = ?1
+               UNION ALL
+               SELECT n.id, down.depth + 1 FROM notebook n JOIN down ON n.parent = down.id
+               WHERE down.depth < 1000
+             )
+             SELECT s.space_id FROM down JOIN space s ON s.notebook = down.id
+             WHERE s.standing != 'departed' LIMIT 1",
+            notebook,
+            "finding shared notebooks below",
+        )
     }
 
     /// The space a note belongs to, from its notebook.

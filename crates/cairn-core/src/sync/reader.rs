@@ -190,16 +190,7 @@ impl Store {
         bundles: Vec<Bundle>,
         me: &str,
     ) -> Result<usize> {
-        let now = self.clock.now_ms();
-        let new_state = PeerState {
-            device_id: state.device_id.clone(),
-            etag,
-            applied_seq: head.seq.max(state.applied_seq),
-            head_seq: head.seq,
-            merged_of_me: head.merged.get(me).copied().unwrap_or(0),
-            last_error: None,
-            last_ok_ms: Some(now),
-        };
+        let new_state = state.after_read(head, etag, me, self.clock.now_ms());
         let entries: Vec<(&str, &[u8])> = bundles
             .iter()
             .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), bytes.as_slice())))

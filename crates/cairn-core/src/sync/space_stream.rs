@@ -19,14 +19,14 @@ use crate::note_doc::NoteDoc;
 use crate::space::object_ad;
 use crate::store::{sql_err, Store};
 use crate::sync::bundle::Bundle;
-use crate::sync::effect::{Effect, Event, LocalEffect};
+use crate::sync::effect::{Event, LocalEffect};
 use crate::sync::engine::Round;
 use crate::sync::head::DeviceHead;
 use crate::sync::object::ObjectKind;
 use crate::sync::opener::SpaceSync;
 use crate::sync::outcome::RoundReport;
 use crate::sync::reader::ReadError;
-use crate::sync::round::{lock_store, perform_request, SyncError};
+use crate::sync::round::{drive, lock_store, SyncError};
 use crate::sync::state::{PeerState, SelfState};
 use crate::sync::transport::Transport;
 use crate::sync::writer::{plan_publish, PublishPlan, PublishScope};
@@ -130,17 +130,7 @@ impl Store {
                 "SELECT etag, applied_seq, head_seq, merged_of_me, last_error, last_ok_ms, last_error_code
                  FROM space_sync_peer WHERE space_id = ?1 AND device_id = ?2",
                 params![Store::space_id_text(sync), device],
-                |r| {
-                    Ok(PeerState {
-                        device_id: device.to_owned(),
-                        etag: r.get(0)?,
-                        applied_seq: r.get::<_, i64>(1)? as u64,
-                        head_seq: r.get::<_, i64>(2)? as u64,
-                        merged_of_me: r.get::<_, i64>(3)? as u64,
-                        last_error: crate::sync::state::stored_error(r.get(6)?, r.get(4)?),
-                        last_ok_ms: r.get(5)?,
-                    })
-                },
+                |r| PeerState::from_row(device, r),
             )
             .optional()
             .map(|p| {
@@ -324,17 +314,7 @@ impl Store {
         etag: Option<String>,
         bundles: Vec<Bundle>,
     ) -> Result<usize> {
-        let now = self.clock.now_ms();
-        let me = sync.device.as_str();
-        let new_state = PeerState {
-            device_id: state.device_id.clone(),
-            etag,
-            applied_seq: head.seq.max(state.applied_seq),
-            head_seq: head.seq,
-            merged_of_me: head.merged.get(me).copied().unwrap_or(0),
-            last_error: None,
-            last_ok_ms: Some(now),
-        };
+        let new_state = state.after_read(head, etag, sync.device.as_str(), self.clock.now_ms());
         // Decided once per note, from everything that came for it: a note
         // new here arrives whole in its first entry, and its later entries
         // are changes that do not load by themselves.
@@ -467,18 +447,10 @@ pub fn run_space_round(
     t: &mut dyn Transport,
     sync: &SpaceSync,
 ) -> std::result::Result<RoundReport, SyncError> {
-    let mut round = lock_store(store)?.begin_space_round(sync)?;
-    let mut queue: std::collections::VecDeque<Effect> = round.start().into();
-    while let Some(effect) = queue.pop_front() {
-        let event = match effect {
-            Effect::Bucket(request) => Some(perform_request(t, request)),
-            Effect::Local(local) => lock_store(store)?.perform_space_local(sync, local)?,
-        };
-        if let Some(event) = event {
-            queue.extend(round.handle(event));
-        }
-    }
-    Ok(round.finish())
+    let round = lock_store(store)?.begin_space_round(sync)?;
+    drive(round, store, t, |s, local| {
+        s.perform_space_local(sync, local)
+    })
 }
 
 #[cfg(test)]
