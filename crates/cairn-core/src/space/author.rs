@@ -43,10 +43,19 @@ fn next(state: &SpaceState, signer: &SharingIdentity, action: Action) -> Record 
 
 /// A new space: its record 0, and the first epoch's key.
 pub fn create(owner: &SharingIdentity) -> Result<NewEpoch, AuthorError> {
-    let space = SpaceId::generate();
     let key = EpochKey::generate();
-    let wrap = KeyWrap::create(owner, &owner.public(), space, Epoch::FIRST, &key)?;
-    let record = Record::sign(
+    let record = genesis(owner, SpaceId::generate(), &key)?;
+    Ok(NewEpoch { record, key })
+}
+
+/// Record 0 of `space`, its first epoch's `key` wrapped to the owner.
+pub fn genesis(
+    owner: &SharingIdentity,
+    space: SpaceId,
+    key: &EpochKey,
+) -> Result<Record, AuthorError> {
+    let wrap = KeyWrap::create(owner, &owner.public(), space, Epoch::FIRST, key)?;
+    Ok(Record::sign(
         owner,
         space,
         0,
@@ -55,8 +64,7 @@ pub fn create(owner: &SharingIdentity) -> Result<NewEpoch, AuthorError> {
             owner: owner.public(),
             wrap,
         },
-    );
-    Ok(NewEpoch { record, key })
+    ))
 }
 
 /// The owner's invitation of `invitee` as `role`, with the current key
