@@ -382,3 +382,74 @@ fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
         assert!(!text.contains("CAROL"), "viewer's edit applied: {text}");
     }
 }
+
+#[test]
+fn a_publish_in_the_space_wakes_a_watching_member() {
+    use std::time::{Duration, Instant};
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    alice.laptop.ok(&["notebook", "create", "Live"]);
+    let note = last_line(
+        &alice
+            .laptop
+            .ok(&["new", "--notebook", "Live", "Shopping\n"]),
+    );
+    share(&alice, &bob, "Live", "editor");
+    sync_until(
+        &[&alice.laptop, &bob.laptop],
+        "the note reaches bob",
+        || bob.laptop.store().get(&note).is_ok(),
+    );
+
+    // Bob watches, never polling and never publishing by time: only the
+    // service's space_published event can make him read the space.
+    let never = Duration::from_secs(3600);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = Arc::new(Mutex::new(bob.laptop.store()));
+    let mut agent =
+        cairn_client::SyncAgent::new(bob.laptop.dir(), bob.laptop.session(&cloud), store.clone())
+            .unwrap();
+    let (tx, mut connected) = tokio::sync::mpsc::unbounded_channel();
+    rt.spawn(async move {
+        agent
+            .watch(
+                cairn_client::WatchOptions {
+                    settle: never,
+                    poll: never,
+                    max_wait: never,
+                },
+                Arc::new(tokio::sync::Notify::new()),
+                move |e| {
+                    if matches!(e, cairn_client::WatchEvent::Connected) {
+                        tx.send(()).ok();
+                    }
+                },
+            )
+            .await
+    });
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), connected.recv())
+            .await
+            .expect("bob's watch connects")
+    });
+
+    alice
+        .laptop
+        .store()
+        .splice(&note, "Shopping\n".len(), 0, "- figs\n")
+        .unwrap();
+    alice.laptop.sync_ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = store.lock().unwrap().get(&note).unwrap().body;
+        if body.contains("- figs") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alice's publish did not reach the watching bob: {body:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
