@@ -255,7 +255,27 @@ impl Store {
         let path = self.path.clone();
         let err = sql_err("recording a publish in a space", &path);
         let space = Store::space_id_text(sync);
+        let inside: BTreeSet<String> = self.space_notes(&sync.notebook)?.into_iter().collect();
         let tx = self.conn.transaction().map_err(&err)?;
+        // A note that left the notebook is no longer sent: if it comes
+        // back, what it missed meanwhile goes out with it, whole.
+        let sent: Vec<String> = {
+            let mut stmt = tx
+                .prepare("SELECT note_id FROM space_doc WHERE space_id = ?1")
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map([&space], |r| r.get(0))
+                .and_then(|r| r.collect())
+                .map_err(&err)?;
+            rows
+        };
+        for gone in sent.iter().filter(|n| !inside.contains(*n)) {
+            tx.execute(
+                "DELETE FROM space_doc WHERE space_id = ?1 AND note_id = ?2",
+                params![space, gone],
+            )
+            .map_err(&err)?;
+        }
         tx.execute(
             "UPDATE space_sync_self SET watermark = max(watermark, ?2), head = ?3,
                unrecorded_snapshot_slots = 0 WHERE space_id = ?1",
@@ -671,6 +691,43 @@ mod tests {
         assert_eq!(body(bob, &bobs).as_deref(), Some("bob private"));
         assert_eq!(body(bob, &loose), None);
         assert_eq!(body(bob, &joined).as_deref(), Some("injected twice"));
+    }
+
+    #[test]
+    fn a_note_moved_out_stops_going_out_and_comes_back_whole() {
+        let notebook = uuid::Uuid::new_v4().to_string();
+        let key = EpochKey::generate();
+        let m = space(&notebook, &key, SpaceId::generate());
+        let (alice, bob) = (&m[0], &m[1]);
+        let storage = MemoryStorage::default();
+        let note = {
+            let mut s = alice.store.lock().unwrap();
+            let n = s.create_note("plan").unwrap();
+            s.move_note(&n, Some(&notebook)).unwrap();
+            n
+        };
+        round(alice, &storage);
+        round(bob, &storage);
+        assert_eq!(body(bob, &note).as_deref(), Some("plan"));
+        // Out of the notebook, then edited: nothing of it reaches bob.
+        {
+            let mut s = alice.store.lock().unwrap();
+            s.move_note(&note, None).unwrap();
+            s.splice(&note, 4, 0, " (private now)").unwrap();
+        }
+        round(alice, &storage);
+        round(bob, &storage);
+        assert_eq!(body(bob, &note).as_deref(), Some("plan"));
+        // Back in: all it missed goes out with it.
+        alice
+            .store
+            .lock()
+            .unwrap()
+            .move_note(&note, Some(&notebook))
+            .unwrap();
+        round(alice, &storage);
+        round(bob, &storage);
+        assert_eq!(body(bob, &note).as_deref(), Some("plan (private now)"));
     }
 
     #[test]
