@@ -6,38 +6,14 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::path::Path;
-
 use cairn_scenarios::cloud::Cloud;
 use cairn_scenarios::device::Device;
+use cairn_scenarios::stored_bytes::{all_bytes, contains};
 
 const PHRASE: &str = "Quixotic-Marmalade-Telescope";
 const TITLE: &str = "Zanzibar itinerary";
 const TAG: &str = "secretplans";
 const ATTACHMENT_NAME: &str = "Zanzibar-harbour-map.png";
-
-/// Every file under `dir`, read whole (bucket objects, registry, WAL).
-fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push((path.display().to_string(), bytes));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    let lower: Vec<u8> = hay.iter().map(u8::to_ascii_lowercase).collect();
-    let needle = needle.to_ascii_lowercase();
-    lower.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
 
 #[test]
 fn the_service_and_storage_never_see_note_text_titles_or_tags() {

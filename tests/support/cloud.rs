@@ -3,6 +3,10 @@
 //! in-process as separate parts so a test can stop the service while
 //! storage stays up, or put a fault proxy between devices and storage.
 //!
+//! The registry is SQLite, or with `CAIRN_TEST_REGISTRY=postgres` a
+//! database of its own in a throwaway PostgreSQL cluster (one per test
+//! binary), as in the service's own tests.
+//!
 //! Both run on one manual clock, which stands still until a test moves it
 //! ([`Cloud::advance`]): tokens and grants expire when the test says, not
 //! after a wait. The clock's time is also written to a clock file that
@@ -19,6 +23,8 @@ use std::time::Duration;
 use cairn_protocol::{Clock, FileClock};
 use cairn_server::config::{GithubConfig, S3Config};
 use cairn_server::{Config, EmbeddedS3, ManualClock, RunningServer, DEV_BUCKET, DEV_REGION};
+
+use cairn_server::test_postgres::test_registry_url;
 
 use crate::fault_proxy::FaultProxy;
 
@@ -114,6 +120,9 @@ impl Cloud {
             config.refresh_token_ttl_secs = s;
         }
         config.providers.github = options.github.clone();
+        config.registry_url = runtime
+            .block_on(test_registry_url())
+            .expect("the test registry");
         let service = runtime
             .block_on(RunningServer::start(
                 config.clone(),
@@ -192,6 +201,21 @@ impl Cloud {
 
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.runtime
+    }
+
+    /// Every directory that holds the registry's data: the cloud's own
+    /// (the SQLite file, and the bucket), and the PostgreSQL cluster's
+    /// (tables and write-ahead log) when the registry is PostgreSQL.
+    pub fn stored_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        if self.config.registry_url.is_some() {
+            dirs.push(
+                cairn_server::test_postgres::TestPostgres::shared()
+                    .dir()
+                    .to_path_buf(),
+            );
+        }
+        dirs
     }
 
     /// Stops the service; storage stays up.

@@ -10,3 +10,4 @@ pub mod edits;
 pub mod fault_proxy;
 pub mod oauth_server;
 pub mod sign_in_flood;
+pub mod stored_bytes;

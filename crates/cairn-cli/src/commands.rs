@@ -15,5 +15,6 @@ pub mod login;
 pub mod notebooks;
 pub mod notes;
 pub mod repair;
+pub mod sharing;
 pub mod signed_in;
 pub mod sync;

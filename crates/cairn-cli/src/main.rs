@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use commands::sharing::SharingCommand as Sharing;
 
 #[derive(Parser)]
 #[command(
@@ -153,6 +154,48 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Sign out of the sync service and forget the stored session.
     Logout,
+    /// This account's id and fingerprint, to give to whoever shares with you.
+    Identity {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Share a notebook with another account; prints the invitation id last.
+    Share {
+        /// The notebook (an id or a path like Work/Projects).
+        notebook: String,
+        /// Their account id (`cairn identity` shows it).
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        with: String,
+        #[arg(long, value_enum, default_value = "editor")]
+        role: commands::sharing::InviteRole,
+        /// Their fingerprint as they read it to you: sharing stops if it differs.
+        #[arg(long, value_name = "FP")]
+        fingerprint: Option<String>,
+    },
+    /// The invitations to shared notebooks waiting for you.
+    Invitations {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept an invitation; the notebook's notes come with the next sync.
+    Accept { invitation: String },
+    /// Decline an invitation.
+    Decline { invitation: String },
+    /// Who is in a shared notebook, and who is invited.
+    Members {
+        notebook: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove someone from a notebook you share (a new key: nothing written
+    /// afterwards is readable to them).
+    Unshare {
+        notebook: String,
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        member: String,
+    },
+    /// Leave a notebook someone shares with you.
+    Leave { notebook: String },
     /// The signed-in account's devices.
     Devices {
         #[arg(long)]
@@ -261,12 +304,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => commands::login::login(&data_dir, args),
         Command::Logout => commands::login::logout(&data_dir),
         Command::Devices { json } => commands::devices::list(&data_dir, json),
+        Command::Identity { json } => sharing(&data_dir, Sharing::Identity { json }),
+        Command::Share {
+            notebook,
+            with,
+            role,
+            fingerprint,
+        } => sharing(
+            &data_dir,
+            Sharing::Share {
+                notebook,
+                with,
+                role,
+                fingerprint,
+            },
+        ),
+        Command::Invitations { json } => sharing(&data_dir, Sharing::Invitations { json }),
+        Command::Accept { invitation } => sharing(&data_dir, Sharing::Accept { invitation }),
+        Command::Decline { invitation } => sharing(&data_dir, Sharing::Decline { invitation }),
+        Command::Members { notebook, json } => {
+            sharing(&data_dir, Sharing::Members { notebook, json })
+        }
+        Command::Unshare { notebook, member } => {
+            sharing(&data_dir, Sharing::Unshare { notebook, member })
+        }
+        Command::Leave { notebook } => sharing(&data_dir, Sharing::Leave { notebook }),
         Command::Sync { watch, poll } => commands::sync::sync(&data_dir, watch, poll),
         Command::Key { which } => commands::key::run(&data_dir, which),
         Command::Status { json } => commands::sync::status(&data_dir, json),
         Command::Repair => commands::repair::repair(&data_dir),
         Command::Bench { which } => commands::bench::run(which),
     }
+}
+
+fn sharing(data_dir: &std::path::Path, which: Sharing) -> anyhow::Result<()> {
+    commands::sharing::run(data_dir, which)
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
-use cairn_protocol::{BlobSlot, DeviceKey, Grant};
+use cairn_protocol::{BlobSlot, DeviceId, DeviceKey, Grant, ObjectUrls, SpaceGrant};
 use reqwest::StatusCode;
 
 /// How many times one request is tried again before the round gives up
@@ -32,6 +32,62 @@ fn env_millis(name: &str) -> Option<Duration> {
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_millis)
+}
+
+/// The presigned URLs of a grant, whichever stream it is for: the
+/// personal one ([`Grant`]) or a shared space's ([`SpaceGrant`]).
+pub trait ObjectGrant: Send + Sync {
+    fn own_device(&self) -> &str;
+    /// Where this device writes; `None` when it may not (a viewer).
+    fn put_urls(&self) -> Option<&ObjectUrls>;
+    /// Where `device` (this one or a peer) is read.
+    fn get_urls(&self, device: &str) -> Option<&ObjectUrls>;
+}
+
+impl ObjectGrant for Grant {
+    fn own_device(&self) -> &str {
+        self.device_id.as_str()
+    }
+    fn put_urls(&self) -> Option<&ObjectUrls> {
+        Some(&self.put)
+    }
+    fn get_urls(&self, device: &str) -> Option<&ObjectUrls> {
+        read_urls(
+            device,
+            (&self.device_id, &self.get),
+            self.peers.iter().map(|p| (&p.device_id, &p.get)),
+        )
+    }
+}
+
+/// The read URLs of `device`: this device's own (`own`) or a peer's.
+fn read_urls<'a>(
+    device: &str,
+    own: (&DeviceId, &'a ObjectUrls),
+    mut peers: impl Iterator<Item = (&'a DeviceId, &'a ObjectUrls)>,
+) -> Option<&'a ObjectUrls> {
+    if device == own.0.as_str() {
+        return Some(own.1);
+    }
+    peers
+        .find(|(id, _)| id.as_str() == device)
+        .map(|(_, urls)| urls)
+}
+
+impl ObjectGrant for SpaceGrant {
+    fn own_device(&self) -> &str {
+        self.device_id.as_str()
+    }
+    fn put_urls(&self) -> Option<&ObjectUrls> {
+        self.put.as_ref()
+    }
+    fn get_urls(&self, device: &str) -> Option<&ObjectUrls> {
+        read_urls(
+            device,
+            (&self.device_id, &self.get),
+            self.peers.iter().map(|p| (&p.device_id, &p.get)),
+        )
+    }
 }
 
 /// A device's HTTP client for object storage. Cheap to clone: clones share
@@ -63,22 +119,16 @@ impl Bucket {
         self
     }
 
-    fn url_for(
-        grant: &Grant,
+    fn url_for<G: ObjectGrant + ?Sized>(
+        grant: &G,
         device: &str,
         key: DeviceKey,
         write: bool,
     ) -> Result<String, TransportError> {
         let urls = if write {
-            Some(&grant.put)
-        } else if device == grant.device_id.as_str() {
-            Some(&grant.get)
+            grant.put_urls()
         } else {
-            grant
-                .peers
-                .iter()
-                .find(|p| p.device_id.as_str() == device)
-                .map(|p| &p.get)
+            grant.get_urls(device)
         };
         urls.and_then(|u| u.url(key))
             .map(str::to_owned)
@@ -267,21 +317,21 @@ impl Bucket {
     }
 
     /// Writes one of this device's own objects.
-    pub async fn put(
+    pub async fn put<G: ObjectGrant + ?Sized>(
         &self,
-        grant: &Grant,
+        grant: &G,
         key: DeviceKey,
         body: Vec<u8>,
     ) -> Result<(), TransportError> {
-        let url = Self::url_for(grant, grant.device_id.as_str(), key, true)?;
+        let url = Self::url_for(grant, grant.own_device(), key, true)?;
         let what = format!("uploading {}", key.relative());
         self.put_url(&url, &what, bytes::Bytes::from(body)).await
     }
 
     /// Reads an object of `device` (this one or a peer).
-    pub async fn get(
+    pub async fn get<G: ObjectGrant + ?Sized>(
         &self,
-        grant: &Grant,
+        grant: &G,
         device: &str,
         key: DeviceKey,
         if_none_match: Option<&str>,

@@ -11,15 +11,18 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use cairn_core::error::CoreError;
+use cairn_core::sync::opener::SpaceSync;
 use cairn_core::sync::{
-    begin_round, lock_store, BucketRequest, Effect, Event, LocalEffect, RoundReport, SyncError,
+    begin_round, lock_store, BucketRequest, Effect, Event, LocalEffect, Round, RoundReport,
+    SyncError,
 };
 use cairn_core::Store;
-use cairn_protocol::Grant;
+use cairn_protocol::{Grant, SpaceGrant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::bucket::Bucket;
+use crate::bucket::{Bucket, ObjectGrant};
 
 /// Requests in flight at once, over all peers. Enough to keep a first sync
 /// of many segments busy without opening a connection per object.
@@ -33,11 +36,15 @@ pub enum RunnerError {
     Task(String),
 }
 
-async fn perform(bucket: Bucket, grant: Arc<Grant>, request: BucketRequest) -> Event {
+async fn perform<G: ObjectGrant + 'static>(
+    bucket: Bucket,
+    grant: Arc<G>,
+    request: BucketRequest,
+) -> Event {
     match request {
         BucketRequest::Put { request, key, body } => Event::PutDone {
             request,
-            result: bucket.put(&grant, key, body).await,
+            result: bucket.put(&*grant, key, body).await,
         },
         BucketRequest::Get {
             request,
@@ -47,7 +54,7 @@ async fn perform(bucket: Bucket, grant: Arc<Grant>, request: BucketRequest) -> E
         } => Event::GetDone {
             request,
             result: bucket
-                .get(&grant, &device, key, if_none_match.as_deref())
+                .get(&*grant, &device, key, if_none_match.as_deref())
                 .await,
         },
     }
@@ -64,28 +71,54 @@ pub async fn run_round(
     read: Option<Vec<String>>,
 ) -> Result<RoundReport, RunnerError> {
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || drive(&runtime, &store, &bucket, &grant, read))
-        .await
-        .map_err(|e| RunnerError::Task(e.to_string()))?
+    tokio::task::spawn_blocking(move || {
+        let me = grant.device_id.as_str().to_owned();
+        let peers: Vec<String> = grant
+            .peers
+            .iter()
+            .map(|p| p.device_id.as_str().to_owned())
+            .collect();
+        let mut round = begin_round(&*lock_store(&store)?, &me, &peers)?;
+        if let Some(read) = read {
+            round = round.read_only(&read);
+        }
+        drive(&runtime, &store, &bucket, &grant, round, |s, effect| {
+            s.perform_local(&me, effect)
+        })
+    })
+    .await
+    .map_err(|e| RunnerError::Task(e.to_string()))?
 }
 
-fn drive(
+/// One round of a shared space's stream, through its space grant; `sync`
+/// says which peers count and holds the keys.
+pub async fn run_space_round(
+    store: Arc<Mutex<Store>>,
+    bucket: Bucket,
+    grant: Arc<SpaceGrant>,
+    sync: SpaceSync,
+) -> Result<RoundReport, RunnerError> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let round = lock_store(&store)?
+            .begin_space_round(&sync)
+            .map_err(SyncError::from)?;
+        drive(&runtime, &store, &bucket, &grant, round, |s, effect| {
+            s.perform_space_local(&sync, effect)
+        })
+    })
+    .await
+    .map_err(|e| RunnerError::Task(e.to_string()))?
+}
+
+fn drive<G: ObjectGrant + 'static>(
     runtime: &tokio::runtime::Handle,
     store: &Mutex<Store>,
     bucket: &Bucket,
-    grant: &Arc<Grant>,
-    read: Option<Vec<String>>,
+    grant: &Arc<G>,
+    mut round: Round,
+    mut perform_local: impl FnMut(&mut Store, LocalEffect) -> Result<Option<Event>, CoreError>,
 ) -> Result<RoundReport, RunnerError> {
-    let me = grant.device_id.as_str().to_owned();
-    let peers: Vec<String> = grant
-        .peers
-        .iter()
-        .map(|p| p.device_id.as_str().to_owned())
-        .collect();
-    let mut round = begin_round(&*lock_store(store)?, &me, &peers)?;
-    if let Some(read) = read {
-        round = round.read_only(&read);
-    }
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut in_flight: JoinSet<Event> = JoinSet::new();
     let mut local: VecDeque<LocalEffect> = VecDeque::new();
@@ -113,10 +146,11 @@ fn drive(
     dispatch(round.start(), &mut local, &mut in_flight);
     loop {
         if let Some(effect) = local.pop_front() {
-            if let Some(event) = lock_store(store)?
-                .perform_local(&me, effect)
-                .map_err(SyncError::from)?
-            {
+            let event = {
+                let mut s = lock_store(store)?;
+                perform_local(&mut s, effect).map_err(SyncError::from)?
+            };
+            if let Some(event) = event {
                 dispatch(round.handle(event), &mut local, &mut in_flight);
             }
             continue;

@@ -11,8 +11,8 @@
 use cairn_core::space::epoch::SpaceId as ChainSpaceId;
 use cairn_core::space::record::Record;
 use cairn_protocol::{
-    AppendRecordRequest, CreateSpaceRequest, DeviceId, MySpaces, PublishedRequest, RecordAppended,
-    RecordBytes, SpaceGrant, SpaceId, SpaceRecords,
+    AppendRecordRequest, CreateSpaceRequest, DeviceId, MySpaces, PublishedRequest, PutSpaceLabel,
+    RecordAppended, RecordBytes, SpaceGrant, SpaceId, SpaceRecords,
 };
 use reqwest::Method;
 
@@ -113,6 +113,24 @@ impl ServiceClient {
                 Ok(record)
             })
             .collect()
+    }
+
+    /// Sets the space's sealed label (the owner only).
+    pub async fn put_space_label(
+        &self,
+        access_token: &str,
+        space: &SpaceId,
+        label: &[u8],
+    ) -> Result<(), ClientError> {
+        self.call_no_content(
+            Method::PUT,
+            &format!("v1/spaces/{space}/label"),
+            access_token,
+            Some(&PutSpaceLabel {
+                label: RecordBytes::encode(label).0,
+            }),
+        )
+        .await
     }
 
     /// Presigned URLs for device `id` in `space`.

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
+use cairn_core::space::epoch::SpaceId;
 use cairn_core::sync::live::{self, LiveLane};
 use cairn_core::sync::{RoundReport, SyncError};
 use cairn_core::Store;
@@ -31,6 +32,7 @@ use crate::blob_runner::{self, BlobOptions, BlobReport};
 use crate::bucket::Bucket;
 use crate::events::{EventSubscription, StreamItem};
 use crate::round_runner::{self, RunnerError};
+use crate::space_rounds::{SpaceRound, SpaceRounds};
 use crate::sync_state::SignInReason;
 use crate::{ClientError, Session, StoredCredentials};
 
@@ -109,6 +111,9 @@ pub struct SyncAgent {
     last_blobs: BlobReport,
     /// Bytes of attachments still to move, as the transfers run.
     progress: ProgressSender,
+    /// The shared notebooks' rounds, after the personal one.
+    spaces: SpaceRounds,
+    last_spaces: Vec<SpaceRound>,
 }
 
 impl SyncAgent {
@@ -151,6 +156,8 @@ impl SyncAgent {
             blob_options: BlobOptions::default(),
             last_blobs: BlobReport::default(),
             progress: ProgressSender::default(),
+            spaces: SpaceRounds::new(data_dir.to_path_buf()),
+            last_spaces: Vec::new(),
         })
     }
 
@@ -174,6 +181,35 @@ impl SyncAgent {
     /// What the last round moved of attachments, and what failed.
     pub fn blob_report(&self) -> &BlobReport {
         &self.last_blobs
+    }
+
+    /// What the last rounds in shared notebooks did.
+    pub fn space_rounds(&self) -> &[SpaceRound] {
+        &self.last_spaces
+    }
+
+    /// A round in each shared notebook (`only`: in that one), after the
+    /// personal stream's. Failures are kept for [`SyncAgent::space_rounds`]
+    /// and said in the log; they never stop the personal stream.
+    async fn run_spaces(&mut self, only: Option<&SpaceId>) {
+        match self
+            .spaces
+            .run(&self.session, &self.store, &self.bucket, only)
+            .await
+        {
+            Ok(rounds) => {
+                for r in &rounds {
+                    if let Err(e) = &r.result {
+                        eprintln!("warning: a shared notebook did not sync: {e}");
+                    }
+                }
+                self.last_spaces = rounds;
+            }
+            Err(e) => {
+                eprintln!("warning: shared notebooks did not sync: {e}");
+                self.last_spaces = Vec::new();
+            }
+        }
     }
 
     pub fn device_id(&self) -> &DeviceId {
@@ -290,6 +326,7 @@ impl SyncAgent {
                 }
             }
         }
+        self.run_spaces(None).await;
         Ok(report)
     }
 
@@ -415,6 +452,13 @@ impl SyncAgent {
                             Wake::Full
                         }
                     }
+                    Some(StreamItem::Event(
+                        ServiceEvent::SpacePublished { space_id, .. }
+                        | ServiceEvent::SpaceRecord { space_id, .. },
+                    )) => match SpaceId::parse(space_id.as_str()) {
+                        Ok(space) => Wake::Space(space),
+                        Err(_) => Wake::Nothing,
+                    },
                     Some(StreamItem::Event(ServiceEvent::Live { device_id, sealed })) => {
                         if device_id != self.device_id {
                             let notes = self.merge_live(&device_id, &sealed, &mut pending);
@@ -467,6 +511,12 @@ impl SyncAgent {
             };
             let read = match run {
                 Wake::Nothing => continue,
+                Wake::Space(space) => {
+                    // A member published there (or its membership
+                    // changed): that space alone is read.
+                    self.run_spaces(Some(&space)).await;
+                    continue;
+                }
                 Wake::Full => None,
                 Wake::Peer(device) => Some(vec![device]),
                 // The edits settled: out they go; peers tell when they
@@ -590,6 +640,8 @@ enum Wake {
     Peer(String),
     /// Local edits are due: publish, read no one.
     Publish,
+    /// A shared notebook's member published, or its membership changed.
+    Space(SpaceId),
 }
 
 /// Live changes the store could not apply yet, kept to try again.

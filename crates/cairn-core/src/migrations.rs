@@ -21,10 +21,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (7, include_str!("../migrations/0007_note_text.sql")),
     (8, include_str!("../migrations/0008_attachments.sql")),
+    (9, include_str!("../migrations/0009_sharing_pins.sql")),
+    (10, include_str!("../migrations/0010_spaces.sql")),
+    (11, include_str!("../migrations/0011_space_sync.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:

@@ -15,15 +15,25 @@
 //! - [`chain`]: replaying and verifying a space's records.
 //! - [`object_ad`]: the sealing of a space's objects (envelope version 2).
 //! - [`rotation`]: the records that remove a member and start a new epoch.
+//! - [`author`]: the other records a member signs (create, invite, answer,
+//!   leave).
+//! - [`label`]: the shared notebook's name, sealed for invitees.
+//! - [`stored_pins`]: the pins kept in the device's store.
+//! - [`local`]: the spaces this device knows, kept in its store.
 //!
-//! Nothing here does IO: the callers fetch and store the bytes.
+//! Nothing here does network IO: the callers fetch the bytes; what the
+//! device keeps goes into its store ([`stored_pins`]).
 
+pub mod author;
 pub mod chain;
 pub mod epoch;
 pub mod identity;
+pub mod label;
+pub mod local;
 pub mod object_ad;
 pub mod pins;
 pub mod record;
 pub mod rotation;
 pub mod safety_number;
+pub mod stored_pins;
 pub mod wrap;

@@ -56,9 +56,11 @@ pub mod local;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod object;
+pub mod opener;
 pub mod outcome;
 pub mod reader;
 pub mod round;
+pub mod space_stream;
 pub mod state;
 pub mod status;
 pub mod transport;

@@ -386,6 +386,8 @@ fn a_store_from_before_attachments_opens_with_its_notes_and_takes_attachments() 
             "DROP TABLE attachment; DROP TABLE attachment_chunk; DROP TABLE blob_location;
              DROP TABLE blob_local; DROP TABLE blob_slot; DROP TABLE blob_wanted;
              DROP TABLE blob_error; DROP TABLE blob_slot_freed;
+             DROP TABLE sharing_pin; DROP TABLE space_sync_self; DROP TABLE space_sync_peer;
+             DROP TABLE space_doc; DROP TABLE space_key; DROP TABLE space_record; DROP TABLE space;
              PRAGMA user_version = 7;",
         )
         .unwrap();

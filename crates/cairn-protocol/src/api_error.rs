@@ -42,6 +42,10 @@ pub enum ErrorCode {
     InvalidRecord,
     /// A space with that id exists already.
     SpaceExists,
+    /// The account has a different sharing identity already: fetch it.
+    IdentityExists,
+    /// The account has no sharing identity yet (it never shared).
+    NoIdentity,
     Internal,
     /// A code this build does not know (a newer service): treat as opaque.
     #[serde(other)]
@@ -79,6 +83,8 @@ impl ErrorCode {
             ErrorCode::RecordConflict => "record_conflict",
             ErrorCode::InvalidRecord => "invalid_record",
             ErrorCode::SpaceExists => "space_exists",
+            ErrorCode::IdentityExists => "identity_exists",
+            ErrorCode::NoIdentity => "no_identity",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -121,6 +127,8 @@ mod tests {
             ErrorCode::RecordConflict,
             ErrorCode::InvalidRecord,
             ErrorCode::SpaceExists,
+            ErrorCode::IdentityExists,
+            ErrorCode::NoIdentity,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -8,6 +8,7 @@
 //! - [`key_layout`]: where a device's objects live in the bucket.
 //! - [`ids`]: validated device ids and names.
 //! - [`auth`], [`device`], [`grant`], [`event`]: request and response bodies.
+//! - [`sharing_identity`]: a user's sharing identity as the service keeps it.
 //! - [`space_layout`], [`space`], [`space_grant`]: shared spaces' objects,
 //!   routes and grants.
 //! - [`api_error`]: the `{code, message}` body of every error response.
@@ -22,6 +23,7 @@ pub mod grant;
 pub mod ids;
 pub mod key_envelope;
 pub mod key_layout;
+pub mod sharing_identity;
 pub mod space;
 pub mod space_grant;
 pub mod space_layout;
@@ -44,9 +46,13 @@ pub use key_layout::{
     blob_key, device_prefix, object_key, user_prefix, BlobSlot, DeviceKey, LogSlot, SnapshotSlot,
     UserId, BLOB_SLOTS, LOG_SLOTS, SNAPSHOT_SLOTS,
 };
+pub use sharing_identity::{
+    MySharingIdentity, PublicSharingIdentity, PutSharingIdentity, SEALED_IDENTITY_MAX_BYTES,
+};
 pub use space::{
-    AppendRecordRequest, CreateSpaceRequest, InvitationSummary, MySpaces, RecordAppended,
-    RecordBytes, SpaceRecords, SpaceRole, SpaceSummary, StoredRecord,
+    AppendRecordRequest, CreateSpaceRequest, InvitationSummary, MySpaces, PutSpaceLabel,
+    RecordAppended, RecordBytes, SpaceRecords, SpaceRole, SpaceSummary, StoredRecord,
+    SPACE_LABEL_MAX_CHARS,
 };
 pub use space_grant::{SpaceGrant, SpacePeerGrant};
 pub use space_layout::{space_device_prefix, space_object_key, space_prefix, SpaceId};

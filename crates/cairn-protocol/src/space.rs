@@ -115,6 +115,10 @@ pub struct SpaceSummary {
     /// The newest record's number: a device that has verified fewer reads
     /// the rest.
     pub last_seq: u64,
+    /// The space's sealed label (see [`InvitationSummary::label`]): how a
+    /// member's other devices learn which notebook the space shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// An invitation to the caller that they have neither accepted nor
@@ -126,6 +130,21 @@ pub struct InvitationSummary {
     pub seq: u64,
     pub from: UserId,
     pub role: SpaceRole,
+    /// The space's label (the shared notebook's name, sealed by the owner
+    /// for invitees), unpadded base64url; none if the owner set none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// The largest label the service keeps, in base64url characters.
+pub const SPACE_LABEL_MAX_CHARS: usize = 4096;
+
+/// Body of `PUT /v1/spaces/{space}/label` (the owner only): the shared
+/// notebook's id and name sealed under an epoch key of the space, opaque
+/// to the service, unpadded base64url.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutSpaceLabel {
+    pub label: String,
 }
 
 /// The answer to `GET /v1/spaces`.

@@ -47,4 +47,8 @@ pub struct SpaceGrant {
     pub get: ObjectUrls,
     pub blob_get: BlobUrls,
     pub peers: Vec<SpacePeerGrant>,
+    /// The newest head this device reported publishing in the space: its
+    /// own entry in the fence when its user leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_seq: Option<u64>,
 }

@@ -43,12 +43,18 @@ pub enum ServerError {
     NotSpaceMember,
     #[error("viewers cannot publish in this space")]
     ReadOnlyMember,
+    #[error("only the owner of this space can do that")]
+    NotSpaceOwner,
     #[error("membership record {seq} was taken by another record first; read the new records and build on them")]
     RecordConflict { seq: u64 },
     #[error("the membership record was refused: {0}")]
     InvalidRecord(String),
     #[error("a space with this id exists already")]
     SpaceExists,
+    #[error("this account has another sharing identity already; fetch it and use that one")]
+    IdentityExists,
+    #[error("{0} has no sharing identity yet: they need to open Cairn once while signed in")]
+    NoIdentity(cairn_protocol::UserId),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("method not allowed")]
@@ -129,9 +135,12 @@ impl ServerError {
             }
             NotSpaceMember => (StatusCode::FORBIDDEN, ErrorCode::NotSpaceMember),
             ReadOnlyMember => (StatusCode::FORBIDDEN, ErrorCode::ReadOnlyMember),
+            NotSpaceOwner => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             RecordConflict { .. } => (StatusCode::CONFLICT, ErrorCode::RecordConflict),
             InvalidRecord(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRecord),
             SpaceExists => (StatusCode::CONFLICT, ErrorCode::SpaceExists),
+            IdentityExists => (StatusCode::CONFLICT, ErrorCode::IdentityExists),
+            NoIdentity(_) => (StatusCode::NOT_FOUND, ErrorCode::NoIdentity),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             WebSocketRequired(_) => (StatusCode::UPGRADE_REQUIRED, ErrorCode::WebsocketRequired),

@@ -30,7 +30,9 @@ use crate::config::Config;
 use crate::ServerError;
 
 pub use postgres::PostgresRegistry;
-pub use records::{Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens};
+pub use records::{
+    Gcra, PendingGithubSignIn, Rotation, SessionRecord, SessionTokens, StoredIdentity,
+};
 pub use space_rows::{NewRecord, SpaceMembership, SpaceOfUser, Standing};
 pub use sqlite::SqliteRegistry;
 
@@ -120,6 +122,21 @@ pub trait KeyEnvelopeStore: Send + Sync {
         expected: u64,
         generation: u64,
         envelope: &str,
+        now: i64,
+    ) -> Result<bool, ServerError>;
+}
+
+/// Sharing identities: one per account, stored once and never replaced.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn sharing_identity(&self, user: &UserId) -> Result<Option<StoredIdentity>, ServerError>;
+
+    /// Stores `identity` if the account has none. Returns false, storing
+    /// nothing, when it has one already (the same or another).
+    async fn put_sharing_identity(
+        &self,
+        user: &UserId,
+        identity: &StoredIdentity,
         now: i64,
     ) -> Result<bool, ServerError>;
 }
@@ -294,16 +311,32 @@ pub trait SpaceStore: Send + Sync {
     ) -> Result<Vec<(DeviceId, u64)>, ServerError>;
 }
 
+/// Each space's label: opaque bytes its owner sets (the shared notebook's
+/// name sealed for invitees).
+#[async_trait]
+pub trait SpaceLabelStore: Send + Sync {
+    async fn set_space_label(
+        &self,
+        space: &SpaceId,
+        label: &str,
+        now: i64,
+    ) -> Result<(), ServerError>;
+
+    async fn space_label(&self, space: &SpaceId) -> Result<Option<String>, ServerError>;
+}
+
 /// The whole registry.
 #[async_trait]
 pub trait Registry:
     AccountStore
     + DeviceStore
     + KeyEnvelopeStore
+    + IdentityStore
     + OauthStore
     + SessionStore
     + SignInLimitStore
     + SpaceStore
+    + SpaceLabelStore
 {
     /// Whether the registry answers (for `/readyz`).
     async fn ping(&self) -> Result<(), ServerError>;

@@ -18,8 +18,11 @@
 //! | POST | /v1/devices/{id}/published | "I published seq N" |
 //! | GET | /v1/events | WebSocket of [`cairn_protocol::ServiceEvent`] |
 //! | GET, PUT | /v1/key-envelope | the wrapped content key (end-to-end encryption) |
+//! | GET, PUT | /v1/identity | my sharing identity (sealed), store it once |
+//! | GET | /v1/accounts/{account}/identity | another account's public sharing keys |
 //! | GET, POST | /v1/spaces | my spaces and invitations, create a space |
 //! | GET, POST | /v1/spaces/{space}/records | read records after N, append one |
+//! | PUT | /v1/spaces/{space}/label | the owner's sealed label for invitees |
 //! | POST | /v1/spaces/{space}/devices/{id}/grant | presigned URLs in a space |
 //! | POST | /v1/spaces/{space}/devices/{id}/published | "I published seq N there" |
 
@@ -31,12 +34,13 @@ mod grants;
 mod health;
 mod key_envelope;
 mod sessions;
+mod sharing_identity;
 mod space_grants;
 mod spaces;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 
 use crate::state::AppState;
@@ -70,11 +74,20 @@ pub fn router(state: AppState) -> Router {
             "/v1/key-envelope",
             get(key_envelope::get).put(key_envelope::put),
         )
+        .route(
+            "/v1/identity",
+            get(sharing_identity::mine).put(sharing_identity::put),
+        )
+        .route(
+            "/v1/accounts/{account}/identity",
+            get(sharing_identity::of_account),
+        )
         .route("/v1/spaces", get(spaces::list).post(spaces::create))
         .route(
             "/v1/spaces/{space}/records",
             get(spaces::records).post(spaces::append),
         )
+        .route("/v1/spaces/{space}/label", put(spaces::put_label))
         .route(
             "/v1/spaces/{space}/devices/{id}/grant",
             post(space_grants::grant),

@@ -288,3 +288,19 @@ fn watchdog(
         .map_err(|e| failed("starting the watchdog", e))?;
     Ok((pipe, child))
 }
+
+/// Set to `postgres` to run tests on a PostgreSQL registry.
+pub const REGISTRY_ENV: &str = "CAIRN_TEST_REGISTRY";
+
+/// A registry URL for one test when the tests run on PostgreSQL (`None`:
+/// SQLite). Any other value of the variable is refused, not ignored.
+pub async fn test_registry_url() -> Result<Option<String>, TestPostgresError> {
+    match std::env::var(REGISTRY_ENV).as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Ok(None),
+        Ok("postgres") => Ok(Some(TestPostgres::shared().create_database().await?)),
+        Ok(other) => Err(failed(
+            REGISTRY_ENV,
+            format!("{other:?}: use sqlite or postgres"),
+        )),
+    }
+}

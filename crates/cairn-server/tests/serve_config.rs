@@ -171,8 +171,9 @@ fn migrate_brings_the_registry_up_to_date_and_exits() {
             .await
             .unwrap()
     });
-    // 0001_init and 0002_spaces, each recorded once despite two runs.
-    assert_eq!(tables, 2, "each migration recorded once");
+    // 0001_init, 0002_spaces, 0003_sharing_identities and
+    // 0004_space_labels, each recorded once despite two runs.
+    assert_eq!(tables, 4, "each migration recorded once");
     assert!(
         !dir.path().join("registry.sqlite3").exists(),
         "no SQLite file made"

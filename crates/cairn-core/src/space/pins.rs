@@ -71,6 +71,11 @@ impl PinStore {
     pub fn get(&self, account: &UserId) -> Option<&PublicIdentity> {
         self.pins.get(account)
     }
+
+    /// Every pinned identity, by account.
+    pub fn iter(&self) -> impl Iterator<Item = &PublicIdentity> {
+        self.pins.values()
+    }
 }
 
 #[cfg(test)]

@@ -217,17 +217,7 @@ pub(crate) mod tests {
     use crate::space::identity::tests::user;
 
     pub(crate) fn genesis(owner: &SharingIdentity, space: SpaceId, key: &EpochKey) -> Record {
-        let wrap = KeyWrap::create(owner, &owner.public(), space, Epoch::FIRST, key).unwrap();
-        Record::sign(
-            owner,
-            space,
-            0,
-            [0; 32],
-            Action::Create {
-                owner: owner.public(),
-                wrap,
-            },
-        )
+        crate::space::author::genesis(owner, space, key).unwrap()
     }
 
     #[test]

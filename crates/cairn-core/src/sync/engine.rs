@@ -69,6 +69,7 @@ use crate::sync::effect::{BucketRequest, Effect, Event, LocalEffect, PeerApply, 
 use crate::sync::failure::{PeerError, SyncFailure};
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{ObjectError, ObjectKind};
+use crate::sync::opener::{Opener, SpaceSync};
 use crate::sync::outcome::{PeerOutcome, RoundReport};
 use crate::sync::reader::{self, ReadError};
 use crate::sync::state::PeerState;
@@ -133,7 +134,7 @@ struct PeerRead {
 #[derive(Debug)]
 pub struct Round {
     me: String,
-    content_key: Option<ContentKey>,
+    opener: Opener,
     publish: PublishPhase,
     /// Whether a publish has been asked for since the last apply.
     publishes_planned: u8,
@@ -150,6 +151,17 @@ pub struct Round {
 impl Round {
     /// `peers`: the stored state of every peer to read this round.
     pub fn new(me: &str, peers: Vec<PeerState>, content_key: Option<ContentKey>) -> Round {
+        Round::opening(me, peers, Opener::Personal(content_key))
+    }
+
+    /// A round of a shared space's stream: objects open with the space's
+    /// epoch keys, and only the peers the chain lets write are read (a
+    /// departed one up to its fence).
+    pub fn for_space(me: &str, peers: Vec<PeerState>, space: SpaceSync) -> Round {
+        Round::opening(me, peers, Opener::Space(Box::new(space)))
+    }
+
+    fn opening(me: &str, peers: Vec<PeerState>, opener: Opener) -> Round {
         let peers = peers
             .into_iter()
             .map(|state| PeerRead {
@@ -163,7 +175,7 @@ impl Round {
             .collect();
         Round {
             me: me.to_string(),
-            content_key,
+            opener,
             publish: PublishPhase::Idle,
             publishes_planned: 0,
             follow_up: false,
@@ -394,10 +406,22 @@ impl Round {
             Fetched::Found { body, etag } => (body, etag),
         };
         let peer = self.peers[i].state.device_id.clone();
-        let head = match reader::decode_head(&peer, &bytes, self.content_key.as_ref())
-            .and_then(|head| reader::plan_read(&self.peers[i].state, &head).map(|p| (head, p)))
-        {
-            Ok(h) => h,
+        let head = match reader::decode_head_with(&peer, &bytes, &self.opener) {
+            Ok(head) => head,
+            Err(e) => {
+                self.fail_peer(i, SyncFailure::Read(e), out);
+                return;
+            }
+        };
+        let Some(head) = self.opener.admit(&peer, head) else {
+            // A viewer's head, or of someone with no right to write here:
+            // not read, whatever it says.
+            self.peers[i].outcome.skipped = true;
+            self.peer_done(i, out);
+            return;
+        };
+        let head = match reader::plan_read(&self.peers[i].state, &head) {
+            Ok(plan) => (head, plan),
             Err(e) => {
                 self.fail_peer(i, SyncFailure::Read(e), out);
                 return;
@@ -453,7 +477,7 @@ impl Round {
 
     fn on_object(&mut self, i: usize, request: RequestId, fetched: Fetched, out: &mut Vec<Effect>) {
         let peer = self.peers[i].state.device_id.clone();
-        let content_key = self.content_key.clone();
+        let opener = &self.opener;
         let PeerPhase::FetchingObjects {
             attempt,
             wanted,
@@ -468,14 +492,9 @@ impl Round {
             return;
         };
         let opened = match fetched {
-            Fetched::Found { body, .. } => reader::open_object(
-                &peer,
-                &w.key.relative(),
-                &w.r,
-                w.kind,
-                &body,
-                content_key.as_ref(),
-            ),
+            Fetched::Found { body, .. } => {
+                reader::open_object_with(&peer, &w.key.relative(), &w.r, w.kind, &body, opener)
+            }
             // Gone since the head was read: the peer rewrote its ring.
             Fetched::Missing | Fetched::NotModified => Ok(None),
         };

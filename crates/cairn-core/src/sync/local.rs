@@ -10,7 +10,7 @@ use crate::sync::reader::ReadError;
 /// Whether a failure to apply a peer's changes is the data's fault (the
 /// peer is reported, the round goes on) rather than this device's (a full
 /// disk, a broken database: the round stops and says so).
-fn caused_by_data(e: &CoreError) -> bool {
+pub(crate) fn caused_by_data(e: &CoreError) -> bool {
     !matches!(
         e,
         CoreError::Database { .. }

@@ -12,6 +12,7 @@ use crate::store::Store;
 use crate::sync::bundle::{self, Bundle};
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectError, ObjectKind};
+use crate::sync::opener::Opener;
 use crate::sync::state::PeerState;
 
 /// Which objects a reader needs, given what it has applied.
@@ -64,12 +65,21 @@ pub fn decode_head(
     bytes: &[u8],
     key: Option<&crate::crypto::ContentKey>,
 ) -> std::result::Result<DeviceHead, ReadError> {
+    decode_head_with(device, bytes, &Opener::Personal(key.cloned()))
+}
+
+/// Decodes and checks a peer's head, opened by `opener`.
+pub fn decode_head_with(
+    device: &str,
+    bytes: &[u8],
+    opener: &Opener,
+) -> std::result::Result<DeviceHead, ReadError> {
     let bad = |source| ReadError::BadHead {
         device: device.to_string(),
         source,
     };
     let obj = object::decode_kind(bytes, ObjectKind::Head).map_err(bad)?;
-    let payload = object::plaintext(&obj, device, "head", key).map_err(bad)?;
+    let payload = opener.open(&obj, device, "head").map_err(bad)?;
     let head = DeviceHead::from_json(&payload).map_err(bad)?;
     if head.device != device {
         return Err(ReadError::WrongDevice {
@@ -126,6 +136,19 @@ pub fn open_object(
     bytes: &[u8],
     content_key: Option<&crate::crypto::ContentKey>,
 ) -> std::result::Result<Option<Bundle>, ReadError> {
+    let opener = Opener::Personal(content_key.cloned());
+    open_object_with(device, key, r, kind, bytes, &opener)
+}
+
+/// As [`open_object`], opened by `opener`.
+pub fn open_object_with(
+    device: &str,
+    key: &str,
+    r: &ObjectRef,
+    kind: ObjectKind,
+    bytes: &[u8],
+    opener: &Opener,
+) -> std::result::Result<Option<Bundle>, ReadError> {
     let bad = |source| ReadError::BadObject {
         device: device.to_string(),
         key: key.to_string(),
@@ -152,7 +175,7 @@ pub fn open_object(
             "sequence number disagrees with the head".into(),
         )));
     }
-    let payload = object::plaintext(&obj, device, key, content_key).map_err(bad)?;
+    let payload = opener.open(&obj, device, key).map_err(bad)?;
     bundle::decode(&payload).map(Some).map_err(bad)
 }
 
@@ -167,16 +190,7 @@ impl Store {
         bundles: Vec<Bundle>,
         me: &str,
     ) -> Result<usize> {
-        let now = self.clock.now_ms();
-        let new_state = PeerState {
-            device_id: state.device_id.clone(),
-            etag,
-            applied_seq: head.seq.max(state.applied_seq),
-            head_seq: head.seq,
-            merged_of_me: head.merged.get(me).copied().unwrap_or(0),
-            last_error: None,
-            last_ok_ms: Some(now),
-        };
+        let new_state = state.after_read(head, etag, me, self.clock.now_ms());
         let entries: Vec<(&str, &[u8])> = bundles
             .iter()
             .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), bytes.as_slice())))

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::error::CoreError;
 use crate::store::Store;
-use crate::sync::effect::{BucketRequest, Effect, Event};
+use crate::sync::effect::{BucketRequest, Effect, Event, LocalEffect};
 use crate::sync::engine::Round;
 use crate::sync::outcome::RoundReport;
 use crate::sync::transport::Transport;
@@ -75,12 +75,24 @@ pub fn run_round_reading(
     peers: &[String],
     read: &[String],
 ) -> Result<RoundReport, SyncError> {
-    let mut round = begin_round(&*lock_store(store)?, me, peers)?.read_only(read);
+    let round = begin_round(&*lock_store(store)?, me, peers)?.read_only(read);
+    drive(round, store, t, |s, local| s.perform_local(me, local))
+}
+
+/// Drives `round` to its end: bucket requests one at a time over `t`,
+/// local effects with `perform_local` (the personal stream's or a
+/// space's), the store locked only for those.
+pub(crate) fn drive(
+    mut round: Round,
+    store: &Mutex<Store>,
+    t: &mut dyn Transport,
+    mut perform_local: impl FnMut(&mut Store, LocalEffect) -> Result<Option<Event>, CoreError>,
+) -> Result<RoundReport, SyncError> {
     let mut queue: VecDeque<Effect> = round.start().into();
     while let Some(effect) = queue.pop_front() {
         let event = match effect {
             Effect::Bucket(request) => Some(perform_request(t, request)),
-            Effect::Local(local) => lock_store(store)?.perform_local(me, local)?,
+            Effect::Local(local) => perform_local(&mut *lock_store(store)?, local)?,
         };
         if let Some(event) = event {
             queue.extend(round.handle(event));

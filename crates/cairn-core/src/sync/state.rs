@@ -30,6 +30,42 @@ pub struct PeerState {
     pub last_ok_ms: Option<i64>,
 }
 
+impl PeerState {
+    /// The state after applying `head` (with `etag`) at `now_ms`: what
+    /// the peer's head says it merged of `me`, and no error.
+    pub fn after_read(
+        &self,
+        head: &DeviceHead,
+        etag: Option<String>,
+        me: &str,
+        now_ms: i64,
+    ) -> PeerState {
+        PeerState {
+            device_id: self.device_id.clone(),
+            etag,
+            applied_seq: head.seq.max(self.applied_seq),
+            head_seq: head.seq,
+            merged_of_me: head.merged.get(me).copied().unwrap_or(0),
+            last_error: None,
+            last_ok_ms: Some(now_ms),
+        }
+    }
+
+    /// A stored peer row: `etag, applied_seq, head_seq, merged_of_me,
+    /// last_error, last_ok_ms, last_error_code`, in that order.
+    pub(crate) fn from_row(device_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<PeerState> {
+        Ok(PeerState {
+            device_id: device_id.to_string(),
+            etag: r.get(0)?,
+            applied_seq: r.get::<_, i64>(1)? as u64,
+            head_seq: r.get::<_, i64>(2)? as u64,
+            merged_of_me: r.get::<_, i64>(3)? as u64,
+            last_error: stored_error(r.get(6)?, r.get(4)?),
+            last_ok_ms: r.get(5)?,
+        })
+    }
+}
+
 impl Store {
     /// This device's publishing state, created on first use.
     pub fn sync_self(&mut self, device_id: &str) -> Result<SelfState> {
@@ -153,17 +189,7 @@ impl Store {
                         last_error_code
                  FROM sync_peer WHERE device_id = ?1",
                 [device_id],
-                |r| {
-                    Ok(PeerState {
-                        device_id: device_id.to_string(),
-                        etag: r.get(0)?,
-                        applied_seq: r.get::<_, i64>(1)? as u64,
-                        head_seq: r.get::<_, i64>(2)? as u64,
-                        merged_of_me: r.get::<_, i64>(3)? as u64,
-                        last_error: stored_error(r.get(6)?, r.get(4)?),
-                        last_ok_ms: r.get(5)?,
-                    })
-                },
+                |r| PeerState::from_row(device_id, r),
             )
             .optional()
             .map(|p| {
@@ -294,7 +320,7 @@ impl Store {
 
 /// A kept error from its two columns. A code this version does not know
 /// (a newer one wrote it) still says that something failed.
-fn stored_error(code: Option<String>, detail: Option<String>) -> Option<PeerError> {
+pub(crate) fn stored_error(code: Option<String>, detail: Option<String>) -> Option<PeerError> {
     let detail = detail?;
     let code = code
         .as_deref()

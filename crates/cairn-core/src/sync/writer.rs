@@ -37,6 +37,9 @@ pub struct PublishPlan {
     pub snapshot: bool,
     /// Whether any note data goes out (false: only the merged map moved).
     pub has_data: bool,
+    /// The documents whose changes go out: a space's stream records them
+    /// as sent (the first time, whole).
+    pub docs: Vec<String>,
 }
 
 impl PublishPlan {
@@ -54,137 +57,190 @@ fn slot_key(
     })
 }
 
+/// What a publish needs from the stream it publishes: the personal one
+/// (the store's own sync state, sealed with the content key) or a shared
+/// space's (`crate::sync::space_stream`: its own sync state, only the
+/// space's documents, sealed with the epoch key).
+pub(crate) trait PublishScope {
+    fn store(&mut self) -> &mut Store;
+    fn self_state(&mut self, device_id: &str) -> Result<crate::sync::SelfState>;
+    /// The chunks to publish after `after`, grouped per document, and the
+    /// highest chunk id looked at.
+    fn chunks_after(&mut self, after: i64) -> Result<(bundle::Bundle, i64)>;
+    fn merged_map(&mut self) -> Result<std::collections::BTreeMap<String, u64>>;
+    fn reserve_seq(&mut self, seq: u64) -> Result<()>;
+    fn unrecorded_snapshot_slots(&mut self) -> Result<u32>;
+    fn mark_snapshot_slot(&mut self, slot: u32) -> Result<()>;
+    fn seal(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: &[u8]) -> Vec<u8>;
+}
+
+/// The personal stream.
+struct Personal<'a> {
+    store: &'a mut Store,
+    device_id: &'a str,
+}
+
+impl PublishScope for Personal<'_> {
+    fn store(&mut self) -> &mut Store {
+        self.store
+    }
+    fn self_state(&mut self, device_id: &str) -> Result<crate::sync::SelfState> {
+        self.store.sync_self(device_id)
+    }
+    fn chunks_after(&mut self, after: i64) -> Result<(bundle::Bundle, i64)> {
+        self.store.chunks_after(after)
+    }
+    fn merged_map(&mut self) -> Result<std::collections::BTreeMap<String, u64>> {
+        self.store.merged_map()
+    }
+    fn reserve_seq(&mut self, seq: u64) -> Result<()> {
+        self.store.reserve_seq(seq)
+    }
+    fn unrecorded_snapshot_slots(&mut self) -> Result<u32> {
+        self.store.unrecorded_snapshot_slots()
+    }
+    fn mark_snapshot_slot(&mut self, slot: u32) -> Result<()> {
+        self.store.mark_snapshot_slot(slot)
+    }
+    fn seal(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: &[u8]) -> Vec<u8> {
+        object::encode_for(
+            kind,
+            seq,
+            self.device_id,
+            &key.relative(),
+            self.store.content_key.as_ref(),
+            payload,
+        )
+    }
+}
+
 impl Store {
     /// Plans the next publish, or None when there is nothing new to say.
     pub fn prepare_publish(&mut self, device_id: &str) -> Result<Option<PublishPlan>> {
-        let me = self.sync_self(device_id)?;
-        let (entries, max_id) = self.chunks_after(me.watermark)?;
-        let merged = self.merged_map()?;
-        let now = self.clock.now_ms();
-        let old = me
-            .head
-            .clone()
-            .unwrap_or_else(|| DeviceHead::new(device_id));
-        if entries.is_empty() {
-            if me.head.is_some() && old.merged == merged {
-                return Ok(None);
-            }
-            // Only what we merged moved (or this is our very first head).
-            let mut head = old;
-            head.merged = merged;
-            head.written_ms = now;
-            let body = object::encode_for(
-                ObjectKind::Head,
-                head.seq,
+        plan_publish(
+            &mut Personal {
+                store: self,
                 device_id,
-                &DeviceKey::Head.relative(),
-                self.content_key.as_ref(),
-                &head.to_json(),
-            );
-            return Ok(Some(PublishPlan {
-                puts: vec![(DeviceKey::Head, body)],
-                head,
-                watermark: me.watermark,
-                snapshot: false,
-                has_data: false,
-            }));
-        }
-        let seq = me.seq + 1;
-        self.reserve_seq(seq)?;
-        let segment = bundle::encode(&entries);
-        let snapshot_seq = old.snapshot.as_ref().map(|s| s.seq);
-        let snapshot_len = old.snapshot.as_ref().map(|s| s.len).unwrap_or(0);
-        let ring_full = snapshot_seq.is_none_or(|s| seq - s >= u64::from(LOG_SLOTS));
-        let log_too_big =
-            old.log_bytes() + segment.len() as u64 > snapshot_len.max(COMPACT_MIN_LOG_BYTES);
-        let mut head = DeviceHead {
-            seq,
-            merged,
-            written_ms: now,
-            ..old.clone()
-        };
-        let mut puts = Vec::new();
-        let watermark;
-        // The snapshot goes to a slot no head in storage may name: not the
-        // recorded head's, and not one an unrecorded publish wrote (its head
-        // may have reached storage with its answer lost).
-        let pinned = old.snapshot.as_ref().map_or(0, |s| 1u32 << s.slot.min(1))
-            | self.unrecorded_snapshot_slots()?;
-        let preferred = match &old.snapshot {
-            Some(s) => 1 - s.slot.min(1),
-            None => 0,
-        };
-        let free = [preferred, 1 - preferred]
-            .into_iter()
-            .find(|slot| pinned & (1 << slot) == 0);
-        // No free slot (two unrecorded attempts, or one beside the recorded
-        // head): a segment is safe while the ring has room, since log slots
-        // follow sequence numbers, which are never reused. A full ring
-        // leaves no choice but the slot the recorded head does not name.
-        let snapshot = ring_full || (log_too_big && free.is_some());
-        if snapshot {
-            let (all, all_max) = self.chunks_after(0)?;
-            let payload = bundle::encode(&all);
-            let slot = free.unwrap_or(preferred);
-            self.mark_snapshot_slot(slot)?;
-            let key = slot_key(DeviceKey::snapshot(slot))?;
-            let body = object::encode_for(
-                ObjectKind::Snapshot,
-                seq,
-                device_id,
-                &key.relative(),
-                self.content_key.as_ref(),
-                &payload,
-            );
-            head.snapshot = Some(ObjectRef {
-                seq,
-                slot,
-                hash: object::encoded_hash_hex(&body),
-                len: body.len() as u64,
-            });
-            head.segments.clear();
-            puts.push((key, body));
-            watermark = all_max.max(max_id);
-        } else {
-            let slot = (seq % u64::from(LOG_SLOTS)) as u32;
-            let key = slot_key(DeviceKey::log(slot))?;
-            let body = object::encode_for(
-                ObjectKind::Segment,
-                seq,
-                device_id,
-                &key.relative(),
-                self.content_key.as_ref(),
-                &segment,
-            );
-            head.segments.push(ObjectRef {
-                seq,
-                slot,
-                hash: object::encoded_hash_hex(&body),
-                len: body.len() as u64,
-            });
-            puts.push((key, body));
-            watermark = max_id;
-        }
-        let head_body = object::encode_for(
-            ObjectKind::Head,
-            seq,
+            },
             device_id,
-            &DeviceKey::Head.relative(),
-            self.content_key.as_ref(),
-            &head.to_json(),
-        );
-        puts.push((DeviceKey::Head, head_body));
-        Ok(Some(PublishPlan {
-            puts,
-            head,
-            watermark,
-            snapshot,
-            has_data: true,
-        }))
+        )
     }
 
     /// Records a publish whose uploads all succeeded.
     pub fn finish_publish(&mut self, plan: &PublishPlan) -> Result<()> {
         self.save_published(plan.watermark, &plan.head)
     }
+}
+
+/// Plans the next publish of `scope`'s stream, or None when there is
+/// nothing new to say.
+pub(crate) fn plan_publish(
+    scope: &mut dyn PublishScope,
+    device_id: &str,
+) -> Result<Option<PublishPlan>> {
+    let me = scope.self_state(device_id)?;
+    let (entries, max_id) = scope.chunks_after(me.watermark)?;
+    let merged = scope.merged_map()?;
+    let now = scope.store().clock.now_ms();
+    let old = me
+        .head
+        .clone()
+        .unwrap_or_else(|| DeviceHead::new(device_id));
+    if entries.is_empty() {
+        if me.head.is_some() && old.merged == merged {
+            return Ok(None);
+        }
+        // Only what we merged moved (or this is our very first head).
+        let mut head = old;
+        head.merged = merged;
+        head.written_ms = now;
+        let body = scope.seal(
+            ObjectKind::Head,
+            head.seq,
+            &DeviceKey::Head,
+            &head.to_json(),
+        );
+        return Ok(Some(PublishPlan {
+            puts: vec![(DeviceKey::Head, body)],
+            head,
+            watermark: me.watermark,
+            snapshot: false,
+            has_data: false,
+            docs: Vec::new(),
+        }));
+    }
+    let seq = me.seq + 1;
+    scope.reserve_seq(seq)?;
+    let mut docs: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+    let segment = bundle::encode(&entries);
+    let snapshot_seq = old.snapshot.as_ref().map(|s| s.seq);
+    let snapshot_len = old.snapshot.as_ref().map(|s| s.len).unwrap_or(0);
+    let ring_full = snapshot_seq.is_none_or(|s| seq - s >= u64::from(LOG_SLOTS));
+    let log_too_big =
+        old.log_bytes() + segment.len() as u64 > snapshot_len.max(COMPACT_MIN_LOG_BYTES);
+    let mut head = DeviceHead {
+        seq,
+        merged,
+        written_ms: now,
+        ..old.clone()
+    };
+    let mut puts = Vec::new();
+    let watermark;
+    // The snapshot goes to a slot no head in storage may name: not the
+    // recorded head's, and not one an unrecorded publish wrote (its head
+    // may have reached storage with its answer lost).
+    let pinned = old.snapshot.as_ref().map_or(0, |s| 1u32 << s.slot.min(1))
+        | scope.unrecorded_snapshot_slots()?;
+    let preferred = match &old.snapshot {
+        Some(s) => 1 - s.slot.min(1),
+        None => 0,
+    };
+    let free = [preferred, 1 - preferred]
+        .into_iter()
+        .find(|slot| pinned & (1 << slot) == 0);
+    // No free slot (two unrecorded attempts, or one beside the recorded
+    // head): a segment is safe while the ring has room, since log slots
+    // follow sequence numbers, which are never reused. A full ring
+    // leaves no choice but the slot the recorded head does not name.
+    let snapshot = ring_full || (log_too_big && free.is_some());
+    if snapshot {
+        let (all, all_max) = scope.chunks_after(0)?;
+        docs = all.iter().map(|(id, _)| id.clone()).collect();
+        let payload = bundle::encode(&all);
+        let slot = free.unwrap_or(preferred);
+        scope.mark_snapshot_slot(slot)?;
+        let key = slot_key(DeviceKey::snapshot(slot))?;
+        let body = scope.seal(ObjectKind::Snapshot, seq, &key, &payload);
+        head.snapshot = Some(ObjectRef {
+            seq,
+            slot,
+            hash: object::encoded_hash_hex(&body),
+            len: body.len() as u64,
+        });
+        head.segments.clear();
+        puts.push((key, body));
+        watermark = all_max.max(max_id);
+    } else {
+        let slot = (seq % u64::from(LOG_SLOTS)) as u32;
+        let key = slot_key(DeviceKey::log(slot))?;
+        let body = scope.seal(ObjectKind::Segment, seq, &key, &segment);
+        head.segments.push(ObjectRef {
+            seq,
+            slot,
+            hash: object::encoded_hash_hex(&body),
+            len: body.len() as u64,
+        });
+        puts.push((key, body));
+        watermark = max_id;
+    }
+    let head_body = scope.seal(ObjectKind::Head, seq, &DeviceKey::Head, &head.to_json());
+    puts.push((DeviceKey::Head, head_body));
+    Ok(Some(PublishPlan {
+        puts,
+        head,
+        watermark,
+        snapshot,
+        has_data: true,
+        docs,
+    }))
 }

@@ -60,6 +60,7 @@ contract!(
     devices_register_once_per_session_and_revoking_ends_their_sessions,
     published_sequences_only_grow_and_skip_revoked_devices,
     key_envelopes_are_compare_and_swap,
+    a_sharing_identity_is_stored_once,
     oauth_states_and_login_codes_are_consumed_once_across_instances,
     refresh_tokens_rotate_and_a_reused_one_revokes_the_session,
     sign_in_limits_are_shared_by_every_instance,
@@ -243,6 +244,27 @@ async fn key_envelopes_are_compare_and_swap(backend: Backend) {
         (stored.generation, stored.envelope.as_str()),
         (2, "{\"c\":1}")
     );
+}
+
+async fn a_sharing_identity_is_stored_once(backend: Backend) {
+    let (a, b) = (backend.open().await, backend.open().await);
+    a.create_key_account(&user(1), "h", 1).await.unwrap();
+    assert!(a.sharing_identity(&user(1)).await.unwrap().is_none());
+    let first = StoredIdentity {
+        sealed: vec![1, 2, 3],
+        wrap_key: "aa".repeat(32),
+        sign_key: "bb".repeat(32),
+    };
+    let other = StoredIdentity {
+        sealed: vec![9],
+        ..first.clone()
+    };
+    assert!(a.put_sharing_identity(&user(1), &first, 2).await.unwrap());
+    // A second one, from another instance too, changes nothing.
+    assert!(!b.put_sharing_identity(&user(1), &other, 3).await.unwrap());
+    assert!(!a.put_sharing_identity(&user(1), &first, 3).await.unwrap());
+    assert_eq!(b.sharing_identity(&user(1)).await.unwrap(), Some(first));
+    assert!(b.sharing_identity(&user(2)).await.unwrap().is_none());
 }
 
 async fn oauth_states_and_login_codes_are_consumed_once_across_instances(backend: Backend) {

@@ -12,7 +12,9 @@ mod devices;
 mod key_envelopes;
 mod oauth;
 mod sessions;
+mod sharing_identities;
 mod sign_in_limits;
+mod space_labels;
 mod spaces;
 
 use std::str::FromStr;
@@ -29,10 +31,18 @@ use crate::ServerError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_spaces.sql")),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_sharing_identities.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_space_labels.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The advisory lock migrations hold: any constant the database's other
 /// users do not take (here "cairnreg" in ASCII).

@@ -14,6 +14,15 @@ pub struct PendingGithubSignIn {
     pub client_challenge: String,
 }
 
+/// A sharing identity as stored: the sealed secrets (opaque here) and the
+/// public keys in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIdentity {
+    pub sealed: Vec<u8>,
+    pub wrap_key: String,
+    pub sign_key: String,
+}
+
 /// Hashes and expiries of a new or rotated session.
 #[derive(Debug, Clone)]
 pub struct SessionTokens {

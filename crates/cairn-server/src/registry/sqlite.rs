@@ -12,7 +12,9 @@ mod devices;
 mod key_envelopes;
 mod oauth;
 mod sessions;
+mod sharing_identities;
 mod sign_in_limits;
+mod space_labels;
 mod spaces;
 
 use std::path::Path;
@@ -32,10 +34,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0002_shared_state.sql"),
     ),
     (3, include_str!("../../migrations/sqlite/0003_spaces.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_sharing_identities.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_space_labels.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Handle to the registry database.
 pub struct SqliteRegistry {

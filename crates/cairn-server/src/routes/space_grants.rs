@@ -105,6 +105,7 @@ pub async fn grant(
         }
     }
     Ok(Json(SpaceGrant {
+        published_seq: published.get(&id).copied(),
         space_id: space.clone(),
         user_id: user.clone(),
         prefix: space_device_prefix(space, user, &id),

@@ -13,9 +13,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use cairn_protocol::{
-    AppendRecordRequest, CreateSpaceRequest, ErrorCode, InvitationSummary, MySpaces,
-    RecordAppended, RecordBytes, ServiceEvent, SpaceId, SpaceRecords, SpaceSummary, StoredRecord,
-    UserId,
+    AppendRecordRequest, CreateSpaceRequest, ErrorCode, InvitationSummary, MySpaces, PutSpaceLabel,
+    RecordAppended, RecordBytes, ServiceEvent, SpaceId, SpaceRecords, SpaceRole, SpaceSummary,
+    StoredRecord, UserId, SPACE_LABEL_MAX_CHARS,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -105,12 +105,14 @@ pub async fn list(
     for s in state.registry.spaces_of(&caller.user_id).await? {
         match s.standing {
             Standing::Member { role } => mine.spaces.push(SpaceSummary {
+                label: state.registry.space_label(&s.space).await?,
                 space_id: s.space,
                 owner: s.head.owner,
                 role,
                 last_seq: s.head.last_seq,
             }),
             Standing::Invited { role, seq } => mine.invitations.push(InvitationSummary {
+                label: state.registry.space_label(&s.space).await?,
                 space_id: s.space,
                 seq,
                 // Only the owner invites (docs/sharing.md).
@@ -192,6 +194,38 @@ fn hearing_records(members: &[SpaceMembership]) -> impl Iterator<Item = &UserId>
         Standing::Member { .. } | Standing::Invited { .. } => Some(&m.user),
         Standing::Departed { .. } => None,
     })
+}
+
+/// `PUT /v1/spaces/{space}/label`: the owner's sealed label for
+/// invitees. Opaque here: only its size and encoding are checked.
+pub async fn put_label(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: SpacePath,
+    ApiJson(request): ApiJson<PutSpaceLabel>,
+) -> Result<StatusCode, ServerError> {
+    let space = path.space;
+    match state.registry.standing(&space, &caller.user_id).await? {
+        Some(Standing::Member {
+            role: SpaceRole::Owner,
+        }) => {}
+        Some(Standing::Member { .. }) => return Err(ServerError::NotSpaceOwner),
+        _ => return Err(ServerError::NotSpaceMember),
+    }
+    let valid = !request.label.is_empty()
+        && request.label.len() <= SPACE_LABEL_MAX_CHARS
+        && RecordBytes(request.label.clone()).decode().is_some();
+    if !valid {
+        return Err(ServerError::bad_request(
+            ErrorCode::BadRequest,
+            format!("a label is 1 to {SPACE_LABEL_MAX_CHARS} characters of unpadded base64url"),
+        ));
+    }
+    state
+        .registry
+        .set_space_label(&space, &request.label, state.clock.now_secs())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]

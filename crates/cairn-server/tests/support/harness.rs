@@ -15,22 +15,12 @@ use cairn_protocol::{Device, DeviceName, Grant, Platform, Session};
 use cairn_server::{Clock, Config, DevServer, SystemClock};
 use tempfile::TempDir;
 
-/// Set to `postgres` to run the service tests on PostgreSQL.
-pub const REGISTRY_ENV: &str = "CAIRN_TEST_REGISTRY";
-
 /// A registry URL for one test when the tests run on PostgreSQL (`None`:
-/// SQLite). Any other value of the variable is refused, not ignored.
+/// SQLite).
 pub async fn test_registry_url() -> Option<String> {
-    match std::env::var(REGISTRY_ENV).as_deref() {
-        Err(_) | Ok("") | Ok("sqlite") => None,
-        Ok("postgres") => Some(
-            cairn_server::test_postgres::TestPostgres::shared()
-                .create_database()
-                .await
-                .expect("a test database"),
-        ),
-        Ok(other) => panic!("{REGISTRY_ENV}={other:?}: use sqlite or postgres"),
-    }
+    cairn_server::test_postgres::test_registry_url()
+        .await
+        .expect("the test registry")
 }
 
 pub struct Harness {

@@ -1,0 +1,708 @@
+//! Sharing a notebook, for the CLI and the app: this account's identity,
+//! share (invite), the invitations waiting for me, accept and decline,
+//! members, unshare (remove, with a new epoch) and leave
+//! (docs/sharing.md).
+//!
+//! Every operation first brings the space's chain up to date
+//! ([`Sharing::refresh`]): the records the service holds beyond what this
+//! device verified are fetched, the whole chain is verified again with the
+//! pins, this account's identity and the checkpoint, and only then kept
+//! in the store with the epoch keys this account can open. A record is
+//! appended on top of the newest verified one; when another landed there
+//! first (`record_conflict`), the chain is read again and the record signed
+//! anew.
+//!
+//! An invitation is named by its space's id (an account has at most one
+//! pending invitation per space).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use cairn_core::error::CoreError;
+use cairn_core::space::author::{self, AuthorError};
+use cairn_core::space::chain::{ChainError, SpaceState, Verifier};
+use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
+use cairn_core::space::identity::{PublicIdentity, SharingIdentity};
+use cairn_core::space::label::{self, Label, LabelError};
+use cairn_core::space::local::{LocalSpace, Standing};
+use cairn_core::space::pins::PinError;
+use cairn_core::space::record::{Fence, Record, Role};
+use cairn_core::space::rotation::{self, RotationError};
+use cairn_core::space::safety_number::{fingerprint, matches_fingerprint};
+use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync};
+use cairn_core::{NewNotebook, Store};
+use cairn_protocol::{DeviceId, ErrorCode, SpaceGrant, UserId};
+
+use crate::encryption::{load_content_key, KeyError};
+use crate::sharing_identity::{ensure_sharing_identity, IdentityFetchError};
+use crate::spaces::wire_space_id;
+use crate::{ClientError, Session};
+
+/// How many times a record is signed again after another landed first.
+const APPEND_ATTEMPTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error(
+        "sharing needs this account's notes to be end-to-end encrypted; set up encryption first"
+    )]
+    NotEncrypted,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Service(#[from] ClientError),
+    #[error(transparent)]
+    Identity(#[from] IdentityFetchError),
+    #[error(transparent)]
+    Store(#[from] CoreError),
+    #[error("the shared notebook's membership cannot be trusted: {0}")]
+    Chain(#[from] ChainError),
+    #[error("{0}")]
+    Author(#[from] AuthorError),
+    #[error("{0}")]
+    Rotation(#[from] RotationError),
+    #[error("{0}")]
+    Pin(#[from] PinError),
+    #[error("{0}")]
+    Label(#[from] LabelError),
+    #[error("the safety number of {account} is {actual}, not the {expected} you gave: check it with them before you share")]
+    FingerprintMismatch {
+        account: UserId,
+        expected: String,
+        actual: String,
+    },
+    #[error("there is no invitation {0} for you")]
+    NoInvitation(String),
+    #[error("the notebook {0} is not shared")]
+    NotShared(String),
+    #[error("this notebook is inside a shared notebook already: share or manage that one")]
+    InsideShared,
+    #[error(
+        "a notebook inside this one is shared already: a shared notebook cannot contain another"
+    )]
+    ContainsShared,
+    #[error("only the owner of a shared notebook can do that")]
+    NotOwner,
+    #[error("the shared notebook changed too often while this was being done; try again")]
+    Busy,
+    #[error("this device is not signed in")]
+    NotSignedIn,
+    #[error("the store is unusable after an earlier failure; restart Cairn")]
+    Poisoned,
+}
+
+/// This account's identity, for people to compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityInfo {
+    pub account: UserId,
+    pub fingerprint: String,
+}
+
+/// An invitation waiting for this account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationInfo {
+    /// What accept and decline take.
+    pub id: String,
+    /// The notebook's name, as the owner sealed it (none if they did not).
+    pub notebook: Option<String>,
+    pub from: UserId,
+    pub role: Role,
+    /// The owner's fingerprint, to compare with them.
+    pub from_fingerprint: String,
+}
+
+/// One person in a shared notebook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub account: UserId,
+    pub role: Role,
+    /// Invited, not yet accepted.
+    pub pending: bool,
+    pub fingerprint: String,
+}
+
+/// A space brought up to date: what the store keeps, and the verified
+/// state.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub local: LocalSpace,
+    pub state: SpaceState,
+}
+
+/// The sharing operations of one signed-in device.
+pub struct Sharing {
+    session: Arc<Session>,
+    store: Arc<Mutex<Store>>,
+    me: SharingIdentity,
+    device: DeviceId,
+}
+
+impl Sharing {
+    /// Opens (or, for the account's first device that shares, makes) this
+    /// account's sharing identity with the content key in `data_dir`.
+    pub async fn open(
+        data_dir: &Path,
+        session: Arc<Session>,
+        store: Arc<Mutex<Store>>,
+    ) -> Result<Sharing, ShareError> {
+        let device = session.device_id().ok_or(ShareError::NotSignedIn)?;
+        let key = load_content_key(data_dir)?.ok_or(ShareError::NotEncrypted)?;
+        let me = ensure_sharing_identity(&session, &key).await?;
+        Ok(Sharing {
+            session,
+            store,
+            me,
+            device,
+        })
+    }
+
+    fn store(&self) -> Result<MutexGuard<'_, Store>, ShareError> {
+        self.store.lock().map_err(|_| ShareError::Poisoned)
+    }
+
+    pub fn me(&self) -> &SharingIdentity {
+        &self.me
+    }
+
+    /// This account's id and fingerprint.
+    pub fn identity(&self) -> IdentityInfo {
+        IdentityInfo {
+            account: self.me.account().clone(),
+            fingerprint: fingerprint(&self.me.public()),
+        }
+    }
+
+    /// Fetches, verifies and keeps the space's chain, with the keys this
+    /// account can open; the owner also starts the new epoch a member's
+    /// leaving calls for.
+    pub async fn refresh(&self, space: &SpaceId) -> Result<Refreshed, ShareError> {
+        loop {
+            let refreshed = self.refresh_once(space).await?;
+            let owner_must_rotate =
+                refreshed.state.rotation_due && refreshed.state.owner == *self.me.account();
+            if !owner_must_rotate {
+                return Ok(refreshed);
+            }
+            // The new key comes back with the next refresh, from the wrap
+            // to this owner in the record; a record that lost the race is
+            // signed again on the newer chain.
+            let key = self.current_key(&refreshed)?;
+            let new = rotation::rotate(&refreshed.state, &self.me, &key)?;
+            self.append(&new.record).await?;
+        }
+    }
+
+    async fn refresh_once(&self, space: &SpaceId) -> Result<Refreshed, ShareError> {
+        let (known, stored) = {
+            let store = self.store()?;
+            (store.local_space(space)?, store.local_space_records(space)?)
+        };
+        let token = self.session.access_token().await?;
+        let after = stored.last().map(|r| r.body.seq);
+        let fresh = self
+            .session
+            .client()
+            .space_records(&token, &wire_space_id(space)?, after)
+            .await?;
+        let mut records = stored;
+        records.extend(fresh);
+        let mut store = self.store()?;
+        let mut pins = store.sharing_pins()?;
+        let mine = self.me.public();
+        let state = SpaceState::verify(
+            *space,
+            &records,
+            Verifier {
+                pins: Some(&pins),
+                me: Some(&mine),
+                checkpoint: known.as_ref().map(|k| k.checkpoint),
+            },
+        )?;
+        let label = known.as_ref().and_then(|k| k.label.clone());
+        let notebook = known.as_ref().and_then(|k| k.notebook.clone());
+        let local = LocalSpace::from_state(&state, self.me.account(), notebook, label);
+        store.save_local_space(&local, &records)?;
+        if local.standing == Standing::Member {
+            // Agreed to by being a member: everyone in the chain is pinned
+            // (verify checked them against the pins already).
+            for m in state.members.values() {
+                pins.check_or_pin(&m.identity)?;
+            }
+            store.save_sharing_pins(&pins)?;
+        }
+        if local.standing != Standing::Departed {
+            let held = store.epoch_keys(space)?;
+            for e in 1..=state.epoch.0 {
+                let epoch = Epoch(e);
+                if !held.contains_key(&epoch) {
+                    let key = state.key_of_epoch(&self.me, epoch)?;
+                    store.save_epoch_key(space, epoch, &key)?;
+                }
+            }
+        }
+        Ok(Refreshed { local, state })
+    }
+
+    fn current_key(&self, r: &Refreshed) -> Result<EpochKey, ShareError> {
+        Ok(r.state.current_key(&self.me)?)
+    }
+
+    /// Appends `record`; false if another record landed first (the caller
+    /// refreshes and signs again).
+    async fn append(&self, record: &Record) -> Result<bool, ShareError> {
+        let token = self.session.access_token().await?;
+        match self.session.client().append_record(&token, record).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.api_code() == Some(ErrorCode::RecordConflict) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Signs with `make` on the newest verified chain and appends, again
+    /// on top of whatever landed first, until it lands.
+    async fn append_on_top(
+        &self,
+        space: &SpaceId,
+        make: impl Fn(&Refreshed) -> Result<Record, ShareError>,
+    ) -> Result<Refreshed, ShareError> {
+        self.append_only(space, make).await?;
+        self.refresh(space).await
+    }
+
+    /// As [`Sharing::append_on_top`], without reading the chain after:
+    /// for a record after which the service shows this account nothing
+    /// more (a decline). Returns the state it was signed on, and the record.
+    async fn append_only(
+        &self,
+        space: &SpaceId,
+        make: impl Fn(&Refreshed) -> Result<Record, ShareError>,
+    ) -> Result<(Refreshed, Record), ShareError> {
+        for _ in 0..APPEND_ATTEMPTS {
+            let r = self.refresh(space).await?;
+            let record = make(&r)?;
+            if self.append(&record).await? {
+                return Ok((r, record));
+            }
+        }
+        Err(ShareError::Busy)
+    }
+
+    /// The space `notebook` is shared in, refreshed. `notebook` is a
+    /// notebook's id or path, or the shared notebook's invitation id (for
+    /// a member whose copy of the notebook has not arrived yet).
+    async fn space_of(&self, notebook: &str) -> Result<Refreshed, ShareError> {
+        let space = {
+            let store = self.store()?;
+            match SpaceId::parse(notebook.trim()) {
+                Ok(space) if store.local_space(&space)?.is_some() => Some(space),
+                _ => {
+                    let id = store.find_notebook(notebook)?;
+                    store.space_of_notebook(&id)?
+                }
+            }
+        };
+        let space = space.ok_or_else(|| ShareError::NotShared(notebook.to_owned()))?;
+        self.refresh(&space).await
+    }
+
+    /// Shares `notebook` with `invitee` as `role`: creates its space if it
+    /// has none, fetches and pins the invitee's identity (checking it
+    /// against `expected_fingerprint` if given), and appends the
+    /// invitation. Returns the invitation's id.
+    pub async fn share(
+        &self,
+        notebook: &str,
+        invitee: &UserId,
+        role: Role,
+        expected_fingerprint: Option<&str>,
+    ) -> Result<String, ShareError> {
+        let (notebook_id, name, existing) = {
+            let store = self.store()?;
+            let id = store.find_notebook(notebook)?;
+            let name = store.notebook(&id)?.name;
+            let existing = store.space_of_notebook(&id)?;
+            if existing.is_none() && store.space_below(&id)?.is_some() {
+                return Err(ShareError::ContainsShared);
+            }
+            (id, name, existing)
+        };
+        let space = match existing {
+            Some(space) => {
+                let r = self.refresh(&space).await?;
+                if r.local.notebook.as_deref() != Some(notebook_id.as_str()) {
+                    return Err(ShareError::InsideShared);
+                }
+                if r.state.owner != *self.me.account() {
+                    return Err(ShareError::NotOwner);
+                }
+                space
+            }
+            None => self.create(&notebook_id).await?,
+        };
+        self.set_label(&space, &notebook_id, &name).await?;
+
+        let token = self.session.access_token().await?;
+        let theirs = self
+            .session
+            .client()
+            .public_identity(&token, invitee)
+            .await?;
+        if let Some(expected) = expected_fingerprint {
+            if !matches_fingerprint(&theirs, expected) {
+                return Err(ShareError::FingerprintMismatch {
+                    account: invitee.clone(),
+                    expected: expected.to_owned(),
+                    actual: fingerprint(&theirs),
+                });
+            }
+        }
+        {
+            let mut store = self.store()?;
+            let mut pins = store.sharing_pins()?;
+            pins.check_or_pin(&theirs)?;
+            store.save_sharing_pins(&pins)?;
+        }
+        self.append_on_top(&space, |r| {
+            let key = self.current_key(r)?;
+            Ok(author::invite(&r.state, &self.me, &key, &theirs, role)?)
+        })
+        .await?;
+        Ok(space.to_string())
+    }
+
+    /// A new space for `notebook`, kept here with its first key.
+    async fn create(&self, notebook: &str) -> Result<SpaceId, ShareError> {
+        let new = author::create(&self.me)?;
+        let space = new.record.body.space;
+        let token = self.session.access_token().await?;
+        self.session
+            .client()
+            .create_space(&token, &new.record)
+            .await?;
+        let state = SpaceState::verify(
+            space,
+            std::slice::from_ref(&new.record),
+            Verifier::default(),
+        )?;
+        let local =
+            LocalSpace::from_state(&state, self.me.account(), Some(notebook.to_owned()), None);
+        let mut store = self.store()?;
+        store.save_local_space(&local, std::slice::from_ref(&new.record))?;
+        store.save_epoch_key(&space, Epoch::FIRST, &new.key)?;
+        Ok(space)
+    }
+
+    /// Seals the notebook's id and name for invitees and hands it to the
+    /// service.
+    async fn set_label(
+        &self,
+        space: &SpaceId,
+        notebook: &str,
+        name: &str,
+    ) -> Result<(), ShareError> {
+        let r = self.refresh(space).await?;
+        let key = self.current_key(&r)?;
+        let label = Label {
+            notebook: notebook.to_owned(),
+            name: name.to_owned(),
+        };
+        let sealed = label::seal(space, r.state.epoch, &key, &label);
+        let token = self.session.access_token().await?;
+        self.session
+            .client()
+            .put_space_label(&token, &wire_space_id(space)?, &sealed)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens an invitation's label and keeps the notebook's id and name
+    /// with the space.
+    fn keep_label(&self, r: &Refreshed, sealed: &str) -> Result<Label, ShareError> {
+        let space = &r.state.space;
+        let bytes = cairn_protocol::RecordBytes(sealed.to_owned())
+            .decode()
+            .ok_or(LabelError::Damaged)?;
+        let mut store = self.store()?;
+        let keys: BTreeMap<Epoch, EpochKey> = store.epoch_keys(space)?;
+        let label = label::open(space, &bytes, |e| keys.get(&e).cloned())?;
+        let mut local = r.local.clone();
+        local.label = Some(label.name.clone());
+        local.notebook = Some(label.notebook.clone());
+        store.save_local_space(&local, &[])?;
+        Ok(label)
+    }
+
+    /// The invitations waiting for this account, each verified.
+    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>, ShareError> {
+        let token = self.session.access_token().await?;
+        let mine = self.session.client().my_spaces(&token).await?;
+        let mut out = Vec::new();
+        for inv in mine.invitations {
+            let space = SpaceId::parse(inv.space_id.as_str()).map_err(ChainError::from)?;
+            let r = self.refresh(&space).await?;
+            let Some(pending) = r.state.invitations.get(self.me.account()) else {
+                continue;
+            };
+            let label = match &inv.label {
+                Some(sealed) => Some(self.keep_label(&r, sealed)?),
+                None => None,
+            };
+            let owner = &r.state.members[&r.state.owner].identity;
+            out.push(InvitationInfo {
+                id: space.to_string(),
+                notebook: label.map(|l| l.name),
+                from: r.state.owner.clone(),
+                role: pending.role,
+                from_fingerprint: fingerprint(owner),
+            });
+        }
+        Ok(out)
+    }
+
+    fn invitation_space(&self, id: &str) -> Result<SpaceId, ShareError> {
+        SpaceId::parse(id.trim()).map_err(|_| ShareError::NoInvitation(id.to_owned()))
+    }
+
+    /// Accepts invitation `id`: this account becomes a member, pins the
+    /// owner's identity and keeps the space's keys. The notebook itself
+    /// arrives with the next sync.
+    pub async fn accept(&self, id: &str) -> Result<Refreshed, ShareError> {
+        let space = self.pending_invitation(id).await?;
+        let joined = self
+            .append_on_top(&space, |r| Ok(author::answer(&r.state, &self.me, true)?))
+            .await?;
+        self.ensure_notebook(&joined.local)?;
+        Ok(joined)
+    }
+
+    /// Makes the space's notebook in this store's tree if it is not there
+    /// (an invitee's first device, under the owner's id and name, so the
+    /// notes that arrive land in it).
+    pub fn ensure_notebook(&self, local: &LocalSpace) -> Result<(), ShareError> {
+        let Some(id) = &local.notebook else {
+            return Ok(());
+        };
+        let mut store = self.store()?;
+        if store.notebook(id).is_ok() {
+            return Ok(());
+        }
+        let name = local
+            .label
+            .clone()
+            .unwrap_or_else(|| "Shared notebook".to_owned());
+        store.create_notebooks(&[NewNotebook {
+            id: Some(id.clone()),
+            name,
+            parent: None,
+        }])?;
+        Ok(())
+    }
+
+    /// This account's spaces as the service lists them (invitations
+    /// aside), each refreshed and with its notebook known.
+    pub async fn member_spaces(&self) -> Result<Vec<Refreshed>, ShareError> {
+        let token = self.session.access_token().await?;
+        let mine = self.session.client().my_spaces(&token).await?;
+        let mut out = Vec::new();
+        for s in mine.spaces {
+            let space = SpaceId::parse(s.space_id.as_str()).map_err(ChainError::from)?;
+            let mut r = self.refresh(&space).await?;
+            if r.local.notebook.is_none() {
+                if let Some(sealed) = &s.label {
+                    self.keep_label(&r, sealed)?;
+                    r = self.refresh(&space).await?;
+                }
+            }
+            self.ensure_notebook(&r.local)?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// What a round of `r`'s space needs: who counts among its peers and
+    /// the keys, and the grant to reach them. `None` when this device
+    /// does not take part (not a member, or no notebook known yet).
+    pub async fn round_context(
+        &self,
+        r: &Refreshed,
+    ) -> Result<Option<(SpaceSync, SpaceGrant)>, ShareError> {
+        let Some(notebook) = r.local.notebook.clone() else {
+            return Ok(None);
+        };
+        if r.local.standing != Standing::Member {
+            return Ok(None);
+        }
+        let space = r.state.space;
+        let token = self.session.access_token().await?;
+        let grant = self
+            .session
+            .client()
+            .space_grant(&token, &wire_space_id(&space)?, &self.device)
+            .await?;
+        let peers = grant
+            .peers
+            .iter()
+            .map(|p| {
+                let access = if r.state.can_write(&p.user_id) {
+                    PeerAccess::Writer
+                } else if let Some(d) = r.state.departed.get(&p.user_id) {
+                    PeerAccess::FencedAt(d.fence.get(&p.device_id).copied().unwrap_or(0))
+                } else {
+                    PeerAccess::Ignored
+                };
+                (
+                    p.device_id.as_str().to_owned(),
+                    SpacePeer {
+                        user: p.user_id.clone(),
+                        access,
+                    },
+                )
+            })
+            .collect();
+        let writing = if r.local.writes() {
+            Some((r.state.epoch, self.current_key(r)?))
+        } else {
+            None
+        };
+        let keys = self.store()?.epoch_keys(&space)?;
+        let sync = SpaceSync {
+            space,
+            user: self.me.account().clone(),
+            device: self.device.clone(),
+            notebook,
+            writing,
+            keys,
+            peers,
+        };
+        Ok(Some((sync, grant)))
+    }
+
+    /// Declines invitation `id`. The service shows a declined invitee
+    /// nothing more of the space, so the chain is kept as it was signed on,
+    /// with the decline.
+    pub async fn decline(&self, id: &str) -> Result<(), ShareError> {
+        let space = self.pending_invitation(id).await?;
+        let (mut r, record) = self
+            .append_only(&space, |r| Ok(author::answer(&r.state, &self.me, false)?))
+            .await?;
+        r.state.apply(&record, Verifier::default())?;
+        let local =
+            LocalSpace::from_state(&r.state, self.me.account(), r.local.notebook, r.local.label);
+        self.store()?.save_local_space(&local, &[record])?;
+        Ok(())
+    }
+
+    /// The space of invitation `id`, if it is pending for this account.
+    async fn pending_invitation(&self, id: &str) -> Result<SpaceId, ShareError> {
+        let space = self.invitation_space(id)?;
+        let r = self.refresh(&space).await.map_err(|e| match e {
+            ShareError::Service(c) if c.api_code() == Some(ErrorCode::NotSpaceMember) => {
+                ShareError::NoInvitation(id.to_owned())
+            }
+            other => other,
+        })?;
+        if !r.state.invitations.contains_key(self.me.account()) {
+            return Err(ShareError::NoInvitation(id.to_owned()));
+        }
+        if r.local.notebook.is_none() {
+            let token = self.session.access_token().await?;
+            let mine = self.session.client().my_spaces(&token).await?;
+            let sealed = mine
+                .invitations
+                .iter()
+                .find(|i| i.space_id.as_str() == space.to_string())
+                .and_then(|i| i.label.clone());
+            if let Some(sealed) = sealed {
+                self.keep_label(&r, &sealed)?;
+            }
+        }
+        Ok(space)
+    }
+
+    /// Everyone in the shared notebook `notebook` and everyone invited.
+    pub async fn members(&self, notebook: &str) -> Result<Vec<MemberInfo>, ShareError> {
+        let r = self.space_of(notebook).await?;
+        Ok(members_of(&r.state))
+    }
+
+    /// The owner removes `member` from the shared notebook: their grant
+    /// ends at once, their devices are fenced at what the service saw last
+    /// from each, and a new epoch starts whose key only the others get.
+    pub async fn unshare(&self, notebook: &str, member: &UserId) -> Result<(), ShareError> {
+        let r = self.space_of(notebook).await?;
+        if r.state.owner != *self.me.account() {
+            return Err(ShareError::NotOwner);
+        }
+        let space = r.state.space;
+        let fence = self.fence_of(&space, member).await?;
+        // The new epoch's key is kept by the refresh after the append,
+        // from the wrap to this owner in the record.
+        self.append_on_top(&space, |r| {
+            let key = self.current_key(r)?;
+            let new = rotation::remove_member(&r.state, &self.me, &key, member, fence.clone())?;
+            Ok(new.record)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// This member leaves the shared notebook, fenced at what the service
+    /// saw last from each of their devices; the owner then starts a new
+    /// epoch.
+    pub async fn leave(&self, notebook: &str) -> Result<(), ShareError> {
+        let r = self.space_of(notebook).await?;
+        let space = r.state.space;
+        let fence = self.fence_of(&space, self.me.account()).await?;
+        self.append_on_top(&space, |r| {
+            Ok(author::leave(&r.state, &self.me, fence.clone())?)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Each of `member`'s devices and the newest head the service saw from
+    /// it in the space (0 for one it saw nothing from), from this device's
+    /// space grant (this device's own among them).
+    async fn fence_of(&self, space: &SpaceId, member: &UserId) -> Result<Fence, ShareError> {
+        let token = self.session.access_token().await?;
+        let grant = self
+            .session
+            .client()
+            .space_grant(&token, &wire_space_id(space)?, &self.device)
+            .await?;
+        let mut fence: Fence = grant
+            .peers
+            .iter()
+            .filter(|p| p.user_id == *member)
+            .map(|p| (p.device_id.clone(), p.published_seq.unwrap_or(0)))
+            .collect();
+        if *member == *self.me.account() {
+            fence.insert(self.device.clone(), grant.published_seq.unwrap_or(0));
+        }
+        Ok(fence)
+    }
+}
+
+/// Members first (the owner, then by account), then pending invitees.
+fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
+    let member = |id: &PublicIdentity, role: Role, pending: bool| MemberInfo {
+        account: id.account.clone(),
+        role,
+        pending,
+        fingerprint: fingerprint(id),
+    };
+    let mut out: Vec<MemberInfo> = state
+        .members
+        .values()
+        .map(|m| member(&m.identity, m.role, false))
+        .collect();
+    out.sort_by_key(|m| (m.role != Role::Owner, m.account.clone()));
+    out.extend(
+        state
+            .invitations
+            .values()
+            .map(|i| member(&i.invitee, i.role, true)),
+    );
+    out
+}

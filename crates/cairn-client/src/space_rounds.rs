@@ -1,0 +1,153 @@
+//! A device's rounds in its shared spaces, after the personal one
+//! (docs/sharing.md, "Sync through spaces"): for each space this account
+//! is a member of, the chain brought up to date and verified, the space's
+//! grant, and one round of the core's engine over it, then "I published
+//! seq N there" so the other members' devices read it at once.
+//!
+//! An account that never shared and was never invited makes no sharing
+//! identity here: the spaces are looked up first, and the identity is
+//! opened (or made) only when there is one.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use cairn_core::space::epoch::SpaceId;
+use cairn_core::space::local::Standing;
+use cairn_core::sync::RoundReport;
+use cairn_core::Store;
+
+use crate::bucket::Bucket;
+use crate::round_runner::{self, RunnerError};
+use crate::sharing::{ShareError, Sharing};
+use crate::spaces::wire_space_id;
+use crate::Session;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceRoundError {
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+}
+
+/// One space's round, or why it did not run.
+#[derive(Debug)]
+pub struct SpaceRound {
+    pub space: SpaceId,
+    pub result: Result<RoundReport, SpaceRoundError>,
+}
+
+pub struct SpaceRounds {
+    data_dir: PathBuf,
+    sharing: Option<Sharing>,
+}
+
+impl SpaceRounds {
+    pub fn new(data_dir: PathBuf) -> SpaceRounds {
+        SpaceRounds {
+            data_dir,
+            sharing: None,
+        }
+    }
+
+    async fn sharing(
+        &mut self,
+        session: &Arc<Session>,
+        store: &Arc<Mutex<Store>>,
+    ) -> Result<&Sharing, ShareError> {
+        if self.sharing.is_none() {
+            let opened = Sharing::open(&self.data_dir, session.clone(), store.clone()).await?;
+            self.sharing = Some(opened);
+        }
+        self.sharing.as_ref().ok_or(ShareError::NotSignedIn)
+    }
+
+    /// A round in every space this account is a member of (`only`: in that
+    /// one alone). A failure to list the spaces is the whole answer's.
+    pub async fn run(
+        &mut self,
+        session: &Arc<Session>,
+        store: &Arc<Mutex<Store>>,
+        bucket: &Bucket,
+        only: Option<&SpaceId>,
+    ) -> Result<Vec<SpaceRound>, ShareError> {
+        let known_here = store
+            .lock()
+            .map_err(|_| ShareError::Poisoned)?
+            .local_spaces()?
+            .iter()
+            .any(|s| s.standing == Standing::Member);
+        let listed = match session.access_token().await {
+            Ok(token) => session.client().my_spaces(&token).await,
+            Err(e) => Err(e),
+        };
+        let listed = match listed {
+            Ok(listed) => listed,
+            // The service is out of reach (the personal round may go on
+            // through storage): for a device in no shared notebook that
+            // is nothing to say.
+            Err(_) if !known_here => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        if listed.spaces.is_empty() && self.sharing.is_none() && !known_here {
+            return Ok(Vec::new());
+        }
+        let sharing = self.sharing(session, store).await?;
+        let mut out = Vec::new();
+        for r in sharing.member_spaces().await? {
+            let space = r.state.space;
+            if only.is_some_and(|o| *o != space) {
+                continue;
+            }
+            let result = Self::one(sharing, store, bucket, &r).await;
+            if let Ok(Some(report)) = &result {
+                if let Some(seq) = report.published {
+                    // Best effort, as for the personal stream: the others
+                    // also poll.
+                    if let (Ok(token), Ok(wire)) =
+                        (session.access_token().await, wire_space_id(&space))
+                    {
+                        if let Some(device) = session.device_id() {
+                            if let Err(e) = session
+                                .client()
+                                .report_space_published(&token, &wire, &device, seq)
+                                .await
+                            {
+                                eprintln!(
+                                    "warning: could not notify a shared notebook's members: {e}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            match result {
+                Ok(None) => {}
+                Ok(Some(report)) => out.push(SpaceRound {
+                    space,
+                    result: Ok(report),
+                }),
+                Err(e) => out.push(SpaceRound {
+                    space,
+                    result: Err(e),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn one(
+        sharing: &Sharing,
+        store: &Arc<Mutex<Store>>,
+        bucket: &Bucket,
+        r: &crate::sharing::Refreshed,
+    ) -> Result<Option<RoundReport>, SpaceRoundError> {
+        let Some((sync, grant)) = sharing.round_context(r).await? else {
+            return Ok(None);
+        };
+        let report =
+            round_runner::run_space_round(store.clone(), bucket.clone(), Arc::new(grant), sync)
+                .await?;
+        Ok(Some(report))
+    }
+}

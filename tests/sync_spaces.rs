@@ -1,0 +1,455 @@
+//! Shared notebooks between accounts, over loopback against the real
+//! service and the real S3 server, every device with its own data dir and
+//! driven through the real `cairn` binary (`identity`, `share`,
+//! `invitations`, `accept`, `members`, `unshare`, `sync`):
+//!
+//! - two people with two devices each share a notebook, type into one
+//!   note at once and end with the same text, interleaved by character;
+//!   nothing of its text, the notebook's name, the title or a tag is in
+//!   the bucket or the service's database;
+//! - a viewer's edits are applied by nobody;
+//! - a removed member's grant is refused, what is written afterwards does
+//!   not open with any key they hold, and what they upload later with a
+//!   presigned URL still valid is ignored (the fence);
+//! - a member offline during the rotation catches up, and a member who
+//!   joins late reads the whole history.
+//!
+//! With `CAIRN_TEST_REGISTRY=postgres` the service keeps its registry in
+//! PostgreSQL, whose files are searched as well.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::{Arc, Mutex};
+
+use cairn_client::sharing::Sharing;
+use cairn_core::space::epoch::{Epoch, SpaceId};
+use cairn_core::space::object_ad::{self, ObjectPlace};
+use cairn_core::sync::object;
+use cairn_protocol::{DeviceId, UserId};
+use cairn_scenarios::cloud::Cloud;
+use cairn_scenarios::device::Device;
+use cairn_scenarios::stored_bytes::{all_bytes, contains};
+
+const NOTEBOOK: &str = "Kilimanjaro expedition";
+const SECRET: &str = "Quixotic-Marmalade-Telescope";
+const TAG: &str = "basecampplans";
+
+/// One person: an account and two signed-in devices.
+struct Person {
+    laptop: Device,
+    phone: Device,
+    account: String,
+    fingerprint: String,
+}
+
+fn person(cloud: &Cloud, name: &str) -> Person {
+    let laptop = Device::new(&format!("{name}-laptop"));
+    let phone = Device::new(&format!("{name}-phone"));
+    let key = cloud.create_account(laptop.dir());
+    laptop.login(cloud, &key);
+    phone.login(cloud, &key);
+    let me: serde_json::Value = serde_json::from_str(&laptop.ok(&["identity", "--json"])).unwrap();
+    Person {
+        account: me["account"].as_str().unwrap().to_owned(),
+        fingerprint: me["fingerprint"].as_str().unwrap().to_owned(),
+        laptop,
+        phone,
+    }
+}
+
+fn last_line(out: &str) -> String {
+    out.trim().lines().last().unwrap().trim().to_owned()
+}
+
+fn body(d: &Device, id: &str) -> String {
+    d.store().get(id).unwrap().body
+}
+
+/// Shares `notebook` of `owner` with `invitee` as `role`, and the invitee
+/// accepts; returns the invitation (the space's) id.
+fn share(owner: &Person, invitee: &Person, notebook: &str, role: &str) -> String {
+    let out = owner.laptop.ok(&[
+        "share",
+        notebook,
+        "--with",
+        &invitee.account,
+        "--role",
+        role,
+        "--fingerprint",
+        &invitee.fingerprint,
+    ]);
+    let id = last_line(&out);
+    let pending: serde_json::Value =
+        serde_json::from_str(&invitee.laptop.ok(&["invitations", "--json"])).unwrap();
+    let mine = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no invitation {id} in {pending}"));
+    assert_eq!(mine["from"], owner.account.as_str());
+    assert_eq!(mine["role"], role);
+    invitee.laptop.ok(&["accept", &id]);
+    id
+}
+
+fn sync_all(devices: &[&Device]) {
+    for d in devices {
+        d.sync_ok();
+    }
+}
+
+/// Syncs everyone until `done` holds, a few passes at most.
+fn sync_until(devices: &[&Device], what: &str, done: impl Fn() -> bool) {
+    let mut said = String::new();
+    for _ in 0..6 {
+        if done() {
+            return;
+        }
+        said.clear();
+        for d in devices {
+            let run = d.sync_ok();
+            said.push_str(&run.stdout);
+            said.push_str(&run.stderr);
+        }
+    }
+    assert!(
+        done(),
+        "{what}: not reached after six passes of sync:\n{said}"
+    );
+}
+
+#[test]
+fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let notebook = last_line(&alice.laptop.ok(&["notebook", "create", NOTEBOOK]));
+    let note = last_line(&alice.laptop.ok(&[
+        "new",
+        "--notebook",
+        NOTEBOOK,
+        &format!("Summit plan\n0123456789\nThe code is {SECRET}.\n"),
+    ]));
+    alice.laptop.ok(&["tag", &note, &format!("+{TAG}")]);
+    let mine = last_line(&alice.laptop.ok(&["new", "alice's own diary"]));
+    // A wrong fingerprint stops the share.
+    let wrong = alice.laptop.run(&[
+        "share",
+        NOTEBOOK,
+        "--with",
+        &bob.account,
+        "--fingerprint",
+        "11111 11111 11111 11111 11111 11111",
+    ]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("safety number"));
+    share(&alice, &bob, NOTEBOOK, "editor");
+    let members: serde_json::Value =
+        serde_json::from_str(&alice.laptop.ok(&["members", NOTEBOOK, "--json"])).unwrap();
+    let roles: Vec<(&str, &str)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["account"].as_str().unwrap(), m["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            (alice.account.as_str(), "owner"),
+            (bob.account.as_str(), "editor")
+        ]
+    );
+
+    let everyone = [&alice.laptop, &alice.phone, &bob.laptop, &bob.phone];
+    sync_until(&everyone, "the shared note reaches bob", || {
+        bob.phone.store().get(&note).is_ok() && bob.laptop.store().get(&note).is_ok()
+    });
+    assert!(
+        bob.laptop.store().get(&mine).is_err(),
+        "alice's own notes stay hers"
+    );
+    let places = bob
+        .laptop
+        .store()
+        .places(std::slice::from_ref(&note))
+        .unwrap();
+    assert_eq!(places[0].1.as_deref(), Some(notebook.as_str()));
+
+    // Apart, alice types a letter after every even digit on her laptop,
+    // bob one after every odd digit on his phone, key by key.
+    {
+        let mut s = alice.laptop.store();
+        for (k, digit) in (0..10).step_by(2).enumerate() {
+            let at = "Summit plan\n".len() + digit + 1 + k;
+            s.splice(&note, at, 0, &((b'a' + k as u8) as char).to_string())
+                .unwrap();
+        }
+    }
+    {
+        let mut s = bob.phone.store();
+        for (k, digit) in (1..10).step_by(2).enumerate() {
+            let at = "Summit plan\n".len() + digit + 1 + k;
+            s.splice(&note, at, 0, &((b'V' + k as u8) as char).to_string())
+                .unwrap();
+        }
+    }
+    let want = format!("Summit plan\n0a1V2b3W4c5X6d7Y8e9Z\nThe code is {SECRET}.\n");
+    sync_until(&everyone, "both edits everywhere", || {
+        everyone.iter().all(|d| body(d, &note) == want)
+    });
+
+    // Nothing readable in the bucket or the service's database.
+    // (On PostgreSQL, its tables and write-ahead log.)
+    let stored: Vec<(String, Vec<u8>)> = cloud
+        .stored_dirs()
+        .iter()
+        .flat_map(|d| all_bytes(d))
+        .collect();
+    assert!(
+        stored.iter().any(|(p, _)| p.contains("/spaces/")),
+        "space objects were stored"
+    );
+    for (path, bytes) in stored {
+        for needle in [SECRET, NOTEBOOK, "Summit plan", TAG] {
+            assert!(!contains(&bytes, needle), "{needle:?} readable in {path}");
+        }
+    }
+}
+
+/// The space `invitation` names, and how `d` sees it right now: its
+/// round's context (the peers, the keys) and the space grant it holds.
+fn space_context(
+    cloud: &Cloud,
+    d: &Device,
+    space: &SpaceId,
+) -> (
+    cairn_core::sync::opener::SpaceSync,
+    cairn_protocol::SpaceGrant,
+) {
+    let session = d.session(cloud);
+    let store = Arc::new(Mutex::new(d.store()));
+    cloud.runtime().block_on(async {
+        let sharing = Sharing::open(d.dir(), session, store).await.unwrap();
+        let r = sharing.refresh(space).await.unwrap();
+        sharing.round_context(&r).await.unwrap().unwrap()
+    })
+}
+
+#[test]
+fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let carol = person(&cloud, "carol");
+    let dave = person(&cloud, "dave");
+    alice.laptop.ok(&["notebook", "create", "Team"]);
+    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Team", "Agenda\n"]));
+    let invitation = share(&alice, &bob, "Team", "editor");
+    let space = SpaceId::parse(&invitation).unwrap();
+    share(&alice, &carol, "Team", "viewer");
+    let writers = [&alice.laptop, &bob.laptop];
+    let all = [&alice.laptop, &bob.laptop, &carol.laptop];
+    sync_until(&all, "the agenda reaches bob and carol", || {
+        bob.laptop.store().get(&note).is_ok() && carol.laptop.store().get(&note).is_ok()
+    });
+    bob.laptop
+        .store()
+        .splice(&note, "Agenda\n".len(), 0, "1. budget (bob)\n")
+        .unwrap();
+    sync_until(&writers, "bob's line reaches alice", || {
+        body(&alice.laptop, &note).contains("budget (bob)")
+    });
+
+    // The viewer types; nobody applies it.
+    carol
+        .laptop
+        .store()
+        .splice(&note, 0, 0, "CAROL WAS HERE ")
+        .unwrap();
+    sync_all(&[&carol.laptop, &alice.laptop, &bob.laptop, &carol.laptop]);
+    for d in writers {
+        assert!(
+            !body(d, &note).contains("CAROL"),
+            "a viewer's edit was applied"
+        );
+    }
+
+    // Before bob is removed he holds a space grant with URLs still valid
+    // for hours; dave is still only a person with an account.
+    let (bob_sync, bob_grant) = space_context(&cloud, &bob.laptop, &space);
+    alice
+        .laptop
+        .ok(&["unshare", "Team", "--member", &bob.account]);
+    let bob_session = bob.laptop.session(&cloud);
+    let wire = cairn_protocol::SpaceId::parse(&invitation).unwrap();
+    let bob_device = DeviceId::parse(&bob.laptop.device_id()).unwrap();
+    let refused = cloud.runtime().block_on(async {
+        let token = bob_session.access_token().await.unwrap();
+        bob_session
+            .client()
+            .space_grant(&token, &wire, &bob_device)
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(refused.status(), Some(403));
+    // Bob's own sync goes on (his personal notes), saying nothing breaks.
+    bob.laptop.sync_ok();
+
+    // Alice writes after the removal: sealed under epoch 2, which no key
+    // of bob's opens.
+    alice
+        .laptop
+        .store()
+        .splice(&note, "Agenda\n".len(), 0, "2. after bob left\n")
+        .unwrap();
+    alice.laptop.sync_ok();
+    let alice_user = UserId::parse(&alice.account).unwrap();
+    let alice_device = DeviceId::parse(&alice.laptop.device_id()).unwrap();
+    let prefix = format!("spaces/{space}/users/{alice_user}/devices/{alice_device}/head");
+    let head_path = cloud.bucket_dir().join(&prefix);
+    let head = object::decode(&std::fs::read(&head_path).unwrap()).unwrap();
+    assert_eq!(head.space.unwrap().epoch, Epoch(2));
+    let bob_keys = bob.laptop.store().epoch_keys(&space).unwrap();
+    assert!(!bob_keys.contains_key(&Epoch(2)));
+    let place = ObjectPlace {
+        space,
+        user: alice_user.clone(),
+        device: alice_device.clone(),
+        key: "head".into(),
+    };
+    for key in bob_keys.values() {
+        let k = key.clone();
+        assert!(object_ad::open(&head, &place, |_| Some(k.clone())).is_err());
+    }
+
+    // Bob uploads an edit with his old presigned URLs: alice, carol and
+    // later dave ignore it (it is past his fence).
+    bob.laptop
+        .store()
+        .splice(&note, 0, 0, "BOB AFTER REMOVAL ")
+        .unwrap();
+    let bob_store = Arc::new(Mutex::new(bob.laptop.store()));
+    let late = cloud
+        .runtime()
+        .block_on(cairn_client::round_runner::run_space_round(
+            bob_store,
+            cairn_client::Bucket::new().unwrap(),
+            Arc::new(bob_grant),
+            bob_sync,
+        ))
+        .unwrap();
+    assert!(
+        late.published.is_some(),
+        "the old URLs still took the upload"
+    );
+
+    // Carol was offline through the rotation: she catches up.
+    sync_until(
+        &[&alice.laptop, &carol.laptop],
+        "carol reads what was written after the rotation",
+        || body(&carol.laptop, &note).contains("after bob left"),
+    );
+    assert!(carol
+        .laptop
+        .store()
+        .epoch_keys(&space)
+        .unwrap()
+        .contains_key(&Epoch(2)));
+
+    // Dave joins late and reads the whole history, bob's lines up to his
+    // removal included, his late upload not.
+    share(&alice, &dave, "Team", "editor");
+    sync_until(
+        &[&alice.laptop, &dave.laptop],
+        "dave reads the agenda",
+        || {
+            dave.laptop
+                .store()
+                .get(&note)
+                .is_ok_and(|n| n.body.contains("after bob left"))
+        },
+    );
+    let text = body(&dave.laptop, &note);
+    assert!(text.contains("budget (bob)"), "{text}");
+    for d in [&alice.laptop, &carol.laptop, &dave.laptop] {
+        let text = body(d, &note);
+        assert!(!text.contains("BOB AFTER REMOVAL"), "fence crossed: {text}");
+    }
+    // The viewer's edit stays on her own device only.
+    for d in [&alice.laptop, &dave.laptop] {
+        let text = body(d, &note);
+        assert!(!text.contains("CAROL"), "viewer's edit applied: {text}");
+    }
+}
+
+#[test]
+fn a_publish_in_the_space_wakes_a_watching_member() {
+    use std::time::{Duration, Instant};
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    alice.laptop.ok(&["notebook", "create", "Live"]);
+    let note = last_line(
+        &alice
+            .laptop
+            .ok(&["new", "--notebook", "Live", "Shopping\n"]),
+    );
+    share(&alice, &bob, "Live", "editor");
+    sync_until(
+        &[&alice.laptop, &bob.laptop],
+        "the note reaches bob",
+        || bob.laptop.store().get(&note).is_ok(),
+    );
+
+    // Bob watches, never polling and never publishing by time: only the
+    // service's space_published event can make him read the space.
+    let never = Duration::from_secs(3600);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = Arc::new(Mutex::new(bob.laptop.store()));
+    let mut agent =
+        cairn_client::SyncAgent::new(bob.laptop.dir(), bob.laptop.session(&cloud), store.clone())
+            .unwrap();
+    let (tx, mut connected) = tokio::sync::mpsc::unbounded_channel();
+    rt.spawn(async move {
+        agent
+            .watch(
+                cairn_client::WatchOptions {
+                    settle: never,
+                    poll: never,
+                    max_wait: never,
+                },
+                Arc::new(tokio::sync::Notify::new()),
+                move |e| {
+                    if matches!(e, cairn_client::WatchEvent::Connected) {
+                        tx.send(()).ok();
+                    }
+                },
+            )
+            .await
+    });
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), connected.recv())
+            .await
+            .expect("bob's watch connects")
+    });
+
+    alice
+        .laptop
+        .store()
+        .splice(&note, "Shopping\n".len(), 0, "- figs\n")
+        .unwrap();
+    alice.laptop.sync_ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = store.lock().unwrap().get(&note).unwrap().body;
+        if body.contains("- figs") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alice's publish did not reach the watching bob: {body:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
