@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use cairn_client::sharing::Sharing;
 use cairn_core::space::epoch::{Epoch, SpaceId};
+use cairn_core::space::label::{self, Label};
 use cairn_core::space::object_ad::{self, ObjectPlace};
 use cairn_core::sync::object;
 use cairn_protocol::{DeviceId, UserId};
@@ -124,7 +125,7 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
     let cloud = Cloud::start();
     let alice = person(&cloud, "alice");
     let bob = person(&cloud, "bob");
-    let notebook = last_line(&alice.laptop.ok(&["notebook", "create", NOTEBOOK]));
+    alice.laptop.ok(&["notebook", "create", NOTEBOOK]);
     let note = last_line(&alice.laptop.ok(&[
         "new",
         "--notebook",
@@ -144,7 +145,13 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
     ]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("safety number"));
-    share(&alice, &bob, NOTEBOOK, "editor");
+    let invitation = share(&alice, &bob, NOTEBOOK, "editor");
+    // Shared, the notebook has the id its space derives, on every device.
+    let notebook = label::notebook_id(&SpaceId::parse(&invitation).unwrap());
+    assert_eq!(
+        alice.laptop.store().find_notebook(NOTEBOOK).unwrap(),
+        notebook
+    );
     let members: serde_json::Value =
         serde_json::from_str(&alice.laptop.ok(&["members", NOTEBOOK, "--json"])).unwrap();
     let roles: Vec<(&str, &str)> = members
@@ -452,4 +459,85 @@ fn a_publish_in_the_space_wakes_a_watching_member() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The owner writes an invitation's label, so a label naming a notebook
+/// the invitee already has must not make the invitee's device share it:
+/// listing the invitation binds nothing, accepting binds the space to its
+/// own notebook, and the invitee's diary never reaches the owner.
+#[test]
+fn an_invitation_cannot_adopt_a_notebook_of_the_invitees_own() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let diary = last_line(&bob.laptop.ok(&["notebook", "create", "Diary"]));
+    let secret = last_line(
+        &bob.laptop
+            .ok(&["new", "--notebook", "Diary", "bob's secret\n"]),
+    );
+    alice.laptop.ok(&["notebook", "create", "Bait"]);
+    let invitation = last_line(&alice.laptop.ok(&[
+        "share",
+        "Bait",
+        "--with",
+        &bob.account,
+        "--fingerprint",
+        &bob.fingerprint,
+    ]));
+    let space = SpaceId::parse(&invitation).unwrap();
+    let key = alice.laptop.store().epoch_keys(&space).unwrap()[&Epoch::FIRST].clone();
+    let sealed = label::seal(
+        &space,
+        Epoch::FIRST,
+        &key,
+        &Label {
+            notebook: diary.clone(),
+            name: "Bait".into(),
+        },
+    );
+    let session = alice.laptop.session(&cloud);
+    let wire = cairn_protocol::SpaceId::parse(&invitation).unwrap();
+    cloud.runtime().block_on(async {
+        let token = session.access_token().await.unwrap();
+        session
+            .client()
+            .put_space_label(&token, &wire, &sealed)
+            .await
+            .unwrap();
+    });
+
+    let pending: serde_json::Value =
+        serde_json::from_str(&bob.laptop.ok(&["invitations", "--json"])).unwrap();
+    assert!(
+        pending
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == invitation.as_str()),
+        "the invitation is still listed: {pending}"
+    );
+    assert_eq!(bob.laptop.store().space_of_notebook(&diary).unwrap(), None);
+    // Accepting it is refused, saying why, and binds nothing.
+    let refused = bob.laptop.run(&["accept", &invitation]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("names a notebook"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    sync_all(&[&bob.laptop, &bob.phone, &alice.laptop]);
+    for d in [&bob.laptop, &bob.phone] {
+        let store = d.store();
+        assert_eq!(store.space_of_notebook(&diary).unwrap(), None);
+        let kept = store.local_space(&space).unwrap();
+        assert!(
+            kept.as_ref().is_none_or(|k| k.notebook.is_none()),
+            "{kept:?}"
+        );
+    }
+    assert_eq!(body(&bob.laptop, &secret), "bob's secret\n");
+    assert!(
+        alice.laptop.store().get(&secret).is_err(),
+        "bob's diary reached the owner"
+    );
 }

@@ -220,8 +220,15 @@ impl Sharing {
             },
         )?;
         let label = known.as_ref().and_then(|k| k.label.clone());
-        let notebook = known.as_ref().and_then(|k| k.notebook.clone());
-        let local = LocalSpace::from_state(&state, self.me.account(), notebook, label);
+        let mut notebook = known.as_ref().and_then(|k| k.notebook.clone());
+        let mut local = LocalSpace::from_state(&state, self.me.account(), notebook.clone(), label);
+        // A space is bound to its notebook once this account is a member,
+        // never before: the id derives from the space's, so no label can
+        // make it name a notebook of this account's own.
+        if local.standing == Standing::Member && notebook.is_none() {
+            notebook = Some(label::notebook_id(space));
+            local.notebook = notebook;
+        }
         store.save_local_space(&local, &records)?;
         if local.standing == Standing::Member {
             // Agreed to by being a member: everyone in the chain is pinned
@@ -340,7 +347,8 @@ impl Sharing {
             }
             None => self.create(&notebook_id).await?,
         };
-        self.set_label(&space, &notebook_id, &name).await?;
+        self.set_label(&space, &label::notebook_id(&space), &name)
+            .await?;
 
         let token = self.session.access_token().await?;
         let theirs = self
@@ -371,7 +379,9 @@ impl Sharing {
         Ok(space.to_string())
     }
 
-    /// A new space for `notebook`, kept here with its first key.
+    /// A new space for `notebook`, kept here with its first key; the
+    /// notebook takes the id the space derives (what every member's
+    /// device checks the label against).
     async fn create(&self, notebook: &str) -> Result<SpaceId, ShareError> {
         let new = author::create(&self.me)?;
         let space = new.record.body.space;
@@ -385,9 +395,10 @@ impl Sharing {
             std::slice::from_ref(&new.record),
             Verifier::default(),
         )?;
-        let local =
-            LocalSpace::from_state(&state, self.me.account(), Some(notebook.to_owned()), None);
+        let shared = label::notebook_id(&space);
         let mut store = self.store()?;
+        store.renumber_notebook(notebook, &shared)?;
+        let local = LocalSpace::from_state(&state, self.me.account(), Some(shared), None);
         store.save_local_space(&local, std::slice::from_ref(&new.record))?;
         store.save_epoch_key(&space, Epoch::FIRST, &new.key)?;
         Ok(space)
@@ -416,8 +427,9 @@ impl Sharing {
         Ok(())
     }
 
-    /// Opens an invitation's label and keeps the notebook's id and name
-    /// with the space.
+    /// Opens an invitation's label and keeps the notebook's name with the
+    /// space (the notebook it names is the space's own: `label::open`
+    /// refuses any other).
     fn keep_label(&self, r: &Refreshed, sealed: &str) -> Result<Label, ShareError> {
         let space = &r.state.space;
         let bytes = cairn_protocol::RecordBytes(sealed.to_owned())
@@ -428,7 +440,6 @@ impl Sharing {
         let label = label::open(space, &bytes, |e| keys.get(&e).cloned())?;
         let mut local = r.local.clone();
         local.label = Some(label.name.clone());
-        local.notebook = Some(label.notebook.clone());
         store.save_local_space(&local, &[])?;
         Ok(label)
     }
@@ -444,10 +455,13 @@ impl Sharing {
             let Some(pending) = r.state.invitations.get(self.me.account()) else {
                 continue;
             };
-            let label = match &inv.label {
-                Some(sealed) => Some(self.keep_label(&r, sealed)?),
-                None => None,
-            };
+            // A label that does not open (or names another notebook) only
+            // costs the invitation its name: accepting binds the space to
+            // its own notebook whatever the label says.
+            let label = inv
+                .label
+                .as_ref()
+                .and_then(|sealed| self.keep_label(&r, sealed).ok());
             let owner = &r.state.members[&r.state.owner].identity;
             out.push(InvitationInfo {
                 id: space.to_string(),
@@ -508,10 +522,14 @@ impl Sharing {
         for s in mine.spaces {
             let space = SpaceId::parse(s.space_id.as_str()).map_err(ChainError::from)?;
             let mut r = self.refresh(&space).await?;
-            if r.local.notebook.is_none() {
+            if r.local.label.is_none() {
+                // Only the name is at stake here (the space is bound to
+                // its own notebook already): one that does not open is
+                // left out.
                 if let Some(sealed) = &s.label {
-                    self.keep_label(&r, sealed)?;
-                    r = self.refresh(&space).await?;
+                    if self.keep_label(&r, sealed).is_ok() {
+                        r = self.refresh(&space).await?;
+                    }
                 }
             }
             self.ensure_notebook(&r.local)?;
@@ -605,7 +623,9 @@ impl Sharing {
         if !r.state.invitations.contains_key(self.me.account()) {
             return Err(ShareError::NoInvitation(id.to_owned()));
         }
-        if r.local.notebook.is_none() {
+        // A label that does not open, or names a notebook other than the
+        // space's own, refuses the invitation: its owner forged it.
+        if r.local.label.is_none() {
             let token = self.session.access_token().await?;
             let mine = self.session.client().my_spaces(&token).await?;
             let sealed = mine

@@ -18,6 +18,7 @@ use cairn_client::sharing::{ShareError, Sharing};
 use cairn_client::{FileCredentialStore, Session, StoredCredentials};
 use cairn_core::crypto::ContentKey;
 use cairn_core::space::epoch::{Epoch, SpaceId};
+use cairn_core::space::label;
 use cairn_core::space::local::Standing;
 use cairn_core::space::record::Role;
 use cairn_core::Store;
@@ -120,6 +121,13 @@ async fn share_accept_members_unshare_and_leave() {
         .await
         .unwrap();
     let space = SpaceId::parse(&invitation).unwrap();
+    // Shared, the notebook takes the id its space derives.
+    assert!(alice.store.lock().unwrap().notebook(&trips).is_err());
+    let trips = label::notebook_id(&space);
+    assert_eq!(
+        alice.store.lock().unwrap().notebook(&trips).unwrap().name,
+        "Trips to Rome"
+    );
     assert!(alice
         .store
         .lock()
@@ -280,6 +288,7 @@ async fn a_shared_notebook_syncs_between_two_accounts_through_their_agents() {
         .await
         .unwrap();
     bob.sharing.accept(&invitation).await.unwrap();
+    let trips = label::notebook_id(&SpaceId::parse(&invitation).unwrap());
     let (mut a, mut b, mut p) = (alice.agent(), bob.agent(), bob_phone.agent());
     a.round().await.unwrap();
     assert_eq!(a.space_rounds().len(), 1);

@@ -285,7 +285,8 @@ impl Store {
     }
 
     /// The space `notebook` belongs to: that of the nearest ancestor (or
-    /// itself) that a space shares.
+    /// itself) that a space this account is a member of shares (an
+    /// invitation, or a space left, claims no notebook).
     pub fn space_of_notebook(&self, notebook: &str) -> Result<Option<SpaceId>> {
         self.space_found(
             "WITH RECURSIVE up(id, parent, depth) AS (
@@ -295,6 +296,7 @@ impl Store {
                WHERE up.depth < 1000
              )
              SELECT s.space_id FROM up JOIN space s ON s.notebook = up.id
+             WHERE s.standing = 'member'
              ORDER BY up.depth LIMIT 1",
             notebook,
             "finding a notebook's space",
@@ -312,7 +314,7 @@ impl Store {
                WHERE down.depth < 1000
              )
              SELECT s.space_id FROM down JOIN space s ON s.notebook = down.id
-             WHERE s.standing != 'departed' LIMIT 1",
+             WHERE s.standing = 'member' LIMIT 1",
             notebook,
             "finding shared notebooks below",
         )
@@ -380,6 +382,25 @@ mod tests {
         store.move_notebook(&trips, Some(&top)).unwrap();
         assert_eq!(store.space_below(&top).unwrap(), Some(s.id));
         assert_eq!(store.space_of_notebook(&top).unwrap(), None);
+
+        // An invitation (or a space left) claims no notebook.
+        let holder = store.create_notebook("Holder", None).unwrap();
+        store.move_notebook(&other, Some(&holder)).unwrap();
+        let mut invited = LocalSpace::from_state(&state, &user("dave"), Some(other.clone()), None);
+        invited.space = SpaceId::generate();
+        for standing in [Standing::Invited, Standing::Departed] {
+            invited.standing = standing;
+            store.save_local_space(&invited, &[]).unwrap();
+            assert_eq!(store.space_of_notebook(&other).unwrap(), None);
+            assert_eq!(store.space_below(&holder).unwrap(), None);
+        }
+        invited.standing = Standing::Member;
+        store.save_local_space(&invited, &[]).unwrap();
+        assert_eq!(
+            store.space_of_notebook(&other).unwrap(),
+            Some(invited.space)
+        );
+        assert_eq!(store.space_below(&holder).unwrap(), Some(invited.space));
 
         // Carol is a viewer: a member who does not write.
         let carol = LocalSpace::from_state(&state, &user("carol"), None, None);
