@@ -484,8 +484,32 @@ impl Store {
                 });
             }
         }
+        self.refuse_nested_share(id, parent.as_deref())?;
         let pos = self.next_position(parent.as_deref())?;
         self.edit_tree(|doc| notebook_doc::set_parent(doc, id, parent.as_deref(), pos))
+    }
+
+    /// Shares do not nest (each note goes to one space at most): moving
+    /// `id` under `parent` is refused when `id` is shared or holds a
+    /// shared notebook and `parent` is inside another shared one.
+    fn refuse_nested_share(&self, id: &str, parent: Option<&str>) -> Result<()> {
+        let Some(parent) = parent else {
+            return Ok(());
+        };
+        let Some(outer) = self.space_of_notebook(parent)? else {
+            return Ok(());
+        };
+        let moved = match self.space_sharing(id)? {
+            Some(s) => Some(s),
+            None => self.space_below(id)?,
+        };
+        match moved {
+            Some(inner) if inner != outer => Err(CoreError::SharedInShared {
+                id: id.to_string(),
+                parent: parent.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes a notebook with every notebook under it, and moves their

@@ -303,6 +303,15 @@ impl Store {
         )
     }
 
+    /// The space that shares `notebook` itself (not an ancestor of it).
+    pub fn space_sharing(&self, notebook: &str) -> Result<Option<SpaceId>> {
+        self.space_found(
+            "SELECT space_id FROM space WHERE notebook = ?1 AND standing = 'member'",
+            notebook,
+            "finding a notebook's space",
+        )
+    }
+
     /// A space shared from a notebook strictly below `notebook`, if any:
     /// sharing `notebook` then would nest one share in another.
     pub fn space_below(&self, notebook: &str) -> Result<Option<SpaceId>> {
@@ -413,5 +422,59 @@ mod tests {
         let dave = LocalSpace::from_state(&state, &user("dave"), None, None);
         assert_eq!(dave.standing, Standing::Departed);
         assert!(!dave.writes());
+    }
+
+    #[test]
+    fn a_note_goes_to_its_nearest_share_only_and_shares_do_not_nest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, s) = shared();
+        let state = s.state().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let outer = store.create_notebook("Family", None).unwrap();
+        let inner = store
+            .create_notebook("Surprise party", Some(&outer))
+            .unwrap();
+        let loose = store.create_notebook("Loose", None).unwrap();
+        let holder = store.create_notebook("Holder", None).unwrap();
+        let held = store.create_notebook("Held", Some(&holder)).unwrap();
+        let family_note = store.create_note("Groceries").unwrap();
+        store.move_note(&family_note, Some(&outer)).unwrap();
+        let secret = store.create_note("Gift for mum").unwrap();
+        store.move_note(&secret, Some(&inner)).unwrap();
+        let mut bind = |notebook: &str| {
+            let mut local =
+                LocalSpace::from_state(&state, &user("bob"), Some(notebook.into()), None);
+            local.space = SpaceId::generate();
+            store.save_local_space(&local, &[]).unwrap();
+            local.space
+        };
+        // Nested as a concurrent move on two devices could leave them.
+        let (family, party) = (bind(&outer), bind(&inner));
+        let other = bind(&loose);
+        let deep = bind(&held);
+
+        assert_eq!(
+            store.space_notes(&outer).unwrap(),
+            vec![family_note.clone()]
+        );
+        assert_eq!(store.space_notes(&inner).unwrap(), vec![secret.clone()]);
+        assert_eq!(store.space_of_note(&secret).unwrap(), Some(party));
+        assert_eq!(store.space_of_note(&family_note).unwrap(), Some(family));
+
+        // A shared notebook, or one holding a shared one, does not move
+        // into another shared notebook; other moves go on.
+        for (id, parent) in [(&loose, &outer), (&holder, &outer), (&held, &inner)] {
+            let err = store.move_notebook(id, Some(parent)).unwrap_err();
+            assert!(matches!(err, CoreError::SharedInShared { .. }), "{err}");
+            assert!(err.to_string().contains("cannot go inside another shared"));
+        }
+        assert_eq!(store.space_of_notebook(&loose).unwrap(), Some(other));
+        assert_eq!(store.space_of_notebook(&held).unwrap(), Some(deep));
+        let plain = store.create_notebook("Plain", None).unwrap();
+        store.move_notebook(&plain, Some(&outer)).unwrap();
+        store.move_notebook(&loose, Some(&plain)).unwrap_err();
+        store.move_notebook(&plain, None).unwrap();
+        store.move_notebook(&loose, Some(&plain)).unwrap();
+        store.move_notebook(&holder, Some(&plain)).unwrap();
     }
 }
