@@ -541,3 +541,86 @@ fn an_invitation_cannot_adopt_a_notebook_of_the_invitees_own() {
         "bob's diary reached the owner"
     );
 }
+
+/// Where `d`'s head in `space` lies in the bucket.
+fn head_path(cloud: &Cloud, p: &Person, d: &Device, space: &SpaceId) -> std::path::PathBuf {
+    let user = UserId::parse(&p.account).unwrap();
+    let device = DeviceId::parse(&d.device_id()).unwrap();
+    cloud
+        .bucket_dir()
+        .join(format!("spaces/{space}/users/{user}/devices/{device}/head"))
+}
+
+/// The epoch `d`'s head in `space` is sealed with.
+fn head_epoch(cloud: &Cloud, p: &Person, d: &Device, space: &SpaceId) -> Epoch {
+    let bytes = std::fs::read(head_path(cloud, p, d, space)).unwrap();
+    object::decode(&bytes).unwrap().space.unwrap().epoch
+}
+
+/// Someone who leaves or declines holds the current key: until the owner
+/// starts the next epoch, the other writers publish nothing (what they
+/// type waits on their device), then it goes out under the new key.
+#[test]
+fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let carol = person(&cloud, "carol");
+    let dave = person(&cloud, "dave");
+    alice.laptop.ok(&["notebook", "create", "Club"]);
+    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Club", "Minutes\n"]));
+    let invitation = share(&alice, &bob, "Club", "editor");
+    let space = SpaceId::parse(&invitation).unwrap();
+    share(&alice, &carol, "Club", "editor");
+    let everyone = [&alice.laptop, &bob.laptop, &carol.laptop];
+    sync_until(&everyone, "the minutes reach bob and carol", || {
+        bob.laptop.store().get(&note).is_ok() && carol.laptop.store().get(&note).is_ok()
+    });
+    let bobs_head = head_path(&cloud, &bob, &bob.laptop, &space);
+
+    // Carol leaves; bob types while alice is away.
+    carol.laptop.ok(&["leave", &invitation]);
+    let before = std::fs::read(&bobs_head).ok();
+    bob.laptop
+        .store()
+        .splice(&note, "Minutes\n".len(), 0, "after carol left\n")
+        .unwrap();
+    bob.laptop.sync_ok();
+    assert!(
+        std::fs::read(&bobs_head).ok() == before,
+        "bob published under the key carol holds"
+    );
+    sync_until(
+        &[&alice.laptop, &bob.laptop],
+        "bob's line reaches alice",
+        || body(&alice.laptop, &note).contains("after carol left"),
+    );
+    assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(2));
+
+    // Dave is invited (the key wrapped to him) and declines: the same.
+    alice.laptop.ok(&[
+        "share",
+        "Club",
+        "--with",
+        &dave.account,
+        "--fingerprint",
+        &dave.fingerprint,
+    ]);
+    dave.laptop.ok(&["decline", &invitation]);
+    let before = std::fs::read(&bobs_head).ok();
+    bob.laptop
+        .store()
+        .splice(&note, "Minutes\n".len(), 0, "after dave declined\n")
+        .unwrap();
+    bob.laptop.sync_ok();
+    assert!(
+        std::fs::read(&bobs_head).ok() == before,
+        "bob published under the key dave was sent"
+    );
+    sync_until(
+        &[&alice.laptop, &bob.laptop],
+        "bob's second line reaches alice",
+        || body(&alice.laptop, &note).contains("after dave declined"),
+    );
+    assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(3));
+}

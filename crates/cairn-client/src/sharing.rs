@@ -578,7 +578,11 @@ impl Sharing {
                 )
             })
             .collect();
-        let writing = if r.local.writes() {
+        // While a rotation is due (someone left or declined, holding the
+        // current key) nothing new is sealed with that key: edits stay
+        // here and go out under the next epoch, once the owner starts it
+        // (the owner's own refresh has started it already).
+        let writing = if r.local.writes() && !r.state.rotation_due {
             Some((r.state.epoch, self.current_key(r)?))
         } else {
             None

@@ -327,7 +327,10 @@ impl SpaceState {
                         },
                     );
                 } else {
+                    // The invitation wrapped the current key to them: what
+                    // is written from now on needs one they never held.
                     next.wraps.remove(&b.signer);
+                    next.rotation_due = true;
                 }
             }
             Action::Remove {
@@ -652,8 +655,10 @@ pub(crate) mod tests {
         assert_eq!(pending.role_of(&user("dave")), None);
         // An invitee can already open the key, to show what they are invited to.
         assert_eq!(pending.current_key(&dave).unwrap(), s.key);
+        assert!(!pending.rotation_due);
         s.push(&dave, Action::Decline { invitation: inv });
         let st = s.state().unwrap();
+        assert!(st.rotation_due, "dave held the current key");
         assert!(st.invitations.is_empty() && !st.members.contains_key(&user("dave")));
         assert!(st.current_key(&dave).is_err());
     }
