@@ -624,3 +624,44 @@ fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
     );
     assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(3));
 }
+
+/// One shared notebook that cannot be brought up to date (here bob's
+/// device remembers more of its chain than the service shows: a
+/// rollback) is reported in a sentence; the others sync all the same.
+#[test]
+fn one_bad_shared_notebook_does_not_stop_the_others() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    alice.laptop.ok(&["notebook", "create", "One"]);
+    alice.laptop.ok(&["notebook", "create", "Two"]);
+    let first = last_line(&alice.laptop.ok(&["new", "--notebook", "One", "first\n"]));
+    let one = SpaceId::parse(&share(&alice, &bob, "One", "editor")).unwrap();
+    share(&alice, &bob, "Two", "editor");
+    sync_until(
+        &[&alice.laptop, &bob.laptop],
+        "the first note reaches bob",
+        || bob.laptop.store().get(&first).is_ok(),
+    );
+    {
+        let mut store = bob.laptop.store();
+        let mut bad = store.local_space(&one).unwrap().unwrap();
+        bad.checkpoint.seq += 1000;
+        store.save_local_space(&bad, &[]).unwrap();
+    }
+    let second = last_line(&alice.laptop.ok(&["new", "--notebook", "Two", "second\n"]));
+    alice.laptop.sync_ok();
+    let run = bob.laptop.sync_ok();
+    assert!(
+        bob.laptop.store().get(&second).is_ok(),
+        "the good shared notebook did not sync:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("a shared notebook did not sync")
+            && run.stderr.contains("cannot be trusted"),
+        "{}",
+        run.stderr
+    );
+}

@@ -54,7 +54,9 @@ pub enum ShareError {
     Service(#[from] ClientError),
     #[error(transparent)]
     Identity(#[from] IdentityFetchError),
-    #[error(transparent)]
+    /// A sentence whatever the store said (its SQL stays in the source,
+    /// for the log).
+    #[error("{}", store_sentence(.0))]
     Store(#[from] CoreError),
     #[error("the shared notebook's membership cannot be trusted: {0}")]
     Chain(#[from] ChainError),
@@ -84,12 +86,32 @@ pub enum ShareError {
     ContainsShared,
     #[error("only the owner of a shared notebook can do that")]
     NotOwner,
+    #[error("the shared notebook's owner is missing from its members; it cannot be trusted")]
+    OwnerMissing,
     #[error("the shared notebook changed too often while this was being done; try again")]
     Busy,
     #[error("this device is not signed in")]
     NotSignedIn,
     #[error("the store is unusable after an earlier failure; restart Cairn")]
     Poisoned,
+}
+
+fn store_sentence(e: &CoreError) -> String {
+    match e {
+        CoreError::Database { .. } => {
+            "this device could not read or keep a shared notebook's state".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The invitations waiting for this account: those that could be
+/// verified, and, apart, those that could not (each with why), so one bad
+/// invitation does not hide the others.
+#[derive(Debug, Default)]
+pub struct Invitations {
+    pub pending: Vec<InvitationInfo>,
+    pub unreadable: Vec<(String, ShareError)>,
 }
 
 /// This account's identity, for people to compare.
@@ -120,6 +142,16 @@ pub struct MemberInfo {
     /// Invited, not yet accepted.
     pub pending: bool,
     pub fingerprint: String,
+}
+
+/// One of this account's spaces as a sync found it.
+#[derive(Debug)]
+pub enum SpaceOutcome {
+    Ready(Box<Refreshed>),
+    /// Its chain, keys or store state could not be brought up to date.
+    Failed(SpaceId, ShareError),
+    /// The service listed an id that is not a space id.
+    Unnamed(ShareError),
 }
 
 /// A space brought up to date: what the store keeps, and the verified
@@ -444,34 +476,47 @@ impl Sharing {
         Ok(label)
     }
 
-    /// The invitations waiting for this account, each verified.
-    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>, ShareError> {
+    /// The invitations waiting for this account, each verified; one that
+    /// cannot be is set apart with why, and the others go on.
+    pub async fn invitations(&self) -> Result<Invitations, ShareError> {
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
-        let mut out = Vec::new();
+        let mut out = Invitations::default();
         for inv in mine.invitations {
-            let space = SpaceId::parse(inv.space_id.as_str()).map_err(ChainError::from)?;
-            let r = self.refresh(&space).await?;
-            let Some(pending) = r.state.invitations.get(self.me.account()) else {
-                continue;
-            };
-            // A label that does not open (or names another notebook) only
-            // costs the invitation its name: accepting binds the space to
-            // its own notebook whatever the label says.
-            let label = inv
-                .label
-                .as_ref()
-                .and_then(|sealed| self.keep_label(&r, sealed).ok());
-            let owner = &r.state.members[&r.state.owner].identity;
-            out.push(InvitationInfo {
-                id: space.to_string(),
-                notebook: label.map(|l| l.name),
-                from: r.state.owner.clone(),
-                role: pending.role,
-                from_fingerprint: fingerprint(owner),
-            });
+            let id = inv.space_id.as_str().to_owned();
+            match self.invitation(&inv).await {
+                Ok(Some(info)) => out.pending.push(info),
+                Ok(None) => {}
+                Err(e) => out.unreadable.push((id, e)),
+            }
         }
         Ok(out)
+    }
+
+    /// One listed invitation, verified; `None` if it is no longer pending.
+    async fn invitation(
+        &self,
+        inv: &cairn_protocol::InvitationSummary,
+    ) -> Result<Option<InvitationInfo>, ShareError> {
+        let space = SpaceId::parse(inv.space_id.as_str()).map_err(ChainError::from)?;
+        let r = self.refresh(&space).await?;
+        let Some(pending) = r.state.invitations.get(self.me.account()) else {
+            return Ok(None);
+        };
+        // A label that does not open (or names another notebook) only
+        // costs the invitation its name: accepting binds the space to its
+        // own notebook whatever the label says.
+        let label = inv
+            .label
+            .as_ref()
+            .and_then(|sealed| self.keep_label(&r, sealed).ok());
+        Ok(Some(InvitationInfo {
+            id: space.to_string(),
+            notebook: label.map(|l| l.name),
+            from: r.state.owner.clone(),
+            role: pending.role,
+            from_fingerprint: fingerprint(owner_identity(&r.state)?),
+        }))
     }
 
     fn invitation_space(&self, id: &str) -> Result<SpaceId, ShareError> {
@@ -514,28 +559,45 @@ impl Sharing {
     }
 
     /// This account's spaces as the service lists them (invitations
-    /// aside), each refreshed and with its notebook known.
-    pub async fn member_spaces(&self) -> Result<Vec<Refreshed>, ShareError> {
+    /// aside), each refreshed and with its notebook known, or why it could
+    /// not be: one bad space does not stop the others.
+    pub async fn member_spaces(&self) -> Result<Vec<SpaceOutcome>, ShareError> {
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
         let mut out = Vec::new();
         for s in mine.spaces {
-            let space = SpaceId::parse(s.space_id.as_str()).map_err(ChainError::from)?;
-            let mut r = self.refresh(&space).await?;
-            if r.local.label.is_none() {
-                // Only the name is at stake here (the space is bound to
-                // its own notebook already): one that does not open is
-                // left out.
-                if let Some(sealed) = &s.label {
-                    if self.keep_label(&r, sealed).is_ok() {
-                        r = self.refresh(&space).await?;
-                    }
+            let space = match SpaceId::parse(s.space_id.as_str()) {
+                Ok(space) => space,
+                Err(e) => {
+                    out.push(SpaceOutcome::Unnamed(ChainError::from(e).into()));
+                    continue;
                 }
-            }
-            self.ensure_notebook(&r.local)?;
-            out.push(r);
+            };
+            out.push(match self.member_space(&space, s.label.as_deref()).await {
+                Ok(r) => SpaceOutcome::Ready(Box::new(r)),
+                Err(e) => SpaceOutcome::Failed(space, e),
+            });
         }
         Ok(out)
+    }
+
+    async fn member_space(
+        &self,
+        space: &SpaceId,
+        label: Option<&str>,
+    ) -> Result<Refreshed, ShareError> {
+        let mut r = self.refresh(space).await?;
+        if r.local.label.is_none() {
+            // Only the name is at stake here (the space is bound to its
+            // own notebook already): one that does not open is left out.
+            if let Some(sealed) = label {
+                if self.keep_label(&r, sealed).is_ok() {
+                    r = self.refresh(space).await?;
+                }
+            }
+        }
+        self.ensure_notebook(&r.local)?;
+        Ok(r)
     }
 
     /// What a round of `r`'s space needs: who counts among its peers and
@@ -706,6 +768,16 @@ impl Sharing {
         }
         Ok(fence)
     }
+}
+
+/// The owner's identity; a chain without its owner among the members is
+/// refused rather than trusted.
+fn owner_identity(state: &SpaceState) -> Result<&PublicIdentity, ShareError> {
+    state
+        .members
+        .get(&state.owner)
+        .map(|m| &m.identity)
+        .ok_or(ShareError::OwnerMissing)
 }
 
 /// Members first (the owner, then by account), then pending invitees.

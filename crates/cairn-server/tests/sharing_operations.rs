@@ -138,7 +138,7 @@ async fn share_accept_members_unshare_and_leave() {
         .is_some());
 
     // Bob sees the invitation with the notebook's name, and accepts.
-    let pending = bob.sharing.invitations().await.unwrap();
+    let pending = bob.sharing.invitations().await.unwrap().pending;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, invitation);
     assert_eq!(pending[0].notebook.as_deref(), Some("Trips to Rome"));
@@ -151,7 +151,7 @@ async fn share_accept_members_unshare_and_leave() {
     let joined = bob.sharing.accept(&invitation).await.unwrap();
     assert_eq!(joined.local.standing, Standing::Member);
     assert_eq!(joined.local.notebook.as_deref(), Some(trips.as_str()));
-    assert!(bob.sharing.invitations().await.unwrap().is_empty());
+    assert!(bob.sharing.invitations().await.unwrap().pending.is_empty());
     let bob_keys = bob.store.lock().unwrap().epoch_keys(&space).unwrap();
     let alice_keys = alice.store.lock().unwrap().epoch_keys(&space).unwrap();
     assert_eq!(bob_keys[&Epoch::FIRST], alice_keys[&Epoch::FIRST]);

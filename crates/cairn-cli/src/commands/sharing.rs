@@ -121,7 +121,13 @@ pub fn run(data_dir: &Path, which: SharingCommand) -> Result<()> {
                 crate::outln!("{id}");
             }
             SharingCommand::Invitations { json } => {
-                let all = s.invitations().await?;
+                let found = s.invitations().await?;
+                // One that could not be verified is said, apart; the
+                // others are listed all the same.
+                for (id, e) in &found.unreadable {
+                    eprintln!("warning: invitation {id} cannot be shown: {e}");
+                }
+                let all = found.pending;
                 if json {
                     let rows: Vec<serde_json::Value> = all
                         .iter()
