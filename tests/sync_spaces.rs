@@ -476,14 +476,23 @@ fn an_invitation_cannot_adopt_a_notebook_of_the_invitees_own() {
             .ok(&["new", "--notebook", "Diary", "bob's secret\n"]),
     );
     alice.laptop.ok(&["notebook", "create", "Bait"]);
-    let invitation = last_line(&alice.laptop.ok(&[
-        "share",
-        "Bait",
-        "--with",
-        &bob.account,
-        "--fingerprint",
-        &bob.fingerprint,
-    ]));
+    // Without --fingerprint, the invitee's fingerprint and the pair's
+    // safety number are shown to compare; the id stays the last line.
+    let out = alice.laptop.ok(&["share", "Bait", "--with", &bob.account]);
+    let pair = {
+        let (a, b) = (alice.fingerprint.clone(), bob.fingerprint.clone());
+        if a <= b {
+            format!("{a} {b}")
+        } else {
+            format!("{b} {a}")
+        }
+    };
+    assert!(
+        out.contains(&format!("their fingerprint: {}", bob.fingerprint)),
+        "{out}"
+    );
+    assert!(out.contains(&format!("safety number:     {pair}")), "{out}");
+    let invitation = last_line(&out);
     let space = SpaceId::parse(&invitation).unwrap();
     let key = alice.laptop.store().epoch_keys(&space).unwrap()[&Epoch::FIRST].clone();
     let sealed = label::seal(

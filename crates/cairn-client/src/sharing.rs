@@ -29,7 +29,7 @@ use cairn_core::space::local::{LocalSpace, Standing};
 use cairn_core::space::pins::PinError;
 use cairn_core::space::record::{Fence, Record, Role};
 use cairn_core::space::rotation::{self, RotationError};
-use cairn_core::space::safety_number::{fingerprint, matches_fingerprint};
+use cairn_core::space::safety_number::{fingerprint, matches_fingerprint, safety_number};
 use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync};
 use cairn_core::{NewNotebook, Store};
 use cairn_protocol::{DeviceId, ErrorCode, SpaceGrant, UserId};
@@ -112,6 +112,17 @@ fn store_sentence(e: &CoreError) -> String {
 pub struct Invitations {
     pub pending: Vec<InvitationInfo>,
     pub unreadable: Vec<(String, ShareError)>,
+}
+
+/// An invitation just made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    /// What the invitee accepts or declines.
+    pub id: String,
+    /// The invitee's fingerprint, as the service handed their identity.
+    pub fingerprint: String,
+    /// The safety number of the owner's and the invitee's identities.
+    pub safety_number: String,
 }
 
 /// This account's identity, for people to compare.
@@ -348,14 +359,15 @@ impl Sharing {
     /// Shares `notebook` with `invitee` as `role`: creates its space if it
     /// has none, fetches and pins the invitee's identity (checking it
     /// against `expected_fingerprint` if given), and appends the
-    /// invitation. Returns the invitation's id.
+    /// invitation. Returns the invitation's id, with the invitee's
+    /// fingerprint and the pair's safety number to compare.
     pub async fn share(
         &self,
         notebook: &str,
         invitee: &UserId,
         role: Role,
         expected_fingerprint: Option<&str>,
-    ) -> Result<String, ShareError> {
+    ) -> Result<Invited, ShareError> {
         let (notebook_id, name, existing) = {
             let store = self.store()?;
             let id = store.find_notebook(notebook)?;
@@ -408,7 +420,11 @@ impl Sharing {
             Ok(author::invite(&r.state, &self.me, &key, &theirs, role)?)
         })
         .await?;
-        Ok(space.to_string())
+        Ok(Invited {
+            id: space.to_string(),
+            fingerprint: fingerprint(&theirs),
+            safety_number: safety_number(&self.me.public(), &theirs),
+        })
     }
 
     /// A new space for `notebook`, kept here with its first key; the
