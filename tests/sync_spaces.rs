@@ -285,12 +285,21 @@ fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
     // Before bob is removed he holds a space grant with URLs still valid
     // for hours; dave is still only a person with an account.
     let (bob_sync, bob_grant) = space_context(&cloud, &bob.laptop, &space);
+    let bobs_head = std::fs::read(head_path(&cloud, &bob, &bob.laptop, &space)).unwrap();
     alice
         .laptop
         .ok(&["unshare", "Team", "--member", &bob.account]);
+    // The removal pins bob's head exactly as it lay in the bucket: its
+    // sequence number and the SHA-256 of its bytes.
+    let pinned = pinned_heads(&alice.laptop, &space, &bob);
+    let bob_device = DeviceId::parse(&bob.laptop.device_id()).unwrap();
+    assert_eq!(pinned[&bob_device].head, object::sha256(&bobs_head));
+    assert_eq!(
+        pinned[&bob_device].seq,
+        object::decode(&bobs_head).unwrap().seq
+    );
     let bob_session = bob.laptop.session(&cloud);
     let wire = cairn_protocol::SpaceId::parse(&invitation).unwrap();
-    let bob_device = DeviceId::parse(&bob.laptop.device_id()).unwrap();
     let refused = cloud.runtime().block_on(async {
         let token = bob_session.access_token().await.unwrap();
         bob_session
@@ -566,6 +575,20 @@ fn head_epoch(cloud: &Cloud, p: &Person, d: &Device, space: &SpaceId) -> Epoch {
     object::decode(&bytes).unwrap().space.unwrap().epoch
 }
 
+/// The heads `who`'s writes ended at, as the chain `d` verified pins them.
+fn pinned_heads(d: &Device, space: &SpaceId, who: &Person) -> cairn_core::space::record::HeadFence {
+    let store = d.store();
+    let records = store.local_space_records(space).unwrap();
+    let state = cairn_core::space::chain::SpaceState::verify(
+        *space,
+        &records,
+        cairn_core::space::chain::Verifier::default(),
+    )
+    .unwrap();
+    let user = UserId::parse(&who.account).unwrap();
+    state.departed[&user].heads.clone().expect("heads pinned")
+}
+
 /// Someone who leaves or declines holds the current key: until the owner
 /// starts the next epoch, the other writers publish nothing (what they
 /// type waits on their device), then it goes out under the new key.
@@ -604,6 +627,14 @@ fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
         "bob's line reaches alice",
         || body(&alice.laptop, &note).contains("after carol left"),
     );
+    // The rotate after carol's leave pins her heads as alice read them
+    // (her own leave record's fence is not trusted).
+    let carols = pinned_heads(&alice.laptop, &space, &carol);
+    let carol_device = DeviceId::parse(&carol.laptop.device_id()).unwrap();
+    match std::fs::read(head_path(&cloud, &carol, &carol.laptop, &space)) {
+        Ok(bytes) => assert_eq!(carols[&carol_device].head, object::sha256(&bytes)),
+        Err(_) => assert!(!carols.contains_key(&carol_device)),
+    }
     assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(2));
 
     // Dave is invited (the key wrapped to him) and declines: the same.

@@ -21,19 +21,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use cairn_core::error::CoreError;
 use cairn_core::space::author::{self, AuthorError};
-use cairn_core::space::chain::{ChainError, SpaceState, Verifier};
+use cairn_core::space::chain::{ChainError, Departure, SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
 use cairn_core::space::identity::{PublicIdentity, SharingIdentity};
 use cairn_core::space::label::{self, Label, LabelError};
 use cairn_core::space::local::{LocalSpace, Standing};
 use cairn_core::space::pins::PinError;
-use cairn_core::space::record::{Fence, Record, Role};
+use cairn_core::space::record::{Fence, FencedHead, HeadFence, Record, Role};
 use cairn_core::space::rotation::{self, RotationError};
 use cairn_core::space::safety_number::{fingerprint, matches_fingerprint, safety_number};
+use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync};
+use cairn_core::sync::Fetched;
 use cairn_core::{NewNotebook, Store};
-use cairn_protocol::{DeviceId, ErrorCode, SpaceGrant, UserId};
+use cairn_protocol::{DeviceId, DeviceKey, ErrorCode, SpaceGrant, UserId};
 
+use crate::bucket::Bucket;
 use crate::encryption::{load_content_key, KeyError};
 use crate::sharing_identity::{ensure_sharing_identity, IdentityFetchError};
 use crate::spaces::wire_space_id;
@@ -68,6 +71,8 @@ pub enum ShareError {
     Pin(#[from] PinError),
     #[error("{0}")]
     Label(#[from] LabelError),
+    #[error("the shared notebook's storage could not be read: {0}")]
+    Storage(#[from] cairn_core::sync::TransportError),
     #[error("the safety number of {account} is {actual}, not the {expected} you gave: check it with them before you share")]
     FingerprintMismatch {
         account: UserId,
@@ -230,8 +235,16 @@ impl Sharing {
             // The new key comes back with the next refresh, from the wrap
             // to this owner in the record; a record that lost the race is
             // signed again on the newer chain.
+            // Those who left are fenced at their heads as this owner
+            // reads them now (their own leave record's fence is their
+            // word only).
             let key = self.current_key(&refreshed)?;
-            let new = rotation::rotate(&refreshed.state, &self.me, &key)?;
+            let mut fenced = BTreeMap::new();
+            for who in refreshed.state.awaiting_fence() {
+                let heads = self.heads_of(space, &who).await?;
+                fenced.insert(who, heads);
+            }
+            let new = rotation::rotate(&refreshed.state, &self.me, &key, fenced)?;
             self.append(&new.record).await?;
         }
     }
@@ -643,7 +656,7 @@ impl Sharing {
                 let access = if r.state.can_write(&p.user_id) {
                     PeerAccess::Writer
                 } else if let Some(d) = r.state.departed.get(&p.user_id) {
-                    PeerAccess::FencedAt(d.fence.get(&p.device_id).copied().unwrap_or(0))
+                    departed_access(d, &p.device_id)
                 } else {
                     PeerAccess::Ignored
                 };
@@ -738,11 +751,19 @@ impl Sharing {
         }
         let space = r.state.space;
         let fence = self.fence_of(&space, member).await?;
+        let heads = self.heads_of(&space, member).await?;
         // The new epoch's key is kept by the refresh after the append,
         // from the wrap to this owner in the record.
         self.append_on_top(&space, |r| {
             let key = self.current_key(r)?;
-            let new = rotation::remove_member(&r.state, &self.me, &key, member, fence.clone())?;
+            let new = rotation::remove_member(
+                &r.state,
+                &self.me,
+                &key,
+                member,
+                fence.clone(),
+                heads.clone(),
+            )?;
             Ok(new.record)
         })
         .await
@@ -761,6 +782,38 @@ impl Sharing {
         })
         .await
         .map(|_| ())
+    }
+
+    /// Each of `member`'s devices that has a head in the space, with that
+    /// head's sequence number and the SHA-256 of its bytes, as read from
+    /// the bucket now: what the record that ends their writes pins.
+    async fn heads_of(&self, space: &SpaceId, member: &UserId) -> Result<HeadFence, ShareError> {
+        let token = self.session.access_token().await?;
+        let grant = self
+            .session
+            .client()
+            .space_grant(&token, &wire_space_id(space)?, &self.device)
+            .await?;
+        let bucket = Bucket::new()?;
+        let mut heads = HeadFence::new();
+        for p in grant.peers.iter().filter(|p| p.user_id == *member) {
+            let device = p.device_id.as_str();
+            if let Fetched::Found { body, .. } =
+                bucket.get(&grant, device, DeviceKey::Head, None).await?
+            {
+                // A head that does not even decode is pinned all the same:
+                // it is what the device wrote, and it reads as nothing.
+                let seq = object::decode_kind(&body, ObjectKind::Head).map_or(0, |o| o.seq);
+                heads.insert(
+                    p.device_id.clone(),
+                    FencedHead {
+                        seq,
+                        head: object::sha256(&body),
+                    },
+                );
+            }
+        }
+        Ok(heads)
     }
 
     /// Each of `member`'s devices and the newest head the service saw from
@@ -794,6 +847,22 @@ fn owner_identity(state: &SpaceState) -> Result<&PublicIdentity, ShareError> {
         .get(&state.owner)
         .map(|m| &m.identity)
         .ok_or(ShareError::OwnerMissing)
+}
+
+/// How a departed member's device is read: only at the heads the owner
+/// pinned; under a record from before pinning, up to its fence; not at
+/// all while a leave awaits the owner's pin.
+fn departed_access(d: &Departure, device: &DeviceId) -> PeerAccess {
+    match &d.heads {
+        Some(heads) => heads
+            .get(device)
+            .map_or(PeerAccess::Ignored, |h| PeerAccess::FencedHead {
+                seq: h.seq,
+                hash: h.head,
+            }),
+        None if d.awaiting_fence => PeerAccess::Ignored,
+        None => PeerAccess::FencedAt(d.fence.get(device).copied().unwrap_or(0)),
+    }
 }
 
 /// Members first (the owner, then by account), then pending invitees.
