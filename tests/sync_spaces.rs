@@ -589,6 +589,31 @@ fn pinned_heads(d: &Device, space: &SpaceId, who: &Person) -> cairn_core::space:
     state.departed[&user].heads.clone().expect("heads pinned")
 }
 
+/// Bob types `line` while a rotation is due: his sync publishes nothing
+/// (his head in the bucket stays as it was), and once alice (the owner)
+/// syncs and starts the next epoch, the line reaches her.
+fn bob_waits_for_the_next_epoch(
+    alice: &Person,
+    bob: &Person,
+    bobs_head: &std::path::Path,
+    note: &str,
+    line: &str,
+) {
+    let before = std::fs::read(bobs_head).ok();
+    bob.laptop
+        .store()
+        .splice(note, "Minutes\n".len(), 0, &format!("{line}\n"))
+        .unwrap();
+    bob.laptop.sync_ok();
+    assert!(
+        std::fs::read(bobs_head).ok() == before,
+        "bob published under a key someone who is gone holds"
+    );
+    sync_until(&[&alice.laptop, &bob.laptop], line, || {
+        body(&alice.laptop, note).contains(line)
+    });
+}
+
 /// Someone who leaves or declines holds the current key: until the owner
 /// starts the next epoch, the other writers publish nothing (what they
 /// type waits on their device), then it goes out under the new key.
@@ -612,21 +637,7 @@ fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
 
     // Carol leaves; bob types while alice is away.
     carol.laptop.ok(&["leave", &invitation]);
-    let before = std::fs::read(&bobs_head).ok();
-    bob.laptop
-        .store()
-        .splice(&note, "Minutes\n".len(), 0, "after carol left\n")
-        .unwrap();
-    bob.laptop.sync_ok();
-    assert!(
-        std::fs::read(&bobs_head).ok() == before,
-        "bob published under the key carol holds"
-    );
-    sync_until(
-        &[&alice.laptop, &bob.laptop],
-        "bob's line reaches alice",
-        || body(&alice.laptop, &note).contains("after carol left"),
-    );
+    bob_waits_for_the_next_epoch(&alice, &bob, &bobs_head, &note, "after carol left");
     // The rotate after carol's leave pins her heads as alice read them
     // (her own leave record's fence is not trusted).
     let carols = pinned_heads(&alice.laptop, &space, &carol);
@@ -647,21 +658,7 @@ fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
         &dave.fingerprint,
     ]);
     dave.laptop.ok(&["decline", &invitation]);
-    let before = std::fs::read(&bobs_head).ok();
-    bob.laptop
-        .store()
-        .splice(&note, "Minutes\n".len(), 0, "after dave declined\n")
-        .unwrap();
-    bob.laptop.sync_ok();
-    assert!(
-        std::fs::read(&bobs_head).ok() == before,
-        "bob published under the key dave was sent"
-    );
-    sync_until(
-        &[&alice.laptop, &bob.laptop],
-        "bob's second line reaches alice",
-        || body(&alice.laptop, &note).contains("after dave declined"),
-    );
+    bob_waits_for_the_next_epoch(&alice, &bob, &bobs_head, &note, "after dave declined");
     assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(3));
 }
 

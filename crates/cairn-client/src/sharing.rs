@@ -784,16 +784,21 @@ impl Sharing {
         .map(|_| ())
     }
 
+    /// This device's space grant for `space`.
+    async fn own_grant(&self, space: &SpaceId) -> Result<SpaceGrant, ShareError> {
+        let token = self.session.access_token().await?;
+        Ok(self
+            .session
+            .client()
+            .space_grant(&token, &wire_space_id(space)?, &self.device)
+            .await?)
+    }
+
     /// Each of `member`'s devices that has a head in the space, with that
     /// head's sequence number and the SHA-256 of its bytes, as read from
     /// the bucket now: what the record that ends their writes pins.
     async fn heads_of(&self, space: &SpaceId, member: &UserId) -> Result<HeadFence, ShareError> {
-        let token = self.session.access_token().await?;
-        let grant = self
-            .session
-            .client()
-            .space_grant(&token, &wire_space_id(space)?, &self.device)
-            .await?;
+        let grant = self.own_grant(space).await?;
         let bucket = Bucket::new()?;
         let mut heads = HeadFence::new();
         for p in grant.peers.iter().filter(|p| p.user_id == *member) {
@@ -820,12 +825,7 @@ impl Sharing {
     /// it in the space (0 for one it saw nothing from), from this device's
     /// space grant (this device's own among them).
     async fn fence_of(&self, space: &SpaceId, member: &UserId) -> Result<Fence, ShareError> {
-        let token = self.session.access_token().await?;
-        let grant = self
-            .session
-            .client()
-            .space_grant(&token, &wire_space_id(space)?, &self.device)
-            .await?;
+        let grant = self.own_grant(space).await?;
         let mut fence: Fence = grant
             .peers
             .iter()
