@@ -887,3 +887,30 @@ fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly by design
+    use super::*;
+
+    #[test]
+    fn a_state_without_its_owner_is_a_typed_error_not_a_panic() {
+        let me = SharingIdentity::generate(UserId::new("key", "alice").unwrap());
+        let new = author::create(&me).unwrap();
+        let mut state = SpaceState::verify(
+            new.record.body.space,
+            std::slice::from_ref(&new.record),
+            Verifier::default(),
+        )
+        .unwrap();
+        assert_eq!(owner_identity(&state).unwrap(), &me.public());
+        state.members.clear();
+        assert!(matches!(
+            owner_identity(&state),
+            Err(ShareError::OwnerMissing)
+        ));
+        assert!(ShareError::OwnerMissing
+            .to_string()
+            .contains("owner is missing"));
+    }
+}
