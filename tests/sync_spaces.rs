@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use cairn_client::sharing::Sharing;
 use cairn_core::space::epoch::{Epoch, SpaceId};
+use cairn_core::space::label::{self, Label};
 use cairn_core::space::object_ad::{self, ObjectPlace};
 use cairn_core::sync::object;
 use cairn_protocol::{DeviceId, UserId};
@@ -124,7 +125,7 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
     let cloud = Cloud::start();
     let alice = person(&cloud, "alice");
     let bob = person(&cloud, "bob");
-    let notebook = last_line(&alice.laptop.ok(&["notebook", "create", NOTEBOOK]));
+    alice.laptop.ok(&["notebook", "create", NOTEBOOK]);
     let note = last_line(&alice.laptop.ok(&[
         "new",
         "--notebook",
@@ -144,7 +145,13 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
     ]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("safety number"));
-    share(&alice, &bob, NOTEBOOK, "editor");
+    let invitation = share(&alice, &bob, NOTEBOOK, "editor");
+    // Shared, the notebook has the id its space derives, on every device.
+    let notebook = label::notebook_id(&SpaceId::parse(&invitation).unwrap());
+    assert_eq!(
+        alice.laptop.store().find_notebook(NOTEBOOK).unwrap(),
+        notebook
+    );
     let members: serde_json::Value =
         serde_json::from_str(&alice.laptop.ok(&["members", NOTEBOOK, "--json"])).unwrap();
     let roles: Vec<(&str, &str)> = members
@@ -278,12 +285,21 @@ fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
     // Before bob is removed he holds a space grant with URLs still valid
     // for hours; dave is still only a person with an account.
     let (bob_sync, bob_grant) = space_context(&cloud, &bob.laptop, &space);
+    let bobs_head = std::fs::read(head_path(&cloud, &bob, &bob.laptop, &space)).unwrap();
     alice
         .laptop
         .ok(&["unshare", "Team", "--member", &bob.account]);
+    // The removal pins bob's head exactly as it lay in the bucket: its
+    // sequence number and the SHA-256 of its bytes.
+    let pinned = pinned_heads(&alice.laptop, &space, &bob);
+    let bob_device = DeviceId::parse(&bob.laptop.device_id()).unwrap();
+    assert_eq!(pinned[&bob_device].head, object::sha256(&bobs_head));
+    assert_eq!(
+        pinned[&bob_device].seq,
+        object::decode(&bobs_head).unwrap().seq
+    );
     let bob_session = bob.laptop.session(&cloud);
     let wire = cairn_protocol::SpaceId::parse(&invitation).unwrap();
-    let bob_device = DeviceId::parse(&bob.laptop.device_id()).unwrap();
     let refused = cloud.runtime().block_on(async {
         let token = bob_session.access_token().await.unwrap();
         bob_session
@@ -452,4 +468,237 @@ fn a_publish_in_the_space_wakes_a_watching_member() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The owner writes an invitation's label, so a label naming a notebook
+/// the invitee already has must not make the invitee's device share it:
+/// listing the invitation binds nothing, accepting binds the space to its
+/// own notebook, and the invitee's diary never reaches the owner.
+#[test]
+fn an_invitation_cannot_adopt_a_notebook_of_the_invitees_own() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let diary = last_line(&bob.laptop.ok(&["notebook", "create", "Diary"]));
+    let secret = last_line(
+        &bob.laptop
+            .ok(&["new", "--notebook", "Diary", "bob's secret\n"]),
+    );
+    alice.laptop.ok(&["notebook", "create", "Bait"]);
+    // Without --fingerprint, the invitee's fingerprint and the pair's
+    // safety number are shown to compare; the id stays the last line.
+    let out = alice.laptop.ok(&["share", "Bait", "--with", &bob.account]);
+    let pair = {
+        let (a, b) = (alice.fingerprint.clone(), bob.fingerprint.clone());
+        if a <= b {
+            format!("{a} {b}")
+        } else {
+            format!("{b} {a}")
+        }
+    };
+    assert!(
+        out.contains(&format!("their fingerprint: {}", bob.fingerprint)),
+        "{out}"
+    );
+    assert!(out.contains(&format!("safety number:     {pair}")), "{out}");
+    let invitation = last_line(&out);
+    let space = SpaceId::parse(&invitation).unwrap();
+    let key = alice.laptop.store().epoch_keys(&space).unwrap()[&Epoch::FIRST].clone();
+    let sealed = label::seal(
+        &space,
+        Epoch::FIRST,
+        &key,
+        &Label {
+            notebook: diary.clone(),
+            name: "Bait".into(),
+        },
+    );
+    let session = alice.laptop.session(&cloud);
+    let wire = cairn_protocol::SpaceId::parse(&invitation).unwrap();
+    cloud.runtime().block_on(async {
+        let token = session.access_token().await.unwrap();
+        session
+            .client()
+            .put_space_label(&token, &wire, &sealed)
+            .await
+            .unwrap();
+    });
+
+    let pending: serde_json::Value =
+        serde_json::from_str(&bob.laptop.ok(&["invitations", "--json"])).unwrap();
+    assert!(
+        pending
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == invitation.as_str()),
+        "the invitation is still listed: {pending}"
+    );
+    assert_eq!(bob.laptop.store().space_of_notebook(&diary).unwrap(), None);
+    // Accepting it is refused, saying why, and binds nothing.
+    let refused = bob.laptop.run(&["accept", &invitation]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("names a notebook"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    sync_all(&[&bob.laptop, &bob.phone, &alice.laptop]);
+    for d in [&bob.laptop, &bob.phone] {
+        let store = d.store();
+        assert_eq!(store.space_of_notebook(&diary).unwrap(), None);
+        let kept = store.local_space(&space).unwrap();
+        assert!(
+            kept.as_ref().is_none_or(|k| k.notebook.is_none()),
+            "{kept:?}"
+        );
+    }
+    assert_eq!(body(&bob.laptop, &secret), "bob's secret\n");
+    assert!(
+        alice.laptop.store().get(&secret).is_err(),
+        "bob's diary reached the owner"
+    );
+}
+
+/// Where `d`'s head in `space` lies in the bucket.
+fn head_path(cloud: &Cloud, p: &Person, d: &Device, space: &SpaceId) -> std::path::PathBuf {
+    let user = UserId::parse(&p.account).unwrap();
+    let device = DeviceId::parse(&d.device_id()).unwrap();
+    cloud
+        .bucket_dir()
+        .join(format!("spaces/{space}/users/{user}/devices/{device}/head"))
+}
+
+/// The epoch `d`'s head in `space` is sealed with.
+fn head_epoch(cloud: &Cloud, p: &Person, d: &Device, space: &SpaceId) -> Epoch {
+    let bytes = std::fs::read(head_path(cloud, p, d, space)).unwrap();
+    object::decode(&bytes).unwrap().space.unwrap().epoch
+}
+
+/// The heads `who`'s writes ended at, as the chain `d` verified pins them.
+fn pinned_heads(d: &Device, space: &SpaceId, who: &Person) -> cairn_core::space::record::HeadFence {
+    let store = d.store();
+    let records = store.local_space_records(space).unwrap();
+    let state = cairn_core::space::chain::SpaceState::verify(
+        *space,
+        &records,
+        cairn_core::space::chain::Verifier::default(),
+    )
+    .unwrap();
+    let user = UserId::parse(&who.account).unwrap();
+    state.departed[&user].heads.clone().expect("heads pinned")
+}
+
+/// Bob types `line` while a rotation is due: his sync publishes nothing
+/// (his head in the bucket stays as it was), and once alice (the owner)
+/// syncs and starts the next epoch, the line reaches her.
+fn bob_waits_for_the_next_epoch(
+    alice: &Person,
+    bob: &Person,
+    bobs_head: &std::path::Path,
+    note: &str,
+    line: &str,
+) {
+    let before = std::fs::read(bobs_head).ok();
+    bob.laptop
+        .store()
+        .splice(note, "Minutes\n".len(), 0, &format!("{line}\n"))
+        .unwrap();
+    bob.laptop.sync_ok();
+    assert!(
+        std::fs::read(bobs_head).ok() == before,
+        "bob published under a key someone who is gone holds"
+    );
+    sync_until(&[&alice.laptop, &bob.laptop], line, || {
+        body(&alice.laptop, note).contains(line)
+    });
+}
+
+/// Someone who leaves or declines holds the current key: until the owner
+/// starts the next epoch, the other writers publish nothing (what they
+/// type waits on their device), then it goes out under the new key.
+#[test]
+fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let carol = person(&cloud, "carol");
+    let dave = person(&cloud, "dave");
+    alice.laptop.ok(&["notebook", "create", "Club"]);
+    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Club", "Minutes\n"]));
+    let invitation = share(&alice, &bob, "Club", "editor");
+    let space = SpaceId::parse(&invitation).unwrap();
+    share(&alice, &carol, "Club", "editor");
+    let everyone = [&alice.laptop, &bob.laptop, &carol.laptop];
+    sync_until(&everyone, "the minutes reach bob and carol", || {
+        bob.laptop.store().get(&note).is_ok() && carol.laptop.store().get(&note).is_ok()
+    });
+    let bobs_head = head_path(&cloud, &bob, &bob.laptop, &space);
+
+    // Carol leaves; bob types while alice is away.
+    carol.laptop.ok(&["leave", &invitation]);
+    bob_waits_for_the_next_epoch(&alice, &bob, &bobs_head, &note, "after carol left");
+    // The rotate after carol's leave pins her heads as alice read them
+    // (her own leave record's fence is not trusted).
+    let carols = pinned_heads(&alice.laptop, &space, &carol);
+    let carol_device = DeviceId::parse(&carol.laptop.device_id()).unwrap();
+    match std::fs::read(head_path(&cloud, &carol, &carol.laptop, &space)) {
+        Ok(bytes) => assert_eq!(carols[&carol_device].head, object::sha256(&bytes)),
+        Err(_) => assert!(!carols.contains_key(&carol_device)),
+    }
+    assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(2));
+
+    // Dave is invited (the key wrapped to him) and declines: the same.
+    alice.laptop.ok(&[
+        "share",
+        "Club",
+        "--with",
+        &dave.account,
+        "--fingerprint",
+        &dave.fingerprint,
+    ]);
+    dave.laptop.ok(&["decline", &invitation]);
+    bob_waits_for_the_next_epoch(&alice, &bob, &bobs_head, &note, "after dave declined");
+    assert_eq!(head_epoch(&cloud, &bob, &bob.laptop, &space), Epoch(3));
+}
+
+/// One shared notebook that cannot be brought up to date (here bob's
+/// device remembers more of its chain than the service shows: a
+/// rollback) is reported in a sentence; the others sync all the same.
+#[test]
+fn one_bad_shared_notebook_does_not_stop_the_others() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    alice.laptop.ok(&["notebook", "create", "One"]);
+    alice.laptop.ok(&["notebook", "create", "Two"]);
+    let first = last_line(&alice.laptop.ok(&["new", "--notebook", "One", "first\n"]));
+    let one = SpaceId::parse(&share(&alice, &bob, "One", "editor")).unwrap();
+    share(&alice, &bob, "Two", "editor");
+    sync_until(
+        &[&alice.laptop, &bob.laptop],
+        "the first note reaches bob",
+        || bob.laptop.store().get(&first).is_ok(),
+    );
+    {
+        let mut store = bob.laptop.store();
+        let mut bad = store.local_space(&one).unwrap().unwrap();
+        bad.checkpoint.seq += 1000;
+        store.save_local_space(&bad, &[]).unwrap();
+    }
+    let second = last_line(&alice.laptop.ok(&["new", "--notebook", "Two", "second\n"]));
+    alice.laptop.sync_ok();
+    let run = bob.laptop.sync_ok();
+    assert!(
+        bob.laptop.store().get(&second).is_ok(),
+        "the good shared notebook did not sync:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("a shared notebook did not sync")
+            && run.stderr.contains("cannot be trusted"),
+        "{}",
+        run.stderr
+    );
 }

@@ -21,19 +21,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use cairn_core::error::CoreError;
 use cairn_core::space::author::{self, AuthorError};
-use cairn_core::space::chain::{ChainError, SpaceState, Verifier};
+use cairn_core::space::chain::{ChainError, Departure, SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
 use cairn_core::space::identity::{PublicIdentity, SharingIdentity};
 use cairn_core::space::label::{self, Label, LabelError};
 use cairn_core::space::local::{LocalSpace, Standing};
 use cairn_core::space::pins::PinError;
-use cairn_core::space::record::{Fence, Record, Role};
+use cairn_core::space::record::{Fence, FencedHead, HeadFence, Record, Role};
 use cairn_core::space::rotation::{self, RotationError};
-use cairn_core::space::safety_number::{fingerprint, matches_fingerprint};
+use cairn_core::space::safety_number::{fingerprint, matches_fingerprint, safety_number};
+use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync};
+use cairn_core::sync::Fetched;
 use cairn_core::{NewNotebook, Store};
-use cairn_protocol::{DeviceId, ErrorCode, SpaceGrant, UserId};
+use cairn_protocol::{DeviceId, DeviceKey, ErrorCode, SpaceGrant, UserId};
 
+use crate::bucket::Bucket;
 use crate::encryption::{load_content_key, KeyError};
 use crate::sharing_identity::{ensure_sharing_identity, IdentityFetchError};
 use crate::spaces::wire_space_id;
@@ -54,7 +57,9 @@ pub enum ShareError {
     Service(#[from] ClientError),
     #[error(transparent)]
     Identity(#[from] IdentityFetchError),
-    #[error(transparent)]
+    /// A sentence whatever the store said (its SQL stays in the source,
+    /// for the log).
+    #[error("{}", store_sentence(.0))]
     Store(#[from] CoreError),
     #[error("the shared notebook's membership cannot be trusted: {0}")]
     Chain(#[from] ChainError),
@@ -66,6 +71,8 @@ pub enum ShareError {
     Pin(#[from] PinError),
     #[error("{0}")]
     Label(#[from] LabelError),
+    #[error("the shared notebook's storage could not be read: {0}")]
+    Storage(#[from] cairn_core::sync::TransportError),
     #[error("the safety number of {account} is {actual}, not the {expected} you gave: check it with them before you share")]
     FingerprintMismatch {
         account: UserId,
@@ -84,12 +91,43 @@ pub enum ShareError {
     ContainsShared,
     #[error("only the owner of a shared notebook can do that")]
     NotOwner,
+    #[error("the shared notebook's owner is missing from its members; it cannot be trusted")]
+    OwnerMissing,
     #[error("the shared notebook changed too often while this was being done; try again")]
     Busy,
     #[error("this device is not signed in")]
     NotSignedIn,
     #[error("the store is unusable after an earlier failure; restart Cairn")]
     Poisoned,
+}
+
+fn store_sentence(e: &CoreError) -> String {
+    match e {
+        CoreError::Database { .. } => {
+            "this device could not read or keep a shared notebook's state".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The invitations waiting for this account: those that could be
+/// verified, and, apart, those that could not (each with why), so one bad
+/// invitation does not hide the others.
+#[derive(Debug, Default)]
+pub struct Invitations {
+    pub pending: Vec<InvitationInfo>,
+    pub unreadable: Vec<(String, ShareError)>,
+}
+
+/// An invitation just made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    /// What the invitee accepts or declines.
+    pub id: String,
+    /// The invitee's fingerprint, as the service handed their identity.
+    pub fingerprint: String,
+    /// The safety number of the owner's and the invitee's identities.
+    pub safety_number: String,
 }
 
 /// This account's identity, for people to compare.
@@ -120,6 +158,16 @@ pub struct MemberInfo {
     /// Invited, not yet accepted.
     pub pending: bool,
     pub fingerprint: String,
+}
+
+/// One of this account's spaces as a sync found it.
+#[derive(Debug)]
+pub enum SpaceOutcome {
+    Ready(Box<Refreshed>),
+    /// Its chain, keys or store state could not be brought up to date.
+    Failed(SpaceId, ShareError),
+    /// The service listed an id that is not a space id.
+    Unnamed(ShareError),
 }
 
 /// A space brought up to date: what the store keeps, and the verified
@@ -187,8 +235,16 @@ impl Sharing {
             // The new key comes back with the next refresh, from the wrap
             // to this owner in the record; a record that lost the race is
             // signed again on the newer chain.
+            // Those who left are fenced at their heads as this owner
+            // reads them now (their own leave record's fence is their
+            // word only).
             let key = self.current_key(&refreshed)?;
-            let new = rotation::rotate(&refreshed.state, &self.me, &key)?;
+            let mut fenced = BTreeMap::new();
+            for who in refreshed.state.awaiting_fence() {
+                let heads = self.heads_of(space, &who).await?;
+                fenced.insert(who, heads);
+            }
+            let new = rotation::rotate(&refreshed.state, &self.me, &key, fenced)?;
             self.append(&new.record).await?;
         }
     }
@@ -220,8 +276,15 @@ impl Sharing {
             },
         )?;
         let label = known.as_ref().and_then(|k| k.label.clone());
-        let notebook = known.as_ref().and_then(|k| k.notebook.clone());
-        let local = LocalSpace::from_state(&state, self.me.account(), notebook, label);
+        let mut notebook = known.as_ref().and_then(|k| k.notebook.clone());
+        let mut local = LocalSpace::from_state(&state, self.me.account(), notebook.clone(), label);
+        // A space is bound to its notebook once this account is a member,
+        // never before: the id derives from the space's, so no label can
+        // make it name a notebook of this account's own.
+        if local.standing == Standing::Member && notebook.is_none() {
+            notebook = Some(label::notebook_id(space));
+            local.notebook = notebook;
+        }
         store.save_local_space(&local, &records)?;
         if local.standing == Standing::Member {
             // Agreed to by being a member: everyone in the chain is pinned
@@ -309,14 +372,15 @@ impl Sharing {
     /// Shares `notebook` with `invitee` as `role`: creates its space if it
     /// has none, fetches and pins the invitee's identity (checking it
     /// against `expected_fingerprint` if given), and appends the
-    /// invitation. Returns the invitation's id.
+    /// invitation. Returns the invitation's id, with the invitee's
+    /// fingerprint and the pair's safety number to compare.
     pub async fn share(
         &self,
         notebook: &str,
         invitee: &UserId,
         role: Role,
         expected_fingerprint: Option<&str>,
-    ) -> Result<String, ShareError> {
+    ) -> Result<Invited, ShareError> {
         let (notebook_id, name, existing) = {
             let store = self.store()?;
             let id = store.find_notebook(notebook)?;
@@ -340,7 +404,8 @@ impl Sharing {
             }
             None => self.create(&notebook_id).await?,
         };
-        self.set_label(&space, &notebook_id, &name).await?;
+        self.set_label(&space, &label::notebook_id(&space), &name)
+            .await?;
 
         let token = self.session.access_token().await?;
         let theirs = self
@@ -368,10 +433,16 @@ impl Sharing {
             Ok(author::invite(&r.state, &self.me, &key, &theirs, role)?)
         })
         .await?;
-        Ok(space.to_string())
+        Ok(Invited {
+            id: space.to_string(),
+            fingerprint: fingerprint(&theirs),
+            safety_number: safety_number(&self.me.public(), &theirs),
+        })
     }
 
-    /// A new space for `notebook`, kept here with its first key.
+    /// A new space for `notebook`, kept here with its first key; the
+    /// notebook takes the id the space derives (what every member's
+    /// device checks the label against).
     async fn create(&self, notebook: &str) -> Result<SpaceId, ShareError> {
         let new = author::create(&self.me)?;
         let space = new.record.body.space;
@@ -385,9 +456,10 @@ impl Sharing {
             std::slice::from_ref(&new.record),
             Verifier::default(),
         )?;
-        let local =
-            LocalSpace::from_state(&state, self.me.account(), Some(notebook.to_owned()), None);
+        let shared = label::notebook_id(&space);
         let mut store = self.store()?;
+        store.renumber_notebook(notebook, &shared)?;
+        let local = LocalSpace::from_state(&state, self.me.account(), Some(shared), None);
         store.save_local_space(&local, std::slice::from_ref(&new.record))?;
         store.save_epoch_key(&space, Epoch::FIRST, &new.key)?;
         Ok(space)
@@ -416,8 +488,9 @@ impl Sharing {
         Ok(())
     }
 
-    /// Opens an invitation's label and keeps the notebook's id and name
-    /// with the space.
+    /// Opens an invitation's label and keeps the notebook's name with the
+    /// space (the notebook it names is the space's own: `label::open`
+    /// refuses any other).
     fn keep_label(&self, r: &Refreshed, sealed: &str) -> Result<Label, ShareError> {
         let space = &r.state.space;
         let bytes = cairn_protocol::RecordBytes(sealed.to_owned())
@@ -428,36 +501,51 @@ impl Sharing {
         let label = label::open(space, &bytes, |e| keys.get(&e).cloned())?;
         let mut local = r.local.clone();
         local.label = Some(label.name.clone());
-        local.notebook = Some(label.notebook.clone());
         store.save_local_space(&local, &[])?;
         Ok(label)
     }
 
-    /// The invitations waiting for this account, each verified.
-    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>, ShareError> {
+    /// The invitations waiting for this account, each verified; one that
+    /// cannot be is set apart with why, and the others go on.
+    pub async fn invitations(&self) -> Result<Invitations, ShareError> {
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
-        let mut out = Vec::new();
+        let mut out = Invitations::default();
         for inv in mine.invitations {
-            let space = SpaceId::parse(inv.space_id.as_str()).map_err(ChainError::from)?;
-            let r = self.refresh(&space).await?;
-            let Some(pending) = r.state.invitations.get(self.me.account()) else {
-                continue;
-            };
-            let label = match &inv.label {
-                Some(sealed) => Some(self.keep_label(&r, sealed)?),
-                None => None,
-            };
-            let owner = &r.state.members[&r.state.owner].identity;
-            out.push(InvitationInfo {
-                id: space.to_string(),
-                notebook: label.map(|l| l.name),
-                from: r.state.owner.clone(),
-                role: pending.role,
-                from_fingerprint: fingerprint(owner),
-            });
+            let id = inv.space_id.as_str().to_owned();
+            match self.invitation(&inv).await {
+                Ok(Some(info)) => out.pending.push(info),
+                Ok(None) => {}
+                Err(e) => out.unreadable.push((id, e)),
+            }
         }
         Ok(out)
+    }
+
+    /// One listed invitation, verified; `None` if it is no longer pending.
+    async fn invitation(
+        &self,
+        inv: &cairn_protocol::InvitationSummary,
+    ) -> Result<Option<InvitationInfo>, ShareError> {
+        let space = SpaceId::parse(inv.space_id.as_str()).map_err(ChainError::from)?;
+        let r = self.refresh(&space).await?;
+        let Some(pending) = r.state.invitations.get(self.me.account()) else {
+            return Ok(None);
+        };
+        // A label that does not open (or names another notebook) only
+        // costs the invitation its name: accepting binds the space to its
+        // own notebook whatever the label says.
+        let label = inv
+            .label
+            .as_ref()
+            .and_then(|sealed| self.keep_label(&r, sealed).ok());
+        Ok(Some(InvitationInfo {
+            id: space.to_string(),
+            notebook: label.map(|l| l.name),
+            from: r.state.owner.clone(),
+            role: pending.role,
+            from_fingerprint: fingerprint(owner_identity(&r.state)?),
+        }))
     }
 
     fn invitation_space(&self, id: &str) -> Result<SpaceId, ShareError> {
@@ -500,24 +588,45 @@ impl Sharing {
     }
 
     /// This account's spaces as the service lists them (invitations
-    /// aside), each refreshed and with its notebook known.
-    pub async fn member_spaces(&self) -> Result<Vec<Refreshed>, ShareError> {
+    /// aside), each refreshed and with its notebook known, or why it could
+    /// not be: one bad space does not stop the others.
+    pub async fn member_spaces(&self) -> Result<Vec<SpaceOutcome>, ShareError> {
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
         let mut out = Vec::new();
         for s in mine.spaces {
-            let space = SpaceId::parse(s.space_id.as_str()).map_err(ChainError::from)?;
-            let mut r = self.refresh(&space).await?;
-            if r.local.notebook.is_none() {
-                if let Some(sealed) = &s.label {
-                    self.keep_label(&r, sealed)?;
-                    r = self.refresh(&space).await?;
+            let space = match SpaceId::parse(s.space_id.as_str()) {
+                Ok(space) => space,
+                Err(e) => {
+                    out.push(SpaceOutcome::Unnamed(ChainError::from(e).into()));
+                    continue;
                 }
-            }
-            self.ensure_notebook(&r.local)?;
-            out.push(r);
+            };
+            out.push(match self.member_space(&space, s.label.as_deref()).await {
+                Ok(r) => SpaceOutcome::Ready(Box::new(r)),
+                Err(e) => SpaceOutcome::Failed(space, e),
+            });
         }
         Ok(out)
+    }
+
+    async fn member_space(
+        &self,
+        space: &SpaceId,
+        label: Option<&str>,
+    ) -> Result<Refreshed, ShareError> {
+        let mut r = self.refresh(space).await?;
+        if r.local.label.is_none() {
+            // Only the name is at stake here (the space is bound to its
+            // own notebook already): one that does not open is left out.
+            if let Some(sealed) = label {
+                if self.keep_label(&r, sealed).is_ok() {
+                    r = self.refresh(space).await?;
+                }
+            }
+        }
+        self.ensure_notebook(&r.local)?;
+        Ok(r)
     }
 
     /// What a round of `r`'s space needs: who counts among its peers and
@@ -547,7 +656,7 @@ impl Sharing {
                 let access = if r.state.can_write(&p.user_id) {
                     PeerAccess::Writer
                 } else if let Some(d) = r.state.departed.get(&p.user_id) {
-                    PeerAccess::FencedAt(d.fence.get(&p.device_id).copied().unwrap_or(0))
+                    departed_access(d, &p.device_id)
                 } else {
                     PeerAccess::Ignored
                 };
@@ -560,7 +669,11 @@ impl Sharing {
                 )
             })
             .collect();
-        let writing = if r.local.writes() {
+        // While a rotation is due (someone left or declined, holding the
+        // current key) nothing new is sealed with that key: edits stay
+        // here and go out under the next epoch, once the owner starts it
+        // (the owner's own refresh has started it already).
+        let writing = if r.local.writes() && !r.state.rotation_due {
             Some((r.state.epoch, self.current_key(r)?))
         } else {
             None
@@ -605,7 +718,9 @@ impl Sharing {
         if !r.state.invitations.contains_key(self.me.account()) {
             return Err(ShareError::NoInvitation(id.to_owned()));
         }
-        if r.local.notebook.is_none() {
+        // A label that does not open, or names a notebook other than the
+        // space's own, refuses the invitation: its owner forged it.
+        if r.local.label.is_none() {
             let token = self.session.access_token().await?;
             let mine = self.session.client().my_spaces(&token).await?;
             let sealed = mine
@@ -636,11 +751,19 @@ impl Sharing {
         }
         let space = r.state.space;
         let fence = self.fence_of(&space, member).await?;
+        let heads = self.heads_of(&space, member).await?;
         // The new epoch's key is kept by the refresh after the append,
         // from the wrap to this owner in the record.
         self.append_on_top(&space, |r| {
             let key = self.current_key(r)?;
-            let new = rotation::remove_member(&r.state, &self.me, &key, member, fence.clone())?;
+            let new = rotation::remove_member(
+                &r.state,
+                &self.me,
+                &key,
+                member,
+                fence.clone(),
+                heads.clone(),
+            )?;
             Ok(new.record)
         })
         .await
@@ -661,16 +784,48 @@ impl Sharing {
         .map(|_| ())
     }
 
+    /// This device's space grant for `space`.
+    async fn own_grant(&self, space: &SpaceId) -> Result<SpaceGrant, ShareError> {
+        let token = self.session.access_token().await?;
+        Ok(self
+            .session
+            .client()
+            .space_grant(&token, &wire_space_id(space)?, &self.device)
+            .await?)
+    }
+
+    /// Each of `member`'s devices that has a head in the space, with that
+    /// head's sequence number and the SHA-256 of its bytes, as read from
+    /// the bucket now: what the record that ends their writes pins.
+    async fn heads_of(&self, space: &SpaceId, member: &UserId) -> Result<HeadFence, ShareError> {
+        let grant = self.own_grant(space).await?;
+        let bucket = Bucket::new()?;
+        let mut heads = HeadFence::new();
+        for p in grant.peers.iter().filter(|p| p.user_id == *member) {
+            let device = p.device_id.as_str();
+            if let Fetched::Found { body, .. } =
+                bucket.get(&grant, device, DeviceKey::Head, None).await?
+            {
+                // A head that does not even decode is pinned all the same:
+                // it is what the device wrote, and it reads as nothing.
+                let seq = object::decode_kind(&body, ObjectKind::Head).map_or(0, |o| o.seq);
+                heads.insert(
+                    p.device_id.clone(),
+                    FencedHead {
+                        seq,
+                        head: object::sha256(&body),
+                    },
+                );
+            }
+        }
+        Ok(heads)
+    }
+
     /// Each of `member`'s devices and the newest head the service saw from
     /// it in the space (0 for one it saw nothing from), from this device's
     /// space grant (this device's own among them).
     async fn fence_of(&self, space: &SpaceId, member: &UserId) -> Result<Fence, ShareError> {
-        let token = self.session.access_token().await?;
-        let grant = self
-            .session
-            .client()
-            .space_grant(&token, &wire_space_id(space)?, &self.device)
-            .await?;
+        let grant = self.own_grant(space).await?;
         let mut fence: Fence = grant
             .peers
             .iter()
@@ -681,6 +836,32 @@ impl Sharing {
             fence.insert(self.device.clone(), grant.published_seq.unwrap_or(0));
         }
         Ok(fence)
+    }
+}
+
+/// The owner's identity; a chain without its owner among the members is
+/// refused rather than trusted.
+fn owner_identity(state: &SpaceState) -> Result<&PublicIdentity, ShareError> {
+    state
+        .members
+        .get(&state.owner)
+        .map(|m| &m.identity)
+        .ok_or(ShareError::OwnerMissing)
+}
+
+/// How a departed member's device is read: only at the heads the owner
+/// pinned; under a record from before pinning, up to its fence; not at
+/// all while a leave awaits the owner's pin.
+fn departed_access(d: &Departure, device: &DeviceId) -> PeerAccess {
+    match &d.heads {
+        Some(heads) => heads
+            .get(device)
+            .map_or(PeerAccess::Ignored, |h| PeerAccess::FencedHead {
+                seq: h.seq,
+                hash: h.head,
+            }),
+        None if d.awaiting_fence => PeerAccess::Ignored,
+        None => PeerAccess::FencedAt(d.fence.get(device).copied().unwrap_or(0)),
     }
 }
 
@@ -705,4 +886,31 @@ fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
             .map(|i| member(&i.invitee, i.role, true)),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly by design
+    use super::*;
+
+    #[test]
+    fn a_state_without_its_owner_is_a_typed_error_not_a_panic() {
+        let me = SharingIdentity::generate(UserId::new("key", "alice").unwrap());
+        let new = author::create(&me).unwrap();
+        let mut state = SpaceState::verify(
+            new.record.body.space,
+            std::slice::from_ref(&new.record),
+            Verifier::default(),
+        )
+        .unwrap();
+        assert_eq!(owner_identity(&state).unwrap(), &me.public());
+        state.members.clear();
+        assert!(matches!(
+            owner_identity(&state),
+            Err(ShareError::OwnerMissing)
+        ));
+        assert!(ShareError::OwnerMissing
+            .to_string()
+            .contains("owner is missing"));
+    }
 }

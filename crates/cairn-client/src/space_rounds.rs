@@ -18,7 +18,7 @@ use cairn_core::Store;
 
 use crate::bucket::Bucket;
 use crate::round_runner::{self, RunnerError};
-use crate::sharing::{ShareError, Sharing};
+use crate::sharing::{ShareError, Sharing, SpaceOutcome};
 use crate::spaces::wire_space_id;
 use crate::Session;
 
@@ -94,12 +94,30 @@ impl SpaceRounds {
         }
         let sharing = self.sharing(session, store).await?;
         let mut out = Vec::new();
-        for r in sharing.member_spaces().await? {
+        for found in sharing.member_spaces().await? {
+            // A space that could not be brought up to date is reported
+            // on its own; the others go on.
+            let r = match found {
+                SpaceOutcome::Ready(r) => r,
+                SpaceOutcome::Failed(space, e) => {
+                    if only.is_none_or(|o| *o == space) {
+                        out.push(SpaceRound {
+                            space,
+                            result: Err(e.into()),
+                        });
+                    }
+                    continue;
+                }
+                SpaceOutcome::Unnamed(e) => {
+                    eprintln!("warning: a shared notebook did not sync: {e}");
+                    continue;
+                }
+            };
             let space = r.state.space;
             if only.is_some_and(|o| *o != space) {
                 continue;
             }
-            let result = Self::one(sharing, store, bucket, &r).await;
+            let result = Self::one(sharing, store, bucket, r.as_ref()).await;
             if let Ok(Some(report)) = &result {
                 if let Some(seq) = report.published {
                     // Best effort, as for the personal stream: the others

@@ -69,6 +69,10 @@ pub enum CoreError {
     #[error("notebook {id} cannot move into {parent}, which is inside it")]
     NotebookCycle { id: String, parent: String },
 
+    /// Shares do not nest: a note belongs to one shared notebook at most.
+    #[error("a shared notebook cannot go inside another shared notebook; stop sharing one of them first")]
+    SharedInShared { id: String, parent: String },
+
     #[error("{path:?} names more than one notebook: {ids:?}; use an id")]
     NotebookAmbiguous { path: String, ids: Vec<String> },
 
@@ -116,6 +120,7 @@ impl CoreError {
             CoreError::NotebookNotFound { .. } => "notebook_not_found",
             CoreError::NotebookDeleted { .. } => "notebook_deleted",
             CoreError::NotebookCycle { .. } => "notebook_cycle",
+            CoreError::SharedInShared { .. } => "shared_in_shared",
             CoreError::NotebookAmbiguous { .. } => "notebook_ambiguous",
             CoreError::Invalid { .. } => "invalid_input",
             CoreError::Folder { .. } => "folder_unreadable",

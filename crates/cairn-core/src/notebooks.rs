@@ -484,8 +484,32 @@ impl Store {
                 });
             }
         }
+        self.refuse_nested_share(id, parent.as_deref())?;
         let pos = self.next_position(parent.as_deref())?;
         self.edit_tree(|doc| notebook_doc::set_parent(doc, id, parent.as_deref(), pos))
+    }
+
+    /// Shares do not nest (each note goes to one space at most): moving
+    /// `id` under `parent` is refused when `id` is shared or holds a
+    /// shared notebook and `parent` is inside another shared one.
+    fn refuse_nested_share(&self, id: &str, parent: Option<&str>) -> Result<()> {
+        let Some(parent) = parent else {
+            return Ok(());
+        };
+        let Some(outer) = self.space_of_notebook(parent)? else {
+            return Ok(());
+        };
+        let moved = match self.space_sharing(id)? {
+            Some(s) => Some(s),
+            None => self.space_below(id)?,
+        };
+        match moved {
+            Some(inner) if inner != outer => Err(CoreError::SharedInShared {
+                id: id.to_string(),
+                parent: parent.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes a notebook with every notebook under it, and moves their
@@ -537,6 +561,42 @@ impl Store {
             Ok(())
         })?;
         Ok(notes.len())
+    }
+
+    /// Gives notebook `old` the id `new`: a notebook `new` takes its name
+    /// and place, its notebooks and notes (trashed ones too) move into it,
+    /// and `old` is deleted. Sharing a notebook does this, so the shared
+    /// notebook's id is the one its space derives (see
+    /// `crate::space::label`).
+    pub fn renumber_notebook(&mut self, old: &str, new: &str) -> Result<()> {
+        crate::store::validate_note_id(new)?;
+        let nb = self.notebook(old)?;
+        let children: Vec<(String, f64)> = self
+            .notebooks()?
+            .into_iter()
+            .filter(|n| n.parent.as_deref() == Some(old))
+            .map(|n| (n.id, n.position))
+            .collect();
+        self.edit_tree(|doc| {
+            notebook_doc::create(doc, new, &nb.name, nb.parent.as_deref(), nb.position)?;
+            for (child, pos) in &children {
+                notebook_doc::set_parent(doc, child, Some(new), *pos)?;
+            }
+            notebook_doc::set_deleted(doc, old, true)
+        })?;
+        let notes: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT note_id FROM note_place WHERE notebook = ?1")
+                .map_err(sql_err("finding a notebook's notes", &self.path))?;
+            stmt.query_map([old], |r| r.get(0))
+                .and_then(|r| r.collect())
+                .map_err(sql_err("finding a notebook's notes", &self.path))?
+        };
+        for n in &notes {
+            self.edit(n, |d| d.set_notebook(Some(new)))?;
+        }
+        Ok(())
     }
 
     /// Puts a note in a notebook, or in Unfiled with None.
@@ -591,4 +651,42 @@ fn subtree(all: &[Notebook], id: &str) -> Vec<String> {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renumbered_notebook_keeps_its_name_place_notebooks_and_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let top = store.create_notebook("Top", None).unwrap();
+        let old = store.create_notebook("Trips", Some(&top)).unwrap();
+        let rome = store.create_notebook("Rome", Some(&old)).unwrap();
+        let note = store.create_note("Packing").unwrap();
+        store.move_note(&note, Some(&old)).unwrap();
+        let trashed = store.create_note("Old plan").unwrap();
+        store.move_note(&trashed, Some(&old)).unwrap();
+        store.trash(&trashed).unwrap();
+        let new = uuid::Uuid::new_v4().to_string();
+
+        store.renumber_notebook(&old, &new).unwrap();
+        let moved = store.notebook(&new).unwrap();
+        assert_eq!(
+            (moved.name.as_str(), moved.parent.as_deref()),
+            ("Trips", Some(top.as_str()))
+        );
+        assert_eq!(moved.path, "Top/Trips");
+        assert!(store.notebook(&old).is_err());
+        assert_eq!(
+            store.notebook(&rome).unwrap().parent.as_deref(),
+            Some(new.as_str())
+        );
+        let places = store.places(&[note.clone(), trashed.clone()]).unwrap();
+        assert!(places
+            .iter()
+            .all(|(_, nb)| nb.as_deref() == Some(new.as_str())));
+        assert!(store.renumber_notebook(&new, "not an id").is_err());
+    }
 }

@@ -18,6 +18,7 @@ use cairn_client::sharing::{ShareError, Sharing};
 use cairn_client::{FileCredentialStore, Session, StoredCredentials};
 use cairn_core::crypto::ContentKey;
 use cairn_core::space::epoch::{Epoch, SpaceId};
+use cairn_core::space::label;
 use cairn_core::space::local::Standing;
 use cairn_core::space::record::Role;
 use cairn_core::Store;
@@ -119,7 +120,23 @@ async fn share_accept_members_unshare_and_leave() {
         .share("Trips to Rome", bob.user(), Role::Editor, Some(&bob_fp))
         .await
         .unwrap();
+    assert_eq!(invitation.fingerprint, bob_fp);
+    assert_eq!(
+        invitation.safety_number,
+        cairn_core::space::safety_number::safety_number(
+            &alice.sharing.me().public(),
+            &bob.sharing.me().public()
+        )
+    );
+    let invitation = invitation.id;
     let space = SpaceId::parse(&invitation).unwrap();
+    // Shared, the notebook takes the id its space derives.
+    assert!(alice.store.lock().unwrap().notebook(&trips).is_err());
+    let trips = label::notebook_id(&space);
+    assert_eq!(
+        alice.store.lock().unwrap().notebook(&trips).unwrap().name,
+        "Trips to Rome"
+    );
     assert!(alice
         .store
         .lock()
@@ -130,7 +147,7 @@ async fn share_accept_members_unshare_and_leave() {
         .is_some());
 
     // Bob sees the invitation with the notebook's name, and accepts.
-    let pending = bob.sharing.invitations().await.unwrap();
+    let pending = bob.sharing.invitations().await.unwrap().pending;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, invitation);
     assert_eq!(pending[0].notebook.as_deref(), Some("Trips to Rome"));
@@ -143,7 +160,7 @@ async fn share_accept_members_unshare_and_leave() {
     let joined = bob.sharing.accept(&invitation).await.unwrap();
     assert_eq!(joined.local.standing, Standing::Member);
     assert_eq!(joined.local.notebook.as_deref(), Some(trips.as_str()));
-    assert!(bob.sharing.invitations().await.unwrap().is_empty());
+    assert!(bob.sharing.invitations().await.unwrap().pending.is_empty());
     let bob_keys = bob.store.lock().unwrap().epoch_keys(&space).unwrap();
     let alice_keys = alice.store.lock().unwrap().epoch_keys(&space).unwrap();
     assert_eq!(bob_keys[&Epoch::FIRST], alice_keys[&Epoch::FIRST]);
@@ -186,10 +203,15 @@ async fn share_accept_members_unshare_and_leave() {
         .unwrap_err();
     assert!(matches!(err, ShareError::InsideShared), "{err}");
 
+    // Carol held the first epoch's key, from her invitation: her decline
+    // made the owner's next look start epoch 2.
+    let alice_keys = alice.store.lock().unwrap().epoch_keys(&space).unwrap();
+    assert!(alice_keys.contains_key(&Epoch(2)));
+
     // Bob is removed: a new epoch only alice holds, bob's grant refused.
     alice.sharing.unshare(&trips, bob.user()).await.unwrap();
     let alice_keys = alice.store.lock().unwrap().epoch_keys(&space).unwrap();
-    assert!(alice_keys.contains_key(&Epoch(2)));
+    assert!(alice_keys.contains_key(&Epoch(3)));
     let wire = cairn_protocol::SpaceId::parse(&invitation).unwrap();
     let refused = h
         .client
@@ -201,7 +223,7 @@ async fn share_accept_members_unshare_and_leave() {
     assert_eq!(after.local.standing, Standing::Departed);
     let bob_keys = bob.store.lock().unwrap().epoch_keys(&space).unwrap();
     assert!(
-        !bob_keys.contains_key(&Epoch(2)),
+        !bob_keys.contains_key(&Epoch(3)),
         "the removed member has no new key"
     );
     assert!(bob_keys.contains_key(&Epoch::FIRST), "what they had stays");
@@ -227,7 +249,7 @@ async fn share_accept_members_unshare_and_leave() {
         .unwrap()
         .epoch_keys(&space)
         .unwrap()
-        .contains_key(&Epoch(2)));
+        .contains_key(&Epoch(3)));
     // The notebook itself arrives by sync; until then she names the
     // shared notebook by its invitation's id.
     carol.sharing.leave(&invitation).await.unwrap();
@@ -235,7 +257,7 @@ async fn share_accept_members_unshare_and_leave() {
     assert_eq!(members.len(), 1, "{members:?}");
     let alice_keys = alice.store.lock().unwrap().epoch_keys(&space).unwrap();
     assert!(
-        alice_keys.contains_key(&Epoch(3)),
+        alice_keys.contains_key(&Epoch(4)),
         "the owner started a new epoch"
     );
     let after = carol.sharing.refresh(&space).await.unwrap();
@@ -246,7 +268,7 @@ async fn share_accept_members_unshare_and_leave() {
         .unwrap()
         .epoch_keys(&space)
         .unwrap()
-        .contains_key(&Epoch(3)));
+        .contains_key(&Epoch(4)));
     h.shutdown().await;
 }
 
@@ -278,8 +300,10 @@ async fn a_shared_notebook_syncs_between_two_accounts_through_their_agents() {
         .sharing
         .share(&trips, bob.user(), Role::Editor, None)
         .await
-        .unwrap();
+        .unwrap()
+        .id;
     bob.sharing.accept(&invitation).await.unwrap();
+    let trips = label::notebook_id(&SpaceId::parse(&invitation).unwrap());
     let (mut a, mut b, mut p) = (alice.agent(), bob.agent(), bob_phone.agent());
     a.round().await.unwrap();
     assert_eq!(a.space_rounds().len(), 1);

@@ -15,7 +15,7 @@ mod harness;
 use cairn_core::space::chain::{SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId as ChainSpaceId};
 use cairn_core::space::identity::SharingIdentity;
-use cairn_core::space::record::{Action, Fence, Record, Role};
+use cairn_core::space::record::{Action, Fence, HeadFence, Record, Role};
 use cairn_core::space::rotation::remove_member;
 use cairn_core::space::wrap::KeyWrap;
 use cairn_protocol::{DeviceKey, RecordBytes, ServiceEvent, SpaceGrant, SpaceId, UserId};
@@ -442,7 +442,15 @@ async fn a_removed_member_is_refused_at_once_and_hears_nothing_more() {
         [(bob.laptop.device.id.clone(), 3)].into(),
         "the newest sequence, not the last reported"
     );
-    let removal = remove_member(&space.state(), &alice.id, &space.key, bob.user(), fence).unwrap();
+    let removal = remove_member(
+        &space.state(),
+        &alice.id,
+        &space.key,
+        bob.user(),
+        fence,
+        HeadFence::new(),
+    )
+    .unwrap();
     land(&h, &alice.laptop, &mut space, removal.record).await;
     let removal_seq = space.last().body.seq;
     assert_eq!(
@@ -748,6 +756,7 @@ async fn the_client_drives_a_space_from_creation_to_removal() {
         &space.key,
         bob.user(),
         Fence::new(),
+        HeadFence::new(),
     )
     .unwrap();
     c.append_record(alice.laptop.token(), &removal.record)

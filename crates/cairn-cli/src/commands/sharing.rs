@@ -114,14 +114,26 @@ pub fn run(data_dir: &Path, which: SharingCommand) -> Result<()> {
                 fingerprint,
             } => {
                 let invitee = account(&with)?;
-                let id = s
+                let invited = s
                     .share(&notebook, &invitee, role.into(), fingerprint.as_deref())
                     .await?;
                 crate::outln!("invited {invitee} as {}", role_name(role.into()));
-                crate::outln!("{id}");
+                if fingerprint.is_none() {
+                    // Not checked against one they gave: shown, to compare
+                    // with them in person or on a call.
+                    crate::outln!("their fingerprint: {}", invited.fingerprint);
+                    crate::outln!("safety number:     {}", invited.safety_number);
+                }
+                crate::outln!("{}", invited.id);
             }
             SharingCommand::Invitations { json } => {
-                let all = s.invitations().await?;
+                let found = s.invitations().await?;
+                // One that could not be verified is said, apart; the
+                // others are listed all the same.
+                for (id, e) in &found.unreadable {
+                    eprintln!("warning: invitation {id} cannot be shown: {e}");
+                }
+                let all = found.pending;
                 if json {
                     let rows: Vec<serde_json::Value> = all
                         .iter()

@@ -29,7 +29,7 @@ use cairn_protocol::UserId;
 use crate::space::epoch::{Epoch, EpochError, EpochKey, SpaceId};
 use crate::space::identity::{PublicIdentity, SharingIdentity};
 use crate::space::pins::{PinError, PinStore};
-use crate::space::record::{Action, Fence, Record, Role, Rotation};
+use crate::space::record::{Action, Fence, HeadFence, Record, Role, Rotation};
 use crate::space::wrap::{KeyWrap, WrapError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,7 +114,15 @@ pub struct Invitation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Departure {
     pub seq: u64,
+    /// By sequence alone: what an owner's remove record said before heads
+    /// were pinned (a leave's is kept but never trusted).
     pub fence: Fence,
+    /// The heads the owner pinned (remove, or the rotate after a leave):
+    /// when present, the only thing read from the member's devices.
+    pub heads: Option<HeadFence>,
+    /// Left by themselves, and no rotate has pinned their heads yet:
+    /// nothing of theirs is read meanwhile.
+    pub awaiting_fence: bool,
 }
 
 /// What the checks take from the verifying member.
@@ -327,13 +335,17 @@ impl SpaceState {
                         },
                     );
                 } else {
+                    // The invitation wrapped the current key to them: what
+                    // is written from now on needs one they never held.
                     next.wraps.remove(&b.signer);
+                    next.rotation_due = true;
                 }
             }
             Action::Remove {
                 member,
                 fence,
                 rotation,
+                heads,
             } => {
                 if role != Some(Role::Owner) {
                     return Err(not_allowed());
@@ -352,6 +364,8 @@ impl SpaceState {
                     Departure {
                         seq,
                         fence: fence.clone(),
+                        heads: heads.clone(),
+                        awaiting_fence: false,
                     },
                 );
                 next.rotate(seq, rotation, &signer)?;
@@ -370,13 +384,24 @@ impl SpaceState {
                     Departure {
                         seq,
                         fence: fence.clone(),
+                        heads: None,
+                        awaiting_fence: true,
                     },
                 );
                 next.rotation_due = true;
             }
-            Action::Rotate { rotation } => {
+            Action::Rotate { rotation, fenced } => {
                 if role != Some(Role::Owner) {
                     return Err(not_allowed());
+                }
+                for (who, heads) in fenced.iter().flatten() {
+                    match next.departed.get_mut(who) {
+                        Some(d) if d.awaiting_fence => {
+                            d.heads = Some(heads.clone());
+                            d.awaiting_fence = false;
+                        }
+                        _ => return Err(invalid("it fences someone who did not just leave")),
+                    }
                 }
                 next.rotate(seq, rotation, &signer)?;
             }
@@ -385,6 +410,16 @@ impl SpaceState {
         next.seen.insert(hash);
         *self = next;
         Ok(())
+    }
+
+    /// Those who left by themselves and whose heads no rotate has pinned
+    /// yet: the owner's next rotate pins them.
+    pub fn awaiting_fence(&self) -> Vec<UserId> {
+        self.departed
+            .iter()
+            .filter(|(_, d)| d.awaiting_fence)
+            .map(|(u, _)| u.clone())
+            .collect()
     }
 
     /// A new epoch: exactly one wrap for every member and invitee left.
@@ -652,8 +687,10 @@ pub(crate) mod tests {
         assert_eq!(pending.role_of(&user("dave")), None);
         // An invitee can already open the key, to show what they are invited to.
         assert_eq!(pending.current_key(&dave).unwrap(), s.key);
+        assert!(!pending.rotation_due);
         s.push(&dave, Action::Decline { invitation: inv });
         let st = s.state().unwrap();
+        assert!(st.rotation_due, "dave held the current key");
         assert!(st.invitations.is_empty() && !st.members.contains_key(&user("dave")));
         assert!(st.current_key(&dave).is_err());
     }
@@ -825,6 +862,7 @@ pub(crate) mod tests {
                     wraps: vec![],
                     previous: vec![],
                 },
+                fenced: None,
             },
         );
         assert_eq!(
@@ -908,6 +946,7 @@ pub(crate) mod tests {
                 wraps: vec![],
                 previous: vec![],
             },
+            heads: None,
         };
         assert_eq!(
             refused(&p.bob, remove.clone()),
@@ -920,6 +959,7 @@ pub(crate) mod tests {
                 wraps: vec![],
                 previous: vec![],
             },
+            fenced: None,
         };
         assert_eq!(refused(&p.carol, rotate), not_allowed("carol", "rotate"));
         assert_eq!(
@@ -983,6 +1023,14 @@ pub(crate) mod tests {
         .unwrap();
         assert!(st.rotation_due);
         assert_eq!(st.role_of(&user("bob")), None);
-        assert_eq!(st.departed[&user("bob")], Departure { seq: 5, fence });
+        assert_eq!(
+            st.departed[&user("bob")],
+            Departure {
+                seq: 5,
+                fence,
+                heads: None,
+                awaiting_fence: true
+            }
+        );
     }
 }

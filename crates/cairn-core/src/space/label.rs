@@ -6,8 +6,15 @@
 //! Bytes: `version (1) || epoch (8, big-endian) || sealed JSON`, the seal
 //! bound to the space and the epoch, so a label moved to another space or
 //! relabelled with another epoch does not open.
+//!
+//! A label names one notebook only: the one whose id derives from the
+//! space's id ([`notebook_id`]). The owner writes the label, so an owner
+//! naming some other id could otherwise make an invitee's device adopt a
+//! notebook of the invitee's own, and share it; a derived id exists on an
+//! invitee's devices only if it was made for this very space.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::space::epoch::{Epoch, EpochKey, SpaceId};
 
@@ -21,6 +28,22 @@ pub enum LabelError {
     UnknownVersion,
     #[error("the shared notebook's name is sealed with a key you do not have")]
     NoKey,
+    #[error("this invitation names a notebook that is not the shared one; it was refused")]
+    ForeignNotebook,
+}
+
+/// The id the notebook shared as `space` has, on every member's device:
+/// a UUID (version 8) from the SHA-256 of the space's id.
+pub fn notebook_id(space: &SpaceId) -> String {
+    let mut h = Sha256::new();
+    h.update(b"cairn-shared-notebook/v1\0");
+    h.update(space.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes).to_string()
 }
 
 /// What the label says.
@@ -43,7 +66,8 @@ pub fn seal(space: &SpaceId, epoch: Epoch, key: &EpochKey, label: &Label) -> Vec
     out
 }
 
-/// Opens a label with the key `keys` gives for the epoch it names.
+/// Opens a label with the key `keys` gives for the epoch it names; a
+/// label naming any notebook but the space's own is refused.
 pub fn open(
     space: &SpaceId,
     bytes: &[u8],
@@ -62,7 +86,11 @@ pub fn open(
         .cipher()
         .open(&aad(space, epoch), sealed)
         .map_err(|_| LabelError::Damaged)?;
-    serde_json::from_slice(&plain).map_err(|_| LabelError::Damaged)
+    let label: Label = serde_json::from_slice(&plain).map_err(|_| LabelError::Damaged)?;
+    if label.notebook != notebook_id(space) {
+        return Err(LabelError::ForeignNotebook);
+    }
+    Ok(label)
 }
 
 #[cfg(test)]
@@ -74,7 +102,7 @@ mod tests {
         let space = SpaceId::generate();
         let key = EpochKey::generate();
         let label = Label {
-            notebook: "n1".into(),
+            notebook: notebook_id(&space),
             name: "Trips".into(),
         };
         let sealed = seal(&space, Epoch(2), &key, &label);
@@ -106,5 +134,33 @@ mod tests {
             LabelError::UnknownVersion
         );
         assert!(!String::from_utf8_lossy(&sealed).contains("Trips"));
+    }
+
+    #[test]
+    fn a_label_naming_another_notebook_is_refused() {
+        let space = SpaceId::generate();
+        let key = EpochKey::generate();
+        let id = notebook_id(&space);
+        assert!(crate::store::validate_note_id(&id).is_ok());
+        assert_eq!(notebook_id(&space), id);
+        assert_ne!(notebook_id(&SpaceId::generate()), id);
+        for other in [
+            uuid::Uuid::new_v4().to_string(),
+            notebook_id(&SpaceId::generate()),
+        ] {
+            let sealed = seal(
+                &space,
+                Epoch::FIRST,
+                &key,
+                &Label {
+                    notebook: other,
+                    name: "Diary".into(),
+                },
+            );
+            assert_eq!(
+                open(&space, &sealed, |_| Some(key.clone())).unwrap_err(),
+                LabelError::ForeignNotebook
+            );
+        }
     }
 }

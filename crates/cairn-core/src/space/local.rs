@@ -285,7 +285,8 @@ impl Store {
     }
 
     /// The space `notebook` belongs to: that of the nearest ancestor (or
-    /// itself) that a space shares.
+    /// itself) that a space this account is a member of shares (an
+    /// invitation, or a space left, claims no notebook).
     pub fn space_of_notebook(&self, notebook: &str) -> Result<Option<SpaceId>> {
         self.space_found(
             "WITH RECURSIVE up(id, parent, depth) AS (
@@ -295,7 +296,17 @@ impl Store {
                WHERE up.depth < 1000
              )
              SELECT s.space_id FROM up JOIN space s ON s.notebook = up.id
+             WHERE s.standing = 'member'
              ORDER BY up.depth LIMIT 1",
+            notebook,
+            "finding a notebook's space",
+        )
+    }
+
+    /// The space that shares `notebook` itself (not an ancestor of it).
+    pub fn space_sharing(&self, notebook: &str) -> Result<Option<SpaceId>> {
+        self.space_found(
+            "SELECT space_id FROM space WHERE notebook = ?1 AND standing = 'member'",
             notebook,
             "finding a notebook's space",
         )
@@ -312,7 +323,7 @@ impl Store {
                WHERE down.depth < 1000
              )
              SELECT s.space_id FROM down JOIN space s ON s.notebook = down.id
-             WHERE s.standing != 'departed' LIMIT 1",
+             WHERE s.standing = 'member' LIMIT 1",
             notebook,
             "finding shared notebooks below",
         )
@@ -381,6 +392,25 @@ mod tests {
         assert_eq!(store.space_below(&top).unwrap(), Some(s.id));
         assert_eq!(store.space_of_notebook(&top).unwrap(), None);
 
+        // An invitation (or a space left) claims no notebook.
+        let holder = store.create_notebook("Holder", None).unwrap();
+        store.move_notebook(&other, Some(&holder)).unwrap();
+        let mut invited = LocalSpace::from_state(&state, &user("dave"), Some(other.clone()), None);
+        invited.space = SpaceId::generate();
+        for standing in [Standing::Invited, Standing::Departed] {
+            invited.standing = standing;
+            store.save_local_space(&invited, &[]).unwrap();
+            assert_eq!(store.space_of_notebook(&other).unwrap(), None);
+            assert_eq!(store.space_below(&holder).unwrap(), None);
+        }
+        invited.standing = Standing::Member;
+        store.save_local_space(&invited, &[]).unwrap();
+        assert_eq!(
+            store.space_of_notebook(&other).unwrap(),
+            Some(invited.space)
+        );
+        assert_eq!(store.space_below(&holder).unwrap(), Some(invited.space));
+
         // Carol is a viewer: a member who does not write.
         let carol = LocalSpace::from_state(&state, &user("carol"), None, None);
         assert_eq!(
@@ -392,5 +422,59 @@ mod tests {
         let dave = LocalSpace::from_state(&state, &user("dave"), None, None);
         assert_eq!(dave.standing, Standing::Departed);
         assert!(!dave.writes());
+    }
+
+    #[test]
+    fn a_note_goes_to_its_nearest_share_only_and_shares_do_not_nest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, s) = shared();
+        let state = s.state().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let outer = store.create_notebook("Family", None).unwrap();
+        let inner = store
+            .create_notebook("Surprise party", Some(&outer))
+            .unwrap();
+        let loose = store.create_notebook("Loose", None).unwrap();
+        let holder = store.create_notebook("Holder", None).unwrap();
+        let held = store.create_notebook("Held", Some(&holder)).unwrap();
+        let family_note = store.create_note("Groceries").unwrap();
+        store.move_note(&family_note, Some(&outer)).unwrap();
+        let secret = store.create_note("Gift for mum").unwrap();
+        store.move_note(&secret, Some(&inner)).unwrap();
+        let mut bind = |notebook: &str| {
+            let mut local =
+                LocalSpace::from_state(&state, &user("bob"), Some(notebook.into()), None);
+            local.space = SpaceId::generate();
+            store.save_local_space(&local, &[]).unwrap();
+            local.space
+        };
+        // Nested as a concurrent move on two devices could leave them.
+        let (family, party) = (bind(&outer), bind(&inner));
+        let other = bind(&loose);
+        let deep = bind(&held);
+
+        assert_eq!(
+            store.space_notes(&outer).unwrap(),
+            vec![family_note.clone()]
+        );
+        assert_eq!(store.space_notes(&inner).unwrap(), vec![secret.clone()]);
+        assert_eq!(store.space_of_note(&secret).unwrap(), Some(party));
+        assert_eq!(store.space_of_note(&family_note).unwrap(), Some(family));
+
+        // A shared notebook, or one holding a shared one, does not move
+        // into another shared notebook; other moves go on.
+        for (id, parent) in [(&loose, &outer), (&holder, &outer), (&held, &inner)] {
+            let err = store.move_notebook(id, Some(parent)).unwrap_err();
+            assert!(matches!(err, CoreError::SharedInShared { .. }), "{err}");
+            assert!(err.to_string().contains("cannot go inside another shared"));
+        }
+        assert_eq!(store.space_of_notebook(&loose).unwrap(), Some(other));
+        assert_eq!(store.space_of_notebook(&held).unwrap(), Some(deep));
+        let plain = store.create_notebook("Plain", None).unwrap();
+        store.move_notebook(&plain, Some(&outer)).unwrap();
+        store.move_notebook(&loose, Some(&plain)).unwrap_err();
+        store.move_notebook(&plain, None).unwrap();
+        store.move_notebook(&loose, Some(&plain)).unwrap();
+        store.move_notebook(&holder, Some(&plain)).unwrap();
     }
 }

@@ -58,6 +58,21 @@ impl Role {
 /// service saw from it: their objects past it are ignored.
 pub type Fence = BTreeMap<DeviceId, u64>;
 
+/// A fenced device's head as the owner read it from the bucket when the
+/// member's writes ended: its sequence number and the SHA-256 of its
+/// bytes. Readers take exactly that head from the device, and nothing
+/// after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FencedHead {
+    pub seq: u64,
+    #[serde(with = "hex::serde")]
+    pub head: [u8; 32],
+}
+
+/// Each fenced device that had published a head; a device not in it is
+/// not read at all.
+pub type HeadFence = BTreeMap<DeviceId, FencedHead>;
+
 /// A new epoch: its key wrapped to everyone who stays, and the previous
 /// epoch's key sealed under it (so history stays readable to them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,12 +107,21 @@ pub enum Action {
         member: UserId,
         fence: Fence,
         rotation: Rotation,
+        /// The removed member's heads as the owner read them. Absent in
+        /// records written before it existed (then `fence` alone counts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heads: Option<HeadFence>,
     },
     Leave {
         fence: Fence,
     },
     Rotate {
         rotation: Rotation,
+        /// Who left since the last rotation, and their heads as the owner
+        /// read them: a leave record's own fence is the leaver's word, so
+        /// it is this that ends their writes. Absent when nobody left.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fenced: Option<BTreeMap<UserId, HeadFence>>,
     },
 }
 
@@ -237,6 +261,63 @@ pub(crate) mod tests {
         assert!(std::str::from_utf8(&bytes)
             .unwrap()
             .contains("\"action\":\"create\""));
+    }
+
+    #[test]
+    fn pinned_heads_are_optional_so_older_records_still_decode() {
+        let owner = SharingIdentity::generate(user("alice"));
+        let space = SpaceId::generate();
+        let rotation = Rotation {
+            epoch: Epoch(2),
+            wraps: vec![],
+            previous: vec![1, 2],
+        };
+        let heads = HeadFence::from([(
+            DeviceId::parse("d1").unwrap(),
+            FencedHead {
+                seq: 4,
+                head: [5; 32],
+            },
+        )]);
+        for action in [
+            Action::Remove {
+                member: user("bob"),
+                fence: Fence::new(),
+                rotation: rotation.clone(),
+                heads: Some(heads.clone()),
+            },
+            Action::Rotate {
+                rotation: rotation.clone(),
+                fenced: Some(BTreeMap::from([(user("carol"), heads.clone())])),
+            },
+        ] {
+            let r = Record::sign(&owner, space, 3, [0; 32], action);
+            let bytes = r.encode();
+            assert_eq!(Record::decode(&bytes).unwrap(), r);
+            assert!(String::from_utf8_lossy(&bytes).contains(&hex::encode([5u8; 32])));
+        }
+        // Written before heads were pinned: no field at all, and it
+        // decodes (and encodes back to the same bytes).
+        for action in [
+            Action::Remove {
+                member: user("bob"),
+                fence: Fence::new(),
+                rotation: rotation.clone(),
+                heads: None,
+            },
+            Action::Rotate {
+                rotation,
+                fenced: None,
+            },
+        ] {
+            let r = Record::sign(&owner, space, 3, [0; 32], action);
+            let text = String::from_utf8(r.encode()).unwrap();
+            assert!(
+                !text.contains("heads") && !text.contains("fenced"),
+                "{text}"
+            );
+            assert_eq!(Record::decode(text.as_bytes()).unwrap(), r);
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ use cairn_protocol::UserId;
 use crate::space::chain::SpaceState;
 use crate::space::epoch::EpochKey;
 use crate::space::identity::SharingIdentity;
-use crate::space::record::{Action, Fence, Record, Rotation};
+use std::collections::BTreeMap;
+
+use crate::space::record::{Action, Fence, HeadFence, Record, Rotation};
 use crate::space::wrap::{KeyWrap, WrapError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,14 +83,15 @@ fn signed(state: &SpaceState, owner: &SharingIdentity, action: Action) -> Record
     )
 }
 
-/// The record that removes `member` (fenced at `fence`) and starts a new
-/// epoch for everyone else.
+/// The record that removes `member` (fenced at `fence`, and at exactly the
+/// heads `heads` the owner read) and starts a new epoch for everyone else.
 pub fn remove_member(
     state: &SpaceState,
     owner: &SharingIdentity,
     current: &EpochKey,
     member: &UserId,
     fence: Fence,
+    heads: HeadFence,
 ) -> Result<NewEpoch, RotationError> {
     if *member == state.owner {
         return Err(RotationError::RemovingOwner);
@@ -103,6 +106,7 @@ pub fn remove_member(
         member: member.clone(),
         fence,
         rotation,
+        heads: Some(heads),
     };
     Ok(NewEpoch {
         record: signed(state, owner, action),
@@ -111,15 +115,18 @@ pub fn remove_member(
 }
 
 /// The record that starts a new epoch after someone left (or whenever the
-/// owner wants a new key).
+/// owner wants a new key), pinning the heads of those who left (`fenced`,
+/// read by the owner from the bucket; see [`SpaceState::awaiting_fence`]).
 pub fn rotate(
     state: &SpaceState,
     owner: &SharingIdentity,
     current: &EpochKey,
+    fenced: BTreeMap<UserId, HeadFence>,
 ) -> Result<NewEpoch, RotationError> {
     let (rotation, key) = new_epoch(state, owner, current, None)?;
+    let fenced = (!fenced.is_empty()).then_some(fenced);
     Ok(NewEpoch {
-        record: signed(state, owner, Action::Rotate { rotation }),
+        record: signed(state, owner, Action::Rotate { rotation, fenced }),
         key,
     })
 }
@@ -132,7 +139,7 @@ mod tests {
     use crate::space::epoch::Epoch;
     use crate::space::identity::tests::user;
     use crate::space::object_ad::{self, ObjectPlace};
-    use crate::space::record::Role;
+    use crate::space::record::{FencedHead, Role};
     use crate::sync::object::{decode, ObjectKind};
     use cairn_protocol::DeviceId;
 
@@ -141,12 +148,28 @@ mod tests {
         let (p, mut s) = shared();
         let st = s.state().unwrap();
         let fence = Fence::from([(DeviceId::parse("bob-laptop").unwrap(), 41)]);
-        let new = remove_member(&st, &p.alice, &s.key, &user("bob"), fence.clone()).unwrap();
+        let heads = HeadFence::from([(
+            DeviceId::parse("bob-laptop").unwrap(),
+            FencedHead {
+                seq: 41,
+                head: [7; 32],
+            },
+        )]);
+        let new = remove_member(
+            &st,
+            &p.alice,
+            &s.key,
+            &user("bob"),
+            fence.clone(),
+            heads.clone(),
+        )
+        .unwrap();
         s.records.push(new.record.clone());
         let st = s.state().unwrap();
         assert_eq!(st.epoch, Epoch(2));
         assert_eq!(st.role_of(&user("bob")), None);
         assert_eq!(st.departed[&user("bob")].fence, fence);
+        assert_eq!(st.departed[&user("bob")].heads, Some(heads));
         assert!(!st.can_write(&user("bob")));
 
         // Everyone left gets the new key and, through it, the old one.
@@ -232,24 +255,70 @@ mod tests {
         );
         let st = s.state().unwrap();
         assert!(st.rotation_due);
+        // Carol's own fence is her word: nothing of hers is read until
+        // the owner pins her heads.
+        assert_eq!(st.awaiting_fence(), vec![user("carol")]);
         assert_eq!(
-            rotate(&st, &p.bob, &s.key).unwrap_err(),
+            rotate(&st, &p.bob, &s.key, BTreeMap::new()).unwrap_err(),
             RotationError::NotOwner
         );
-        let new = rotate(&st, &p.alice, &s.key).unwrap();
+        let heads = HeadFence::from([(
+            DeviceId::parse("carol-phone").unwrap(),
+            FencedHead {
+                seq: 3,
+                head: [9; 32],
+            },
+        )]);
+        // Pinning heads of someone who did not leave is refused.
+        let wrong = rotate(
+            &st,
+            &p.alice,
+            &s.key,
+            BTreeMap::from([(user("bob"), heads.clone())]),
+        )
+        .unwrap();
+        assert!(matches!(
+            st.clone().apply(&wrong.record, Verifier::default()),
+            Err(ChainError::Invalid { .. })
+        ));
+        let new = rotate(
+            &st,
+            &p.alice,
+            &s.key,
+            BTreeMap::from([(user("carol"), heads.clone())]),
+        )
+        .unwrap();
         s.records.push(new.record);
         let st = s.state().unwrap();
         assert!(!st.rotation_due);
+        assert!(st.awaiting_fence().is_empty());
+        assert_eq!(st.departed[&user("carol")].heads, Some(heads));
         assert_eq!(st.current_key(&p.bob).unwrap(), new.key);
         assert!(st.current_key(&p.carol).is_err());
         assert_eq!(
-            remove_member(&st, &p.alice, &new.key, &user("carol"), Fence::new()).unwrap_err(),
+            remove_member(
+                &st,
+                &p.alice,
+                &new.key,
+                &user("carol"),
+                Fence::new(),
+                HeadFence::new()
+            )
+            .unwrap_err(),
             RotationError::NotInSpace {
                 member: user("carol")
             }
         );
         assert_eq!(
-            remove_member(&st, &p.alice, &new.key, &user("alice"), Fence::new()).unwrap_err(),
+            remove_member(
+                &st,
+                &p.alice,
+                &new.key,
+                &user("alice"),
+                Fence::new(),
+                HeadFence::new()
+            )
+            .unwrap_err(),
             RotationError::RemovingOwner
         );
     }
@@ -258,12 +327,21 @@ mod tests {
     fn a_rotation_that_leaves_someone_out_or_wraps_to_an_outsider_is_refused() {
         let (p, s) = shared();
         let st = s.state().unwrap();
-        let new = rotate(&st, &p.alice, &s.key).unwrap();
-        let Action::Rotate { mut rotation } = new.record.body.action.clone() else {
+        let new = rotate(&st, &p.alice, &s.key, BTreeMap::new()).unwrap();
+        let Action::Rotate { mut rotation, .. } = new.record.body.action.clone() else {
             panic!("not a rotation")
         };
         let resign = |rotation: Rotation| {
-            let r = Record::sign(&p.alice, s.id, 5, st.last.hash, Action::Rotate { rotation });
+            let r = Record::sign(
+                &p.alice,
+                s.id,
+                5,
+                st.last.hash,
+                Action::Rotate {
+                    rotation,
+                    fenced: None,
+                },
+            );
             let mut st = st.clone();
             st.apply(&r, Verifier::default())
         };

@@ -413,7 +413,7 @@ impl Round {
                 return;
             }
         };
-        let Some(head) = self.opener.admit(&peer, head) else {
+        let Some(head) = self.opener.admit(&peer, head, &bytes) else {
             // A viewer's head, or of someone with no right to write here:
             // not read, whatever it says.
             self.peers[i].outcome.skipped = true;

@@ -26,8 +26,13 @@ use crate::sync::object::{self, Object, ObjectError};
 pub enum PeerAccess {
     /// An owner's or editor's device: read in full.
     Writer,
-    /// A departed writer's device: read up to this sequence number.
+    /// A departed writer's device, fenced by a record written before
+    /// heads were pinned: read up to this sequence number.
     FencedAt(u64),
+    /// A departed writer's device: only the head whose bytes have this
+    /// SHA-256 (as the owner read it when their writes ended) is read,
+    /// with the objects it lists; any other head is ignored.
+    FencedHead { seq: u64, hash: [u8; 32] },
     /// A viewer's device, or one the chain gives no right to write.
     Ignored,
 }
@@ -105,15 +110,19 @@ impl Opener {
         }
     }
 
-    /// What to make of `device`'s head: `None` to ignore it, else the head
-    /// as far as it may be read (a fenced peer's cut at its fence).
-    pub fn admit(&self, device: &str, head: DeviceHead) -> Option<DeviceHead> {
+    /// What to make of `device`'s head (`bytes`, as stored): `None` to
+    /// ignore it, else the head as far as it may be read (a fenced peer's
+    /// pinned head only, or one cut at its fence).
+    pub fn admit(&self, device: &str, head: DeviceHead, bytes: &[u8]) -> Option<DeviceHead> {
         match self {
             Opener::Personal(_) => Some(head),
             Opener::Space(s) => match s.access(device) {
                 PeerAccess::Writer => Some(head),
                 PeerAccess::Ignored => None,
                 PeerAccess::FencedAt(fence) => Some(cut_at(head, fence)),
+                PeerAccess::FencedHead { seq, hash } => {
+                    (head.seq == seq && object::sha256(bytes) == hash).then_some(head)
+                }
             },
         }
     }
@@ -161,5 +170,39 @@ mod tests {
         let cut = cut_at(head.clone(), 4);
         assert_eq!((cut.seq, cut.segments.len(), cut.snapshot), (4, 0, None));
         assert_eq!(cut_at(head.clone(), 12), head);
+    }
+
+    #[test]
+    fn a_pinned_head_is_read_only_as_it_was_pinned() {
+        let mut head = DeviceHead::new("d1");
+        head.seq = 9;
+        let bytes = b"the head as the owner read it".to_vec();
+        let mut sync = SpaceSync {
+            space: SpaceId::generate(),
+            user: crate::space::identity::tests::user("alice"),
+            device: DeviceId::parse("a1").unwrap(),
+            notebook: String::new(),
+            writing: None,
+            keys: BTreeMap::new(),
+            peers: BTreeMap::new(),
+        };
+        sync.peers.insert(
+            "d1".into(),
+            SpacePeer {
+                user: crate::space::identity::tests::user("bob"),
+                access: PeerAccess::FencedHead {
+                    seq: 9,
+                    hash: object::sha256(&bytes),
+                },
+            },
+        );
+        let opener = Opener::Space(Box::new(sync));
+        assert_eq!(opener.admit("d1", head.clone(), &bytes), Some(head.clone()));
+        // Rewritten after the fence (other bytes), or naming another
+        // sequence: not read at all.
+        assert_eq!(opener.admit("d1", head.clone(), b"rewritten"), None);
+        let mut later = head.clone();
+        later.seq = 8;
+        assert_eq!(opener.admit("d1", later, &bytes), None);
     }
 }

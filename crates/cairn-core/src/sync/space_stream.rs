@@ -35,12 +35,16 @@ use crate::sync::writer::{plan_publish, PublishPlan, PublishScope};
 /// the device actors) starts with: never part of a space.
 const RESERVED_PREFIX: &str = "00000000-0000-0000-0000-";
 
-/// The notes inside `notebook` or below it.
+/// The notes inside `notebook` or below it, short of any notebook that
+/// another space shares: those notes are that space's, and only its
+/// members may read them (shares nest only by a concurrent move, which
+/// `Store::move_notebook` refuses here).
 const SPACE_DOCS: &str = "WITH RECURSIVE down(id, depth) AS (
        SELECT ?1, 0
        UNION ALL
        SELECT n.id, down.depth + 1 FROM notebook n JOIN down ON n.parent = down.id
-       WHERE down.depth < 1000
+       WHERE down.depth < 1000 AND NOT EXISTS (
+         SELECT 1 FROM space s WHERE s.notebook = n.id AND s.standing = 'member')
      )
      SELECT p.note_id FROM note_place p JOIN down ON p.notebook = down.id";
 
