@@ -31,16 +31,6 @@ pub enum AuthorError {
     Wrap(#[from] WrapError),
 }
 
-fn next(state: &SpaceState, signer: &SharingIdentity, action: Action) -> Record {
-    Record::sign(
-        signer,
-        state.space,
-        state.last.seq + 1,
-        state.last.hash,
-        action,
-    )
-}
-
 /// A new space: its record 0, and the first epoch's key.
 pub fn create(owner: &SharingIdentity) -> Result<NewEpoch, AuthorError> {
     let key = EpochKey::generate();
@@ -90,8 +80,7 @@ pub fn invite(
         });
     }
     let wrap = KeyWrap::create(owner, invitee, state.space, state.epoch, current)?;
-    Ok(next(
-        state,
+    Ok(state.next_record(
         owner,
         Action::Invite {
             invitee: invitee.clone(),
@@ -117,7 +106,7 @@ pub fn answer(
     } else {
         Action::Decline { invitation }
     };
-    Ok(next(state, me, action))
+    Ok(state.next_record(me, action))
 }
 
 /// A member's leaving, fenced at the last sequence of each of their
@@ -133,7 +122,7 @@ pub fn leave(
     if !state.members.contains_key(me.account()) {
         return Err(AuthorError::NotMember);
     }
-    Ok(next(state, me, Action::Leave { fence }))
+    Ok(state.next_record(me, Action::Leave { fence }))
 }
 
 #[cfg(test)]

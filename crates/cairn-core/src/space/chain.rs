@@ -158,6 +158,18 @@ pub struct SpaceState {
 }
 
 impl SpaceState {
+    /// The next record of this chain, `action` signed by `signer`: the
+    /// one after the last record verified, linked to its hash.
+    pub(crate) fn next_record(&self, signer: &SharingIdentity, action: Action) -> Record {
+        Record::sign(
+            signer,
+            self.space,
+            self.last.seq + 1,
+            self.last.hash,
+            action,
+        )
+    }
+
     /// Verifies a whole chain, from record 0.
     pub fn verify(
         space: SpaceId,

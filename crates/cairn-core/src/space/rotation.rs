@@ -73,16 +73,6 @@ fn new_epoch(
     ))
 }
 
-fn signed(state: &SpaceState, owner: &SharingIdentity, action: Action) -> Record {
-    Record::sign(
-        owner,
-        state.space,
-        state.last.seq + 1,
-        state.last.hash,
-        action,
-    )
-}
-
 /// The record that removes `member` (fenced at `fence`, and at exactly the
 /// heads `heads` the owner read) and starts a new epoch for everyone else.
 pub fn remove_member(
@@ -109,7 +99,7 @@ pub fn remove_member(
         heads: Some(heads),
     };
     Ok(NewEpoch {
-        record: signed(state, owner, action),
+        record: state.next_record(owner, action),
         key,
     })
 }
@@ -126,7 +116,7 @@ pub fn rotate(
     let (rotation, key) = new_epoch(state, owner, current, None)?;
     let fenced = (!fenced.is_empty()).then_some(fenced);
     Ok(NewEpoch {
-        record: signed(state, owner, Action::Rotate { rotation, fenced }),
+        record: state.next_record(owner, Action::Rotate { rotation, fenced }),
         key,
     })
 }
