@@ -2169,13 +2169,24 @@ async fn readme_screenshot(app: &Desktop, name: &str, readme: &str) {
 /// Notes for the search and appearance tests, written through the core
 /// before the window opens.
 fn seed_search_notes(dir: &Path) {
-    let mut store = Store::open(dir).expect("open store");
+    // A second apart, so the list's order (newest first) is the order
+    // written here; notes made in one millisecond would tie.
+    let clock = std::sync::Arc::new(cairn_core::ManualClock::starting_now());
+    let mut store = Store::open_with(
+        dir,
+        cairn_core::StoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    )
+    .expect("open store");
     for body in [
         "Iceland trip\nWe walked along the frozen lake for hours, and at midnight we saw the aurora over the fjord.\n\n```rust\nfn main() { let x = 1; }\n```\nSee [[Packing list]] and [the map](https://example.org).",
         "Weekly meeting\nAgenda: budget, hiring, the new office.",
         "Groceries\nmilk, bread, eggs",
     ] {
         store.create_note(body).expect("note");
+        clock.advance(Duration::from_secs(1));
     }
     let old = store
         .create_note("Old plans\nthe lighthouse project, dropped")
