@@ -23,7 +23,7 @@ use crate::links::{self, fold, LinkKind};
 use crate::model::{EventKind, NewNote, StoreEvent};
 use crate::note_doc::{Flag, NoteDoc, NoteState};
 use crate::origin::Origin;
-use crate::store::{sql_err, validate_note_id, validate_tag, Store};
+use crate::store::{exec, sql_err, validate_note_id, validate_tag, Store};
 
 /// An outgoing link of a note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,23 +63,25 @@ pub(crate) fn write_note_links(
     id: &str,
     s: &NoteState,
     path: &std::path::Path,
+    fresh: bool,
 ) -> Result<()> {
     let e = sql_err("updating links", path);
     if s.deleted {
         // The `notes` row is gone and its rows with it (ON DELETE CASCADE).
         return Ok(());
     }
-    tx.execute("DELETE FROM note_place WHERE note_id = ?1", [id])
-        .map_err(&e)?;
+    if !fresh {
+        exec(tx, "DELETE FROM note_place WHERE note_id = ?1", [id]).map_err(&e)?;
+        exec(tx, "DELETE FROM link WHERE source_id = ?1", [id]).map_err(&e)?;
+    }
     if let Some(nb) = &s.notebook {
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO note_place(note_id, notebook) VALUES (?1, ?2)",
             params![id, nb],
         )
         .map_err(&e)?;
     }
-    tx.execute("DELETE FROM link WHERE source_id = ?1", [id])
-        .map_err(&e)?;
     let mut seen = HashSet::new();
     let mut stmt = tx
         .prepare_cached(
@@ -319,77 +321,55 @@ impl Store {
 
     /// Creates many notes in one transaction, each with its notebook and
     /// links (an import). All are stored, or none. The documents are made
-    /// on worker threads (that is most of the cost) and written here.
+    /// on worker threads (that is most of the cost) while this thread
+    /// writes those already made (`bulk.rs`).
     pub fn create_notes(&mut self, notes: Vec<ImportNote>) -> Result<Vec<String>> {
         let now = self.clock.now_ms();
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(1, 8);
-        let per = notes.len().div_ceil(workers).max(1);
         let actor = self.actor.clone();
-        let prepared: Vec<(String, Vec<u8>, NoteState)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = notes
-                .chunks(per)
-                .map(|chunk| {
-                    let actor = &actor;
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|n| prepare(n, actor, now))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            let mut all = Vec::with_capacity(notes.len());
-            for h in handles {
-                match h.join() {
-                    Ok(part) => all.extend(part?),
-                    Err(_) => {
-                        return Err(CoreError::Invalid {
-                            what: "import",
-                            reason: "a worker making notes stopped".into(),
-                        })
-                    }
-                }
-            }
-            Ok(all)
-        })?;
-        let ids: Vec<String> = prepared.iter().map(|p| p.0.clone()).collect();
+        // Ids are chosen up front, so a failed transaction can name them.
+        let ids: Vec<String> = notes
+            .iter()
+            .map(|n| match &n.id {
+                Some(id) => validate_note_id(id).map(|()| id.clone()),
+                None => Ok(uuid::Uuid::new_v4().to_string()),
+            })
+            .collect::<Result<_>>()?;
+        let items: Vec<(&String, &ImportNote)> = ids.iter().zip(&notes).collect();
         let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
-        self.in_tx(&touched, |s| {
-            for (id, snapshot, state) in &prepared {
-                if s.doc_exists(id)? {
-                    return Err(CoreError::Invalid {
-                        what: "note id",
-                        reason: format!("a note with id {id} exists already"),
-                    });
-                }
-                s.insert_doc(id, snapshot, state, Origin::Local)?;
-                s.events.push(StoreEvent {
-                    note_id: id.clone(),
-                    origin: Origin::Local,
-                    kind: EventKind::Created,
-                });
-            }
-            Ok(())
-        })?;
+        crate::bulk::pipeline(
+            &items,
+            |(id, n)| prepare(id, n, &actor, now),
+            |made| {
+                self.in_tx(&touched, |s| {
+                    let mut fts = crate::store::SearchRows::default();
+                    for id in &ids {
+                        let (snapshot, state) = made.next()?;
+                        if s.doc_exists(id)? {
+                            return Err(CoreError::Invalid {
+                                what: "note id",
+                                reason: format!("a note with id {id} exists already"),
+                            });
+                        }
+                        s.insert_doc_deferred(id, &snapshot, &state, Origin::Local, &mut fts)?;
+                        s.events.push(StoreEvent {
+                            note_id: id.clone(),
+                            origin: Origin::Local,
+                            kind: EventKind::Created,
+                        });
+                    }
+                    fts.finish(&s.conn, &s.path)
+                })
+            },
+        )?;
         Ok(ids)
     }
 }
 
 /// One new note's document, snapshot and state.
-fn prepare(n: &ImportNote, actor: &[u8], now: i64) -> Result<(String, Vec<u8>, NoteState)> {
-    let id = match &n.id {
-        Some(id) => {
-            validate_note_id(id)?;
-            id.clone()
-        }
-        None => uuid::Uuid::new_v4().to_string(),
-    };
+fn prepare(id: &str, n: &ImportNote, actor: &[u8], now: i64) -> Result<(Vec<u8>, NoteState)> {
     let new = &n.note;
     let created = new.created_ms.unwrap_or(now);
-    let mut doc = NoteDoc::create(&id, actor, &new.body, created)?;
+    let mut doc = NoteDoc::create(id, actor, &new.body, created)?;
     for t in &new.tags {
         doc.add_tag(&validate_tag(t)?)?;
     }
@@ -408,5 +388,5 @@ fn prepare(n: &ImportNote, actor: &[u8], now: i64) -> Result<(String, Vec<u8>, N
     doc.commit_local(modified)?;
     let snapshot = doc.save();
     let state = doc.state(None)?;
-    Ok((id, snapshot, state))
+    Ok((snapshot, state))
 }

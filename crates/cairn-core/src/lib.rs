@@ -15,6 +15,7 @@
 
 pub mod backlinks;
 pub mod blob;
+mod bulk;
 pub mod clock;
 pub mod crypto;
 #[cfg(any(test, feature = "test-support"))]

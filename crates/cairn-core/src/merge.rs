@@ -7,46 +7,13 @@
 //! loaded into SQLite, in entry order, inside the one transaction. Notes
 //! this device has are merged here, skipping bytes it already stores.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::mpsc::{self, Receiver};
+use std::collections::HashSet;
 
 use crate::error::{CoreError, Result};
 use crate::model::{EventKind, StoreEvent};
 use crate::note_doc::NoteState;
 use crate::origin::Origin;
 use crate::store::{read_new_note, sql_err, validate_note_id, Store};
-
-/// Documents being loaded on worker threads, handed out by entry index.
-struct Loads {
-    results: Receiver<(usize, Result<NoteState>)>,
-    /// Entry indexes being loaded and not handed out yet.
-    pending: HashSet<usize>,
-    /// Loaded out of order, waiting for their turn.
-    early: HashMap<usize, Result<NoteState>>,
-}
-
-impl Loads {
-    /// The loaded state for entry `i`, waiting for it if needed; None when
-    /// entry `i` was not sent to be loaded (its note exists already).
-    fn take(&mut self, i: usize) -> Option<Result<NoteState>> {
-        if !self.pending.remove(&i) {
-            return None;
-        }
-        if let Some(r) = self.early.remove(&i) {
-            return Some(r);
-        }
-        while let Ok((j, r)) = self.results.recv() {
-            if j == i {
-                return Some(r);
-            }
-            self.early.insert(j, r);
-        }
-        Some(Err(CoreError::Invalid {
-            what: "merge",
-            reason: "a worker loading notes stopped".into(),
-        }))
-    }
-}
 
 /// Loads a peer's new note, turning a panic inside Automerge into an error
 /// for that note. A worker that panicked would otherwise take the whole
@@ -116,68 +83,46 @@ impl Store {
             }
         }
         let touched: Vec<&str> = entries.iter().map(|(id, _)| *id).collect();
-        let write = |s: &mut Store, loads: &mut Loads| -> Result<usize> {
-            let changed = s.write_entries(entries, loads)?;
-            also(s)?;
-            Ok(changed)
-        };
-        if new.is_empty() {
-            // Nothing to load: no workers.
-            let (_, rx) = mpsc::channel();
-            let mut loads = Loads {
-                results: rx,
-                pending: HashSet::new(),
-                early: HashMap::new(),
-            };
-            return self.in_tx(&touched, |s| write(s, &mut loads));
-        }
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(1, 8)
-            .min(new.len());
-        std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::channel();
-            for w in 0..workers {
-                let tx = tx.clone();
-                let new = &new;
-                // Worker w takes every workers-th new entry, so results
-                // arrive roughly in the order they are written.
-                scope.spawn(move || {
-                    for &i in new.iter().skip(w).step_by(workers) {
-                        let (id, bytes) = entries[i];
-                        if tx.send((i, load_guarded(id, bytes))).is_err() {
-                            break; // the transaction failed; stop loading
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            let mut loads = Loads {
-                results: rx,
-                pending: new.iter().copied().collect(),
-                early: HashMap::new(),
-            };
-            self.in_tx(&touched, |s| write(s, &mut loads))
-            // Dropping `loads` here makes the workers' next send fail, so an
-            // early error does not wait for every note to load.
-        })
+        let is_new: HashSet<usize> = new.iter().copied().collect();
+        // New notes are loaded on worker threads (most of a first sync's
+        // cost) while this thread writes them, in entry order.
+        crate::bulk::pipeline(
+            &new,
+            |&i| {
+                let (id, bytes) = entries[i];
+                load_guarded(id, bytes)
+            },
+            |loads| {
+                self.in_tx(&touched, |s| {
+                    let changed = s.write_entries(entries, &is_new, loads)?;
+                    also(s)?;
+                    Ok(changed)
+                })
+            },
+        )
     }
 
     /// Stores `entries` (inside a transaction): new notes from `loads`,
     /// the rest merged into their documents.
-    fn write_entries(&mut self, entries: &[(&str, &[u8])], loads: &mut Loads) -> Result<usize> {
+    fn write_entries(
+        &mut self,
+        entries: &[(&str, &[u8])],
+        is_new: &HashSet<usize>,
+        loads: &mut crate::bulk::Results<NoteState>,
+    ) -> Result<usize> {
         let mut changed = 0;
         let mut inserted = HashSet::new();
+        let mut fts = crate::store::SearchRows::default();
         for (i, (id, bytes)) in entries.iter().enumerate() {
-            let did = match loads.take(i) {
+            let loaded = is_new.contains(&i).then(|| loads.next());
+            let did = match loaded {
                 // The same note twice in one batch: the second is a merge.
                 Some(state) if !inserted.contains(id) => {
                     let state = state?;
                     // The bytes loaded as they are, so they are stored as
                     // they are: re-saving every note of a first sync would
                     // double its cost.
-                    self.insert_doc(id, bytes, &state, Origin::Merged)?;
+                    self.insert_doc_deferred(id, bytes, &state, Origin::Merged, &mut fts)?;
                     self.events.push(StoreEvent {
                         note_id: id.to_string(),
                         origin: Origin::Merged,
@@ -186,12 +131,18 @@ impl Store {
                     inserted.insert(*id);
                     true
                 }
-                _ => self.merge_one(id, bytes)?,
+                _ => {
+                    // A merge rewrites the note's index row, which may be
+                    // one of those held: they go in first.
+                    fts.flush(&self.conn, &self.path)?;
+                    self.merge_one(id, bytes)?
+                }
             };
             if did {
                 changed += 1;
             }
         }
+        fts.finish(&self.conn, &self.path)?;
         Ok(changed)
     }
 

@@ -113,6 +113,17 @@ pub(crate) fn sql_err<'a>(
     }
 }
 
+/// Runs one statement through the connection's statement cache: every
+/// note written runs the same dozen statements, and preparing each one
+/// anew cost more than running it.
+pub(crate) fn exec(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(p)
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
@@ -140,6 +151,9 @@ impl Store {
                 if options.durable { "FULL" } else { "OFF" },
             )?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // The write path alone runs about fifteen statements per note;
+            // rusqlite's default of 16 cached would evict them in turn.
+            conn.set_prepared_statement_cache_capacity(64);
             Ok(())
         };
         setup(&conn).map_err(|e| match sql_err("opening the database", &path)(e) {
@@ -441,20 +455,36 @@ impl Store {
         state: &NoteState,
         origin: Origin,
     ) -> Result<()> {
+        let mut fts = SearchRows::default();
+        self.insert_doc_deferred(id, snapshot, state, origin, &mut fts)?;
+        fts.flush(&self.conn, &self.path)
+    }
+
+    /// `insert_doc` for a bulk write: the note's search index row joins
+    /// `fts`, which the caller flushes (see [`SearchRows`]).
+    pub(crate) fn insert_doc_deferred(
+        &mut self,
+        id: &str,
+        snapshot: &[u8],
+        state: &NoteState,
+        origin: Origin,
+        fts: &mut SearchRows,
+    ) -> Result<()> {
         let path = self.path.clone();
-        self.conn
-            .execute(
-                "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES (?1, ?2, 0, ?3)",
-                params![id, snapshot.len() as i64, state.deleted],
-            )
-            .map_err(sql_err("storing a note", &path))?;
-        self.conn
-            .execute(
-                "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
-                params![id, CHUNK_SNAPSHOT, origin.to_sql(), snapshot],
-            )
-            .map_err(sql_err("storing a note", &path))?;
-        write_derived(&self.conn, id, state, &path)
+        exec(
+            &self.conn,
+            "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES (?1, ?2, 0, ?3)",
+            params![id, snapshot.len() as i64, state.deleted],
+        )
+        .map_err(sql_err("storing a note", &path))?;
+        exec(
+            &self.conn,
+            "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
+            params![id, CHUNK_SNAPSHOT, origin.to_sql(), snapshot],
+        )
+        .map_err(sql_err("storing a note", &path))?;
+        write_derived_rows(&self.conn, id, state, &path, Some(fts))?;
+        fts.flush_if_full(&self.conn, &path)
     }
 
     /// Writes the cached document's new changes and derived rows (inside a
@@ -468,35 +498,36 @@ impl Store {
         let state = doc.state(None)?;
         let tx = &self.conn;
         let (snapshot_len, changes_len): (i64, i64) = tx
-            .query_row(
-                "SELECT snapshot_len, changes_len FROM doc WHERE note_id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT snapshot_len, changes_len FROM doc WHERE note_id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(sql_err("reading a note's size", &path))?;
         let changes_len = changes_len + bytes.len() as i64;
         if changes_len > snapshot_len.max(COMPACT_MIN_BYTES) {
             // Fold: one snapshot replaces all chunks of this note.
             let snapshot = doc.save();
-            tx.execute("DELETE FROM chunk WHERE note_id = ?1", [id])
+            exec(tx, "DELETE FROM chunk WHERE note_id = ?1", [id])
                 .map_err(sql_err("compacting a note", &path))?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
                 params![id, CHUNK_SNAPSHOT, origin.to_sql(), snapshot],
             )
             .map_err(sql_err("compacting a note", &path))?;
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE doc SET snapshot_len = ?2, changes_len = 0, deleted = ?3 WHERE note_id = ?1",
                 params![id, snapshot.len() as i64, state.deleted],
             )
             .map_err(sql_err("compacting a note", &path))?;
         } else {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO chunk(note_id, kind, origin, data) VALUES (?1, ?2, ?3, ?4)",
                 params![id, CHUNK_CHANGES, origin.to_sql(), bytes],
             )
             .map_err(sql_err("storing a change", &path))?;
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE doc SET changes_len = ?2, deleted = ?3 WHERE note_id = ?1",
                 params![id, changes_len, state.deleted],
             )
@@ -613,6 +644,92 @@ pub(crate) fn note_from_state(id: &str, s: NoteState, heads: Vec<String>) -> Not
 /// Rewrites the derived rows of one document from its state: the tree's
 /// `notebook` rows for the notebook tree, a note's rows otherwise.
 pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
+    write_derived_rows(tx, id, s, path, None)
+}
+
+/// Search index rows of new notes, written together.
+///
+/// FTS5 flushes what it holds in memory to a new on-disk segment whenever
+/// a statement of the transaction opens a savepoint, as the inserts into
+/// the tables with foreign keys do. Written note by note, the index of a
+/// bulk load became one tiny segment per note, and much of the load's
+/// SQLite time went into flushing and merging them. Written in runs, each
+/// run is one segment.
+#[derive(Default)]
+pub(crate) struct SearchRows {
+    rows: Vec<(i64, String, String, String)>,
+    bytes: usize,
+    /// Rows written by this batch so far, every run counted.
+    written: usize,
+}
+
+/// A batch that wrote this many rows leaves its index merged into one
+/// segment (`finish`).
+const OPTIMIZE_AFTER_ROWS: usize = 500;
+
+/// A run is flushed once its text reaches this size: a few segments for a
+/// first sync of 10,000 notes, and bounded memory however many there are.
+const SEARCH_RUN_BYTES: usize = 8 << 20;
+
+impl SearchRows {
+    fn push(&mut self, rowid: i64, title: String, body: &str, tags: String) {
+        self.bytes += title.len() + body.len() + tags.len();
+        self.rows.push((rowid, title, body.to_string(), tags));
+    }
+
+    fn flush_if_full(&mut self, tx: &Connection, path: &Path) -> Result<()> {
+        if self.bytes >= SEARCH_RUN_BYTES {
+            self.flush(tx, path)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows held (inside the transaction that wrote the notes).
+    pub(crate) fn flush(&mut self, tx: &Connection, path: &Path) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let e = sql_err("updating the search index", path);
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO notes_fts(rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(&e)?;
+        for (rowid, title, body, tags) in self.rows.drain(..) {
+            stmt.execute(params![rowid, title, body, tags])
+                .map_err(&e)?;
+            self.written += 1;
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// Writes the rows held, and after a large batch merges the index into
+    /// one segment. FTS5 writes a large run as big segments of its lowest
+    /// level, where every few edits afterwards would merge them again: a
+    /// slow keystroke now and then. Merged once here, they sit above the
+    /// level edits write to.
+    pub(crate) fn finish(&mut self, tx: &Connection, path: &Path) -> Result<()> {
+        self.flush(tx, path)?;
+        if self.written >= OPTIMIZE_AFTER_ROWS {
+            tx.execute("INSERT INTO notes_fts(notes_fts) VALUES('optimize')", [])
+                .map_err(sql_err("merging the search index", path))?;
+            self.written = 0;
+        }
+        Ok(())
+    }
+}
+
+/// `write_derived`; `fresh` when the document is new here, so it has no
+/// rows to replace (a bulk load then skips a lookup and four deletes per
+/// note), and its search index row joins the run given.
+pub(crate) fn write_derived_rows(
+    tx: &Connection,
+    id: &str,
+    s: &NoteState,
+    path: &Path,
+    fresh: Option<&mut SearchRows>,
+) -> Result<()> {
     if id == crate::notebook_doc::NOTEBOOKS_DOC_ID {
         return crate::notebooks::write_tree(tx, &s.notebooks, path);
     }
@@ -623,29 +740,37 @@ pub(crate) fn write_derived(tx: &Connection, id: &str, s: &NoteState, path: &Pat
         // Read from the document when asked; nothing derived to keep.
         return Ok(());
     }
-    write_note_rows(tx, id, s, path)?;
+    let is_fresh = fresh.is_some();
+    write_note_rows(tx, id, s, path, fresh)?;
     crate::blob::attach::write_note_attachments(tx, id, s, path)?;
-    crate::backlinks::write_note_links(tx, id, s, path)
+    crate::backlinks::write_note_links(tx, id, s, path, is_fresh)
 }
 
 /// Rewrites the `notes`, `note_tags`, `notes_fts` and `note_text` rows of one note.
-fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Result<()> {
+fn write_note_rows(
+    tx: &Connection,
+    id: &str,
+    s: &NoteState,
+    path: &Path,
+    deferred: Option<&mut SearchRows>,
+) -> Result<()> {
     let e = sql_err("updating the notes index", path);
-    let old_rowid: Option<i64> = tx
-        .query_row("SELECT rowid FROM notes WHERE id = ?1", [id], |r| r.get(0))
-        .optional()
-        .map_err(&e)?;
+    let fresh = deferred.is_some();
+    let old_rowid: Option<i64> = if fresh {
+        None
+    } else {
+        tx.prepare_cached("SELECT rowid FROM notes WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+            .map_err(&e)?
+    };
     if let Some(rowid) = old_rowid {
-        tx.execute("DELETE FROM notes_fts WHERE rowid = ?1", [rowid])
-            .map_err(&e)?;
+        exec(tx, "DELETE FROM notes_fts WHERE rowid = ?1", [rowid]).map_err(&e)?;
         if s.deleted {
-            tx.execute("DELETE FROM note_text WHERE rowid = ?1", [rowid])
-                .map_err(&e)?;
+            exec(tx, "DELETE FROM note_text WHERE rowid = ?1", [rowid]).map_err(&e)?;
         }
     }
     if s.deleted {
-        tx.execute("DELETE FROM notes WHERE id = ?1", [id])
-            .map_err(&e)?;
+        exec(tx, "DELETE FROM notes WHERE id = ?1", [id]).map_err(&e)?;
         return Ok(());
     }
     let tags = crate::inline_tags::row_tags(s);
@@ -653,42 +778,55 @@ fn write_note_rows(tx: &Connection, id: &str, s: &NoteState, path: &Path) -> Res
     let title = title_of(&s.body);
     let size = s.body.encode_utf16().count() as i64;
     let rowid: i64 = tx
-        .query_row(
+        .prepare_cached(
             "INSERT INTO notes(id, title, excerpt, tags, pinned, trashed, created, modified, size)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(id) DO UPDATE SET title=excluded.title, excerpt=excluded.excerpt,
                tags=excluded.tags, pinned=excluded.pinned, trashed=excluded.trashed,
                created=excluded.created, modified=excluded.modified, size=excluded.size
              RETURNING rowid",
-            params![
-                id,
-                title,
-                excerpt_of(&s.body),
-                tags_json,
-                s.pinned,
-                s.trashed,
-                s.created_ms,
-                s.modified_ms,
-                size
-            ],
-            |r| r.get(0),
         )
+        .and_then(|mut st| {
+            st.query_row(
+                params![
+                    id,
+                    title,
+                    excerpt_of(&s.body),
+                    tags_json,
+                    s.pinned,
+                    s.trashed,
+                    s.created_ms,
+                    s.modified_ms,
+                    size
+                ],
+                |r| r.get(0),
+            )
+        })
         .map_err(&e)?;
-    tx.execute("DELETE FROM note_tags WHERE note_id = ?1", [id])
-        .map_err(&e)?;
+    if !fresh {
+        exec(tx, "DELETE FROM note_tags WHERE note_id = ?1", [id]).map_err(&e)?;
+    }
     for t in &tags {
-        tx.execute(
+        exec(
+            tx,
             "INSERT OR IGNORE INTO note_tags(tag, note_id) VALUES (?1, ?2)",
             params![t, id],
         )
         .map_err(&e)?;
     }
-    tx.execute(
-        "INSERT INTO notes_fts(rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
-        params![rowid, title, s.body, tags.join(" ")],
-    )
-    .map_err(&e)?;
-    tx.execute(
+    match deferred {
+        Some(run) => run.push(rowid, title, &s.body, tags.join(" ")),
+        None => {
+            exec(
+                tx,
+                "INSERT INTO notes_fts(rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
+                params![rowid, title, s.body, tags.join(" ")],
+            )
+            .map_err(&e)?;
+        }
+    }
+    exec(
+        tx,
         "INSERT OR REPLACE INTO note_text(rowid, body) VALUES (?1, ?2)",
         params![rowid, s.body],
     )

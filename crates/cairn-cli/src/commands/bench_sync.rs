@@ -124,12 +124,16 @@ fn fill(dir: &Path, n: usize) -> Result<()> {
             ..StoreOptions::default()
         },
     )?;
-    for _ in 0..n {
-        store.create_note_with(NewNote {
-            body: note_body(&mut rng, &w),
-            ..NewNote::default()
-        })?;
-    }
+    let notes = (0..n)
+        .map(|_| cairn_core::ImportNote {
+            note: NewNote {
+                body: note_body(&mut rng, &w),
+                ..NewNote::default()
+            },
+            ..cairn_core::ImportNote::default()
+        })
+        .collect();
+    super::bench::bulk_create(&mut store, notes)?;
     store.checkpoint()?;
     Ok(())
 }

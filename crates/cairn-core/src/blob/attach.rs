@@ -15,7 +15,7 @@ use crate::blob::media_type;
 use crate::blob::record::{check_name, AttachmentRecord, ChunkRef};
 use crate::error::{CoreError, Result};
 use crate::note_doc::NoteState;
-use crate::store::{sql_err, Store};
+use crate::store::{exec, sql_err, Store};
 
 /// The largest file attached unless a setting says otherwise (100 MB).
 pub const DEFAULT_MAX_ATTACHMENT: u64 = 100 * 1000 * 1000;
@@ -384,13 +384,13 @@ pub(crate) fn write_note_attachments(
     path: &Path,
 ) -> Result<()> {
     let e = sql_err("updating the attachment list", path);
-    tx.execute(
+    exec(
+                tx,
         "DELETE FROM attachment_chunk WHERE attachment_id IN (SELECT id FROM attachment WHERE note_id = ?1)",
         [note_id],
     )
     .map_err(&e)?;
-    tx.execute("DELETE FROM attachment WHERE note_id = ?1", [note_id])
-        .map_err(&e)?;
+    exec(tx, "DELETE FROM attachment WHERE note_id = ?1", [note_id]).map_err(&e)?;
     if s.deleted {
         return Ok(());
     }
@@ -399,8 +399,8 @@ pub(crate) fn write_note_attachments(
             continue;
         };
         // One attachment id in two notes (a copied record): the first stays.
-        let inserted = tx
-            .execute(
+        let inserted = exec(
+                tx,
                 "INSERT OR IGNORE INTO attachment(id, note_id, name, media_type, size) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![r.id, note_id, r.name, r.media_type, r.size as i64],
             )
@@ -409,7 +409,8 @@ pub(crate) fn write_note_attachments(
             continue;
         }
         for (seq, c) in r.chunks.iter().enumerate() {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO attachment_chunk(attachment_id, seq, chunk_id, len) VALUES (?1, ?2, ?3, ?4)",
                 params![r.id, seq as i64, c.id.to_hex(), i64::from(c.len)],
             )
