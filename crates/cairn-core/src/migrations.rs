@@ -24,16 +24,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_sharing_pins.sql")),
     (10, include_str!("../migrations/0010_spaces.sql")),
     (11, include_str!("../migrations/0011_space_sync.sql")),
+    (12, include_str!("../migrations/0012_search_prefixes.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:
 /// links and notebooks): a store migrated from before it has its derived
 /// tables filled from the documents at open. (8's attachment tables need
-/// no filling: no store from before it holds an attachment.)
+/// no filling: no store from before it holds an attachment; 12 rebuilds
+/// the search index from the rows of 7 in SQL.)
 pub(crate) const DERIVED_SCHEMA: i64 = 7;
 
 /// Brings the schema up to date; returns the version the file had (0 for
@@ -119,7 +121,9 @@ mod tests {
                SELECT rowid, 'Granite', 'steps up the hill', 'walks' FROM notes;",
         )
         .unwrap();
-        migrate(&mut c, &path).unwrap();
+        // Up to the schema before the index is filled again from
+        // `note_text`, which this store from schema 2 never had.
+        migrate_to(&mut c, &path, 11).unwrap();
         let found = |q: &str| -> i64 {
             c.query_row(
                 "SELECT count(*) FROM notes_fts WHERE notes_fts MATCH ?1",
@@ -137,6 +141,48 @@ mod tests {
         )
         .unwrap();
         assert_eq!(found("hill"), 0);
+    }
+
+    #[test]
+    fn the_search_index_is_rebuilt_with_prefixes_from_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut c = Connection::open(&path).unwrap();
+        migrate_to(&mut c, &path, 11).unwrap();
+        c.execute_batch(
+            "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES ('n1', 0, 0, 0);
+             INSERT INTO notes(id, title, excerpt, tags, pinned, trashed, created, modified, size)
+               VALUES ('n1', 'Granite', '', '[\"walks\",\"hills\"]', 0, 0, 1, 1, 5);
+             INSERT INTO note_text(rowid, body)
+               SELECT rowid, 'Granite\nsteps up the kitchen garden' FROM notes;
+             INSERT INTO notes_fts(rowid, title, body, tags)
+               SELECT rowid, 'Granite', 'Granite\nsteps up the kitchen garden', 'walks hills' FROM notes;",
+        )
+        .unwrap();
+        migrate(&mut c, &path).unwrap();
+        let found = |q: &str| -> i64 {
+            c.query_row(
+                "SELECT count(*) FROM notes_fts WHERE notes_fts MATCH ?1",
+                [q],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(found("\"kitchen\" \"ga\"*"), 1);
+        assert_eq!(found("\"gar\"*"), 1);
+        assert_eq!(found("\"kitchen\" \"garden\""), 1);
+        assert_eq!(found("granite"), 1);
+        assert_eq!(found("tags:hills"), 1);
+        assert_eq!(found("tags:walks"), 1);
+        assert_eq!(found("\"gx\"*"), 0);
+        let sql: String = c
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'notes_fts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("prefix"), "{sql}");
     }
 
     #[test]
