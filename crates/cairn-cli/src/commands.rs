@@ -7,6 +7,7 @@ mod bench_attachments;
 mod bench_floor;
 mod bench_notebooks;
 mod bench_sync;
+mod bench_sync_space;
 pub mod devices;
 pub mod export;
 pub mod import;

@@ -326,6 +326,12 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         } else {
             Some(live_typing(&a_dir, &b_dir, &id).await?)
         };
+        // Shared notebooks are always sealed: no plaintext figure.
+        let space = if plaintext {
+            None
+        } else {
+            Some(super::bench_sync_space::space_edit_to_peer(&server, tmp.path(), samples).await?)
+        };
 
         Ok(serde_json::json!({
             "notes": n,
@@ -351,6 +357,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "live_edit_to_peer_ms_p99": typing.as_ref().map(|t| round2(t.p99_ms)),
             "live_edits_missed": typing.as_ref().map(|t| t.missed),
             "typing_bucket_requests_per_min": typing.as_ref().map(|t| round2(t.requests_per_min)),
+            "space_edit_to_peer_ms_p50": space.as_ref().map(|s| round2(s.p50_ms)),
+            "space_edit_to_peer_ms_p99": space.as_ref().map(|s| round2(s.p99_ms)),
             "encrypted": !plaintext,
         }))
     })
