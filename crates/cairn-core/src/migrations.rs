@@ -24,10 +24,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_sharing_pins.sql")),
     (10, include_str!("../migrations/0010_spaces.sql")),
     (11, include_str!("../migrations/0011_space_sync.sql")),
+    (12, include_str!("../migrations/0012_space_pending.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:
