@@ -12,7 +12,11 @@
 //!   not open with any key they hold, and what they upload later with a
 //!   presigned URL still valid is ignored (the fence);
 //! - a member offline during the rotation catches up, and a member who
-//!   joins late reads the whole history.
+//!   joins late reads the whole history;
+//! - a head sealed with the epoch key into another member's prefix, by an
+//!   editor or a viewer, is ignored for its signature;
+//! - a share cut off after the service made the space is finished by the
+//!   next sync or share, into that same space.
 //!
 //! With `CAIRN_TEST_REGISTRY=postgres` the service keeps its registry in
 //! PostgreSQL, whose files are searched as well.
