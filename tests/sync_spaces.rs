@@ -66,6 +66,12 @@ fn last_line(out: &str) -> String {
     out.trim().lines().last().unwrap().trim().to_owned()
 }
 
+/// Makes notebook `name` on `d` with one note in it; returns the note's id.
+fn notebook_with_note(d: &Device, name: &str, text: &str) -> String {
+    d.ok(&["notebook", "create", name]);
+    last_line(&d.ok(&["new", "--notebook", name, text]))
+}
+
 fn body(d: &Device, id: &str) -> String {
     d.store().get(id).unwrap().body
 }
@@ -254,8 +260,7 @@ fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
     let bob = person(&cloud, "bob");
     let carol = person(&cloud, "carol");
     let dave = person(&cloud, "dave");
-    alice.laptop.ok(&["notebook", "create", "Team"]);
-    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Team", "Agenda\n"]));
+    let note = notebook_with_note(&alice.laptop, "Team", "Agenda\n");
     let invitation = share(&alice, &bob, "Team", "editor");
     let space = SpaceId::parse(&invitation).unwrap();
     share(&alice, &carol, "Team", "viewer");
@@ -409,12 +414,7 @@ fn a_publish_in_the_space_wakes_a_watching_member() {
     let cloud = Cloud::start();
     let alice = person(&cloud, "alice");
     let bob = person(&cloud, "bob");
-    alice.laptop.ok(&["notebook", "create", "Live"]);
-    let note = last_line(
-        &alice
-            .laptop
-            .ok(&["new", "--notebook", "Live", "Shopping\n"]),
-    );
+    let note = notebook_with_note(&alice.laptop, "Live", "Shopping\n");
     share(&alice, &bob, "Live", "editor");
     sync_until(
         &[&alice.laptop, &bob.laptop],
@@ -628,8 +628,7 @@ fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
     let bob = person(&cloud, "bob");
     let carol = person(&cloud, "carol");
     let dave = person(&cloud, "dave");
-    alice.laptop.ok(&["notebook", "create", "Club"]);
-    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Club", "Minutes\n"]));
+    let note = notebook_with_note(&alice.laptop, "Club", "Minutes\n");
     let invitation = share(&alice, &bob, "Club", "editor");
     let space = SpaceId::parse(&invitation).unwrap();
     share(&alice, &carol, "Club", "editor");
@@ -751,12 +750,7 @@ fn a_head_forged_into_another_members_prefix_is_ignored() {
     let alice = person(&cloud, "alice");
     let bob = person(&cloud, "bob");
     let carol = person(&cloud, "carol");
-    alice.laptop.ok(&["notebook", "create", "Ledger"]);
-    let note = last_line(
-        &alice
-            .laptop
-            .ok(&["new", "--notebook", "Ledger", "Balance: 100\n"]),
-    );
+    let note = notebook_with_note(&alice.laptop, "Ledger", "Balance: 100\n");
     let space = SpaceId::parse(&share(&alice, &bob, "Ledger", "editor")).unwrap();
     share(&alice, &carol, "Ledger", "viewer");
     let readers = [&alice.phone, &bob.laptop, &carol.laptop];
@@ -861,8 +855,7 @@ fn a_share_cut_off_after_the_service_made_the_space_is_finished_next_time() {
     };
 
     for (name, finish) in [("Garden", "sync"), ("Orchard", "share")] {
-        alice.laptop.ok(&["notebook", "create", name]);
-        let note = last_line(&alice.laptop.ok(&["new", "--notebook", name, "Tomatoes\n"]));
+        let note = notebook_with_note(&alice.laptop, name, "Tomatoes\n");
         let before = alice.laptop.store().find_notebook(name).unwrap();
         let space = cut_off(name);
         // On the service, not kept here: the notebook is not shared yet.

@@ -113,6 +113,33 @@ fn corpus_space_opener() -> Opener {
     }))
 }
 
+/// Runs `f` at the place of the kept signed head (alice's device dev0,
+/// epoch 1, sequence 2), with alice.
+fn on_corpus_place<R>(f: impl FnOnce(&HeadPlace<'_>, &SharingIdentity) -> R) -> R {
+    let (space, _, alice) = corpus_space();
+    let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
+    let place = HeadPlace {
+        space,
+        user: alice.account(),
+        device: &device,
+        epoch: Epoch::FIRST,
+        seq: 2,
+    };
+    f(&place, &alice)
+}
+
+/// What a reader of the corpus space knows of its signers: alice only.
+fn corpus_signer(
+    alice: &SharingIdentity,
+) -> impl Fn(&cairn_protocol::UserId) -> Option<Signer> + '_ {
+    move |who| {
+        (who == alice.account()).then(|| Signer {
+            identity: alice.public(),
+            viewer: false,
+        })
+    }
+}
+
 /// Runs one decoder on `input`. Ok: a clear error, or a value consistent
 /// with the bytes. Err: what was wrong (a panic is caught by the caller).
 fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
@@ -256,38 +283,24 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
         }
         // The signed form inside a space head's seal, for alice's device
         // dev0 at epoch 1, sequence 2.
-        "signed_head" => {
-            let (space, _, alice) = corpus_space();
-            let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
-            let place = HeadPlace {
-                space,
-                user: alice.account(),
-                device: &device,
-                epoch: Epoch::FIRST,
-                seq: 2,
-            };
-            let known = |who: &cairn_protocol::UserId| {
-                (who == alice.account()).then(|| Signer {
-                    identity: alice.public(),
-                    viewer: false,
-                })
-            };
+        "signed_head" => on_corpus_place(|place, alice| {
+            let known = corpus_signer(alice);
             if let Ok(parsed) = signed_head::parse(input) {
-                let again = signed_head::sign(&alice, &place, parsed.head_json);
+                let again = signed_head::sign(alice, place, parsed.head_json);
                 // Ed25519 signing is deterministic: a form that verifies
                 // is exactly what alice signs for these bytes.
-                if signed_head::verify(input, &place, known).is_ok() && again != input {
+                if signed_head::verify(input, place, &known).is_ok() && again != input {
                     return Err("a signed head verified that alice did not sign".into());
                 }
             }
-            if let Ok(json) = signed_head::verify(input, &place, known) {
+            if let Ok(json) = signed_head::verify(input, place, &known) {
                 // Only alice's own signed heads verify, and she signs
                 // sound ones.
                 DeviceHead::from_json(json)
                     .map_err(|e| format!("a verified signed head does not decode: {e}"))?;
             }
             Ok(())
-        }
+        }),
         other => Err(format!("no target {other}")),
     }
 }
@@ -408,23 +421,11 @@ fn the_kept_space_head_opens_and_verifies() {
     let opened = reader::decode_head_with("dev0", &head, &corpus_space_opener()).unwrap();
     assert_eq!((opened.device.as_str(), opened.seq), ("dev0", 2));
     let signed = std::fs::read(dir.join("signed_head/signed.bin")).unwrap();
-    let (space, _, alice) = corpus_space();
-    let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
-    let place = HeadPlace {
-        space,
-        user: alice.account(),
-        device: &device,
-        epoch: Epoch::FIRST,
-        seq: 2,
-    };
-    let json = signed_head::verify(&signed, &place, |_| {
-        Some(Signer {
-            identity: alice.public(),
-            viewer: false,
-        })
+    let json = on_corpus_place(|place, alice| {
+        signed_head::verify(&signed, place, corpus_signer(alice)).map(<[u8]>::to_vec)
     })
     .unwrap();
-    assert_eq!(DeviceHead::from_json(json).unwrap(), opened);
+    assert_eq!(DeviceHead::from_json(&json).unwrap(), opened);
 }
 
 #[test]

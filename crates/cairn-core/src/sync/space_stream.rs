@@ -558,19 +558,7 @@ mod tests {
         people
             .iter()
             .map(|(u, d, writes)| {
-                let dir = tempfile::tempdir().unwrap();
-                let mut store = Store::open(dir.path()).unwrap();
-                store
-                    .create_notebooks(&[NewNotebook {
-                        id: Some(notebook.to_owned()),
-                        name: "Trips".into(),
-                        parent: None,
-                    }])
-                    .unwrap();
-                let local = LocalSpace::from_state(&state, &user(u), Some(notebook.into()), None);
-                let mut local = local;
-                local.space = space;
-                store.save_local_space(&local, &[]).unwrap();
+                let (store, dir) = member_store(notebook, &state, u, space);
                 Member {
                     store: Mutex::new(store),
                     sync: SpaceSync {
@@ -590,6 +578,28 @@ mod tests {
             .collect()
     }
 
+    /// A store of `u`'s with the shared notebook, knowing the space.
+    fn member_store(
+        notebook: &str,
+        state: &crate::space::chain::SpaceState,
+        u: &str,
+        space: SpaceId,
+    ) -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store
+            .create_notebooks(&[NewNotebook {
+                id: Some(notebook.to_owned()),
+                name: "Trips".into(),
+                parent: None,
+            }])
+            .unwrap();
+        let mut local = LocalSpace::from_state(state, &user(u), Some(notebook.into()), None);
+        local.space = space;
+        store.save_local_space(&local, &[]).unwrap();
+        (store, dir)
+    }
+
     fn round(m: &Member, storage: &MemoryStorage) -> RoundReport {
         run_space_round(
             &m.store,
@@ -597,6 +607,14 @@ mod tests {
             &m.sync,
         )
         .unwrap()
+    }
+
+    /// A note `m` writes into the shared notebook.
+    fn shared_note(m: &Member, notebook: &str, text: &str) -> String {
+        let mut s = m.store.lock().unwrap();
+        let n = s.create_note(text).unwrap();
+        s.move_note(&n, Some(notebook)).unwrap();
+        n
     }
 
     fn body(m: &Member, id: &str) -> Option<String> {
@@ -741,12 +759,7 @@ mod tests {
         let m = space(&notebook, &key, SpaceId::generate());
         let (alice, bob) = (&m[0], &m[1]);
         let storage = MemoryStorage::default();
-        let note = {
-            let mut s = alice.store.lock().unwrap();
-            let n = s.create_note("plan").unwrap();
-            s.move_note(&n, Some(&notebook)).unwrap();
-            n
-        };
+        let note = shared_note(alice, &notebook, "plan");
         round(alice, &storage);
         round(bob, &storage);
         assert_eq!(body(bob, &note).as_deref(), Some("plan"));
@@ -777,12 +790,7 @@ mod tests {
         let key = EpochKey::generate();
         let mut m = space(&notebook, &key, SpaceId::generate());
         let storage = MemoryStorage::default();
-        let note = {
-            let mut s = m[1].store.lock().unwrap();
-            let n = s.create_note("from bob").unwrap();
-            s.move_note(&n, Some(&notebook)).unwrap();
-            n
-        };
+        let note = shared_note(&m[1], &notebook, "from bob");
         let fence = round(&m[1], &storage).published.unwrap();
         // Bob is removed at `fence`; a URL still valid lets him upload more.
         m[0].sync.peers.get_mut("b1").unwrap().access = PeerAccess::FencedAt(fence);
@@ -810,12 +818,7 @@ mod tests {
         let m = space(&notebook, &key, SpaceId::generate());
         let (alice, bob, carol) = (&m[0], &m[1], &m[2]);
         let storage = MemoryStorage::default();
-        let note = {
-            let mut s = bob.store.lock().unwrap();
-            let n = s.create_note("from bob").unwrap();
-            s.move_note(&n, Some(&notebook)).unwrap();
-            n
-        };
+        let note = shared_note(bob, &notebook, "from bob");
         round(bob, &storage);
         round(alice, &storage);
         round(carol, &storage);
@@ -825,24 +828,8 @@ mod tests {
         // A forger's store, with an edit of its own to the shared note,
         // publishing into bob's prefix as bob's device.
         let forger = {
-            let dir = tempfile::tempdir().unwrap();
-            let mut store = Store::open(dir.path()).unwrap();
-            store
-                .create_notebooks(&[NewNotebook {
-                    id: Some(notebook.clone()),
-                    name: "Trips".into(),
-                    parent: None,
-                }])
-                .unwrap();
-            let local = crate::space::local::LocalSpace::from_state(
-                &shared().1.state().unwrap(),
-                &user("bob"),
-                Some(notebook.clone()),
-                None,
-            );
-            let mut local = local;
-            local.space = bob.sync.space;
-            store.save_local_space(&local, &[]).unwrap();
+            let state = shared().1.state().unwrap();
+            let (store, dir) = member_store(&notebook, &state, "bob", bob.sync.space);
             (Mutex::new(store), dir)
         };
         let mut reading = bob.sync.clone();
