@@ -12,7 +12,11 @@
 //!   not open with any key they hold, and what they upload later with a
 //!   presigned URL still valid is ignored (the fence);
 //! - a member offline during the rotation catches up, and a member who
-//!   joins late reads the whole history.
+//!   joins late reads the whole history;
+//! - a head sealed with the epoch key into another member's prefix, by an
+//!   editor or a viewer, is ignored for its signature;
+//! - a share cut off after the service made the space is finished by the
+//!   next sync or share, into that same space.
 //!
 //! With `CAIRN_TEST_REGISTRY=postgres` the service keeps its registry in
 //! PostgreSQL, whose files are searched as well.
@@ -60,6 +64,12 @@ fn person(cloud: &Cloud, name: &str) -> Person {
 
 fn last_line(out: &str) -> String {
     out.trim().lines().last().unwrap().trim().to_owned()
+}
+
+/// Makes notebook `name` on `d` with one note in it; returns the note's id.
+fn notebook_with_note(d: &Device, name: &str, text: &str) -> String {
+    d.ok(&["notebook", "create", name]);
+    last_line(&d.ok(&["new", "--notebook", name, text]))
 }
 
 fn body(d: &Device, id: &str) -> String {
@@ -250,8 +260,7 @@ fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
     let bob = person(&cloud, "bob");
     let carol = person(&cloud, "carol");
     let dave = person(&cloud, "dave");
-    alice.laptop.ok(&["notebook", "create", "Team"]);
-    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Team", "Agenda\n"]));
+    let note = notebook_with_note(&alice.laptop, "Team", "Agenda\n");
     let invitation = share(&alice, &bob, "Team", "editor");
     let space = SpaceId::parse(&invitation).unwrap();
     share(&alice, &carol, "Team", "viewer");
@@ -405,12 +414,7 @@ fn a_publish_in_the_space_wakes_a_watching_member() {
     let cloud = Cloud::start();
     let alice = person(&cloud, "alice");
     let bob = person(&cloud, "bob");
-    alice.laptop.ok(&["notebook", "create", "Live"]);
-    let note = last_line(
-        &alice
-            .laptop
-            .ok(&["new", "--notebook", "Live", "Shopping\n"]),
-    );
+    let note = notebook_with_note(&alice.laptop, "Live", "Shopping\n");
     share(&alice, &bob, "Live", "editor");
     sync_until(
         &[&alice.laptop, &bob.laptop],
@@ -624,8 +628,7 @@ fn after_a_leave_or_a_decline_writers_wait_for_the_next_epoch() {
     let bob = person(&cloud, "bob");
     let carol = person(&cloud, "carol");
     let dave = person(&cloud, "dave");
-    alice.laptop.ok(&["notebook", "create", "Club"]);
-    let note = last_line(&alice.laptop.ok(&["new", "--notebook", "Club", "Minutes\n"]));
+    let note = notebook_with_note(&alice.laptop, "Club", "Minutes\n");
     let invitation = share(&alice, &bob, "Club", "editor");
     let space = SpaceId::parse(&invitation).unwrap();
     share(&alice, &carol, "Club", "editor");
@@ -701,4 +704,208 @@ fn one_bad_shared_notebook_does_not_stop_the_others() {
         "{}",
         run.stderr
     );
+}
+
+/// `d`'s account's sharing identity, as its devices open it.
+fn identity_of(cloud: &Cloud, d: &Device) -> cairn_core::space::identity::SharingIdentity {
+    let store = Arc::new(Mutex::new(d.store()));
+    cloud.runtime().block_on(async {
+        let sharing = Sharing::open(d.dir(), d.session(cloud), store)
+            .await
+            .unwrap();
+        sharing.me().clone()
+    })
+}
+
+/// A copy of `d`'s data folder, whose store a forger may publish from
+/// without touching the device's own.
+fn copy_of(d: &Device) -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(d.dir(), dir.path());
+    dir
+}
+
+/// Whoever holds the epoch key (an editor, a viewer), with the storage
+/// letting them write into another member's prefix (here through that
+/// member's own presigned URLs), can seal a head there that lists objects
+/// of their own: well formed, at the next sequence number, sealed for
+/// that very place. It does not carry that member's signature, so every
+/// reader ignores it, says why, and changes nothing; the member's next
+/// genuine publish is read as usual.
+#[test]
+fn a_head_forged_into_another_members_prefix_is_ignored() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let carol = person(&cloud, "carol");
+    let note = notebook_with_note(&alice.laptop, "Ledger", "Balance: 100\n");
+    let space = SpaceId::parse(&share(&alice, &bob, "Ledger", "editor")).unwrap();
+    share(&alice, &carol, "Ledger", "viewer");
+    let readers = [&alice.phone, &bob.laptop, &carol.laptop];
+    sync_until(
+        &[&alice.laptop, &alice.phone, &bob.laptop, &carol.laptop],
+        "the ledger reaches everyone",
+        || readers.iter().all(|d| d.store().get(&note).is_ok()),
+    );
+    let alice_user = UserId::parse(&alice.account).unwrap();
+
+    for (forger, signer, reason) in [
+        (&bob, "bob", "not by"),
+        (&carol, "carol", "who may only read"),
+    ] {
+        // Alice's laptop's own context and grant (its PUTs reach its
+        // prefix only), but another's signing key, and nothing to read.
+        let (mut forged, grant) = space_context(&cloud, &alice.laptop, &space);
+        assert_eq!(forged.user, alice_user);
+        let writing = forged.writing.as_mut().unwrap();
+        writing.identity = identity_of(&cloud, &forger.laptop);
+        forged.peers.clear();
+        let copy = copy_of(&alice.laptop);
+        let mut store = cairn_core::Store::open(copy.path()).unwrap();
+        store
+            .splice(&note, 0, 0, &format!("FORGED BY {signer} "))
+            .unwrap();
+        let report = cloud
+            .runtime()
+            .block_on(cairn_client::round_runner::run_space_round(
+                Arc::new(Mutex::new(store)),
+                cairn_client::Bucket::new().unwrap(),
+                Arc::new(grant),
+                forged,
+            ))
+            .unwrap();
+        assert!(report.published.is_some(), "the forged head was written");
+        let head = std::fs::read(head_path(&cloud, &alice, &alice.laptop, &space)).unwrap();
+        assert!(object::decode(&head).is_ok(), "a well-formed head");
+
+        for d in readers.iter().filter(|d| d.dir() != forger.laptop.dir()) {
+            let run = d.sync_ok();
+            assert!(
+                run.stderr.contains("was not read") && run.stderr.contains(reason),
+                "{signer}'s forgery, read by {}: no reason said:\n{}",
+                d.dir().display(),
+                run.stderr
+            );
+            assert_eq!(
+                body(d, &note),
+                "Balance: 100\n",
+                "a forged head was applied"
+            );
+        }
+    }
+
+    // Alice's laptop publishes for real again: read by everyone, and
+    // nothing forged comes with it.
+    alice
+        .laptop
+        .store()
+        .splice(&note, "Balance: ".len(), 3, "250")
+        .unwrap();
+    alice.laptop.sync_ok();
+    sync_until(&readers, "alice's genuine edit after the forgeries", || {
+        readers.iter().all(|d| body(d, &note) == "Balance: 250\n")
+    });
+    let run = alice.phone.sync_ok();
+    assert!(!run.stderr.contains("was not read"), "{}", run.stderr);
+}
+
+/// `share` makes the space on the service, then keeps it here. Cut off
+/// between the two (here: the first step run alone, as a crash or a lost
+/// answer leaves it), the space is on the service and only pending here.
+/// The next sync, or the next share, finishes it: the notebook takes the
+/// space's id, no stray notebook is made, a share afterwards invites into
+/// that same space (never a second one), and the invitee gets the notes.
+#[test]
+fn a_share_cut_off_after_the_service_made_the_space_is_finished_next_time() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let session = alice.laptop.session(&cloud);
+    let listed = |session: &Arc<cairn_client::Session>| {
+        cloud.runtime().block_on(async {
+            let token = session.access_token().await.unwrap();
+            let mine = session.client().my_spaces(&token).await.unwrap();
+            mine.spaces
+                .iter()
+                .map(|s| SpaceId::parse(s.space_id.as_str()).unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    let cut_off = |name: &str| -> SpaceId {
+        let id = alice.laptop.store().find_notebook(name).unwrap();
+        let store = Arc::new(Mutex::new(alice.laptop.store()));
+        cloud.runtime().block_on(async {
+            let sharing = Sharing::open(alice.laptop.dir(), session.clone(), store)
+                .await
+                .unwrap();
+            sharing.begin_space(&id).await.unwrap().space()
+        })
+    };
+
+    for (name, finish) in [("Garden", "sync"), ("Orchard", "share")] {
+        let note = notebook_with_note(&alice.laptop, name, "Tomatoes\n");
+        let before = alice.laptop.store().find_notebook(name).unwrap();
+        let space = cut_off(name);
+        // On the service, not kept here: the notebook is not shared yet.
+        assert!(listed(&session).contains(&space));
+        {
+            let store = alice.laptop.store();
+            assert!(store.local_space(&space).unwrap().is_none());
+            assert_eq!(store.find_notebook(name).unwrap(), before);
+            assert_eq!(store.pending_spaces().unwrap().len(), 1);
+        }
+        if finish == "sync" {
+            alice.laptop.sync_ok();
+            let store = alice.laptop.store();
+            assert!(store.pending_spaces().unwrap().is_empty());
+            assert_eq!(
+                store.find_notebook(name).unwrap(),
+                label::notebook_id(&space),
+                "the notebook takes the space's id"
+            );
+            assert_eq!(
+                store
+                    .space_of_notebook(&label::notebook_id(&space))
+                    .unwrap(),
+                Some(space)
+            );
+            assert!(
+                store.find_notebook("Shared notebook").is_err(),
+                "no stray notebook for the space"
+            );
+        }
+        let invitation = share(&alice, &bob, name, "editor");
+        assert_eq!(
+            invitation,
+            space.to_string(),
+            "the space made before, not another"
+        );
+        assert!(alice.laptop.store().pending_spaces().unwrap().is_empty());
+        let owned = listed(&session);
+        assert_eq!(owned.iter().filter(|s| **s == space).count(), 1);
+        sync_until(
+            &[&alice.laptop, &bob.laptop],
+            "the note reaches bob",
+            || {
+                bob.laptop
+                    .store()
+                    .get(&note)
+                    .is_ok_and(|n| n.body == "Tomatoes\n")
+            },
+        );
+    }
+    // Two notebooks, two spaces: nothing made twice.
+    assert_eq!(listed(&session).len(), 2);
 }

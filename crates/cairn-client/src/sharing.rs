@@ -26,12 +26,13 @@ use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
 use cairn_core::space::identity::{PublicIdentity, SharingIdentity};
 use cairn_core::space::label::{self, Label, LabelError};
 use cairn_core::space::local::{LocalSpace, Standing};
+use cairn_core::space::pending::PendingSpace;
 use cairn_core::space::pins::PinError;
 use cairn_core::space::record::{Fence, FencedHead, HeadFence, Record, Role};
 use cairn_core::space::rotation::{self, RotationError};
 use cairn_core::space::safety_number::{fingerprint, matches_fingerprint, safety_number};
 use cairn_core::sync::object::{self, ObjectKind};
-use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync};
+use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync, SpaceWriting};
 use cairn_core::sync::Fetched;
 use cairn_core::{NewNotebook, Store};
 use cairn_protocol::{DeviceId, DeviceKey, ErrorCode, SpaceGrant, UserId};
@@ -381,6 +382,11 @@ impl Sharing {
         role: Role,
         expected_fingerprint: Option<&str>,
     ) -> Result<Invited, ShareError> {
+        // A share cut off before may have made this notebook's space on
+        // the service already: that one is kept first, not a second made.
+        if let Some((_, e)) = self.finish_pending().await?.into_iter().next() {
+            return Err(e);
+        }
         let (notebook_id, name, existing) = {
             let store = self.store()?;
             let id = store.find_notebook(notebook)?;
@@ -444,25 +450,103 @@ impl Sharing {
     /// notebook takes the id the space derives (what every member's
     /// device checks the label against).
     async fn create(&self, notebook: &str) -> Result<SpaceId, ShareError> {
+        let pending = self.begin_space(notebook).await?;
+        self.keep_created(&pending)?;
+        Ok(pending.space())
+    }
+
+    /// The first step of creating a space for `notebook`: its record 0 is
+    /// kept here as pending, then the service stores it. Until
+    /// [`Sharing::finish_pending`] (which every share and sync runs
+    /// first) keeps it, the space is known here only as pending: a crash
+    /// or a lost answer in between leaves nothing the next run cannot
+    /// finish, and no invitation is made before it is kept.
+    pub async fn begin_space(&self, notebook: &str) -> Result<PendingSpace, ShareError> {
         let new = author::create(&self.me)?;
-        let space = new.record.body.space;
+        let pending = PendingSpace {
+            notebook: notebook.to_owned(),
+            genesis: new.record,
+        };
+        self.store()?.save_pending_space(&pending)?;
+        self.create_on_service(&pending).await?;
+        Ok(pending)
+    }
+
+    /// Asks the service to store `pending`'s record 0; `space_exists`
+    /// means an earlier ask landed (its answer lost, or this device
+    /// stopped before keeping the space), which the service's record 0
+    /// being this very one confirms.
+    async fn create_on_service(&self, pending: &PendingSpace) -> Result<(), ShareError> {
         let token = self.session.access_token().await?;
-        self.session
-            .client()
-            .create_space(&token, &new.record)
-            .await?;
-        let state = SpaceState::verify(
-            space,
-            std::slice::from_ref(&new.record),
-            Verifier::default(),
-        )?;
+        let client = self.session.client();
+        let e = match client.create_space(&token, &pending.genesis).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.api_code() == Some(ErrorCode::SpaceExists) => e,
+            Err(e) => return Err(e.into()),
+        };
+        let wire = wire_space_id(&pending.space())?;
+        let records = client.space_records(&token, &wire, None).await?;
+        if records.first() == Some(&pending.genesis) {
+            Ok(())
+        } else {
+            // Another space under the same random 128-bit id: not this
+            // device's, and not one to keep.
+            Err(e.into())
+        }
+    }
+
+    /// The second step: the space created on the service is kept here
+    /// with its first key (from the wrap to this owner in record 0), and
+    /// the notebook takes the id the space derives. Each part can run
+    /// again after a crash part way.
+    fn keep_created(&self, pending: &PendingSpace) -> Result<(), ShareError> {
+        let space = pending.space();
+        let genesis = std::slice::from_ref(&pending.genesis);
+        let state = SpaceState::verify(space, genesis, Verifier::default())?;
+        let key = state.key_of_epoch(&self.me, Epoch::FIRST)?;
         let shared = label::notebook_id(&space);
         let mut store = self.store()?;
-        store.renumber_notebook(notebook, &shared)?;
-        let local = LocalSpace::from_state(&state, self.me.account(), Some(shared), None);
-        store.save_local_space(&local, std::slice::from_ref(&new.record))?;
-        store.save_epoch_key(&space, Epoch::FIRST, &new.key)?;
-        Ok(space)
+        if store.local_space(&space)?.is_none() {
+            // Renumbered already by a run that stopped after it; or the
+            // notebook was deleted meanwhile, and the space's own
+            // notebook is made (empty) by the next sync.
+            if store.notebook(&shared).is_err() && store.notebook(&pending.notebook).is_ok() {
+                store.renumber_notebook(&pending.notebook, &shared)?;
+            }
+            let local = LocalSpace::from_state(&state, self.me.account(), Some(shared), None);
+            store.save_local_space(&local, genesis)?;
+            store.save_epoch_key(&space, Epoch::FIRST, &key)?;
+        }
+        store.drop_pending_space(&space)?;
+        Ok(())
+    }
+
+    /// Finishes every creation of a space begun here and not kept (see
+    /// [`Sharing::begin_space`]); those that cannot be finished now come
+    /// back with why, and stay pending (a space the service refuses to
+    /// have made is given up: it holds nothing).
+    pub async fn finish_pending(&self) -> Result<Vec<(SpaceId, ShareError)>, ShareError> {
+        let pending = self.store()?.pending_spaces()?;
+        let mut failed = Vec::new();
+        for p in pending {
+            let space = p.space();
+            let done = match self.create_on_service(&p).await {
+                Ok(()) => self.keep_created(&p),
+                Err(ShareError::Service(e))
+                    if e.status() == Some(400) || e.api_code() == Some(ErrorCode::SpaceExists) =>
+                {
+                    // Refused (not stored, or another's under that id):
+                    // nothing was shared, nothing to keep.
+                    self.store()?.drop_pending_space(&space)?;
+                    Err(ShareError::Service(e))
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                failed.push((space, e));
+            }
+        }
+        Ok(failed)
     }
 
     /// Seals the notebook's id and name for invitees and hands it to the
@@ -591,6 +675,11 @@ impl Sharing {
     /// aside), each refreshed and with its notebook known, or why it could
     /// not be: one bad space does not stop the others.
     pub async fn member_spaces(&self) -> Result<Vec<SpaceOutcome>, ShareError> {
+        // A space whose creation was cut off is kept first; one that still
+        // cannot be is not synced (that would bind it to a notebook of its
+        // own, not the one being shared).
+        let mut unfinished: BTreeMap<SpaceId, ShareError> =
+            self.finish_pending().await?.into_iter().collect();
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
         let mut out = Vec::new();
@@ -602,6 +691,10 @@ impl Sharing {
                     continue;
                 }
             };
+            if let Some(e) = unfinished.remove(&space) {
+                out.push(SpaceOutcome::Failed(space, e));
+                continue;
+            }
             out.push(match self.member_space(&space, s.label.as_deref()).await {
                 Ok(r) => SpaceOutcome::Ready(Box::new(r)),
                 Err(e) => SpaceOutcome::Failed(space, e),
@@ -674,7 +767,11 @@ impl Sharing {
         // here and go out under the next epoch, once the owner starts it
         // (the owner's own refresh has started it already).
         let writing = if r.local.writes() && !r.state.rotation_due {
-            Some((r.state.epoch, self.current_key(r)?))
+            Some(SpaceWriting {
+                epoch: r.state.epoch,
+                key: self.current_key(r)?,
+                identity: self.me.clone(),
+            })
         } else {
             None
         };
@@ -687,6 +784,7 @@ impl Sharing {
             writing,
             keys,
             peers,
+            signers: r.state.signers(),
         };
         Ok(Some((sync, grant)))
     }

@@ -119,6 +119,19 @@ impl SpaceRounds {
             }
             let result = Self::one(sharing, store, bucket, r.as_ref()).await;
             if let Ok(Some(report)) = &result {
+                for p in &report.peers {
+                    if let Some(why) = &p.refused {
+                        // Someone holding the notebook's key, with the
+                        // storage, wrote a head in this member's place:
+                        // ignored, and said here for whoever looks.
+                        eprintln!(
+                            "warning: a shared notebook's device {} was not read: {why}",
+                            p.device
+                        );
+                    }
+                }
+            }
+            if let Ok(Some(report)) = &result {
                 if let Some(seq) = report.published {
                     // Best effort, as for the personal stream: the others
                     // also poll.

@@ -24,17 +24,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_sharing_pins.sql")),
     (10, include_str!("../migrations/0010_spaces.sql")),
     (11, include_str!("../migrations/0011_space_sync.sql")),
-    (12, include_str!("../migrations/0012_search_prefixes.sql")),
+    (12, include_str!("../migrations/0012_space_pending.sql")),
+    (13, include_str!("../migrations/0013_search_prefixes.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:
 /// links and notebooks): a store migrated from before it has its derived
 /// tables filled from the documents at open. (8's attachment tables need
-/// no filling: no store from before it holds an attachment; 12 rebuilds
+/// no filling: no store from before it holds an attachment; 13 rebuilds
 /// the search index from the rows of 7 in SQL.)
 pub(crate) const DERIVED_SCHEMA: i64 = 7;
 
@@ -123,7 +124,7 @@ mod tests {
         .unwrap();
         // Up to the schema before the index is filled again from
         // `note_text`, which this store from schema 2 never had.
-        migrate_to(&mut c, &path, 11).unwrap();
+        migrate_to(&mut c, &path, 12).unwrap();
         let found = |q: &str| -> i64 {
             c.query_row(
                 "SELECT count(*) FROM notes_fts WHERE notes_fts MATCH ?1",
@@ -148,7 +149,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut c = Connection::open(&path).unwrap();
-        migrate_to(&mut c, &path, 11).unwrap();
+        migrate_to(&mut c, &path, 12).unwrap();
         c.execute_batch(
             "INSERT INTO doc(note_id, snapshot_len, changes_len, deleted) VALUES ('n1', 0, 0, 0);
              INSERT INTO notes(id, title, excerpt, tags, pinned, trashed, created, modified, size)

@@ -31,6 +31,7 @@ pub mod identity;
 pub mod label;
 pub mod local;
 pub mod object_ad;
+pub mod pending;
 pub mod pins;
 pub mod record;
 pub mod rotation;

@@ -60,6 +60,7 @@ pub mod opener;
 pub mod outcome;
 pub mod reader;
 pub mod round;
+pub mod signed_head;
 pub mod space_stream;
 pub mod state;
 pub mod status;

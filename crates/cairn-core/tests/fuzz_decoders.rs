@@ -4,8 +4,10 @@
 //! bundle inside snapshots and segments, and the Automerge chunk checker
 //! with the document load behind it; and the attachment layer's: a sealed
 //! chunk as it comes out of a slot, an attachment record from a peer's
-//! note and a chunk location from the blob index; and a shared space's
-//! membership record from the bucket or the service.
+//! note and a chunk location from the blob index; a shared space's
+//! membership record from the bucket or the service; and a shared space's
+//! head, signed by its member, whole and as the signed form inside the
+//! seal.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -23,6 +25,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -39,13 +42,15 @@ use cairn_core::sync::bundle;
 use cairn_core::sync::head::{DeviceHead, ObjectRef};
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
+use cairn_core::sync::opener::{Opener, PeerAccess, SpacePeer, SpaceSync};
 use cairn_core::sync::reader;
 use cairn_core::sync::run_round;
+use cairn_core::sync::signed_head::{self, HeadPlace, Signer};
 use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 9] = [
     "object",
     "head",
     "bundle",
@@ -54,6 +59,7 @@ const TARGETS: [&str; 8] = [
     "attachment_record",
     "chunk_location",
     "membership_record",
+    "signed_head",
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -63,6 +69,75 @@ fn fuzz_dir() -> PathBuf {
 /// A fixed key for the sealed part of the corpus, so the kept objects open.
 fn corpus_key() -> ContentKey {
     ContentKey::from_bytes(&[7u8; 32]).unwrap()
+}
+
+/// The space, epoch key and member of the kept space heads.
+fn corpus_space() -> (SpaceId, EpochKey, SharingIdentity) {
+    let alice = SharingIdentity::from_secrets(
+        cairn_protocol::UserId::new("key", "alice").unwrap(),
+        [9; 32],
+        [11; 32],
+    );
+    (
+        SpaceId::from_bytes([5; 16]),
+        EpochKey::from_bytes(&[6; 32]).unwrap(),
+        alice,
+    )
+}
+
+/// A reader of the corpus space in which `dev0` is alice's device.
+fn corpus_space_opener() -> Opener {
+    let (space, key, alice) = corpus_space();
+    let user = alice.account().clone();
+    Opener::Space(Box::new(SpaceSync {
+        space,
+        user: cairn_protocol::UserId::new("key", "reader").unwrap(),
+        device: cairn_protocol::DeviceId::parse("dev9").unwrap(),
+        notebook: String::new(),
+        writing: None,
+        keys: BTreeMap::from([(Epoch::FIRST, key)]),
+        peers: BTreeMap::from([(
+            "dev0".to_owned(),
+            SpacePeer {
+                user: user.clone(),
+                access: PeerAccess::Writer,
+            },
+        )]),
+        signers: BTreeMap::from([(
+            user,
+            Signer {
+                identity: alice.public(),
+                viewer: false,
+            },
+        )]),
+    }))
+}
+
+/// Runs `f` at the place of the kept signed head (alice's device dev0,
+/// epoch 1, sequence 2), with alice.
+fn on_corpus_place<R>(f: impl FnOnce(&HeadPlace<'_>, &SharingIdentity) -> R) -> R {
+    let (space, _, alice) = corpus_space();
+    let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
+    let place = HeadPlace {
+        space,
+        user: alice.account(),
+        device: &device,
+        epoch: Epoch::FIRST,
+        seq: 2,
+    };
+    f(&place, &alice)
+}
+
+/// What a reader of the corpus space knows of its signers: alice only.
+fn corpus_signer(
+    alice: &SharingIdentity,
+) -> impl Fn(&cairn_protocol::UserId) -> Option<Signer> + '_ {
+    move |who| {
+        (who == alice.account()).then(|| Signer {
+            identity: alice.public(),
+            viewer: false,
+        })
+    }
 }
 
 /// Runs one decoder on `input`. Ok: a clear error, or a value consistent
@@ -107,6 +182,13 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                     if head.device != "dev0" {
                         return Err("a head of another device was accepted".into());
                     }
+                }
+            }
+            // As a shared space's head: opened with the epoch key, then
+            // its signature checked with the member's key.
+            if let Ok(head) = reader::decode_head_with("dev0", input, &corpus_space_opener()) {
+                if head.device != "dev0" {
+                    return Err("a space head of another device was accepted".into());
                 }
             }
             if let Ok(head) = DeviceHead::from_json(input) {
@@ -199,6 +281,26 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
             }
             Ok(())
         }
+        // The signed form inside a space head's seal, for alice's device
+        // dev0 at epoch 1, sequence 2.
+        "signed_head" => on_corpus_place(|place, alice| {
+            let known = corpus_signer(alice);
+            if let Ok(parsed) = signed_head::parse(input) {
+                let again = signed_head::sign(alice, place, parsed.head_json);
+                // Ed25519 signing is deterministic: a form that verifies
+                // is exactly what alice signs for these bytes.
+                if signed_head::verify(input, place, &known).is_ok() && again != input {
+                    return Err("a signed head verified that alice did not sign".into());
+                }
+            }
+            if let Ok(json) = signed_head::verify(input, place, &known) {
+                // Only alice's own signed heads verify, and she signs
+                // sound ones.
+                DeviceHead::from_json(json)
+                    .map_err(|e| format!("a verified signed head does not decode: {e}"))?;
+            }
+            Ok(())
+        }),
         other => Err(format!("no target {other}")),
     }
 }
@@ -308,6 +410,22 @@ fn kept_fixtures_and_corpus_decode_cleanly() {
         }
         assert!(seen > 0, "no corpus for {target}");
     }
+}
+
+/// The kept signed head is a real one: it opens and verifies, so the
+/// mutants start from inputs that reach the signature check and past it.
+#[test]
+fn the_kept_space_head_opens_and_verifies() {
+    let dir = fuzz_dir().join("corpus");
+    let head = std::fs::read(dir.join("head/space-head.bin")).unwrap();
+    let opened = reader::decode_head_with("dev0", &head, &corpus_space_opener()).unwrap();
+    assert_eq!((opened.device.as_str(), opened.seq), ("dev0", 2));
+    let signed = std::fs::read(dir.join("signed_head/signed.bin")).unwrap();
+    let json = on_corpus_place(|place, alice| {
+        signed_head::verify(&signed, place, corpus_signer(alice)).map(<[u8]>::to_vec)
+    })
+    .unwrap();
+    assert_eq!(DeviceHead::from_json(&json).unwrap(), opened);
 }
 
 #[test]
@@ -529,4 +647,48 @@ fn write_space_corpus() {
     );
     let d = fuzz_dir().join("corpus").join("object");
     std::fs::write(d.join("space-log01.bin"), obj).unwrap();
+}
+
+/// Writes a shared space's signed head to the corpus: the whole object
+/// (target `head`) and the signed form inside its seal (`signed_head`).
+/// Run by hand when the signed form changes:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_signed_head_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_signed_head_corpus() {
+    let (space, key, alice) = corpus_space();
+    let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
+    let mut head = DeviceHead::new("dev0");
+    head.seq = 2;
+    head.segments = vec![ObjectRef {
+        seq: 2,
+        slot: 2,
+        hash: hex::encode([3u8; 32]),
+        len: 120,
+    }];
+    head.merged.insert("dev1".into(), 4);
+    let json = head.to_json();
+    let at = HeadPlace {
+        space,
+        user: alice.account(),
+        device: &device,
+        epoch: Epoch::FIRST,
+        seq: 2,
+    };
+    let signed = signed_head::sign(&alice, &at, &json);
+    let place = ObjectPlace {
+        space,
+        user: alice.account().clone(),
+        device,
+        key: "head".into(),
+    };
+    let obj = object_ad::seal(ObjectKind::Head, 2, &place, Epoch::FIRST, &key, &signed);
+    for (target, name, bytes) in [
+        ("head", "space-head", &obj),
+        ("signed_head", "signed", &signed),
+    ] {
+        let d = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
+    }
 }

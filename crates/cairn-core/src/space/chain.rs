@@ -31,6 +31,7 @@ use crate::space::identity::{PublicIdentity, SharingIdentity};
 use crate::space::pins::{PinError, PinStore};
 use crate::space::record::{Action, Fence, HeadFence, Record, Role, Rotation};
 use crate::space::wrap::{KeyWrap, WrapError};
+use crate::sync::signed_head::Signer;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
@@ -123,6 +124,11 @@ pub struct Departure {
     /// Left by themselves, and no rotate has pinned their heads yet:
     /// nothing of theirs is read meanwhile.
     pub awaiting_fence: bool,
+    /// Who they were while in the space, and as what (`None`: an invitee
+    /// removed before accepting): their pinned heads were signed then,
+    /// and are checked with this key.
+    pub identity: PublicIdentity,
+    pub role: Option<Role>,
 }
 
 /// What the checks take from the verifying member.
@@ -365,11 +371,14 @@ impl SpaceState {
                 if *member == self.owner {
                     return Err(invalid("the owner cannot be removed"));
                 }
-                let was_member = next.members.remove(member).is_some();
-                let was_invited = next.invitations.remove(member).is_some();
-                if !was_member && !was_invited {
-                    return Err(invalid("the removed account is not in the space"));
-                }
+                let (identity, role) =
+                    match (next.members.remove(member), next.invitations.remove(member)) {
+                        (Some(m), _) => (m.identity, Some(m.role)),
+                        (None, Some(i)) => (i.invitee, None),
+                        (None, None) => {
+                            return Err(invalid("the removed account is not in the space"))
+                        }
+                    };
                 next.wraps.remove(member);
                 next.departed.insert(
                     member.clone(),
@@ -378,6 +387,8 @@ impl SpaceState {
                         fence: fence.clone(),
                         heads: heads.clone(),
                         awaiting_fence: false,
+                        identity,
+                        role,
                     },
                 );
                 next.rotate(seq, rotation, &signer)?;
@@ -389,7 +400,9 @@ impl SpaceState {
                 if b.signer == self.owner {
                     return Err(invalid("the owner cannot leave their own space"));
                 }
-                next.members.remove(&b.signer);
+                let Some(left) = next.members.remove(&b.signer) else {
+                    return Err(not_allowed());
+                };
                 next.wraps.remove(&b.signer);
                 next.departed.insert(
                     b.signer.clone(),
@@ -398,6 +411,8 @@ impl SpaceState {
                         fence: fence.clone(),
                         heads: None,
                         awaiting_fence: true,
+                        identity: left.identity,
+                        role: Some(left.role),
                     },
                 );
                 next.rotation_due = true;
@@ -498,6 +513,31 @@ impl SpaceState {
                 seq,
                 signer: signer.clone(),
             })
+    }
+
+    /// Everyone whose signature a head of this space may carry, with the
+    /// key to check it: the members, and those who left (a departed
+    /// writer's pinned head was signed while they were in). Viewers, and
+    /// invitees removed before accepting, are marked: nothing they sign
+    /// is read.
+    pub fn signers(&self) -> BTreeMap<UserId, Signer> {
+        let departed = self.departed.iter().map(|(who, d)| {
+            let signer = Signer {
+                identity: d.identity.clone(),
+                viewer: !d.role.is_some_and(Role::can_write),
+            };
+            (who.clone(), signer)
+        });
+        let members = self.members.iter().map(|(who, m)| {
+            let signer = Signer {
+                identity: m.identity.clone(),
+                viewer: !m.role.can_write(),
+            };
+            (who.clone(), signer)
+        });
+        // A member now who had left before (invited again) signs as the
+        // member they are.
+        departed.chain(members).collect()
     }
 
     pub fn role_of(&self, account: &UserId) -> Option<Role> {
@@ -1041,7 +1081,9 @@ pub(crate) mod tests {
                 seq: 5,
                 fence,
                 heads: None,
-                awaiting_fence: true
+                awaiting_fence: true,
+                identity: p.bob.public(),
+                role: Some(Role::Editor),
             }
         );
     }

@@ -96,6 +96,19 @@ impl SharingIdentity {
         }
     }
 
+    /// An identity from fixed secrets, for tests whose kept inputs must
+    /// verify run after run (the fuzzed decoders' corpus).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn from_secrets(account: UserId, wrap: [u8; 32], seed: [u8; 32]) -> SharingIdentity {
+        SharingIdentity {
+            account,
+            // Any 32 bytes are an X25519 secret (it is clamped on use).
+            wrap_secret: <WrapKem as Kem>::PrivateKey::from_bytes(&wrap)
+                .unwrap_or_else(|_| WrapKem::gen_keypair().0),
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
     pub fn account(&self) -> &UserId {
         &self.account
     }

@@ -408,6 +408,15 @@ impl Round {
         let peer = self.peers[i].state.device_id.clone();
         let head = match reader::decode_head_with(&peer, &bytes, &self.opener) {
             Ok(head) => head,
+            Err(ReadError::RefusedHead { reason, .. }) => {
+                // Not the member's own head: ignored as a viewer's is,
+                // with why for the log. The peer's state stays as it was,
+                // so its next genuine head is read in full.
+                self.peers[i].outcome.skipped = true;
+                self.peers[i].outcome.refused = Some(reason);
+                self.peer_done(i, out);
+                return;
+            }
             Err(e) => {
                 self.fail_peer(i, SyncFailure::Read(e), out);
                 return;

@@ -111,9 +111,11 @@ impl SyncFailure {
                 }
                 _ => FailureCode::BadObject,
             },
-            SyncFailure::Read(ReadError::WrongDevice { .. } | ReadError::BadChanges { .. }) => {
-                FailureCode::BadObject
-            }
+            SyncFailure::Read(
+                ReadError::WrongDevice { .. }
+                | ReadError::BadChanges { .. }
+                | ReadError::RefusedHead { .. },
+            ) => FailureCode::BadObject,
         }
     }
 

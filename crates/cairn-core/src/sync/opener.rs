@@ -10,6 +10,11 @@
 //! still valid, is past the fence and ignored); a viewer's device, or one
 //! of someone the chain does not know, is not read at all (its head is
 //! ignored whatever it says).
+//!
+//! Before any of that, a space's head must carry the signature of the
+//! member whose prefix it lies in (`crate::sync::signed_head`): the epoch
+//! key alone, which viewers and departed members hold too, writes no head
+//! anyone reads.
 
 use std::collections::BTreeMap;
 
@@ -17,9 +22,11 @@ use cairn_protocol::{DeviceId, UserId};
 
 use crate::crypto::ContentKey;
 use crate::space::epoch::{Epoch, EpochKey, SpaceId};
+use crate::space::identity::SharingIdentity;
 use crate::space::object_ad::{self, ObjectPlace};
 use crate::sync::head::DeviceHead;
 use crate::sync::object::{self, Object, ObjectError};
+use crate::sync::signed_head::{self, HeadPlace, HeadRefusal, Signer};
 
 /// What a space's reader makes of one peer device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +50,16 @@ pub struct SpacePeer {
     pub access: PeerAccess,
 }
 
+/// What a device that writes in a space seals and signs with.
+#[derive(Debug, Clone)]
+pub struct SpaceWriting {
+    /// The current epoch and its key.
+    pub epoch: Epoch,
+    pub key: EpochKey,
+    /// This account's sharing identity: it signs every head.
+    pub identity: SharingIdentity,
+}
+
 /// One device's stream in one space, for a round.
 #[derive(Debug, Clone)]
 pub struct SpaceSync {
@@ -52,13 +69,17 @@ pub struct SpaceSync {
     /// The shared notebook: only notes inside it go out, and only notes
     /// inside it on this device are changed by what comes in.
     pub notebook: String,
-    /// The current epoch and its key, to seal with; `None` when this
-    /// account does not write in the space (a viewer, or departed).
-    pub writing: Option<(Epoch, EpochKey)>,
+    /// What to seal and sign with; `None` when this account does not
+    /// write in the space (a viewer, or departed).
+    pub writing: Option<SpaceWriting>,
     /// Every epoch key held, to open with.
     pub keys: BTreeMap<Epoch, EpochKey>,
     /// By device id.
     pub peers: BTreeMap<String, SpacePeer>,
+    /// From the verified chain: the keys heads are checked with, of the
+    /// members and of those who left (their pinned heads were signed
+    /// while they were members).
+    pub signers: BTreeMap<UserId, Signer>,
 }
 
 impl SpaceSync {
@@ -79,6 +100,33 @@ impl SpaceSync {
             device: DeviceId::parse(device).map_err(|e| ObjectError::Malformed(e.to_string()))?,
             key: key.to_owned(),
         })
+    }
+
+    /// The head JSON of `device`'s head `obj`, whose opened payload is
+    /// `payload`, if the member owning that device signed it.
+    pub fn check_head<'a>(
+        &self,
+        device: &str,
+        obj: &Object,
+        payload: &'a [u8],
+    ) -> Result<&'a [u8], HeadRefusal> {
+        let peer = self
+            .peers
+            .get(device)
+            .ok_or_else(|| HeadRefusal::Malformed(format!("no member has device {device}")))?;
+        let device = DeviceId::parse(device).map_err(|e| HeadRefusal::Malformed(e.to_string()))?;
+        let epoch = obj
+            .space
+            .map(|b| b.epoch)
+            .ok_or_else(|| HeadRefusal::Malformed("not a shared notebook's object".into()))?;
+        let place = HeadPlace {
+            space: self.space,
+            user: &peer.user,
+            device: &device,
+            epoch,
+            seq: obj.seq,
+        };
+        signed_head::verify(payload, &place, |who| self.signers.get(who).cloned())
     }
 
     /// Where this device's own objects go.
@@ -185,6 +233,7 @@ mod tests {
             writing: None,
             keys: BTreeMap::new(),
             peers: BTreeMap::new(),
+            signers: BTreeMap::new(),
         };
         sync.peers.insert(
             "d1".into(),

@@ -1,6 +1,7 @@
 //! What a round did, for the agent, the UI and the benchmarks.
 
 use crate::sync::failure::SyncFailure;
+use crate::sync::signed_head::HeadRefusal;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerOutcome {
@@ -11,6 +12,11 @@ pub struct PeerOutcome {
     /// that peer (see [`crate::sync::engine::Round::read_only`]); what is
     /// known of this one is as the last round that read it left it.
     pub skipped: bool,
+    /// In a shared notebook, the head found was not read, and why: its
+    /// signature does not make it the member's own (a forgery by whoever
+    /// holds the epoch key, with the storage's help). Like a viewer's
+    /// head, it is ignored (`skipped`), not an error of the round.
+    pub refused: Option<HeadRefusal>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use crate::sync::bundle::{self, Bundle};
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectError, ObjectKind};
 use crate::sync::opener::Opener;
+use crate::sync::signed_head::HeadRefusal;
 use crate::sync::state::PeerState;
 
 /// Which objects a reader needs, given what it has applied.
@@ -57,6 +58,14 @@ pub enum ReadError {
     },
     #[error("changes from device {device} could not be applied (nothing was changed): {reason}")]
     BadChanges { device: String, reason: String },
+    /// A shared notebook's head whose signature does not make it the
+    /// member's own: ignored, as a viewer's head is.
+    #[error("device {device} in a shared notebook was not read: {reason}")]
+    RefusedHead {
+        device: String,
+        #[source]
+        reason: HeadRefusal,
+    },
 }
 
 /// Decodes and checks a peer's head.
@@ -68,7 +77,8 @@ pub fn decode_head(
     decode_head_with(device, bytes, &Opener::Personal(key.cloned()))
 }
 
-/// Decodes and checks a peer's head, opened by `opener`.
+/// Decodes and checks a peer's head, opened by `opener`; in a space, only
+/// a head its prefix's member signed (else [`ReadError::RefusedHead`]).
 pub fn decode_head_with(
     device: &str,
     bytes: &[u8],
@@ -80,7 +90,17 @@ pub fn decode_head_with(
     };
     let obj = object::decode_kind(bytes, ObjectKind::Head).map_err(bad)?;
     let payload = opener.open(&obj, device, "head").map_err(bad)?;
-    let head = DeviceHead::from_json(&payload).map_err(bad)?;
+    let json = match opener {
+        Opener::Personal(_) => payload.as_slice(),
+        Opener::Space(s) => {
+            s.check_head(device, &obj, &payload)
+                .map_err(|reason| ReadError::RefusedHead {
+                    device: device.to_string(),
+                    reason,
+                })?
+        }
+    };
+    let head = DeviceHead::from_json(json).map_err(bad)?;
     if head.device != device {
         return Err(ReadError::WrongDevice {
             key: format!("{device}/head"),

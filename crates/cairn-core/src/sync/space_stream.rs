@@ -23,10 +23,11 @@ use crate::sync::effect::{Event, LocalEffect};
 use crate::sync::engine::Round;
 use crate::sync::head::DeviceHead;
 use crate::sync::object::ObjectKind;
-use crate::sync::opener::SpaceSync;
+use crate::sync::opener::{SpaceSync, SpaceWriting};
 use crate::sync::outcome::RoundReport;
 use crate::sync::reader::ReadError;
 use crate::sync::round::{drive, lock_store, SyncError};
+use crate::sync::signed_head::{self, HeadPlace};
 use crate::sync::state::{PeerState, SelfState};
 use crate::sync::transport::Transport;
 use crate::sync::writer::{plan_publish, PublishPlan, PublishScope};
@@ -58,8 +59,7 @@ fn invalid(what: &'static str, e: impl std::fmt::Display) -> CoreError {
 struct SpaceScope<'a> {
     store: &'a mut Store,
     sync: &'a SpaceSync,
-    key: &'a crate::space::epoch::EpochKey,
-    epoch: crate::space::epoch::Epoch,
+    writing: &'a SpaceWriting,
 }
 
 impl Store {
@@ -239,7 +239,7 @@ impl Store {
     /// Plans the next publish in the space, or `None` (nothing new, or
     /// this account does not write there).
     pub fn prepare_space_publish(&mut self, sync: &SpaceSync) -> Result<Option<PublishPlan>> {
-        let Some((epoch, key)) = &sync.writing else {
+        let Some(writing) = &sync.writing else {
             return Ok(None);
         };
         let device = sync.device.as_str().to_owned();
@@ -247,8 +247,7 @@ impl Store {
             &mut SpaceScope {
                 store: self,
                 sync,
-                key,
-                epoch: *epoch,
+                writing,
             },
             &device,
         )
@@ -460,7 +459,21 @@ impl PublishScope for SpaceScope<'_> {
     }
     fn seal(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: &[u8]) -> Vec<u8> {
         let place = self.sync.own_place(&key.relative());
-        object_ad::seal(kind, seq, &place, self.epoch, self.key, payload)
+        let w = self.writing;
+        if kind != ObjectKind::Head {
+            return object_ad::seal(kind, seq, &place, w.epoch, &w.key, payload);
+        }
+        // A head goes out signed: the epoch key alone must not be enough
+        // to write one that others read as this member's.
+        let at = HeadPlace {
+            space: self.sync.space,
+            user: &self.sync.user,
+            device: &self.sync.device,
+            epoch: w.epoch,
+            seq,
+        };
+        let signed = signed_head::sign(&w.identity, &at, payload);
+        object_ad::seal(kind, seq, &place, w.epoch, &w.key, &signed)
     }
 }
 
@@ -483,29 +496,45 @@ mod tests {
     use crate::space::chain::tests::shared;
     use crate::space::epoch::{Epoch, EpochKey, SpaceId};
     use crate::space::identity::tests::user;
+    use crate::space::identity::SharingIdentity;
     use crate::space::local::LocalSpace;
     use crate::sync::memory::MemoryStorage;
     use crate::sync::object;
     use crate::sync::opener::{PeerAccess, SpacePeer};
+    use crate::sync::signed_head::HeadRefusal;
     use crate::NewNotebook;
     use cairn_protocol::DeviceId;
 
     struct Member {
         store: Mutex<Store>,
         sync: SpaceSync,
+        identity: SharingIdentity,
         _dir: tempfile::TempDir,
+    }
+
+    fn writing(key: &EpochKey, identity: SharingIdentity) -> SpaceWriting {
+        SpaceWriting {
+            epoch: Epoch::FIRST,
+            key: key.clone(),
+            identity,
+        }
     }
 
     /// alice (owner, device a1), bob (editor, b1), carol (viewer, c1) in
     /// one space sharing alice's notebook `notebook`.
     fn space(notebook: &str, key: &EpochKey, space: SpaceId) -> Vec<Member> {
-        let (_, s) = shared();
+        let (p, s) = shared();
         let state = s.state().unwrap();
         let people = [
             ("alice", "a1", true),
             ("bob", "b1", true),
             ("carol", "c1", false),
         ];
+        let identity = |u: &str| match u {
+            "alice" => p.alice.clone(),
+            "bob" => p.bob.clone(),
+            _ => p.carol.clone(),
+        };
         let peers = |me: &str| {
             people
                 .iter()
@@ -529,19 +558,7 @@ mod tests {
         people
             .iter()
             .map(|(u, d, writes)| {
-                let dir = tempfile::tempdir().unwrap();
-                let mut store = Store::open(dir.path()).unwrap();
-                store
-                    .create_notebooks(&[NewNotebook {
-                        id: Some(notebook.to_owned()),
-                        name: "Trips".into(),
-                        parent: None,
-                    }])
-                    .unwrap();
-                let local = LocalSpace::from_state(&state, &user(u), Some(notebook.into()), None);
-                let mut local = local;
-                local.space = space;
-                store.save_local_space(&local, &[]).unwrap();
+                let (store, dir) = member_store(notebook, &state, u, space);
                 Member {
                     store: Mutex::new(store),
                     sync: SpaceSync {
@@ -549,14 +566,38 @@ mod tests {
                         user: user(u),
                         device: DeviceId::parse(d).unwrap(),
                         notebook: notebook.to_owned(),
-                        writing: writes.then(|| (Epoch::FIRST, key.clone())),
+                        writing: writes.then(|| writing(key, identity(u))),
                         keys: BTreeMap::from([(Epoch::FIRST, key.clone())]),
                         peers: peers(d),
+                        signers: state.signers(),
                     },
+                    identity: identity(u),
                     _dir: dir,
                 }
             })
             .collect()
+    }
+
+    /// A store of `u`'s with the shared notebook, knowing the space.
+    fn member_store(
+        notebook: &str,
+        state: &crate::space::chain::SpaceState,
+        u: &str,
+        space: SpaceId,
+    ) -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store
+            .create_notebooks(&[NewNotebook {
+                id: Some(notebook.to_owned()),
+                name: "Trips".into(),
+                parent: None,
+            }])
+            .unwrap();
+        let mut local = LocalSpace::from_state(state, &user(u), Some(notebook.into()), None);
+        local.space = space;
+        store.save_local_space(&local, &[]).unwrap();
+        (store, dir)
     }
 
     fn round(m: &Member, storage: &MemoryStorage) -> RoundReport {
@@ -566,6 +607,14 @@ mod tests {
             &m.sync,
         )
         .unwrap()
+    }
+
+    /// A note `m` writes into the shared notebook.
+    fn shared_note(m: &Member, notebook: &str, text: &str) -> String {
+        let mut s = m.store.lock().unwrap();
+        let n = s.create_note(text).unwrap();
+        s.move_note(&n, Some(notebook)).unwrap();
+        n
     }
 
     fn body(m: &Member, id: &str) -> Option<String> {
@@ -627,13 +676,19 @@ mod tests {
         assert!(round(carol, &storage).published.is_none());
         // ...and one changed to publish anyway is not read by anyone.
         let mut rogue = carol.sync.clone();
-        rogue.writing = Some((Epoch::FIRST, key.clone()));
+        rogue.writing = Some(writing(&key, carol.identity.clone()));
         let r = run_space_round(&carol.store, &mut storage.device("c1"), &rogue).unwrap();
         assert!(r.published.is_some());
         for _ in 0..2 {
             let report = round(alice, &storage);
             let c1 = report.peers.iter().find(|p| p.device == "c1").unwrap();
             assert!(c1.skipped && c1.error.is_none());
+            assert_eq!(
+                c1.refused,
+                Some(HeadRefusal::ViewerSigned {
+                    signer: user("carol")
+                })
+            );
             round(bob, &storage);
         }
         let a = body(alice, &shared_note).unwrap();
@@ -704,12 +759,7 @@ mod tests {
         let m = space(&notebook, &key, SpaceId::generate());
         let (alice, bob) = (&m[0], &m[1]);
         let storage = MemoryStorage::default();
-        let note = {
-            let mut s = alice.store.lock().unwrap();
-            let n = s.create_note("plan").unwrap();
-            s.move_note(&n, Some(&notebook)).unwrap();
-            n
-        };
+        let note = shared_note(alice, &notebook, "plan");
         round(alice, &storage);
         round(bob, &storage);
         assert_eq!(body(bob, &note).as_deref(), Some("plan"));
@@ -740,12 +790,7 @@ mod tests {
         let key = EpochKey::generate();
         let mut m = space(&notebook, &key, SpaceId::generate());
         let storage = MemoryStorage::default();
-        let note = {
-            let mut s = m[1].store.lock().unwrap();
-            let n = s.create_note("from bob").unwrap();
-            s.move_note(&n, Some(&notebook)).unwrap();
-            n
-        };
+        let note = shared_note(&m[1], &notebook, "from bob");
         let fence = round(&m[1], &storage).published.unwrap();
         // Bob is removed at `fence`; a URL still valid lets him upload more.
         m[0].sync.peers.get_mut("b1").unwrap().access = PeerAccess::FencedAt(fence);
@@ -760,5 +805,113 @@ mod tests {
         // Read again later: still nothing past the fence.
         round(&m[0], &storage);
         assert_eq!(body(&m[0], &note).as_deref(), Some("from bob"));
+    }
+
+    /// Whoever holds the epoch key (a viewer, the owner, a member who has
+    /// since left) can seal a head for any prefix; what they cannot do is
+    /// sign it as the member whose prefix it is. Such a head, or an
+    /// unsigned one, is ignored with its reason, and changes nothing.
+    #[test]
+    fn a_head_its_prefix_owner_did_not_sign_is_ignored_and_changes_nothing() {
+        let notebook = uuid::Uuid::new_v4().to_string();
+        let key = EpochKey::generate();
+        let m = space(&notebook, &key, SpaceId::generate());
+        let (alice, bob, carol) = (&m[0], &m[1], &m[2]);
+        let storage = MemoryStorage::default();
+        let note = shared_note(bob, &notebook, "from bob");
+        round(bob, &storage);
+        round(alice, &storage);
+        round(carol, &storage);
+        assert_eq!(body(alice, &note).as_deref(), Some("from bob"));
+        let genuine = storage.object("b1", DeviceKey::Head).unwrap();
+
+        // A forger's store, with an edit of its own to the shared note,
+        // publishing into bob's prefix as bob's device.
+        let forger = {
+            let state = shared().1.state().unwrap();
+            let (store, dir) = member_store(&notebook, &state, "bob", bob.sync.space);
+            (Mutex::new(store), dir)
+        };
+        let mut reading = bob.sync.clone();
+        reading.writing = None;
+        run_space_round(&forger.0, &mut storage.device("b1"), &reading).unwrap();
+        let forge = |signer: &Member| {
+            forger
+                .0
+                .lock()
+                .unwrap()
+                .splice(&note, 0, 0, "FORGED ")
+                .unwrap();
+            let mut as_bob = bob.sync.clone();
+            as_bob.writing = Some(writing(&key, signer.identity.clone()));
+            let r = run_space_round(&forger.0, &mut storage.device("b1"), &as_bob).unwrap();
+            assert!(r.published.is_some(), "the forged head was written");
+        };
+        let refused = |reader: &Member| {
+            let report = round(reader, &storage);
+            let b1 = report.peers.iter().find(|p| p.device == "b1").unwrap();
+            assert!(b1.skipped && b1.error.is_none(), "{b1:?}");
+            assert_eq!(body(reader, &note).as_deref(), Some("from bob"));
+            b1.refused.clone()
+        };
+
+        // Signed by the viewer (who holds the key), and by the owner.
+        forge(carol);
+        assert_eq!(
+            refused(alice),
+            Some(HeadRefusal::ViewerSigned {
+                signer: user("carol")
+            })
+        );
+        forge(alice);
+        assert_eq!(
+            refused(carol),
+            Some(HeadRefusal::WrongSigner {
+                signer: user("alice"),
+                owner: user("bob"),
+            })
+        );
+        // Bob's genuine head, unsigned (its JSON sealed as it is), or
+        // with one bit of his signature flipped.
+        let head = object::decode(&genuine).unwrap();
+        let place = bob.sync.own_place("head");
+        let signed = object_ad::open(&head, &place, |_| Some(key.clone())).unwrap();
+        let reseal = |payload: &[u8]| {
+            object_ad::seal(
+                ObjectKind::Head,
+                head.seq,
+                &place,
+                Epoch::FIRST,
+                &key,
+                payload,
+            )
+        };
+        let json = signed_head::parse(&signed).unwrap().head_json.to_vec();
+        storage.put_raw("b1", DeviceKey::Head, reseal(&json));
+        assert_eq!(refused(alice), Some(HeadRefusal::Unsigned));
+        let mut flipped = signed.clone();
+        flipped[3] ^= 1;
+        storage.put_raw("b1", DeviceKey::Head, reseal(&flipped));
+        assert_eq!(
+            refused(alice),
+            Some(HeadRefusal::BadSignature {
+                signer: user("bob")
+            })
+        );
+
+        // Bob's own head back in place, and then a genuine new edit of his:
+        // read as before, nothing of the forger's with it.
+        storage.put_raw("b1", DeviceKey::Head, genuine);
+        let report = round(alice, &storage);
+        let b1 = report.peers.iter().find(|p| p.device == "b1").unwrap();
+        assert!(b1.refused.is_none() && b1.error.is_none(), "{b1:?}");
+        bob.store
+            .lock()
+            .unwrap()
+            .splice(&note, 8, 0, ", again")
+            .unwrap();
+        round(bob, &storage);
+        round(alice, &storage);
+        assert_eq!(body(alice, &note).as_deref(), Some("from bob, again"));
     }
 }

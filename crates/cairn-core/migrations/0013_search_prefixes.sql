@@ -1,4 +1,4 @@
--- Cairn store, schema 12: the search index keeps two- and three-letter
+-- Cairn store, schema 13: the search index keeps two- and three-letter
 -- prefixes of every word.
 --
 -- The last word of a search is matched as a prefix while it is typed.
