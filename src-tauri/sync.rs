@@ -27,6 +27,9 @@ use crate::events::Notifier;
 pub const SYNC_STATUS: &str = "sync-status";
 /// Bytes of attachments still to move, while transfers run and when they stop.
 pub const ATTACHMENT_PROGRESS: &str = "attachment-progress";
+/// A shared notebook's membership may have changed, or an invitation
+/// arrived: the window reads its invitations and marks again.
+pub const SHARING_CHANGED: &str = "sharing-changed";
 
 /// Tests set a short settle (e.g. 100 ms) so they need not wait 2 s.
 const SETTLE_ENV: &str = "CAIRN_SYNC_SETTLE_MS";
@@ -125,7 +128,22 @@ impl SyncTask {
                             }
                             return;
                         }
-                        WatchEvent::Connected => return,
+                        // A shared notebook synced on its own: its
+                        // notes as for live changes, and the window
+                        // reads invitations and members again. So too
+                        // after a reconnect, which may have missed an
+                        // invitation.
+                        WatchEvent::SpaceSynced | WatchEvent::Connected => {
+                            if matches!(event, WatchEvent::SpaceSynced) {
+                                if let Ok(mut s) = store.lock() {
+                                    notifier.send(s.take_events());
+                                }
+                            }
+                            if let Err(e) = peers_app.emit(SHARING_CHANGED, ()) {
+                                eprintln!("cairn-desktop: could not emit {SHARING_CHANGED}: {e}");
+                            }
+                            return;
+                        }
                     };
                     let (events, sync_status) = match store.lock() {
                         Ok(mut s) => {

@@ -130,6 +130,16 @@ pub struct Invited {
     pub safety_number: String,
 }
 
+/// Someone about to be invited, as the service hands their identity: what
+/// the owner compares with them before the invitation goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    pub account: UserId,
+    pub fingerprint: String,
+    /// The safety number of the owner's and the invitee's identities.
+    pub safety_number: String,
+}
+
 /// This account's identity, for people to compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityInfo {
@@ -369,6 +379,27 @@ impl Sharing {
         self.refresh(&space).await
     }
 
+    /// The first step of an invitation, before anything is sent: the
+    /// invitee's identity as the service hands it, checked against the
+    /// pin (a key other than the one pinned is [`PinError::KeyChanged`],
+    /// never accepted), with their fingerprint and the pair's safety
+    /// number to compare. Nothing is pinned yet: [`Sharing::share`] pins,
+    /// given the fingerprint shown here.
+    pub async fn check_invitee(&self, invitee: &UserId) -> Result<Invitee, ShareError> {
+        let token = self.session.access_token().await?;
+        let theirs = self
+            .session
+            .client()
+            .public_identity(&token, invitee)
+            .await?;
+        self.store()?.sharing_pins()?.check(&theirs)?;
+        Ok(Invitee {
+            account: invitee.clone(),
+            fingerprint: fingerprint(&theirs),
+            safety_number: safety_number(&self.me.public(), &theirs),
+        })
+    }
+
     /// Shares `notebook` with `invitee` as `role`: creates its space if it
     /// has none, fetches and pins the invitee's identity (checking it
     /// against `expected_fingerprint` if given), and appends the
@@ -594,6 +625,7 @@ impl Sharing {
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
         let mut out = Vec::new();
+        let mut listed = Vec::new();
         for s in mine.spaces {
             let space = match SpaceId::parse(s.space_id.as_str()) {
                 Ok(space) => space,
@@ -602,7 +634,25 @@ impl Sharing {
                     continue;
                 }
             };
+            listed.push(space);
             out.push(match self.member_space(&space, s.label.as_deref()).await {
+                Ok(r) => SpaceOutcome::Ready(Box::new(r)),
+                Err(e) => SpaceOutcome::Failed(space, e),
+            });
+        }
+        // A space this device still holds as a member but the service no
+        // longer lists: this account was removed (or left from another
+        // device). Its chain, read up to the record that ended the
+        // membership, says so, and the store keeps this account departed.
+        let held: Vec<SpaceId> = self
+            .store()?
+            .local_spaces()?
+            .into_iter()
+            .filter(|l| l.standing == Standing::Member && !listed.contains(&l.space))
+            .map(|l| l.space)
+            .collect();
+        for space in held {
+            out.push(match self.refresh(&space).await {
                 Ok(r) => SpaceOutcome::Ready(Box::new(r)),
                 Err(e) => SpaceOutcome::Failed(space, e),
             });
@@ -866,7 +916,7 @@ fn departed_access(d: &Departure, device: &DeviceId) -> PeerAccess {
 }
 
 /// Members first (the owner, then by account), then pending invitees.
-fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
+pub(crate) fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
     let member = |id: &PublicIdentity, role: Role, pending: bool| MemberInfo {
         account: id.account.clone(),
         role,

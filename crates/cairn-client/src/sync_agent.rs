@@ -78,6 +78,10 @@ pub enum WatchEvent<'a> {
     Round(&'a Result<RoundReport, AgentError>),
     /// Live changes from a peer were merged into the store: `notes` changed.
     LiveMerged { notes: usize },
+    /// A shared notebook was synced on its own (a member published there,
+    /// or its membership changed): its merged notes are in the store's
+    /// events, and its members or this account's standing may be new.
+    SpaceSynced,
     /// The event socket is (again) connected and subscribed: from now on
     /// the peers' live changes reach this device. Counting rounds instead
     /// is a race: a round a peer's publish asks for can come first.
@@ -515,6 +519,7 @@ impl SyncAgent {
                     // A member published there (or its membership
                     // changed): that space alone is read.
                     self.run_spaces(Some(&space)).await;
+                    on_event(WatchEvent::SpaceSynced);
                     continue;
                 }
                 Wake::Full => None,
