@@ -87,6 +87,7 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<crate::commands::sharing::ShareRole>();
     check.add::<crate::commands::sharing::MyIdentity>();
     check.add::<crate::commands::sharing::InviteeCheck>();
+    check.add::<crate::commands::sharing::Invited>();
     check.add::<crate::commands::sharing::Member>();
     check.add::<crate::commands::sharing::Invitation>();
     check.add::<crate::commands::sharing::Invitations>();

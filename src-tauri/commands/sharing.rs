@@ -7,6 +7,8 @@
 //! accept`, ... take (docs/sharing.md); the notes travel with sync.
 
 use cairn_client::sharing::{InvitationInfo, MemberInfo, Sharing};
+use cairn_core::space::epoch::SpaceId;
+use cairn_core::space::label;
 use cairn_core::space::record::Role;
 use cairn_protocol::UserId;
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,17 @@ pub struct InviteeCheck {
     pub safety_number: String,
 }
 
+/// An invitation sent.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Invited {
+    /// The shared notebook's id: sharing gives a notebook the id its
+    /// space derives (the same on every member's device).
+    pub notebook: String,
+    pub account: String,
+    pub safety_number: String,
+}
+
 /// One person in a shared notebook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -88,6 +101,8 @@ pub struct Invitation {
     pub from: String,
     pub role: ShareRole,
     pub from_fingerprint: String,
+    /// The same number the owner was shown before inviting.
+    pub safety_number: String,
 }
 
 impl From<InvitationInfo> for Invitation {
@@ -98,6 +113,7 @@ impl From<InvitationInfo> for Invitation {
             from: i.from.to_string(),
             role: i.role.into(),
             from_fingerprint: i.from_fingerprint,
+            safety_number: i.safety_number,
         }
     }
 }
@@ -188,7 +204,7 @@ pub async fn share_invite(
     with: String,
     role: ShareRole,
     fingerprint: String,
-) -> AppResult<InviteeCheck> {
+) -> AppResult<Invited> {
     validate_id(&notebook)?;
     let invitee = account(&with)?;
     let role = self::role(role)?;
@@ -196,9 +212,11 @@ pub async fn share_invite(
         s.share(&notebook, &invitee, role, Some(&fingerprint)).await
     })
     .await?;
-    Ok(InviteeCheck {
+    let space = SpaceId::parse(&invited.id)
+        .map_err(|e| AppError::invalid("shared notebook", e.to_string()))?;
+    Ok(Invited {
+        notebook: label::notebook_id(&space),
         account: invitee.to_string(),
-        fingerprint: invited.fingerprint,
         safety_number: invited.safety_number,
     })
 }

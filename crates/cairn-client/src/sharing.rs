@@ -158,6 +158,9 @@ pub struct InvitationInfo {
     pub role: Role,
     /// The owner's fingerprint, to compare with them.
     pub from_fingerprint: String,
+    /// The safety number of the owner's and this account's identities:
+    /// the same the owner was shown before inviting.
+    pub safety_number: String,
 }
 
 /// One person in a shared notebook.
@@ -576,6 +579,7 @@ impl Sharing {
             from: r.state.owner.clone(),
             role: pending.role,
             from_fingerprint: fingerprint(owner_identity(&r.state)?),
+            safety_number: safety_number(&self.me.public(), owner_identity(&r.state)?),
         }))
     }
 

@@ -12,4 +12,8 @@ id: string,
 /**
  * The notebook's name as its owner sealed it, if it opened.
  */
-notebook: string | null, from: string, role: ShareRole, from_fingerprint: string, };
+notebook: string | null, from: string, role: ShareRole, from_fingerprint: string, 
+/**
+ * The same number the owner was shown before inviting.
+ */
+safety_number: string, };
