@@ -9,8 +9,8 @@ use tauri::State;
 use crate::commands::notes::{validate_id, validate_ids};
 use crate::commands::sharing::{Member, ShareRole};
 use crate::error::{AppError, AppResult};
-use cairn_core::space::local::Standing;
 use crate::state::AppState;
+use cairn_core::space::local::Standing;
 
 /// Note ids asked about at once (the rows of a search).
 const MAX_IDS: usize = 10_000;

@@ -69,8 +69,8 @@ export class InvitationsView {
       const name = i.notebook ? `“${i.notebook}”` : "A notebook";
       what.textContent = `${name} from ${i.from}: you ${roleWords(i.role)}`;
       const safety = document.createElement("p");
-      safety.className = "hint";
-      safety.textContent = `Safety number: ${groupedDigits(i.safety_number)}`;
+      safety.className = "hint safety-line";
+      safety.textContent = `Safety number:\n${groupedDigits(i.safety_number)}`;
       const row = document.createElement("div");
       row.className = "row";
       const accept = document.createElement("button");

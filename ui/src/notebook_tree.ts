@@ -278,7 +278,7 @@ export class NotebookTreeView {
       mark.setAttribute("role", "img");
       const what = sharedTitle(share);
       mark.setAttribute("aria-label", share.shared ? "Shared" : "No longer shared");
-      mark.textContent = share.shared ? "👥" : "⊘";
+      mark.replaceChildren(peopleIcon(!share.shared));
       row.dataset.shared = share.shared ? "yes" : "ended";
       row.title = what;
       row.replaceChildren(twisty, name, mark, count);
@@ -437,6 +437,37 @@ export class NotebookTreeView {
     if (notebook) await this.moveNotebook(item.id, notebook);
     else if (target === "top" || target === "unfiled") await this.moveNotebook(item.id, null);
   }
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** Two people: a shared notebook's mark (crossed out once it is no longer shared). */
+function peopleIcon(ended: boolean): SVGSVGElement {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "13");
+  svg.setAttribute("height", "13");
+  svg.setAttribute("aria-hidden", "true");
+  const shapes = [
+    "M5.5 2.5a2.5 2.5 0 1 1 0 5a2.5 2.5 0 1 1 0-5z",
+    "M1 13.5c0-2.6 2-4.5 4.5-4.5s4.5 1.9 4.5 4.5z",
+    "M11 3.5a2 2 0 1 1 0 4a2 2 0 1 1 0-4z",
+    "M10.6 9.1c2.5-.3 4.4 1.5 4.4 4.4h-4c0-1.8-.2-3.2-.4-4.4z",
+  ];
+  for (const d of shapes) {
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+  }
+  if (ended) {
+    const line = document.createElementNS(SVG, "path");
+    line.setAttribute("d", "M1.5 1.5l13 13");
+    line.setAttribute("stroke", "currentColor");
+    line.setAttribute("stroke-width", "1.6");
+    svg.append(line);
+  }
+  return svg;
 }
 
 /** What a shared notebook's row says on hover: who is in it. */

@@ -18,9 +18,12 @@ export function roleWords(role: ShareRole): string {
   return role === "owner" ? "owner" : role === "editor" ? "can edit" : "can only read";
 }
 
-/** Thirty digits at a time, in groups of five: as people read them out. */
+/** Groups of five digits, as people read them out; a safety number (two
+ * fingerprints of thirty digits) on two lines, one fingerprint each. */
 export function groupedDigits(number: string): string {
-  return number.replace(/\s+/g, "").replace(/(\d{5})(?=\d)/g, "$1 ");
+  const digits = number.replace(/\D+/g, "");
+  const group = (d: string) => d.replace(/(\d{5})(?=\d)/g, "$1 ");
+  return digits.length === 60 ? `${group(digits.slice(0, 30))}\n${group(digits.slice(30))}` : group(digits);
 }
 
 export class ShareDialog {
@@ -109,7 +112,10 @@ export class ShareDialog {
         const role = document.createElement("span");
         role.className = "member-role hint";
         role.textContent = m.pending ? `invited, ${roleWords(m.role)}; has not answered yet` : roleWords(m.role);
-        li.append(who, role);
+        const about = document.createElement("div");
+        about.className = "member-text";
+        about.append(who, role);
+        li.append(about);
         if (owner && m.account !== me) {
           const remove = document.createElement("button");
           remove.className = "member-remove danger";
