@@ -425,22 +425,9 @@ impl Sharing {
             }
             (id, name, existing)
         };
-        let space = match existing {
-            Some(space) => {
-                let r = self.refresh(&space).await?;
-                if r.local.notebook.as_deref() != Some(notebook_id.as_str()) {
-                    return Err(ShareError::InsideShared);
-                }
-                if r.state.owner != *self.me.account() {
-                    return Err(ShareError::NotOwner);
-                }
-                space
-            }
-            None => self.create(&notebook_id).await?,
-        };
-        self.set_label(&space, &label::notebook_id(&space), &name)
-            .await?;
-
+        // Their identity first: a fingerprint that does not match, or a
+        // key other than the one pinned, stops the share before the
+        // notebook is shared or anything is sent.
         let token = self.session.access_token().await?;
         let theirs = self
             .session
@@ -462,6 +449,21 @@ impl Sharing {
             pins.check_or_pin(&theirs)?;
             store.save_sharing_pins(&pins)?;
         }
+        let space = match existing {
+            Some(space) => {
+                let r = self.refresh(&space).await?;
+                if r.local.notebook.as_deref() != Some(notebook_id.as_str()) {
+                    return Err(ShareError::InsideShared);
+                }
+                if r.state.owner != *self.me.account() {
+                    return Err(ShareError::NotOwner);
+                }
+                space
+            }
+            None => self.create(&notebook_id).await?,
+        };
+        self.set_label(&space, &label::notebook_id(&space), &name)
+            .await?;
         self.append_on_top(&space, |r| {
             let key = self.current_key(r)?;
             Ok(author::invite(&r.state, &self.me, &key, &theirs, role)?)
