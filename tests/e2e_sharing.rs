@@ -68,6 +68,26 @@ async fn open_share_dialog(app: &Desktop, notebook: &str) {
     wait_for_share_dialog(app).await;
 }
 
+/// A new notebook, selected, with a new note typed into it.
+async fn notebook_with_note(app: &Desktop, notebook: &str, note: &str) {
+    app.click("#new-notebook").await;
+    name_notebook(app, notebook).await;
+    app.wait_until(
+        &format!("{notebook}, selected"),
+        &format!(
+            "return document.querySelector('{}')?.getAttribute('aria-selected') === 'true'",
+            notebook_row(notebook)
+        ),
+    )
+    .await;
+    app.click("#new-note").await;
+    wait_for_editor_focus(app).await;
+    // Key actions: after a right click, element typing can lose a
+    // capital's Shift (see `Desktop::press_keys`).
+    app.press_keys(note).await;
+    wait_for_editor(app, note).await;
+}
+
 fn member_row(account: &str) -> String {
     format!(
         "#share-members .member-row[data-account={}]",
@@ -88,21 +108,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     println!("bob's account id: {bob_id}");
 
     // Alice makes a notebook with a note in it.
-    alice.click("#new-notebook").await;
-    name_notebook(&alice, NOTEBOOK).await;
-    alice
-        .wait_until(
-            "the notebook, selected",
-            &format!(
-                "return document.querySelector('{}')?.getAttribute('aria-selected') === 'true'",
-                notebook_row(NOTEBOOK)
-            ),
-        )
-        .await;
-    alice.click("#new-note").await;
-    wait_for_editor_focus(&alice).await;
-    type_in_editor(&alice, "Packing list\nrope").await;
-    wait_for_editor(&alice, "Packing list\nrope").await;
+    notebook_with_note(&alice, NOTEBOOK, "Packing list\nrope").await;
 
     // Share…: Bob's id, as editor; the safety number shows before
     // anything is sent.
@@ -240,21 +246,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
 
     // A second notebook, shared with Bob to read only: his editor is not
     // editable there, and a line says why.
-    alice.click("#new-notebook").await;
-    name_notebook(&alice, VIEWED).await;
-    alice
-        .wait_until(
-            "the second notebook, selected",
-            &format!(
-                "return document.querySelector('{}')?.getAttribute('aria-selected') === 'true'",
-                notebook_row(VIEWED)
-            ),
-        )
-        .await;
-    alice.click("#new-note").await;
-    wait_for_editor_focus(&alice).await;
-    alice.press_keys("Soup\nleeks").await;
-    wait_for_editor(&alice, "Soup\nleeks").await;
+    notebook_with_note(&alice, VIEWED, "Soup\nleeks").await;
     open_share_dialog(&alice, VIEWED).await;
     alice.click("#share-with").await;
     alice.press_keys(&bob_id).await;

@@ -389,18 +389,25 @@ impl Sharing {
     /// number to compare. Nothing is pinned yet: [`Sharing::share`] pins,
     /// given the fingerprint shown here.
     pub async fn check_invitee(&self, invitee: &UserId) -> Result<Invitee, ShareError> {
-        let token = self.session.access_token().await?;
-        let theirs = self
-            .session
-            .client()
-            .public_identity(&token, invitee)
-            .await?;
-        self.store()?.sharing_pins()?.check(&theirs)?;
+        let theirs = self.pinned_identity(invitee).await?;
         Ok(Invitee {
             account: invitee.clone(),
             fingerprint: fingerprint(&theirs),
             safety_number: safety_number(&self.me.public(), &theirs),
         })
+    }
+
+    /// `account`'s identity as the service hands it, refused if it is not
+    /// the one pinned for them (nothing is pinned here).
+    async fn pinned_identity(&self, account: &UserId) -> Result<PublicIdentity, ShareError> {
+        let token = self.session.access_token().await?;
+        let theirs = self
+            .session
+            .client()
+            .public_identity(&token, account)
+            .await?;
+        self.store()?.sharing_pins()?.check(&theirs)?;
+        Ok(theirs)
     }
 
     /// Shares `notebook` with `invitee` as `role`: creates its space if it
@@ -428,12 +435,7 @@ impl Sharing {
         // Their identity first: a fingerprint that does not match, or a
         // key other than the one pinned, stops the share before the
         // notebook is shared or anything is sent.
-        let token = self.session.access_token().await?;
-        let theirs = self
-            .session
-            .client()
-            .public_identity(&token, invitee)
-            .await?;
+        let theirs = self.pinned_identity(invitee).await?;
         if let Some(expected) = expected_fingerprint {
             if !matches_fingerprint(&theirs, expected) {
                 return Err(ShareError::FingerprintMismatch {
