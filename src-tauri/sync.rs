@@ -129,19 +129,23 @@ impl SyncTask {
                             return;
                         }
                         // A shared notebook synced on its own: its
-                        // notes as for live changes, and the window
-                        // reads invitations and members again. So too
-                        // after a reconnect, which may have missed an
-                        // invitation.
-                        WatchEvent::SpaceSynced | WatchEvent::Connected => {
-                            if matches!(event, WatchEvent::SpaceSynced) {
-                                if let Ok(mut s) = store.lock() {
-                                    notifier.send(s.take_events());
-                                }
+                        // notes as for live changes; after a membership
+                        // record, and after a reconnect (which may have
+                        // missed one), the window reads invitations and
+                        // members again. A member's publish alone does
+                        // not ask for that (the service would hear of
+                        // every pause in their typing).
+                        WatchEvent::SpaceSynced { membership } => {
+                            if let Ok(mut s) = store.lock() {
+                                notifier.send(s.take_events());
                             }
-                            if let Err(e) = peers_app.emit(SHARING_CHANGED, ()) {
-                                eprintln!("cairn-desktop: could not emit {SHARING_CHANGED}: {e}");
+                            if membership {
+                                sharing_changed(&peers_app);
                             }
+                            return;
+                        }
+                        WatchEvent::Connected => {
+                            sharing_changed(&peers_app);
                             return;
                         }
                     };
@@ -191,6 +195,13 @@ fn forward_progress(app: &AppHandle, mut progress: tokio::sync::watch::Receiver<
             }
         }
     });
+}
+
+/// Tells the window to read its invitations and shared notebooks again.
+fn sharing_changed(app: &AppHandle) {
+    if let Err(e) = app.emit(SHARING_CHANGED, ()) {
+        eprintln!("cairn-desktop: could not emit {SHARING_CHANGED}: {e}");
+    }
 }
 
 fn not_signed_in() -> SyncState {

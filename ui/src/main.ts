@@ -227,10 +227,15 @@ class App {
       void this.invitations.refresh();
       this.scheduleTree();
     });
+    // A round may find this account removed from a shared notebook while
+    // it was offline: no note changes, but the tree's marks do (a read
+    // of the store, drawn only if it differs).
+    const rounds = events.syncStatus(() => this.scheduleTree());
     // Independent of one another: asked at once, not one after another.
     await Promise.all([
       listening,
       sharing,
+      rounds,
       initSyncIndicator(() => void this.account.open()),
       this.attachmentSettings.load(),
       // Files dropped on the window: Tauri gives their paths, in physical pixels.
