@@ -83,6 +83,14 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<cairn_client::SyncProblem>();
     check.add::<crate::commands::notebooks::NotebookTree>();
     check.add::<crate::commands::notebooks::NotePlace>();
+    check.add::<crate::commands::notebooks::SharedNotebook>();
+    check.add::<crate::commands::sharing::ShareRole>();
+    check.add::<crate::commands::sharing::MyIdentity>();
+    check.add::<crate::commands::sharing::InviteeCheck>();
+    check.add::<crate::commands::sharing::Invited>();
+    check.add::<crate::commands::sharing::Member>();
+    check.add::<crate::commands::sharing::Invitation>();
+    check.add::<crate::commands::sharing::Invitations>();
     check.add::<crate::commands::links::Followed>();
     check.add::<crate::commands::attachments::AttachmentView>();
     check.add::<crate::commands::attachments::Attached>();

@@ -16,4 +16,5 @@ pub mod notebooks;
 pub mod notes;
 pub mod repair;
 pub mod settings;
+pub mod sharing;
 pub mod transfer;

@@ -47,6 +47,10 @@ pub enum AppError {
     #[error("{0}")]
     Service(Box<cairn_client::ClientError>),
 
+    /// Boxed like `Service`.
+    #[error("{}", crate::share_error::message(.0))]
+    Share(Box<cairn_client::sharing::ShareError>),
+
     #[error("cannot listen for GitHub's answer on 127.0.0.1: {0}")]
     RedirectListener(#[source] std::io::Error),
 
@@ -86,6 +90,7 @@ impl AppError {
             AppError::Key(e) => key_code(e),
             AppError::Sync(_) => "sync_failed",
             AppError::Service(e) => service_code(e),
+            AppError::Share(e) => crate::share_error::code(e),
             AppError::RedirectListener(_) => "redirect_listener",
             AppError::GithubCancelled => "github_cancelled",
             AppError::GithubTimedOut => "github_timed_out",
@@ -186,7 +191,7 @@ fn key_message(e: &cairn_client::encryption::KeyError) -> String {
     }
 }
 
-fn service_code(e: &cairn_client::ClientError) -> &'static str {
+pub(crate) fn service_code(e: &cairn_client::ClientError) -> &'static str {
     match e {
         cairn_client::ClientError::Http { .. } => "service_unreachable",
         cairn_client::ClientError::InvalidUrl { .. } => "invalid_input",

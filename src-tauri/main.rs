@@ -17,6 +17,7 @@ mod events;
 mod github_attempts;
 mod github_redirect;
 mod settings;
+mod share_error;
 mod startup;
 mod state;
 mod sync;
@@ -97,6 +98,15 @@ fn run() -> Result<(), AppError> {
             commands::account::sign_out,
             commands::account::devices_list,
             commands::encryption::change_passphrase,
+            commands::sharing::sharing_identity,
+            commands::sharing::share_check,
+            commands::sharing::share_invite,
+            commands::sharing::invitations_list,
+            commands::sharing::invitation_accept,
+            commands::sharing::invitation_decline,
+            commands::sharing::notebook_members,
+            commands::sharing::notebook_unshare,
+            commands::sharing::notebook_leave,
             commands::settings::settings_get,
             commands::settings::settings_set,
             commands::settings::appearance_set,

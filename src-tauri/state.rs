@@ -80,6 +80,27 @@ impl AppState {
         .map_err(|e| AppError::Task(e.to_string()))?
     }
 
+    /// The store itself, for the client operations that take it whole
+    /// (sharing); what they write reaches the window through
+    /// [`AppState::flush_store_events`].
+    pub fn store_handle(&self) -> Arc<Mutex<Store>> {
+        Arc::clone(&self.0.store)
+    }
+
+    /// Hands the store's events from work done outside
+    /// [`AppState::with_store`] to the notifier, waking the sync task for
+    /// local ones as `with_store` does.
+    pub fn flush_store_events(&self) {
+        let events = match self.0.store.lock() {
+            Ok(mut store) => store.take_events(),
+            Err(_) => return,
+        };
+        if events.iter().any(|e| e.origin == Origin::Local) {
+            self.0.sync.local_changes.notify_one();
+        }
+        self.0.notifier.send(events);
+    }
+
     pub fn sync(&self) -> &SyncTask {
         &self.0.sync
     }

@@ -27,6 +27,9 @@ use crate::events::Notifier;
 pub const SYNC_STATUS: &str = "sync-status";
 /// Bytes of attachments still to move, while transfers run and when they stop.
 pub const ATTACHMENT_PROGRESS: &str = "attachment-progress";
+/// A shared notebook's membership may have changed, or an invitation
+/// arrived: the window reads its invitations and marks again.
+pub const SHARING_CHANGED: &str = "sharing-changed";
 
 /// Tests set a short settle (e.g. 100 ms) so they need not wait 2 s.
 const SETTLE_ENV: &str = "CAIRN_SYNC_SETTLE_MS";
@@ -125,7 +128,26 @@ impl SyncTask {
                             }
                             return;
                         }
-                        WatchEvent::Connected => return,
+                        // A shared notebook synced on its own: its
+                        // notes as for live changes; after a membership
+                        // record, and after a reconnect (which may have
+                        // missed one), the window reads invitations and
+                        // members again. A member's publish alone does
+                        // not ask for that (the service would hear of
+                        // every pause in their typing).
+                        WatchEvent::SpaceSynced { membership } => {
+                            if let Ok(mut s) = store.lock() {
+                                notifier.send(s.take_events());
+                            }
+                            if membership {
+                                sharing_changed(&peers_app);
+                            }
+                            return;
+                        }
+                        WatchEvent::Connected => {
+                            sharing_changed(&peers_app);
+                            return;
+                        }
                     };
                     let (events, sync_status) = match store.lock() {
                         Ok(mut s) => {
@@ -173,6 +195,13 @@ fn forward_progress(app: &AppHandle, mut progress: tokio::sync::watch::Receiver<
             }
         }
     });
+}
+
+/// Tells the window to read its invitations and shared notebooks again.
+fn sharing_changed(app: &AppHandle) {
+    if let Err(e) = app.emit(SHARING_CHANGED, ()) {
+        eprintln!("cairn-desktop: could not emit {SHARING_CHANGED}: {e}");
+    }
 }
 
 fn not_signed_in() -> SyncState {

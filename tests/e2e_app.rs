@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use cairn_client::CredentialStore;
 use cairn_core::{NewNote, Store};
+use cairn_scenarios::app_window::*;
 use cairn_scenarios::cloud::{Cloud, CloudOptions};
 use cairn_scenarios::desktop::{keys, Desktop, Launch};
 use cairn_scenarios::oauth_server::OauthServer;
@@ -27,19 +28,8 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const ROWS: &str = "return [...document.querySelectorAll('.note-row')]
     .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
     .map(r => r.querySelector('.note-title').textContent)";
-const EDITOR_TEXT: &str = "return document.querySelector('.cm-content').innerText";
-
 async fn titles(app: &Desktop) -> Vec<String> {
     serde_json::from_value(app.js(ROWS).await).expect("row titles")
-}
-
-async fn editor_text(app: &Desktop) -> String {
-    app.js(EDITOR_TEXT)
-        .await
-        .as_str()
-        .expect("editor text")
-        .trim_end_matches('\n')
-        .to_string()
 }
 
 /// Waits until the list shows exactly these titles, in this order.
@@ -51,32 +41,6 @@ async fn wait_for_titles(app: &Desktop, expected: &[&str]) {
             ROWS.replacen("return", "const rows = () =>", 1)),
     )
     .await;
-}
-
-async fn wait_for_editor(app: &Desktop, expected: &str) {
-    let want = serde_json::to_string(expected).expect("json");
-    app.wait_until(
-        &format!("the editor to read {want}"),
-        &format!("return document.querySelector('.cm-content').innerText.replace(/\\n+$/, '') === {want}"),
-    )
-    .await;
-}
-
-/// Waits until a note is open and the editor has the keyboard focus (a new
-/// note is created asynchronously; typing before that would go nowhere).
-async fn wait_for_editor_focus(app: &Desktop) {
-    app.wait_until(
-        "the editor to be open and focused",
-        "return !document.getElementById('note-pane').hidden \
-         && document.activeElement === document.querySelector('.cm-content')",
-    )
-    .await;
-}
-
-/// Types into the editor; a newline is the Enter key, as WebDriver wants.
-async fn type_in_editor(app: &Desktop, text: &str) {
-    app.type_into(".cm-content", &text.replace('\n', keys::ENTER))
-        .await;
 }
 
 async fn clear_search(app: &Desktop) {
@@ -601,121 +565,6 @@ async fn stays_fast_with_ten_thousand_notes() {
         );
     }
     app.quit().await;
-}
-
-/// Stops the cloud off the async runtime (stopping it blocks), also when
-/// the test panics, so the test's own message is what gets reported.
-struct CloudGuard(Option<Cloud>);
-
-impl Drop for CloudGuard {
-    fn drop(&mut self) {
-        if let Some(cloud) = self.0.take() {
-            if std::thread::spawn(move || drop(cloud)).join().is_err() {
-                eprintln!("stopping the cloud panicked");
-            }
-        }
-    }
-}
-
-/// The service with its S3 server, and an account on it: (the running
-/// cloud, its URL, the account key).
-async fn cloud_with_account() -> (CloudGuard, String, String) {
-    // The cloud runs on its own runtime; starting and stopping it blocks.
-    let cloud = CloudGuard(Some(
-        tokio::task::spawn_blocking(Cloud::start).await.unwrap(),
-    ));
-    let url = cloud.0.as_ref().unwrap().url();
-    let key = cairn_client::ServiceClient::new(&url)
-        .unwrap()
-        .create_account()
-        .await
-        .unwrap()
-        .account_key;
-    (cloud, url, key)
-}
-
-const PASSPHRASE: &str = "granite steps up the hill";
-
-/// Opens the account dialog and waits until it has read everything it
-/// shows (devices included), so nothing in it moves under a click.
-async fn open_account(app: &Desktop) {
-    // Through JS: the dialog may already be open over the button. The
-    // click handler marks the dialog loading before it returns.
-    app.js("document.getElementById('open-account').click(); return true")
-        .await;
-    wait_for_account_loaded(app).await;
-}
-
-async fn wait_for_account_loaded(app: &Desktop) {
-    app.wait_until(
-        "the account dialog to finish loading",
-        "return document.getElementById('account-dialog').dataset.state === 'ready'",
-    )
-    .await;
-}
-
-/// Opens the account dialog's sign-in form with the service URL filled in.
-async fn open_sign_in_form(app: &Desktop, url: &str) {
-    open_account(app).await;
-    app.wait_until(
-        "the sign-in form",
-        "return !document.getElementById('signed-out').hidden",
-    )
-    .await;
-    app.js(&format!(
-        "document.getElementById('signin-url').value = {}; return true",
-        serde_json::to_string(url).unwrap()
-    ))
-    .await;
-}
-
-/// Signs in through the account dialog and waits for the signed-in view.
-async fn sign_in(app: &Desktop, url: &str, key: &str) {
-    sign_in_as(app, url, key, None).await;
-}
-
-/// Signs in as [`sign_in`] does, naming the device `device_name` instead
-/// of taking the name the form suggests.
-async fn sign_in_as(app: &Desktop, url: &str, key: &str, device_name: Option<&str>) {
-    open_sign_in_form(app, url).await;
-    if let Some(name) = device_name {
-        app.js(&format!(
-            "document.getElementById('signin-device-name').value = {}; return true",
-            serde_json::to_string(name).unwrap()
-        ))
-        .await;
-    }
-    app.type_into("#signin-key", key).await;
-    app.type_into("#signin-passphrase", PASSPHRASE).await;
-    app.click("#signin-key-btn").await;
-    app.wait_until(
-        "the account view after signing in",
-        "return !document.getElementById('signed-in').hidden",
-    )
-    .await;
-    wait_for_account_loaded(app).await;
-}
-
-async fn close_dialog(app: &Desktop) {
-    app.js("document.getElementById('account-dialog').close(); return true")
-        .await;
-}
-
-async fn wait_for_synced(app: &Desktop) {
-    app.wait_until(
-        "the sync indicator to say synced",
-        "return document.getElementById('sync-indicator').dataset.state === 'synced'",
-    )
-    .await;
-}
-
-/// A window on `launch`'s data, signed into the account and synced once.
-async fn signed_in_window(launch: Launch, url: &str, key: &str) -> Desktop {
-    let app = Desktop::launch(launch).await;
-    sign_in(&app, url, key).await;
-    close_dialog(&app).await;
-    wait_for_synced(&app).await;
-    app
 }
 
 /// Polls the editor of `app` until it reads `want`; returns how long it took.
@@ -1405,34 +1254,6 @@ async fn wait_for_doc(app: &Desktop, what: &str, condition: &str) {
         &format!("const doc = window.__cairnEditorText(); return {condition};"),
     )
     .await;
-}
-
-/// Types a notebook's name into the row that asks for it.
-async fn name_notebook(app: &Desktop, name: &str) {
-    app.wait_until(
-        "the notebook name field",
-        "return document.activeElement?.dataset?.testid === 'notebook-name'",
-    )
-    .await;
-    app.press_keys(&format!("{name}{}", keys::ENTER)).await;
-}
-
-fn notebook_row(path: &str) -> String {
-    format!(".nb-row[data-path=\"{path}\"]")
-}
-
-/// Copies a screenshot over the README's copy when asked to
-/// (`CAIRN_REFRESH_SCREENSHOTS=1`), so an ordinary run leaves the checkout
-/// as it was.
-fn refresh_readme_shot(shot: &Path, name: &str) {
-    if std::env::var_os("CAIRN_REFRESH_SCREENSHOTS").is_none() {
-        return;
-    }
-    let to = cairn_scenarios::desktop::workspace_root()
-        .join("docs/screenshots")
-        .join(name);
-    std::fs::copy(shot, &to)
-        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", shot.display(), to.display()));
 }
 
 async fn wait_for_count(app: &Desktop, css: &str, count: usize) {
@@ -2159,13 +1980,6 @@ async fn open_last_row(app: &Desktop, title: &str) {
     .await;
 }
 
-/// A screenshot that the README shows too (docs/screenshots/`readme`,
-/// copied there only when asked; see `refresh_readme_shot`).
-async fn readme_screenshot(app: &Desktop, name: &str, readme: &str) {
-    let shot = app.screenshot(name).await;
-    refresh_readme_shot(&shot, readme);
-}
-
 /// Notes for the search and appearance tests, written through the core
 /// before the window opens.
 fn seed_search_notes(dir: &Path) {
@@ -2375,47 +2189,6 @@ async fn typos_are_forgiven_matches_marked_and_the_theme_chosen_in_settings() {
     }
     app.screenshot("editor-light-1280").await;
     app.quit().await;
-}
-
-/// axe-core's serious and critical findings on the window as it is now,
-/// one line each (rule, what it asks, the first elements it names).
-/// axe.min.js comes from ui/node_modules (`npm ci --prefix ui`).
-async fn axe_findings(app: &Desktop, view: &str) -> Vec<String> {
-    let path =
-        cairn_scenarios::desktop::workspace_root().join("ui/node_modules/axe-core/axe.min.js");
-    let source = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} (run npm ci --prefix ui): {e}", path.display()));
-    // As the script itself: the window's CSP forbids eval, not WebDriver.
-    if app.js("return !window.axe").await == Value::Bool(true) {
-        app.js(&format!("{source}\n;return !!window.axe")).await;
-    }
-    let found = app
-        .client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, { resultTypes: ['violations'] }).then(
-               (r) => done(r.violations
-                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-                 .map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' at '
-                   + v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']').join('; '))),
-               (e) => done(['axe failed: ' + e]));",
-            vec![],
-        )
-        .await
-        .expect("run axe-core");
-    let found: Vec<String> = serde_json::from_value(found).expect("axe findings");
-    found.into_iter().map(|f| format!("{view}: {f}")).collect()
-}
-
-/// Sets the theme through the settings dialog, leaving the dialog open.
-async fn choose_theme(app: &Desktop, theme: &str) {
-    open_account(app).await;
-    app.select("#theme-select", theme).await;
-    app.wait_until(
-        &format!("the {theme} theme"),
-        &format!("return document.documentElement.dataset.theme === '{theme}'"),
-    )
-    .await;
 }
 
 #[tokio::test]

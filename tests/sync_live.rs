@@ -43,6 +43,7 @@ fn watch(rt: &tokio::runtime::Runtime, cloud: &Cloud, device: &Device) -> Watchi
                     WatchEvent::Round(Err(_)) => "failed round",
                     WatchEvent::LiveMerged { .. } => "live",
                     WatchEvent::Connected => "connected",
+                    WatchEvent::SpaceSynced { .. } => "space",
                 };
                 // The test may have stopped listening; the loop goes on.
                 tx.send(what).ok();

@@ -27,8 +27,11 @@ use std::sync::{Arc, Mutex};
 
 use cairn_client::sharing::Sharing;
 use cairn_core::space::epoch::{Epoch, SpaceId};
+use cairn_core::space::identity::SharingIdentity;
 use cairn_core::space::label::{self, Label};
+use cairn_core::space::local::Standing;
 use cairn_core::space::object_ad::{self, ObjectPlace};
+use cairn_core::space::pins::PinError;
 use cairn_core::sync::object;
 use cairn_protocol::{DeviceId, UserId};
 use cairn_scenarios::cloud::Cloud;
@@ -320,6 +323,11 @@ fn viewers_removal_fences_rotation_catch_up_and_a_late_joiner() {
     assert_eq!(refused.status(), Some(403));
     // Bob's own sync goes on (his personal notes), saying nothing breaks.
     bob.laptop.sync_ok();
+    // His device read the record that removed him: it keeps him departed
+    // (the app says the notebook is no longer shared), and his copy stays.
+    let bobs = bob.laptop.store().local_space(&space).unwrap().unwrap();
+    assert_eq!(bobs.standing, Standing::Departed);
+    assert!(body(&bob.laptop, &note).contains("budget (bob)"));
 
     // Alice writes after the removal: sealed under epoch 2, which no key
     // of bob's opens.
@@ -908,4 +916,54 @@ fn a_share_cut_off_after_the_service_made_the_space_is_finished_next_time() {
     }
     // Two notebooks, two spaces: nothing made twice.
     assert_eq!(listed(&session).len(), 2);
+}
+
+#[test]
+fn a_key_other_than_the_pinned_one_is_refused_before_anything_is_sent() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    alice.laptop.ok(&["notebook", "create", "Plans"]);
+    let bob_user = UserId::parse(&bob.account).unwrap();
+    // Alice's device holds another key for Bob than the one the service
+    // hands out now (as if the service swapped it in).
+    {
+        let mut store = alice.laptop.store();
+        let mut pins = store.sharing_pins().unwrap();
+        pins.repin(&SharingIdentity::generate(bob_user.clone()).public());
+        store.save_sharing_pins(&pins).unwrap();
+    }
+    let session = alice.laptop.session(&cloud);
+    let store = Arc::new(Mutex::new(alice.laptop.store()));
+    let (checked, shared) = cloud.runtime().block_on(async {
+        let s = Sharing::open(alice.laptop.dir(), session, store)
+            .await
+            .unwrap();
+        let checked = s.check_invitee(&bob_user).await;
+        let shared = s
+            .share(
+                "Plans",
+                &bob_user,
+                cairn_core::space::record::Role::Editor,
+                None,
+            )
+            .await;
+        (checked, shared)
+    });
+    for outcome in [checked.map(|_| ()), shared.map(|_| ())] {
+        let e = outcome.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                cairn_client::sharing::ShareError::Pin(PinError::KeyChanged { .. })
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("has changed"), "{e}");
+    }
+    // The notebook was not shared, and nothing reached Bob.
+    assert!(alice.laptop.store().local_spaces().unwrap().is_empty());
+    let pending: serde_json::Value =
+        serde_json::from_str(&bob.laptop.ok(&["invitations", "--json"])).unwrap();
+    assert_eq!(pending, serde_json::json!([]));
 }

@@ -7,8 +7,10 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::commands::notes::{validate_id, validate_ids};
-use crate::error::AppResult;
+use crate::commands::sharing::{Member, ShareRole};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use cairn_core::space::local::Standing;
 
 /// Note ids asked about at once (the rows of a search).
 const MAX_IDS: usize = 10_000;
@@ -20,6 +22,22 @@ pub struct NotebookTree {
     pub notebooks: Vec<Notebook>,
     /// Live notes in no notebook.
     pub unfiled: usize,
+    /// The notebooks shared with others, or once shared with this account.
+    pub shared: Vec<SharedNotebook>,
+}
+
+/// A shared notebook, as the sidebar marks it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SharedNotebook {
+    pub notebook: String,
+    /// This account's role in it.
+    pub role: ShareRole,
+    /// False once this account was removed or left: the copy here stays,
+    /// nothing more comes or goes.
+    pub shared: bool,
+    pub owner: String,
+    pub members: Vec<Member>,
 }
 
 /// The notebook a note is in; None: Unfiled.
@@ -38,9 +56,21 @@ fn validate_opt(id: &Option<String>) -> AppResult<()> {
 pub async fn notebooks_tree(state: State<'_, AppState>) -> AppResult<NotebookTree> {
     state
         .with_store(|s| {
+            let shared = cairn_client::shared_notebooks::shared_notebooks(s)
+                .map_err(|e| AppError::Share(Box::new(e)))?
+                .into_iter()
+                .map(|n| SharedNotebook {
+                    notebook: n.notebook,
+                    role: n.role.into(),
+                    shared: n.standing == Standing::Member,
+                    owner: n.owner.to_string(),
+                    members: n.members.into_iter().map(Member::from).collect(),
+                })
+                .collect();
             Ok(NotebookTree {
                 notebooks: s.notebooks()?,
                 unfiled: s.unfiled_count()?,
+                shared,
             })
         })
         .await

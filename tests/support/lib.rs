@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+pub mod app_window;
 pub mod cloud;
 pub mod cluster;
 pub mod desktop;

@@ -6,6 +6,7 @@
 
 import { api, events, CairnError, type AccountStatus } from "./api";
 import { byId, toast } from "./dom";
+import { wireCopyButtons } from "./copy_button";
 
 const lastSeen = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -35,9 +36,7 @@ export class AccountDialog {
         api.createAccount(this.signinUrl.value.trim(), this.signinPassphrase.value, this.signinDevice.value),
       ),
     );
-    for (const button of this.dialog.querySelectorAll<HTMLButtonElement>("button[data-copies]")) {
-      button.addEventListener("click", () => void this.copy(button));
-    }
+    wireCopyButtons(this.dialog);
     byId("secrets-saved-btn").addEventListener("click", () => {
       this.secrets = null;
       byId("account-key-box").hidden = true;
@@ -113,6 +112,7 @@ export class AccountDialog {
     byId("account-summary").textContent = a.account_label ?? "Signed in";
     byId("account-summary").title = a.user ?? "";
     this.showSecrets(a);
+    const shareId = this.showShareId();
     const box = byId("devices");
     const list = byId("device-list");
     const err = byId("devices-error");
@@ -143,6 +143,21 @@ export class AccountDialog {
       err.textContent = (e as Error).message;
     } finally {
       box.setAttribute("aria-busy", "false");
+    }
+    await shareId;
+  }
+
+  /** The account id people need to share with this account (asking for
+   * it also sets up this account's sharing identity with the service). */
+  private async showShareId(): Promise<void> {
+    const err = byId("account-share-error");
+    try {
+      const me = await api.sharingIdentity();
+      byId("account-share-id").textContent = me.account;
+      byId("account-share-id").title = `Your fingerprint: ${me.fingerprint}`;
+      err.textContent = "";
+    } catch (e) {
+      err.textContent = e instanceof CairnError ? e.message : String(e);
     }
   }
 
@@ -232,21 +247,6 @@ export class AccountDialog {
       ? "Your recovery key, shown only this once. If you forget your passphrase, it opens your notes on a new device. Keep it somewhere safe, apart from the passphrase."
       : "Your recovery key, shown only this once. You chose no passphrase, so this key is what opens your notes on your other devices: enter it there where the passphrase goes. Keep it somewhere safe.";
     byId("secrets-saved-row").hidden = !s;
-  }
-
-  private async copy(button: HTMLButtonElement): Promise<void> {
-    const text = byId(button.dataset.copies ?? "").textContent ?? "";
-    try {
-      await navigator.clipboard.writeText(text);
-      button.textContent = "Copied";
-    } catch {
-      // No clipboard in this web view: select the key for Ctrl+C.
-      const range = document.createRange();
-      range.selectNodeContents(byId(button.dataset.copies ?? ""));
-      window.getSelection()?.removeAllRanges();
-      window.getSelection()?.addRange(range);
-      button.textContent = "Press Ctrl+C";
-    }
   }
 
   /** Turns a device's row into a name field; Enter saves, Escape cancels. */

@@ -45,6 +45,14 @@ import type { Attached } from "./bindings/Attached";
 import type { AttachmentView } from "./bindings/AttachmentView";
 import type { AttachmentLimits } from "./bindings/AttachmentLimits";
 import type { BlobProgress } from "./bindings/BlobProgress";
+import type { SharedNotebook } from "./bindings/SharedNotebook";
+import type { ShareRole } from "./bindings/ShareRole";
+import type { MyIdentity } from "./bindings/MyIdentity";
+import type { InviteeCheck } from "./bindings/InviteeCheck";
+import type { Invited } from "./bindings/Invited";
+import type { Member } from "./bindings/Member";
+import type { Invitation } from "./bindings/Invitation";
+import type { Invitations } from "./bindings/Invitations";
 
 export type {
   Note,
@@ -72,6 +80,7 @@ export type {
 export type { Notebook, NotebookTree, Backlink, Link, Followed, NotePlace };
 export type { ImportReport, ImportProgress, ExportReport, ExportProgress };
 export type { Attached, AttachmentView, AttachmentLimits, BlobProgress };
+export type { SharedNotebook, ShareRole, MyIdentity, InviteeCheck, Invited, Member, Invitation, Invitations };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
 export type SyncStatus = SyncState;
@@ -203,6 +212,21 @@ export const api = {
   /** A note was opened: download its attachments, whatever their size. */
   wantNoteAttachments: (noteId: string) => call<number>("note_want_attachments", { noteId }),
   openAttachment: (id: string) => call<void>("attachment_open", { id }),
+
+  /** This account's id (what people give each other to share) and fingerprint. */
+  sharingIdentity: () => call<MyIdentity>("sharing_identity"),
+  /** Who an account id is, before anything is sent: fails with `key_changed` for a key not the one pinned. */
+  shareCheck: (withAccount: string) => call<InviteeCheck>("share_check", { with: withAccount }),
+  /** Invites them, to the identity whose fingerprint the check showed. */
+  shareInvite: (notebook: string, withAccount: string, role: ShareRole, fingerprint: string) =>
+    call<Invited>("share_invite", { notebook, with: withAccount, role, fingerprint }),
+  invitations: () => call<Invitations>("invitations_list"),
+  /** Answers the shared notebook's id in this store. */
+  acceptInvitation: (id: string) => call<string>("invitation_accept", { id }),
+  declineInvitation: (id: string) => call<void>("invitation_decline", { id }),
+  members: (notebook: string) => call<Member[]>("notebook_members", { notebook }),
+  removeMember: (notebook: string, member: string) => call<void>("notebook_unshare", { notebook, member }),
+  leaveNotebook: (notebook: string) => call<void>("notebook_leave", { notebook }),
 };
 
 export const events = {
@@ -214,6 +238,8 @@ export const events = {
     listen<ImportProgress | ExportProgress>("transfer-progress", (e) => f(e.payload)),
   attachmentProgress: (f: (p: BlobProgress) => void): Promise<UnlistenFn> =>
     listen<BlobProgress>("attachment-progress", (e) => f(e.payload)),
+  /** An invitation may have arrived, or a shared notebook's members changed. */
+  sharingChanged: (f: () => void): Promise<UnlistenFn> => listen("sharing-changed", () => f()),
   githubStarted: (f: (authorizeUrl: string) => void): Promise<UnlistenFn> =>
     listen<{ authorize_url: string }>("github-sign-in-started", (e) => f(e.payload.authorize_url)),
 };

@@ -24,6 +24,9 @@ import { AppearanceSettings } from "./appearance";
 import { AttachmentSettings } from "./attachment_settings";
 import { refreshShown } from "./attachments";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { ShareDialog } from "./share_dialog";
+import { InvitationsView } from "./invitations";
+import { ask } from "./ask";
 
 const SEARCH_LIMIT = 1000;
 /** Results asked for first: more than a screenful, few enough to arrive
@@ -108,8 +111,14 @@ class App {
   readonly tree = new NotebookTreeView(byId("notebook-tree"), {
     select: (place) => void this.setPlace(place),
     moveNote: (id, notebook) => void this.moveNote(id, notebook),
+    share: (nb, shared) => void this.shareDialog.open(nb, shared),
+    leave: (nb) => void this.leaveNotebook(nb.id, nb.name),
     error: showError,
   });
+  readonly shareDialog = new ShareDialog((from, to) => void this.sharingChanged(from, to));
+  readonly invitations = new InvitationsView((notebook) => void this.joined(notebook));
+  /** The open note's notebook (None: Unfiled), for what its share allows. */
+  private openNotebook: string | null = null;
   readonly switcher = new QuickSwitcher(
     (id) => void this.open(id).then(() => this.editor.focus()),
     (id) => this.tree.pathOf(this.placeOf.get(id) ?? null),
@@ -214,9 +223,19 @@ class App {
       }
       this.rowsChanged(ids);
     });
+    const sharing = events.sharingChanged(() => {
+      void this.invitations.refresh();
+      this.scheduleTree();
+    });
+    // A round may find this account removed from a shared notebook while
+    // it was offline: no note changes, but the tree's marks do (a read
+    // of the store, drawn only if it differs).
+    const rounds = events.syncStatus(() => this.scheduleTree());
     // Independent of one another: asked at once, not one after another.
     await Promise.all([
       listening,
+      sharing,
+      rounds,
       initSyncIndicator(() => void this.account.open()),
       this.attachmentSettings.load(),
       // Files dropped on the window: Tauri gives their paths, in physical pixels.
@@ -228,6 +247,8 @@ class App {
       this.tree.start(),
     ]);
     performance.mark("start:set-up");
+    // Over the network: never in the way of the first screen.
+    void this.invitations.refresh();
     const first = await firstPage;
     // Shown at once unless the list has been read meanwhile (a change
     // came in) or another view was chosen; the whole list follows.
@@ -262,6 +283,64 @@ class App {
   private treeChanged(): void {
     if (this.place.kind === "notebook" && !this.tree.exists(this.place.id)) void this.setPlace({ kind: "all" });
     else this.showPlaceTitle();
+    this.showShareLine();
+  }
+
+  // ---- shared notebooks ---------------------------------------------------
+
+  /** Whether the open note is in a notebook shared with this account to read only. */
+  private viewOnly = false;
+
+  /** The line over the editor that says what the open note's share allows,
+   * and the editor read-only for a viewer. */
+  private showShareLine(): void {
+    const line = byId("share-line");
+    const share = this.current ? this.tree.sharedOf(this.openNotebook) : undefined;
+    const name = share ? this.tree.sharedName(share) : "";
+    this.viewOnly = !!share?.shared && share.role === "viewer";
+    if (!share) {
+      line.hidden = true;
+      delete line.dataset.kind;
+    } else if (!share.shared) {
+      line.hidden = false;
+      line.dataset.kind = "ended";
+      line.textContent = `“${name}” is no longer shared with you. Your copy stays here; changes no longer reach the others, nor theirs you.`;
+    } else if (this.viewOnly) {
+      line.hidden = false;
+      line.dataset.kind = "viewer";
+      line.textContent = `You can view this notebook: “${name}” is shared with you to read.`;
+    } else {
+      line.hidden = true;
+      delete line.dataset.kind;
+    }
+    this.editor.setReadOnly(!!this.current?.trashed || this.viewOnly);
+  }
+
+  /** The share dialog shared a notebook (it took the id `to`) or changed its people. */
+  private async sharingChanged(from: string, to: string): Promise<void> {
+    await this.tree.reload();
+    if (from !== to && this.place.kind === "notebook" && this.place.id === from) {
+      await this.setPlace({ kind: "notebook", id: to });
+    }
+    if (this.openNotebook === from) this.openNotebook = to;
+    this.treeChanged();
+  }
+
+  /** An invitation was accepted: its notebook is in the tree, its notes on their way. */
+  private async joined(notebook: string): Promise<void> {
+    await this.tree.reload();
+    if (this.tree.exists(notebook)) await this.setPlace({ kind: "notebook", id: notebook });
+  }
+
+  private async leaveNotebook(id: string, name: string): Promise<void> {
+    try {
+      await api.leaveNotebook(id);
+      toast(`Left “${name}”; your copy stays here`);
+    } catch (e) {
+      showError(e);
+    }
+    await this.tree.reload();
+    this.treeChanged();
   }
 
   private showPlaceTitle(): void {
@@ -505,9 +584,29 @@ class App {
   /** Puts a note in a notebook (dropped on it), or in Unfiled. */
   async moveNote(id: string, notebook: string | null): Promise<void> {
     try {
+      // Out of a shared notebook, the note stops being shared: asked first.
+      const [place] = await api.notePlaces([id]);
+      const from = this.tree.sharedOf(place?.notebook ?? null);
+      if (from?.shared && this.tree.sharedOf(notebook)?.notebook !== from.notebook) {
+        const name = this.tree.sharedName(from);
+        const who =
+          from.role === "owner"
+            ? from.members.filter((m) => m.account !== from.owner).map((m) => m.account).join(", ")
+            : `the people in “${name}”`;
+        const go = await ask(
+          `Move this note out of “${name}”?`,
+          `It will no longer be shared with ${who || "the people in it"}. They keep the copy they have now; what you write from now on does not reach them.`,
+          "Move it",
+        );
+        if (!go) return;
+      }
       if (id === this.current?.id) await this.editor.flushed();
       await api.moveNote(id, notebook);
       this.placeOf.set(id, notebook);
+      if (id === this.current?.id) {
+        this.openNotebook = notebook;
+        this.showShareLine();
+      }
       if (id === this.current?.id) this.editor.catchUp();
       this.rowsChanged([id]);
       await this.tree.reload();
@@ -593,11 +692,26 @@ class App {
     this.showMeta(note);
     this.list.select(id);
     void this.backlinks.show(id);
+    void this.showShareOf(id);
     done({ bytes: note.body.length });
+  }
+
+  /** Reads the open note's notebook, then what its share allows. */
+  private async showShareOf(id: string): Promise<void> {
+    try {
+      const [place] = await api.notePlaces([id]);
+      if (this.current?.id !== id) return;
+      this.openNotebook = place?.notebook ?? null;
+    } catch (e) {
+      showError(e);
+    }
+    this.showShareLine();
   }
 
   private closeNote(): void {
     this.current = null;
+    this.openNotebook = null;
+    byId("share-line").hidden = true;
     this.history.close();
     this.editor.close();
     void this.backlinks.show(null);
@@ -621,7 +735,7 @@ class App {
     byId("restore").hidden = !note.trashed;
     byId("delete").hidden = !note.trashed;
     byId("trashed-banner").hidden = !note.trashed;
-    this.editor.setReadOnly(note.trashed);
+    this.editor.setReadOnly(note.trashed || this.viewOnly);
     const tags = byId("tags");
     // Shown again after every edit the editor makes: the chips are only
     // rebuilt when they would differ, so typing does not redraw them.

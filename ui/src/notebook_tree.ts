@@ -1,11 +1,12 @@
 // The sidebar's places: "All notes", "Unfiled", the notebook tree and
 // "Trash", with note counts. A notebook's row expands and collapses (kept
 // in the settings across restarts), takes notes and notebooks dropped on
-// it, and has a context menu to create, rename and delete. The tree is
+// it, and has a context menu to create, rename, delete, share and leave.
+// A shared notebook is marked, its members in the row's title. The tree is
 // drawn again whole from the store's answer: it is small, and a redraw
 // keeps no stale row.
 
-import { api, type Notebook, type NotebookTree } from "./api";
+import { api, type Notebook, type NotebookTree, type SharedNotebook } from "./api";
 import { showMenu } from "./context_menu";
 import { makeDraggable, type DragItem } from "./drag";
 
@@ -14,6 +15,8 @@ export type Place = { kind: "all" } | { kind: "unfiled" } | { kind: "trash" } | 
 export interface TreeHost {
   select(place: Place): void;
   moveNote(noteId: string, notebook: string | null): void;
+  share(notebook: Notebook, shared: SharedNotebook | undefined): void;
+  leave(notebook: Notebook): void;
   error(e: unknown): void;
 }
 
@@ -24,8 +27,10 @@ export function samePlace(a: Place, b: Place): boolean {
 }
 
 export class NotebookTreeView {
-  private tree: NotebookTree = { notebooks: [], unfiled: 0 };
+  private tree: NotebookTree = { notebooks: [], unfiled: 0, shared: [] };
   private byId = new Map<string, Notebook>();
+  /** The shared notebooks (and those once shared with this account), by id. */
+  private shared = new Map<string, SharedNotebook>();
   private collapsed = new Set<string>();
   private place: Place = { kind: "all" };
   /** A notebook whose name is being typed: "new:<parent>" or its id. */
@@ -124,6 +129,20 @@ export class NotebookTreeView {
     return out;
   }
 
+  /** The share `id` is in: its own, or its nearest shared ancestor's. */
+  sharedOf(id: string | null): SharedNotebook | undefined {
+    for (let n = id ? this.byId.get(id) : undefined; n; n = n.parent ? this.byId.get(n.parent) : undefined) {
+      const s = this.shared.get(n.id);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  /** The name of the notebook `share` shares. */
+  sharedName(share: SharedNotebook): string {
+    return this.byId.get(share.notebook)?.name ?? "the shared notebook";
+  }
+
   exists(id: string): boolean {
     return this.byId.has(id);
   }
@@ -137,6 +156,7 @@ export class NotebookTreeView {
   set(tree: NotebookTree): void {
     this.tree = tree;
     this.byId = new Map(tree.notebooks.map((n) => [n.id, n]));
+    this.shared = new Map(tree.shared.map((s) => [s.notebook, s]));
     for (const id of this.rowEls.keys()) if (!this.byId.has(id)) this.rowEls.delete(id);
     this.render();
   }
@@ -251,7 +271,22 @@ export class NotebookTreeView {
     const count = document.createElement("span");
     count.className = "nb-count";
     count.textContent = String(n.notes_total);
-    row.replaceChildren(twisty, name, count);
+    const share = this.shared.get(n.id);
+    if (share) {
+      const mark = document.createElement("span");
+      mark.className = "nb-shared";
+      mark.setAttribute("role", "img");
+      const what = sharedTitle(share);
+      mark.setAttribute("aria-label", share.shared ? "Shared" : "No longer shared");
+      mark.replaceChildren(peopleIcon(!share.shared));
+      row.dataset.shared = share.shared ? "yes" : "ended";
+      row.title = what;
+      row.replaceChildren(twisty, name, mark, count);
+    } else {
+      delete row.dataset.shared;
+      row.removeAttribute("title");
+      row.replaceChildren(twisty, name, count);
+    }
     return row;
   }
 
@@ -326,7 +361,34 @@ export class NotebookTreeView {
       return;
     }
     const notes = nb.notes_total;
+    const share = this.sharedOf(nb.id);
+    const live = share?.shared ? share : undefined;
+    // Shares do not nest: a notebook inside a shared one is shared with it.
+    const own = !live || live.notebook === nb.id;
+    const sharing = own
+      ? [
+          {
+            label: live && live.role !== "owner" ? "People…" : "Share…",
+            testid: "menu-share-notebook",
+            run: () => this.host.share(nb, live),
+          },
+        ]
+      : [];
+    const leaving =
+      live && live.notebook === nb.id && live.role !== "owner"
+        ? [
+            {
+              label: "Leave notebook",
+              testid: "menu-leave-notebook",
+              danger: true,
+              confirm: `Click again: leave “${nb.name}” (your copy stays here)`,
+              run: () => this.host.leave(nb),
+            },
+          ]
+        : [];
     showMenu(x, y, [
+      ...sharing,
+      ...leaving,
       { label: "New notebook inside", testid: "menu-new-sub-notebook", run: () => this.startCreate(nb.id) },
       { label: "Rename", testid: "menu-rename-notebook", run: () => this.startRename(nb.id) },
       ...(nb.parent
@@ -375,6 +437,52 @@ export class NotebookTreeView {
     if (notebook) await this.moveNotebook(item.id, notebook);
     else if (target === "top" || target === "unfiled") await this.moveNotebook(item.id, null);
   }
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** Two people: a shared notebook's mark (crossed out once it is no longer shared). */
+function peopleIcon(ended: boolean): SVGSVGElement {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "13");
+  svg.setAttribute("height", "13");
+  svg.setAttribute("aria-hidden", "true");
+  const shapes = [
+    "M5.5 2.5a2.5 2.5 0 1 1 0 5a2.5 2.5 0 1 1 0-5z",
+    "M1 13.5c0-2.6 2-4.5 4.5-4.5s4.5 1.9 4.5 4.5z",
+    "M11 3.5a2 2 0 1 1 0 4a2 2 0 1 1 0-4z",
+    "M10.6 9.1c2.5-.3 4.4 1.5 4.4 4.4h-4c0-1.8-.2-3.2-.4-4.4z",
+  ];
+  for (const d of shapes) {
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+  }
+  if (ended) {
+    const line = document.createElementNS(SVG, "path");
+    line.setAttribute("d", "M1.5 1.5l13 13");
+    line.setAttribute("stroke", "currentColor");
+    line.setAttribute("stroke-width", "1.6");
+    svg.append(line);
+  }
+  return svg;
+}
+
+/** What a shared notebook's row says on hover: who is in it. */
+function sharedTitle(s: SharedNotebook): string {
+  if (!s.shared) return "No longer shared with you: this copy is yours, and changes no longer come or go.";
+  const others = s.members.filter((m) => m.account !== s.owner && !m.pending).map((m) => m.account);
+  const invited = s.members.filter((m) => m.pending).length;
+  const waiting = invited > 0 ? ` (${invited} invited, not yet answered)` : "";
+  if (s.role === "owner") {
+    return others.length > 0
+      ? `Shared with ${others.join(", ")}${waiting}`
+      : `Shared; nobody has joined yet${waiting}`;
+  }
+  const also = others.length > 1 ? `; also in it: ${others.length - 1} more` : "";
+  return `Shared with you by ${s.owner}; you ${s.role === "editor" ? "can edit" : "can only read"}${also}`;
 }
 
 function setCount(id: string, n: number): void {

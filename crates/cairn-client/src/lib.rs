@@ -33,6 +33,7 @@ mod retry_policy;
 pub mod round_runner;
 mod service_client;
 mod session;
+pub mod shared_notebooks;
 pub mod sharing;
 pub mod sharing_identity;
 pub mod shown_text;

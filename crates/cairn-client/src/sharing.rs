@@ -131,6 +131,16 @@ pub struct Invited {
     pub safety_number: String,
 }
 
+/// Someone about to be invited, as the service hands their identity: what
+/// the owner compares with them before the invitation goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    pub account: UserId,
+    pub fingerprint: String,
+    /// The safety number of the owner's and the invitee's identities.
+    pub safety_number: String,
+}
+
 /// This account's identity, for people to compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityInfo {
@@ -149,6 +159,9 @@ pub struct InvitationInfo {
     pub role: Role,
     /// The owner's fingerprint, to compare with them.
     pub from_fingerprint: String,
+    /// The safety number of the owner's and this account's identities:
+    /// the same the owner was shown before inviting.
+    pub safety_number: String,
 }
 
 /// One person in a shared notebook.
@@ -370,6 +383,34 @@ impl Sharing {
         self.refresh(&space).await
     }
 
+    /// The first step of an invitation, before anything is sent: the
+    /// invitee's identity as the service hands it, checked against the
+    /// pin (a key other than the one pinned is [`PinError::KeyChanged`],
+    /// never accepted), with their fingerprint and the pair's safety
+    /// number to compare. Nothing is pinned yet: [`Sharing::share`] pins,
+    /// given the fingerprint shown here.
+    pub async fn check_invitee(&self, invitee: &UserId) -> Result<Invitee, ShareError> {
+        let theirs = self.pinned_identity(invitee).await?;
+        Ok(Invitee {
+            account: invitee.clone(),
+            fingerprint: fingerprint(&theirs),
+            safety_number: safety_number(&self.me.public(), &theirs),
+        })
+    }
+
+    /// `account`'s identity as the service hands it, refused if it is not
+    /// the one pinned for them (nothing is pinned here).
+    async fn pinned_identity(&self, account: &UserId) -> Result<PublicIdentity, ShareError> {
+        let token = self.session.access_token().await?;
+        let theirs = self
+            .session
+            .client()
+            .public_identity(&token, account)
+            .await?;
+        self.store()?.sharing_pins()?.check(&theirs)?;
+        Ok(theirs)
+    }
+
     /// Shares `notebook` with `invitee` as `role`: creates its space if it
     /// has none, fetches and pins the invitee's identity (checking it
     /// against `expected_fingerprint` if given), and appends the
@@ -397,28 +438,10 @@ impl Sharing {
             }
             (id, name, existing)
         };
-        let space = match existing {
-            Some(space) => {
-                let r = self.refresh(&space).await?;
-                if r.local.notebook.as_deref() != Some(notebook_id.as_str()) {
-                    return Err(ShareError::InsideShared);
-                }
-                if r.state.owner != *self.me.account() {
-                    return Err(ShareError::NotOwner);
-                }
-                space
-            }
-            None => self.create(&notebook_id).await?,
-        };
-        self.set_label(&space, &label::notebook_id(&space), &name)
-            .await?;
-
-        let token = self.session.access_token().await?;
-        let theirs = self
-            .session
-            .client()
-            .public_identity(&token, invitee)
-            .await?;
+        // Their identity first: a fingerprint that does not match, or a
+        // key other than the one pinned, stops the share before the
+        // notebook is shared or anything is sent.
+        let theirs = self.pinned_identity(invitee).await?;
         if let Some(expected) = expected_fingerprint {
             if !matches_fingerprint(&theirs, expected) {
                 return Err(ShareError::FingerprintMismatch {
@@ -434,6 +457,21 @@ impl Sharing {
             pins.check_or_pin(&theirs)?;
             store.save_sharing_pins(&pins)?;
         }
+        let space = match existing {
+            Some(space) => {
+                let r = self.refresh(&space).await?;
+                if r.local.notebook.as_deref() != Some(notebook_id.as_str()) {
+                    return Err(ShareError::InsideShared);
+                }
+                if r.state.owner != *self.me.account() {
+                    return Err(ShareError::NotOwner);
+                }
+                space
+            }
+            None => self.create(&notebook_id).await?,
+        };
+        self.set_label(&space, &label::notebook_id(&space), &name)
+            .await?;
         self.append_on_top(&space, |r| {
             let key = self.current_key(r)?;
             Ok(author::invite(&r.state, &self.me, &key, &theirs, role)?)
@@ -629,6 +667,7 @@ impl Sharing {
             from: r.state.owner.clone(),
             role: pending.role,
             from_fingerprint: fingerprint(owner_identity(&r.state)?),
+            safety_number: safety_number(&self.me.public(), owner_identity(&r.state)?),
         }))
     }
 
@@ -683,6 +722,7 @@ impl Sharing {
         let token = self.session.access_token().await?;
         let mine = self.session.client().my_spaces(&token).await?;
         let mut out = Vec::new();
+        let mut listed = Vec::new();
         for s in mine.spaces {
             let space = match SpaceId::parse(s.space_id.as_str()) {
                 Ok(space) => space,
@@ -691,11 +731,29 @@ impl Sharing {
                     continue;
                 }
             };
+            listed.push(space);
             if let Some(e) = unfinished.remove(&space) {
                 out.push(SpaceOutcome::Failed(space, e));
                 continue;
             }
             out.push(match self.member_space(&space, s.label.as_deref()).await {
+                Ok(r) => SpaceOutcome::Ready(Box::new(r)),
+                Err(e) => SpaceOutcome::Failed(space, e),
+            });
+        }
+        // A space this device still holds as a member but the service no
+        // longer lists: this account was removed (or left from another
+        // device). Its chain, read up to the record that ended the
+        // membership, says so, and the store keeps this account departed.
+        let held: Vec<SpaceId> = self
+            .store()?
+            .local_spaces()?
+            .into_iter()
+            .filter(|l| l.standing == Standing::Member && !listed.contains(&l.space))
+            .map(|l| l.space)
+            .collect();
+        for space in held {
+            out.push(match self.refresh(&space).await {
                 Ok(r) => SpaceOutcome::Ready(Box::new(r)),
                 Err(e) => SpaceOutcome::Failed(space, e),
             });
@@ -964,7 +1022,7 @@ fn departed_access(d: &Departure, device: &DeviceId) -> PeerAccess {
 }
 
 /// Members first (the owner, then by account), then pending invitees.
-fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
+pub(crate) fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
     let member = |id: &PublicIdentity, role: Role, pending: bool| MemberInfo {
         account: id.account.clone(),
         role,

@@ -78,6 +78,11 @@ pub enum WatchEvent<'a> {
     Round(&'a Result<RoundReport, AgentError>),
     /// Live changes from a peer were merged into the store: `notes` changed.
     LiveMerged { notes: usize },
+    /// A shared notebook was synced on its own: its merged notes are in
+    /// the store's events. `membership`: a record woke it (an invitation,
+    /// a member joining, leaving or removed, this account among them),
+    /// not a member's publish.
+    SpaceSynced { membership: bool },
     /// The event socket is (again) connected and subscribed: from now on
     /// the peers' live changes reach this device. Counting rounds instead
     /// is a race: a round a peer's publish asks for can come first.
@@ -452,13 +457,18 @@ impl SyncAgent {
                             Wake::Full
                         }
                     }
-                    Some(StreamItem::Event(
-                        ServiceEvent::SpacePublished { space_id, .. }
-                        | ServiceEvent::SpaceRecord { space_id, .. },
-                    )) => match SpaceId::parse(space_id.as_str()) {
-                        Ok(space) => Wake::Space(space),
-                        Err(_) => Wake::Nothing,
-                    },
+                    Some(StreamItem::Event(ServiceEvent::SpacePublished { space_id, .. })) => {
+                        match SpaceId::parse(space_id.as_str()) {
+                            Ok(space) => Wake::Space { space, membership: false },
+                            Err(_) => Wake::Nothing,
+                        }
+                    }
+                    Some(StreamItem::Event(ServiceEvent::SpaceRecord { space_id, .. })) => {
+                        match SpaceId::parse(space_id.as_str()) {
+                            Ok(space) => Wake::Space { space, membership: true },
+                            Err(_) => Wake::Nothing,
+                        }
+                    }
                     Some(StreamItem::Event(ServiceEvent::Live { device_id, sealed })) => {
                         if device_id != self.device_id {
                             let notes = self.merge_live(&device_id, &sealed, &mut pending);
@@ -511,10 +521,11 @@ impl SyncAgent {
             };
             let read = match run {
                 Wake::Nothing => continue,
-                Wake::Space(space) => {
+                Wake::Space { space, membership } => {
                     // A member published there (or its membership
                     // changed): that space alone is read.
                     self.run_spaces(Some(&space)).await;
+                    on_event(WatchEvent::SpaceSynced { membership });
                     continue;
                 }
                 Wake::Full => None,
@@ -640,8 +651,9 @@ enum Wake {
     Peer(String),
     /// Local edits are due: publish, read no one.
     Publish,
-    /// A shared notebook's member published, or its membership changed.
-    Space(SpaceId),
+    /// A shared notebook's member published, or (`membership`) a record
+    /// changed who is in it or invited to it.
+    Space { space: SpaceId, membership: bool },
 }
 
 /// Live changes the store could not apply yet, kept to try again.

@@ -453,13 +453,14 @@ async fn a_removed_member_is_refused_at_once_and_hears_nothing_more() {
     .unwrap();
     land(&h, &alice.laptop, &mut space, removal.record).await;
     let removal_seq = space.last().body.seq;
-    assert_eq!(
-        next_event(&mut alice_phone_events).await,
-        ServiceEvent::SpaceRecord {
-            space_id: space.wire_id(),
-            seq: removal_seq
-        }
-    );
+    let removal_event = ServiceEvent::SpaceRecord {
+        space_id: space.wire_id(),
+        seq: removal_seq,
+    };
+    assert_eq!(next_event(&mut alice_phone_events).await, removal_event);
+    // Bob hears of the record that removed him (his devices read it and
+    // say so), and of nothing in the space after it.
+    assert_eq!(next_event(&mut bob_events).await, removal_event);
 
     // Refused at once: a new grant, a publish, and a record.
     for device in [&bob.laptop, &bob.phone] {

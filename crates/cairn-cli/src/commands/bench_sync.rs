@@ -414,6 +414,7 @@ async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping>
                 WatchEvent::Connected => {
                     b_connected.fetch_add(1, Ordering::Relaxed);
                 }
+                WatchEvent::SpaceSynced { .. } => {}
             },
         )
         .await

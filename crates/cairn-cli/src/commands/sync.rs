@@ -99,7 +99,7 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
                     WatchEvent::LiveMerged { notes } => {
                         crate::outln!("merged live changes to {notes} notes")
                     }
-                    WatchEvent::Connected => {}
+                    WatchEvent::Connected | WatchEvent::SpaceSynced { .. } => {}
                 })
                 .await?;
             return Ok(());

@@ -181,17 +181,20 @@ pub async fn append(
         space_id: space.clone(),
         seq: checked.seq,
     };
-    for user in hearing_records(&checked.members) {
+    for user in hearing_records(&checked.members, checked.seq) {
         state.bus.event(user, None, event.clone()).await;
     }
     Ok(appended(&space, &checked))
 }
 
-/// Who is told of a new record: members and pending invitees, never a
-/// departed member.
-fn hearing_records(members: &[SpaceMembership]) -> impl Iterator<Item = &UserId> {
-    members.iter().filter_map(|m| match m.standing {
+/// Who is told of new record `seq`: members and pending invitees, and
+/// whoever that very record removed (or who left or declined by it), so
+/// their devices read it at once and say the notebook is no longer
+/// shared with them; a departed member hears of no record after it.
+fn hearing_records(members: &[SpaceMembership], seq: u64) -> impl Iterator<Item = &UserId> {
+    members.iter().filter_map(move |m| match m.standing {
         Standing::Member { .. } | Standing::Invited { .. } => Some(&m.user),
+        Standing::Departed { seq: at, .. } if at == seq => Some(&m.user),
         Standing::Departed { .. } => None,
     })
 }
