@@ -28,7 +28,12 @@ pub(super) struct SpaceFigures {
 }
 
 fn last_line(out: &str) -> String {
-    out.trim().lines().last().unwrap_or_default().trim().to_string()
+    out.trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Shares a notebook from a new account to another and times `samples`
@@ -47,7 +52,12 @@ pub(super) async fn space_edit_to_peer(
         cairn(&all)
     };
     login(&owner, &server.url, &create_account(server)?, "space-owner")?;
-    login(&member, &server.url, &create_account(server)?, "space-member")?;
+    login(
+        &member,
+        &server.url,
+        &create_account(server)?,
+        "space-member",
+    )?;
     run(&owner, &["notebook", "create", "Shared"])?;
     let id = last_line(&run(
         &owner,
