@@ -204,6 +204,13 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Starts the peak over from the current resident memory (Linux: writing
+/// 5 to clear_refs resets VmHWM), so `peak_rss_mb` afterwards is the peak
+/// of what follows. False where that is not possible.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 fn db_mb(dir: &Path) -> f64 {
     ["cairn.db", "cairn.db-wal"]
         .iter()

@@ -20,15 +20,7 @@ const LARGEST: f64 = 5_000_000.0;
 
 /// The peak resident memory of this process so far, in MB.
 fn rss_mb_peak() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
+    Some(super::bench::peak_rss_mb()).filter(|mb| *mb > 0.0)
 }
 
 /// Writes `len` pseudo-random bytes to `path` through a small buffer.

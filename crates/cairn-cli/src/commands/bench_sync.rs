@@ -180,9 +180,13 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         let first = a.round().await?;
         let first_publish_s = t.elapsed().as_secs_f64();
 
+        // The peak from here on is the bootstrap's (with A's store, open
+        // in this same process, under it).
+        let peak_reset = super::bench::reset_peak_rss();
         let t = Instant::now();
         let boot = b.round().await?;
         let bootstrap_s = t.elapsed().as_secs_f64();
+        let bootstrap_rss_mb = peak_reset.then(super::bench::peak_rss_mb);
         let got = b_store.lock().map_err(|_| anyhow!("lock"))?.count(false)?;
         if got != n {
             bail!("bootstrap brought {got} of {n} notes");
@@ -342,6 +346,7 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "bootstrap_floor_s": round2(bootstrap_floor_s),
             "bootstrap_over_floor": round2(bootstrap_s / bootstrap_floor_s.max(1e-9)),
             "bootstrap_requests": boot.requests,
+            "bootstrap_rss_mb_peak": bootstrap_rss_mb.map(round2),
             "bootstrap_bytes": boot.bytes_down,
             "settle_after_bootstrap_s": round2(settle_s),
             "bootstrap_two_peers_s": round2(bootstrap_two_peers_s),
