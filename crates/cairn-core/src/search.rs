@@ -16,6 +16,18 @@ use crate::store::{sql_err, Store};
 /// exact path pays nothing more than the snippets when it finds enough.
 pub const FUZZY_BELOW: usize = 3;
 
+/// At most this many matches are ranked: the newest ones (the latest
+/// rows this device stored) when there are more.
+///
+/// Ranking costs a score per match, and a short word or prefix (what a
+/// search is while its first letters are typed) matches a large share of
+/// the notes: tens of milliseconds in 100,000 notes, for a query the next
+/// keystroke replaces. Walking the matches newest first to find where the
+/// window starts is cheap (no score, the index's own order), and one more
+/// letter usually brings the matches under the window, where all of them
+/// are ranked.
+pub const RANK_WINDOW: usize = 2000;
+
 /// One note a search found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -49,13 +61,14 @@ impl Store {
         if words.is_empty() || limit == 0 {
             return Ok(SearchResults::default());
         }
-        let mut found = self.matching(&match_expression(&words, &[]), trashed, limit)?;
+        let mut found = self.matching(&match_expression(&words, &[]), trashed, limit, RANK_WINDOW)?;
         let mut terms = words.clone();
         let mut fuzzy = false;
         if found.len() < FUZZY_BELOW {
             let close = crate::fuzzy::alternatives(&self.conn, &self.path, &words)?;
             if close.iter().any(|c| !c.is_empty()) {
-                for hit in self.matching(&match_expression(&words, &close), trashed, limit)? {
+                let expression = match_expression(&words, &close);
+                for hit in self.matching(&expression, trashed, limit, RANK_WINDOW)? {
                     if found.len() < limit && !found.iter().any(|(n, _)| n.id == hit.0.id) {
                         found.push(hit);
                         fuzzy = true;
@@ -74,26 +87,42 @@ impl Store {
         Ok(SearchResults { hits, terms, fuzzy })
     }
 
-    /// The notes matching an FTS5 expression, best first, with their text.
+    /// The notes matching an FTS5 expression, best first, with their text;
+    /// only the newest `window` matches are ranked (see [`RANK_WINDOW`]).
     fn matching(
         &self,
         expression: &str,
         trashed: bool,
         limit: usize,
+        window: usize,
     ) -> Result<Vec<(NoteSummary, String)>> {
         let e = sql_err("searching", &self.path);
+        // The row just below the window, if there are more matches than
+        // it holds: FTS5 walks its postings newest first and stops there.
+        let below: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT rowid FROM notes_fts WHERE notes_fts MATCH ?1
+                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+            )
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params![expression, window as i64], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(&e)?;
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "SELECT {SUMMARY_COLUMNS}, n.rowid FROM notes_fts f JOIN notes n ON n.rowid = f.rowid
-                 WHERE notes_fts MATCH ?1 AND n.trashed = ?2
+                 WHERE notes_fts MATCH ?1 AND f.rowid > ?4 AND n.trashed = ?2
                  ORDER BY bm25(notes_fts, 8.0, 1.0, 4.0) LIMIT ?3"
             ))
             .map_err(&e)?;
         let rows: Vec<(NoteSummary, i64)> = stmt
-            .query_map(rusqlite::params![expression, trashed, limit as i64], |r| {
-                Ok((summary(r)?, r.get::<_, i64>(8)?))
-            })
+            .query_map(
+                rusqlite::params![expression, trashed, limit as i64, below.unwrap_or(i64::MIN)],
+                |r| Ok((summary(r)?, r.get::<_, i64>(8)?)),
+            )
             .and_then(|r| r.collect())
             .map_err(&e)?;
         // The texts of the hits only, after the limit: joined into the
@@ -152,5 +181,42 @@ mod tests {
             match_expression(&words, &close),
             "(\"meetng\" OR \"meeting\" OR \"meeting2\") AND \"agen\"*"
         );
+    }
+
+    #[test]
+    fn only_the_newest_matches_are_ranked_when_there_are_more_than_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        // The oldest note matches best; 24 newer ones match once each.
+        let best = store
+            .create_note("Granite\ngranite granite granite granite")
+            .unwrap();
+        for i in 0..24 {
+            store
+                .create_note(&format!("Pebble {i}\nsome granite here"))
+                .unwrap();
+        }
+        let expression = match_expression(&["gran".to_string()], &[]);
+        let ids = |window: usize| -> Vec<String> {
+            store
+                .matching(&expression, false, 5, window)
+                .unwrap()
+                .into_iter()
+                .map(|(n, _)| n.id)
+                .collect()
+        };
+        // All ranked: the best match comes first.
+        let all = ids(RANK_WINDOW);
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[0], best);
+        // A window of ten: the oldest is outside it, and what is ranked is
+        // the newest ten, of which five are asked for.
+        let newest = ids(10);
+        assert_eq!(newest.len(), 5);
+        assert!(!newest.contains(&best), "{newest:?}");
+        // Exactly as many matches as the window: all of them ranked.
+        assert_eq!(ids(25)[0], best);
+        // One fewer: the oldest falls outside.
+        assert!(!ids(24).contains(&best));
     }
 }
