@@ -65,6 +65,8 @@ pub(crate) fn run() -> Result<serde_json::Value> {
     let t = Instant::now();
     let mut store = Store::open(&data)?;
     let mut plan = cairn_core::import::plan(&src, Some(&store))?;
+    // Reading the files, their front matter and links, before any write.
+    let import_tree_plan_s = t.elapsed().as_secs_f64();
     store.set_durable(false)?;
     let imported = cairn_core::import::apply(&mut store, &mut plan)?;
     store.set_durable(true)?;
@@ -130,6 +132,7 @@ pub(crate) fn run() -> Result<serde_json::Value> {
         "import_tree_folders": FOLDERS,
         "import_tree_links": plan.links,
         "import_tree_s": (import_tree_s * 100.0).round() / 100.0,
+        "import_tree_plan_s": (import_tree_plan_s * 100.0).round() / 100.0,
         "backlinks_ms": (backlinks_ms * 100.0).round() / 100.0,
         "move_notebook_ms": (move_notebook_ms * 100.0).round() / 100.0,
     }))
