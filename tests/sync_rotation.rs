@@ -1,0 +1,319 @@
+//! Removing a device gives the account's notes a new key (the personal
+//! space's next epoch), over loopback against the real service and the
+//! real S3 server, each device with its own data dir and driven through
+//! the real `cairn` binary:
+//!
+//! - what is written after the removal does not open with anything the
+//!   removed device holds, and its `cairn sync` fails with a sentence;
+//! - another device of the account publishes nothing until it has the new
+//!   key (its edits wait on it, none lost), takes it with the passphrase,
+//!   and converges;
+//! - a device signing in afterwards reads notes of both epochs;
+//! - two devices rotating at once end with one envelope holding every key
+//!   either of them holds.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+
+use cairn_client::encryption::{self, Rotated};
+use cairn_core::account_keys::AccountKeys;
+use cairn_core::crypto::{KdfParams, KeyEnvelope};
+use cairn_core::sync::object::{self, ObjectError};
+use cairn_core::sync::personal_object::{personal_space, PersonalKeys};
+use cairn_scenarios::cloud::Cloud;
+use cairn_scenarios::device::{assert_converged, settle, Device, PASSPHRASE};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// What a device's data dir holds of the account's keys, as the stream
+/// opens with them.
+fn keys_in(d: &Device) -> AccountKeys {
+    encryption::load_account_keys(d.dir())
+        .unwrap()
+        .expect("keys on the device")
+}
+
+fn personal_keys(keys: &AccountKeys) -> PersonalKeys {
+    PersonalKeys {
+        content: Some(keys.content().clone()),
+        epochs: keys.epoch_keys(),
+    }
+}
+
+/// Every object `device` has in its personal prefix: (object key, bytes).
+fn personal_objects(cloud: &Cloud, device: &str) -> Vec<(String, Vec<u8>)> {
+    let users = cloud.bucket_dir().join("users");
+    let mut out = Vec::new();
+    for (path, bytes) in cairn_scenarios::stored_bytes::all_bytes(&users) {
+        let marker = format!("/devices/{device}/");
+        if let Some((_, key)) = path.split_once(&marker) {
+            out.push((key.to_owned(), bytes));
+        }
+    }
+    out
+}
+
+fn head_path(cloud: &Cloud, device: &str) -> PathBuf {
+    let users = cloud.bucket_dir().join("users");
+    for user in std::fs::read_dir(&users).unwrap() {
+        let path = user.unwrap().path().join(format!("devices/{device}/head"));
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("no head of {device} in the bucket")
+}
+
+fn body(d: &Device, note: &str) -> String {
+    d.store().get(note).unwrap().body
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `cairn sync` without the passphrase in its environment.
+fn sync_without_passphrase(d: &Device) -> std::process::Output {
+    d.run_with_env(&["sync"], "CAIRN_PASSPHRASE", "")
+}
+
+#[test]
+fn a_removed_device_reads_nothing_written_after_and_the_others_keep_everything() {
+    let cloud = Cloud::start();
+    let mut rng = StdRng::seed_from_u64(13);
+    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
+    let key = cloud.create_account(a.dir());
+    for d in [&a, &b, &c] {
+        d.login(&cloud, &key);
+    }
+    let before = a
+        .store()
+        .create_note("Before\nwritten in epoch 0\n")
+        .unwrap();
+    settle(&[&a, &b, &c], &mut rng, 6);
+    assert_eq!(body(&c, &before), "Before\nwritten in epoch 0\n");
+    let (a_id, b_id, c_id) = (a.device_id(), b.device_id(), c.device_id());
+
+    // B edits while A removes C: these edits are B's, made before B knows
+    // of the new key.
+    b.store()
+        .splice(&before, "Before\n".len(), 0, "b was here\n")
+        .unwrap();
+
+    let out = a.run(&["devices", "remove", &c_id]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", stderr(&out));
+    assert!(
+        said.contains("cannot read anything written from now on"),
+        "{said}"
+    );
+    let recovery_key = said.lines().last().unwrap().trim().to_owned();
+    assert!(
+        cairn_core::crypto::parse_recovery_key(&recovery_key).is_some(),
+        "the new recovery key on the last line: {said}"
+    );
+    assert_eq!(keys_in(&a).epoch().0, 1);
+    assert_eq!(
+        keys_in(&c).epoch().0,
+        0,
+        "the removed device got the new key"
+    );
+
+    let after = a
+        .store()
+        .create_note("After\nwritten once c was gone\n")
+        .unwrap();
+    a.sync_ok();
+
+    // Everything A published since is sealed with epoch 1's key: nothing
+    // C's data dir holds opens it, and A's keys do.
+    let c_holds = personal_keys(&keys_in(&c));
+    let a_holds = personal_keys(&keys_in(&a));
+    let mut new_epoch = 0;
+    for (slot, bytes) in personal_objects(&cloud, &a_id) {
+        let obj = object::decode(&bytes).unwrap();
+        match obj.space {
+            None => continue,
+            Some(binding) => {
+                assert_eq!(binding.space, personal_space());
+                assert_eq!(binding.epoch.0, 1, "{slot}");
+            }
+        }
+        new_epoch += 1;
+        assert_eq!(
+            c_holds.open(&obj, &a_id, &slot),
+            Err(ObjectError::NoPersonalKey { epoch: 1 }),
+            "{slot} opened with what c holds"
+        );
+        assert!(a_holds.open(&obj, &a_id, &slot).is_ok(), "{slot}");
+    }
+    assert!(
+        new_epoch >= 2,
+        "a head and a segment of epoch 1: {new_epoch}"
+    );
+
+    // C's own sync fails, with a sentence, and leaves its notes as they
+    // were.
+    let out = c.run(&["sync"]);
+    assert!(!out.status.success(), "a removed device synced");
+    let why = stderr(&out);
+    assert!(!why.contains("panicked"), "{why}");
+    assert!(why.contains("removed") || why.contains("sign"), "{why}");
+    assert!(
+        c.store().get(&after).is_err(),
+        "c read the note written after"
+    );
+    assert_eq!(body(&c, &before), "Before\nwritten in epoch 0\n");
+
+    // B learns of the new epoch and publishes nothing without it: its
+    // head in the bucket stays as it was, its edits stay on it.
+    b.store()
+        .create_note("B offline\nwaiting for the key\n")
+        .unwrap();
+    let b_head = head_path(&cloud, &b_id);
+    let head_before = std::fs::read(&b_head).unwrap();
+    let out = sync_without_passphrase(&b);
+    assert!(!out.status.success(), "b synced without the new key");
+    let why = stderr(&out);
+    assert!(
+        why.contains("A device was removed from your account")
+            || why.contains("a device was removed from your account"),
+        "{why}"
+    );
+    assert!(!why.contains("panicked"), "{why}");
+    assert_eq!(
+        std::fs::read(&b_head).unwrap(),
+        head_before,
+        "b published under the key c holds"
+    );
+    assert_eq!(keys_in(&b).epoch().0, 0);
+
+    // With the passphrase, once: B takes the key, syncs, and converges
+    // with A, nothing lost on either side.
+    b.sync_ok();
+    assert_eq!(keys_in(&b), keys_in(&a));
+    settle(&[&a, &b], &mut rng, 6);
+    let view = assert_converged(&[&a, &b]);
+    assert_eq!(
+        body(&a, &before),
+        "Before\nb was here\nwritten in epoch 0\n"
+    );
+    assert_eq!(body(&b, &after), "After\nwritten once c was gone\n");
+    assert!(
+        view.values()
+            .any(|n| n.body == "B offline\nwaiting for the key\n"),
+        "{view:?}"
+    );
+    let b_now = object::decode(&std::fs::read(&b_head).unwrap()).unwrap();
+    assert_eq!(b_now.space.map(|s| s.epoch.0), Some(1));
+
+    // A device signing in now, with the passphrase, reads both epochs; one
+    // with the new recovery key too.
+    let d = Device::new("d");
+    d.login(&cloud, &key);
+    let e = Device::new("e").with_env("CAIRN_PASSPHRASE", &recovery_key);
+    e.login(&cloud, &key);
+    // A and B hear of the new devices as a watching device does from the
+    // service's event: their next round asks for a new grant.
+    for old in [&a, &b] {
+        cairn_client::forget_grant(old.dir()).unwrap();
+    }
+    settle(&[&a, &b, &d, &e], &mut rng, 6);
+    assert_converged(&[&a, &b, &d, &e]);
+    assert_eq!(
+        body(&d, &before),
+        "Before\nb was here\nwritten in epoch 0\n"
+    );
+    assert_eq!(body(&d, &after), "After\nwritten once c was gone\n");
+    assert_eq!(keys_in(&e), keys_in(&a));
+}
+
+/// The envelope on the service, opened with the passphrase.
+fn envelope_keys(cloud: &Cloud, d: &Device) -> AccountKeys {
+    let session = d.session(cloud);
+    cloud.runtime().block_on(async {
+        let token = session.access_token().await.unwrap();
+        let rec = session
+            .client()
+            .key_envelope(&token)
+            .await
+            .unwrap()
+            .unwrap();
+        let envelope: KeyEnvelope = serde_json::from_str(&rec.envelope).unwrap();
+        envelope.open_keys(PASSPHRASE).unwrap()
+    })
+}
+
+fn rotate(cloud: &Cloud, d: &Device, dir: &Path) -> impl std::future::Future<Output = Rotated> {
+    let session = d.session(cloud);
+    let dir = dir.to_path_buf();
+    async move {
+        let token = session.access_token().await.unwrap();
+        encryption::rotate_personal_key(
+            session.client(),
+            &token,
+            &dir,
+            PASSPHRASE,
+            KdfParams::default(),
+        )
+        .await
+        .unwrap()
+    }
+}
+
+#[test]
+fn two_devices_rotating_at_once_lose_no_key() {
+    let cloud = Cloud::start();
+    let mut rng = StdRng::seed_from_u64(14);
+    let (a, b) = (Device::new("a"), Device::new("b"));
+    let key = cloud.create_account(a.dir());
+    a.login(&cloud, &key);
+    b.login(&cloud, &key);
+    let first = a.store().create_note("First\n").unwrap();
+    settle(&[&a, &b], &mut rng, 6);
+
+    let mut taken_over = 0;
+    for round in 1..=3 {
+        let (ra, rb) = cloud.runtime().block_on(async {
+            tokio::join!(rotate(&cloud, &a, a.dir()), rotate(&cloud, &b, b.dir()))
+        });
+        let stored = envelope_keys(&cloud, &a);
+        // Every key either device holds is in the envelope, at its epoch:
+        // whoever lost the race took the winner's epoch, or rotated again
+        // on top of it; none made a key the envelope lacks.
+        for (name, held) in [("a", keys_in(&a)), ("b", keys_in(&b))] {
+            assert_eq!(held.content(), stored.content(), "{name}, round {round}");
+            for (epoch, k) in held.epoch_keys() {
+                assert_eq!(stored.key_of(epoch), Some(&k), "{name}'s epoch {epoch}");
+            }
+        }
+        for r in [&ra, &rb] {
+            if matches!(r, Rotated::ByAnotherDevice { .. }) {
+                taken_over += 1;
+            }
+        }
+        // Both devices sync on the newest epoch and converge.
+        a.store()
+            .splice(&first, 0, 0, &format!("a{round} "))
+            .unwrap();
+        b.store()
+            .splice(&first, 0, 0, &format!("b{round} "))
+            .unwrap();
+        settle(&[&a, &b], &mut rng, 6);
+        assert_converged(&[&a, &b]);
+        assert_eq!(keys_in(&a), stored);
+        assert_eq!(keys_in(&b), stored);
+    }
+    let text = body(&a, &first);
+    for round in 1..=3 {
+        assert!(text.contains(&format!("a{round} ")), "{text}");
+        assert!(text.contains(&format!("b{round} ")), "{text}");
+    }
+    eprintln!("concurrent rotations: {taken_over} of 6 took the other device's epoch");
+    // Both read the envelope within milliseconds and then spend a good
+    // fraction of a second in Argon2 before writing: in three rounds at
+    // least one swap is lost, so the path that takes the winner's epoch
+    // ran.
+    assert!(taken_over >= 1, "no rotation ever lost the race");
+}
