@@ -817,7 +817,7 @@ fn write_personal_corpus() {
     let recovery = cairn_core::crypto::parse_recovery_key(CORPUS_RECOVERY).unwrap();
     let sealed = ContentKey::from_bytes(&recovery)
         .unwrap()
-        .seal(b"cairn-account-keys/v2\02", &keys.encode());
+        .seal(b"cairn-account-keys/v2\x002", &keys.encode());
     let envelope = KeyEnvelope {
         version: 2,
         generation: 3,
