@@ -286,11 +286,7 @@ pub async fn change_passphrase(
     params: KdfParams,
 ) -> Result<u64, KeyError> {
     let key = load_content_key(data_dir)?.ok_or(KeyError::NoLocalKey)?;
-    let rec = client
-        .key_envelope(access_token)
-        .await?
-        .ok_or(KeyError::NoLocalKey)?;
-    let envelope = parse(&rec.envelope)?;
+    let (rec, envelope) = current_envelope(client, access_token).await?;
     let keys = open_envelope(envelope.clone(), current).await?;
     if *keys.content() != key {
         return Err(KeyError::Crypto(CryptoError::WrongSecret));

@@ -775,10 +775,16 @@ fn service_error(e: ClientError) -> AgentError {
     }
 }
 
-/// An error of the service's that need not stop a round: being offline.
+/// An error of the service's that need not stop a round: anything short of
+/// this device being signed out (offline, or an answer that made no
+/// sense), as when the service is down and storage is not.
 fn ignore_offline(e: AgentError) -> Result<(), AgentError> {
     match e {
         AgentError::Offline(_) => Ok(()),
+        AgentError::Service(e) => {
+            eprintln!("warning: could not ask the service for the account's key: {e}");
+            Ok(())
+        }
         other => Err(other),
     }
 }

@@ -749,14 +749,7 @@ fn write_space_corpus() {
 fn write_signed_head_corpus() {
     let (space, key, alice) = corpus_space();
     let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
-    let mut head = DeviceHead::new("dev0");
-    head.seq = 2;
-    head.segments = vec![ObjectRef {
-        seq: 2,
-        slot: 2,
-        hash: hex::encode([3u8; 32]),
-        len: 120,
-    }];
+    let mut head = corpus_head(2, 2);
     head.merged.insert("dev1".into(), 4);
     let json = head.to_json();
     let at = HeadPlace {
@@ -793,14 +786,7 @@ fn write_signed_head_corpus() {
 #[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
 fn write_personal_corpus() {
     let personal = corpus_personal();
-    let mut head = DeviceHead::new("dev0");
-    head.seq = 3;
-    head.segments = vec![ObjectRef {
-        seq: 3,
-        slot: 1,
-        hash: hex::encode([3u8; 32]),
-        len: 120,
-    }];
+    let head = corpus_head(3, 1);
     let log = personal.seal(
         ObjectKind::Segment,
         3,
@@ -840,4 +826,17 @@ fn write_personal_corpus() {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
     }
+}
+
+/// dev0's head at `seq`, listing one segment of that number in `slot`.
+fn corpus_head(seq: u64, slot: u32) -> DeviceHead {
+    let mut head = DeviceHead::new("dev0");
+    head.seq = seq;
+    head.segments = vec![ObjectRef {
+        seq,
+        slot,
+        hash: hex::encode([3u8; 32]),
+        len: 120,
+    }];
+    head
 }
