@@ -9,14 +9,18 @@
 //!   key (its edits wait on it, none lost), takes it with the passphrase,
 //!   and converges;
 //! - a device signing in afterwards reads notes of both epochs;
+//! - a watching device hears of the removal and stops publishing at once;
 //! - two devices rotating at once end with one envelope holding every key
 //!   either of them holds.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use cairn_client::encryption::{self, Rotated};
+use cairn_client::encryption::{self, KeyError, Rotated};
+use cairn_client::{AgentError, SyncAgent, WatchEvent, WatchOptions};
 use cairn_core::account_keys::AccountKeys;
 use cairn_core::crypto::{KdfParams, KeyEnvelope};
 use cairn_core::sync::object::{self, ObjectError};
@@ -25,6 +29,7 @@ use cairn_scenarios::cloud::Cloud;
 use cairn_scenarios::device::{assert_converged, settle, Device, PASSPHRASE};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tokio::sync::{mpsc, Notify};
 
 /// What a device's data dir holds of the account's keys, as the stream
 /// opens with them.
@@ -316,4 +321,102 @@ fn two_devices_rotating_at_once_lose_no_key() {
     // least one swap is lost, so the path that takes the winner's epoch
     // ran.
     assert!(taken_over >= 1, "no rotation ever lost the race");
+}
+
+/// Waits (20 s at most) until the watch loop says `what`.
+fn wait_for(
+    rt: &tokio::runtime::Runtime,
+    events: &mut mpsc::UnboundedReceiver<&'static str>,
+    what: &str,
+) {
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(got) = events.recv().await {
+                assert_ne!(got, "failed round", "waiting for {what}");
+                if got == what {
+                    return;
+                }
+            }
+            panic!("the watch ended");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within 20 s"))
+    });
+}
+
+#[test]
+fn a_watching_device_stops_publishing_as_soon_as_a_device_is_removed() {
+    let cloud = Cloud::start();
+    let mut rng = StdRng::seed_from_u64(15);
+    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
+    let key = cloud.create_account(a.dir());
+    for d in [&a, &b, &c] {
+        d.login(&cloud, &key);
+    }
+    let note = a.store().create_note("Shared\n").unwrap();
+    settle(&[&a, &b, &c], &mut rng, 6);
+    let c_id = c.device_id();
+    let b_head = head_path(&cloud, &b.device_id());
+
+    // B watches, without the passphrase (the app's case), publishing soon
+    // after each edit.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = Arc::new(Mutex::new(b.store()));
+    let typed = Arc::new(Notify::new());
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let mut agent = SyncAgent::new(b.dir(), b.session(&cloud), store.clone()).unwrap();
+    let options = WatchOptions {
+        settle: Duration::from_millis(50),
+        poll: Duration::from_secs(3600),
+        max_wait: Duration::from_millis(50),
+    };
+    let notify = typed.clone();
+    rt.spawn(async move {
+        agent
+            .watch(options, notify, move |e| {
+                let what = match e {
+                    WatchEvent::Round(Ok(_)) => "round",
+                    WatchEvent::Round(Err(AgentError::Key(KeyError::KeyRotated))) => {
+                        "waits for the key"
+                    }
+                    WatchEvent::Round(Err(_)) => "failed round",
+                    WatchEvent::Connected => "connected",
+                    WatchEvent::LiveMerged { .. } | WatchEvent::SpaceSynced { .. } => "other",
+                };
+                tx.send(what).ok();
+            })
+            .await
+    });
+    wait_for(&rt, &mut events, "connected");
+    let head_before = std::fs::read(&b_head).unwrap();
+
+    // A removes C: B hears of it from the service and its next round
+    // finds the new epoch in the envelope.
+    let out = a.run(&["devices", "remove", &c_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for(&rt, &mut events, "waits for the key");
+
+    // B types: the round that would publish it asks again, and publishes
+    // nothing; the edit waits in B's store.
+    {
+        let mut s = store.lock().unwrap();
+        s.splice(&note, "Shared\n".len(), 0, "typed while waiting\n")
+            .unwrap();
+    }
+    typed.notify_one();
+    wait_for(&rt, &mut events, "waits for the key");
+    assert_eq!(
+        std::fs::read(&b_head).unwrap(),
+        head_before,
+        "b published under the key c holds"
+    );
+    drop(rt);
+    drop(store);
+    assert_eq!(body(&b, &note), "Shared\ntyped while waiting\n");
+
+    // With the passphrase the edit goes out under the new key and reaches A.
+    settle(&[&a, &b], &mut rng, 6);
+    assert_eq!(body(&a, &note), "Shared\ntyped while waiting\n");
+    let head = object::decode(&std::fs::read(&b_head).unwrap()).unwrap();
+    assert_eq!(head.space.map(|s| s.epoch.0), Some(1));
 }
