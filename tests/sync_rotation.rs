@@ -232,6 +232,40 @@ fn a_removed_device_reads_nothing_written_after_and_the_others_keep_everything()
     );
     assert_eq!(body(&d, &after), "After\nwritten once c was gone\n");
     assert_eq!(keys_in(&e), keys_in(&a));
+
+    // Changing the passphrase (the fix for one typed on the removed
+    // device) keeps every epoch: a device signing in with the new one
+    // reads both.
+    let out = a.run_with_env(
+        &["key", "change"],
+        "CAIRN_NEW_PASSPHRASE",
+        "a brand new passphrase",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let f = Device::new("f").with_env("CAIRN_PASSPHRASE", "a brand new passphrase");
+    f.login(&cloud, &key);
+    f.sync_ok();
+    assert_eq!(keys_in(&f), keys_in(&a));
+    assert_eq!(
+        body(&f, &before),
+        "Before\nb was here\nwritten in epoch 0\n"
+    );
+    assert_eq!(body(&f, &after), "After\nwritten once c was gone\n");
+    let old = Device::new("g");
+    old.use_clock_of(&cloud);
+    let out = old.run(&[
+        "login",
+        "--server",
+        &cloud.url(),
+        "--account-key",
+        &key,
+        "--name",
+        "g",
+    ]);
+    assert!(
+        !out.status.success(),
+        "the old passphrase still opens the envelope"
+    );
 }
 
 /// The envelope on the service, opened with the passphrase.
