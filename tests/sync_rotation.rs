@@ -9,6 +9,8 @@
 //!   key (its edits wait on it, none lost), takes it with the passphrase,
 //!   and converges;
 //! - a device signing in afterwards reads notes of both epochs;
+//! - an attachment added after the removal is sealed with the new epoch:
+//!   the removed device's keys do not open it, the others download it;
 //! - a watching device hears of the removal and stops publishing at once;
 //! - two devices rotating at once end with one envelope holding every key
 //!   either of them holds.
@@ -453,4 +455,68 @@ fn a_watching_device_stops_publishing_as_soon_as_a_device_is_removed() {
     assert_eq!(body(&a, &note), "Shared\ntyped while waiting\n");
     let head = object::decode(&std::fs::read(&b_head).unwrap()).unwrap();
     assert_eq!(head.space.map(|s| s.epoch.0), Some(1));
+}
+
+/// Every blob slot `device` has in the bucket.
+fn slots_of(cloud: &Cloud, device: &str) -> Vec<Vec<u8>> {
+    personal_objects(cloud, device)
+        .into_iter()
+        .filter(|(key, _)| key.starts_with("blob/"))
+        .map(|(_, bytes)| bytes)
+        .filter(|bytes| !bytes.is_empty())
+        .collect()
+}
+
+#[test]
+fn an_attachment_added_after_a_removal_does_not_open_with_what_the_removed_device_holds() {
+    use cairn_core::blob::{seal, BlobKeys, ChunkId};
+    let cloud = Cloud::start();
+    let mut rng = StdRng::seed_from_u64(16);
+    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
+    let key = cloud.create_account(a.dir());
+    for d in [&a, &b, &c] {
+        d.login(&cloud, &key);
+    }
+    let note = a.store().create_note("Photos\n").unwrap();
+    settle(&[&a, &b, &c], &mut rng, 6);
+    let out = a.run(&["devices", "remove", &c.device_id()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // One chunk (far under the chunk size), so it starts its slot.
+    let data: Vec<u8> = (0..150_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let dir = a.dir().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("harbour.bin");
+    std::fs::write(&path, &data).unwrap();
+    let attached = a.ok(&["attach", &note, path.to_str().unwrap()]);
+    let attachment = attached.lines().last().unwrap().trim().to_owned();
+    a.sync_ok();
+
+    let slots = slots_of(&cloud, &a.device_id());
+    assert_eq!(slots.len(), 1, "one slot with the one chunk");
+    let slot = &slots[0];
+    assert_eq!(&slot[..8], b"CBK2\x01\0\0\0", "sealed at epoch 1");
+    let sealed = &slot[..seal::sealed_len(data.len())];
+    let blob_keys = |d: &Device| {
+        let keys = keys_in(d);
+        BlobKeys::derive(Some(keys.content())).with_epochs(&keys.epoch_keys())
+    };
+    let id = ChunkId::of(&blob_keys(&c), &data);
+    assert!(
+        seal::open(&blob_keys(&c), &id, data.len(), sealed).is_err(),
+        "the removed device opened a chunk added after"
+    );
+    assert_eq!(
+        seal::open(&blob_keys(&a), &id, data.len(), sealed).unwrap(),
+        data
+    );
+
+    // B, with the passphrase, downloads it with identical bytes.
+    settle(&[&a, &b], &mut rng, 6);
+    let out_path = b.dir().join("harbour-out.bin");
+    let out = b.run(&["attachment", "get", &attachment, out_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&out_path).unwrap(), data);
 }
