@@ -61,6 +61,8 @@ pub enum KeyError {
     OtherAccount,
     #[error("the account's key kept changing meanwhile; try again")]
     KeepsChanging,
+    #[error("the service's copy of the account's key lacks keys this device holds (an older copy?); nothing was changed: try again later")]
+    EnvelopeBehind,
 }
 
 /// What [`rotate_personal_key`] did.
@@ -172,6 +174,17 @@ fn save_account_keys(data_dir: &Path, keys: &AccountKeys) -> Result<(), KeyError
     save_content_key(data_dir, keys.content())
 }
 
+/// Keeps `keys` when they hold every key this device has and more; keys
+/// that lack one of this device's (an older envelope) are refused, and the
+/// same keys change nothing.
+fn keep_newer(data_dir: &Path, keys: &AccountKeys) -> Result<(), KeyError> {
+    match load_account_keys(data_dir)? {
+        Some(held) if !keys.extends(&held) => Err(KeyError::EnvelopeBehind),
+        Some(held) if held == *keys => Ok(()),
+        _ => save_account_keys(data_dir, keys),
+    }
+}
+
 fn remove_if_there(path: &Path) -> Result<(), KeyError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -224,8 +237,13 @@ pub async fn setup_encryption(
         if let Some(s) = secret {
             let keys = open_envelope(parse(&rec.envelope)?, s).await?;
             if *keys.content() == local {
-                // The same account; keep any epoch this device missed.
-                save_account_keys(data_dir, &keys)?;
+                // The same account; keep any epoch this device missed
+                // (an older envelope than this device's keys changes
+                // nothing here: the keys it lacks stay on this device).
+                match keep_newer(data_dir, &keys) {
+                    Ok(()) | Err(KeyError::EnvelopeBehind) => {}
+                    Err(e) => return Err(e),
+                }
                 return Ok(KeySetup::AlreadyUnlocked);
             }
         } else {
@@ -291,7 +309,9 @@ pub async fn change_passphrase(
     if *keys.content() != key {
         return Err(KeyError::Crypto(CryptoError::WrongSecret));
     }
-    save_account_keys(data_dir, &keys)?;
+    // Re-wrapping an envelope that lacks an epoch this device holds would
+    // lose that key for every other device.
+    keep_newer(data_dir, &keys)?;
     let new_passphrase = new_passphrase.to_owned();
     let next =
         off_runtime(move || envelope.change_passphrase(&keys, &new_passphrase, params)).await?;
@@ -367,6 +387,12 @@ pub async fn rotate_personal_key(
             return Err(KeyError::PassphraseNeeded);
         }
         let keys = open_own(&envelope, secret, &local).await?;
+        // Rotating on top of an envelope that lacks one of this device's
+        // keys would lose it for every other device.
+        let held = load_account_keys(data_dir)?.ok_or(KeyError::NoLocalKey)?;
+        if !keys.extends(&held) {
+            return Err(KeyError::EnvelopeBehind);
+        }
         if started_at.is_some_and(|s| keys.epoch().0 > s) {
             save_account_keys(data_dir, &keys)?;
             return Ok(Rotated::ByAnotherDevice {
@@ -429,6 +455,9 @@ pub async fn catch_up_personal_key(
     }
     let secret = secret.ok_or(KeyError::KeyRotated)?;
     let keys = open_own(&envelope, secret, held.content()).await?;
+    if !keys.extends(&held) {
+        return Err(KeyError::EnvelopeBehind);
+    }
     save_account_keys(data_dir, &keys)?;
     Ok(Some(keys))
 }

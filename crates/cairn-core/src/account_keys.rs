@@ -93,6 +93,14 @@ impl AccountKeys {
             .collect()
     }
 
+    /// Whether these keys hold every key of `older`, at the same epochs
+    /// (they are `older`, or `older` with later epochs after it).
+    pub fn extends(&self, older: &AccountKeys) -> bool {
+        self.content == older.content
+            && self.epochs.len() >= older.epochs.len()
+            && self.epochs[..older.epochs.len()] == older.epochs[..]
+    }
+
     /// These keys and a new random one for the next epoch.
     pub fn rotated(&self) -> Result<AccountKeys, CryptoError> {
         if self.epoch().0 >= MAX_PERSONAL_EPOCHS {
@@ -170,6 +178,19 @@ mod tests {
             first.clone()
         );
         assert_eq!(format!("{next:?}"), "AccountKeys(epoch 2)");
+    }
+
+    #[test]
+    fn newer_keys_extend_the_older_ones_only_when_they_hold_them_all() {
+        let first = AccountKeys::new(ContentKey::generate());
+        let one = first.rotated().unwrap();
+        let two = one.rotated().unwrap();
+        assert!(two.extends(&one) && two.extends(&first) && one.extends(&one));
+        assert!(!one.extends(&two));
+        // The same epoch reached twice with different keys: neither.
+        let other_one = first.rotated().unwrap();
+        assert!(!other_one.extends(&one) && !one.extends(&other_one));
+        assert!(!AccountKeys::new(ContentKey::generate()).extends(&first));
     }
 
     #[test]
