@@ -85,20 +85,28 @@ fn sync_without_passphrase(d: &Device) -> std::process::Output {
     d.run_with_env(&["sync"], "CAIRN_PASSPHRASE", "")
 }
 
+/// Three signed-in devices of one new account, a note `text` written on
+/// the first and synced to all: (a, b, c, account key, note id).
+fn three_devices(
+    cloud: &Cloud,
+    rng: &mut StdRng,
+    text: &str,
+) -> (Device, Device, Device, String, String) {
+    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
+    let key = cloud.create_account(a.dir());
+    for d in [&a, &b, &c] {
+        d.login(cloud, &key);
+    }
+    let note = a.store().create_note(text).unwrap();
+    settle(&[&a, &b, &c], rng, 6);
+    (a, b, c, key, note)
+}
+
 #[test]
 fn a_removed_device_reads_nothing_written_after_and_the_others_keep_everything() {
     let cloud = Cloud::start();
     let mut rng = StdRng::seed_from_u64(13);
-    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
-    let key = cloud.create_account(a.dir());
-    for d in [&a, &b, &c] {
-        d.login(&cloud, &key);
-    }
-    let before = a
-        .store()
-        .create_note("Before\nwritten in epoch 0\n")
-        .unwrap();
-    settle(&[&a, &b, &c], &mut rng, 6);
+    let (a, b, c, key, before) = three_devices(&cloud, &mut rng, "Before\nwritten in epoch 0\n");
     assert_eq!(body(&c, &before), "Before\nwritten in epoch 0\n");
     let (a_id, b_id, c_id) = (a.device_id(), b.device_id(), c.device_id());
 
@@ -384,13 +392,7 @@ fn wait_for(
 fn a_watching_device_stops_publishing_as_soon_as_a_device_is_removed() {
     let cloud = Cloud::start();
     let mut rng = StdRng::seed_from_u64(15);
-    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
-    let key = cloud.create_account(a.dir());
-    for d in [&a, &b, &c] {
-        d.login(&cloud, &key);
-    }
-    let note = a.store().create_note("Shared\n").unwrap();
-    settle(&[&a, &b, &c], &mut rng, 6);
+    let (a, b, c, _key, note) = three_devices(&cloud, &mut rng, "Shared\n");
     let c_id = c.device_id();
     let b_head = head_path(&cloud, &b.device_id());
 
@@ -472,13 +474,7 @@ fn an_attachment_added_after_a_removal_does_not_open_with_what_the_removed_devic
     use cairn_core::blob::{seal, BlobKeys, ChunkId};
     let cloud = Cloud::start();
     let mut rng = StdRng::seed_from_u64(16);
-    let (a, b, c) = (Device::new("a"), Device::new("b"), Device::new("c"));
-    let key = cloud.create_account(a.dir());
-    for d in [&a, &b, &c] {
-        d.login(&cloud, &key);
-    }
-    let note = a.store().create_note("Photos\n").unwrap();
-    settle(&[&a, &b, &c], &mut rng, 6);
+    let (a, b, c, _key, note) = three_devices(&cloud, &mut rng, "Photos\n");
     let out = a.run(&["devices", "remove", &c.device_id()]);
     assert!(out.status.success(), "{}", stderr(&out));
 
