@@ -23,6 +23,7 @@ const problems: Record<SyncProblem, string> = {
   rolled_back: "Sync paused: another device's changes went back in time and were not merged.",
   no_key: "Enter your passphrase or recovery key to sync encrypted notes.",
   newer_format: "Another device uses a newer Cairn: update this one to sync with it.",
+  key_rotated: "A device was removed from your account: enter your passphrase to keep syncing. Your edits stay on this device meanwhile.",
   service: "Sync paused: the Cairn service gave an answer this app does not understand.",
   keychain: "Cannot read your sign-in from the system keychain. Is it unlocked?",
   local: "Sync stopped because of a problem on this device.",

@@ -196,10 +196,13 @@ enum Command {
     },
     /// Leave a notebook someone shares with you.
     Leave { notebook: String },
-    /// The signed-in account's devices.
+    /// The signed-in account's devices; `devices remove DEVICE` removes
+    /// one and gives your notes a new key it does not get.
     Devices {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<commands::devices::DevicesCommand>,
     },
     /// Rebuild the search index and the note list from the notes, when
     /// the store says they are damaged. Loses nothing.
@@ -303,7 +306,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account { which } => commands::account::run(which),
         Command::Login(args) => commands::login::login(&data_dir, args),
         Command::Logout => commands::login::logout(&data_dir),
-        Command::Devices { json } => commands::devices::list(&data_dir, json),
+        Command::Devices { json, action } => match action {
+            None => commands::devices::list(&data_dir, json),
+            Some(commands::devices::DevicesCommand::Remove { device }) => {
+                commands::devices::remove(&data_dir, &device)
+            }
+        },
         Command::Identity { json } => sharing(&data_dir, Sharing::Identity { json }),
         Command::Share {
             notebook,

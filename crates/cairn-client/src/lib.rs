@@ -58,7 +58,7 @@ pub use pkce::PkcePair;
 pub use retry_policy::retry_policy;
 pub use service_client::ServiceClient;
 pub use session::{Session, SignedOut, REFRESH_MARGIN_SECS};
-pub use sync_agent::{AgentError, SyncAgent, WatchEvent, WatchOptions};
+pub use sync_agent::{forget_grant, AgentError, SyncAgent, WatchEvent, WatchOptions};
 pub use sync_state::{SignInReason, SyncProblem, SyncState};
 
 pub use cairn_protocol as protocol;

@@ -119,6 +119,15 @@ pub struct SyncAgent {
     /// The shared notebooks' rounds, after the personal one.
     spaces: SpaceRounds,
     last_spaces: Vec<SpaceRound>,
+    data_dir: PathBuf,
+    /// The passphrase or recovery key, when the caller has it (the CLI's
+    /// `CAIRN_PASSPHRASE`): takes the personal space's new epoch key when
+    /// another device removed one (`encryption::catch_up_personal_key`).
+    secret: Option<String>,
+    /// Whether the next round first asks the service for the personal
+    /// space's epoch: every round that reads all peers does, and the
+    /// first after a device was removed.
+    key_check_due: bool,
 }
 
 impl SyncAgent {
@@ -136,13 +145,13 @@ impl SyncAgent {
             .filter(|g| g.device_id == device_id);
         // Every object is sealed: without the content key this device does
         // not sync at all (it would publish plaintext, and could not read).
-        let key = crate::encryption::load_content_key(data_dir)?;
-        let encrypted = key.is_some();
+        let keys = crate::encryption::load_account_keys(data_dir)?;
+        let encrypted = keys.is_some();
         {
             let mut store = store
                 .lock()
                 .map_err(|_| AgentError::Task("store lock poisoned".into()))?;
-            store.set_content_key(key);
+            store.set_account_keys(keys.as_ref());
             // So other devices' history can say this device made these
             // changes; written once, published with the first round.
             store
@@ -163,7 +172,54 @@ impl SyncAgent {
             progress: ProgressSender::default(),
             spaces: SpaceRounds::new(data_dir.to_path_buf()),
             last_spaces: Vec::new(),
+            data_dir: data_dir.to_path_buf(),
+            secret: None,
+            key_check_due: true,
         })
+    }
+
+    /// The passphrase (or recovery key) to take a new epoch key with, when
+    /// another device of the account removed one.
+    pub fn with_secret(mut self, secret: Option<String>) -> Self {
+        self.secret = secret.filter(|s| !s.is_empty());
+        self
+    }
+
+    /// Asks the service whether the personal space has a newer epoch than
+    /// this device holds, and takes its key when it can. Until this device
+    /// holds it, nothing is published ([`KeyError::KeyRotated`]); a service
+    /// out of reach changes nothing (storage may still be reachable, and
+    /// the next round asks again).
+    ///
+    /// [`KeyError::KeyRotated`]: crate::encryption::KeyError::KeyRotated
+    async fn catch_up_key(&mut self) -> Result<(), AgentError> {
+        use crate::encryption::{catch_up_personal_key, KeyError};
+        let token = match self.session.access_token().await {
+            Ok(token) => token,
+            Err(e) => return ignore_offline(service_error(e)),
+        };
+        let caught = catch_up_personal_key(
+            self.session.client(),
+            &token,
+            &self.data_dir,
+            self.secret.as_deref(),
+        )
+        .await;
+        match caught {
+            Ok(Some(keys)) => {
+                self.store
+                    .lock()
+                    .map_err(|_| AgentError::Task("store lock poisoned".into()))?
+                    .set_account_keys(Some(&keys));
+                // A device was removed: the kept grant still lists it.
+                self.grant = None;
+            }
+            Ok(None) => {}
+            Err(KeyError::Service(e)) => return ignore_offline(service_error(e)),
+            Err(e) => return Err(e.into()),
+        }
+        self.key_check_due = false;
+        Ok(())
     }
 
     /// Syncs without end-to-end encryption. Only for measuring what
@@ -302,6 +358,13 @@ impl SyncAgent {
     ) -> Result<RoundReport, AgentError> {
         if !self.encrypted && !self.plaintext_allowed {
             return Err(AgentError::Key(crate::encryption::KeyError::SecretNeeded));
+        }
+        if self.encrypted && (read.is_none() || self.key_check_due) {
+            if let Err(e) = self.catch_up_key().await {
+                // Shared notebooks have keys of their own: they go on.
+                self.run_spaces(None).await;
+                return Err(e);
+            }
         }
         let grant = self.usable_grant().await?;
         let mut report = self.run_with(grant, read.clone()).await?;
@@ -478,9 +541,17 @@ impl SyncAgent {
                         }
                         Wake::Nothing
                     }
-                    Some(StreamItem::Event(ServiceEvent::DeviceJoined { .. } | ServiceEvent::DeviceRevoked { .. })) => {
-                        // New peers (or one fewer): a new grant first.
+                    Some(StreamItem::Event(ServiceEvent::DeviceJoined { .. })) => {
+                        // New peers: a new grant first.
                         self.grant = None;
+                        Wake::Full
+                    }
+                    Some(StreamItem::Event(ServiceEvent::DeviceRevoked { .. })) => {
+                        // One fewer: a new grant first, and perhaps a new
+                        // key (the removing device rotates before it
+                        // revokes, so the envelope already says).
+                        self.grant = None;
+                        self.key_check_due = true;
                         Wake::Full
                     }
                     // Reconnected: we may have missed notifications.
@@ -680,6 +751,15 @@ pub(crate) fn grant_path(data_dir: &Path) -> PathBuf {
     data_dir.join(GRANT_FILE)
 }
 
+/// Drops the grant `data_dir` keeps, so the next round asks for a new one
+/// (after removing a device, which the kept one still lists as a peer).
+pub fn forget_grant(data_dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(grant_path(data_dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn service_error(e: ClientError) -> AgentError {
     if e.needs_sign_in() {
         let reason = match e.api_code() {
@@ -692,6 +772,20 @@ fn service_error(e: ClientError) -> AgentError {
         AgentError::Offline(e.to_string())
     } else {
         AgentError::Service(e)
+    }
+}
+
+/// An error of the service's that need not stop a round: anything short of
+/// this device being signed out (offline, or an answer that made no
+/// sense), as when the service is down and storage is not.
+fn ignore_offline(e: AgentError) -> Result<(), AgentError> {
+    match e {
+        AgentError::Offline(_) => Ok(()),
+        AgentError::Service(e) => {
+            eprintln!("warning: could not ask the service for the account's key: {e}");
+            Ok(())
+        }
+        other => Err(other),
     }
 }
 

@@ -59,6 +59,9 @@ pub enum SyncProblem {
     NoKey,
     /// Another device runs a newer Cairn.
     NewerFormat,
+    /// A device was removed from the account: the passphrase gives this
+    /// device the new key; until then its edits stay on it.
+    KeyRotated,
     /// The Cairn service refused or gave an answer that made no sense.
     Service,
     /// The OS keychain holding the sign-in does not answer.
@@ -183,6 +186,7 @@ impl SyncState {
             AgentError::Service(c) => client_problem(c),
             AgentError::Key(KeyError::Service(c)) => client_problem(c),
             AgentError::Key(KeyError::SecretNeeded | KeyError::NoLocalKey) => SyncProblem::NoKey,
+            AgentError::Key(KeyError::KeyRotated) => SyncProblem::KeyRotated,
             AgentError::Key(KeyError::BadEnvelope(_)) => SyncProblem::Service,
             AgentError::Key(_) | AgentError::Sync(_) | AgentError::Task(_) => SyncProblem::Local,
         };

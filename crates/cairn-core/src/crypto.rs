@@ -20,6 +20,8 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::account_keys::AccountKeys;
+
 pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 24;
 
@@ -147,10 +149,30 @@ pub struct KeyEnvelope {
     pub version: u32,
     /// Changes when the passphrase changes, so devices can tell.
     pub generation: u64,
+    /// The personal space's current epoch (`crate::account_keys`): 0, and
+    /// absent, until a device is removed; then the wraps hold every key of
+    /// epochs 0 to this one (version 2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
     pub wraps: Vec<Wrap>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 const WRAP_AAD: &[u8] = b"cairn-content-key/v1";
+
+/// What a wrap's seal is bound to: version 1's content key alone, or
+/// version 2's keys of epochs 0 to `epoch`, so a wrap cannot be moved into
+/// an envelope that names another epoch.
+fn wrap_aad(epoch: u64) -> Vec<u8> {
+    if epoch == 0 {
+        WRAP_AAD.to_vec()
+    } else {
+        format!("cairn-account-keys/v2\0{epoch}").into_bytes()
+    }
+}
 
 fn derive(passphrase: &str, salt: &[u8], params: KdfParams) -> Result<ContentKey, CryptoError> {
     let p = Params::new(
@@ -196,19 +218,33 @@ impl KeyEnvelope {
         passphrase: Option<&str>,
         params: KdfParams,
     ) -> Result<(ContentKey, KeyEnvelope, String), CryptoError> {
-        let key = ContentKey::generate();
+        let keys = AccountKeys::new(ContentKey::generate());
+        let (envelope, recovery) = KeyEnvelope::wrapping(&keys, 1, passphrase, params)?;
+        Ok((keys.content().clone(), envelope, recovery))
+    }
+
+    /// An envelope of `generation` wrapping `keys` under `passphrase` (if
+    /// given) and under a new recovery key, returned to be shown once.
+    /// Each passphrase wrap has a salt of its own.
+    pub fn wrapping(
+        keys: &AccountKeys,
+        generation: u64,
+        passphrase: Option<&str>,
+        params: KdfParams,
+    ) -> Result<(KeyEnvelope, String), CryptoError> {
+        let epoch = keys.epoch().0;
         let recovery: [u8; KEY_LEN] = random();
         let mut wraps = vec![Wrap::RecoveryKey {
-            sealed: hex::encode(ContentKey(recovery).seal(WRAP_AAD, key.as_bytes())),
+            sealed: hex::encode(ContentKey(recovery).seal(&wrap_aad(epoch), &keys.encode())),
         }];
         if let Some(p) = passphrase {
-            wraps.push(passphrase_wrap(&key, p, params)?);
+            wraps.push(passphrase_wrap(keys, p, params)?);
         }
         Ok((
-            key,
             KeyEnvelope {
-                version: 1,
-                generation: 1,
+                version: if epoch == 0 { 1 } else { 2 },
+                generation,
+                epoch,
                 wraps,
             },
             format_recovery_key(&recovery),
@@ -217,13 +253,32 @@ impl KeyEnvelope {
 
     /// Opens the content key with a passphrase or a recovery key.
     pub fn open(&self, secret: &str) -> Result<ContentKey, CryptoError> {
+        Ok(self.open_keys(secret)?.content().clone())
+    }
+
+    /// Whether a passphrase opens this envelope (else only a recovery key).
+    pub fn has_passphrase(&self) -> bool {
+        self.wraps
+            .iter()
+            .any(|w| matches!(w, Wrap::Passphrase { .. }))
+    }
+
+    /// Opens every key of the personal space with a passphrase or a
+    /// recovery key.
+    pub fn open_keys(&self, secret: &str) -> Result<AccountKeys, CryptoError> {
+        if self.version > 2 {
+            return Err(CryptoError::Envelope(
+                "the account's key was set up by a newer Cairn: update Cairn to open it".into(),
+            ));
+        }
+        let aad = wrap_aad(self.epoch);
         let recovery = parse_recovery_key(secret);
         for w in &self.wraps {
             let opened = match (w, &recovery) {
                 (Wrap::RecoveryKey { sealed }, Some(r)) => {
                     let sealed =
                         hex::decode(sealed).map_err(|e| CryptoError::Envelope(e.to_string()))?;
-                    ContentKey(*r).open(WRAP_AAD, &sealed).ok()
+                    ContentKey(*r).open(&aad, &sealed).ok()
                 }
                 (
                     Wrap::Passphrase {
@@ -237,22 +292,22 @@ impl KeyEnvelope {
                         hex::decode(salt).map_err(|e| CryptoError::Envelope(e.to_string()))?;
                     let sealed =
                         hex::decode(sealed).map_err(|e| CryptoError::Envelope(e.to_string()))?;
-                    derive(secret, &salt, *params)?.open(WRAP_AAD, &sealed).ok()
+                    derive(secret, &salt, *params)?.open(&aad, &sealed).ok()
                 }
                 _ => None,
             };
             if let Some(bytes) = opened {
-                return ContentKey::from_bytes(&bytes);
+                return AccountKeys::decode(&bytes, self.epoch);
             }
         }
         Err(CryptoError::WrongSecret)
     }
 
-    /// Re-wraps the same content key under a new passphrase (the old
-    /// passphrase wrap goes; the recovery key keeps working).
+    /// Re-wraps the same keys under a new passphrase (the old passphrase
+    /// wrap goes; the recovery key keeps working).
     pub fn change_passphrase(
         &self,
-        key: &ContentKey,
+        key: &AccountKeys,
         new_passphrase: &str,
         params: KdfParams,
     ) -> Result<KeyEnvelope, CryptoError> {
@@ -264,15 +319,16 @@ impl KeyEnvelope {
             .collect();
         wraps.push(passphrase_wrap(key, new_passphrase, params)?);
         Ok(KeyEnvelope {
-            version: 1,
+            version: self.version,
             generation: self.generation + 1,
+            epoch: self.epoch,
             wraps,
         })
     }
 }
 
 fn passphrase_wrap(
-    key: &ContentKey,
+    keys: &AccountKeys,
     passphrase: &str,
     params: KdfParams,
 ) -> Result<Wrap, CryptoError> {
@@ -286,7 +342,7 @@ fn passphrase_wrap(
     Ok(Wrap::Passphrase {
         params,
         salt: hex::encode(salt),
-        sealed: hex::encode(kek.seal(WRAP_AAD, key.as_bytes())),
+        sealed: hex::encode(kek.seal(&wrap_aad(keys.epoch().0), &keys.encode())),
     })
 }
 
@@ -345,7 +401,7 @@ mod tests {
             Err(CryptoError::WrongSecret)
         );
         let changed = env
-            .change_passphrase(&key, "new passphrase here", FAST)
+            .change_passphrase(&AccountKeys::new(key.clone()), "new passphrase here", FAST)
             .unwrap();
         assert_eq!(changed.open("new passphrase here").unwrap(), key);
         assert_eq!(
@@ -354,6 +410,72 @@ mod tests {
         );
         assert_eq!(changed.open(&recovery).unwrap(), key);
         assert_eq!(changed.generation, 2);
-        assert!(env.change_passphrase(&key, "short", FAST).is_err());
+        assert!(env
+            .change_passphrase(&AccountKeys::new(key), "short", FAST)
+            .is_err());
+    }
+
+    #[test]
+    fn a_rotated_envelope_holds_every_epoch_and_an_old_one_stays_as_it_was() {
+        let (key, env, old_recovery) =
+            KeyEnvelope::create(Some("correct horse battery"), FAST).unwrap();
+        // Epoch 0 is today's format, byte for byte: no `epoch` field.
+        let json = serde_json::to_string(&env).unwrap();
+        assert!(!json.contains("epoch"), "{json}");
+        assert_eq!(env.version, 1);
+
+        let keys = env
+            .open_keys("correct horse battery")
+            .unwrap()
+            .rotated()
+            .unwrap();
+        let (next, recovery) = KeyEnvelope::wrapping(
+            &keys,
+            env.generation + 1,
+            Some("correct horse battery"),
+            FAST,
+        )
+        .unwrap();
+        assert_eq!((next.version, next.epoch, next.generation), (2, 1, 2));
+        assert_eq!(next.open_keys("correct horse battery").unwrap(), keys);
+        assert_eq!(next.open_keys(&recovery).unwrap(), keys);
+        assert_eq!(next.open("correct horse battery").unwrap(), key);
+        // The old recovery key opens only the old envelope.
+        assert_eq!(next.open_keys(&old_recovery), Err(CryptoError::WrongSecret));
+        // A new salt: the wrap under the same passphrase is not the old one.
+        let salt = |e: &KeyEnvelope| {
+            e.wraps.iter().find_map(|w| match w {
+                Wrap::Passphrase { salt, .. } => Some(salt.clone()),
+                Wrap::RecoveryKey { .. } => None,
+            })
+        };
+        assert_ne!(salt(&next), salt(&env));
+        // Relabelled with another epoch, the wraps do not open.
+        let relabelled = KeyEnvelope {
+            epoch: 2,
+            ..next.clone()
+        };
+        assert!(relabelled.open_keys("correct horse battery").is_err());
+        let downgraded = KeyEnvelope {
+            epoch: 0,
+            version: 1,
+            ..next.clone()
+        };
+        assert!(downgraded.open_keys("correct horse battery").is_err());
+        // Changing the passphrase keeps every key.
+        let changed = next
+            .change_passphrase(&keys, "another long one", FAST)
+            .unwrap();
+        assert_eq!(changed.open_keys("another long one").unwrap(), keys);
+        assert_eq!((changed.version, changed.epoch), (2, 1));
+        let round_trip: KeyEnvelope =
+            serde_json::from_str(&serde_json::to_string(&changed).unwrap()).unwrap();
+        assert_eq!(round_trip, changed);
+        // A newer format is refused clearly.
+        let newer = KeyEnvelope { version: 3, ..next };
+        assert!(matches!(
+            newer.open_keys(&recovery),
+            Err(CryptoError::Envelope(_))
+        ));
     }
 }

@@ -13,6 +13,7 @@
 //! assert_eq!(store.list(&ListQuery::default()).unwrap().len(), 1);
 //! ```
 
+pub mod account_keys;
 pub mod backlinks;
 pub mod blob;
 mod bulk;

@@ -219,6 +219,7 @@ impl Store {
                 cache: DocCache::new(1),
                 events: Vec::new(),
                 content_key: None,
+                personal_epochs: std::collections::BTreeMap::new(),
                 checked_at_open: false,
                 // A file being built, never opened by anyone else.
                 _marker: crate::open_marker::OpenMarker::unmarked(),

@@ -70,6 +70,10 @@ pub struct Store {
     /// When set, every object published is sealed with it and every object
     /// read must be sealed with it.
     pub(crate) content_key: Option<crate::crypto::ContentKey>,
+    /// The personal space's epoch keys, once a device was removed: the
+    /// newest seals what is published, each opens its epoch's objects.
+    pub(crate) personal_epochs:
+        std::collections::BTreeMap<crate::space::epoch::Epoch, crate::space::epoch::EpochKey>,
     /// Whether this open ran the check for damage (see `open_marker`).
     pub(crate) checked_at_open: bool,
     /// Dropped after `conn`: the store counts as closed once SQLite is.
@@ -179,6 +183,7 @@ impl Store {
             cache: DocCache::new(options.cache_docs),
             events: Vec::new(),
             content_key: None,
+            personal_epochs: std::collections::BTreeMap::new(),
             checked_at_open,
             _marker: marker,
         };
@@ -228,6 +233,21 @@ impl Store {
 
     pub fn content_key(&self) -> Option<&crate::crypto::ContentKey> {
         self.content_key.as_ref()
+    }
+
+    /// Sets every key of the personal space (`crate::account_keys`): the
+    /// content key and the epoch keys after it.
+    pub fn set_account_keys(&mut self, keys: Option<&crate::account_keys::AccountKeys>) {
+        self.content_key = keys.map(|k| k.content().clone());
+        self.personal_epochs = keys.map(|k| k.epoch_keys()).unwrap_or_default();
+    }
+
+    /// What the personal stream seals and opens with.
+    pub fn personal_keys(&self) -> crate::sync::personal_object::PersonalKeys {
+        crate::sync::personal_object::PersonalKeys {
+            content: self.content_key.clone(),
+            epochs: self.personal_epochs.clone(),
+        }
     }
 
     /// What happened since the last call, oldest first.

@@ -58,6 +58,7 @@ pub mod memory;
 pub mod object;
 pub mod opener;
 pub mod outcome;
+pub mod personal_object;
 pub mod reader;
 pub mod round;
 pub mod signed_head;

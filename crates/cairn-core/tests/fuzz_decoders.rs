@@ -7,7 +7,8 @@
 //! note and a chunk location from the blob index; a shared space's
 //! membership record from the bucket or the service; and a shared space's
 //! head, signed by its member, whole and as the signed form inside the
-//! seal.
+//! seal; the personal space's objects after a device was removed (epoch
+//! keys), the account's key envelope and the keys inside it.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -29,8 +30,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use cairn_core::account_keys::AccountKeys;
 use cairn_core::blob::{seal, AttachmentRecord, BlobKeys, ChunkId, ChunkLocation};
-use cairn_core::crypto::ContentKey;
+use cairn_core::crypto::{ContentKey, KeyEnvelope, Wrap};
 use cairn_core::note_doc::{check_chunks, NoteDoc};
 use cairn_core::space::chain::{SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
@@ -43,6 +45,7 @@ use cairn_core::sync::head::{DeviceHead, ObjectRef};
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::opener::{Opener, PeerAccess, SpacePeer, SpaceSync};
+use cairn_core::sync::personal_object::PersonalKeys;
 use cairn_core::sync::reader;
 use cairn_core::sync::run_round;
 use cairn_core::sync::signed_head::{self, HeadPlace, Signer};
@@ -50,7 +53,7 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 9] = [
+const TARGETS: [&str; 11] = [
     "object",
     "head",
     "bundle",
@@ -60,7 +63,23 @@ const TARGETS: [&str; 9] = [
     "chunk_location",
     "membership_record",
     "signed_head",
+    "key_envelope",
+    "account_keys",
 ];
+
+/// The recovery key the fuzzed envelopes are opened with (their passphrase
+/// wraps are left out: Argon2 with parameters the input picks would make
+/// the run a benchmark of Argon2).
+const CORPUS_RECOVERY: &str = "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
+
+/// The personal space's keys of the corpus: the corpus content key and
+/// one epoch key.
+fn corpus_personal() -> PersonalKeys {
+    PersonalKeys {
+        content: Some(corpus_key()),
+        epochs: BTreeMap::from([(Epoch::FIRST, EpochKey::from_bytes(&[8; 32]).unwrap())]),
+    }
+}
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
@@ -173,6 +192,19 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                         }
                     }
                 }
+                // With the personal space's epoch keys too.
+                let personal = Opener::Personal(corpus_personal());
+                let opened = reader::open_object_with(
+                    "dev0",
+                    "log/01",
+                    &r,
+                    ObjectKind::Segment,
+                    input,
+                    &personal,
+                );
+                if opened.is_ok() && obj.space.is_some_and(|b| b.epoch != Epoch::FIRST) {
+                    return Err("a personal object opened at an epoch the reader lacks".into());
+                }
             }
             Ok(())
         }
@@ -186,6 +218,12 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
             }
             // As a shared space's head: opened with the epoch key, then
             // its signature checked with the member's key.
+            let personal = Opener::Personal(corpus_personal());
+            if let Ok(head) = reader::decode_head_with("dev0", input, &personal) {
+                if head.device != "dev0" {
+                    return Err("a personal head of another device was accepted".into());
+                }
+            }
             if let Ok(head) = reader::decode_head_with("dev0", input, &corpus_space_opener()) {
                 if head.device != "dev0" {
                     return Err("a space head of another device was accepted".into());
@@ -301,6 +339,41 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
             }
             Ok(())
         }),
+        "key_envelope" => {
+            if let Ok(envelope) = serde_json::from_slice::<KeyEnvelope>(input) {
+                let text = serde_json::to_string(&envelope).map_err(|e| e.to_string())?;
+                if serde_json::from_str::<KeyEnvelope>(&text).ok().as_ref() != Some(&envelope) {
+                    return Err("an envelope does not round-trip".into());
+                }
+                let recovery_only = KeyEnvelope {
+                    wraps: envelope
+                        .wraps
+                        .iter()
+                        .filter(|w| matches!(w, Wrap::RecoveryKey { .. }))
+                        .cloned()
+                        .collect(),
+                    ..envelope.clone()
+                };
+                if let Ok(keys) = recovery_only.open_keys(CORPUS_RECOVERY) {
+                    if keys.epoch().0 != envelope.epoch {
+                        return Err("an envelope opened to keys of another epoch".into());
+                    }
+                }
+            }
+            Ok(())
+        }
+        // Input: the envelope's epoch (first byte) | the keys it wraps.
+        "account_keys" => {
+            let Some((epoch, bytes)) = input.split_first() else {
+                return Ok(());
+            };
+            if let Ok(keys) = AccountKeys::decode(bytes, u64::from(*epoch)) {
+                if keys.encode() != bytes || keys.epoch().0 != u64::from(*epoch) {
+                    return Err("decoded keys do not encode back to their bytes".into());
+                }
+            }
+            Ok(())
+        }
         other => Err(format!("no target {other}")),
     }
 }
@@ -426,6 +499,24 @@ fn the_kept_space_head_opens_and_verifies() {
     })
     .unwrap();
     assert_eq!(DeviceHead::from_json(&json).unwrap(), opened);
+}
+
+/// The kept personal head of epoch 1 and the kept envelope are real: they
+/// open, so the mutants start past the seal.
+#[test]
+fn the_kept_personal_objects_open() {
+    let dir = fuzz_dir().join("corpus");
+    let head = std::fs::read(dir.join("head/personal-head.bin")).unwrap();
+    let opened =
+        reader::decode_head_with("dev0", &head, &Opener::Personal(corpus_personal())).unwrap();
+    assert_eq!((opened.device.as_str(), opened.seq), ("dev0", 3));
+    let envelope: KeyEnvelope =
+        serde_json::from_slice(&std::fs::read(dir.join("key_envelope/epoch2.bin")).unwrap())
+            .unwrap();
+    assert_eq!(
+        envelope.open_keys(CORPUS_RECOVERY).unwrap().epoch(),
+        Epoch(2)
+    );
 }
 
 #[test]
@@ -658,14 +749,7 @@ fn write_space_corpus() {
 fn write_signed_head_corpus() {
     let (space, key, alice) = corpus_space();
     let device = cairn_protocol::DeviceId::parse("dev0").unwrap();
-    let mut head = DeviceHead::new("dev0");
-    head.seq = 2;
-    head.segments = vec![ObjectRef {
-        seq: 2,
-        slot: 2,
-        hash: hex::encode([3u8; 32]),
-        len: 120,
-    }];
+    let mut head = corpus_head(2, 2);
     head.merged.insert("dev1".into(), 4);
     let json = head.to_json();
     let at = HeadPlace {
@@ -691,4 +775,68 @@ fn write_signed_head_corpus() {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
     }
+}
+
+/// Writes the corpus of the personal space's epochs: an object and a head
+/// sealed with the corpus epoch key, an envelope of epoch 2 that opens
+/// with [`CORPUS_RECOVERY`] (written by hand: `KeyEnvelope::wrapping`
+/// draws its recovery key at random), and the keys inside it.
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_personal_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_personal_corpus() {
+    let personal = corpus_personal();
+    let head = corpus_head(3, 1);
+    let log = personal.seal(
+        ObjectKind::Segment,
+        3,
+        "dev0",
+        "log/01",
+        &bundle::encode(&Vec::new()),
+    );
+    let head = personal.seal(ObjectKind::Head, 3, "dev0", "head", &head.to_json());
+    let keys = AccountKeys::new(corpus_key())
+        .rotated()
+        .unwrap()
+        .rotated()
+        .unwrap();
+    let recovery = cairn_core::crypto::parse_recovery_key(CORPUS_RECOVERY).unwrap();
+    let sealed = ContentKey::from_bytes(&recovery)
+        .unwrap()
+        .seal(b"cairn-account-keys/v2\x002", &keys.encode());
+    let envelope = KeyEnvelope {
+        version: 2,
+        generation: 3,
+        epoch: 2,
+        wraps: vec![Wrap::RecoveryKey {
+            sealed: hex::encode(sealed),
+        }],
+    };
+    assert_eq!(envelope.open_keys(CORPUS_RECOVERY).unwrap(), keys);
+    let envelope = serde_json::to_vec(&envelope).unwrap();
+    let mut key_bytes = vec![2u8];
+    key_bytes.extend_from_slice(&keys.encode());
+    for (target, name, bytes) in [
+        ("object", "personal-log01", &log),
+        ("head", "personal-head", &head),
+        ("key_envelope", "epoch2", &envelope),
+        ("account_keys", "epoch2", &key_bytes),
+    ] {
+        let d = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
+    }
+}
+
+/// dev0's head at `seq`, listing one segment of that number in `slot`.
+fn corpus_head(seq: u64, slot: u32) -> DeviceHead {
+    let mut head = DeviceHead::new("dev0");
+    head.seq = seq;
+    head.segments = vec![ObjectRef {
+        seq,
+        slot,
+        hash: hex::encode([3u8; 32]),
+        len: 120,
+    }];
+    head
 }

@@ -3,4 +3,4 @@
 /**
  * What stands in the way of sync, short of being offline or signed out.
  */
-export type SyncProblem = "storage_unavailable" | "storage_rejected" | "bad_object" | "rolled_back" | "no_key" | "newer_format" | "service" | "keychain" | "local";
+export type SyncProblem = "storage_unavailable" | "storage_rejected" | "bad_object" | "rolled_back" | "no_key" | "newer_format" | "key_rotated" | "service" | "keychain" | "local";

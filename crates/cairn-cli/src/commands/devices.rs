@@ -1,11 +1,30 @@
-//! `cairn devices [--json]`: the account's devices, this one marked.
+//! `cairn devices [--json]`: the account's devices, this one marked;
+//! `cairn devices remove DEVICE`: removes one, and gives the account's
+//! notes a new key first (`encryption::rotate_personal_key`), so the
+//! removed device reads nothing written from then on.
 
 use std::path::Path;
 
-use cairn_protocol::Device;
+use anyhow::{bail, Context};
+use cairn_client::encryption::{self, KeyError, Rotated};
+use cairn_core::crypto::{CryptoError, KdfParams};
+use cairn_protocol::{Device, DeviceId};
+use clap::Subcommand;
 use serde::Serialize;
 
+use super::key::secret_from_env_or_prompt;
 use super::signed_in::{access_token, refresh_failed, runtime, session};
+
+#[derive(Subcommand)]
+pub enum DevicesCommand {
+    /// Remove a device from your account (a lost or sold one). Your notes
+    /// get a new key, which needs your passphrase (CAIRN_PASSPHRASE or a
+    /// prompt), and you get a new recovery key.
+    Remove {
+        /// The device's id, as `cairn devices` lists it.
+        device: String,
+    },
+}
 
 /// One device as printed with `--json`.
 #[derive(Serialize)]
@@ -65,6 +84,73 @@ pub fn list(data_dir: &Path, json: bool) -> anyhow::Result<()> {
             "{}  {}  {}  added {}{}",
             d.id, d.name, d.platform, created, notes
         );
+    }
+    Ok(())
+}
+
+pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
+    let id = DeviceId::parse(device).map_err(|_| {
+        anyhow::anyhow!("{device:?} is not a device id: `cairn devices` lists them")
+    })?;
+    let session = session(data_dir)?;
+    if session.device_id().as_ref() == Some(&id) {
+        bail!("that is this device: run `cairn logout` here instead, or remove it from another device");
+    }
+    let Some(secret) = secret_from_env_or_prompt(
+        "CAIRN_PASSPHRASE",
+        "Passphrase (or recovery key, for an account without one), to give your notes a new key: ",
+    )?
+    else {
+        bail!("removing a device gives your notes a new key, which needs your passphrase: set CAIRN_PASSPHRASE or run in a terminal");
+    };
+    let (name, rotated) = runtime()?.block_on(async {
+        let token = access_token(&session).await?;
+        let client = session.client();
+        let devices = client.devices(&token).await?;
+        let Some(target) = devices.iter().find(|d| d.id == id) else {
+            bail!("this account has no device {id}: `cairn devices` lists them");
+        };
+        if target.is_revoked() {
+            bail!("{} ({id}) was already removed", target.name);
+        }
+        // The new key first, then the removal: the other devices hear of
+        // the removal and find the new epoch already there. A wrong
+        // passphrase stops here, with nothing changed.
+        let rotated = match encryption::rotate_personal_key(
+            client,
+            &token,
+            data_dir,
+            &secret,
+            KdfParams::default(),
+        )
+        .await
+        {
+            Err(KeyError::Crypto(CryptoError::WrongSecret)) => {
+                bail!("that passphrase does not open this account's notes: nothing was removed")
+            }
+            other => other.context("giving your notes a new key (nothing was removed)")?,
+        };
+        client.revoke_device(&token, &id).await.context(
+            "removing the device (your notes already have their new key: run this again)",
+        )?;
+        Ok((target.name.clone(), rotated))
+    })?;
+    // The grant this device keeps lists the removed device as a peer.
+    cairn_client::forget_grant(data_dir).context("dropping the kept storage grant")?;
+    println!("removed {name} ({id}) from your account");
+    println!(
+        "your notes have a new key: {name} cannot read anything written from now on; what it already downloaded stays on it"
+    );
+    println!("your other devices ask for your passphrase once to keep syncing (CAIRN_PASSPHRASE for `cairn sync`)");
+    println!("if you ever typed your passphrase on {name}, change it now: `cairn key change`");
+    match rotated {
+        Rotated::NewEpoch { recovery_key, .. } => {
+            println!("your new recovery key (shown once, keep it safe; the old one opens only notes written before now):");
+            println!("{recovery_key}");
+        }
+        Rotated::ByAnotherDevice { .. } => println!(
+            "another of your devices gave your notes a new key at the same moment: keep the recovery key it showed"
+        ),
     }
     Ok(())
 }

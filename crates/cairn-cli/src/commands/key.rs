@@ -34,7 +34,7 @@ fn prompt(question: &str) -> Result<Option<String>> {
     Ok((!line.is_empty()).then_some(line))
 }
 
-fn secret_from_env_or_prompt(var: &str, question: &str) -> Result<Option<String>> {
+pub fn secret_from_env_or_prompt(var: &str, question: &str) -> Result<Option<String>> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(Some(v)),
         _ => prompt(question),

@@ -77,10 +77,13 @@ pub fn sync(data_dir: &Path, watch: bool, poll_secs: u64) -> Result<()> {
         let not_signed_in =
             || anyhow::anyhow!("not signed in; run `cairn login --server URL ...` first");
         let session = stored_session(data_dir)?.ok_or_else(not_signed_in)?;
-        let mut agent = SyncAgent::new(data_dir, session, store.clone()).map_err(|e| match e {
-            AgentError::NotSignedIn => not_signed_in(),
-            other => other.into(),
-        })?;
+        let mut agent = SyncAgent::new(data_dir, session, store.clone())
+            .map_err(|e| match e {
+                AgentError::NotSignedIn => not_signed_in(),
+                other => other.into(),
+            })?
+            // After another device removed one: the new key, once.
+            .with_secret(std::env::var("CAIRN_PASSPHRASE").ok());
         if watch {
             let options = WatchOptions {
                 poll: Duration::from_secs(poll_secs.max(1)),

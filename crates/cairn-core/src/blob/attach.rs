@@ -113,7 +113,7 @@ impl Store {
     /// The keys chunks are named and sealed with: from the content key when
     /// there is one.
     pub fn blob_keys(&self) -> BlobKeys {
-        BlobKeys::derive(self.content_key.as_ref())
+        BlobKeys::derive(self.content_key.as_ref()).with_epochs(&self.personal_epochs)
     }
 
     /// Attaches the file at `path` to note `note_id` and appends a

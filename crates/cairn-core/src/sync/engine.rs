@@ -71,6 +71,7 @@ use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{ObjectError, ObjectKind};
 use crate::sync::opener::{Opener, SpaceSync};
 use crate::sync::outcome::{PeerOutcome, RoundReport};
+use crate::sync::personal_object::PersonalKeys;
 use crate::sync::reader::{self, ReadError};
 use crate::sync::state::PeerState;
 use crate::sync::transport::Fetched;
@@ -151,7 +152,13 @@ pub struct Round {
 impl Round {
     /// `peers`: the stored state of every peer to read this round.
     pub fn new(me: &str, peers: Vec<PeerState>, content_key: Option<ContentKey>) -> Round {
-        Round::opening(me, peers, Opener::Personal(content_key))
+        Round::personal(me, peers, PersonalKeys::content(content_key))
+    }
+
+    /// A round of the personal stream once the account has epoch keys
+    /// (after a device was removed): objects of every epoch held open.
+    pub fn personal(me: &str, peers: Vec<PeerState>, keys: PersonalKeys) -> Round {
+        Round::opening(me, peers, Opener::Personal(keys))
     }
 
     /// A round of a shared space's stream: objects open with the space's

@@ -98,19 +98,21 @@ impl LiveLane {
                 entries.push((note.to_owned(), changes));
             }
         }
-        let Some(key) = store.content_key() else {
+        if store.content_key().is_none() {
             return Ok(None);
-        };
+        }
         let payload = bundle::encode(&entries);
         if entries.is_empty() || payload.len() > MAX_LIVE_PLAINTEXT {
             return Ok(None);
         }
-        Ok(Some(object::encode_for(
+        // Sealed as the personal stream's objects are: with the newest
+        // epoch's key once a device was removed, so the removed one could
+        // not read the lane even if the service relayed it.
+        Ok(Some(store.personal_keys().seal(
             ObjectKind::Live,
             last as u64,
             &self.device,
             LIVE_OBJECT_KEY,
-            Some(key),
             &payload,
         )))
     }
@@ -126,11 +128,14 @@ pub enum LiveError {
 }
 
 /// Opens a live message from `device` and returns what it carries. Only
-/// a message sealed by that device under the user's content key opens.
+/// a message sealed by that device under the user's content key, or one
+/// of the personal space's epoch keys, opens.
 pub fn open(store: &Store, device: &str, bytes: &[u8]) -> std::result::Result<Bundle, LiveError> {
-    let key = store.content_key().ok_or(LiveError::NoKey)?;
+    if store.content_key().is_none() {
+        return Err(LiveError::NoKey);
+    }
     let obj = object::decode_kind(bytes, ObjectKind::Live)?;
-    let payload = object::plaintext(&obj, device, LIVE_OBJECT_KEY, Some(key))?;
+    let payload = store.personal_keys().open(&obj, device, LIVE_OBJECT_KEY)?;
     Ok(bundle::decode(&payload)?)
 }
 
@@ -212,6 +217,33 @@ mod tests {
         }
         assert_eq!(b.get(&id).unwrap().body, "shopping list");
         assert!(lane.next(&mut a).unwrap().is_none(), "sent already");
+    }
+
+    #[test]
+    fn after_a_rotation_the_lane_is_sealed_with_the_new_epoch() {
+        use crate::account_keys::AccountKeys;
+        let (_da, mut a, _db, mut b) = pair();
+        let old = AccountKeys::new(a.content_key().unwrap().clone());
+        let new = old.rotated().unwrap();
+        a.set_account_keys(Some(&new));
+        let id = a.create_note("x").unwrap();
+        b.merge(&id, &a.save_note(&id).unwrap()).unwrap();
+        let mut lane = LiveLane::start(&a, "dev-a").unwrap();
+        a.splice(&id, 1, 0, "y").unwrap();
+        let msg = lane.next(&mut a).unwrap().expect("a message");
+        assert_eq!(
+            object::decode(&msg).unwrap().space.map(|s| s.epoch.0),
+            Some(1)
+        );
+        // What a removed device holds (the content key alone) does not
+        // open it; the new key does.
+        assert!(matches!(
+            open(&b, "dev-a", &msg),
+            Err(LiveError::Object(ObjectError::NoPersonalKey { epoch: 1 }))
+        ));
+        b.set_account_keys(Some(&new));
+        b.merge_many(&open(&b, "dev-a", &msg).unwrap()).unwrap();
+        assert_eq!(b.get(&id).unwrap().body, "xy");
     }
 
     #[test]

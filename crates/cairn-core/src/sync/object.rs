@@ -103,6 +103,8 @@ pub enum ObjectError {
     WrongSpace { found: SpaceId },
     #[error("object is sealed with the key of epoch {epoch} of its space, which this device does not have")]
     NoEpochKey { epoch: u64 },
+    #[error("a device was removed from your account and your notes have a new key since (epoch {epoch}), which this device does not have: enter your passphrase to keep syncing")]
+    NoPersonalKey { epoch: u64 },
 }
 
 /// Where a version 2 object belongs: its space and the epoch of its key.

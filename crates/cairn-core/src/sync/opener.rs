@@ -20,12 +20,12 @@ use std::collections::BTreeMap;
 
 use cairn_protocol::{DeviceId, UserId};
 
-use crate::crypto::ContentKey;
 use crate::space::epoch::{Epoch, EpochKey, SpaceId};
 use crate::space::identity::SharingIdentity;
 use crate::space::object_ad::{self, ObjectPlace};
 use crate::sync::head::DeviceHead;
 use crate::sync::object::{self, Object, ObjectError};
+use crate::sync::personal_object::PersonalKeys;
 use crate::sync::signed_head::{self, HeadPlace, HeadRefusal, Signer};
 
 /// What a space's reader makes of one peer device.
@@ -142,7 +142,7 @@ impl SpaceSync {
 
 #[derive(Debug, Clone)]
 pub enum Opener {
-    Personal(Option<ContentKey>),
+    Personal(PersonalKeys),
     Space(Box<SpaceSync>),
 }
 
@@ -150,7 +150,7 @@ impl Opener {
     /// The payload of `obj`, read at `device`'s `key`.
     pub fn open(&self, obj: &Object, device: &str, key: &str) -> Result<Vec<u8>, ObjectError> {
         match self {
-            Opener::Personal(k) => object::plaintext(obj, device, key, k.as_ref()),
+            Opener::Personal(k) => k.open(obj, device, key),
             Opener::Space(s) => {
                 let place = s.place(device, key)?;
                 object_ad::open(obj, &place, |e| s.keys.get(&e).cloned())

@@ -13,6 +13,7 @@ use crate::sync::bundle::{self, Bundle};
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectError, ObjectKind};
 use crate::sync::opener::Opener;
+use crate::sync::personal_object::PersonalKeys;
 use crate::sync::signed_head::HeadRefusal;
 use crate::sync::state::PeerState;
 
@@ -74,7 +75,11 @@ pub fn decode_head(
     bytes: &[u8],
     key: Option<&crate::crypto::ContentKey>,
 ) -> std::result::Result<DeviceHead, ReadError> {
-    decode_head_with(device, bytes, &Opener::Personal(key.cloned()))
+    decode_head_with(
+        device,
+        bytes,
+        &Opener::Personal(PersonalKeys::content(key.cloned())),
+    )
 }
 
 /// Decodes and checks a peer's head, opened by `opener`; in a space, only
@@ -156,7 +161,7 @@ pub fn open_object(
     bytes: &[u8],
     content_key: Option<&crate::crypto::ContentKey>,
 ) -> std::result::Result<Option<Bundle>, ReadError> {
-    let opener = Opener::Personal(content_key.cloned());
+    let opener = Opener::Personal(PersonalKeys::content(content_key.cloned()));
     open_object_with(device, key, r, kind, bytes, &opener)
 }
 

@@ -34,7 +34,7 @@ pub fn begin_round(store: &Store, me: &str, peers: &[String]) -> Result<Round, S
         .iter()
         .map(|p| store.peer_state(p))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Round::new(me, states, store.content_key().cloned()))
+    Ok(Round::personal(me, states, store.personal_keys()))
 }
 
 /// One bucket request against a synchronous transport.

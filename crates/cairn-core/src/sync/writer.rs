@@ -103,14 +103,9 @@ impl PublishScope for Personal<'_> {
         self.store.mark_snapshot_slot(slot)
     }
     fn seal(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: &[u8]) -> Vec<u8> {
-        object::encode_for(
-            kind,
-            seq,
-            self.device_id,
-            &key.relative(),
-            self.store.content_key.as_ref(),
-            payload,
-        )
+        self.store
+            .personal_keys()
+            .seal(kind, seq, self.device_id, &key.relative(), payload)
     }
 }
 
