@@ -298,7 +298,7 @@ impl Store {
     /// Whether a document from a peer in the space may change this store:
     /// only a note that is, on this device, inside the space's notebook
     /// (or, new here, says it is).
-    fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
+    pub(crate) fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
         if id.starts_with(RESERVED_PREFIX) {
             return Ok(false);
         }
@@ -491,7 +491,7 @@ pub fn run_space_round(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::space::chain::tests::shared;
     use crate::space::epoch::{Epoch, EpochKey, SpaceId};
@@ -505,10 +505,10 @@ mod tests {
     use crate::NewNotebook;
     use cairn_protocol::DeviceId;
 
-    struct Member {
-        store: Mutex<Store>,
-        sync: SpaceSync,
-        identity: SharingIdentity,
+    pub(crate) struct Member {
+        pub(crate) store: Mutex<Store>,
+        pub(crate) sync: SpaceSync,
+        pub(crate) identity: SharingIdentity,
         _dir: tempfile::TempDir,
     }
 
@@ -522,7 +522,7 @@ mod tests {
 
     /// alice (owner, device a1), bob (editor, b1), carol (viewer, c1) in
     /// one space sharing alice's notebook `notebook`.
-    fn space(notebook: &str, key: &EpochKey, space: SpaceId) -> Vec<Member> {
+    pub(crate) fn space(notebook: &str, key: &EpochKey, space: SpaceId) -> Vec<Member> {
         let (p, s) = shared();
         let state = s.state().unwrap();
         let people = [
@@ -600,7 +600,7 @@ mod tests {
         (store, dir)
     }
 
-    fn round(m: &Member, storage: &MemoryStorage) -> RoundReport {
+    pub(crate) fn round(m: &Member, storage: &MemoryStorage) -> RoundReport {
         run_space_round(
             &m.store,
             &mut storage.device(m.sync.device.as_str()),
@@ -610,14 +610,14 @@ mod tests {
     }
 
     /// A note `m` writes into the shared notebook.
-    fn shared_note(m: &Member, notebook: &str, text: &str) -> String {
+    pub(crate) fn shared_note(m: &Member, notebook: &str, text: &str) -> String {
         let mut s = m.store.lock().unwrap();
         let n = s.create_note(text).unwrap();
         s.move_note(&n, Some(notebook)).unwrap();
         n
     }
 
-    fn body(m: &Member, id: &str) -> Option<String> {
+    pub(crate) fn body(m: &Member, id: &str) -> Option<String> {
         m.store.lock().unwrap().get(id).ok().map(|n| n.body)
     }
 
