@@ -445,8 +445,9 @@ impl SyncAgent {
         let mut space_lanes = SpaceLanes::new();
         let mut pending = PendingLive::default();
         let first = self.round().await;
-        on_event(WatchEvent::Round(&first));
+        // Lanes first: an edit made once the round is reported goes out.
         self.follow_spaces(&mut space_lanes);
+        on_event(WatchEvent::Round(&first));
         let mut next_poll = Instant::now() + options.poll;
         // When the edits waiting to be published go out: once they settle,
         // and no later than `max_wait` after the first of them.
