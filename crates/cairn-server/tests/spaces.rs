@@ -861,9 +861,9 @@ async fn live_frames_reach_the_other_members_from_writers_only() {
     // (Carol's phone heard Bob's frame meanwhile, nothing of her own.)
     let heard = flushed(&carol_laptop, &mut carol_phone).await;
     assert!(
-        heard.iter().all(
-            |e| matches!(e, ServiceEvent::SpaceLive { user_id, .. } if user_id == bob.user())
-        ),
+        heard
+            .iter()
+            .all(|e| matches!(e, ServiceEvent::SpaceLive { user_id, .. } if user_id == bob.user())),
         "{heard:?}"
     );
     assert!(dave_laptop.send_space_live(wire.clone(), "REFWRQ==".into()));

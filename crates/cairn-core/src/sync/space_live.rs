@@ -216,7 +216,10 @@ mod tests {
         // A personal note of alice's: never on the space's lane.
         let diary = alice.store.lock().unwrap().create_note("diary").unwrap();
         type_into(alice, &diary, 5, " of mine");
-        assert!(frame(&mut lane, alice).is_none(), "a personal note stays home");
+        assert!(
+            frame(&mut lane, alice).is_none(),
+            "a personal note stays home"
+        );
         // The note moved out of the notebook on bob's device: a frame no
         // longer changes it there.
         bob.store.lock().unwrap().move_note(&note, None).unwrap();
