@@ -108,6 +108,23 @@ fn share(owner: &Person, invitee: &Person, notebook: &str, role: &str) -> String
     id
 }
 
+/// Alice's notebook `notebook`, with one note saying `text`, shared with
+/// Bob as an editor and Carol as a viewer: the three, the note and the
+/// space.
+fn three_in(
+    cloud: &Cloud,
+    notebook: &str,
+    text: &str,
+) -> (Person, Person, Person, String, SpaceId) {
+    let alice = person(cloud, "alice");
+    let bob = person(cloud, "bob");
+    let carol = person(cloud, "carol");
+    let note = notebook_with_note(&alice.laptop, notebook, text);
+    let space = SpaceId::parse(&share(&alice, &bob, notebook, "editor")).unwrap();
+    share(&alice, &carol, notebook, "viewer");
+    (alice, bob, carol, note, space)
+}
+
 fn sync_all(devices: &[&Device]) {
     for d in devices {
         d.sync_ok();
@@ -756,12 +773,7 @@ fn copy_of(d: &Device) -> tempfile::TempDir {
 #[test]
 fn a_head_forged_into_another_members_prefix_is_ignored() {
     let cloud = Cloud::start();
-    let alice = person(&cloud, "alice");
-    let bob = person(&cloud, "bob");
-    let carol = person(&cloud, "carol");
-    let note = notebook_with_note(&alice.laptop, "Ledger", "Balance: 100\n");
-    let space = SpaceId::parse(&share(&alice, &bob, "Ledger", "editor")).unwrap();
-    share(&alice, &carol, "Ledger", "viewer");
+    let (alice, bob, carol, note, space) = three_in(&cloud, "Ledger", "Balance: 100\n");
     let readers = [&alice.phone, &bob.laptop, &carol.laptop];
     sync_until(
         &[&alice.laptop, &alice.phone, &bob.laptop, &carol.laptop],
@@ -1017,12 +1029,7 @@ fn watch_until(
 #[test]
 fn typing_in_a_shared_notebook_reaches_the_others_live_before_any_publish() {
     let cloud = Cloud::start();
-    let alice = person(&cloud, "alice");
-    let bob = person(&cloud, "bob");
-    let carol = person(&cloud, "carol");
-    let note = notebook_with_note(&alice.laptop, "Live", "Shopping: ");
-    let space = SpaceId::parse(&share(&alice, &bob, "Live", "editor")).unwrap();
-    share(&alice, &carol, "Live", "viewer");
+    let (alice, bob, carol, note, space) = three_in(&cloud, "Live", "Shopping: ");
     let devices = [&alice.laptop, &bob.laptop, &carol.laptop];
     sync_until(&devices, "the note reaches bob and carol", || {
         bob.laptop.store().get(&note).is_ok() && carol.laptop.store().get(&note).is_ok()

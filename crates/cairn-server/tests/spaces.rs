@@ -209,6 +209,23 @@ async fn shared_with(h: &Harness, owner: &Person, member: &Person, role: Role) -
     space
 }
 
+/// The owner's record removing `member`, with no fence.
+fn unfenced_removal(
+    space: &Space,
+    owner: &Person,
+    member: &Person,
+) -> cairn_core::space::rotation::NewEpoch {
+    remove_member(
+        &space.state(),
+        &owner.id,
+        &space.key,
+        member.user(),
+        Fence::new(),
+        HeadFence::new(),
+    )
+    .unwrap()
+}
+
 async fn space_grant(h: &Harness, device: &SignedInDevice, space: &Space) -> (u16, Value) {
     let path = space.path(&format!("/devices/{}/grant", device.device.id));
     call(h, device, reqwest::Method::POST, &path, None).await
@@ -751,15 +768,7 @@ async fn the_client_drives_a_space_from_creation_to_removal() {
         .await
         .unwrap();
 
-    let removal = remove_member(
-        &space.state(),
-        &alice.id,
-        &space.key,
-        bob.user(),
-        Fence::new(),
-        HeadFence::new(),
-    )
-    .unwrap();
+    let removal = unfenced_removal(&space, &alice, &bob);
     c.append_record(alice.laptop.token(), &removal.record)
         .await
         .unwrap();
@@ -873,15 +882,7 @@ async fn live_frames_reach_the_other_members_from_writers_only() {
     assert_eq!(next_space_live(&mut carol_phone).await.2, "AAEE");
 
     // Bob removed: his frames are relayed no more, and he hears none.
-    let removal = remove_member(
-        &space.state(),
-        &alice.id,
-        &space.key,
-        bob.user(),
-        Fence::new(),
-        HeadFence::new(),
-    )
-    .unwrap();
+    let removal = unfenced_removal(&space, &alice, &bob);
     land(&h, &alice.laptop, &mut space, removal.record).await;
     assert!(bob_laptop.send_space_live(wire.clone(), "TEFURQ==".into()));
     flushed(&bob_laptop, &mut bob_phone).await;

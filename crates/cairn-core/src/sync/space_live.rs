@@ -21,7 +21,7 @@
 //! What opens is merged, as a space round's reads are, only into notes
 //! that are inside the shared notebook on this device.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use cairn_protocol::UserId;
 
@@ -123,21 +123,7 @@ impl Store {
     /// round drops them. How many notes changed; an error when the store
     /// cannot apply them yet (they build on changes not here yet).
     pub fn merge_space_live(&mut self, sync: &SpaceSync, entries: &Bundle) -> Result<usize> {
-        let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
-        for (id, bytes) in entries {
-            per_note.entry(id.as_str()).or_default().push(bytes.clone());
-        }
-        let mut admitted = BTreeSet::new();
-        for (id, chunks) in &per_note {
-            if self.admitted(sync, id, chunks)? {
-                admitted.insert(*id);
-            }
-        }
-        let kept: Vec<(&str, &[u8])> = entries
-            .iter()
-            .filter(|(id, _)| admitted.contains(id.as_str()))
-            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
-            .collect();
+        let kept = self.admitted_entries(sync, entries.iter())?;
         if kept.is_empty() {
             return Ok(0);
         }
@@ -302,7 +288,7 @@ mod tests {
         elsewhere.space = SpaceId::generate();
         assert!(open(&elsewhere, &user("alice"), "a1", &bytes).is_err());
         let mut other_key = bob.sync.clone();
-        other_key.keys = BTreeMap::from([(Epoch::FIRST, EpochKey::generate())]);
+        other_key.keys = std::collections::BTreeMap::from([(Epoch::FIRST, EpochKey::generate())]);
         assert!(open(&other_key, &user("alice"), "a1", &bytes).is_err());
         // Altered on the way.
         let mut bent = bytes.clone();

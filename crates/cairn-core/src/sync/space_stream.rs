@@ -326,6 +326,33 @@ impl Store {
         }
     }
 
+    /// The entries of `entries` that may change this store (see
+    /// [`Store::admitted`]); the others are dropped, not refused: the rest
+    /// of a peer's changes are the space's and still apply.
+    pub(crate) fn admitted_entries<'a>(
+        &self,
+        sync: &SpaceSync,
+        entries: impl Iterator<Item = &'a (String, Vec<u8>)> + Clone,
+    ) -> Result<Vec<(&'a str, &'a [u8])>> {
+        // Decided once per note, from everything that came for it: a note
+        // new here arrives whole in its first entry, and its later entries
+        // are changes that do not load by themselves.
+        let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
+        for (id, bytes) in entries.clone() {
+            per_note.entry(id.as_str()).or_default().push(bytes.clone());
+        }
+        let mut admitted = BTreeSet::new();
+        for (id, chunks) in &per_note {
+            if self.admitted(sync, id, chunks)? {
+                admitted.insert(*id);
+            }
+        }
+        Ok(entries
+            .filter(|(id, _)| admitted.contains(id.as_str()))
+            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
+            .collect())
+    }
+
     /// Applies what was fetched from a peer in the space, and its new
     /// state, in one transaction; changes to notes outside the space's
     /// notebook here are dropped.
@@ -338,27 +365,7 @@ impl Store {
         bundles: Vec<Bundle>,
     ) -> Result<usize> {
         let new_state = state.after_read(head, etag, sync.device.as_str(), self.clock.now_ms());
-        // Decided once per note, from everything that came for it: a note
-        // new here arrives whole in its first entry, and its later entries
-        // are changes that do not load by themselves.
-        let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
-        for (id, bytes) in bundles.iter().flat_map(|b| b.iter()) {
-            per_note.entry(id.as_str()).or_default().push(bytes.clone());
-        }
-        let mut admitted = BTreeSet::new();
-        for (id, chunks) in &per_note {
-            if self.admitted(sync, id, chunks)? {
-                admitted.insert(*id);
-            }
-        }
-        // Dropped, not refused: the rest of the peer's changes are the
-        // space's and still apply.
-        let entries: Vec<(&str, &[u8])> = bundles
-            .iter()
-            .flat_map(|b| b.iter())
-            .filter(|(id, _)| admitted.contains(id.as_str()))
-            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
-            .collect();
+        let entries = self.admitted_entries(sync, bundles.iter().flat_map(|b| b.iter()))?;
         self.merge_batch(&entries, |s| s.save_space_peer(sync, &new_state))
     }
 
