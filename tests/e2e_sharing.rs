@@ -2,7 +2,8 @@
 //! through the real service and S3 server: Alice shares it with Bob by the
 //! account id Bob's window shows, both see the same safety number, Bob
 //! accepts and the note arrives in his tree, what Alice types appears in
-//! Bob's open editor, and when Alice removes him Bob's window says the
+//! Bob's open editor key by key (with the app's default settings, before
+//! her window publishes), and when Alice removes him Bob's window says the
 //! notebook is no longer shared with him (his copy stays, as he would
 //! expect of notes he already had). See `support/desktop.rs` for what must
 //! be installed.
@@ -18,11 +19,10 @@ use serde_json::Value;
 const NOTEBOOK: &str = "Expedition";
 const VIEWED: &str = "Recipes";
 
+/// The app's default settings: a publish waits 2 s for typing to pause,
+/// so what reaches the other person sooner came on the live lane.
 fn launch(dir: &Path) -> Launch {
-    let mut l = Launch::new(dir);
-    // Publish 100 ms after typing pauses instead of 2 s.
-    l.env.push(("CAIRN_SYNC_SETTLE_MS".into(), "100".into()));
-    l
+    Launch::new(dir)
 }
 
 async fn text(app: &Desktop, css: &str) -> String {
@@ -240,7 +240,16 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     alice
         .press_keys(&format!("{}{}{}", keys::CONTROL, keys::END, keys::CONTROL))
         .await;
-    alice.press_keys("\nclimbing boots").await;
+    // At a typist's pace; her window publishes only 2 s after the last
+    // key, so what Bob's editor shows the moment she stops came key by key.
+    alice
+        .type_paced("\nclimbing boots", std::time::Duration::from_millis(90))
+        .await;
+    let shown = bob.js("return window.__cairnEditorText()").await;
+    assert!(
+        shown.as_str().is_some_and(|t| t.contains("rope\nclimbing")),
+        "Bob's editor when Alice stopped typing: {shown}"
+    );
     wait_for_editor(&bob, "Packing list\nrope\nclimbing boots").await;
     bob.screenshot("sharing-05-alice-typed").await;
 

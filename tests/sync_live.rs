@@ -5,92 +5,20 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_client::{SyncAgent, WatchEvent, WatchOptions};
-use cairn_core::Store;
+use cairn_client::WatchOptions;
 use cairn_scenarios::cloud::Cloud;
 use cairn_scenarios::device::{assert_converged, Device};
-use tokio::sync::{mpsc, Notify};
+use cairn_scenarios::watching::watch;
 
 /// Nothing is published by time while the test runs: only the live lane
 /// can carry the typing.
-const NEVER: Duration = Duration::from_secs(3600);
-
-struct Watching {
-    store: Arc<Mutex<Store>>,
-    typed: Arc<Notify>,
-    events: mpsc::UnboundedReceiver<&'static str>,
-}
-
-fn watch(rt: &tokio::runtime::Runtime, cloud: &Cloud, device: &Device) -> Watching {
-    let store = Arc::new(Mutex::new(device.store()));
-    let typed = Arc::new(Notify::new());
-    let (tx, events) = mpsc::unbounded_channel();
-    let mut agent = SyncAgent::new(device.dir(), device.session(cloud), store.clone()).unwrap();
-    let options = WatchOptions {
-        settle: NEVER,
-        poll: NEVER,
-        max_wait: NEVER,
-    };
-    let notify = typed.clone();
-    rt.spawn(async move {
-        agent
-            .watch(options, notify, move |e| {
-                let what = match e {
-                    WatchEvent::Round(Ok(_)) => "round",
-                    WatchEvent::Round(Err(_)) => "failed round",
-                    WatchEvent::LiveMerged { .. } => "live",
-                    WatchEvent::Connected => "connected",
-                    WatchEvent::SpaceSynced { .. } => "space",
-                };
-                // The test may have stopped listening; the loop goes on.
-                tx.send(what).ok();
-            })
-            .await
-    });
-    Watching {
-        store,
-        typed,
-        events,
-    }
-}
-
-impl Watching {
-    /// Waits for `what` from the watch loop.
-    fn wait_for(&mut self, rt: &tokio::runtime::Runtime, what: &str) {
-        rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(20), async {
-                loop {
-                    let got = self.events.recv().await.expect("the watch ended");
-                    assert_ne!(got, "failed round");
-                    if got == what {
-                        return;
-                    }
-                }
-            })
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within 20 s"))
-        })
-    }
-
-    fn body(&self, id: &str) -> String {
-        self.store.lock().unwrap().get(id).unwrap().body
-    }
-
-    /// Types `text` at the end of the note's first line, as the app does:
-    /// a store edit, then a nudge to the sync task.
-    fn type_after(&self, id: &str, anchor: &str, text: &str) {
-        let mut s = self.store.lock().unwrap();
-        let body = s.get(id).unwrap().body;
-        let at = body.find(anchor).unwrap() + anchor.len();
-        let utf16 = body[..at].encode_utf16().count();
-        s.splice(id, utf16, 0, text).unwrap();
-        drop(s);
-        self.typed.notify_one();
-    }
-}
+const NEVER: WatchOptions = WatchOptions {
+    settle: Duration::from_secs(3600),
+    poll: Duration::from_secs(3600),
+    max_wait: Duration::from_secs(3600),
+};
 
 #[test]
 fn two_devices_typing_at_once_see_each_other_live_before_any_publish() {
@@ -110,8 +38,8 @@ fn two_devices_typing_at_once_see_each_other_live_before_any_publish() {
     }
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut l = watch(&rt, &cloud, &laptop);
-    let mut d = watch(&rt, &cloud, &desk);
+    let mut l = watch(&rt, &cloud, &laptop, NEVER);
+    let mut d = watch(&rt, &cloud, &desk, NEVER);
     // From then on both sockets are subscribed.
     for w in [&mut l, &mut d] {
         w.wait_for(&rt, "connected");

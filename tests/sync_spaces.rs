@@ -37,6 +37,7 @@ use cairn_protocol::{DeviceId, UserId};
 use cairn_scenarios::cloud::Cloud;
 use cairn_scenarios::device::Device;
 use cairn_scenarios::stored_bytes::{all_bytes, contains};
+use cairn_scenarios::watching::{watch, Watching};
 
 const NOTEBOOK: &str = "Kilimanjaro expedition";
 const SECRET: &str = "Quixotic-Marmalade-Telescope";
@@ -105,6 +106,23 @@ fn share(owner: &Person, invitee: &Person, notebook: &str, role: &str) -> String
     assert_eq!(mine["role"], role);
     invitee.laptop.ok(&["accept", &id]);
     id
+}
+
+/// Alice's notebook `notebook`, with one note saying `text`, shared with
+/// Bob as an editor and Carol as a viewer: the three, the note and the
+/// space.
+fn three_in(
+    cloud: &Cloud,
+    notebook: &str,
+    text: &str,
+) -> (Person, Person, Person, String, SpaceId) {
+    let alice = person(cloud, "alice");
+    let bob = person(cloud, "bob");
+    let carol = person(cloud, "carol");
+    let note = notebook_with_note(&alice.laptop, notebook, text);
+    let space = SpaceId::parse(&share(&alice, &bob, notebook, "editor")).unwrap();
+    share(&alice, &carol, notebook, "viewer");
+    (alice, bob, carol, note, space)
 }
 
 fn sync_all(devices: &[&Device]) {
@@ -755,12 +773,7 @@ fn copy_of(d: &Device) -> tempfile::TempDir {
 #[test]
 fn a_head_forged_into_another_members_prefix_is_ignored() {
     let cloud = Cloud::start();
-    let alice = person(&cloud, "alice");
-    let bob = person(&cloud, "bob");
-    let carol = person(&cloud, "carol");
-    let note = notebook_with_note(&alice.laptop, "Ledger", "Balance: 100\n");
-    let space = SpaceId::parse(&share(&alice, &bob, "Ledger", "editor")).unwrap();
-    share(&alice, &carol, "Ledger", "viewer");
+    let (alice, bob, carol, note, space) = three_in(&cloud, "Ledger", "Balance: 100\n");
     let readers = [&alice.phone, &bob.laptop, &carol.laptop];
     sync_until(
         &[&alice.laptop, &alice.phone, &bob.laptop, &carol.laptop],
@@ -966,4 +979,143 @@ fn a_key_other_than_the_pinned_one_is_refused_before_anything_is_sent() {
     let pending: serde_json::Value =
         serde_json::from_str(&bob.laptop.ok(&["invitations", "--json"])).unwrap();
     assert_eq!(pending, serde_json::json!([]));
+}
+
+/// The newest membership record `store` verified in `space`.
+fn checkpoint(store: &cairn_core::Store, space: &SpaceId) -> u64 {
+    store
+        .local_spaces()
+        .unwrap()
+        .iter()
+        .find(|s| s.space == *space)
+        .map_or(0, |s| s.checkpoint.seq)
+}
+
+/// Waits on `w`'s watch until `done` holds; returns what the watch loop
+/// reported meanwhile, the event that came with the change included (the
+/// loop reports a merge just after it is stored).
+fn watch_until(
+    w: &mut Watching,
+    rt: &tokio::runtime::Runtime,
+    what: &str,
+    done: impl Fn(&Watching) -> bool,
+) -> Vec<&'static str> {
+    let mut seen = Vec::new();
+    // Reported since `done` was last seen false.
+    let mut fresh = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if done(w) {
+            let late = w.drain();
+            if late.is_empty() && fresh == 0 {
+                seen.push(w.next(rt));
+            }
+            seen.extend(late);
+            return seen;
+        }
+        let got = w.drain();
+        fresh = got.len();
+        seen.extend(got);
+        assert!(std::time::Instant::now() < deadline, "{what}: {seen:?}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// With the app's default watch settings (a publish waits 2 s for edits to
+/// settle), one person's typing in a shared notebook is merged on the other
+/// members' devices as it is typed, before the typist's device publishes;
+/// a viewer's typing reaches nobody; once removed, a member neither sends
+/// nor gets anything live.
+#[test]
+fn typing_in_a_shared_notebook_reaches_the_others_live_before_any_publish() {
+    let cloud = Cloud::start();
+    let (alice, bob, carol, note, space) = three_in(&cloud, "Live", "Shopping: ");
+    let devices = [&alice.laptop, &bob.laptop, &carol.laptop];
+    sync_until(&devices, "the note reaches bob and carol", || {
+        bob.laptop.store().get(&note).is_ok() && carol.laptop.store().get(&note).is_ok()
+    });
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let defaults = cairn_client::WatchOptions::default();
+    assert_eq!(defaults.settle, std::time::Duration::from_secs(2));
+    let mut a = watch(&rt, &cloud, &alice.laptop, defaults);
+    let mut b = watch(&rt, &cloud, &bob.laptop, defaults);
+    let mut c = watch(&rt, &cloud, &carol.laptop, defaults);
+    // Each: its first round, connected, the round a connection runs.
+    for w in [&mut a, &mut b, &mut c] {
+        w.wait_for(&rt, "connected");
+        w.wait_for(&rt, "round");
+    }
+
+    // Alice types, a keystroke at a time; Bob and Carol (a viewer reads)
+    // have each keystroke merged from a live frame, before Alice's device
+    // ran the round that publishes it (it waits for the typing to settle).
+    a.drain();
+    let mut typed = String::from("Shopping: ");
+    for ch in ["f", "i", "g", "s"] {
+        a.type_after(&note, &typed, ch);
+        typed.push_str(ch);
+        for w in [&mut b, &mut c] {
+            let want = typed.clone();
+            let seen = watch_until(w, &rt, "a keystroke arrives", |w| {
+                w.body(&note).contains(&want)
+            });
+            assert!(seen.contains(&"live"), "{ch:?} came by {seen:?}");
+            assert!(!seen.contains(&"space"), "{ch:?} came by {seen:?}");
+        }
+    }
+    let alices = a.drain();
+    assert!(
+        !alices.contains(&"round"),
+        "Alice published before the others had the typing: {alices:?}"
+    );
+    assert_eq!(b.body(&note), "Shopping: figs");
+
+    // Bob (an editor) types back: Alice and Carol get it live.
+    b.type_after(&note, "figs", " and dates");
+    for w in [&mut a, &mut c] {
+        watch_until(w, &rt, "bob's typing arrives", |w| {
+            w.body(&note).contains("figs and dates")
+        });
+    }
+
+    // Carol is a viewer: what she types goes to nobody, live or not.
+    c.type_after(&note, "Shopping: ", "VIEWER ");
+    a.type_after(&note, "dates", "!");
+    for w in [&mut b, &mut c] {
+        watch_until(w, &rt, "alice's '!' arrives", |w| {
+            w.body(&note).contains("dates!")
+        });
+    }
+    assert!(!b.body(&note).contains("VIEWER"), "{}", b.body(&note));
+    assert!(!a.body(&note).contains("VIEWER"), "{}", a.body(&note));
+
+    // Alice removes Bob. Once every device has read the record, Alice's
+    // typing reaches Carol live, and Bob hears nothing more; what Bob
+    // types reaches nobody.
+    alice
+        .laptop
+        .ok(&["unshare", "Live", "--member", &bob.account]);
+    let removed = checkpoint(&alice.laptop.store(), &space);
+    for w in [&mut a, &mut b, &mut c] {
+        watch_until(w, &rt, "the removal is read", |w| {
+            checkpoint(&w.store.lock().unwrap(), &space) >= removed
+        });
+    }
+    b.drain();
+    b.type_after(&note, "Shopping: ", "BOB-AFTER ");
+    a.type_after(&note, "dates!", " after");
+    watch_until(&mut c, &rt, "alice's typing after the removal", |w| {
+        w.body(&note).contains("dates! after")
+    });
+    a.type_after(&note, "after", "wards");
+    watch_until(&mut c, &rt, "alice's typing after the removal", |w| {
+        w.body(&note).contains("afterwards")
+    });
+    for w in [&a, &c] {
+        assert!(!w.body(&note).contains("BOB-AFTER"), "{}", w.body(&note));
+    }
+    assert!(!b.body(&note).contains("after"), "{}", b.body(&note));
+    let bobs = b.drain();
+    assert!(!bobs.contains(&"live"), "Bob heard a frame: {bobs:?}");
 }

@@ -12,3 +12,4 @@ pub mod fault_proxy;
 pub mod oauth_server;
 pub mod sign_in_flood;
 pub mod stored_bytes;
+pub mod watching;

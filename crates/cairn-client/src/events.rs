@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use cairn_protocol::event::close_reason;
-use cairn_protocol::{ClientMessage, ServiceEvent, LIVE_QUERY, MAX_CLIENT_MESSAGE};
+use cairn_protocol::{ClientMessage, ServiceEvent, SpaceId, LIVE_QUERY, MAX_CLIENT_MESSAGE};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -84,7 +84,18 @@ impl EventSubscription {
     /// devices. False when it was not sent: too big for the socket, or the
     /// socket is down or behind; the next publish carries the changes.
     pub fn send_live(&self, sealed: String) -> bool {
-        let Ok(text) = serde_json::to_string(&ClientMessage::Live { sealed }) else {
+        self.send(&ClientMessage::Live { sealed })
+    }
+
+    /// Sends changes this device made to notes of shared space `space_id`
+    /// (sealed with its epoch key, base64) to the members' devices. False
+    /// when it was not sent, as for [`EventSubscription::send_live`].
+    pub fn send_space_live(&self, space_id: SpaceId, sealed: String) -> bool {
+        self.send(&ClientMessage::SpaceLive { space_id, sealed })
+    }
+
+    fn send(&self, message: &ClientMessage) -> bool {
+        let Ok(text) = serde_json::to_string(message) else {
             return false;
         };
         text.len() <= MAX_CLIENT_MESSAGE && self.outgoing.try_send(text).is_ok()

@@ -8,11 +8,13 @@
 //! identity here: the spaces are looked up first, and the identity is
 //! opened (or made) only when there is one.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use cairn_core::space::epoch::SpaceId;
 use cairn_core::space::local::Standing;
+use cairn_core::sync::opener::SpaceSync;
 use cairn_core::sync::RoundReport;
 use cairn_core::Store;
 
@@ -40,6 +42,11 @@ pub struct SpaceRound {
 pub struct SpaceRounds {
     data_dir: PathBuf,
     sharing: Option<Sharing>,
+    /// Each space's stream as its last round saw it (members, roles, keys,
+    /// whether this device writes): what the live lane seals and opens
+    /// with. A space whose round did not run (no longer a member, its grant
+    /// refused) is not here, so nothing goes out or comes in live there.
+    live: BTreeMap<SpaceId, SpaceSync>,
 }
 
 impl SpaceRounds {
@@ -47,7 +54,13 @@ impl SpaceRounds {
         SpaceRounds {
             data_dir,
             sharing: None,
+            live: BTreeMap::new(),
         }
+    }
+
+    /// The spaces the live lane runs in, as their last rounds saw them.
+    pub fn live(&self) -> &BTreeMap<SpaceId, SpaceSync> {
+        &self.live
     }
 
     async fn sharing(
@@ -90,9 +103,18 @@ impl SpaceRounds {
             Err(e) => return Err(e.into()),
         };
         if listed.spaces.is_empty() && self.sharing.is_none() && !known_here {
+            self.live.clear();
             return Ok(Vec::new());
         }
-        let sharing = self.sharing(session, store).await?;
+        if only.is_none() {
+            // Rebuilt from this pass's rounds: a space left or lost goes.
+            self.live.clear();
+        } else if let Some(o) = only {
+            self.live.remove(o);
+        }
+        self.sharing(session, store).await?;
+        let sharing = self.sharing.as_ref().ok_or(ShareError::NotSignedIn)?;
+        let live = &mut self.live;
         let mut out = Vec::new();
         for found in sharing.member_spaces().await? {
             // A space that could not be brought up to date is reported
@@ -117,7 +139,14 @@ impl SpaceRounds {
             if only.is_some_and(|o| *o != space) {
                 continue;
             }
-            let result = Self::one(sharing, store, bucket, r.as_ref()).await;
+            let result = match Self::one(sharing, store, bucket, r.as_ref()).await {
+                Ok(Some((sync, report))) => {
+                    live.insert(space, sync);
+                    Ok(Some(report))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
             if let Ok(Some(report)) = &result {
                 for p in &report.peers {
                     if let Some(why) = &p.refused {
@@ -172,13 +201,17 @@ impl SpaceRounds {
         store: &Arc<Mutex<Store>>,
         bucket: &Bucket,
         r: &crate::sharing::Refreshed,
-    ) -> Result<Option<RoundReport>, SpaceRoundError> {
+    ) -> Result<Option<(SpaceSync, RoundReport)>, SpaceRoundError> {
         let Some((sync, grant)) = sharing.round_context(r).await? else {
             return Ok(None);
         };
-        let report =
-            round_runner::run_space_round(store.clone(), bucket.clone(), Arc::new(grant), sync)
-                .await?;
-        Ok(Some(report))
+        let report = round_runner::run_space_round(
+            store.clone(),
+            bucket.clone(),
+            Arc::new(grant),
+            sync.clone(),
+        )
+        .await?;
+        Ok(Some((sync, report)))
     }
 }

@@ -10,11 +10,20 @@
 //! [`WatchOptions::max_wait`] after the first unpublished one, so storage
 //! stays the record and a device that missed a live message catches up.
 //!
+//! In a shared notebook the same happens between people
+//! (`cairn_core::sync::space_live`): each local edit to its notes also goes
+//! out sealed with the space's epoch key, for the other members' devices,
+//! as long as this account writes there and no rotation is due; frames
+//! from the members' devices that may write there are merged on arrival,
+//! into the shared notebook only. The space's publish still follows on
+//! the same debounce.
+//!
 //! The grant is kept on disk beside the credentials, so a device goes on
 //! syncing through storage for as long as the grant lasts even when the
 //! service is down; only an expired or revoked grant stops it, and then it
 //! says "sign in again" while local editing goes on.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +31,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use cairn_core::space::epoch::SpaceId;
 use cairn_core::sync::live::{self, LiveLane};
+use cairn_core::sync::space_live::{self, SpaceLiveLane};
 use cairn_core::sync::{RoundReport, SyncError};
 use cairn_core::Store;
 use cairn_protocol::{DeviceId, ErrorCode, Grant, ServiceEvent};
@@ -33,6 +43,7 @@ use crate::bucket::Bucket;
 use crate::events::{EventSubscription, StreamItem};
 use crate::round_runner::{self, RunnerError};
 use crate::space_rounds::{SpaceRound, SpaceRounds};
+use crate::spaces::wire_space_id;
 use crate::sync_state::SignInReason;
 use crate::{ClientError, Session, StoredCredentials};
 
@@ -494,8 +505,11 @@ impl SyncAgent {
             token
         })?;
         let mut lane = self.start_lane()?;
+        let mut space_lanes = SpaceLanes::new();
         let mut pending = PendingLive::default();
         let first = self.round().await;
+        // Lanes first: an edit made once the round is reported goes out.
+        self.follow_spaces(&mut space_lanes);
         on_event(WatchEvent::Round(&first));
         let mut next_poll = Instant::now() + options.poll;
         // When the edits waiting to be published go out: once they settle,
@@ -541,6 +555,13 @@ impl SyncAgent {
                         }
                         Wake::Nothing
                     }
+                    Some(StreamItem::Event(ServiceEvent::SpaceLive { space_id, user_id, device_id, sealed })) => {
+                        let notes = self.merge_space_live(space_id.as_str(), &user_id, &device_id, &sealed, &mut pending);
+                        if notes > 0 {
+                            on_event(WatchEvent::LiveMerged { notes });
+                        }
+                        Wake::Nothing
+                    }
                     Some(StreamItem::Event(ServiceEvent::DeviceJoined { .. })) => {
                         // New peers: a new grant first.
                         self.grant = None;
@@ -581,6 +602,7 @@ impl SyncAgent {
                 },
                 () = local_changes.notified() => {
                     self.send_live(&mut lane, &events);
+                    self.send_space_live(&mut space_lanes, &events);
                     let now = Instant::now();
                     settled_at = Some(now + options.settle);
                     due_by.get_or_insert(now + options.max_wait);
@@ -596,7 +618,12 @@ impl SyncAgent {
                     // A member published there (or its membership
                     // changed): that space alone is read.
                     self.run_spaces(Some(&space)).await;
+                    self.follow_spaces(&mut space_lanes);
                     on_event(WatchEvent::SpaceSynced { membership });
+                    let notes = self.retry_pending(&mut pending);
+                    if notes > 0 {
+                        on_event(WatchEvent::LiveMerged { notes });
+                    }
                     continue;
                 }
                 Wake::Full => None,
@@ -610,6 +637,7 @@ impl SyncAgent {
             due_by = None;
             let full = read.is_none();
             let outcome = self.round_reading(read).await;
+            self.follow_spaces(&mut space_lanes);
             on_event(WatchEvent::Round(&outcome));
             // The round may have brought what waiting live changes build on.
             let notes = self.retry_pending(&mut pending);
@@ -679,7 +707,95 @@ impl SyncAgent {
                 notes + self.retry_pending(pending)
             }
             Err(_) => {
-                pending.keep(entries);
+                pending.keep(None, entries);
+                0
+            }
+        }
+    }
+
+    /// A lane for each shared notebook the last rounds ran in, started
+    /// when the notebook first shows up (changes before go out with the
+    /// publish); a notebook no longer synced loses its lane.
+    fn follow_spaces(&self, lanes: &mut SpaceLanes) {
+        let live = self.spaces.live();
+        lanes.retain(|space, _| live.contains_key(space));
+        if !self.encrypted || live.keys().all(|s| lanes.contains_key(s)) {
+            return;
+        }
+        let Ok(store) = self.store.lock() else { return };
+        for space in live.keys() {
+            if !lanes.contains_key(space) {
+                if let Ok(lane) = SpaceLiveLane::start(&store) {
+                    lanes.insert(*space, lane);
+                }
+            }
+        }
+    }
+
+    /// Sends the local changes to each shared notebook's notes since its
+    /// last frame. Best effort, as on the personal lane.
+    fn send_space_live(&self, lanes: &mut SpaceLanes, events: &EventSubscription) {
+        let Ok(mut store) = self.store.lock() else {
+            return;
+        };
+        for (space, lane) in lanes.iter_mut() {
+            let Some(sync) = self.spaces.live().get(space) else {
+                continue;
+            };
+            match lane.next(&mut store, sync) {
+                Ok(Some(bytes)) => {
+                    if let Ok(wire) = wire_space_id(space) {
+                        let sealed = base64::engine::general_purpose::STANDARD.encode(bytes);
+                        events.send_space_live(wire, sealed);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("warning: live changes in a shared notebook not sent: {e}"),
+            }
+        }
+    }
+
+    /// Merges a member's live frame in shared notebook `space`; how many
+    /// notes changed. Frames of a notebook this device does not sync, of
+    /// this account's own devices (the personal lane brings those), or
+    /// that do not open (a viewer's, a departed member's) are dropped.
+    fn merge_space_live(
+        &self,
+        space: &str,
+        user: &cairn_protocol::UserId,
+        from: &DeviceId,
+        sealed: &str,
+        pending: &mut PendingLive,
+    ) -> usize {
+        let Ok(space) = SpaceId::parse(space) else {
+            return 0;
+        };
+        let Some(sync) = self.spaces.live().get(&space) else {
+            return 0;
+        };
+        if sync.user == *user {
+            return 0;
+        }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(sealed) else {
+            return 0;
+        };
+        let entries = match space_live::open(sync, user, from.as_str(), &bytes) {
+            Ok(entries) => entries,
+            Err(e) => {
+                eprintln!("warning: live changes in a shared notebook from {from} refused: {e}");
+                return 0;
+            }
+        };
+        let Ok(mut store) = self.store.lock() else {
+            return 0;
+        };
+        match store.merge_space_live(sync, &entries) {
+            Ok(notes) => {
+                drop(store);
+                notes + self.retry_pending(pending)
+            }
+            Err(_) => {
+                pending.keep(Some(space), entries);
                 0
             }
         }
@@ -696,15 +812,23 @@ impl SyncAgent {
         // pass applies nothing.
         loop {
             let before = pending.waiting.len();
-            pending
-                .waiting
-                .retain(|entries| match store.merge_many(entries) {
+            pending.waiting.retain(|(space, entries)| {
+                let merged = match space {
+                    None => store.merge_many(entries),
+                    // A shared notebook no longer synced here: dropped.
+                    Some(space) => match self.spaces.live().get(space) {
+                        Some(sync) => store.merge_space_live(sync, entries),
+                        None => return false,
+                    },
+                };
+                match merged {
                     Ok(n) => {
                         notes += n;
                         false
                     }
                     Err(_) => true,
-                });
+                }
+            });
             if pending.waiting.len() == before || pending.waiting.is_empty() {
                 return notes;
             }
@@ -727,10 +851,14 @@ enum Wake {
     Space { space: SpaceId, membership: bool },
 }
 
-/// Live changes the store could not apply yet, kept to try again.
+/// Each shared notebook's live lane.
+type SpaceLanes = BTreeMap<SpaceId, SpaceLiveLane>;
+
+/// Live changes the store could not apply yet, kept to try again: the
+/// personal lane's (`None`) and each shared notebook's.
 #[derive(Default)]
 struct PendingLive {
-    waiting: Vec<cairn_core::sync::bundle::Bundle>,
+    waiting: Vec<(Option<SpaceId>, cairn_core::sync::bundle::Bundle)>,
 }
 
 impl PendingLive {
@@ -738,11 +866,11 @@ impl PendingLive {
     /// publish brings them).
     const MAX: usize = 512;
 
-    fn keep(&mut self, entries: cairn_core::sync::bundle::Bundle) {
+    fn keep(&mut self, space: Option<SpaceId>, entries: cairn_core::sync::bundle::Bundle) {
         if self.waiting.len() >= Self::MAX {
             self.waiting.remove(0);
         }
-        self.waiting.push(entries);
+        self.waiting.push((space, entries));
     }
 }
 

@@ -61,7 +61,8 @@ impl Store {
         if words.is_empty() || limit == 0 {
             return Ok(SearchResults::default());
         }
-        let mut found = self.matching(&match_expression(&words, &[]), trashed, limit, RANK_WINDOW)?;
+        let mut found =
+            self.matching(&match_expression(&words, &[]), trashed, limit, RANK_WINDOW)?;
         let mut terms = words.clone();
         let mut fuzzy = false;
         if found.len() < FUZZY_BELOW {

@@ -62,6 +62,7 @@ pub mod personal_object;
 pub mod reader;
 pub mod round;
 pub mod signed_head;
+pub mod space_live;
 pub mod space_stream;
 pub mod state;
 pub mod status;

@@ -41,6 +41,17 @@ pub enum ServiceEvent {
     /// A membership record landed: read the space's records after the
     /// last one verified. Sent to members and pending invitees.
     SpaceRecord { space_id: SpaceId, seq: u64 },
+    /// Changes a member's device just made to notes of a shared space,
+    /// sealed with the space's epoch key (envelope version 2). Sent only
+    /// to sockets opened with [`LIVE_QUERY`], of the space's current
+    /// members, and only from an owner's or editor's device; the same
+    /// changes reach storage with the sender's next publish there.
+    SpaceLive {
+        space_id: SpaceId,
+        user_id: UserId,
+        device_id: DeviceId,
+        sealed: String,
+    },
 }
 
 /// The query of `GET /v1/events` that asks for [`ServiceEvent::Live`]
@@ -59,6 +70,10 @@ pub enum ClientMessage {
     /// Changes this device just made, sealed, base64: for the user's other
     /// devices, as [`ServiceEvent::Live`].
     Live { sealed: String },
+    /// Changes this device just made to notes of shared space `space_id`,
+    /// sealed with its epoch key, base64: for the members' devices, as
+    /// [`ServiceEvent::SpaceLive`].
+    SpaceLive { space_id: SpaceId, sealed: String },
 }
 
 /// Reasons in the close frame when the service ends a socket, so that a

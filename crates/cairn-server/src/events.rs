@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cairn_protocol::{DeviceId, ServiceEvent, UserId};
+use cairn_protocol::{DeviceId, ServiceEvent, SpaceId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -35,6 +35,15 @@ pub enum HubMessage {
     /// Sealed changes from device `from`, for the user's other sockets that
     /// asked for live events.
     Live { from: DeviceId, sealed: String },
+    /// Sealed changes from `user`'s device `from` in shared space `space`,
+    /// put on each current member's channel (the relay checked that the
+    /// sender writes there).
+    SpaceLive {
+        space: SpaceId,
+        user: UserId,
+        from: DeviceId,
+        sealed: String,
+    },
 }
 
 #[derive(Default)]

@@ -209,6 +209,23 @@ async fn shared_with(h: &Harness, owner: &Person, member: &Person, role: Role) -
     space
 }
 
+/// The owner's record removing `member`, with no fence.
+fn unfenced_removal(
+    space: &Space,
+    owner: &Person,
+    member: &Person,
+) -> cairn_core::space::rotation::NewEpoch {
+    remove_member(
+        &space.state(),
+        &owner.id,
+        &space.key,
+        member.user(),
+        Fence::new(),
+        HeadFence::new(),
+    )
+    .unwrap()
+}
+
 async fn space_grant(h: &Harness, device: &SignedInDevice, space: &Space) -> (u16, Value) {
     let path = space.path(&format!("/devices/{}/grant", device.device.id));
     call(h, device, reqwest::Method::POST, &path, None).await
@@ -751,15 +768,7 @@ async fn the_client_drives_a_space_from_creation_to_removal() {
         .await
         .unwrap();
 
-    let removal = remove_member(
-        &space.state(),
-        &alice.id,
-        &space.key,
-        bob.user(),
-        Fence::new(),
-        HeadFence::new(),
-    )
-    .unwrap();
+    let removal = unfenced_removal(&space, &alice, &bob);
     c.append_record(alice.laptop.token(), &removal.record)
         .await
         .unwrap();
@@ -771,5 +780,118 @@ async fn the_client_drives_a_space_from_creation_to_removal() {
         (refused.status(), refused.api_code()),
         (Some(403), Some(ErrorCode::NotSpaceMember))
     );
+    h.shutdown().await;
+}
+
+/// The next space live frame `events` hears, as (user, device, sealed);
+/// other events in between are skipped.
+async fn next_space_live(events: &mut cairn_client::EventSubscription) -> (UserId, String, String) {
+    loop {
+        if let ServiceEvent::SpaceLive {
+            user_id,
+            device_id,
+            sealed,
+            ..
+        } = next_event(events).await
+        {
+            return (user_id, device_id.as_str().to_owned(), sealed);
+        }
+    }
+}
+
+/// Waits until `from`'s socket has handled everything it sent before:
+/// a personal live message it sends after reaches `to`, a device of the
+/// same account (one socket handles its messages in order). Returns the
+/// space frames `to` heard before it.
+async fn flushed(
+    from: &cairn_client::EventSubscription,
+    to: &mut cairn_client::EventSubscription,
+) -> Vec<ServiceEvent> {
+    assert!(from.send_live("Zmx1c2g=".into()));
+    let mut frames = Vec::new();
+    loop {
+        match next_event(to).await {
+            ServiceEvent::Live { sealed, .. } if sealed == "Zmx1c2g=" => return frames,
+            e @ ServiceEvent::SpaceLive { .. } => frames.push(e),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn live_frames_reach_the_other_members_from_writers_only() {
+    let h = Harness::start().await;
+    let (alice, bob, carol, dave) = (
+        person(&h).await,
+        person(&h).await,
+        person(&h).await,
+        person(&h).await,
+    );
+    let mut space = shared_with(&h, &alice, &bob, Role::Editor).await;
+    let invite = space.invite(&alice, &carol, Role::Viewer);
+    land(&h, &alice.laptop, &mut space, invite).await;
+    let invitation = space.last().body.seq;
+    let accept = space.next(&carol.id, Action::Accept { invitation });
+    land(&h, &carol.laptop, &mut space, accept).await;
+    let wire = space.wire_id();
+    let alice_laptop = subscribe(&h, &alice.laptop).await;
+    let mut alice_phone = subscribe(&h, &alice.phone).await;
+    let mut bob_laptop = subscribe(&h, &bob.laptop).await;
+    let mut bob_phone = subscribe(&h, &bob.phone).await;
+    let carol_laptop = subscribe(&h, &carol.laptop).await;
+    let mut carol_phone = subscribe(&h, &carol.phone).await;
+    let dave_laptop = subscribe(&h, &dave.laptop).await;
+    let mut dave_phone = subscribe(&h, &dave.phone).await;
+
+    // An owner's frame reaches every other member's devices, the viewer's
+    // too, as the bytes it sent.
+    assert!(alice_laptop.send_space_live(wire.clone(), "AAEC".into()));
+    let from_alice = (
+        alice.user().clone(),
+        alice.laptop.device.id.as_str().to_owned(),
+        "AAEC".to_owned(),
+    );
+    for events in [&mut bob_laptop, &mut bob_phone, &mut carol_phone] {
+        assert_eq!(next_space_live(events).await, from_alice);
+    }
+    // Not to the sender's own account (its personal lane carries the
+    // changes there): the next frame Alice's phone hears is Bob's.
+    assert!(bob_laptop.send_space_live(wire.clone(), "AAED".into()));
+    let from_bob = (
+        bob.user().clone(),
+        bob.laptop.device.id.as_str().to_owned(),
+        "AAED".to_owned(),
+    );
+    assert_eq!(next_space_live(&mut alice_phone).await, from_bob);
+
+    // A viewer's frame, and a stranger's, are relayed to nobody: once
+    // their sockets handled them, the next frame Bob hears is Alice's.
+    assert!(carol_laptop.send_space_live(wire.clone(), "Q0FST0w=".into()));
+    // (Carol's phone heard Bob's frame meanwhile, nothing of her own.)
+    let heard = flushed(&carol_laptop, &mut carol_phone).await;
+    assert!(
+        heard
+            .iter()
+            .all(|e| matches!(e, ServiceEvent::SpaceLive { user_id, .. } if user_id == bob.user())),
+        "{heard:?}"
+    );
+    assert!(dave_laptop.send_space_live(wire.clone(), "REFWRQ==".into()));
+    flushed(&dave_laptop, &mut dave_phone).await;
+    assert!(alice_laptop.send_space_live(wire.clone(), "AAEE".into()));
+    assert_eq!(next_space_live(&mut bob_phone).await.2, "AAEE");
+    assert_eq!(next_space_live(&mut carol_phone).await.2, "AAEE");
+
+    // Bob removed: his frames are relayed no more, and he hears none.
+    let removal = unfenced_removal(&space, &alice, &bob);
+    land(&h, &alice.laptop, &mut space, removal.record).await;
+    assert!(bob_laptop.send_space_live(wire.clone(), "TEFURQ==".into()));
+    flushed(&bob_laptop, &mut bob_phone).await;
+    assert!(alice_laptop.send_space_live(wire.clone(), "AAEF".into()));
+    // What Carol hears next is Alice's, not Bob's.
+    assert_eq!(next_space_live(&mut carol_phone).await.2, "AAEF");
+    // Once Alice's socket handled it, Bob's phone has heard nothing of
+    // the space before its own account's next message.
+    flushed(&alice_laptop, &mut alice_phone).await;
+    assert_eq!(flushed(&bob_laptop, &mut bob_phone).await, vec![]);
     h.shutdown().await;
 }

@@ -328,7 +328,7 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
         let typing = if plaintext {
             None
         } else {
-            Some(live_typing(&a_dir, &b_dir, &id).await?)
+            Some(live_typing(&a_dir, &b_dir, &id, TYPING_SECS).await?)
         };
         // Shared notebooks are always sealed: no plaintext figure.
         let space = if plaintext {
@@ -364,6 +364,9 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "typing_bucket_requests_per_min": typing.as_ref().map(|t| round2(t.requests_per_min)),
             "space_edit_to_peer_ms_p50": space.as_ref().map(|s| round2(s.p50_ms)),
             "space_edit_to_peer_ms_p99": space.as_ref().map(|s| round2(s.p99_ms)),
+            "space_live_edit_to_peer_ms_p50": space.as_ref().map(|s| round2(s.live.p50_ms)),
+            "space_live_edit_to_peer_ms_p99": space.as_ref().map(|s| round2(s.live.p99_ms)),
+            "space_live_edits_missed": space.as_ref().map(|s| s.live.missed),
             "encrypted": !plaintext,
         }))
     })
@@ -371,11 +374,11 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
 
 /// What continuous typing on A costs and how soon B has each keystroke,
 /// with the app's default watch settings.
-struct LiveTyping {
-    p50_ms: f64,
-    p99_ms: f64,
+pub(super) struct LiveTyping {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
     /// Keystrokes B had not merged live within a second.
-    missed: usize,
+    pub missed: usize,
     /// Bucket requests of both devices' rounds while A typed, per minute.
     requests_per_min: f64,
 }
@@ -384,11 +387,16 @@ struct LiveTyping {
 const TYPING_KEYS_PER_SEC: u64 = 11;
 const TYPING_SECS: u64 = 60;
 
-/// A types into note `id` at a typist's pace for [`TYPING_SECS`] while
+/// A types into note `id` at a typist's pace for `secs` seconds while
 /// both devices watch with the default settings: each keystroke goes on
 /// the live lane; B's merge of it is timed, and both devices' bucket
 /// requests are counted.
-async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping> {
+pub(super) async fn live_typing(
+    a_dir: &Path,
+    b_dir: &Path,
+    id: &str,
+    secs: u64,
+) -> Result<LiveTyping> {
     use std::sync::atomic::{AtomicU64, Ordering};
     let (mut a, a_store) = agent(a_dir, false)?;
     let (mut b, _b_store) = agent(b_dir, false)?;
@@ -454,7 +462,7 @@ async fn live_typing(a_dir: &Path, b_dir: &Path, id: &str) -> Result<LiveTyping>
     let mut lat = Vec::new();
     let mut missed = 0;
     let started = Instant::now();
-    for _ in 0..TYPING_KEYS_PER_SEC * TYPING_SECS {
+    for _ in 0..TYPING_KEYS_PER_SEC * secs {
         let tick = Instant::now();
         {
             let mut s = a_store.lock().map_err(|_| anyhow!("lock"))?;

@@ -8,6 +8,12 @@
 //! both through this same `cairn` binary as a user would. Then the owner's
 //! SyncAgent publishes each edit and the member's watches; the member's
 //! store is read until the edit is in it.
+//!
+//! Then the same two devices watch with the app's default settings (a
+//! publish waits for edits to settle) while the owner types at a typist's
+//! pace, as `live_typing` does between one person's devices: each
+//! keystroke travels on the shared notebook's live lane, and the member's
+//! merge of it is timed (`space_live_edit_to_peer_ms_*`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,13 +25,18 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::bench::percentile;
-use super::bench_sync::{agent, cairn, create_account, login, DevServer};
+use super::bench_sync::{agent, cairn, create_account, live_typing, login, DevServer, LiveTyping};
 
 /// Edit-to-peer times across two accounts, in milliseconds.
 pub(super) struct SpaceFigures {
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Keystrokes on the live lane, default watch settings.
+    pub live: LiveTyping,
 }
+
+/// How long the owner types on the live lane.
+const SPACE_TYPING_SECS: u64 = 20;
 
 fn last_line(out: &str) -> String {
     out.trim()
@@ -142,8 +153,11 @@ pub(super) async fn space_edit_to_peer(
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     watch.abort();
+    drop(a);
+    let live = live_typing(&owner, &member, &id, SPACE_TYPING_SECS).await?;
     Ok(SpaceFigures {
         p50_ms: percentile(&mut lat.clone(), 0.5),
         p99_ms: percentile(&mut lat, 0.99),
+        live,
     })
 }

@@ -49,10 +49,7 @@ pub const MAX_LIVE_PLAINTEXT: usize = 2_600;
 /// What this device has sent on the lane so far.
 pub struct LiveLane {
     device: String,
-    /// Chunks with ids up to here have been looked at.
-    mark: i64,
-    /// Each note's heads as of the last message that carried it.
-    sent: HashMap<String, Vec<String>>,
+    sent: LaneMark,
 }
 
 impl LiveLane {
@@ -61,8 +58,7 @@ impl LiveLane {
     pub fn start(store: &Store, device: &str) -> Result<LiveLane> {
         Ok(LiveLane {
             device: device.to_owned(),
-            mark: store.newest_chunk_id()?,
-            sent: HashMap::new(),
+            sent: LaneMark::start(store)?,
         })
     }
 
@@ -70,13 +66,62 @@ impl LiveLane {
     /// sealed. None when there are none, when they are too big for the
     /// lane (the publish carries them) or when the store has no content key.
     pub fn next(&mut self, store: &mut Store) -> Result<Option<Vec<u8>>> {
+        let Some((last, payload)) = self.sent.take(store, |_| true)? else {
+            return Ok(None);
+        };
+        if store.content_key().is_none() {
+            return Ok(None);
+        }
+        // Sealed as the personal stream's objects are: with the newest
+        // epoch's key once a device was removed, so the removed one could
+        // not read the lane even if the service relayed it.
+        Ok(Some(store.personal_keys().seal(
+            ObjectKind::Live,
+            last as u64,
+            &self.device,
+            LIVE_OBJECT_KEY,
+            &payload,
+        )))
+    }
+}
+
+/// How far a lane has looked at the store's chunks, and what it sent of
+/// each note: the part the personal lane and a shared space's lane
+/// (`crate::sync::space_live`) have in common.
+pub(crate) struct LaneMark {
+    /// Chunks with ids up to here have been looked at.
+    mark: i64,
+    /// Each note's heads as of the last message that carried it.
+    sent: HashMap<String, Vec<String>>,
+}
+
+impl LaneMark {
+    pub(crate) fn start(store: &Store) -> Result<LaneMark> {
+        Ok(LaneMark {
+            mark: store.newest_chunk_id()?,
+            sent: HashMap::new(),
+        })
+    }
+
+    /// The local changes to the notes `keep` admits stored since the last
+    /// call, as the newest chunk id looked at and the encoded bundle; None
+    /// when there are none or they are over [`MAX_LIVE_PLAINTEXT`].
+    pub(crate) fn take(
+        &mut self,
+        store: &mut Store,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Option<(i64, Vec<u8>)>> {
         let chunks = store.local_chunks_after(self.mark)?;
         let Some(last) = chunks.last().map(|c| c.id) else {
             return Ok(None);
         };
         self.mark = last;
         let mut entries: Bundle = Vec::new();
-        let mut notes: Vec<&str> = chunks.iter().map(|c| c.note_id.as_str()).collect();
+        let mut notes: Vec<&str> = chunks
+            .iter()
+            .map(|c| c.note_id.as_str())
+            .filter(|n| keep(n))
+            .collect();
         notes.dedup();
         for note in notes {
             let changes = match self.sent.get(note) {
@@ -98,23 +143,11 @@ impl LiveLane {
                 entries.push((note.to_owned(), changes));
             }
         }
-        if store.content_key().is_none() {
-            return Ok(None);
-        }
         let payload = bundle::encode(&entries);
         if entries.is_empty() || payload.len() > MAX_LIVE_PLAINTEXT {
             return Ok(None);
         }
-        // Sealed as the personal stream's objects are: with the newest
-        // epoch's key once a device was removed, so the removed one could
-        // not read the lane even if the service relayed it.
-        Ok(Some(store.personal_keys().seal(
-            ObjectKind::Live,
-            last as u64,
-            &self.device,
-            LIVE_OBJECT_KEY,
-            &payload,
-        )))
+        Ok(Some((last, payload)))
     }
 }
 

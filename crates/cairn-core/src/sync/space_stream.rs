@@ -298,7 +298,7 @@ impl Store {
     /// Whether a document from a peer in the space may change this store:
     /// only a note that is, on this device, inside the space's notebook
     /// (or, new here, says it is).
-    fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
+    pub(crate) fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
         if id.starts_with(RESERVED_PREFIX) {
             return Ok(false);
         }
@@ -326,6 +326,33 @@ impl Store {
         }
     }
 
+    /// The entries of `entries` that may change this store (see
+    /// [`Store::admitted`]); the others are dropped, not refused: the rest
+    /// of a peer's changes are the space's and still apply.
+    pub(crate) fn admitted_entries<'a>(
+        &self,
+        sync: &SpaceSync,
+        entries: impl Iterator<Item = &'a (String, Vec<u8>)> + Clone,
+    ) -> Result<Vec<(&'a str, &'a [u8])>> {
+        // Decided once per note, from everything that came for it: a note
+        // new here arrives whole in its first entry, and its later entries
+        // are changes that do not load by themselves.
+        let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
+        for (id, bytes) in entries.clone() {
+            per_note.entry(id.as_str()).or_default().push(bytes.clone());
+        }
+        let mut admitted = BTreeSet::new();
+        for (id, chunks) in &per_note {
+            if self.admitted(sync, id, chunks)? {
+                admitted.insert(*id);
+            }
+        }
+        Ok(entries
+            .filter(|(id, _)| admitted.contains(id.as_str()))
+            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
+            .collect())
+    }
+
     /// Applies what was fetched from a peer in the space, and its new
     /// state, in one transaction; changes to notes outside the space's
     /// notebook here are dropped.
@@ -338,27 +365,7 @@ impl Store {
         bundles: Vec<Bundle>,
     ) -> Result<usize> {
         let new_state = state.after_read(head, etag, sync.device.as_str(), self.clock.now_ms());
-        // Decided once per note, from everything that came for it: a note
-        // new here arrives whole in its first entry, and its later entries
-        // are changes that do not load by themselves.
-        let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
-        for (id, bytes) in bundles.iter().flat_map(|b| b.iter()) {
-            per_note.entry(id.as_str()).or_default().push(bytes.clone());
-        }
-        let mut admitted = BTreeSet::new();
-        for (id, chunks) in &per_note {
-            if self.admitted(sync, id, chunks)? {
-                admitted.insert(*id);
-            }
-        }
-        // Dropped, not refused: the rest of the peer's changes are the
-        // space's and still apply.
-        let entries: Vec<(&str, &[u8])> = bundles
-            .iter()
-            .flat_map(|b| b.iter())
-            .filter(|(id, _)| admitted.contains(id.as_str()))
-            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
-            .collect();
+        let entries = self.admitted_entries(sync, bundles.iter().flat_map(|b| b.iter()))?;
         self.merge_batch(&entries, |s| s.save_space_peer(sync, &new_state))
     }
 
@@ -491,7 +498,7 @@ pub fn run_space_round(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::space::chain::tests::shared;
     use crate::space::epoch::{Epoch, EpochKey, SpaceId};
@@ -505,10 +512,10 @@ mod tests {
     use crate::NewNotebook;
     use cairn_protocol::DeviceId;
 
-    struct Member {
-        store: Mutex<Store>,
-        sync: SpaceSync,
-        identity: SharingIdentity,
+    pub(crate) struct Member {
+        pub(crate) store: Mutex<Store>,
+        pub(crate) sync: SpaceSync,
+        pub(crate) identity: SharingIdentity,
         _dir: tempfile::TempDir,
     }
 
@@ -522,7 +529,7 @@ mod tests {
 
     /// alice (owner, device a1), bob (editor, b1), carol (viewer, c1) in
     /// one space sharing alice's notebook `notebook`.
-    fn space(notebook: &str, key: &EpochKey, space: SpaceId) -> Vec<Member> {
+    pub(crate) fn space(notebook: &str, key: &EpochKey, space: SpaceId) -> Vec<Member> {
         let (p, s) = shared();
         let state = s.state().unwrap();
         let people = [
@@ -600,7 +607,7 @@ mod tests {
         (store, dir)
     }
 
-    fn round(m: &Member, storage: &MemoryStorage) -> RoundReport {
+    pub(crate) fn round(m: &Member, storage: &MemoryStorage) -> RoundReport {
         run_space_round(
             &m.store,
             &mut storage.device(m.sync.device.as_str()),
@@ -610,14 +617,14 @@ mod tests {
     }
 
     /// A note `m` writes into the shared notebook.
-    fn shared_note(m: &Member, notebook: &str, text: &str) -> String {
+    pub(crate) fn shared_note(m: &Member, notebook: &str, text: &str) -> String {
         let mut s = m.store.lock().unwrap();
         let n = s.create_note(text).unwrap();
         s.move_note(&n, Some(notebook)).unwrap();
         n
     }
 
-    fn body(m: &Member, id: &str) -> Option<String> {
+    pub(crate) fn body(m: &Member, id: &str) -> Option<String> {
         m.store.lock().unwrap().get(id).ok().map(|n| n.body)
     }
 

@@ -29,7 +29,14 @@
 //!    key. They go to the user's other sockets opened with `?live=1` (on
 //!    every instance), at most [`LIVE_PER_SECOND`] a second per socket
 //!    (more are dropped: the changes also reach storage, so a dropped one
-//!    is only late). Anything else a client sends is ignored.
+//!    is only late). The other is `space_live`: changes to notes of a
+//!    shared space, sealed with its epoch key. The service checks, on each
+//!    one, that the sender is an owner or editor of that space now (a
+//!    viewer's or a removed member's are dropped), and puts it on the
+//!    channel of every other current member, whose sockets opened with
+//!    `?live=1` get it (the sender's own devices have the personal lane);
+//!    both kinds share
+//!    the socket's rate limit. Anything else a client sends is ignored.
 //! 7. A ping every 20 s keeps idle proxies from closing the socket; the
 //!    socket also ends when the client closes it or stops reading, and
 //!    when the server stops, with the reason "reconnect" (the client comes
@@ -46,7 +53,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use base64::Engine as _;
 use cairn_protocol::event::close_reason;
-use cairn_protocol::{ClientMessage, DeviceId, ServiceEvent, MAX_CLIENT_MESSAGE};
+use cairn_protocol::{ClientMessage, DeviceId, ServiceEvent, SpaceId, MAX_CLIENT_MESSAGE};
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
@@ -55,6 +62,7 @@ use tokio::sync::broadcast;
 use crate::auth::{revocation, Caller, SessionEnd, SocketCaller};
 use crate::clock::sleep_until;
 use crate::events::HubMessage;
+use crate::registry::Standing;
 use crate::socket_upgrade::SocketUpgrade;
 use crate::state::AppState;
 use crate::ServerError;
@@ -192,6 +200,20 @@ async fn serve_socket(
                             return;
                         }
                     }
+                    HubMessage::SpaceLive { space, user, from, sealed } => {
+                        if !live || caller.device_id.as_ref() == Some(from) {
+                            continue;
+                        }
+                        let event = ServiceEvent::SpaceLive {
+                            space_id: space.clone(),
+                            user_id: user.clone(),
+                            device_id: from.clone(),
+                            sealed: sealed.clone(),
+                        };
+                        if send_event(&mut sink, &event).await.is_err() {
+                            return;
+                        }
+                    }
                 },
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "event listener lagged");
@@ -204,11 +226,15 @@ async fn serve_socket(
             incoming = stream.next() => match incoming {
                 Some(Err(e)) if is_too_big(&e) => break SocketEnd::TooBig,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(Message::Text(text))) => {
-                    if let Some(message) = relay.accept(text.as_str()) {
+                Some(Ok(Message::Text(text))) => match relay.accept(text.as_str()) {
+                    Some(Relayed::Own(message)) => {
                         state.bus.publish(&caller.user_id, message).await;
                     }
-                }
+                    Some(Relayed::Space { space, from, sealed }) => {
+                        relay_space_live(&state, &caller, space, from, sealed).await;
+                    }
+                    None => {}
+                },
                 // Pongs and anything else the client says are ignored.
                 Some(Ok(_)) => {}
             },
@@ -253,6 +279,48 @@ async fn recheck(state: &AppState, caller: &Caller) -> Option<SocketEnd> {
         Err(e) => {
             tracing::error!(error = %e, "re-reading a socket's session");
             Some(SocketEnd::Internal)
+        }
+    }
+}
+
+/// Puts a space's live message on the channels of the space's current
+/// members, if its sender is an owner or editor there now. Read from the
+/// registry on every message, as grants are: a removal or a change to
+/// viewer stops the sender's messages at once, and a removed member's
+/// channel is no longer among the recipients.
+async fn relay_space_live(
+    state: &AppState,
+    caller: &Caller,
+    space: SpaceId,
+    from: DeviceId,
+    sealed: String,
+) {
+    let members = match state.registry.space_members(&space).await {
+        Ok(members) => members,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading a space's members for a live message");
+            return;
+        }
+    };
+    let writes = members.iter().any(|m| {
+        m.user == caller.user_id
+            && matches!(m.standing, Standing::Member { role } if role.can_write())
+    });
+    if !writes {
+        tracing::debug!(device = %from, "live message for a space the sender does not write in dropped");
+        return;
+    }
+    // Not to the sender's own account: its devices get the same changes
+    // on the personal lane.
+    for m in members {
+        if matches!(m.standing, Standing::Member { .. }) && m.user != caller.user_id {
+            let message = HubMessage::SpaceLive {
+                space: space.clone(),
+                user: caller.user_id.clone(),
+                from: from.clone(),
+                sealed: sealed.clone(),
+            };
+            state.bus.publish(&m.user, message).await;
         }
     }
 }
@@ -321,12 +389,15 @@ impl LiveRelay {
         }
     }
 
-    /// The message to put on the bus for `text`, if it is a live message
-    /// this socket may relay now. The service cannot read what it relays;
-    /// it only checks that it is base64, so junk is not fanned out.
-    fn accept(&self, text: &str) -> Option<HubMessage> {
+    /// What to relay of `text`, if it is a live message this socket may
+    /// relay now. The service cannot read what it relays; it only checks
+    /// that it is base64, so junk is not fanned out.
+    fn accept(&self, text: &str) -> Option<Relayed> {
         let from = self.device.clone()?;
-        let ClientMessage::Live { sealed } = serde_json::from_str(text).ok()?;
+        let (space, sealed) = match serde_json::from_str(text).ok()? {
+            ClientMessage::Live { sealed } => (None, sealed),
+            ClientMessage::SpaceLive { space_id, sealed } => (Some(space_id), sealed),
+        };
         if sealed.is_empty()
             || base64::engine::general_purpose::STANDARD
                 .decode(&sealed)
@@ -338,8 +409,29 @@ impl LiveRelay {
             tracing::debug!(device = %from, "live messages over the rate limit dropped");
             return None;
         }
-        Some(HubMessage::Live { from, sealed })
+        Some(match space {
+            None => Relayed::Own(HubMessage::Live { from, sealed }),
+            Some(space) => Relayed::Space {
+                space,
+                from,
+                sealed,
+            },
+        })
     }
+}
+
+/// A live message a socket accepted.
+#[derive(Debug, PartialEq, Eq)]
+enum Relayed {
+    /// For the user's other devices.
+    Own(HubMessage),
+    /// For the members of a shared space, once the sender's role there
+    /// is checked.
+    Space {
+        space: SpaceId,
+        from: DeviceId,
+        sealed: String,
+    },
 }
 
 #[cfg(test)]
@@ -356,7 +448,17 @@ mod tests {
         let ok = r#"{"type":"live","sealed":"AAEC"}"#;
         assert_eq!(
             relay.accept(ok),
-            Some(HubMessage::Live {
+            Some(Relayed::Own(HubMessage::Live {
+                from: device().expect("device"),
+                sealed: "AAEC".into()
+            }))
+        );
+        let space = "0123456789abcdef0123456789abcdef";
+        let in_space = format!(r#"{{"type":"space_live","space_id":"{space}","sealed":"AAEC"}}"#);
+        assert_eq!(
+            relay.accept(&in_space),
+            Some(Relayed::Space {
+                space: SpaceId::parse(space).expect("valid"),
                 from: device().expect("device"),
                 sealed: "AAEC".into()
             })
@@ -367,6 +469,8 @@ mod tests {
             r#"{"type":"live","sealed":""}"#,
             r#"{"type":"live","sealed":"not base64!"}"#,
             r#"{"type":"other"}"#,
+            r#"{"type":"space_live","space_id":"not a space","sealed":"AAEC"}"#,
+            r#"{"type":"space_live","space_id":"0123456789abcdef0123456789abcdef","sealed":""}"#,
         ] {
             assert_eq!(relay.accept(junk), None, "{junk:?}");
         }
