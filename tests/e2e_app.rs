@@ -151,11 +151,11 @@ async fn create_edit_search_tag_trash_and_restore_a_note() {
 const PAST_TEXT: &str = "return [...document.getElementById('history-preview').childNodes] \
     .filter(n => n.nodeName !== 'INS').map(n => n.textContent).join('')";
 
-/// A note written in three sittings, ten minutes apart (on a manual clock,
-/// written through the core before the app opens it).
-fn seed_three_sessions(dir: &Path) -> String {
+/// A store at `dir` whose clock the test moves, for notes made at known
+/// times through the core before the app opens them.
+fn store_on_manual_clock(dir: &Path) -> (Store, std::sync::Arc<cairn_core::ManualClock>) {
     let clock = std::sync::Arc::new(cairn_core::ManualClock::starting_now());
-    let mut store = Store::open_with(
+    let store = Store::open_with(
         dir,
         cairn_core::StoreOptions {
             clock: clock.clone(),
@@ -163,6 +163,13 @@ fn seed_three_sessions(dir: &Path) -> String {
         },
     )
     .expect("open store");
+    (store, clock)
+}
+
+/// A note written in three sittings, ten minutes apart (on a manual clock,
+/// written through the core before the app opens it).
+fn seed_three_sessions(dir: &Path) -> String {
+    let (mut store, clock) = store_on_manual_clock(dir);
     let id = store.create_note("Plan").expect("note");
     for body in ["Plan\nstep one", "Plan\nstep one\nstep two"] {
         clock.advance(Duration::from_secs(10 * 60));
@@ -1985,15 +1992,7 @@ async fn open_last_row(app: &Desktop, title: &str) {
 fn seed_search_notes(dir: &Path) {
     // A second apart, so the list's order (newest first) is the order
     // written here; notes made in one millisecond would tie.
-    let clock = std::sync::Arc::new(cairn_core::ManualClock::starting_now());
-    let mut store = Store::open_with(
-        dir,
-        cairn_core::StoreOptions {
-            clock: clock.clone(),
-            ..Default::default()
-        },
-    )
-    .expect("open store");
+    let (mut store, clock) = store_on_manual_clock(dir);
     for body in [
         "Iceland trip\nWe walked along the frozen lake for hours, and at midnight we saw the aurora over the fjord.\n\n```rust\nfn main() { let x = 1; }\n```\nSee [[Packing list]] and [the map](https://example.org).",
         "Weekly meeting\nAgenda: budget, hiring, the new office.",
