@@ -369,7 +369,7 @@ impl Store {
 fn prepare(id: &str, n: &ImportNote, actor: &[u8], now: i64) -> Result<(Vec<u8>, NoteState)> {
     let new = &n.note;
     let created = new.created_ms.unwrap_or(now);
-    let mut doc = NoteDoc::create(id, actor, &new.body, created)?;
+    let mut doc = NoteDoc::create_staged(id, actor, &new.body, created)?;
     for t in &new.tags {
         doc.add_tag(&validate_tag(t)?)?;
     }
@@ -383,10 +383,11 @@ fn prepare(id: &str, n: &ImportNote, actor: &[u8], now: i64) -> Result<(Vec<u8>,
     for (text, target) in &n.links {
         doc.set_link(text, target)?;
     }
+    // One change, stamped with the note's last modification: the import
+    // knows only the note's final text, so that is the one version it has.
     let modified = new.modified_ms.unwrap_or(created);
-    doc.set_modified(modified)?;
     doc.commit_local(modified)?;
     let snapshot = doc.save();
-    let state = doc.state(None)?;
+    let state = doc.state_of_new(new.body.clone())?;
     Ok((snapshot, state))
 }

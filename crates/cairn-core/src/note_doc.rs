@@ -67,6 +67,18 @@ pub struct NoteDoc {
 impl NoteDoc {
     /// A brand new note. `actor` identifies the device making it.
     pub fn create(id: &str, actor: &[u8], body: &str, now_ms: i64) -> Result<NoteDoc> {
+        let mut note = Self::create_staged(id, actor, body, now_ms)?;
+        note.doc
+            .commit_with(CommitOptions::default().with_time(now_ms));
+        Ok(note)
+    }
+
+    /// A brand new note whose first change is still open: whatever the
+    /// caller stages next (tags, flags, a notebook, links) joins it, and
+    /// `commit_local` closes it. An import makes each note this way, as one
+    /// change rather than two, which saves Automerge building and hashing
+    /// a second change for every note.
+    pub fn create_staged(id: &str, actor: &[u8], body: &str, now_ms: i64) -> Result<NoteDoc> {
         let mut doc = AutoCommit::new_with_encoding(ENCODING);
         doc.set_actor(automerge::ActorId::from(actor));
         let err = |source| CoreError::Document {
@@ -85,7 +97,6 @@ impl NoteDoc {
             .map_err(err)?;
         doc.put(ROOT, "modified", ScalarValue::Timestamp(now_ms))
             .map_err(err)?;
-        doc.commit_with(CommitOptions::default().with_time(now_ms));
         Ok(NoteDoc {
             id: id.to_string(),
             doc,
@@ -188,6 +199,18 @@ impl NoteDoc {
             Some(h) => self.body_at(h)?,
             None => self.body()?,
         };
+        self.state_with_body(heads, body)
+    }
+
+    /// `state(None)` for a document whose body the caller just wrote whole
+    /// (a new note): reading ten thousand bodies back out of Automerge
+    /// character by character is a measurable part of an import.
+    pub(crate) fn state_of_new(&self, body: String) -> Result<NoteState> {
+        debug_assert_eq!(self.body().ok().as_deref(), Some(body.as_str()));
+        self.state_with_body(None, body)
+    }
+
+    fn state_with_body(&self, heads: Option<&[ChangeHash]>, body: String) -> Result<NoteState> {
         let tags = match self.get_value(ROOT, "tags", heads)? {
             Some((Value::Object(ObjType::Map), obj)) => {
                 let keys: Vec<String> = match heads {
