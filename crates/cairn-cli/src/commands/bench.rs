@@ -194,14 +194,19 @@ pub(crate) fn round2(x: f64) -> f64 {
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
+        .as_deref()
+        .and_then(vm_hwm_kb)
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// The peak resident memory in a /proc status file, in kilobytes.
+pub(crate) fn vm_hwm_kb(status: &str) -> Option<f64> {
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
 }
 
 /// Starts the peak over from the current resident memory (Linux: writing

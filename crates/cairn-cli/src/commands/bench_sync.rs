@@ -337,6 +337,16 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             Some(super::bench_sync_space::space_edit_to_peer(&server, tmp.path(), samples).await?)
         };
 
+        // Last, a new device as a process of its own, as it is on a user's
+        // machine: `cairn sync` of a fresh store, with that process's own
+        // peak memory (the in-process figure above also holds A's store and
+        // both agents). It reads the snapshots of A, B and C, each with
+        // every note, as a user's new device reads all their others; D and
+        // E never published.
+        let f_dir = tmp.path().join("f");
+        login(&f_dir, &server.url, &key, "bench-f")?;
+        let own = tokio::task::spawn_blocking(move || new_device_sync(&f_dir)).await??;
+
         Ok(serde_json::json!({
             "notes": n,
             "first_publish_s": round2(first_publish_s),
@@ -367,8 +377,59 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "space_live_edit_to_peer_ms_p50": space.as_ref().map(|s| round2(s.live.p50_ms)),
             "space_live_edit_to_peer_ms_p99": space.as_ref().map(|s| round2(s.live.p99_ms)),
             "space_live_edits_missed": space.as_ref().map(|s| s.live.missed),
+            "new_device_process_s": round2(own.seconds),
+            "new_device_process_rss_mb_peak": round2(own.peak_rss_mb),
             "encrypted": !plaintext,
         }))
+    })
+}
+
+/// A first `cairn sync` in a process of its own.
+struct NewDeviceSync {
+    /// From starting the process to its exit: opening the store, the
+    /// bootstrap from A's and B's snapshots, and its own first publish.
+    seconds: f64,
+    peak_rss_mb: f64,
+}
+
+/// Runs `cairn sync` on the signed-in store at `dir`, reading that
+/// process's peak resident memory (VmHWM, which only grows) from /proc
+/// while it runs. Only the last few milliseconds before it exits could be
+/// missed, and the bootstrap's peak is well before that.
+fn new_device_sync(dir: &Path) -> Result<NewDeviceSync> {
+    let t = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("sync")
+        .env("CAIRN_PASSPHRASE", PASSPHRASE)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting `cairn sync` for a new device")?;
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut peak_kb = 0.0_f64;
+    let status = loop {
+        if let Some(kb) = std::fs::read_to_string(&status_file)
+            .ok()
+            .as_deref()
+            .and_then(super::bench::vm_hwm_kb)
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let seconds = t.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("`cairn sync` of a new device failed ({status})");
+    }
+    Ok(NewDeviceSync {
+        seconds,
+        peak_rss_mb: peak_kb / 1024.0,
     })
 }
 
