@@ -104,7 +104,7 @@ fn hostile_peer_objects_are_refused_and_local_data_stays() {
     unknown_version[4] = 9;
     // A note's data that is not Automerge at all, in a sound envelope.
     let garbage = bundle::encode(&[(shared.clone(), b"\x85\x6f\x4a\x83 not automerge".to_vec())]);
-    let fine = bundle::encode(&[]);
+    let fine = bundle::encode::<Vec<u8>>(&[]);
     let refused_chunk = format!("changes for note {shared} could not be applied");
     let cases: Vec<(&str, Publish, &str)> = vec![
         (

@@ -371,7 +371,9 @@ impl Bucket {
                     ));
                 }
                 Ok(Fetched::Found {
-                    body: body.to_vec(),
+                    // Takes the buffer over rather than copying it (a
+                    // first sync's snapshot can be hundreds of megabytes).
+                    body: Vec::from(body),
                     etag,
                 })
             }

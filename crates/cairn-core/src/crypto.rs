@@ -15,7 +15,7 @@
 //! is re-encrypted.
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -93,13 +93,30 @@ impl ContentKey {
     }
 
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if sealed.len() < NONCE_LEN + 16 {
+        self.open_owned(aad, sealed.to_vec())
+    }
+
+    /// `open`, decrypting in the buffer it is given: a snapshot of a large
+    /// account is opened without a second copy of it in memory.
+    pub fn open_owned(&self, aad: &[u8], mut sealed: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
+        const TAG_LEN: usize = 16;
+        if sealed.len() < NONCE_LEN + TAG_LEN {
             return Err(CryptoError::Truncated);
         }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let tag_at = sealed.len() - TAG_LEN;
+        let (nonce, rest) = sealed.split_at_mut(NONCE_LEN);
+        let (ct, tag) = rest.split_at_mut(tag_at - NONCE_LEN);
         self.cipher()
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
-            .map_err(|_| CryptoError::OpenFailed)
+            .decrypt_in_place_detached(
+                XNonce::from_slice(nonce),
+                aad,
+                ct,
+                chacha20poly1305::Tag::from_slice(tag),
+            )
+            .map_err(|_| CryptoError::OpenFailed)?;
+        sealed.truncate(tag_at);
+        sealed.drain(..NONCE_LEN);
+        Ok(sealed)
     }
 }
 

@@ -38,10 +38,10 @@ impl Store {
 
     /// Merges changes for many notes in one transaction: all of them are
     /// stored, or none. Returns how many notes changed.
-    pub fn merge_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<usize> {
+    pub fn merge_many<D: AsRef<[u8]>>(&mut self, entries: &[(String, D)]) -> Result<usize> {
         let refs: Vec<(&str, &[u8])> = entries
             .iter()
-            .map(|(id, b)| (id.as_str(), b.as_slice()))
+            .map(|(id, b)| (id.as_str(), b.as_ref()))
             .collect();
         self.merge_batch(&refs, |_| Ok(()))
     }

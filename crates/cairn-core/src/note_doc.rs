@@ -107,13 +107,14 @@ impl NoteDoc {
 
     /// Loads a note from its stored chunks (a snapshot followed by
     /// incremental changes, concatenated or one by one).
-    pub fn load(id: &str, actor: &[u8], chunks: &[Vec<u8>]) -> Result<NoteDoc> {
+    pub fn load<C: AsRef<[u8]>>(id: &str, actor: &[u8], chunks: &[C]) -> Result<NoteDoc> {
         let corrupt = |reason: String| CoreError::CorruptNote {
             id: id.to_string(),
             reason,
         };
         let mut doc = AutoCommit::new_with_encoding(ENCODING);
         for (i, chunk) in chunks.iter().enumerate() {
+            let chunk = chunk.as_ref();
             if i == 0 {
                 doc = AutoCommit::load_with_options(
                     chunk,

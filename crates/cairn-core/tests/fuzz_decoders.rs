@@ -792,7 +792,7 @@ fn write_personal_corpus() {
         3,
         "dev0",
         "log/01",
-        &bundle::encode(&Vec::new()),
+        &bundle::encode::<Vec<u8>>(&Vec::new()),
     );
     let head = personal.seal(ObjectKind::Head, 3, "dev0", "head", &head.to_json());
     let keys = AccountKeys::new(corpus_key())

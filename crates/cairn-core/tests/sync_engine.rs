@@ -315,7 +315,7 @@ fn hostile_objects_are_refused_and_local_data_stays() {
         ("automerge garbage", |b| {
             let obj = object::decode(&b).unwrap();
             let mut entries = bundle::decode(&obj.payload).unwrap();
-            entries[0].1 = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 200, 1, 9];
+            entries[0].1 = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 200, 1, 9].into();
             let payload = bundle::encode(&entries);
             object::encode(ObjectKind::Segment, obj.seq, false, &payload)
         }),

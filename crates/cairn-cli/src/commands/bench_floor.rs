@@ -10,6 +10,8 @@ use anyhow::{anyhow, bail, Result};
 use cairn_client::HttpTransport;
 use cairn_core::crypto::ContentKey;
 use cairn_core::sync::object::ObjectKind;
+use cairn_core::sync::opener::Opener;
+use cairn_core::sync::personal_object::PersonalKeys;
 use cairn_core::sync::reader;
 use cairn_core::sync::state::PeerState;
 use cairn_core::sync::{Fetched, Transport};
@@ -48,7 +50,8 @@ pub fn bootstrap_floor(
     for (r, kind, key) in objects {
         let key = key?;
         let bytes = fetch(key)?;
-        let bundle = reader::open_object(peer, &key.relative(), r, kind, &bytes, content_key)?
+        let opener = Opener::Personal(PersonalKeys::content(content_key.cloned()));
+        let bundle = reader::open_object_owned(peer, &key.relative(), r, kind, bytes, &opener)?
             .ok_or_else(|| anyhow!("{peer}/{} was replaced meanwhile", key.relative()))?;
         docs += load_all(&bundle)?;
     }
@@ -57,7 +60,7 @@ pub fn bootstrap_floor(
 
 /// Loads every document of a bundle, on as many threads as a bootstrap
 /// uses (the store loads on worker threads while it writes).
-fn load_all(bundle: &[(String, Vec<u8>)]) -> Result<usize> {
+fn load_all(bundle: &cairn_core::sync::bundle::Bundle) -> Result<usize> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);

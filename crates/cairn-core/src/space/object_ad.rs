@@ -65,6 +65,15 @@ pub fn open(
     place: &ObjectPlace,
     keys: impl Fn(Epoch) -> Option<EpochKey>,
 ) -> Result<Vec<u8>, ObjectError> {
+    open_owned(obj.clone(), place, keys)
+}
+
+/// `open`, decrypting the payload in place.
+pub fn open_owned(
+    obj: Object,
+    place: &ObjectPlace,
+    keys: impl Fn(Epoch) -> Option<EpochKey>,
+) -> Result<Vec<u8>, ObjectError> {
     let binding = obj.space.ok_or(ObjectError::Malformed(
         "a personal object where a shared space's was expected".into(),
     ))?;
@@ -77,7 +86,7 @@ pub fn open(
         epoch: binding.epoch.0,
     })?;
     let aad = space_aad(place, binding.epoch, obj.kind, obj.seq);
-    Ok(key.cipher().open(&aad, &obj.payload)?)
+    Ok(key.cipher().open_owned(&aad, obj.payload)?)
 }
 
 /// Opens an object of either version: a personal one (version 1) as

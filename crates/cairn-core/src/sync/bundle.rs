@@ -6,16 +6,24 @@
 //!   data length u32 LE, Automerge chunks for that note
 //! ```
 
+use bytes::Bytes;
+
 use crate::sync::object::ObjectError;
 
-/// Changes for many notes: (note id, Automerge bytes).
-pub type Bundle = Vec<(String, Vec<u8>)>;
+/// Changes for many notes: (note id, Automerge bytes). The bytes of a
+/// decoded bundle are slices of the one buffer it was decoded from, so a
+/// snapshot of every note is not copied note by note.
+pub type Bundle = Vec<(String, Bytes)>;
 
-pub fn encode(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let size: usize = entries.iter().map(|(id, d)| 6 + id.len() + d.len()).sum();
+pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)]) -> Vec<u8> {
+    let size: usize = entries
+        .iter()
+        .map(|(id, d)| 6 + id.len() + d.as_ref().len())
+        .sum();
     let mut out = Vec::with_capacity(4 + size);
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for (id, data) in entries {
+        let data = data.as_ref();
         out.extend_from_slice(&(id.len() as u16).to_le_bytes());
         out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -53,6 +61,13 @@ impl<'a> Reader<'a> {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Bundle, ObjectError> {
+    decode_owned(bytes.to_vec())
+}
+
+/// `decode`, keeping `bytes` as the buffer its entries are slices of.
+pub fn decode_owned(bytes: Vec<u8>) -> Result<Bundle, ObjectError> {
+    let buffer = Bytes::from(bytes);
+    let bytes = &buffer[..];
     let mut r = Reader { bytes, at: 0 };
     let count = r.u32()?;
     // Each entry takes at least 6 bytes: refuse counts the bytes cannot hold.
@@ -69,8 +84,9 @@ pub fn decode(bytes: &[u8]) -> Result<Bundle, ObjectError> {
         crate::store::validate_note_id(id)
             .map_err(|_| ObjectError::Malformed(format!("entry {i}: {id:?} is not a note id")))?;
         let len = r.u32()?;
-        let data = r.take(len)?.to_vec();
-        out.push((id.to_string(), data));
+        let start = r.at;
+        r.take(len)?;
+        out.push((id.to_string(), buffer.slice(start..r.at)));
     }
     if r.at != bytes.len() {
         return Err(ObjectError::Malformed(
@@ -87,12 +103,17 @@ mod tests {
     #[test]
     fn round_trip_and_hostile_inputs() {
         let id = "6f9619ff-8b86-4011-b42d-00c04fc964ff".to_string();
-        let b = vec![(id.clone(), vec![1, 2, 3]), (id, vec![])];
+        let b = vec![(id.clone(), vec![1u8, 2, 3]), (id, vec![])];
         let enc = encode(&b);
-        assert_eq!(decode(&enc).unwrap(), b);
+        let back: Vec<(String, Vec<u8>)> = decode(&enc)
+            .unwrap()
+            .into_iter()
+            .map(|(id, d)| (id, d.to_vec()))
+            .collect();
+        assert_eq!(back, b);
         assert!(decode(&enc[..enc.len() - 1]).is_err());
         assert!(decode(&[0xff, 0xff, 0xff, 0xff]).is_err());
-        let bad = encode(&[("../../etc".to_string(), vec![])]);
+        let bad = encode::<Vec<u8>>(&[("../../etc".to_string(), vec![])]);
         assert!(decode(&bad).is_err());
         let mut trailing = enc.clone();
         trailing.push(0);

@@ -72,7 +72,7 @@ use crate::sync::object::{ObjectError, ObjectKind};
 use crate::sync::opener::{Opener, SpaceSync};
 use crate::sync::outcome::{PeerOutcome, RoundReport};
 use crate::sync::personal_object::PersonalKeys;
-use crate::sync::reader::{self, ReadError};
+use crate::sync::reader::{self, ReadError, ReadPlan};
 use crate::sync::state::PeerState;
 use crate::sync::transport::Fetched;
 use crate::sync::writer::PublishPlan;
@@ -109,8 +109,20 @@ enum PeerPhase {
         /// Outstanding requests: position in the apply order, key, kind, ref.
         wanted: BTreeMap<RequestId, Wanted>,
         got: BTreeMap<usize, Bundle>,
+        /// Whether a snapshot is among the objects.
+        snapshot: bool,
     },
-    Applying,
+    /// Its head is read and it has a snapshot to fetch, but another peer's
+    /// snapshot is being fetched or applied: it waits for that one.
+    Queued {
+        attempt: u8,
+        head: Box<DeviceHead>,
+        etag: Option<String>,
+        plan: ReadPlan,
+    },
+    Applying {
+        snapshot: bool,
+    },
     Done,
 }
 
@@ -444,6 +456,46 @@ impl Round {
             }
         };
         let (head, plan) = head;
+        if plan.snapshot.is_some() && self.holding_snapshot() {
+            self.peers[i].phase = PeerPhase::Queued {
+                attempt,
+                head: Box::new(head),
+                etag,
+                plan,
+            };
+            return;
+        }
+        self.fetch_objects(i, attempt, head, etag, plan, out);
+    }
+
+    /// Whether a peer's snapshot is being fetched or waits to be applied.
+    ///
+    /// A snapshot holds every note, so on a new device each peer's is as
+    /// large as the account: fetched side by side, three devices' would be
+    /// in memory at once. One at a time, the peak is one snapshot however
+    /// many devices there are; the later ones are mostly notes merged
+    /// already, which cost little to apply.
+    fn holding_snapshot(&self) -> bool {
+        self.peers.iter().any(|p| {
+            matches!(
+                p.phase,
+                PeerPhase::FetchingObjects { snapshot: true, .. }
+                    | PeerPhase::Applying { snapshot: true }
+            )
+        })
+    }
+
+    /// Asks for the objects `plan` lists.
+    fn fetch_objects(
+        &mut self,
+        i: usize,
+        attempt: u8,
+        head: DeviceHead,
+        etag: Option<String>,
+        plan: ReadPlan,
+        out: &mut Vec<Effect>,
+    ) {
+        let peer = self.peers[i].state.device_id.clone();
         let mut refs: Vec<(DeviceKey, ObjectKind, ObjectRef)> = Vec::new();
         let slot_error = |e: cairn_protocol::ProtocolError| ReadError::BadHead {
             device: peer.clone(),
@@ -487,6 +539,7 @@ impl Round {
             etag,
             wanted,
             got: BTreeMap::new(),
+            snapshot: plan.snapshot.is_some(),
         };
         self.maybe_apply(i, out);
     }
@@ -509,7 +562,7 @@ impl Round {
         };
         let opened = match fetched {
             Fetched::Found { body, .. } => {
-                reader::open_object_with(&peer, &w.key.relative(), &w.r, w.kind, &body, opener)
+                reader::open_object_owned(&peer, &w.key.relative(), &w.r, w.kind, body, opener)
             }
             // Gone since the head was read: the peer rewrote its ring.
             Fetched::Missing | Fetched::NotModified => Ok(None),
@@ -544,9 +597,10 @@ impl Round {
         if !wanted.is_empty() {
             return;
         }
+        let snapshot = matches!(p.phase, PeerPhase::FetchingObjects { snapshot: true, .. });
         let PeerPhase::FetchingObjects {
             head, etag, got, ..
-        } = std::mem::replace(&mut p.phase, PeerPhase::Applying)
+        } = std::mem::replace(&mut p.phase, PeerPhase::Applying { snapshot })
         else {
             return;
         };
@@ -560,11 +614,9 @@ impl Round {
     }
 
     fn on_applied(&mut self, peer: &str, result: Result<usize, ReadError>, out: &mut Vec<Effect>) {
-        let Some(i) = self
-            .peers
-            .iter()
-            .position(|p| p.state.device_id == peer && matches!(p.phase, PeerPhase::Applying))
-        else {
+        let Some(i) = self.peers.iter().position(|p| {
+            p.state.device_id == peer && matches!(p.phase, PeerPhase::Applying { .. })
+        }) else {
             return;
         };
         match result {
@@ -589,7 +641,31 @@ impl Round {
 
     fn peer_done(&mut self, i: usize, out: &mut Vec<Effect>) {
         self.peers[i].phase = PeerPhase::Done;
+        self.resume_queued(out);
         self.maybe_follow_up(out);
+    }
+
+    /// Once no snapshot is held, the first peer queued for one fetches it.
+    fn resume_queued(&mut self, out: &mut Vec<Effect>) {
+        if self.holding_snapshot() {
+            return;
+        }
+        let Some(i) = self
+            .peers
+            .iter()
+            .position(|p| matches!(p.phase, PeerPhase::Queued { .. }))
+        else {
+            return;
+        };
+        if let PeerPhase::Queued {
+            attempt,
+            head,
+            etag,
+            plan,
+        } = std::mem::replace(&mut self.peers[i].phase, PeerPhase::Done)
+        {
+            self.fetch_objects(i, attempt, *head, etag, plan, out);
+        }
     }
 
     /// This device's id, as the round was created with.
@@ -681,5 +757,148 @@ mod tests {
             Some(crate::sync::FailureCode::Offline)
         );
         assert!(report.peers[1].error.is_none());
+    }
+
+    /// A peer's head with a snapshot, and the snapshot, as stored.
+    fn published(device: &str, note: &str) -> (Vec<u8>, Vec<u8>) {
+        use crate::sync::{bundle, object};
+        let snapshot = object::encode(
+            ObjectKind::Snapshot,
+            1,
+            false,
+            &bundle::encode(&[(note.to_string(), b"doc".to_vec())]),
+        );
+        let mut head = DeviceHead::new(device);
+        head.seq = 1;
+        head.snapshot = Some(ObjectRef {
+            seq: 1,
+            slot: 0,
+            hash: object::encoded_hash_hex(&snapshot),
+            len: snapshot.len() as u64,
+        });
+        let head = object::encode(ObjectKind::Head, 1, false, &head.to_json());
+        (head, snapshot)
+    }
+
+    fn found(body: Vec<u8>) -> Result<Fetched, TransportError> {
+        Ok(Fetched::Found { body, etag: None })
+    }
+
+    fn snapshot_gets(effects: &[Effect]) -> Vec<(RequestId, String)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Bucket(BucketRequest::Get {
+                    request,
+                    device,
+                    key: DeviceKey::Snapshot(_),
+                    ..
+                }) => Some((*request, device.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn applies(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Local(LocalEffect::ApplyPeer(a)) => Some(a.peer.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_peers_snapshot_is_in_memory_at_a_time() {
+        let note = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
+        let (b_head, b_snap) = published("B", note);
+        let (c_head, c_snap) = published("C", note);
+        let mut round = Round::new("A", vec![peer("B"), peer("C")], None);
+        let heads: Vec<RequestId> = round
+            .start()
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Bucket(BucketRequest::Get { request, .. }) => Some(*request),
+                _ => None,
+            })
+            .collect();
+        round.handle(Event::PublishPlanned(None));
+        let after_b = round.handle(Event::GetDone {
+            request: heads[0],
+            result: found(b_head),
+        });
+        let b_get = snapshot_gets(&after_b);
+        assert_eq!(b_get.len(), 1);
+        // C's head says it has a snapshot too: it waits.
+        let after_c = round.handle(Event::GetDone {
+            request: heads[1],
+            result: found(c_head),
+        });
+        assert!(snapshot_gets(&after_c).is_empty(), "{after_c:?}");
+        let opened = round.handle(Event::GetDone {
+            request: b_get[0].0,
+            result: found(b_snap),
+        });
+        assert_eq!(applies(&opened), ["B"]);
+        // Still held until B's is applied.
+        assert!(snapshot_gets(&opened).is_empty());
+        let applied = round.handle(Event::PeerApplied {
+            peer: "B".into(),
+            result: Ok(1),
+        });
+        let c_get = snapshot_gets(&applied);
+        assert_eq!(
+            c_get.iter().map(|(_, d)| d.as_str()).collect::<Vec<_>>(),
+            ["C"]
+        );
+        let opened = round.handle(Event::GetDone {
+            request: c_get[0].0,
+            result: found(c_snap),
+        });
+        assert_eq!(applies(&opened), ["C"]);
+        round.handle(Event::PeerApplied {
+            peer: "C".into(),
+            result: Ok(0),
+        });
+        let report = round.finish();
+        assert!(report.peers.iter().all(|p| p.error.is_none()));
+        assert_eq!(report.peers[0].changed_notes, 1);
+    }
+
+    #[test]
+    fn a_failed_snapshot_lets_the_next_peer_fetch_its_own() {
+        let note = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
+        let (b_head, _) = published("B", note);
+        let (c_head, _) = published("C", note);
+        let mut round = Round::new("A", vec![peer("B"), peer("C")], None);
+        let start = round.start();
+        let heads: Vec<RequestId> = start
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Bucket(BucketRequest::Get { request, .. }) => Some(*request),
+                _ => None,
+            })
+            .collect();
+        round.handle(Event::PublishPlanned(None));
+        let b_get = snapshot_gets(&round.handle(Event::GetDone {
+            request: heads[0],
+            result: found(b_head),
+        }));
+        round.handle(Event::GetDone {
+            request: heads[1],
+            result: found(c_head),
+        });
+        let after = round.handle(Event::GetDone {
+            request: b_get[0].0,
+            result: Err(TransportError::new(TransportErrorKind::Offline, "down")),
+        });
+        assert_eq!(
+            snapshot_gets(&after)
+                .iter()
+                .map(|(_, d)| d.as_str())
+                .collect::<Vec<_>>(),
+            ["C"]
+        );
     }
 }

@@ -140,7 +140,7 @@ impl LaneMark {
             };
             self.sent.insert(note.to_owned(), store.heads(note)?);
             if !changes.is_empty() {
-                entries.push((note.to_owned(), changes));
+                entries.push((note.to_owned(), changes.into()));
             }
         }
         let payload = bundle::encode(&entries);

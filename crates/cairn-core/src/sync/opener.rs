@@ -149,11 +149,16 @@ pub enum Opener {
 impl Opener {
     /// The payload of `obj`, read at `device`'s `key`.
     pub fn open(&self, obj: &Object, device: &str, key: &str) -> Result<Vec<u8>, ObjectError> {
+        self.open_owned(obj.clone(), device, key)
+    }
+
+    /// `open`, decrypting the payload in place.
+    pub fn open_owned(&self, obj: Object, device: &str, key: &str) -> Result<Vec<u8>, ObjectError> {
         match self {
-            Opener::Personal(k) => k.open(obj, device, key),
+            Opener::Personal(k) => k.open_owned(obj, device, key),
             Opener::Space(s) => {
                 let place = s.place(device, key)?;
-                object_ad::open(obj, &place, |e| s.keys.get(&e).cloned())
+                object_ad::open_owned(obj, &place, |e| s.keys.get(&e).cloned())
             }
         }
     }

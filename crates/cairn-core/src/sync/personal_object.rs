@@ -89,8 +89,18 @@ impl PersonalKeys {
         device: &str,
         object_key: &str,
     ) -> Result<Vec<u8>, ObjectError> {
+        self.open_owned(obj.clone(), device, object_key)
+    }
+
+    /// `open`, decrypting the payload in place.
+    pub fn open_owned(
+        &self,
+        obj: Object,
+        device: &str,
+        object_key: &str,
+    ) -> Result<Vec<u8>, ObjectError> {
         let Some(binding) = obj.space else {
-            return object::plaintext(obj, device, object_key, self.content.as_ref());
+            return object::plaintext_owned(obj, device, object_key, self.content.as_ref());
         };
         if binding.space != personal_space() {
             return Err(ObjectError::SpaceObject);
@@ -102,7 +112,7 @@ impl PersonalKeys {
                 epoch: binding.epoch.0,
             })?;
         let aad = personal_aad(device, object_key, binding.epoch, obj.kind, obj.seq);
-        Ok(key.cipher().open(&aad, &obj.payload)?)
+        Ok(key.cipher().open_owned(&aad, obj.payload)?)
     }
 }
 

@@ -174,12 +174,26 @@ pub fn open_object_with(
     bytes: &[u8],
     opener: &Opener,
 ) -> std::result::Result<Option<Bundle>, ReadError> {
+    open_object_owned(device, key, r, kind, bytes.to_vec(), opener)
+}
+
+/// As [`open_object_with`], taking the fetched bytes over: they are
+/// checked, decrypted and split into the bundle's entries in the one
+/// buffer, so a snapshot is in memory once while it is opened.
+pub fn open_object_owned(
+    device: &str,
+    key: &str,
+    r: &ObjectRef,
+    kind: ObjectKind,
+    bytes: Vec<u8>,
+    opener: &Opener,
+) -> std::result::Result<Option<Bundle>, ReadError> {
     let bad = |source| ReadError::BadObject {
         device: device.to_string(),
         key: key.to_string(),
         source,
     };
-    let obj = match object::decode(bytes) {
+    let obj = match object::decode_owned(bytes) {
         Ok(o) => o,
         // Could be a half-rewritten slot as well as damage: the caller
         // re-reads the head once before calling it bad.
@@ -200,8 +214,8 @@ pub fn open_object_with(
             "sequence number disagrees with the head".into(),
         )));
     }
-    let payload = opener.open(&obj, device, key).map_err(bad)?;
-    bundle::decode(&payload).map(Some).map_err(bad)
+    let payload = opener.open_owned(obj, device, key).map_err(bad)?;
+    bundle::decode_owned(payload).map(Some).map_err(bad)
 }
 
 impl Store {
@@ -218,7 +232,7 @@ impl Store {
         let new_state = state.after_read(head, etag, me, self.clock.now_ms());
         let entries: Vec<(&str, &[u8])> = bundles
             .iter()
-            .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), bytes.as_slice())))
+            .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), &bytes[..])))
             .collect();
         self.merge_batch(&entries, |s| s.save_peer(&new_state))
     }

@@ -222,7 +222,7 @@ impl Store {
                 max = max.max(id);
                 data.extend_from_slice(&bytes);
             }
-            out.push((note, data));
+            out.push((note, data.into()));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok((out, max))
@@ -332,14 +332,17 @@ impl Store {
     pub(crate) fn admitted_entries<'a>(
         &self,
         sync: &SpaceSync,
-        entries: impl Iterator<Item = &'a (String, Vec<u8>)> + Clone,
+        entries: impl Iterator<Item = &'a (String, bytes::Bytes)> + Clone,
     ) -> Result<Vec<(&'a str, &'a [u8])>> {
         // Decided once per note, from everything that came for it: a note
         // new here arrives whole in its first entry, and its later entries
         // are changes that do not load by themselves.
         let mut per_note: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
         for (id, bytes) in entries.clone() {
-            per_note.entry(id.as_str()).or_default().push(bytes.clone());
+            per_note
+                .entry(id.as_str())
+                .or_default()
+                .push(bytes.to_vec());
         }
         let mut admitted = BTreeSet::new();
         for (id, chunks) in &per_note {
@@ -349,7 +352,7 @@ impl Store {
         }
         Ok(entries
             .filter(|(id, _)| admitted.contains(id.as_str()))
-            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
+            .map(|(id, bytes)| (id.as_str(), &bytes[..]))
             .collect())
     }
 
@@ -715,7 +718,7 @@ pub(crate) mod tests {
             let mut d = NoteDoc::create(id, b"mallory", "injected", 1).unwrap();
             d.set_notebook(notebook).unwrap();
             d.commit_local(2).unwrap();
-            d.save()
+            bytes::Bytes::from(d.save())
         };
         let loose = uuid::Uuid::new_v4().to_string();
         let joined = uuid::Uuid::new_v4().to_string();
@@ -729,7 +732,10 @@ pub(crate) mod tests {
             let heads = d.heads();
             d.splice(8, 0, " twice").unwrap();
             d.commit_local(3).unwrap();
-            (whole, d.save_after(&heads))
+            (
+                bytes::Bytes::from(whole),
+                bytes::Bytes::from(d.save_after(&heads)),
+            )
         };
         let later = vec![(joined.clone(), joined_change)];
         let bundle = vec![

@@ -286,7 +286,7 @@ impl Store {
                 _ => out.push((note, data)),
             }
         }
-        Ok((out, max))
+        Ok((out.into_iter().map(|(n, d)| (n, d.into())).collect(), max))
     }
 
     /// How many notes hold changes this device has not published yet.
