@@ -305,6 +305,67 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     )
     .await;
     bob.screenshot("sharing-05b-viewer").await;
+    // Nothing in the window offers to change a viewer's note: not its
+    // tags, pin, place, trash or attachments.
+    bob.wait_until(
+        "the note's controls disabled for a viewer",
+        "return ['pin', 'tag-input', 'trash'].every(id => document.getElementById(id).disabled)",
+    )
+    .await;
+    // The shortcuts past the disabled buttons say why, and change nothing.
+    bob.click(".note-row").await;
+    bob.press_keys(&format!("{}{}p{}{}", keys::CONTROL, keys::SHIFT, keys::SHIFT, keys::CONTROL))
+        .await;
+    bob.wait_until(
+        "the viewer's sentence for a pin",
+        "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('You can view this notebook')",
+    )
+    .await;
+    assert_eq!(
+        text(&bob, "#pin").await,
+        "Pin",
+        "a viewer's shortcut pinned the note"
+    );
+    // Moving it out by dragging: refused in the window, before anything
+    // is asked or sent.
+    let hide_toast = "document.getElementById('toast').hidden = true; return true";
+    bob.js(hide_toast).await;
+    bob.drag(".note-row", "#nav-unfiled").await;
+    bob.wait_until(
+        "the viewer's sentence for a move",
+        "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('cannot be changed here')",
+    )
+    .await;
+    assert_eq!(
+        bob.js("return document.getElementById('ask-dialog').open")
+            .await,
+        Value::Bool(false)
+    );
+    assert_eq!(
+        bob.js(&format!(
+            "return document.querySelector('{}').querySelector('.nb-count').textContent",
+            notebook_row(VIEWED)
+        ))
+        .await,
+        Value::String("1".into()),
+        "the viewer's note left the notebook"
+    );
+    // A file pasted on it is refused too, with a sentence, and the text
+    // stays as it was.
+    bob.js(hide_toast).await;
+    bob.js(
+        "const dt = new DataTransfer(); \
+         dt.items.add(new File(['a photo'], 'photo.png', { type: 'image/png' })); \
+         document.querySelector('.cm-content').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true })); \
+         return true",
+    )
+    .await;
+    bob.wait_until(
+        "the viewer's sentence for an attachment",
+        "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('cannot be attached')",
+    )
+    .await;
+    wait_for_editor(&bob, "Soup\nleeks").await;
 
     // Moving a note out of a shared notebook asks first; Cancel keeps it.
     alice.drag(".note-row", "#nav-unfiled").await;
