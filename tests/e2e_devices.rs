@@ -76,7 +76,9 @@ async fn remove_with(app: &Desktop, secret: &str, state: &str) {
     app.click("#remove-device-yes").await;
     app.wait_until(
         &format!("the remove dialog to be {state}"),
-        &format!("return document.getElementById('remove-device-dialog').dataset.state === '{state}'"),
+        &format!(
+            "return document.getElementById('remove-device-dialog').dataset.state === '{state}'"
+        ),
     )
     .await;
 }
@@ -194,7 +196,9 @@ async fn a_window_removes_a_device_and_the_other_window_takes_the_passphrase() {
         cairn_core::crypto::parse_recovery_key(&recovery).is_some(),
         "a recovery key shown: {recovery:?}"
     );
-    assert!(text(&a, "#recovery-key-why").await.contains("A device was removed"));
+    assert!(text(&a, "#recovery-key-why")
+        .await
+        .contains("A device was removed"));
     a.screenshot("devices-04-removed-recovery-key").await;
     assert!(!c_is_listed(&c, &c_id), "c still on the account");
     a.click("#secrets-saved-btn").await;
@@ -263,7 +267,10 @@ async fn a_window_removes_a_device_and_the_other_window_takes_the_passphrase() {
     assert!(!out.status.success(), "a removed device synced");
     assert!(!why.contains("panicked"), "{why}");
     assert!(why.contains("removed") || why.contains("sign in"), "{why}");
-    assert!(c.store().get(&after).is_err(), "c has the note written after");
+    assert!(
+        c.store().get(&after).is_err(),
+        "c has the note written after"
+    );
     let c_keys = cairn_client::encryption::load_account_keys(c.dir())
         .unwrap()
         .unwrap();

@@ -314,8 +314,14 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     .await;
     // The shortcuts past the disabled buttons say why, and change nothing.
     bob.click(".note-row").await;
-    bob.press_keys(&format!("{}{}p{}{}", keys::CONTROL, keys::SHIFT, keys::SHIFT, keys::CONTROL))
-        .await;
+    bob.press_keys(&format!(
+        "{}{}p{}{}",
+        keys::CONTROL,
+        keys::SHIFT,
+        keys::SHIFT,
+        keys::CONTROL
+    ))
+    .await;
     bob.wait_until(
         "the viewer's sentence for a pin",
         "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('You can view this notebook')",

@@ -95,8 +95,7 @@ pub async fn remove_device(
     if target.is_revoked() {
         return Err(RemoveError::AlreadyRemoved { name });
     }
-    let rotated = match rotate_personal_key(client, access_token, data_dir, secret, params).await
-    {
+    let rotated = match rotate_personal_key(client, access_token, data_dir, secret, params).await {
         Ok(rotated) => rotated,
         Err(KeyError::Crypto(CryptoError::WrongSecret)) => return Err(RemoveError::WrongSecret),
         Err(KeyError::PassphraseNeeded) => return Err(RemoveError::PassphraseNeeded),
