@@ -20,17 +20,6 @@ use serde_json::Value;
 
 const WRONG: &str = "not the passphrase at all";
 
-async fn text(app: &Desktop, css: &str) -> String {
-    app.js(&format!(
-        "return document.querySelector({})?.textContent ?? ''",
-        serde_json::to_string(css).unwrap()
-    ))
-    .await
-    .as_str()
-    .unwrap()
-    .to_owned()
-}
-
 fn device_row(id: &str) -> String {
     format!(
         "#device-list .device-row[data-id={}]",
@@ -69,28 +58,42 @@ async fn open_remove(app: &Desktop, row: &str) {
     .await;
 }
 
-async fn remove_with(app: &Desktop, secret: &str, state: &str) {
-    app.js("document.getElementById('remove-device-secret').value = ''; return true")
-        .await;
-    app.type_into("#remove-device-secret", secret).await;
-    app.click("#remove-device-yes").await;
+/// Types `secret` into a dialog's one field, presses its button, and
+/// waits for the dialog's `state` (`failed`, `done`).
+async fn submit(app: &Desktop, dialog: &str, field: &str, button: &str, secret: &str, state: &str) {
+    app.js(&format!(
+        "document.getElementById('{field}').value = ''; return true"
+    ))
+    .await;
+    app.type_into(&format!("#{field}"), secret).await;
+    app.click(&format!("#{button}")).await;
     app.wait_until(
-        &format!("the remove dialog to be {state}"),
-        &format!(
-            "return document.getElementById('remove-device-dialog').dataset.state === '{state}'"
-        ),
+        &format!("the {dialog} to be {state}"),
+        &format!("return document.getElementById('{dialog}').dataset.state === '{state}'"),
+    )
+    .await;
+}
+
+async fn remove_with(app: &Desktop, secret: &str, state: &str) {
+    submit(
+        app,
+        "remove-device-dialog",
+        "remove-device-secret",
+        "remove-device-yes",
+        secret,
+        state,
     )
     .await;
 }
 
 async fn unlock_with(app: &Desktop, secret: &str, state: &str) {
-    app.js("document.getElementById('passphrase-secret').value = ''; return true")
-        .await;
-    app.type_into("#passphrase-secret", secret).await;
-    app.click("#passphrase-ok").await;
-    app.wait_until(
-        &format!("the passphrase dialog to be {state}"),
-        &format!("return document.getElementById('passphrase-dialog').dataset.state === '{state}'"),
+    submit(
+        app,
+        "passphrase-dialog",
+        "passphrase-secret",
+        "passphrase-ok",
+        secret,
+        state,
     )
     .await;
 }
@@ -140,13 +143,15 @@ async fn a_window_removes_a_device_and_the_other_window_takes_the_passphrase() {
 
     // A's window lists C with "Remove…"; its own row has none.
     open_remove(&a, &device_row(&c_id)).await;
-    let what = text(&a, "#remove-device-what").await;
+    let what = element_text(&a, "#remove-device-what").await;
     assert!(
         what.contains("cannot read anything you write from now on")
             && what.contains("Notes it already has stay on it"),
         "{what}"
     );
-    assert!(text(&a, "#remove-device-title").await.contains("phone"));
+    assert!(element_text(&a, "#remove-device-title")
+        .await
+        .contains("phone"));
     assert_eq!(
         a.js("return [...document.querySelectorAll('#device-list .device-row')].filter(r => r.querySelector('.device-name').textContent.includes('(this device)') && r.querySelector('.device-remove')).length")
             .await,
@@ -166,7 +171,7 @@ async fn a_window_removes_a_device_and_the_other_window_takes_the_passphrase() {
 
     // A wrong passphrase: a sentence, and C stays.
     remove_with(&a, WRONG, "failed").await;
-    let said = text(&a, "#remove-device-error").await;
+    let said = element_text(&a, "#remove-device-error").await;
     assert!(said.contains("does not open"), "{said}");
     assert!(said.contains("Nothing was removed"), "{said}");
     assert!(c_is_listed(&c, &c_id), "a wrong passphrase removed c");
@@ -191,12 +196,12 @@ async fn a_window_removes_a_device_and_the_other_window_takes_the_passphrase() {
         ),
     )
     .await;
-    let recovery = text(&a, "#recovery-key").await;
+    let recovery = element_text(&a, "#recovery-key").await;
     assert!(
         cairn_core::crypto::parse_recovery_key(&recovery).is_some(),
         "a recovery key shown: {recovery:?}"
     );
-    assert!(text(&a, "#recovery-key-why")
+    assert!(element_text(&a, "#recovery-key-why")
         .await
         .contains("A device was removed"));
     a.screenshot("devices-04-removed-recovery-key").await;
@@ -212,13 +217,13 @@ async fn a_window_removes_a_device_and_the_other_window_takes_the_passphrase() {
          && !document.getElementById('sync-passphrase').hidden",
     )
     .await;
-    let said = text(&b, "#sync-indicator .label").await;
+    let said = element_text(&b, "#sync-indicator .label").await;
     assert!(said.contains("A device was removed"), "{said}");
     b.screenshot("devices-05-key-rotated").await;
     open_passphrase_dialog(&b).await;
     findings.extend(axe_findings(&b, "passphrase dialog (light)").await);
     unlock_with(&b, WRONG, "failed").await;
-    let said = text(&b, "#passphrase-error").await;
+    let said = element_text(&b, "#passphrase-error").await;
     assert!(said.contains("does not open"), "{said}");
     assert_eq!(
         b.js("return document.getElementById('sync-indicator').dataset.code")

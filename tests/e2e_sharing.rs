@@ -25,17 +25,6 @@ fn launch(dir: &Path) -> Launch {
     Launch::new(dir)
 }
 
-async fn text(app: &Desktop, css: &str) -> String {
-    app.js(&format!(
-        "return document.querySelector({})?.textContent ?? ''",
-        serde_json::to_string(css).unwrap()
-    ))
-    .await
-    .as_str()
-    .unwrap()
-    .to_owned()
-}
-
 /// Digits only: the two windows may group a number differently.
 fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
@@ -113,7 +102,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     // Share…: Bob's id, as editor; the safety number shows before
     // anything is sent.
     open_share_dialog(&alice, NOTEBOOK).await;
-    let alice_id = text(&alice, "#share-my-id").await;
+    let alice_id = element_text(&alice, "#share-my-id").await;
     assert!(alice_id.contains(':'), "alice's own id shown: {alice_id:?}");
     assert_eq!(
         alice
@@ -133,7 +122,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
              && document.getElementById('share-safety').textContent.length > 20",
         )
         .await;
-    let alice_safety = digits(&text(&alice, "#share-safety").await);
+    let alice_safety = digits(&element_text(&alice, "#share-safety").await);
     assert_eq!(alice_safety.len(), 60, "two fingerprints of 30 digits");
     let shot = alice.screenshot("sharing-01-share-dialog").await;
     refresh_readme_shot(&shot, "sharing.png");
@@ -181,18 +170,21 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
         "return !document.getElementById('invitations-banner').hidden",
     )
     .await;
-    assert_eq!(text(&bob, "#invitations-count").await, "1 invitation");
+    assert_eq!(
+        element_text(&bob, "#invitations-count").await,
+        "1 invitation"
+    );
     bob.click("#invitations-banner").await;
     bob.wait_until(
         "the invitation listed",
         "return !!document.querySelector('#invitations-list .invitation-row')",
     )
     .await;
-    let what = text(&bob, ".invitation-row .invitation-what").await;
+    let what = element_text(&bob, ".invitation-row .invitation-what").await;
     assert!(what.contains(NOTEBOOK), "{what}");
     assert!(what.contains(&alice_id), "{what}");
     assert!(what.contains("can edit"), "{what}");
-    let bob_safety = digits(&text(&bob, ".invitation-row .hint").await);
+    let bob_safety = digits(&element_text(&bob, ".invitation-row .hint").await);
     assert_eq!(
         bob_safety, alice_safety,
         "the same safety number on both sides"
@@ -328,7 +320,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     )
     .await;
     assert_eq!(
-        text(&bob, "#pin").await,
+        element_text(&bob, "#pin").await,
         "Pin",
         "a viewer's shortcut pinned the note"
     );
@@ -381,7 +373,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
             "return document.getElementById('ask-dialog').open",
         )
         .await;
-    let detail = text(&alice, "#ask-detail").await;
+    let detail = element_text(&alice, "#ask-detail").await;
     assert!(
         detail.contains("no longer be shared with") && detail.contains(&bob_id),
         "{detail}"
@@ -418,7 +410,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
         .await;
     let remove = format!("{} .member-remove", member_row(&bob_id));
     alice.click(&remove).await;
-    assert!(text(&alice, &remove).await.contains("Click again"));
+    assert!(element_text(&alice, &remove).await.contains("Click again"));
     alice.click(&remove).await;
     alice
         .wait_until(
