@@ -38,7 +38,7 @@ async fn account_id(app: &Desktop) -> String {
         "return document.getElementById('account-share-id').textContent.includes(':')",
     )
     .await;
-    let id = text(app, "#account-share-id").await;
+    let id = element_text(app, "#account-share-id").await;
     close_dialog(app).await;
     id
 }
