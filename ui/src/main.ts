@@ -748,9 +748,7 @@ class App {
     // window does not offer it).
     const fixed = note.trashed || this.viewOnly;
     byId<HTMLButtonElement>("pin").disabled = fixed;
-    const tagInput = byId<HTMLInputElement>("tag-input");
-    tagInput.disabled = fixed;
-    tagInput.placeholder = this.viewOnly ? "" : "add tag";
+    byId<HTMLInputElement>("tag-input").disabled = fixed;
     byId<HTMLButtonElement>("trash").disabled = this.viewOnly;
     byId<HTMLButtonElement>("restore").disabled = this.viewOnly;
     byId<HTMLButtonElement>("delete").disabled = this.viewOnly;

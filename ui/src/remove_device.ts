@@ -46,7 +46,6 @@ export class RemoveDeviceDialog {
     this.unfinished = false;
     byId("remove-device-title").textContent = `Remove “${name}”?`;
     this.secret.value = "";
-    this.secret.hidden = false;
     byId("remove-device-secret-label").hidden = false;
     this.error.textContent = "";
     this.yes.textContent = "Remove";
@@ -90,7 +89,6 @@ export class RemoveDeviceDialog {
     }
     // The new key is made: only the sign-out is left, no passphrase again.
     this.unfinished = true;
-    this.secret.hidden = true;
     byId("remove-device-secret-label").hidden = true;
     this.error.textContent = r.problem ?? "The device is not removed yet. Try again.";
     this.yes.textContent = "Try again";
