@@ -105,6 +105,7 @@ fn ui_bindings_are_generated_from_the_current_types() {
     check.add::<crate::events::NotesChanged>();
     check.add::<crate::commands::account::AccountStatus>();
     check.add::<crate::commands::account::Device>();
+    check.add::<crate::commands::device_removal::DeviceRemoval>();
     check.add::<crate::commands::account::SignInDefaults>();
     check.add::<crate::commands::app::AppInfo>();
     check.add::<crate::commands::history::PastNote>();

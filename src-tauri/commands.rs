@@ -8,6 +8,7 @@
 pub mod account;
 pub mod app;
 pub mod attachments;
+pub mod device_removal;
 pub mod encryption;
 pub mod github_sign_in;
 pub mod history;

@@ -41,6 +41,13 @@ pub enum AppError {
     #[error("{}", key_message(.0))]
     Key(Box<cairn_client::encryption::KeyError>),
 
+    /// Boxed like `Key`.
+    #[error("{}", crate::removal_error::message(.0))]
+    Removal(Box<cairn_client::device_removal::RemoveError>),
+
+    #[error("The device is still not removed: {}. Try again; your notes already have their new key.", crate::removal_error::unfinished(.0))]
+    RemovalUnfinished(Box<cairn_client::device_removal::RevokeError>),
+
     #[error("{0}")]
     Sync(Box<cairn_client::AgentError>),
 
@@ -88,6 +95,8 @@ impl AppError {
             AppError::AttachmentTooLarge { .. } => "attachment_too_large",
             AppError::SignIn(e) => sign_in_code(e),
             AppError::Key(e) => key_code(e),
+            AppError::Removal(e) => crate::removal_error::code(e),
+            AppError::RemovalUnfinished(_) => "removal_unfinished",
             AppError::Sync(_) => "sync_failed",
             AppError::Service(e) => service_code(e),
             AppError::Share(e) => crate::share_error::code(e),

@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod github_attempts;
 mod github_redirect;
+mod removal_error;
 mod settings;
 mod share_error;
 mod startup;
@@ -92,12 +93,15 @@ fn run() -> Result<(), AppError> {
             commands::account::sign_in_with_key,
             commands::account::create_account,
             commands::account::device_rename,
+            commands::device_removal::device_remove,
+            commands::device_removal::device_remove_resume,
             commands::github_sign_in::sign_in_with_github,
             commands::github_sign_in::cancel_github_sign_in,
             commands::github_sign_in::open_github_sign_in_page,
             commands::account::sign_out,
             commands::account::devices_list,
             commands::encryption::change_passphrase,
+            commands::encryption::enter_passphrase,
             commands::sharing::sharing_identity,
             commands::sharing::share_check,
             commands::sharing::share_invite,

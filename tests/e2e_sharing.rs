@@ -25,17 +25,6 @@ fn launch(dir: &Path) -> Launch {
     Launch::new(dir)
 }
 
-async fn text(app: &Desktop, css: &str) -> String {
-    app.js(&format!(
-        "return document.querySelector({})?.textContent ?? ''",
-        serde_json::to_string(css).unwrap()
-    ))
-    .await
-    .as_str()
-    .unwrap()
-    .to_owned()
-}
-
 /// Digits only: the two windows may group a number differently.
 fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
@@ -49,7 +38,7 @@ async fn account_id(app: &Desktop) -> String {
         "return document.getElementById('account-share-id').textContent.includes(':')",
     )
     .await;
-    let id = text(app, "#account-share-id").await;
+    let id = element_text(app, "#account-share-id").await;
     close_dialog(app).await;
     id
 }
@@ -113,7 +102,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     // Share…: Bob's id, as editor; the safety number shows before
     // anything is sent.
     open_share_dialog(&alice, NOTEBOOK).await;
-    let alice_id = text(&alice, "#share-my-id").await;
+    let alice_id = element_text(&alice, "#share-my-id").await;
     assert!(alice_id.contains(':'), "alice's own id shown: {alice_id:?}");
     assert_eq!(
         alice
@@ -133,7 +122,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
              && document.getElementById('share-safety').textContent.length > 20",
         )
         .await;
-    let alice_safety = digits(&text(&alice, "#share-safety").await);
+    let alice_safety = digits(&element_text(&alice, "#share-safety").await);
     assert_eq!(alice_safety.len(), 60, "two fingerprints of 30 digits");
     let shot = alice.screenshot("sharing-01-share-dialog").await;
     refresh_readme_shot(&shot, "sharing.png");
@@ -181,18 +170,21 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
         "return !document.getElementById('invitations-banner').hidden",
     )
     .await;
-    assert_eq!(text(&bob, "#invitations-count").await, "1 invitation");
+    assert_eq!(
+        element_text(&bob, "#invitations-count").await,
+        "1 invitation"
+    );
     bob.click("#invitations-banner").await;
     bob.wait_until(
         "the invitation listed",
         "return !!document.querySelector('#invitations-list .invitation-row')",
     )
     .await;
-    let what = text(&bob, ".invitation-row .invitation-what").await;
+    let what = element_text(&bob, ".invitation-row .invitation-what").await;
     assert!(what.contains(NOTEBOOK), "{what}");
     assert!(what.contains(&alice_id), "{what}");
     assert!(what.contains("can edit"), "{what}");
-    let bob_safety = digits(&text(&bob, ".invitation-row .hint").await);
+    let bob_safety = digits(&element_text(&bob, ".invitation-row .hint").await);
     assert_eq!(
         bob_safety, alice_safety,
         "the same safety number on both sides"
@@ -305,6 +297,73 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
     )
     .await;
     bob.screenshot("sharing-05b-viewer").await;
+    // Nothing in the window offers to change a viewer's note: not its
+    // tags, pin, place, trash or attachments.
+    bob.wait_until(
+        "the note's controls disabled for a viewer",
+        "return ['pin', 'tag-input', 'trash'].every(id => document.getElementById(id).disabled)",
+    )
+    .await;
+    // The shortcuts past the disabled buttons say why, and change nothing.
+    bob.click(".note-row").await;
+    bob.press_keys(&format!(
+        "{}{}p{}{}",
+        keys::CONTROL,
+        keys::SHIFT,
+        keys::SHIFT,
+        keys::CONTROL
+    ))
+    .await;
+    bob.wait_until(
+        "the viewer's sentence for a pin",
+        "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('You can view this notebook')",
+    )
+    .await;
+    assert_eq!(
+        element_text(&bob, "#pin").await,
+        "Pin",
+        "a viewer's shortcut pinned the note"
+    );
+    // Moving it out by dragging: refused in the window, before anything
+    // is asked or sent.
+    let hide_toast = "document.getElementById('toast').hidden = true; return true";
+    bob.js(hide_toast).await;
+    bob.drag(".note-row", "#nav-unfiled").await;
+    bob.wait_until(
+        "the viewer's sentence for a move",
+        "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('cannot be changed here')",
+    )
+    .await;
+    assert_eq!(
+        bob.js("return document.getElementById('ask-dialog').open")
+            .await,
+        Value::Bool(false)
+    );
+    assert_eq!(
+        bob.js(&format!(
+            "return document.querySelector('{}').querySelector('.nb-count').textContent",
+            notebook_row(VIEWED)
+        ))
+        .await,
+        Value::String("1".into()),
+        "the viewer's note left the notebook"
+    );
+    // A file pasted on it is refused too, with a sentence, and the text
+    // stays as it was.
+    bob.js(hide_toast).await;
+    bob.js(
+        "const dt = new DataTransfer(); \
+         dt.items.add(new File(['a photo'], 'photo.png', { type: 'image/png' })); \
+         document.querySelector('.cm-content').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true })); \
+         return true",
+    )
+    .await;
+    bob.wait_until(
+        "the viewer's sentence for an attachment",
+        "const t = document.getElementById('toast'); return !t.hidden && t.textContent.includes('cannot be attached')",
+    )
+    .await;
+    wait_for_editor(&bob, "Soup\nleeks").await;
 
     // Moving a note out of a shared notebook asks first; Cancel keeps it.
     alice.drag(".note-row", "#nav-unfiled").await;
@@ -314,7 +373,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
             "return document.getElementById('ask-dialog').open",
         )
         .await;
-    let detail = text(&alice, "#ask-detail").await;
+    let detail = element_text(&alice, "#ask-detail").await;
     assert!(
         detail.contains("no longer be shared with") && detail.contains(&bob_id),
         "{detail}"
@@ -351,7 +410,7 @@ async fn two_people_share_a_notebook_type_live_and_the_owner_removes_one() {
         .await;
     let remove = format!("{} .member-remove", member_row(&bob_id));
     alice.click(&remove).await;
-    assert!(text(&alice, &remove).await.contains("Click again"));
+    assert!(element_text(&alice, &remove).await.contains("Click again"));
     alice.click(&remove).await;
     alice
         .wait_until(

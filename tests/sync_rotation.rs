@@ -13,7 +13,10 @@
 //!   the removed device's keys do not open it, the others download it;
 //! - a watching device hears of the removal and stops publishing at once;
 //! - two devices rotating at once end with one envelope holding every key
-//!   either of them holds.
+//!   either of them holds;
+//! - the removal the app and CLI share (`device_removal`) changes nothing
+//!   with a wrong passphrase, and a revoke that failed after the rotation
+//!   is finished without a second rotation.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -515,4 +518,109 @@ fn an_attachment_added_after_a_removal_does_not_open_with_what_the_removed_devic
     let out = b.run(&["attachment", "get", &attachment, out_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read(&out_path).unwrap(), data);
+}
+
+/// Whether the service lists `id` among the account's devices, not revoked.
+fn still_listed(cloud: &Cloud, d: &Device, id: &str) -> bool {
+    let session = d.session(cloud);
+    cloud.runtime().block_on(async {
+        let token = session.access_token().await.unwrap();
+        let devices = session.client().devices(&token).await.unwrap();
+        devices
+            .iter()
+            .any(|x| x.id.as_str() == id && !x.is_revoked())
+    })
+}
+
+#[test]
+fn a_removal_with_a_wrong_passphrase_changes_nothing_and_a_failed_revoke_resumes_without_a_second_key(
+) {
+    use cairn_client::device_removal::{self, RemoveError, RevokeError};
+    let mut cloud = Cloud::start();
+    let mut rng = StdRng::seed_from_u64(15);
+    let (a, _b, c, _key, _note) = three_devices(&cloud, &mut rng, "Kept\n");
+    let c_id = cairn_protocol::DeviceId::parse(&c.device_id()).unwrap();
+    let session = a.session(&cloud);
+    let a_id = session.device_id();
+    let remove = |secret: &'static str| {
+        let (session, dir, c_id, a_id) = (
+            session.clone(),
+            a.dir().to_path_buf(),
+            c_id.clone(),
+            a_id.clone(),
+        );
+        async move {
+            let token = session.access_token().await.unwrap();
+            device_removal::remove_device(
+                session.client(),
+                &token,
+                &dir,
+                a_id.as_ref(),
+                &c_id,
+                secret,
+                KdfParams::default(),
+            )
+            .await
+        }
+    };
+
+    // A wrong passphrase: refused before anything changes.
+    let envelope_before = envelope_keys(&cloud, &a);
+    let wrong = cloud.runtime().block_on(remove("not the passphrase"));
+    assert!(matches!(wrong, Err(RemoveError::WrongSecret)), "{wrong:?}");
+    assert_eq!(envelope_keys(&cloud, &a), envelope_before);
+    assert_eq!(keys_in(&a).epoch().0, 0);
+    assert!(still_listed(&cloud, &a, c_id.as_str()), "c was revoked");
+
+    // This device is not removable from itself.
+    let own = cloud.runtime().block_on({
+        let (session, dir, a_id) = (session.clone(), a.dir().to_path_buf(), a_id.clone());
+        async move {
+            let token = session.access_token().await.unwrap();
+            let own = a_id.clone().unwrap();
+            device_removal::remove_device(
+                session.client(),
+                &token,
+                &dir,
+                a_id.as_ref(),
+                &own,
+                PASSPHRASE,
+                KdfParams::default(),
+            )
+            .await
+        }
+    });
+    assert!(matches!(own, Err(RemoveError::ThisDevice)), "{own:?}");
+
+    // The key rotated, then the service gone before the revoke: the
+    // finishing step fails with a sentence and changes nothing more...
+    let token = cloud.runtime().block_on(session.access_token()).unwrap();
+    let rotated = cloud.runtime().block_on(rotate(&cloud, &a, a.dir()));
+    assert!(matches!(rotated, Rotated::NewEpoch { epoch: 1, .. }));
+    cloud.stop_service();
+    let failed = cloud.runtime().block_on(device_removal::finish_removal(
+        session.client(),
+        &token,
+        a.dir(),
+        &c_id,
+    ));
+    assert!(matches!(failed, Err(RevokeError::Service(_))), "{failed:?}");
+    cloud.start_service();
+    assert!(still_listed(&cloud, &a, c_id.as_str()));
+
+    // ...and resumed, it revokes without a second rotation.
+    cloud
+        .runtime()
+        .block_on(device_removal::finish_removal(
+            session.client(),
+            &token,
+            a.dir(),
+            &c_id,
+        ))
+        .unwrap();
+    assert!(!still_listed(&cloud, &a, c_id.as_str()), "c still listed");
+    assert_eq!(keys_in(&a).epoch().0, 1, "a second rotation");
+    assert_eq!(envelope_keys(&cloud, &a).epoch().0, 1);
+    let out = c.run(&["sync"]);
+    assert!(!out.status.success(), "the removed device synced");
 }

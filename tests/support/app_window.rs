@@ -1,7 +1,7 @@
 //! What the window tests share: signing a window in to a service with
 //! its S3 server, reading and typing in the editor, naming notebooks,
 //! screenshots the README shows, and axe-core's accessibility check.
-//! Used by tests/e2e_app.rs and tests/e2e_sharing.rs.
+//! Used by tests/e2e_app.rs, tests/e2e_sharing.rs and tests/e2e_devices.rs.
 
 use std::path::Path;
 
@@ -19,6 +19,18 @@ pub async fn editor_text(app: &Desktop) -> String {
         .expect("editor text")
         .trim_end_matches('\n')
         .to_string()
+}
+
+/// The text of the first element matching `css` ('' when there is none).
+pub async fn element_text(app: &Desktop, css: &str) -> String {
+    app.js(&format!(
+        "return document.querySelector({})?.textContent ?? ''",
+        serde_json::to_string(css).expect("json")
+    ))
+    .await
+    .as_str()
+    .expect("text")
+    .to_owned()
 }
 
 pub async fn wait_for_editor(app: &Desktop, expected: &str) {

@@ -1,5 +1,6 @@
 // Account dialog: create an account or sign in (account key or GitHub),
-// sign out, the account's devices (renamed in place), the keys shown once
+// sign out, the account's devices (renamed in place, or removed through
+// remove_device.ts), the keys shown once
 // with a copy button and an "I have saved it" step, and the passphrase.
 // The sync service is typed in one place, the sign-in form; the shell
 // remembers the one last used.
@@ -7,6 +8,7 @@
 import { api, events, CairnError, type AccountStatus } from "./api";
 import { byId, toast } from "./dom";
 import { wireCopyButtons } from "./copy_button";
+import { RemoveDeviceDialog } from "./remove_device";
 
 const lastSeen = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -19,6 +21,14 @@ export class AccountDialog {
   private readonly signinError = byId("signin-error");
   /** Whether the sign-in under way set a passphrase (the recovery key's text depends on it). */
   private passphraseSet = false;
+  private readonly removeDevice = new RemoveDeviceDialog(
+    () => void this.showDevicesAgain(),
+    (key) => {
+      this.secrets = { recovery: key, passphraseSet: true, rotated: true };
+      this.showSecretsKept();
+      byId("recovery-key-box").scrollIntoView({ block: "nearest" });
+    },
+  );
 
   constructor() {
     byId("signin-key-btn").addEventListener("click", () =>
@@ -134,6 +144,14 @@ export class AccountDialog {
         rename.textContent = "Rename";
         rename.addEventListener("click", () => this.startRename(li, d.name));
         li.append(label, rename);
+        if (!d.this_device) {
+          const remove = document.createElement("button");
+          remove.className = "device-remove link-button";
+          remove.textContent = "Remove…";
+          remove.setAttribute("aria-label", `Remove ${d.name}…`);
+          remove.addEventListener("click", () => this.removeDevice.open(d.id, d.name));
+          li.append(remove);
+        }
         return li;
       });
       list.replaceChildren(...items);
@@ -227,7 +245,7 @@ export class AccountDialog {
   }
 
   /** Keys shown once, kept on screen until the user says they are saved. */
-  private secrets: { account?: string; recovery?: string; passphraseSet: boolean } | null = null;
+  private secrets: { account?: string; recovery?: string; passphraseSet: boolean; rotated?: boolean } | null = null;
 
   /** The keys shown once, with the words that fit how they were made. */
   private showSecrets(a: AccountStatus): void {
@@ -238,12 +256,19 @@ export class AccountDialog {
         passphraseSet: this.passphraseSet,
       };
     }
+    this.showSecretsKept();
+  }
+
+  /** Shows the keys kept in `secrets`, if any. */
+  private showSecretsKept(): void {
     const s = this.secrets;
     byId("account-key-box").hidden = !s?.account;
     byId("account-key").textContent = s?.account ?? "";
     byId("recovery-key-box").hidden = !s?.recovery;
     byId("recovery-key").textContent = s?.recovery ?? "";
-    byId("recovery-key-why").textContent = s?.passphraseSet
+    byId("recovery-key-why").textContent = s?.rotated
+      ? "Your new recovery key, shown only this once. A device was removed, so your notes have a new key: the old recovery key opens only notes written before now. If you chose no passphrase, enter this key on your other devices where Cairn asks for the passphrase. Keep it somewhere safe."
+      : s?.passphraseSet
       ? "Your recovery key, shown only this once. If you forget your passphrase, it opens your notes on a new device. Keep it somewhere safe, apart from the passphrase."
       : "Your recovery key, shown only this once. You chose no passphrase, so this key is what opens your notes on your other devices: enter it there where the passphrase goes. Keep it somewhere safe.";
     byId("secrets-saved-row").hidden = !s;

@@ -19,6 +19,7 @@ import type { NotesChanged } from "./bindings/NotesChanged";
 import type { CommandError } from "./bindings/CommandError";
 import type { AccountStatus } from "./bindings/AccountStatus";
 import type { Device } from "./bindings/Device";
+import type { DeviceRemoval } from "./bindings/DeviceRemoval";
 import type { SignInDefaults } from "./bindings/SignInDefaults";
 import type { Settings } from "./bindings/Settings";
 import type { Appearance } from "./bindings/Appearance";
@@ -80,6 +81,7 @@ export type {
 export type { Notebook, NotebookTree, Backlink, Link, Followed, NotePlace };
 export type { ImportReport, ImportProgress, ExportReport, ExportProgress };
 export type { Attached, AttachmentView, AttachmentLimits, BlobProgress };
+export type { DeviceRemoval };
 export type { SharedNotebook, ShareRole, MyIdentity, InviteeCheck, Invited, Member, Invitation, Invitations };
 
 /** What the sync indicator shows; the shell's `SyncState`. */
@@ -183,6 +185,12 @@ export const api = {
   createAccount: (serviceUrl: string, passphrase: string, deviceName: string) =>
     call<AccountStatus>("create_account", { serviceUrl, passphrase, deviceName }),
   renameDevice: (id: string, name: string) => call<Device>("device_rename", { id, name }),
+  /** Removes a device: the notes get a new key (needs the passphrase), then the device is signed out. */
+  removeDevice: (id: string, secret: string) => call<DeviceRemoval>("device_remove", { id, secret }),
+  /** Finishes a removal that stopped after the new key was made. */
+  resumeDeviceRemoval: (id: string) => call<void>("device_remove_resume", { id }),
+  /** Takes the account's new key after another device removed one; sync resumes. */
+  enterPassphrase: (secret: string) => call<void>("enter_passphrase", { secret }),
   cancelGithubSignIn: () => call<void>("cancel_github_sign_in"),
   openGithubSignInPage: () => call<void>("open_github_sign_in_page"),
   changePassphrase: (current: string, next: string) =>

@@ -189,6 +189,10 @@ export class NoteEditor {
     store: () => Promise<{ reference: string }[]>,
     at: number | null,
   ): Promise<void> {
+    if (this.readOnly) {
+      toast("Files cannot be attached to this note: you can only view it.", "error");
+      return;
+    }
     let attached: { reference: string }[];
     try {
       attached = await store();
@@ -301,8 +305,12 @@ export class NoteEditor {
   }
 
   setReadOnly(readOnly: boolean): void {
+    this.readOnly = readOnly;
     this.view.contentDOM.setAttribute("contenteditable", readOnly ? "false" : "true");
   }
+
+  /** A viewer's note or one in the trash: no typing, and no files added. */
+  private readOnly = false;
 
   focus(): void {
     this.view.focus();

@@ -20,6 +20,13 @@ export class HistoryPanel {
   private readonly label = byId("history-label");
   private readonly preview = byId("history-preview");
   private readonly restoreBtn = byId<HTMLButtonElement>("history-restore");
+  /** A viewer's note: its versions are shown, never restored. */
+  private readOnly = false;
+
+  setReadOnly(readOnly: boolean): void {
+    this.readOnly = readOnly;
+    if (readOnly) this.restoreBtn.disabled = true;
+  }
   private sessions: EditSession[] = [];
   /** Device names by id, from the account's device list once it answers. */
   private deviceNames = new Map<string, string>();
@@ -135,7 +142,7 @@ export class HistoryPanel {
     this.slider.setAttribute("aria-valuetext", this.label.textContent);
     this.label.title = `Session ${i + 1} of ${this.sessions.length}`;
     this.panel.dataset.local = String(s.local);
-    this.restoreBtn.disabled = latest;
+    this.restoreBtn.disabled = latest || this.readOnly;
     this.panel.dataset.version = String(i);
     try {
       const runs = await api.compare(id, s.version);

@@ -41,6 +41,8 @@ const NARROW_PX = 760;
 
 /** Rows read before the rest at a start: more than a tall window shows. */
 const FIRST_PAGE = 60;
+/** What the window says when a control that would change a viewer's note is used anyway (a shortcut). */
+const VIEW_ONLY = "You can view this notebook: its notes cannot be changed here.";
 
 /**
  * Notes when the list's first screenful was painted, once: in the frame
@@ -291,13 +293,19 @@ class App {
   /** Whether the open note is in a notebook shared with this account to read only. */
   private viewOnly = false;
 
+  /** Whether `notebook` is shared with this account to read only. */
+  private isViewed(notebook: string | null): boolean {
+    const share = this.tree.sharedOf(notebook);
+    return !!share?.shared && share.role === "viewer";
+  }
+
   /** The line over the editor that says what the open note's share allows,
    * and the editor read-only for a viewer. */
   private showShareLine(): void {
     const line = byId("share-line");
     const share = this.current ? this.tree.sharedOf(this.openNotebook) : undefined;
     const name = share ? this.tree.sharedName(share) : "";
-    this.viewOnly = !!share?.shared && share.role === "viewer";
+    this.viewOnly = this.current ? this.isViewed(this.openNotebook) : false;
     if (!share) {
       line.hidden = true;
       delete line.dataset.kind;
@@ -314,6 +322,8 @@ class App {
       delete line.dataset.kind;
     }
     this.editor.setReadOnly(!!this.current?.trashed || this.viewOnly);
+    this.history.setReadOnly(this.viewOnly);
+    if (this.current) this.showMeta(this.current);
   }
 
   /** The share dialog shared a notebook (it took the id `to`) or changed its people. */
@@ -587,6 +597,11 @@ class App {
       // Out of a shared notebook, the note stops being shared: asked first.
       const [place] = await api.notePlaces([id]);
       const from = this.tree.sharedOf(place?.notebook ?? null);
+      // A viewer moves nothing out of the notebook, nor into one.
+      if (this.isViewed(place?.notebook ?? null) || this.isViewed(notebook)) {
+        toast(VIEW_ONLY, "error");
+        return;
+      }
       if (from?.shared && this.tree.sharedOf(notebook)?.notebook !== from.notebook) {
         const name = this.tree.sharedName(from);
         const who =
@@ -728,18 +743,24 @@ class App {
     pane.dataset.trashed = String(note.trashed);
     byId("pin").textContent = note.pinned ? "Unpin" : "Pin";
     byId("pin").setAttribute("aria-pressed", String(note.pinned));
-    // Tags and pins are for notes in use (the store refuses them too).
-    byId<HTMLButtonElement>("pin").disabled = note.trashed;
-    byId<HTMLInputElement>("tag-input").disabled = note.trashed;
+    // Tags and pins are for notes in use (the store refuses them too); a
+    // viewer changes nothing of a note (the engine refuses it, and the
+    // window does not offer it).
+    const fixed = note.trashed || this.viewOnly;
+    byId<HTMLButtonElement>("pin").disabled = fixed;
+    byId<HTMLInputElement>("tag-input").disabled = fixed;
+    byId<HTMLButtonElement>("trash").disabled = this.viewOnly;
+    byId<HTMLButtonElement>("restore").disabled = this.viewOnly;
+    byId<HTMLButtonElement>("delete").disabled = this.viewOnly;
     byId("trash").hidden = note.trashed;
     byId("restore").hidden = !note.trashed;
     byId("delete").hidden = !note.trashed;
     byId("trashed-banner").hidden = !note.trashed;
-    this.editor.setReadOnly(note.trashed || this.viewOnly);
+    this.editor.setReadOnly(fixed);
     const tags = byId("tags");
     // Shown again after every edit the editor makes: the chips are only
     // rebuilt when they would differ, so typing does not redraw them.
-    const drawn = JSON.stringify([note.id, note.tags, note.trashed]);
+    const drawn = JSON.stringify([note.id, note.tags, fixed]);
     if (tags.dataset.drawn === drawn) return;
     tags.dataset.drawn = drawn;
     tags.replaceChildren(
@@ -751,7 +772,7 @@ class App {
         const x = document.createElement("button");
         x.textContent = "×";
         x.title = `Remove tag ${t}`;
-        x.disabled = note.trashed;
+        x.disabled = fixed;
         x.addEventListener("click", () => void this.removeTag(t));
         chip.append(x);
         return chip;
@@ -785,6 +806,11 @@ class App {
   private async change(f: (id: string) => Promise<Note>): Promise<Note | null> {
     const id = this.current?.id;
     if (!id) return null;
+    // The shortcuts reach here past the disabled buttons.
+    if (this.viewOnly) {
+      toast(VIEW_ONLY, "error");
+      return null;
+    }
     try {
       await this.editor.flushed();
       const note = await f(id);
@@ -881,7 +907,7 @@ class App {
 
   async deleteForever(): Promise<void> {
     const id = this.current?.id;
-    if (!id || !this.deleteConfirm.confirmed()) return;
+    if (!id || this.viewOnly || !this.deleteConfirm.confirmed()) return;
     try {
       await api.remove(id);
       await this.leave(id);

@@ -7,6 +7,7 @@
 import { api, events, type BlobProgress, type SignInReason, type SyncProblem, type SyncStatus } from "./api";
 import { byId } from "./dom";
 import { refreshShown, sizeInWords } from "./attachments";
+import { PassphrasePrompt } from "./passphrase_prompt";
 
 const signIn: Record<SignInReason, string> = {
   not_signed_in: "Local only — sign in to sync",
@@ -83,7 +84,10 @@ export async function initSyncIndicator(onClick: () => void): Promise<void> {
     if (label) label.textContent = text;
     el.title = `${text} — click for account`;
     showDetails(s);
+    // A new key waits for the passphrase: the sentence gets its action.
+    PassphrasePrompt.offered(s.state === "error" && s.problem === "key_rotated");
   };
+  new PassphrasePrompt();
   el.addEventListener("click", onClick);
   await events.syncStatus(show);
   await events.attachmentProgress((p) => {

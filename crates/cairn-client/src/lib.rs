@@ -22,6 +22,7 @@ mod bucket;
 mod clock;
 mod credentials;
 mod device_names;
+pub mod device_removal;
 pub mod encryption;
 mod error;
 mod events;

@@ -1,13 +1,15 @@
 //! `cairn devices [--json]`: the account's devices, this one marked;
 //! `cairn devices remove DEVICE`: removes one, and gives the account's
-//! notes a new key first (`encryption::rotate_personal_key`), so the
-//! removed device reads nothing written from then on.
+//! notes a new key first (`device_removal::remove_device`, the same the
+//! app's "Remove…" runs), so the removed device reads nothing written
+//! from then on.
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use cairn_client::encryption::{self, KeyError, Rotated};
-use cairn_core::crypto::{CryptoError, KdfParams};
+use anyhow::bail;
+use cairn_client::device_removal::{self, RemoveError};
+use cairn_client::encryption::Rotated;
+use cairn_core::crypto::KdfParams;
 use cairn_protocol::{Device, DeviceId};
 use clap::Subcommand;
 use serde::Serialize;
@@ -103,46 +105,37 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
     else {
         bail!("removing a device gives your notes a new key, which needs your passphrase: set CAIRN_PASSPHRASE or run in a terminal");
     };
-    let (name, rotated) = runtime()?.block_on(async {
+    let removed = runtime()?.block_on(async {
         let token = access_token(&session).await?;
-        let client = session.client();
-        let devices = client.devices(&token).await?;
-        let Some(target) = devices.iter().find(|d| d.id == id) else {
-            bail!("this account has no device {id}: `cairn devices` lists them");
-        };
-        if target.is_revoked() {
-            bail!("{} ({id}) was already removed", target.name);
-        }
-        // The new key first, then the removal: the other devices hear of
-        // the removal and find the new epoch already there. A wrong
-        // passphrase stops here, with nothing changed.
-        let rotated = match encryption::rotate_personal_key(
-            client,
+        let removed = device_removal::remove_device(
+            session.client(),
             &token,
             data_dir,
+            session.device_id().as_ref(),
+            &id,
             &secret,
             KdfParams::default(),
         )
-        .await
-        {
-            Err(KeyError::Crypto(CryptoError::WrongSecret)) => {
-                bail!("that passphrase does not open this account's notes: nothing was removed")
-            }
-            other => other.context("giving your notes a new key (nothing was removed)")?,
-        };
-        client.revoke_device(&token, &id).await.context(
-            "removing the device (your notes already have their new key: run this again)",
-        )?;
-        Ok((target.name.clone(), rotated))
+        .await;
+        // The new key exists whatever failed after it: its recovery key
+        // is shown before the error, or it would be lost.
+        if let Err(RemoveError::NotRevoked { rotated, .. }) = &removed {
+            print_recovery_key(rotated);
+        }
+        Ok::<_, anyhow::Error>(removed?)
     })?;
-    // The grant this device keeps lists the removed device as a peer.
-    cairn_client::forget_grant(data_dir).context("dropping the kept storage grant")?;
+    let name = removed.name;
     println!("removed {name} ({id}) from your account");
     println!(
         "your notes have a new key: {name} cannot read anything written from now on; what it already downloaded stays on it"
     );
     println!("your other devices ask for your passphrase once to keep syncing (CAIRN_PASSPHRASE for `cairn sync`)");
     println!("if you ever typed your passphrase on {name}, change it now: `cairn key change`");
+    print_recovery_key(&removed.rotated);
+    Ok(())
+}
+
+fn print_recovery_key(rotated: &Rotated) {
     match rotated {
         Rotated::NewEpoch { recovery_key, .. } => {
             println!("your new recovery key (shown once, keep it safe; the old one opens only notes written before now):");
@@ -152,5 +145,4 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
             "another of your devices gave your notes a new key at the same moment: keep the recovery key it showed"
         ),
     }
-    Ok(())
 }
