@@ -41,4 +41,6 @@ pub mod safety_number;
 pub mod stored_pins;
 pub mod tree;
 pub mod tree_store;
+#[cfg(test)]
+mod tree_sync_tests;
 pub mod wrap;
