@@ -42,5 +42,7 @@ pub mod stored_pins;
 pub mod tree;
 pub mod tree_store;
 #[cfg(test)]
+mod tree_props;
+#[cfg(test)]
 mod tree_sync_tests;
 pub mod wrap;

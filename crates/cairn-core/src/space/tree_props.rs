@@ -1,0 +1,234 @@
+//! Property: three members' stores of one space make random concurrent
+//! creations, renames, moves (moves that would loop once merged, and
+//! moves into and out of the shared notebook, included) and deletions of
+//! notebooks, and swap the space's tree in random orders. At every step
+//! each store shows a tree with no loop; after a full exchange all three
+//! show the same notebooks, names and places inside the shared notebook.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+
+use crate::error::CoreError;
+use crate::space::chain::tests::shared;
+use crate::space::epoch::SpaceId;
+use crate::space::identity::tests::user;
+use crate::space::local::LocalSpace;
+use crate::space::tree::space_tree_id;
+use crate::{NewNotebook, Store, StoreOptions};
+
+#[derive(Debug, Clone)]
+enum Step {
+    Create { replica: usize, parent: usize },
+    Rename { replica: usize, nb: usize, name: usize },
+    Move { replica: usize, nb: usize, parent: usize },
+    Delete { replica: usize, nb: usize },
+    Send { from: usize, to: usize },
+    Deliver { to: usize, pick: usize },
+}
+
+const NAMES: [&str; 4] = ["Trips", "Recipes", "Ideas", "Archive"];
+const N: usize = 3;
+
+fn step() -> impl Strategy<Value = Step> {
+    let r = 0usize..N;
+    let any = any::<usize>;
+    prop_oneof![
+        3 => (r.clone(), any()).prop_map(|(replica, parent)| Step::Create { replica, parent }),
+        1 => (r.clone(), any(), 0usize..4).prop_map(|(replica, nb, name)| Step::Rename { replica, nb, name }),
+        4 => (r.clone(), any(), any()).prop_map(|(replica, nb, parent)| Step::Move { replica, nb, parent }),
+        1 => (r.clone(), any()).prop_map(|(replica, nb)| Step::Delete { replica, nb }),
+        3 => (r.clone(), r.clone()).prop_map(|(from, to)| Step::Send { from, to }),
+        3 => (r, any()).prop_map(|(to, pick)| Step::Deliver { to, pick }),
+    ]
+}
+
+struct Replica {
+    _dir: tempfile::TempDir,
+    store: Store,
+    inbox: Vec<Vec<(String, Vec<u8>)>>,
+}
+
+/// A live notebook of this replica (the shared one, its notebooks, and
+/// one of the replica's own), picked by `i`; None: the top level.
+fn pick(store: &Store, i: usize) -> Option<String> {
+    let all = store.notebooks().unwrap();
+    let slot = i % (all.len() + 1);
+    all.get(slot).map(|n| n.id.clone())
+}
+
+fn allowed<T>(r: Result<T, CoreError>) {
+    match r {
+        Ok(_)
+        | Err(CoreError::NotebookCycle { .. })
+        | Err(CoreError::NotebookDeleted { .. })
+        | Err(CoreError::NotebookNotFound { .. }) => {}
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+/// The changes to the space's tree `from` has that `to` had not seen.
+fn message(from: &mut Store, tree: &str, seen: &mut Vec<String>) -> Vec<(String, Vec<u8>)> {
+    let bytes = from.changes_after(tree, seen).unwrap();
+    *seen = from.heads(tree).unwrap();
+    if bytes.is_empty() {
+        Vec::new()
+    } else {
+        vec![(tree.to_owned(), bytes)]
+    }
+}
+
+/// (id, name, shown parent) of every live notebook inside the shared
+/// one, in tree order; the shared notebook's own place is each member's.
+fn inside(store: &Store, root: &str) -> Vec<(String, String, Option<String>)> {
+    let all = store.notebooks().unwrap();
+    let below = crate::notebooks::subtree(&all, root);
+    all.into_iter()
+        .filter(|n| below.contains(&n.id))
+        .map(|n| {
+            let parent = n.parent.filter(|_| n.id != root);
+            (n.id, n.name, parent)
+        })
+        .collect()
+}
+
+fn check_replica(store: &Store) {
+    let mut seen = HashSet::new();
+    for n in store.notebooks().unwrap() {
+        if let Some(p) = &n.parent {
+            assert!(seen.contains(p), "{} shown before its parent {p}", n.id);
+        }
+        assert!(seen.insert(n.id.clone()), "{} shown twice", n.id);
+    }
+}
+
+fn run(steps: Vec<Step>) {
+    let (_, s) = shared();
+    let state = s.state().unwrap();
+    let space = SpaceId::generate();
+    let root = uuid::Uuid::new_v4().to_string();
+    let tree = space_tree_id(&space);
+    // The owner and an editor, and the editor's second device.
+    let mut reps: Vec<Replica> = ["alice", "bob", "bob"]
+        .iter()
+        .map(|u| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = Store::open_with(
+                dir.path(),
+                StoreOptions {
+                    durable: false,
+                    cache_docs: 4,
+                    ..StoreOptions::default()
+                },
+            )
+            .unwrap();
+            store
+                .create_notebooks(&[NewNotebook {
+                    id: Some(root.clone()),
+                    name: "Family".into(),
+                    parent: None,
+                }])
+                .unwrap();
+            let mut local = LocalSpace::from_state(&state, &user(u), Some(root.clone()), None);
+            local.space = space;
+            store.save_local_space(&local, &[]).unwrap();
+            store.adopt_space_tree(&space).unwrap();
+            Replica {
+                _dir: dir,
+                store,
+                inbox: Vec::new(),
+            }
+        })
+        .collect();
+    let mut seen = vec![vec![Vec::<String>::new(); N]; N];
+    for s in steps {
+        match s {
+            Step::Create { replica, parent } => {
+                let st = &mut reps[replica].store;
+                let p = pick(st, parent);
+                allowed(st.create_notebook(NAMES[parent % NAMES.len()], p.as_deref()));
+            }
+            Step::Rename { replica, nb, name } => {
+                let st = &mut reps[replica].store;
+                if let Some(id) = pick(st, nb) {
+                    allowed(st.rename_notebook(&id, NAMES[name]));
+                }
+            }
+            Step::Move {
+                replica,
+                nb,
+                parent,
+            } => {
+                let st = &mut reps[replica].store;
+                if let Some(id) = pick(st, nb) {
+                    let p = pick(st, parent);
+                    allowed(st.move_notebook(&id, p.as_deref()));
+                }
+            }
+            Step::Delete { replica, nb } => {
+                let st = &mut reps[replica].store;
+                // The shared notebook itself stays (deleting it, or a
+                // notebook of one's own it sits in, is each member's own,
+                // and hides the space's notebooks there).
+                let all = st.notebooks().unwrap();
+                if let Some(id) = pick(st, nb)
+                    .filter(|id| !crate::notebooks::subtree(&all, id).contains(&root))
+                {
+                    allowed(st.delete_notebook(&id));
+                }
+            }
+            Step::Send { from, to } => {
+                if from == to {
+                    continue;
+                }
+                let msg = message(&mut reps[from].store, &tree, &mut seen[from][to]);
+                reps[to].inbox.push(msg);
+            }
+            Step::Deliver { to, pick } => {
+                let r = &mut reps[to];
+                if r.inbox.is_empty() {
+                    continue;
+                }
+                let msg = r.inbox.remove(pick % r.inbox.len());
+                r.store.merge_many(&msg).unwrap();
+            }
+        }
+        for r in &reps {
+            check_replica(&r.store);
+        }
+    }
+    for r in reps.iter_mut() {
+        while let Some(msg) = r.inbox.pop() {
+            r.store.merge_many(&msg).unwrap();
+        }
+    }
+    for _ in 0..2 {
+        for from in 0..N {
+            for to in 0..N {
+                if from != to {
+                    let mut base = reps[to].store.heads(&tree).unwrap();
+                    let msg = message(&mut reps[from].store, &tree, &mut base);
+                    reps[to].store.merge_many(&msg).unwrap();
+                }
+            }
+        }
+    }
+    let want = inside(&reps[0].store, &root);
+    for r in &reps {
+        check_replica(&r.store);
+        assert_eq!(inside(&r.store, &root), want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn members_converge_on_one_space_tree_without_loops(
+        steps in proptest::collection::vec(step(), 1..70),
+    ) {
+        run(steps);
+    }
+}
