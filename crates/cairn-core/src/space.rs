@@ -40,9 +40,9 @@ pub mod rotation;
 pub mod safety_number;
 pub mod stored_pins;
 pub mod tree;
-pub mod tree_store;
 #[cfg(test)]
 mod tree_props;
+pub mod tree_store;
 #[cfg(test)]
 mod tree_sync_tests;
 pub mod wrap;

@@ -21,12 +21,32 @@ use crate::{NewNotebook, Store, StoreOptions};
 
 #[derive(Debug, Clone)]
 enum Step {
-    Create { replica: usize, parent: usize },
-    Rename { replica: usize, nb: usize, name: usize },
-    Move { replica: usize, nb: usize, parent: usize },
-    Delete { replica: usize, nb: usize },
-    Send { from: usize, to: usize },
-    Deliver { to: usize, pick: usize },
+    Create {
+        replica: usize,
+        parent: usize,
+    },
+    Rename {
+        replica: usize,
+        nb: usize,
+        name: usize,
+    },
+    Move {
+        replica: usize,
+        nb: usize,
+        parent: usize,
+    },
+    Delete {
+        replica: usize,
+        nb: usize,
+    },
+    Send {
+        from: usize,
+        to: usize,
+    },
+    Deliver {
+        to: usize,
+        pick: usize,
+    },
 }
 
 const NAMES: [&str; 4] = ["Trips", "Recipes", "Ideas", "Archive"];
@@ -173,8 +193,8 @@ fn run(steps: Vec<Step>) {
                 // notebook of one's own it sits in, is each member's own,
                 // and hides the space's notebooks there).
                 let all = st.notebooks().unwrap();
-                if let Some(id) = pick(st, nb)
-                    .filter(|id| !crate::notebooks::subtree(&all, id).contains(&root))
+                if let Some(id) =
+                    pick(st, nb).filter(|id| !crate::notebooks::subtree(&all, id).contains(&root))
                 {
                     allowed(st.delete_notebook(&id));
                 }

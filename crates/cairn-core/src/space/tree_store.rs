@@ -77,7 +77,10 @@ fn stored_doc(tx: &Connection, id: &str, path: &std::path::Path) -> Result<Optio
 }
 
 /// The personal tree's entries as stored.
-pub(crate) fn stored_personal(tx: &Connection, path: &std::path::Path) -> Result<Vec<NotebookEntry>> {
+pub(crate) fn stored_personal(
+    tx: &Connection,
+    path: &std::path::Path,
+) -> Result<Vec<NotebookEntry>> {
     match stored_doc(tx, NOTEBOOKS_DOC_ID, path)? {
         Some(doc) => Ok(doc.state(None)?.notebooks),
         None => Ok(Vec::new()),

@@ -395,7 +395,10 @@ impl Store {
         if !tree_entries.is_empty() {
             changed += self.merge_batch(&tree_entries, |_| Ok(()))?;
         }
-        let rest = bundles.iter().flat_map(|b| b.iter()).filter(|(id, _)| *id != tree);
+        let rest = bundles
+            .iter()
+            .flat_map(|b| b.iter())
+            .filter(|(id, _)| *id != tree);
         let entries = self.admitted_entries(sync, rest)?;
         changed += self.merge_batch(&entries, |s| s.save_space_peer(sync, &new_state))?;
         Ok(changed)
