@@ -658,40 +658,13 @@ impl Store {
             }),
         )];
         let fix: Vec<String> = ids.into_iter().filter(|i| personal.contains(i)).collect();
-        let root = into_root.clone();
-        if source == NOTEBOOKS_DOC_ID || fix.is_empty() {
-            edits.push((
-                source.clone(),
-                Box::new(move |d: &mut automerge::AutoCommit| {
-                    for id in &gone {
-                        if let Some(r) = &root {
-                            notebook_doc::set_parent(d, id, Some(r), 0.0)?;
-                        }
-                        notebook_doc::set_deleted(d, id, true)?;
-                    }
-                    Ok(())
-                }),
-            ));
+        if source == NOTEBOOKS_DOC_ID {
+            edits.push((source, retire(gone, into_root)));
         } else {
-            edits.push((
-                source,
-                Box::new(move |d: &mut automerge::AutoCommit| {
-                    gone.iter()
-                        .try_for_each(|id| notebook_doc::set_deleted(d, id, true))
-                }),
-            ));
-            edits.push((
-                NOTEBOOKS_DOC_ID.to_owned(),
-                Box::new(move |d: &mut automerge::AutoCommit| {
-                    for id in &fix {
-                        if let Some(r) = &root {
-                            notebook_doc::set_parent(d, id, Some(r), 0.0)?;
-                        }
-                        notebook_doc::set_deleted(d, id, true)?;
-                    }
-                    Ok(())
-                }),
-            ));
+            edits.push((source, retire(gone, None)));
+            if !fix.is_empty() {
+                edits.push((NOTEBOOKS_DOC_ID.to_owned(), retire(fix, into_root)));
+            }
         }
         self.edit_trees(edits, |_| Ok(()))
     }
@@ -745,23 +718,10 @@ impl Store {
             if let Home::Space(_) = home {
                 self.refuse_view_only(home, nb)?;
             }
-            let doc = home.place_doc();
-            match per_doc.iter_mut().find(|(d, _)| *d == doc) {
-                Some((_, list)) => list.push(nb.clone()),
-                None => per_doc.push((doc, vec![nb.clone()])),
-            }
+            group(&mut per_doc, home.place_doc(), nb.clone());
         }
         let now = self.clock.now_ms();
-        let edits: Vec<(String, TreeEdit<'_>)> = per_doc
-            .into_iter()
-            .map(|(doc, ids)| {
-                let apply: TreeEdit<'_> = Box::new(move |d: &mut automerge::AutoCommit| {
-                    ids.iter()
-                        .try_for_each(|nb| notebook_doc::set_deleted(d, nb, true))
-                });
-                (doc, apply)
-            })
-            .collect();
+        let edits = flag_edits(per_doc, true);
         let trashing = notes.clone();
         self.edit_trees(edits, |s| {
             // One note at a time, each stored before the next is loaded, so
@@ -851,32 +811,57 @@ impl Store {
                     continue;
                 }
             }
-            let doc = home.place_doc();
-            match per_doc.iter_mut().find(|(d, _)| *d == doc) {
-                Some((_, list)) => list.push(id),
-                None => per_doc.push((doc, vec![id])),
-            }
+            group(&mut per_doc, home.place_doc(), id);
         }
         if per_doc.is_empty() {
             return Ok(());
         }
-        let edits: Vec<(String, TreeEdit<'_>)> = per_doc
-            .into_iter()
-            .map(|(doc, ids)| {
-                let apply: TreeEdit<'_> = Box::new(move |d: &mut automerge::AutoCommit| {
-                    ids.iter()
-                        .try_for_each(|id| notebook_doc::set_deleted(d, id, false))
-                });
-                (doc, apply)
-            })
-            .collect();
-        self.edit_trees(edits, |_| Ok(()))?;
+        self.edit_trees(flag_edits(per_doc, false), |_| Ok(()))?;
         Ok(())
     }
 }
 
+/// Adds `id` to the list of document `doc` in `per_doc`.
+fn group(per_doc: &mut Vec<(String, Vec<String>)>, doc: String, id: String) {
+    match per_doc.iter_mut().find(|(d, _)| *d == doc) {
+        Some((_, list)) => list.push(id),
+        None => per_doc.push((doc, vec![id])),
+    }
+}
+
+/// One edit per document, marking its notebooks deleted (or not).
+fn flag_edits(
+    per_doc: Vec<(String, Vec<String>)>,
+    deleted: bool,
+) -> Vec<(String, TreeEdit<'static>)> {
+    per_doc
+        .into_iter()
+        .map(|(doc, ids)| {
+            let apply: TreeEdit<'static> = Box::new(move |d: &mut automerge::AutoCommit| {
+                ids.iter()
+                    .try_for_each(|id| notebook_doc::set_deleted(d, id, deleted))
+            });
+            (doc, apply)
+        })
+        .collect()
+}
+
+/// Marks `ids` deleted in a tree document, first putting them directly
+/// under `under` if given (moved into a space: see `move_across`).
+fn retire(ids: Vec<String>, under: Option<String>) -> TreeEdit<'static> {
+    Box::new(move |d: &mut automerge::AutoCommit| {
+        for id in &ids {
+            if let Some(r) = &under {
+                notebook_doc::set_parent(d, id, Some(r), 0.0)?;
+            }
+            notebook_doc::set_deleted(d, id, true)?;
+        }
+        Ok(())
+    })
+}
+
 /// `id` and every notebook under it, in `all` (the live, resolved tree).
-pub(crate) fn subtree(all: &[Notebook], id: &str) -> Vec<String> {
+pub fn subtree(all: &[Notebook], id: &str) -> Vec<String> {
     let mut out = vec![id.to_string()];
     let mut i = 0;
     while i < out.len() {

@@ -40,8 +40,6 @@ pub mod rotation;
 pub mod safety_number;
 pub mod stored_pins;
 pub mod tree;
-#[cfg(test)]
-mod tree_props;
 pub mod tree_store;
 #[cfg(test)]
 mod tree_sync_tests;

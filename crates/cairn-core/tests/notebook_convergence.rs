@@ -10,90 +10,18 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use cairn_core::{CoreError, Store, StoreOptions};
+mod tree_steps;
+
+use cairn_core::{Store, StoreOptions};
 use proptest::prelude::*;
+use tree_steps::{allowed, pick, step, Step, NAMES};
 
-#[derive(Debug, Clone)]
-enum Step {
-    Create {
-        replica: usize,
-        parent: usize,
-    },
-    Rename {
-        replica: usize,
-        nb: usize,
-        name: usize,
-    },
-    Move {
-        replica: usize,
-        nb: usize,
-        parent: usize,
-    },
-    Delete {
-        replica: usize,
-        nb: usize,
-    },
-    MoveNote {
-        replica: usize,
-        note: usize,
-        nb: usize,
-    },
-    Restore {
-        replica: usize,
-        note: usize,
-    },
-    Send {
-        from: usize,
-        to: usize,
-    },
-    Deliver {
-        to: usize,
-        pick: usize,
-    },
-}
-
-const NAMES: [&str; 4] = ["Work", "Home", "Ideas", "Archive"];
 const NOTES: usize = 4;
-
-fn step() -> impl Strategy<Value = Step> {
-    let r = 0usize..5;
-    let any = any::<usize>;
-    prop_oneof![
-        3 => (r.clone(), any()).prop_map(|(replica, parent)| Step::Create { replica, parent }),
-        1 => (r.clone(), any(), 0usize..4).prop_map(|(replica, nb, name)| Step::Rename { replica, nb, name }),
-        4 => (r.clone(), any(), any()).prop_map(|(replica, nb, parent)| Step::Move { replica, nb, parent }),
-        1 => (r.clone(), any()).prop_map(|(replica, nb)| Step::Delete { replica, nb }),
-        2 => (r.clone(), 0..NOTES, any()).prop_map(|(replica, note, nb)| Step::MoveNote { replica, note, nb }),
-        1 => (r.clone(), 0..NOTES).prop_map(|(replica, note)| Step::Restore { replica, note }),
-        3 => (r.clone(), r.clone()).prop_map(|(from, to)| Step::Send { from, to }),
-        3 => (r, any()).prop_map(|(to, pick)| Step::Deliver { to, pick }),
-    ]
-}
 
 struct Replica {
     _dir: tempfile::TempDir,
     store: Store,
     inbox: Vec<Vec<(String, Vec<u8>)>>,
-}
-
-/// A live notebook of this replica, picked by `i` (None: the top level,
-/// or no notebook yet).
-fn pick(store: &Store, i: usize) -> Option<String> {
-    let all = store.notebooks().unwrap();
-    let slot = i % (all.len() + 1);
-    all.get(slot).map(|n| n.id.clone())
-}
-
-/// Errors a replica may refuse a step with: the notebook is gone here, or
-/// the move would make a cycle on this replica.
-fn allowed<T>(r: Result<T, CoreError>) {
-    match r {
-        Ok(_)
-        | Err(CoreError::NotebookCycle { .. })
-        | Err(CoreError::NotebookDeleted { .. })
-        | Err(CoreError::NotebookNotFound { .. }) => {}
-        Err(e) => panic!("unexpected error: {e}"),
-    }
 }
 
 /// All the changes `from` has that `to` had not seen at the last send.
@@ -288,7 +216,7 @@ proptest! {
     #[test]
     fn replicas_converge_on_one_tree_without_cycles(
         n in 3usize..=5,
-        steps in proptest::collection::vec(step(), 1..70),
+        steps in proptest::collection::vec(step(true), 1..70),
     ) {
         run(n, steps);
     }

@@ -9,84 +9,24 @@
 
 use std::collections::HashSet;
 
+use cairn_core::space::chain::Checkpoint;
+use cairn_core::space::epoch::SpaceId;
+use cairn_core::space::local::{LocalSpace, Standing};
+use cairn_core::space::record::Role;
+use cairn_core::space::tree::space_tree_id;
+use cairn_core::{NewNotebook, Store, StoreOptions};
 use proptest::prelude::*;
 
-use crate::error::CoreError;
-use crate::space::chain::tests::shared;
-use crate::space::epoch::SpaceId;
-use crate::space::identity::tests::user;
-use crate::space::local::LocalSpace;
-use crate::space::tree::space_tree_id;
-use crate::{NewNotebook, Store, StoreOptions};
+mod tree_steps;
 
-#[derive(Debug, Clone)]
-enum Step {
-    Create {
-        replica: usize,
-        parent: usize,
-    },
-    Rename {
-        replica: usize,
-        nb: usize,
-        name: usize,
-    },
-    Move {
-        replica: usize,
-        nb: usize,
-        parent: usize,
-    },
-    Delete {
-        replica: usize,
-        nb: usize,
-    },
-    Send {
-        from: usize,
-        to: usize,
-    },
-    Deliver {
-        to: usize,
-        pick: usize,
-    },
-}
+use tree_steps::{allowed, pick, step, Step, NAMES};
 
-const NAMES: [&str; 4] = ["Trips", "Recipes", "Ideas", "Archive"];
 const N: usize = 3;
-
-fn step() -> impl Strategy<Value = Step> {
-    let r = 0usize..N;
-    let any = any::<usize>;
-    prop_oneof![
-        3 => (r.clone(), any()).prop_map(|(replica, parent)| Step::Create { replica, parent }),
-        1 => (r.clone(), any(), 0usize..4).prop_map(|(replica, nb, name)| Step::Rename { replica, nb, name }),
-        4 => (r.clone(), any(), any()).prop_map(|(replica, nb, parent)| Step::Move { replica, nb, parent }),
-        1 => (r.clone(), any()).prop_map(|(replica, nb)| Step::Delete { replica, nb }),
-        3 => (r.clone(), r.clone()).prop_map(|(from, to)| Step::Send { from, to }),
-        3 => (r, any()).prop_map(|(to, pick)| Step::Deliver { to, pick }),
-    ]
-}
 
 struct Replica {
     _dir: tempfile::TempDir,
     store: Store,
     inbox: Vec<Vec<(String, Vec<u8>)>>,
-}
-
-/// A live notebook of this replica (the shared one, its notebooks, and
-/// one of the replica's own), picked by `i`; None: the top level.
-fn pick(store: &Store, i: usize) -> Option<String> {
-    let all = store.notebooks().unwrap();
-    let slot = i % (all.len() + 1);
-    all.get(slot).map(|n| n.id.clone())
-}
-
-fn allowed<T>(r: Result<T, CoreError>) {
-    match r {
-        Ok(_)
-        | Err(CoreError::NotebookCycle { .. })
-        | Err(CoreError::NotebookDeleted { .. })
-        | Err(CoreError::NotebookNotFound { .. }) => {}
-        Err(e) => panic!("unexpected error: {e}"),
-    }
 }
 
 /// The changes to the space's tree `from` has that `to` had not seen.
@@ -104,7 +44,7 @@ fn message(from: &mut Store, tree: &str, seen: &mut Vec<String>) -> Vec<(String,
 /// one, in tree order; the shared notebook's own place is each member's.
 fn inside(store: &Store, root: &str) -> Vec<(String, String, Option<String>)> {
     let all = store.notebooks().unwrap();
-    let below = crate::notebooks::subtree(&all, root);
+    let below = cairn_core::notebooks::subtree(&all, root);
     all.into_iter()
         .filter(|n| below.contains(&n.id))
         .map(|n| {
@@ -125,15 +65,13 @@ fn check_replica(store: &Store) {
 }
 
 fn run(steps: Vec<Step>) {
-    let (_, s) = shared();
-    let state = s.state().unwrap();
     let space = SpaceId::generate();
     let root = uuid::Uuid::new_v4().to_string();
     let tree = space_tree_id(&space);
     // The owner and an editor, and the editor's second device.
-    let mut reps: Vec<Replica> = ["alice", "bob", "bob"]
-        .iter()
-        .map(|u| {
+    let mut reps: Vec<Replica> = [Role::Owner, Role::Editor, Role::Editor]
+        .into_iter()
+        .map(|role| {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open_with(
                 dir.path(),
@@ -151,8 +89,18 @@ fn run(steps: Vec<Step>) {
                     parent: None,
                 }])
                 .unwrap();
-            let mut local = LocalSpace::from_state(&state, &user(u), Some(root.clone()), None);
-            local.space = space;
+            let local = LocalSpace {
+                space,
+                notebook: Some(root.clone()),
+                standing: Standing::Member,
+                role,
+                checkpoint: Checkpoint {
+                    seq: 0,
+                    hash: [0; 32],
+                },
+                invitation: None,
+                label: None,
+            };
             store.save_local_space(&local, &[]).unwrap();
             store.adopt_space_tree(&space).unwrap();
             Replica {
@@ -165,13 +113,14 @@ fn run(steps: Vec<Step>) {
     let mut seen = vec![vec![Vec::<String>::new(); N]; N];
     for s in steps {
         match s {
+            Step::MoveNote { .. } | Step::Restore { .. } => {}
             Step::Create { replica, parent } => {
-                let st = &mut reps[replica].store;
+                let st = &mut reps[replica % N].store;
                 let p = pick(st, parent);
                 allowed(st.create_notebook(NAMES[parent % NAMES.len()], p.as_deref()));
             }
             Step::Rename { replica, nb, name } => {
-                let st = &mut reps[replica].store;
+                let st = &mut reps[replica % N].store;
                 if let Some(id) = pick(st, nb) {
                     allowed(st.rename_notebook(&id, NAMES[name]));
                 }
@@ -181,33 +130,37 @@ fn run(steps: Vec<Step>) {
                 nb,
                 parent,
             } => {
-                let st = &mut reps[replica].store;
+                let st = &mut reps[replica % N].store;
                 if let Some(id) = pick(st, nb) {
                     let p = pick(st, parent);
                     allowed(st.move_notebook(&id, p.as_deref()));
                 }
             }
             Step::Delete { replica, nb } => {
-                let st = &mut reps[replica].store;
+                let st = &mut reps[replica % N].store;
                 // The shared notebook itself stays (deleting it, or a
                 // notebook of one's own it sits in, is each member's own,
                 // and hides the space's notebooks there).
                 let all = st.notebooks().unwrap();
-                if let Some(id) =
-                    pick(st, nb).filter(|id| !crate::notebooks::subtree(&all, id).contains(&root))
+                if let Some(id) = pick(st, nb)
+                    .filter(|id| !cairn_core::notebooks::subtree(&all, id).contains(&root))
                 {
                     allowed(st.delete_notebook(&id));
                 }
             }
             Step::Send { from, to } => {
-                if from == to {
+                if from % N == to % N {
                     continue;
                 }
-                let msg = message(&mut reps[from].store, &tree, &mut seen[from][to]);
-                reps[to].inbox.push(msg);
+                let msg = message(
+                    &mut reps[from % N].store,
+                    &tree,
+                    &mut seen[from % N][to % N],
+                );
+                reps[to % N].inbox.push(msg);
             }
             Step::Deliver { to, pick } => {
-                let r = &mut reps[to];
+                let r = &mut reps[to % N];
                 if r.inbox.is_empty() {
                     continue;
                 }
@@ -247,7 +200,7 @@ proptest! {
 
     #[test]
     fn members_converge_on_one_space_tree_without_loops(
-        steps in proptest::collection::vec(step(), 1..70),
+        steps in proptest::collection::vec(step(false), 1..70),
     ) {
         run(steps);
     }
