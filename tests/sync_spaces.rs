@@ -244,6 +244,12 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
 
     // Nothing readable in the bucket or the service's database.
     // (On PostgreSQL, its tables and write-ahead log.)
+    nothing_readable(&cloud, &[SECRET, NOTEBOOK, "Summit plan", TAG]);
+}
+
+/// None of `needles` is anywhere in the bucket or the service's data, and
+/// space objects were stored there.
+fn nothing_readable(cloud: &Cloud, needles: &[&str]) {
     let stored: Vec<(String, Vec<u8>)> = cloud
         .stored_dirs()
         .iter()
@@ -254,7 +260,7 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
         "space objects were stored"
     );
     for (path, bytes) in stored {
-        for needle in [SECRET, NOTEBOOK, "Summit plan", TAG] {
+        for needle in needles {
             assert!(!contains(&bytes, needle), "{needle:?} readable in {path}");
         }
     }
@@ -1299,18 +1305,8 @@ fn a_shared_notebooks_notebooks_renames_and_moves_reach_every_member() {
     });
 
     // No notebook name is readable in the bucket or the service's data.
-    let stored: Vec<(String, Vec<u8>)> = cloud
-        .stored_dirs()
-        .iter()
-        .flat_map(|d| all_bytes(d))
-        .collect();
-    assert!(
-        stored.iter().any(|(p, _)| p.contains("/spaces/")),
-        "space objects were stored"
+    nothing_readable(
+        &cloud,
+        &["Journeys", "Recipes", "Minestrone", "Family 2026"],
     );
-    for (path, bytes) in stored {
-        for needle in ["Journeys", "Recipes", "Minestrone", "Family 2026"] {
-            assert!(!contains(&bytes, needle), "{needle:?} readable in {path}");
-        }
-    }
 }

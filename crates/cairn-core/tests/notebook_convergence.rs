@@ -14,15 +14,9 @@ mod tree_steps;
 
 use cairn_core::{Store, StoreOptions};
 use proptest::prelude::*;
-use tree_steps::{allowed, pick, step, Step, NAMES};
+use tree_steps::{allowed, common_step, pick, step, Replica, Step};
 
 const NOTES: usize = 4;
-
-struct Replica {
-    _dir: tempfile::TempDir,
-    store: Store,
-    inbox: Vec<Vec<(String, Vec<u8>)>>,
-}
 
 /// All the changes `from` has that `to` had not seen at the last send.
 fn message(from: &mut Store, seen: &mut BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<u8>)> {
@@ -113,60 +107,32 @@ fn run(n: usize, steps: Vec<Step>) {
     // seen[from][to]: per document, the heads of `from` at its last send to `to`.
     let mut seen = vec![vec![BTreeMap::<String, Vec<String>>::new(); n]; n];
     for s in steps {
-        match s {
-            Step::Create { replica, parent } => {
-                let st = &mut reps[replica % n].store;
-                let p = pick(st, parent);
-                let name = NAMES[parent % NAMES.len()];
-                allowed(st.create_notebook(name, p.as_deref()));
-            }
-            Step::Rename { replica, nb, name } => {
-                let st = &mut reps[replica % n].store;
-                if let Some(id) = pick(st, nb) {
-                    allowed(st.rename_notebook(&id, NAMES[name]));
+        if !common_step(&mut reps, &s) {
+            let n = reps.len();
+            match s {
+                Step::Delete { replica, nb } => {
+                    let st = &mut reps[replica % n].store;
+                    if let Some(id) = pick(st, nb) {
+                        allowed(st.delete_notebook(&id));
+                    }
                 }
-            }
-            Step::Move {
-                replica,
-                nb,
-                parent,
-            } => {
-                let st = &mut reps[replica % n].store;
-                if let Some(id) = pick(st, nb) {
-                    let p = pick(st, parent);
-                    allowed(st.move_notebook(&id, p.as_deref()));
+                Step::MoveNote { replica, note, nb } => {
+                    let st = &mut reps[replica % n].store;
+                    let target = pick(st, nb);
+                    allowed(st.move_note(&notes[note], target.as_deref()));
                 }
-            }
-            Step::Delete { replica, nb } => {
-                let st = &mut reps[replica % n].store;
-                if let Some(id) = pick(st, nb) {
-                    allowed(st.delete_notebook(&id));
+                Step::Restore { replica, note } => {
+                    let st = &mut reps[replica % n].store;
+                    allowed(st.restore(&notes[note]));
                 }
-            }
-            Step::MoveNote { replica, note, nb } => {
-                let st = &mut reps[replica % n].store;
-                let target = pick(st, nb);
-                allowed(st.move_note(&notes[note], target.as_deref()));
-            }
-            Step::Restore { replica, note } => {
-                let st = &mut reps[replica % n].store;
-                allowed(st.restore(&notes[note]));
-            }
-            Step::Send { from, to } => {
-                let (from, to) = (from % n, to % n);
-                if from == to {
-                    continue;
+                Step::Send { from, to } => {
+                    let (from, to) = (from % n, to % n);
+                    if from != to {
+                        let msg = message(&mut reps[from].store, &mut seen[from][to]);
+                        reps[to].inbox.push(msg);
+                    }
                 }
-                let msg = message(&mut reps[from].store, &mut seen[from][to]);
-                reps[to].inbox.push(msg);
-            }
-            Step::Deliver { to, pick } => {
-                let r = &mut reps[to % n];
-                if r.inbox.is_empty() {
-                    continue;
-                }
-                let msg = r.inbox.remove(pick % r.inbox.len());
-                r.store.merge_many(&msg).unwrap();
+                _ => {}
             }
         }
         for r in reps.iter_mut() {

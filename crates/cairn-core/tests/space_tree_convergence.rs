@@ -19,15 +19,9 @@ use proptest::prelude::*;
 
 mod tree_steps;
 
-use tree_steps::{allowed, pick, step, Step, NAMES};
+use tree_steps::{allowed, common_step, pick, step, Replica, Step};
 
 const N: usize = 3;
-
-struct Replica {
-    _dir: tempfile::TempDir,
-    store: Store,
-    inbox: Vec<Vec<(String, Vec<u8>)>>,
-}
 
 /// The changes to the space's tree `from` has that `to` had not seen.
 fn message(from: &mut Store, tree: &str, seen: &mut Vec<String>) -> Vec<(String, Vec<u8>)> {
@@ -112,60 +106,28 @@ fn run(steps: Vec<Step>) {
         .collect();
     let mut seen = vec![vec![Vec::<String>::new(); N]; N];
     for s in steps {
-        match s {
-            Step::MoveNote { .. } | Step::Restore { .. } => {}
-            Step::Create { replica, parent } => {
-                let st = &mut reps[replica % N].store;
-                let p = pick(st, parent);
-                allowed(st.create_notebook(NAMES[parent % NAMES.len()], p.as_deref()));
-            }
-            Step::Rename { replica, nb, name } => {
-                let st = &mut reps[replica % N].store;
-                if let Some(id) = pick(st, nb) {
-                    allowed(st.rename_notebook(&id, NAMES[name]));
+        if !common_step(&mut reps, &s) {
+            match s {
+                Step::Delete { replica, nb } => {
+                    let st = &mut reps[replica % N].store;
+                    // The shared notebook itself stays (deleting it, or a
+                    // notebook of one's own it sits in, is each member's
+                    // own, and hides the space's notebooks there).
+                    let all = st.notebooks().unwrap();
+                    if let Some(id) = pick(st, nb)
+                        .filter(|id| !cairn_core::notebooks::subtree(&all, id).contains(&root))
+                    {
+                        allowed(st.delete_notebook(&id));
+                    }
                 }
-            }
-            Step::Move {
-                replica,
-                nb,
-                parent,
-            } => {
-                let st = &mut reps[replica % N].store;
-                if let Some(id) = pick(st, nb) {
-                    let p = pick(st, parent);
-                    allowed(st.move_notebook(&id, p.as_deref()));
+                Step::Send { from, to } => {
+                    let (from, to) = (from % N, to % N);
+                    if from != to {
+                        let msg = message(&mut reps[from].store, &tree, &mut seen[from][to]);
+                        reps[to].inbox.push(msg);
+                    }
                 }
-            }
-            Step::Delete { replica, nb } => {
-                let st = &mut reps[replica % N].store;
-                // The shared notebook itself stays (deleting it, or a
-                // notebook of one's own it sits in, is each member's own,
-                // and hides the space's notebooks there).
-                let all = st.notebooks().unwrap();
-                if let Some(id) = pick(st, nb)
-                    .filter(|id| !cairn_core::notebooks::subtree(&all, id).contains(&root))
-                {
-                    allowed(st.delete_notebook(&id));
-                }
-            }
-            Step::Send { from, to } => {
-                if from % N == to % N {
-                    continue;
-                }
-                let msg = message(
-                    &mut reps[from % N].store,
-                    &tree,
-                    &mut seen[from % N][to % N],
-                );
-                reps[to % N].inbox.push(msg);
-            }
-            Step::Deliver { to, pick } => {
-                let r = &mut reps[to % N];
-                if r.inbox.is_empty() {
-                    continue;
-                }
-                let msg = r.inbox.remove(pick % r.inbox.len());
-                r.store.merge_many(&msg).unwrap();
+                _ => {}
             }
         }
         for r in &reps {

@@ -92,3 +92,51 @@ pub fn allowed<T>(r: Result<T, CoreError>) {
         Err(e) => panic!("unexpected error: {e}"),
     }
 }
+
+/// One store of the property tests, and the changes sent to it that it
+/// has not taken in yet.
+pub struct Replica {
+    pub _dir: tempfile::TempDir,
+    pub store: Store,
+    pub inbox: Vec<Vec<(String, Vec<u8>)>>,
+}
+
+/// Performs `s` if it is a creation, rename or move of a notebook, or a
+/// delivery of changes sent earlier; false for the other steps, which
+/// each test performs its own way.
+pub fn common_step(reps: &mut [Replica], s: &Step) -> bool {
+    let n = reps.len();
+    match *s {
+        Step::Create { replica, parent } => {
+            let st = &mut reps[replica % n].store;
+            let p = pick(st, parent);
+            allowed(st.create_notebook(NAMES[parent % NAMES.len()], p.as_deref()));
+        }
+        Step::Rename { replica, nb, name } => {
+            let st = &mut reps[replica % n].store;
+            if let Some(id) = pick(st, nb) {
+                allowed(st.rename_notebook(&id, NAMES[name]));
+            }
+        }
+        Step::Move {
+            replica,
+            nb,
+            parent,
+        } => {
+            let st = &mut reps[replica % n].store;
+            if let Some(id) = pick(st, nb) {
+                let p = pick(st, parent);
+                allowed(st.move_notebook(&id, p.as_deref()));
+            }
+        }
+        Step::Deliver { to, pick } => {
+            let r = &mut reps[to % n];
+            if !r.inbox.is_empty() {
+                let msg = r.inbox.remove(pick % r.inbox.len());
+                r.store.merge_many(&msg).unwrap();
+            }
+        }
+        _ => return false,
+    }
+    true
+}
