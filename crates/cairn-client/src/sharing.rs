@@ -554,6 +554,8 @@ impl Sharing {
             let local = LocalSpace::from_state(&state, self.me.account(), Some(shared), None);
             store.save_local_space(&local, genesis)?;
             store.save_epoch_key(&space, Epoch::FIRST, &key)?;
+            // The notebooks below the shared one travel with it.
+            store.adopt_space_tree(&space)?;
         }
         store.drop_pending_space(&space)?;
         Ok(())
@@ -689,24 +691,27 @@ impl Sharing {
 
     /// Makes the space's notebook in this store's tree if it is not there
     /// (an invitee's first device, under the owner's id and name, so the
-    /// notes that arrive land in it).
+    /// notes that arrive land in it), and the space's tree with it.
     pub fn ensure_notebook(&self, local: &LocalSpace) -> Result<(), ShareError> {
         let Some(id) = &local.notebook else {
             return Ok(());
         };
         let mut store = self.store()?;
-        if store.notebook(id).is_ok() {
-            return Ok(());
+        if store.notebook(id).is_err() {
+            let name = local
+                .label
+                .clone()
+                .unwrap_or_else(|| "Shared notebook".to_owned());
+            store.create_notebooks(&[NewNotebook {
+                id: Some(id.clone()),
+                name,
+                parent: None,
+            }])?;
         }
-        let name = local
-            .label
-            .clone()
-            .unwrap_or_else(|| "Shared notebook".to_owned());
-        store.create_notebooks(&[NewNotebook {
-            id: Some(id.clone()),
-            name,
-            parent: None,
-        }])?;
+        // The space's tree (its notebooks, and the notebook's name as
+        // the members keep it) is here, and holds what is below the
+        // shared notebook on this device.
+        store.adopt_space_tree(&local.space)?;
         Ok(())
     }
 

@@ -73,6 +73,11 @@ pub enum CoreError {
     #[error("a shared notebook cannot go inside another shared notebook; stop sharing one of them first")]
     SharedInShared { id: String, parent: String },
 
+    /// A viewer of a shared notebook changes nothing of its tree (what
+    /// they change would never reach the others).
+    #[error("you can read this shared notebook but not change its notebooks or their names")]
+    SharedViewOnly { id: String },
+
     #[error("{path:?} names more than one notebook: {ids:?}; use an id")]
     NotebookAmbiguous { path: String, ids: Vec<String> },
 
@@ -121,6 +126,7 @@ impl CoreError {
             CoreError::NotebookDeleted { .. } => "notebook_deleted",
             CoreError::NotebookCycle { .. } => "notebook_cycle",
             CoreError::SharedInShared { .. } => "shared_in_shared",
+            CoreError::SharedViewOnly { .. } => "shared_view_only",
             CoreError::NotebookAmbiguous { .. } => "notebook_ambiguous",
             CoreError::Invalid { .. } => "invalid_input",
             CoreError::Folder { .. } => "folder_unreadable",

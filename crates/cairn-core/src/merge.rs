@@ -75,6 +75,12 @@ impl Store {
             // And so do the device actors.
             self.ensure_device_actors()?;
         }
+        for (id, _) in entries {
+            if crate::space::tree::is_space_tree(id) {
+                // A space's tree too (`space::tree`).
+                self.ensure_tree_doc(id)?;
+            }
+        }
         let mut new = Vec::new();
         for (i, (id, bytes)) in entries.iter().enumerate() {
             validate_note_id(id)?;

@@ -29,6 +29,7 @@ use crate::model::NoteSummary;
 use crate::note_doc::Flag;
 use crate::notebook_doc::{self, NotebookEntry, NOTEBOOKS_DOC_ID};
 use crate::origin::Origin;
+use crate::space::tree_store::Home;
 use crate::store::{sql_err, Store};
 
 /// A notebook as the sidebar shows it.
@@ -79,13 +80,29 @@ pub fn validate_notebook_name(name: &str) -> Result<String> {
     Ok(n.to_string())
 }
 
-/// Rewrites the derived `notebook` rows from the tree document's entries
-/// (inside the transaction that stores the tree's change or merge).
+/// Rewrites the derived `notebook` rows from the personal tree's entries
+/// (`personal`; read from the store when None) and every space's tree
+/// kept here (inside the transaction that stores a tree's change or
+/// merge, which the trees are read in).
 pub(crate) fn write_tree(
     tx: &Connection,
-    entries: &[NotebookEntry],
+    personal: Option<&[NotebookEntry]>,
     path: &std::path::Path,
 ) -> Result<()> {
+    let stored;
+    let personal = match personal {
+        Some(p) => p,
+        None => {
+            stored = crate::space::tree_store::stored_personal(tx, path)?;
+            &stored
+        }
+    };
+    let spaces = crate::space::tree_store::stored_trees(tx, path)?;
+    let rows = if spaces.is_empty() {
+        notebook_doc::resolve(personal)
+    } else {
+        crate::space::tree::combine(personal, &spaces)
+    };
     let e = sql_err("updating the notebook tree", path);
     tx.execute("DELETE FROM notebook", []).map_err(&e)?;
     let mut stmt = tx
@@ -93,12 +110,18 @@ pub(crate) fn write_tree(
             "INSERT INTO notebook(id, name, parent, position, deleted) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .map_err(&e)?;
-    for n in notebook_doc::resolve(entries) {
+    for n in rows {
         stmt.execute(params![n.id, n.name, n.parent, n.position, n.deleted])
             .map_err(&e)?;
     }
     Ok(())
 }
+
+/// A notebook to make: id, name, parent as written, position.
+type PlannedNotebook = (String, String, Option<String>, f64);
+
+/// One change to one tree document (the personal tree or a space's).
+pub(crate) type TreeEdit<'a> = Box<dyn FnOnce(&mut automerge::AutoCommit) -> Result<()> + 'a>;
 
 /// The resolved tree's rows, as stored.
 struct Row {
@@ -361,25 +384,47 @@ impl Store {
         self.ensure_reserved(NOTEBOOKS_DOC_ID, notebook_doc::genesis)
     }
 
-    /// Applies one change to the tree and stores it with its derived rows.
+    /// Applies one change to the personal tree and stores it with its
+    /// derived rows.
     fn edit_tree(
         &mut self,
         apply: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
     ) -> Result<bool> {
-        self.ensure_tree()?;
+        self.edit_trees(vec![(NOTEBOOKS_DOC_ID.to_owned(), Box::new(apply))], |_| {
+            Ok(())
+        })
+    }
+
+    /// Applies one change to each tree document named, stores them with
+    /// the derived rows, and runs `also`, in one transaction: all of it or
+    /// nothing. Returns whether any document changed.
+    pub(crate) fn edit_trees(
+        &mut self,
+        edits: Vec<(String, TreeEdit<'_>)>,
+        also: impl FnOnce(&mut Store) -> Result<()>,
+    ) -> Result<bool> {
+        for (doc, _) in &edits {
+            self.ensure_tree_doc(doc)?;
+        }
         let now = self.clock.now_ms();
-        let doc = self.doc_mut(NOTEBOOKS_DOC_ID)?;
-        if let Err(e) = apply(doc.doc_mut()) {
-            doc.doc_mut().rollback();
-            return Err(e);
-        }
-        if !doc.commit_local(now)? {
-            return Ok(false);
-        }
-        self.in_tx(&[NOTEBOOKS_DOC_ID], |s| {
-            s.write_changes(NOTEBOOKS_DOC_ID, Origin::Local)
-        })?;
-        Ok(true)
+        let ids: Vec<String> = edits.iter().map(|(d, _)| d.clone()).collect();
+        let touched: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.in_tx(&touched, |s| {
+            let mut changed = false;
+            // Each document stored before the next is loaded, so the
+            // document cache never drops a change it has not written; one
+            // that fails is dropped from the cache with the rollback.
+            for (doc_id, apply) in edits {
+                let doc = s.doc_mut(&doc_id)?;
+                apply(doc.doc_mut())?;
+                if doc.commit_local(now)? {
+                    s.write_changes(&doc_id, Origin::Local)?;
+                    changed = true;
+                }
+            }
+            also(s)?;
+            Ok(changed)
+        })
     }
 
     /// The tree document's entries as stored: every notebook ever made,
@@ -430,9 +475,12 @@ impl Store {
     /// Creates many notebooks in one change (an import's folders). A
     /// parent may be one made earlier in the same list.
     pub fn create_notebooks(&mut self, new: &[NewNotebook]) -> Result<Vec<String>> {
-        let mut made: HashMap<String, f64> = HashMap::new();
+        let mut made: HashMap<String, Home> = HashMap::new();
         let mut last: HashMap<Option<String>, f64> = HashMap::new();
-        let mut plan = Vec::with_capacity(new.len());
+        // Per document (the personal tree, or a space's when the parent is
+        // in a shared notebook), in order.
+        let mut plans: Vec<(String, Vec<PlannedNotebook>)> = Vec::new();
+        let mut ids = Vec::with_capacity(new.len());
         for n in new {
             let name = validate_notebook_name(&n.name)?;
             let id = match &n.id {
@@ -442,41 +490,96 @@ impl Store {
                 }
                 None => uuid::Uuid::new_v4().to_string(),
             };
-            let parent = match n.parent.as_deref() {
-                Some(p) if made.contains_key(p) => Some(p.to_string()),
-                p => self.live_parent(p)?,
+            let (parent, home) = match n.parent.as_deref() {
+                Some(p) if made.contains_key(p) => (Some(p.to_string()), made[p]),
+                p => {
+                    let parent = self.live_parent(p)?;
+                    let home = self.home_under(parent.as_deref())?;
+                    (parent, home)
+                }
             };
+            self.refuse_view_only(home, &id)?;
             let pos = match last.get(&parent) {
                 Some(p) => p + 1.0,
                 None => self.next_position(parent.as_deref())?,
             };
             last.insert(parent.clone(), pos);
-            made.insert(id.clone(), pos);
-            plan.push((id, name, parent, pos));
-        }
-        self.edit_tree(|doc| {
-            for (id, name, parent, pos) in &plan {
-                notebook_doc::create(doc, id, name, parent.as_deref(), *pos)?;
+            made.insert(id.clone(), home);
+            let doc = home.place_doc();
+            let stored_parent = self.stored_parent(home, parent)?;
+            match plans.iter_mut().find(|(d, _)| *d == doc) {
+                Some((_, list)) => list.push((id.clone(), name, stored_parent, pos)),
+                None => plans.push((doc, vec![(id.clone(), name, stored_parent, pos)])),
             }
-            Ok(())
-        })?;
-        Ok(plan.into_iter().map(|p| p.0).collect())
+            ids.push(id);
+        }
+        let edits: Vec<(String, TreeEdit<'_>)> = plans
+            .into_iter()
+            .map(|(doc, plan)| {
+                let apply: TreeEdit<'_> = Box::new(move |d: &mut automerge::AutoCommit| {
+                    for (id, name, parent, pos) in &plan {
+                        notebook_doc::create(d, id, name, parent.as_deref(), *pos)?;
+                    }
+                    Ok(())
+                });
+                (doc, apply)
+            })
+            .collect();
+        self.edit_trees(edits, |_| Ok(()))?;
+        Ok(ids)
     }
 
+    /// The parent to write in `home`'s document: in a space's tree, the
+    /// shared notebook itself is written as no parent (`space::tree`).
+    fn stored_parent(&self, home: Home, parent: Option<String>) -> Result<Option<String>> {
+        let Home::Space(s) = home else {
+            return Ok(parent);
+        };
+        let root = crate::space::label::notebook_id(&s);
+        let shared = self.local_space(&s)?.and_then(|l| l.notebook);
+        Ok(parent.filter(|p| *p != root && Some(p) != shared.as_ref()))
+    }
+
+    /// Renames a notebook; a shared notebook's name is its space's (every
+    /// member sees it), and so are the names of the notebooks in it.
     pub fn rename_notebook(&mut self, id: &str, name: &str) -> Result<bool> {
         let name = validate_notebook_name(name)?;
         self.live_parent(Some(id))?;
-        self.edit_tree(|doc| notebook_doc::set_name(doc, id, &name))
+        let home = self.notebook_home(id)?;
+        self.refuse_view_only(home, id)?;
+        let (doc, apply): (String, TreeEdit<'_>) = match home {
+            Home::Personal => (
+                NOTEBOOKS_DOC_ID.to_owned(),
+                Box::new(move |d: &mut automerge::AutoCommit| notebook_doc::set_name(d, id, &name)),
+            ),
+            Home::Root(s) => {
+                let tree = crate::space::tree::space_tree_id(&s);
+                let doc_id = tree.clone();
+                (
+                    tree,
+                    Box::new(move |d: &mut automerge::AutoCommit| {
+                        crate::space::tree::set_name(d, &doc_id, &name)
+                    }),
+                )
+            }
+            Home::Space(s) => (
+                crate::space::tree::space_tree_id(&s),
+                Box::new(move |d: &mut automerge::AutoCommit| notebook_doc::set_name(d, id, &name)),
+            ),
+        };
+        self.edit_trees(vec![(doc, apply)], |_| Ok(()))
     }
 
     /// Moves a notebook under `parent` (None: the top level), at the end.
     /// Moving it into itself or its own descendant is refused; the same
     /// move made concurrently on two devices is settled on read instead.
+    /// Moved into or out of a shared notebook, it and the notebooks under
+    /// it go from one tree document to the other (see [`Store::move_across`]).
     pub fn move_notebook(&mut self, id: &str, parent: Option<&str>) -> Result<bool> {
         self.live_parent(Some(id))?;
         let parent = self.live_parent(parent)?;
+        let all = self.notebooks()?;
         if let Some(p) = &parent {
-            let all = self.notebooks()?;
             if subtree(&all, id).contains(p) {
                 return Err(CoreError::NotebookCycle {
                     id: id.to_string(),
@@ -485,8 +588,85 @@ impl Store {
             }
         }
         self.refuse_nested_share(id, parent.as_deref())?;
+        let from = self.notebook_home(id)?;
+        let to = self.home_under(parent.as_deref())?;
+        if let Home::Space(_) = from {
+            self.refuse_view_only(from, id)?;
+        }
+        self.refuse_view_only(to, id)?;
         let pos = self.next_position(parent.as_deref())?;
-        self.edit_tree(|doc| notebook_doc::set_parent(doc, id, parent.as_deref(), pos))
+        if from.place_doc() != to.place_doc() {
+            return self.move_across(&all, id, parent, pos, from, to);
+        }
+        let stored = self.stored_parent(to, parent)?;
+        self.edit_trees(
+            vec![(
+                from.place_doc(),
+                Box::new(move |d: &mut automerge::AutoCommit| {
+                    notebook_doc::set_parent(d, id, stored.as_deref(), pos)
+                }),
+            )],
+            |_| Ok(()),
+        )
+    }
+
+    /// Moves `id` and the notebooks under it from `from`'s document to
+    /// `to`'s, in one transaction: made again (same ids, so their notes
+    /// follow) in the one, deleted in the other. Moved into a space, the
+    /// personal tree's entries for them (if any) are put, deleted, under
+    /// the shared notebook: the personal tree then lets the space hold
+    /// them (`space::tree::combine`).
+    fn move_across(
+        &mut self,
+        all: &[Notebook],
+        id: &str,
+        parent: Option<String>,
+        pos: f64,
+        from: Home,
+        to: Home,
+    ) -> Result<bool> {
+        let ids = subtree(all, id);
+        let stored = self.stored_parent(to, parent)?;
+        let mut made = Vec::with_capacity(ids.len());
+        for n in all.iter().filter(|n| ids.contains(&n.id)) {
+            let (p, at) = if n.id == id {
+                (stored.clone(), pos)
+            } else {
+                (n.parent.clone(), n.position)
+            };
+            made.push((n.id.clone(), n.name.clone(), p, at));
+        }
+        let into_root = match to {
+            Home::Space(s) => self.local_space(&s)?.and_then(|l| l.notebook),
+            _ => None,
+        };
+        let personal: HashSet<String> = if into_root.is_some() {
+            self.notebook_entries()?.into_iter().map(|e| e.id).collect()
+        } else {
+            HashSet::new()
+        };
+        let source = from.place_doc();
+        let target = to.place_doc();
+        let gone = ids.clone();
+        let mut edits: Vec<(String, TreeEdit<'_>)> = vec![(
+            target.clone(),
+            Box::new(move |d: &mut automerge::AutoCommit| {
+                for (id, name, parent, pos) in &made {
+                    notebook_doc::create(d, id, name, parent.as_deref(), *pos)?;
+                }
+                Ok(())
+            }),
+        )];
+        let fix: Vec<String> = ids.into_iter().filter(|i| personal.contains(i)).collect();
+        if source == NOTEBOOKS_DOC_ID {
+            edits.push((source, retire(gone, into_root)));
+        } else {
+            edits.push((source, retire(gone, None)));
+            if !fix.is_empty() {
+                edits.push((NOTEBOOKS_DOC_ID.to_owned(), retire(fix, into_root)));
+            }
+        }
+        self.edit_trees(edits, |_| Ok(()))
     }
 
     /// Shares do not nest (each note goes to one space at most): moving
@@ -532,26 +712,21 @@ impl Store {
                 .and_then(|r| r.collect())
                 .map_err(sql_err("finding a notebook's notes", &self.path))?
         };
-        self.ensure_tree()?;
-        let now = self.clock.now_ms();
-        {
-            let doc = self.doc_mut(NOTEBOOKS_DOC_ID)?;
-            let staged = doomed
-                .iter()
-                .try_for_each(|nb| notebook_doc::set_deleted(doc.doc_mut(), nb, true));
-            if let Err(e) = staged {
-                doc.doc_mut().rollback();
-                return Err(e);
+        let mut per_doc: Vec<(String, Vec<String>)> = Vec::new();
+        for nb in &doomed {
+            let home = self.notebook_home(nb)?;
+            if let Home::Space(_) = home {
+                self.refuse_view_only(home, nb)?;
             }
-            doc.commit_local(now)?;
+            group(&mut per_doc, home.place_doc(), nb.clone());
         }
-        let mut touched: Vec<&str> = notes.iter().map(String::as_str).collect();
-        touched.push(NOTEBOOKS_DOC_ID);
-        self.in_tx(&touched, |s| {
-            s.write_changes(NOTEBOOKS_DOC_ID, Origin::Local)?;
+        let now = self.clock.now_ms();
+        let edits = flag_edits(per_doc, true);
+        let trashing = notes.clone();
+        self.edit_trees(edits, |s| {
             // One note at a time, each stored before the next is loaded, so
             // the document cache never drops a change it has not written.
-            for n in &notes {
+            for n in &trashing {
                 let doc = s.doc_mut(n)?;
                 doc.set_flag(Flag::Trashed, true)?;
                 if doc.commit_local(now)? {
@@ -612,33 +787,81 @@ impl Store {
         let Some(nb) = self.doc_mut(note_id)?.state(None)?.notebook else {
             return Ok(());
         };
-        let entries = self.notebook_entries()?;
-        let by_id: HashMap<&str, &NotebookEntry> =
-            entries.iter().map(|e| (e.id.as_str(), e)).collect();
+        // The rows keep a deleted notebook under its deleted parent, in
+        // whichever tree document holds each.
+        let rows = self.tree_rows()?;
+        let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut revive = Vec::new();
         let mut seen = HashSet::new();
         let mut at = by_id.get(nb.as_str()).copied();
-        while let Some(e) = at {
-            if !e.deleted || !seen.insert(e.id.as_str()) {
+        while let Some(r) = at {
+            if !r.deleted || !seen.insert(r.id.as_str()) {
                 break;
             }
-            revive.push(e.id.clone());
-            at = e.parent.as_deref().and_then(|p| by_id.get(p).copied());
+            revive.push(r.id.clone());
+            at = r.parent.as_deref().and_then(|p| by_id.get(p).copied());
         }
-        if revive.is_empty() {
+        let mut per_doc: Vec<(String, Vec<String>)> = Vec::new();
+        for id in revive {
+            let home = self.notebook_home(&id)?;
+            if let Home::Space(_) = home {
+                if self.refuse_view_only(home, &id).is_err() {
+                    // A viewer's restore brings the note back, not the
+                    // space's notebooks: only the others' changes do.
+                    continue;
+                }
+            }
+            group(&mut per_doc, home.place_doc(), id);
+        }
+        if per_doc.is_empty() {
             return Ok(());
         }
-        self.edit_tree(|doc| {
-            revive
-                .iter()
-                .try_for_each(|id| notebook_doc::set_deleted(doc, id, false))
-        })?;
+        self.edit_trees(flag_edits(per_doc, false), |_| Ok(()))?;
         Ok(())
     }
 }
 
+/// Adds `id` to the list of document `doc` in `per_doc`.
+fn group(per_doc: &mut Vec<(String, Vec<String>)>, doc: String, id: String) {
+    match per_doc.iter_mut().find(|(d, _)| *d == doc) {
+        Some((_, list)) => list.push(id),
+        None => per_doc.push((doc, vec![id])),
+    }
+}
+
+/// One edit per document, marking its notebooks deleted (or not).
+fn flag_edits(
+    per_doc: Vec<(String, Vec<String>)>,
+    deleted: bool,
+) -> Vec<(String, TreeEdit<'static>)> {
+    per_doc
+        .into_iter()
+        .map(|(doc, ids)| {
+            let apply: TreeEdit<'static> = Box::new(move |d: &mut automerge::AutoCommit| {
+                ids.iter()
+                    .try_for_each(|id| notebook_doc::set_deleted(d, id, deleted))
+            });
+            (doc, apply)
+        })
+        .collect()
+}
+
+/// Marks `ids` deleted in a tree document, first putting them directly
+/// under `under` if given (moved into a space: see `move_across`).
+fn retire(ids: Vec<String>, under: Option<String>) -> TreeEdit<'static> {
+    Box::new(move |d: &mut automerge::AutoCommit| {
+        for id in &ids {
+            if let Some(r) = &under {
+                notebook_doc::set_parent(d, id, Some(r), 0.0)?;
+            }
+            notebook_doc::set_deleted(d, id, true)?;
+        }
+        Ok(())
+    })
+}
+
 /// `id` and every notebook under it, in `all` (the live, resolved tree).
-fn subtree(all: &[Notebook], id: &str) -> Vec<String> {
+pub fn subtree(all: &[Notebook], id: &str) -> Vec<String> {
     let mut out = vec![id.to_string()];
     let mut i = 0;
     while i < out.len() {

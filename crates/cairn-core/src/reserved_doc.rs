@@ -16,9 +16,11 @@ use crate::note_doc::NoteDoc;
 use crate::origin::Origin;
 use crate::store::Store;
 
-/// Whether `id` is one of these documents rather than a note.
+/// Whether `id` is one of these documents (or a shared notebook's tree,
+/// `space::tree`) rather than a note.
 pub(crate) fn is_reserved(id: &str) -> bool {
     id == crate::notebook_doc::NOTEBOOKS_DOC_ID
+        || crate::space::tree::is_space_tree(id)
         || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID
         || id == crate::device_actors::DEVICE_ACTORS_DOC_ID
 }

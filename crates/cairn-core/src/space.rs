@@ -20,6 +20,8 @@
 //! - [`label`]: the shared notebook's name, sealed for invitees.
 //! - [`stored_pins`]: the pins kept in the device's store.
 //! - [`local`]: the spaces this device knows, kept in its store.
+//! - [`tree`]: the shared notebook's own tree (its notebooks and name),
+//!   a document of the space; [`tree_store`] keeps it in the store.
 //!
 //! Nothing here does network IO: the callers fetch the bytes; what the
 //! device keeps goes into its store ([`stored_pins`]).
@@ -37,4 +39,8 @@ pub mod record;
 pub mod rotation;
 pub mod safety_number;
 pub mod stored_pins;
+pub mod tree;
+pub mod tree_store;
+#[cfg(test)]
+mod tree_sync_tests;
 pub mod wrap;

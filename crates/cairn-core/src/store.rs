@@ -751,7 +751,11 @@ pub(crate) fn write_derived_rows(
     fresh: Option<&mut SearchRows>,
 ) -> Result<()> {
     if id == crate::notebook_doc::NOTEBOOKS_DOC_ID {
-        return crate::notebooks::write_tree(tx, &s.notebooks, path);
+        return crate::notebooks::write_tree(tx, Some(&s.notebooks), path);
+    }
+    if crate::space::tree::is_space_tree(id) {
+        // A shared notebook's tree: the rows come from every tree.
+        return crate::notebooks::write_tree(tx, None, path);
     }
     if id == crate::blob::index_doc::BLOB_INDEX_DOC_ID {
         return crate::blob::transfer::write_locations(tx, &s.chunk_locations, path);

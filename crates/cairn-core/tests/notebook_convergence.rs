@@ -10,91 +10,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use cairn_core::{CoreError, Store, StoreOptions};
+mod tree_steps;
+
+use cairn_core::{Store, StoreOptions};
 use proptest::prelude::*;
+use tree_steps::{allowed, common_step, pick, step, Replica, Step};
 
-#[derive(Debug, Clone)]
-enum Step {
-    Create {
-        replica: usize,
-        parent: usize,
-    },
-    Rename {
-        replica: usize,
-        nb: usize,
-        name: usize,
-    },
-    Move {
-        replica: usize,
-        nb: usize,
-        parent: usize,
-    },
-    Delete {
-        replica: usize,
-        nb: usize,
-    },
-    MoveNote {
-        replica: usize,
-        note: usize,
-        nb: usize,
-    },
-    Restore {
-        replica: usize,
-        note: usize,
-    },
-    Send {
-        from: usize,
-        to: usize,
-    },
-    Deliver {
-        to: usize,
-        pick: usize,
-    },
-}
-
-const NAMES: [&str; 4] = ["Work", "Home", "Ideas", "Archive"];
 const NOTES: usize = 4;
-
-fn step() -> impl Strategy<Value = Step> {
-    let r = 0usize..5;
-    let any = any::<usize>;
-    prop_oneof![
-        3 => (r.clone(), any()).prop_map(|(replica, parent)| Step::Create { replica, parent }),
-        1 => (r.clone(), any(), 0usize..4).prop_map(|(replica, nb, name)| Step::Rename { replica, nb, name }),
-        4 => (r.clone(), any(), any()).prop_map(|(replica, nb, parent)| Step::Move { replica, nb, parent }),
-        1 => (r.clone(), any()).prop_map(|(replica, nb)| Step::Delete { replica, nb }),
-        2 => (r.clone(), 0..NOTES, any()).prop_map(|(replica, note, nb)| Step::MoveNote { replica, note, nb }),
-        1 => (r.clone(), 0..NOTES).prop_map(|(replica, note)| Step::Restore { replica, note }),
-        3 => (r.clone(), r.clone()).prop_map(|(from, to)| Step::Send { from, to }),
-        3 => (r, any()).prop_map(|(to, pick)| Step::Deliver { to, pick }),
-    ]
-}
-
-struct Replica {
-    _dir: tempfile::TempDir,
-    store: Store,
-    inbox: Vec<Vec<(String, Vec<u8>)>>,
-}
-
-/// A live notebook of this replica, picked by `i` (None: the top level,
-/// or no notebook yet).
-fn pick(store: &Store, i: usize) -> Option<String> {
-    let all = store.notebooks().unwrap();
-    let slot = i % (all.len() + 1);
-    all.get(slot).map(|n| n.id.clone())
-}
-
-/// Errors a replica may refuse a step with: the notebook is gone here, or
-/// the move would make a cycle on this replica.
-fn allowed<T>(r: Result<T, CoreError>) {
-    match r {
-        Ok(_)
-        | Err(CoreError::NotebookCycle { .. })
-        | Err(CoreError::NotebookDeleted { .. })
-        | Err(CoreError::NotebookNotFound { .. }) => {}
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-}
 
 /// All the changes `from` has that `to` had not seen at the last send.
 fn message(from: &mut Store, seen: &mut BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<u8>)> {
@@ -185,60 +107,32 @@ fn run(n: usize, steps: Vec<Step>) {
     // seen[from][to]: per document, the heads of `from` at its last send to `to`.
     let mut seen = vec![vec![BTreeMap::<String, Vec<String>>::new(); n]; n];
     for s in steps {
-        match s {
-            Step::Create { replica, parent } => {
-                let st = &mut reps[replica % n].store;
-                let p = pick(st, parent);
-                let name = NAMES[parent % NAMES.len()];
-                allowed(st.create_notebook(name, p.as_deref()));
-            }
-            Step::Rename { replica, nb, name } => {
-                let st = &mut reps[replica % n].store;
-                if let Some(id) = pick(st, nb) {
-                    allowed(st.rename_notebook(&id, NAMES[name]));
+        if !common_step(&mut reps, &s) {
+            let n = reps.len();
+            match s {
+                Step::Delete { replica, nb } => {
+                    let st = &mut reps[replica % n].store;
+                    if let Some(id) = pick(st, nb) {
+                        allowed(st.delete_notebook(&id));
+                    }
                 }
-            }
-            Step::Move {
-                replica,
-                nb,
-                parent,
-            } => {
-                let st = &mut reps[replica % n].store;
-                if let Some(id) = pick(st, nb) {
-                    let p = pick(st, parent);
-                    allowed(st.move_notebook(&id, p.as_deref()));
+                Step::MoveNote { replica, note, nb } => {
+                    let st = &mut reps[replica % n].store;
+                    let target = pick(st, nb);
+                    allowed(st.move_note(&notes[note], target.as_deref()));
                 }
-            }
-            Step::Delete { replica, nb } => {
-                let st = &mut reps[replica % n].store;
-                if let Some(id) = pick(st, nb) {
-                    allowed(st.delete_notebook(&id));
+                Step::Restore { replica, note } => {
+                    let st = &mut reps[replica % n].store;
+                    allowed(st.restore(&notes[note]));
                 }
-            }
-            Step::MoveNote { replica, note, nb } => {
-                let st = &mut reps[replica % n].store;
-                let target = pick(st, nb);
-                allowed(st.move_note(&notes[note], target.as_deref()));
-            }
-            Step::Restore { replica, note } => {
-                let st = &mut reps[replica % n].store;
-                allowed(st.restore(&notes[note]));
-            }
-            Step::Send { from, to } => {
-                let (from, to) = (from % n, to % n);
-                if from == to {
-                    continue;
+                Step::Send { from, to } => {
+                    let (from, to) = (from % n, to % n);
+                    if from != to {
+                        let msg = message(&mut reps[from].store, &mut seen[from][to]);
+                        reps[to].inbox.push(msg);
+                    }
                 }
-                let msg = message(&mut reps[from].store, &mut seen[from][to]);
-                reps[to].inbox.push(msg);
-            }
-            Step::Deliver { to, pick } => {
-                let r = &mut reps[to % n];
-                if r.inbox.is_empty() {
-                    continue;
-                }
-                let msg = r.inbox.remove(pick % r.inbox.len());
-                r.store.merge_many(&msg).unwrap();
+                _ => {}
             }
         }
         for r in reps.iter_mut() {
@@ -288,7 +182,7 @@ proptest! {
     #[test]
     fn replicas_converge_on_one_tree_without_cycles(
         n in 3usize..=5,
-        steps in proptest::collection::vec(step(), 1..70),
+        steps in proptest::collection::vec(step(true), 1..70),
     ) {
         run(n, steps);
     }

@@ -240,6 +240,9 @@ impl Store {
             )
             .map_err(&err)?;
         }
+        // The space's notebook may be new here: the notebook rows now
+        // include its tree (`space::tree`).
+        crate::notebooks::write_tree(&tx, None, &path)?;
         tx.commit().map_err(&err)
     }
 

@@ -16,7 +16,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::error::{CoreError, Result};
 use crate::note_doc::NoteDoc;
-use crate::space::object_ad;
+use crate::space::{object_ad, tree};
 use crate::store::{sql_err, Store};
 use crate::sync::bundle::Bundle;
 use crate::sync::effect::{Event, LocalEffect};
@@ -78,6 +78,17 @@ impl Store {
             .and_then(|r| r.collect())
             .map_err(sql_err("listing a shared notebook's notes", &self.path));
         rows
+    }
+
+    /// What the space carries from this device: its notes, and its tree
+    /// (`space::tree`) once there is one here.
+    fn space_docs(&self, sync: &SpaceSync) -> Result<Vec<String>> {
+        let mut docs = self.space_notes(&sync.notebook)?;
+        let tree = tree::space_tree_id(&sync.space);
+        if self.doc_exists(&tree)? {
+            docs.push(tree);
+        }
+        Ok(docs)
     }
 
     fn space_self(&mut self, sync: &SpaceSync) -> Result<SelfState> {
@@ -205,7 +216,7 @@ impl Store {
             .conn
             .prepare_cached("SELECT id, data FROM chunk WHERE note_id = ?1 AND id > ?2 ORDER BY id")
             .map_err(sql_err("reading changes to publish", &self.path))?;
-        for note in self.space_notes(&sync.notebook)? {
+        for note in self.space_docs(sync)? {
             if note.starts_with(RESERVED_PREFIX) {
                 continue;
             }
@@ -258,7 +269,7 @@ impl Store {
         let path = self.path.clone();
         let err = sql_err("recording a publish in a space", &path);
         let space = Store::space_id_text(sync);
-        let inside: BTreeSet<String> = self.space_notes(&sync.notebook)?.into_iter().collect();
+        let inside: BTreeSet<String> = self.space_docs(sync)?.into_iter().collect();
         let tx = self.conn.transaction().map_err(&err)?;
         // A note that left the notebook is no longer sent: if it comes
         // back, what it missed meanwhile goes out with it, whole.
@@ -296,9 +307,14 @@ impl Store {
     }
 
     /// Whether a document from a peer in the space may change this store:
-    /// only a note that is, on this device, inside the space's notebook
-    /// (or, new here, says it is).
+    /// the space's own tree, or a note that is, on this device, inside the
+    /// space's notebook (or, new here, says it is). Only writers' devices
+    /// are read at all, so a viewer's tree changes, like their notes',
+    /// reach no one.
     pub(crate) fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
+        if tree::is_space_tree(id) {
+            return Ok(id == tree::space_tree_id(&sync.space));
+        }
         if id.starts_with(RESERVED_PREFIX) {
             return Ok(false);
         }
@@ -368,8 +384,27 @@ impl Store {
         bundles: Vec<Bundle>,
     ) -> Result<usize> {
         let new_state = state.after_read(head, etag, sync.device.as_str(), self.clock.now_ms());
-        let entries = self.admitted_entries(sync, bundles.iter().flat_map(|b| b.iter()))?;
-        self.merge_batch(&entries, |s| s.save_space_peer(sync, &new_state))
+        // The space's tree first: a note in a notebook made in the same
+        // publish is inside the shared notebook only once that notebook
+        // is here. Merged again with the rest if this stops in between.
+        let tree = tree::space_tree_id(&sync.space);
+        let tree_entries: Vec<(&str, &[u8])> = bundles
+            .iter()
+            .flat_map(|b| b.iter())
+            .filter(|(id, _)| *id == tree)
+            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
+            .collect();
+        let mut changed = 0;
+        if !tree_entries.is_empty() {
+            changed += self.merge_batch(&tree_entries, |_| Ok(()))?;
+        }
+        let rest = bundles
+            .iter()
+            .flat_map(|b| b.iter())
+            .filter(|(id, _)| *id != tree);
+        let entries = self.admitted_entries(sync, rest)?;
+        changed += self.merge_batch(&entries, |s| s.save_space_peer(sync, &new_state))?;
+        Ok(changed)
     }
 
     /// Performs one local effect of a space's round.
