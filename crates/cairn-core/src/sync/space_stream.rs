@@ -392,7 +392,7 @@ impl Store {
             .iter()
             .flat_map(|b| b.iter())
             .filter(|(id, _)| *id == tree)
-            .map(|(id, bytes)| (id.as_str(), bytes.as_slice()))
+            .map(|(id, bytes)| (id.as_str(), &bytes[..]))
             .collect();
         let mut changed = 0;
         if !tree_entries.is_empty() {
