@@ -15,7 +15,7 @@
 //! is re-encrypted.
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -75,21 +75,28 @@ impl ContentKey {
 
     /// nonce || ciphertext+tag
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        self.seal_owned(aad, plaintext.to_vec())
+    }
+
+    /// `seal`, encrypting in the buffer it is given (nonce || ciphertext
+    /// || tag): a snapshot of a large account is sealed without a second
+    /// copy of it in memory.
+    pub fn seal_owned(&self, aad: &[u8], mut plaintext: Vec<u8>) -> Vec<u8> {
         let nonce: [u8; NONCE_LEN] = random();
-        let ct = self
-            .cipher()
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        out
+        match self.cipher().encrypt_in_place_detached(
+            XNonce::from_slice(&nonce),
+            aad,
+            &mut plaintext,
+        ) {
+            Ok(tag) => {
+                plaintext.extend_from_slice(&tag);
+                plaintext.splice(0..0, nonce);
+                plaintext
+            }
+            // Only a message beyond the cipher's limit (256 GiB) fails:
+            // nothing is sent rather than something unsealed.
+            Err(_) => Vec::new(),
+        }
     }
 
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {

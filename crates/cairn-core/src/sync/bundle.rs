@@ -15,12 +15,16 @@ use crate::sync::object::ObjectError;
 /// snapshot of every note is not copied note by note.
 pub type Bundle = Vec<(String, Bytes)>;
 
-pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)]) -> Vec<u8> {
-    let size: usize = entries
+/// The length `encode` makes of `entries`, without making it.
+pub fn encoded_len<D: AsRef<[u8]>>(entries: &[(String, D)]) -> usize {
+    4 + entries
         .iter()
         .map(|(id, d)| 6 + id.len() + d.as_ref().len())
-        .sum();
-    let mut out = Vec::with_capacity(4 + size);
+        .sum::<usize>()
+}
+
+pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len(entries));
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for (id, data) in entries {
         let data = data.as_ref();

@@ -158,18 +158,33 @@ fn header(version: u8, kind: ObjectKind, seq: u64, sealed: bool, payload: &[u8])
 }
 
 pub fn encode(kind: ObjectKind, seq: u64, sealed: bool, payload: &[u8]) -> Vec<u8> {
-    let mut out = header(FORMAT_VERSION, kind, seq, sealed, payload);
-    out.extend_from_slice(payload);
-    out
+    encode_owned(kind, seq, sealed, payload.to_vec())
+}
+
+/// `encode`, putting the header in front of the payload's own buffer.
+pub fn encode_owned(kind: ObjectKind, seq: u64, sealed: bool, mut payload: Vec<u8>) -> Vec<u8> {
+    let head = header(FORMAT_VERSION, kind, seq, sealed, &payload);
+    payload.splice(0..0, head);
+    payload
 }
 
 /// A version 2 object: `payload` is already sealed with the epoch's key.
 pub fn encode_space(kind: ObjectKind, seq: u64, binding: SpaceBinding, payload: &[u8]) -> Vec<u8> {
-    let mut out = header(SPACE_FORMAT_VERSION, kind, seq, true, payload);
-    out.extend_from_slice(binding.space.as_bytes());
-    out.extend_from_slice(&binding.epoch.0.to_le_bytes());
-    out.extend_from_slice(payload);
-    out
+    encode_space_owned(kind, seq, binding, payload.to_vec())
+}
+
+/// `encode_space`, putting the header in front of the payload's buffer.
+pub fn encode_space_owned(
+    kind: ObjectKind,
+    seq: u64,
+    binding: SpaceBinding,
+    mut payload: Vec<u8>,
+) -> Vec<u8> {
+    let mut head = header(SPACE_FORMAT_VERSION, kind, seq, true, &payload);
+    head.extend_from_slice(binding.space.as_bytes());
+    head.extend_from_slice(&binding.epoch.0.to_le_bytes());
+    payload.splice(0..0, head);
+    payload
 }
 
 /// The hash an encoded object will carry (of its payload), hex.
@@ -280,12 +295,24 @@ pub fn encode_for(
     key: Option<&crate::crypto::ContentKey>,
     payload: &[u8],
 ) -> Vec<u8> {
+    encode_for_owned(kind, seq, device, object_key, key, payload.to_vec())
+}
+
+/// `encode_for`, sealing and framing in the payload's own buffer.
+pub fn encode_for_owned(
+    kind: ObjectKind,
+    seq: u64,
+    device: &str,
+    object_key: &str,
+    key: Option<&crate::crypto::ContentKey>,
+    payload: Vec<u8>,
+) -> Vec<u8> {
     match key {
         Some(k) => {
             let aad = crate::crypto::object_aad(device, object_key, kind as u8, seq);
-            encode(kind, seq, true, &k.seal(&aad, payload))
+            encode_owned(kind, seq, true, k.seal_owned(&aad, payload))
         }
-        None => encode(kind, seq, false, payload),
+        None => encode_owned(kind, seq, false, payload),
     }
 }
 

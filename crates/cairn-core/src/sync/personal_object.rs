@@ -62,8 +62,20 @@ impl PersonalKeys {
         object_key: &str,
         payload: &[u8],
     ) -> Vec<u8> {
+        self.seal_owned(kind, seq, device, object_key, payload.to_vec())
+    }
+
+    /// `seal`, in the payload's own buffer.
+    pub fn seal_owned(
+        &self,
+        kind: ObjectKind,
+        seq: u64,
+        device: &str,
+        object_key: &str,
+        payload: Vec<u8>,
+    ) -> Vec<u8> {
         let Some((epoch, key)) = self.epochs.last_key_value() else {
-            return object::encode_for(
+            return object::encode_for_owned(
                 kind,
                 seq,
                 device,
@@ -73,12 +85,12 @@ impl PersonalKeys {
             );
         };
         let aad = personal_aad(device, object_key, *epoch, kind, seq);
-        let sealed = key.cipher().seal(&aad, payload);
+        let sealed = key.cipher().seal_owned(&aad, payload);
         let binding = SpaceBinding {
             space: personal_space(),
             epoch: *epoch,
         };
-        object::encode_space(kind, seq, binding, &sealed)
+        object::encode_space_owned(kind, seq, binding, sealed)
     }
 
     /// The payload of `obj`, read at `device`'s `object_key`: version 1

@@ -72,6 +72,11 @@ pub(crate) trait PublishScope {
     fn unrecorded_snapshot_slots(&mut self) -> Result<u32>;
     fn mark_snapshot_slot(&mut self, slot: u32) -> Result<()>;
     fn seal(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: &[u8]) -> Vec<u8>;
+    /// `seal`, taking the payload's buffer over where the scope can seal in
+    /// it (a snapshot is the size of the account).
+    fn seal_owned(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: Vec<u8>) -> Vec<u8> {
+        self.seal(kind, seq, key, &payload)
+    }
 }
 
 /// The personal stream.
@@ -106,6 +111,11 @@ impl PublishScope for Personal<'_> {
         self.store
             .personal_keys()
             .seal(kind, seq, self.device_id, &key.relative(), payload)
+    }
+    fn seal_owned(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: Vec<u8>) -> Vec<u8> {
+        self.store
+            .personal_keys()
+            .seal_owned(kind, seq, self.device_id, &key.relative(), payload)
     }
 }
 
@@ -167,12 +177,12 @@ pub(crate) fn plan_publish(
     let seq = me.seq + 1;
     scope.reserve_seq(seq)?;
     let mut docs: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
-    let segment = bundle::encode(&entries);
+    let segment_len = bundle::encoded_len(&entries);
     let snapshot_seq = old.snapshot.as_ref().map(|s| s.seq);
     let snapshot_len = old.snapshot.as_ref().map(|s| s.len).unwrap_or(0);
     let ring_full = snapshot_seq.is_none_or(|s| seq - s >= u64::from(LOG_SLOTS));
     let log_too_big =
-        old.log_bytes() + segment.len() as u64 > snapshot_len.max(COMPACT_MIN_LOG_BYTES);
+        old.log_bytes() + segment_len as u64 > snapshot_len.max(COMPACT_MIN_LOG_BYTES);
     let mut head = DeviceHead {
         seq,
         merged,
@@ -199,13 +209,17 @@ pub(crate) fn plan_publish(
     // leaves no choice but the slot the recorded head does not name.
     let snapshot = ring_full || (log_too_big && free.is_some());
     if snapshot {
+        // Every chunk is read again below: the new ones need not stay in
+        // memory beside them (on a first sync they are all of them).
+        drop(entries);
         let (all, all_max) = scope.chunks_after(0)?;
         docs = all.iter().map(|(id, _)| id.clone()).collect();
         let payload = bundle::encode(&all);
+        drop(all);
         let slot = free.unwrap_or(preferred);
         scope.mark_snapshot_slot(slot)?;
         let key = slot_key(DeviceKey::snapshot(slot))?;
-        let body = scope.seal(ObjectKind::Snapshot, seq, &key, &payload);
+        let body = scope.seal_owned(ObjectKind::Snapshot, seq, &key, payload);
         head.snapshot = Some(ObjectRef {
             seq,
             slot,
@@ -218,7 +232,9 @@ pub(crate) fn plan_publish(
     } else {
         let slot = (seq % u64::from(LOG_SLOTS)) as u32;
         let key = slot_key(DeviceKey::log(slot))?;
-        let body = scope.seal(ObjectKind::Segment, seq, &key, &segment);
+        let segment = bundle::encode(&entries);
+        drop(entries);
+        let body = scope.seal_owned(ObjectKind::Segment, seq, &key, segment);
         head.segments.push(ObjectRef {
             seq,
             slot,
