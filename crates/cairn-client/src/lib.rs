@@ -23,6 +23,7 @@ mod clock;
 mod credentials;
 mod device_names;
 pub mod encryption;
+pub mod identity_rotation;
 mod error;
 mod events;
 mod http_transport;

@@ -1,12 +1,16 @@
 //! `cairn devices [--json]`: the account's devices, this one marked;
 //! `cairn devices remove DEVICE`: removes one, and gives the account's
 //! notes a new key first (`encryption::rotate_personal_key`), so the
-//! removed device reads nothing written from then on.
+//! removed device reads nothing written from then on, and a new sharing
+//! identity (`identity_rotation::rotate_identity_after_removal`), so it
+//! opens nothing new in the shared notebooks either.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context};
 use cairn_client::encryption::{self, KeyError, Rotated};
+use cairn_client::identity_rotation::{rotate_identity_after_removal, IdentityRotation};
 use cairn_core::crypto::{CryptoError, KdfParams};
 use cairn_protocol::{Device, DeviceId};
 use clap::Subcommand;
@@ -103,7 +107,8 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
     else {
         bail!("removing a device gives your notes a new key, which needs your passphrase: set CAIRN_PASSPHRASE or run in a terminal");
     };
-    let (name, rotated) = runtime()?.block_on(async {
+    let store = Arc::new(Mutex::new(super::notes::open(data_dir)?));
+    let (name, rotated, identity) = runtime()?.block_on(async {
         let token = access_token(&session).await?;
         let client = session.client();
         let devices = client.devices(&token).await?;
@@ -130,10 +135,15 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
             }
             other => other.context("giving your notes a new key (nothing was removed)")?,
         };
+        // The sharing identity next: the removed device holds the current
+        // one. A failure here does not keep the device in: the removal
+        // goes on, and the sentence below says what is left.
+        let identity =
+            rotate_identity_after_removal(data_dir, session.clone(), store.clone()).await;
         client.revoke_device(&token, &id).await.context(
             "removing the device (your notes already have their new key: run this again)",
         )?;
-        Ok((target.name.clone(), rotated))
+        Ok((target.name.clone(), rotated, identity))
     })?;
     // The grant this device keeps lists the removed device as a peer.
     cairn_client::forget_grant(data_dir).context("dropping the kept storage grant")?;
@@ -143,6 +153,7 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
     );
     println!("your other devices ask for your passphrase once to keep syncing (CAIRN_PASSPHRASE for `cairn sync`)");
     println!("if you ever typed your passphrase on {name}, change it now: `cairn key change`");
+    print_identity(&name.to_string(), identity);
     match rotated {
         Rotated::NewEpoch { recovery_key, .. } => {
             println!("your new recovery key (shown once, keep it safe; the old one opens only notes written before now):");
@@ -153,4 +164,38 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// What became of the sharing identity and the shared notebooks.
+fn print_identity(name: &str, identity: Result<IdentityRotation, cairn_client::sharing::ShareError>) {
+    use cairn_client::sharing_identity::IdentityRotated;
+    match identity {
+        Ok(r) => {
+            match &r.identity {
+                IdentityRotated::NoIdentity => return,
+                IdentityRotated::Replaced(_) => println!(
+                    "your sharing key is new too: the people you share notebooks with see your safety number change, vouched for by your previous key"
+                ),
+                IdentityRotated::AlreadyCurrent => {}
+            }
+            if !r.handed_over.is_empty() {
+                println!(
+                    "{} shared notebook(s) moved to your new sharing key; those you own have a new key that {name} does not hold, the others get one when their owner next syncs",
+                    r.handed_over.len()
+                );
+            }
+            for (_, e) in &r.failed {
+                eprintln!("a shared notebook was not moved to your new sharing key: {e}");
+            }
+            if !r.failed.is_empty() {
+                println!(
+                    "{} shared notebook(s) could not be moved to your new sharing key yet: `cairn sync` tries again",
+                    r.failed.len()
+                );
+            }
+        }
+        Err(e) => {
+            println!("your sharing key could not be changed ({e}); {name} can still open what is shared with you: run `cairn devices remove` again from here");
+        }
+    }
 }
