@@ -353,6 +353,7 @@ fn a_new_sharing_key_the_pinned_one_did_not_vouch_for_is_refused_and_so_is_a_rep
     let key = cloud.create_account(a1.dir());
     a1.login(&cloud, &key);
     a2.login(&cloud, &key);
+    a2.sync_ok();
     let b1 = Device::new("b1");
     let bob_key = cloud.create_account(b1.dir());
     b1.login(&cloud, &bob_key);
