@@ -779,6 +779,41 @@ fn write_space_corpus() {
     std::fs::write(d.join("space-log01.bin"), obj).unwrap();
 }
 
+/// The kept corpus of a rotated identity is what it claims: the statement
+/// verifies as alice's, the rekey record carries it, and both sealed forms
+/// open as alice with the corpus keys (the second only with epoch 1's).
+#[test]
+fn the_kept_identity_corpus_opens_and_verifies() {
+    let (_, _, alice) = corpus_space();
+    let corpus = fuzz_dir().join("corpus");
+    let statement =
+        Successor::decode(&std::fs::read(corpus.join("identity_successor/generation1.bin")).unwrap())
+            .unwrap();
+    assert_eq!(statement.verify(), Ok(()));
+    assert_eq!(statement.previous, alice.public());
+    let rekey = Record::decode(&std::fs::read(corpus.join("membership_record/rekey.bin")).unwrap())
+        .unwrap();
+    assert!(rekey.signed_by(&alice.public()));
+    assert!(
+        matches!(&rekey.body.action, Action::Rekey { successor, .. } if *successor == statement.encode())
+    );
+    let keys = AccountKeys::from_parts(
+        corpus_key(),
+        BTreeMap::from([(Epoch::FIRST, EpochKey::from_bytes(&[8; 32]).unwrap())]),
+    )
+    .unwrap();
+    for name in ["v1", "v2-epoch1"] {
+        let sealed = std::fs::read(corpus.join(format!("sealed_identity/{name}.bin"))).unwrap();
+        let id = SharingIdentity::open_with(alice.account().clone(), &keys, &sealed).unwrap();
+        assert_eq!(id.public(), alice.public(), "{name}");
+    }
+    let v2 = std::fs::read(corpus.join("sealed_identity/v2-epoch1.bin")).unwrap();
+    assert!(
+        SharingIdentity::open_with(alice.account().clone(), &AccountKeys::new(corpus_key()), &v2)
+            .is_err()
+    );
+}
+
 /// Writes the corpus of a rotated sharing identity: alice's successor
 /// statement, the rekey record that carries it, and her identity sealed
 /// with the content key (version 1) and under personal epoch 1 (version
