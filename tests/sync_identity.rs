@@ -152,6 +152,10 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     a1.ok(&["notebook", "create", "Trip"]);
     let note = last_line(&a1.ok(&["new", "--notebook", "Trip", "Route\n"]));
     let space = share(&a1, &b1, "Trip");
+    // And a notebook Bob owns, shared with Alice.
+    b1.ok(&["notebook", "create", "Groceries"]);
+    b1.ok(&["new", "--notebook", "Groceries", "Milk\n"]);
+    let bobs_space = share(&b1, &a1, "Groceries");
     sync_until(&[&a1, &b1], "the route reaches bob", || {
         body(&b1, &note).is_some()
     });
@@ -173,7 +177,7 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     let said = stdout(&out);
     assert!(out.status.success(), "{said}{}", stderr(&out));
     assert!(said.contains("your sharing key is new too"), "{said}");
-    assert!(said.contains("1 shared notebook(s) moved"), "{said}");
+    assert!(said.contains("2 shared notebook(s) moved"), "{said}");
 
     // The service holds the new public identity, vouched for by the old.
     let (new, statements) = served(&cloud, &b1, &alice);
@@ -190,6 +194,12 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     assert_eq!(on_a1.epoch, Epoch(2));
     assert_eq!(on_a1.members[old.account()].identity, new);
     assert!(on_a1.current_key(&old).is_err(), "the old identity opens the new epoch");
+    // Bob owns the other one: handed over, it waits for his next sync to
+    // move to a new epoch.
+    let groceries = state_on(&a1, &bobs_space);
+    assert_eq!(groceries.members[old.account()].identity, new);
+    assert!(groceries.rotation_due);
+    assert_eq!(groceries.epoch, Epoch::FIRST);
 
     // Bob's next sync follows the change: no warning, his pin moves, and
     // `cairn members` says so.
@@ -207,6 +217,14 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     assert_eq!(member_row(&b1, "Trip", &bob)["key_changed"], false);
     let on_b1 = state_on(&b1, &space);
     assert_eq!(on_b1.epoch, Epoch(2));
+    // His sync started the next epoch of his own notebook, wrapped to
+    // Alice's new key: her device opens it, the old identity does not.
+    let groceries = state_on(&b1, &bobs_space);
+    assert_eq!(groceries.epoch, Epoch(2));
+    assert!(!groceries.rotation_due);
+    assert!(groceries.current_key(&old).is_err());
+    a1.sync_ok();
+    assert!(a1.store().epoch_keys(&bobs_space).unwrap().contains_key(&Epoch(2)));
     assert!(b1.store().epoch_keys(&space).unwrap().contains_key(&Epoch(2)));
 
     // Bob writes after the rotation: sealed under epoch 2.
@@ -451,4 +469,71 @@ fn a_new_sharing_key_the_pinned_one_did_not_vouch_for_is_refused_and_so_is_a_rep
     // Served as it is, the rotated key is accepted for a new share.
     rewrite_identity(&cloud, &alice, &k1, 1, &kept);
     bob_shares_with_alice(&cloud, &b1, &alice, "Bobs2").unwrap();
+}
+
+/// Two devices of one account replacing its sharing identity at the same
+/// moment (both took the new personal key): one replacement lands, the
+/// other device finds the identity current and keeps it, so the account
+/// ends with one identity, one statement, and both devices open it.
+#[test]
+fn two_devices_rotating_the_identity_at_once_do_not_fork_it() {
+    use cairn_client::encryption;
+    use cairn_client::sharing_identity::{rotate_sharing_identity, IdentityRotated};
+    use cairn_core::crypto::KdfParams;
+    let cloud = Cloud::start();
+    let (a1, a2) = (Device::new("a1"), Device::new("a2"));
+    let key = cloud.create_account(a1.dir());
+    a1.login(&cloud, &key);
+    a2.login(&cloud, &key);
+    let (alice, _) = identity(&a1);
+    let before = opened_identity(&cloud, &a2).unwrap();
+    let (s1, s2) = (a1.session(&cloud), a2.session(&cloud));
+    cloud.runtime().block_on(async {
+        let token = s1.access_token().await.unwrap();
+        encryption::rotate_personal_key(
+            s1.client(),
+            &token,
+            a1.dir(),
+            cairn_scenarios::device::PASSPHRASE,
+            KdfParams::default(),
+        )
+        .await
+        .unwrap();
+        let token = s2.access_token().await.unwrap();
+        encryption::catch_up_personal_key(
+            s2.client(),
+            &token,
+            a2.dir(),
+            Some(cairn_scenarios::device::PASSPHRASE),
+        )
+        .await
+        .unwrap()
+        .expect("a2 takes the new key");
+    });
+    let keys = |d: &Device| encryption::load_account_keys(d.dir()).unwrap().unwrap();
+    let (k1, k2) = (keys(&a1), keys(&a2));
+    assert_eq!(k1, k2);
+    let (r1, r2) = cloud.runtime().block_on(async {
+        tokio::join!(
+            rotate_sharing_identity(&s1, &k1),
+            rotate_sharing_identity(&s2, &k2)
+        )
+    });
+    let outcomes = [r1.unwrap(), r2.unwrap()];
+    let replaced: Vec<&PublicIdentity> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            IdentityRotated::Replaced(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replaced.len(), 1, "{outcomes:?}");
+    assert!(outcomes.contains(&IdentityRotated::AlreadyCurrent), "{outcomes:?}");
+    let (served_now, statements) = served(&cloud, &a1, &alice);
+    assert_eq!(&served_now, replaced[0]);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0].previous, before.public());
+    for d in [&a1, &a2] {
+        assert_eq!(opened_identity(&cloud, d).unwrap().public(), served_now);
+    }
 }

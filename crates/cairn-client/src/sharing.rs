@@ -40,7 +40,7 @@ use cairn_protocol::{DeviceId, DeviceKey, ErrorCode, SpaceGrant, UserId};
 
 use crate::bucket::Bucket;
 use crate::encryption::{load_account_keys, KeyError};
-use crate::sharing_identity::{my_identity, Handover, IdentityFetchError};
+use crate::sharing_identity::{my_identity, rotate_sharing_identity, Handover, IdentityFetchError};
 use crate::spaces::wire_space_id;
 use crate::{ClientError, Session};
 
@@ -217,6 +217,10 @@ impl Sharing {
     ) -> Result<Sharing, ShareError> {
         let device = session.device_id().ok_or(ShareError::NotSignedIn)?;
         let keys = load_account_keys(data_dir)?.ok_or(ShareError::NotEncrypted)?;
+        // A device was removed and the identity it held is still the
+        // account's (the removal's own rotation was cut off): replace it
+        // now. One read of the service when there is nothing to do.
+        rotate_sharing_identity(&session, &keys).await?;
         let mine = my_identity(&session, &keys).await?;
         Ok(Sharing {
             session,

@@ -195,7 +195,7 @@ fn print_identity(name: &str, identity: Result<IdentityRotation, cairn_client::s
             }
         }
         Err(e) => {
-            println!("your sharing key could not be changed ({e}); {name} can still open what is shared with you: run `cairn devices remove` again from here");
+            println!("your sharing key could not be changed yet ({e}); until it is, {name} can still open what is shared with you: `cairn sync` tries again");
         }
     }
 }

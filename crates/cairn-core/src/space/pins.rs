@@ -251,7 +251,7 @@ mod tests {
             fingerprint(&k0.public())
         );
         // The older key served again (a replay): refused, the pin stays.
-        assert!(pins.follow(&k1.public(), &[s1.clone(), s2]).is_err());
+        assert!(pins.follow(&k1.public(), &[s1, s2]).is_err());
         assert_eq!(pins.get(&user("alice")), Some(&k2.public()));
         assert_eq!(pins.follow(&k2.public(), &[]), Ok(PinOutcome::Known));
 
@@ -266,6 +266,5 @@ mod tests {
         // A repin the user confirmed clears the note.
         other.repin(&k2.public());
         assert!(other.change_of(&user("alice")).is_none());
-        let _ = s1;
     }
 }
