@@ -162,16 +162,23 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     b1.store()
         .splice(&note, "Route\n".len(), 0, "via the pass (bob)\n")
         .unwrap();
-    sync_until(&[&b1, &a1, &a2, &a3], "bob's line reaches alice's devices", || {
-        [&a1, &a2, &a3]
-            .iter()
-            .all(|d| body(d, &note).is_some_and(|b| b.contains("via the pass")))
-    });
+    sync_until(
+        &[&b1, &a1, &a2, &a3],
+        "bob's line reaches alice's devices",
+        || {
+            [&a1, &a2, &a3]
+                .iter()
+                .all(|d| body(d, &note).is_some_and(|b| b.contains("via the pass")))
+        },
+    );
     // What the device about to be removed holds of the sharing identity:
     // the old one, opened with its keys.
     let old = opened_identity(&cloud, &a3).unwrap();
     assert_eq!(fingerprint(&old.public()), old_fp);
-    assert_eq!(b1.store().sharing_pins().unwrap().get(old.account()), Some(&old.public()));
+    assert_eq!(
+        b1.store().sharing_pins().unwrap().get(old.account()),
+        Some(&old.public())
+    );
 
     let out = a1.run(&["devices", "remove", &a3.device_id()]);
     let said = stdout(&out);
@@ -193,7 +200,10 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     let on_a1 = state_on(&a1, &space);
     assert_eq!(on_a1.epoch, Epoch(2));
     assert_eq!(on_a1.members[old.account()].identity, new);
-    assert!(on_a1.current_key(&old).is_err(), "the old identity opens the new epoch");
+    assert!(
+        on_a1.current_key(&old).is_err(),
+        "the old identity opens the new epoch"
+    );
     // Bob owns the other one: handed over, it waits for his next sync to
     // move to a new epoch.
     let groceries = state_on(&a1, &bobs_space);
@@ -204,7 +214,10 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     // Bob's next sync follows the change: no warning, his pin moves, and
     // `cairn members` says so.
     b1.sync_ok();
-    assert_eq!(b1.store().sharing_pins().unwrap().get(old.account()), Some(&new));
+    assert_eq!(
+        b1.store().sharing_pins().unwrap().get(old.account()),
+        Some(&new)
+    );
     let row = member_row(&b1, "Trip", &alice);
     assert_eq!(row["fingerprint"], new_fp.as_str());
     assert_eq!(row["key_changed"], true);
@@ -224,8 +237,16 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
     assert!(!groceries.rotation_due);
     assert!(groceries.current_key(&old).is_err());
     a1.sync_ok();
-    assert!(a1.store().epoch_keys(&bobs_space).unwrap().contains_key(&Epoch(2)));
-    assert!(b1.store().epoch_keys(&space).unwrap().contains_key(&Epoch(2)));
+    assert!(a1
+        .store()
+        .epoch_keys(&bobs_space)
+        .unwrap()
+        .contains_key(&Epoch(2)));
+    assert!(b1
+        .store()
+        .epoch_keys(&space)
+        .unwrap()
+        .contains_key(&Epoch(2)));
 
     // Bob writes after the rotation: sealed under epoch 2.
     b1.store()
@@ -310,7 +331,13 @@ fn removing_a_device_rotates_the_sharing_identity_and_the_shared_notebook_moves_
 /// Alice's identity row in the service's SQLite registry, rewritten
 /// behind the service's back (the hostile tests' way to make it serve
 /// anything): keys, generation, and the statements kept.
-fn rewrite_identity(cloud: &Cloud, alice: &str, id: &PublicIdentity, generation: u64, statements: &[Vec<u8>]) {
+fn rewrite_identity(
+    cloud: &Cloud,
+    alice: &str,
+    id: &PublicIdentity,
+    generation: u64,
+    statements: &[Vec<u8>],
+) {
     let db = rusqlite::Connection::open(cloud.data_dir().join("registry.sqlite3")).unwrap();
     db.execute(
         "UPDATE sharing_identities SET wrap_key = ?2, sign_key = ?3, generation = ?4 WHERE user_id = ?1",
@@ -339,15 +366,25 @@ fn rewrite_identity(cloud: &Cloud, alice: &str, id: &PublicIdentity, generation:
 
 /// Bob shares a notebook of his with alice: the outcome of the identity
 /// check against his pin, and nothing shared if it is refused.
-fn bob_shares_with_alice(cloud: &Cloud, b1: &Device, alice: &str, notebook: &str) -> Result<(), ShareError> {
+fn bob_shares_with_alice(
+    cloud: &Cloud,
+    b1: &Device,
+    alice: &str,
+    notebook: &str,
+) -> Result<(), ShareError> {
     let alice = UserId::parse(alice).unwrap();
     let store = Arc::new(Mutex::new(b1.store()));
     cloud.runtime().block_on(async {
         let s = Sharing::open(b1.dir(), b1.session(cloud), store).await?;
         s.check_invitee(&alice).await?;
-        s.share(notebook, &alice, cairn_core::space::record::Role::Editor, None)
-            .await
-            .map(|_| ())
+        s.share(
+            notebook,
+            &alice,
+            cairn_core::space::record::Role::Editor,
+            None,
+        )
+        .await
+        .map(|_| ())
     })
 }
 
@@ -408,14 +445,22 @@ fn a_new_sharing_key_the_pinned_one_did_not_vouch_for_is_refused_and_so_is_a_rep
     let wrong_signer = attempt(&forged, &mallory.public(), 0).unwrap_err();
     assert_eq!(wrong_signer.api_code(), Some(ErrorCode::InvalidSuccessor));
     let other_keys = attempt(
-        &Successor::sign(&k0, &SharingIdentity::generate(alice_user.clone()).public(), 1),
+        &Successor::sign(
+            &k0,
+            &SharingIdentity::generate(alice_user.clone()).public(),
+            1,
+        ),
         &mallory.public(),
         0,
     )
     .unwrap_err();
     assert_eq!(other_keys.api_code(), Some(ErrorCode::InvalidSuccessor));
-    let skipped = attempt(&Successor::sign(&k0, &mallory.public(), 2), &mallory.public(), 0)
-        .unwrap_err();
+    let skipped = attempt(
+        &Successor::sign(&k0, &mallory.public(), 2),
+        &mallory.public(),
+        0,
+    )
+    .unwrap_err();
     assert_eq!(skipped.api_code(), Some(ErrorCode::InvalidSuccessor));
     assert_eq!(served(&cloud, &b1, &alice).0, k0.public());
 
@@ -430,14 +475,23 @@ fn a_new_sharing_key_the_pinned_one_did_not_vouch_for_is_refused_and_so_is_a_rep
         bytes[sig_at..].copy_from_slice(&s[s.len() - 64..]);
         bytes
     };
-    assert!(Successor::decode(&forged_statement).unwrap().verify().is_err());
+    assert!(Successor::decode(&forged_statement)
+        .unwrap()
+        .verify()
+        .is_err());
     rewrite_identity(&cloud, &alice, &mallory.public(), 1, &[forged_statement]);
     assert_loud(bob_shares_with_alice(&cloud, &b1, &alice, "Bobs"));
-    assert_eq!(b1.store().sharing_pins().unwrap().get(&alice_user), Some(&k0.public()));
+    assert_eq!(
+        b1.store().sharing_pins().unwrap().get(&alice_user),
+        Some(&k0.public())
+    );
     // With no statement at all: the same.
     rewrite_identity(&cloud, &alice, &mallory.public(), 1, &[]);
     assert_loud(bob_shares_with_alice(&cloud, &b1, &alice, "Bobs"));
-    assert_eq!(b1.store().sharing_pins().unwrap().get(&alice_user), Some(&k0.public()));
+    assert_eq!(
+        b1.store().sharing_pins().unwrap().get(&alice_user),
+        Some(&k0.public())
+    );
     // Nothing was shared with the key bob refused.
     assert_eq!(b1.store().local_spaces().unwrap().len(), 1);
 
@@ -448,7 +502,10 @@ fn a_new_sharing_key_the_pinned_one_did_not_vouch_for_is_refused_and_so_is_a_rep
     let (k1, statements) = served(&cloud, &b1, &alice);
     assert_ne!(k1, k0.public());
     b1.sync_ok();
-    assert_eq!(b1.store().sharing_pins().unwrap().get(&alice_user), Some(&k1));
+    assert_eq!(
+        b1.store().sharing_pins().unwrap().get(&alice_user),
+        Some(&k1)
+    );
 
     // The statement sent to the service again is refused: it replaces a
     // key that is no longer the current one (and at the stale generation,
@@ -464,7 +521,10 @@ fn a_new_sharing_key_the_pinned_one_did_not_vouch_for_is_refused_and_so_is_a_rep
     let kept: Vec<Vec<u8>> = statements.iter().map(Successor::encode).collect();
     rewrite_identity(&cloud, &alice, &k0.public(), 0, &kept);
     assert_loud(bob_shares_with_alice(&cloud, &b1, &alice, "Bobs2"));
-    assert_eq!(b1.store().sharing_pins().unwrap().get(&alice_user), Some(&k1));
+    assert_eq!(
+        b1.store().sharing_pins().unwrap().get(&alice_user),
+        Some(&k1)
+    );
 
     // Served as it is, the rotated key is accepted for a new share.
     rewrite_identity(&cloud, &alice, &k1, 1, &kept);
@@ -528,7 +588,10 @@ fn two_devices_rotating_the_identity_at_once_do_not_fork_it() {
         })
         .collect();
     assert_eq!(replaced.len(), 1, "{outcomes:?}");
-    assert!(outcomes.contains(&IdentityRotated::AlreadyCurrent), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&IdentityRotated::AlreadyCurrent),
+        "{outcomes:?}"
+    );
     let (served_now, statements) = served(&cloud, &a1, &alice);
     assert_eq!(&served_now, replaced[0]);
     assert_eq!(statements.len(), 1);

@@ -786,9 +786,10 @@ fn write_space_corpus() {
 fn the_kept_identity_corpus_opens_and_verifies() {
     let (_, _, alice) = corpus_space();
     let corpus = fuzz_dir().join("corpus");
-    let statement =
-        Successor::decode(&std::fs::read(corpus.join("identity_successor/generation1.bin")).unwrap())
-            .unwrap();
+    let statement = Successor::decode(
+        &std::fs::read(corpus.join("identity_successor/generation1.bin")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(statement.verify(), Ok(()));
     assert_eq!(statement.previous, alice.public());
     let rekey = Record::decode(&std::fs::read(corpus.join("membership_record/rekey.bin")).unwrap())
@@ -808,10 +809,12 @@ fn the_kept_identity_corpus_opens_and_verifies() {
         assert_eq!(id.public(), alice.public(), "{name}");
     }
     let v2 = std::fs::read(corpus.join("sealed_identity/v2-epoch1.bin")).unwrap();
-    assert!(
-        SharingIdentity::open_with(alice.account().clone(), &AccountKeys::new(corpus_key()), &v2)
-            .is_err()
-    );
+    assert!(SharingIdentity::open_with(
+        alice.account().clone(),
+        &AccountKeys::new(corpus_key()),
+        &v2
+    )
+    .is_err());
 }
 
 /// Writes the corpus of a rotated sharing identity: alice's successor

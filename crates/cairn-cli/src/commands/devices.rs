@@ -167,7 +167,10 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
 }
 
 /// What became of the sharing identity and the shared notebooks.
-fn print_identity(name: &str, identity: Result<IdentityRotation, cairn_client::sharing::ShareError>) {
+fn print_identity(
+    name: &str,
+    identity: Result<IdentityRotation, cairn_client::sharing::ShareError>,
+) {
     use cairn_client::sharing_identity::IdentityRotated;
     match identity {
         Ok(r) => {

@@ -221,8 +221,8 @@ impl SpaceState {
         for (offered, error) in pending.into_values() {
             // This device replaced its identity and has yet to rekey this
             // space: the chain holding the previous one is expected.
-            let mine_before = v.my_previous == Some(&offered)
-                && matches!(error, ChainError::NotMyKey { .. });
+            let mine_before =
+                v.my_previous == Some(&offered) && matches!(error, ChainError::NotMyKey { .. });
             if !mine_before {
                 return Err(error);
             }
@@ -712,9 +712,7 @@ fn check_identity(
     pending: Option<&mut Pending>,
 ) -> Result<(), ChainError> {
     let failed = match (v.me, v.pins) {
-        (Some(me), _) if me.account == id.account && me != id => {
-            Some(ChainError::NotMyKey { seq })
-        }
+        (Some(me), _) if me.account == id.account && me != id => Some(ChainError::NotMyKey { seq }),
         // My own key, whatever this device pinned for its account before.
         (Some(me), _) if me == id => None,
         (_, Some(pins)) => pins
@@ -1227,7 +1225,11 @@ pub(crate) mod tests {
 
     /// alice's identity replaced by `new`: the rekey action, vouched for
     /// by her current one.
-    pub(crate) fn rekey_to(old: &SharingIdentity, new: &SharingIdentity, generation: u64) -> Action {
+    pub(crate) fn rekey_to(
+        old: &SharingIdentity,
+        new: &SharingIdentity,
+        generation: u64,
+    ) -> Action {
         Action::Rekey {
             identity: new.public(),
             successor: Successor::sign(old, &new.public(), generation).encode(),
@@ -1390,7 +1392,10 @@ pub(crate) mod tests {
         let st = s.state().unwrap();
         assert_eq!(st.members[&user("bob")].identity, bob2.public());
         let dave = SharingIdentity::generate(user("dave"));
-        let r = s.next(&dave, rekey_to(&dave, &SharingIdentity::generate(user("dave")), 1));
+        let r = s.next(
+            &dave,
+            rekey_to(&dave, &SharingIdentity::generate(user("dave")), 1),
+        );
         assert!(matches!(
             st.clone().apply(&r, Verifier::default()),
             Err(ChainError::UnknownSigner { .. })

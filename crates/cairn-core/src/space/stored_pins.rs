@@ -43,7 +43,12 @@ impl Store {
             // Rows were written from a PinStore, one per account.
             pins.repin(&row.identity);
             if let Some(previous_fingerprint) = row.changed_from {
-                pins.note_change(&row.identity.account, KeyChange { previous_fingerprint });
+                pins.note_change(
+                    &row.identity.account,
+                    KeyChange {
+                        previous_fingerprint,
+                    },
+                );
             }
         }
         Ok(pins)

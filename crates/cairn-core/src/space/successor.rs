@@ -119,9 +119,7 @@ impl Successor {
         let (generation, rest) = rest.split_at_checked(8).ok_or_else(short)?;
         let generation = u64::from_be_bytes(key8(generation));
         let (&len, rest) = rest.split_first().ok_or_else(short)?;
-        let (account, rest) = rest
-            .split_at_checked(usize::from(len))
-            .ok_or_else(short)?;
+        let (account, rest) = rest.split_at_checked(usize::from(len)).ok_or_else(short)?;
         let account = std::str::from_utf8(account)
             .ok()
             .and_then(|a| UserId::parse(a).ok())
@@ -152,7 +150,9 @@ impl Successor {
         // The account went through UserId::parse, whose canonical form is
         // what `body` writes: anything else is not this statement's bytes.
         if s.encode() != bytes {
-            return Err(SuccessorError::Malformed("it is not in its one form".into()));
+            return Err(SuccessorError::Malformed(
+                "it is not in its one form".into(),
+            ));
         }
         Ok(s)
     }

@@ -265,7 +265,10 @@ async fn a_sharing_identity_is_stored_once(backend: Backend) {
     // A second one, from another instance too, changes nothing.
     assert!(!b.put_sharing_identity(&user(1), &other, 3).await.unwrap());
     assert!(!a.put_sharing_identity(&user(1), &first, 3).await.unwrap());
-    assert_eq!(b.sharing_identity(&user(1)).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        b.sharing_identity(&user(1)).await.unwrap(),
+        Some(first.clone())
+    );
     assert!(b.sharing_identity(&user(2)).await.unwrap().is_none());
 
     // Replaced by compare-and-swap on the generation: of two instances
@@ -289,7 +292,10 @@ async fn a_sharing_identity_is_stored_once(backend: Backend) {
         .replace_sharing_identity(&user(1), 0, &rival, b"s1'", 4)
         .await
         .unwrap());
-    assert_eq!(b.sharing_identity(&user(1)).await.unwrap(), Some(next.clone()));
+    assert_eq!(
+        b.sharing_identity(&user(1)).await.unwrap(),
+        Some(next.clone())
+    );
     assert_eq!(
         a.identity_successors(&user(1)).await.unwrap(),
         vec![b"s1".to_vec()]
