@@ -87,6 +87,13 @@ fn corpus_personal() -> PersonalKeys {
     }
 }
 
+/// The same keys as an account holds them (what a sealed identity of
+/// version 2 opens with).
+fn corpus_account_keys() -> AccountKeys {
+    let p = corpus_personal();
+    AccountKeys::from_parts(corpus_key(), p.epochs).unwrap()
+}
+
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
 }
@@ -400,11 +407,7 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
         }
         "sealed_identity" => {
             let (_, _, alice) = corpus_space();
-            let keys = AccountKeys::from_parts(
-                corpus_key(),
-                BTreeMap::from([(Epoch::FIRST, EpochKey::from_bytes(&[8; 32]).unwrap())]),
-            )
-            .unwrap();
+            let keys = corpus_account_keys();
             if let Ok(id) = SharingIdentity::open_with(alice.account().clone(), &keys, input) {
                 // The seal authenticates: only what was sealed opens.
                 if id.public() != alice.public() {
@@ -798,11 +801,7 @@ fn the_kept_identity_corpus_opens_and_verifies() {
     assert!(
         matches!(&rekey.body.action, Action::Rekey { successor, .. } if *successor == statement.encode())
     );
-    let keys = AccountKeys::from_parts(
-        corpus_key(),
-        BTreeMap::from([(Epoch::FIRST, EpochKey::from_bytes(&[8; 32]).unwrap())]),
-    )
-    .unwrap();
+    let keys = corpus_account_keys();
     for name in ["v1", "v2-epoch1"] {
         let sealed = std::fs::read(corpus.join(format!("sealed_identity/{name}.bin"))).unwrap();
         let id = SharingIdentity::open_with(alice.account().clone(), &keys, &sealed).unwrap();
@@ -849,11 +848,7 @@ fn write_identity_corpus() {
             successor: statement.encode(),
         },
     );
-    let keys = AccountKeys::from_parts(
-        corpus_key(),
-        BTreeMap::from([(Epoch::FIRST, EpochKey::from_bytes(&[8; 32]).unwrap())]),
-    )
-    .unwrap();
+    let keys = corpus_account_keys();
     for (target, name, bytes) in [
         ("identity_successor", "generation1", statement.encode()),
         ("membership_record", "rekey", rekey.encode()),

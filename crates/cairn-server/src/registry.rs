@@ -126,6 +126,17 @@ pub trait KeyEnvelopeStore: Send + Sync {
     ) -> Result<bool, ServerError>;
 }
 
+/// An identity's generation as both registries store it (a signed 64-bit
+/// integer); one past that is refused.
+pub(crate) fn identity_generation(g: u64) -> Result<i64, ServerError> {
+    i64::try_from(g).map_err(|_| {
+        ServerError::bad_request(
+            cairn_protocol::ErrorCode::BadRequest,
+            "the identity's generation is out of range",
+        )
+    })
+}
+
 /// Sharing identities: one per account, stored once, replaced only by
 /// compare-and-swap on its generation with a successor statement kept.
 #[async_trait]

@@ -57,14 +57,7 @@ impl IdentityStore for PostgresRegistry {
         successor: &[u8],
         now: i64,
     ) -> Result<bool, ServerError> {
-        let as_i64 = |g: u64| {
-            i64::try_from(g).map_err(|_| {
-                ServerError::bad_request(
-                    cairn_protocol::ErrorCode::BadRequest,
-                    "the identity's generation is out of range",
-                )
-            })
-        };
+        let as_i64 = crate::registry::identity_generation;
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE sharing_identities

@@ -59,14 +59,7 @@ impl IdentityStore for SqliteRegistry {
         successor: &[u8],
         now: i64,
     ) -> Result<bool, ServerError> {
-        let as_i64 = |g: u64| {
-            i64::try_from(g).map_err(|_| {
-                ServerError::bad_request(
-                    cairn_protocol::ErrorCode::BadRequest,
-                    "the identity's generation is out of range",
-                )
-            })
-        };
+        let as_i64 = crate::registry::identity_generation;
         let (expected, generation) = (as_i64(expected)?, as_i64(identity.generation)?);
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
