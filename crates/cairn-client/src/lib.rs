@@ -27,6 +27,7 @@ pub mod encryption;
 mod error;
 mod events;
 mod http_transport;
+pub mod identity_rotation;
 mod loopback_redirect;
 mod pkce;
 mod private_file;

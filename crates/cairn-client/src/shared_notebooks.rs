@@ -55,7 +55,7 @@ pub fn shared_notebooks(store: &Store) -> Result<Vec<SharedNotebook>, ShareError
             role: local.role,
             standing: local.standing,
             owner: state.owner.clone(),
-            members: members_of(&state),
+            members: members_of(&state, None),
         });
     }
     Ok(out)

@@ -27,10 +27,11 @@ use cairn_core::space::identity::{PublicIdentity, SharingIdentity};
 use cairn_core::space::label::{self, Label, LabelError};
 use cairn_core::space::local::{LocalSpace, Standing};
 use cairn_core::space::pending::PendingSpace;
-use cairn_core::space::pins::PinError;
+use cairn_core::space::pins::{KeyChange, PinError, PinStore};
 use cairn_core::space::record::{Fence, FencedHead, HeadFence, Record, Role};
 use cairn_core::space::rotation::{self, RotationError};
 use cairn_core::space::safety_number::{fingerprint, matches_fingerprint, safety_number};
+use cairn_core::space::successor::Successor;
 use cairn_core::sync::object::{self, ObjectKind};
 use cairn_core::sync::opener::{PeerAccess, SpacePeer, SpaceSync, SpaceWriting};
 use cairn_core::sync::Fetched;
@@ -38,8 +39,8 @@ use cairn_core::{NewNotebook, Store};
 use cairn_protocol::{DeviceId, DeviceKey, ErrorCode, SpaceGrant, UserId};
 
 use crate::bucket::Bucket;
-use crate::encryption::{load_content_key, KeyError};
-use crate::sharing_identity::{ensure_sharing_identity, IdentityFetchError};
+use crate::encryption::{load_account_keys, KeyError};
+use crate::sharing_identity::{my_identity, rotate_sharing_identity, Handover, IdentityFetchError};
 use crate::spaces::wire_space_id;
 use crate::{ClientError, Session};
 
@@ -172,6 +173,9 @@ pub struct MemberInfo {
     /// Invited, not yet accepted.
     pub pending: bool,
     pub fingerprint: String,
+    /// Their key changed, and the key pinned before vouched for the new
+    /// one (a device of theirs was removed): a sentence, not a warning.
+    pub key_change: Option<KeyChange>,
 }
 
 /// One of this account's spaces as a sync found it.
@@ -197,6 +201,9 @@ pub struct Sharing {
     session: Arc<Session>,
     store: Arc<Mutex<Store>>,
     me: SharingIdentity,
+    /// The identity `me` replaced, while shared notebooks may still hold
+    /// it: each one's refresh hands it over with a rekey record.
+    handover: Option<Handover>,
     device: DeviceId,
 }
 
@@ -209,12 +216,17 @@ impl Sharing {
         store: Arc<Mutex<Store>>,
     ) -> Result<Sharing, ShareError> {
         let device = session.device_id().ok_or(ShareError::NotSignedIn)?;
-        let key = load_content_key(data_dir)?.ok_or(ShareError::NotEncrypted)?;
-        let me = ensure_sharing_identity(&session, &key).await?;
+        let keys = load_account_keys(data_dir)?.ok_or(ShareError::NotEncrypted)?;
+        // A device was removed and the identity it held is still the
+        // account's (the removal's own rotation was cut off): replace it
+        // now. One read of the service when there is nothing to do.
+        rotate_sharing_identity(&session, &keys).await?;
+        let mine = my_identity(&session, &keys).await?;
         Ok(Sharing {
             session,
             store,
-            me,
+            me: mine.current,
+            handover: mine.handover,
             device,
         })
     }
@@ -241,6 +253,28 @@ impl Sharing {
     pub async fn refresh(&self, space: &SpaceId) -> Result<Refreshed, ShareError> {
         loop {
             let refreshed = self.refresh_once(space).await?;
+            // This account's identity was replaced (a device removed) and
+            // the chain still holds the previous one: hand it over, signed
+            // by the previous key, before anything else is signed here.
+            if let Some(h) = &self.handover {
+                let held = refreshed
+                    .state
+                    .members
+                    .get(self.me.account())
+                    .map(|m| &m.identity)
+                    .or_else(|| {
+                        refreshed
+                            .state
+                            .invitations
+                            .get(self.me.account())
+                            .map(|i| &i.invitee)
+                    });
+                if held == Some(&h.previous.public()) {
+                    let record = author::rekey(&refreshed.state, &h.previous, &h.successor)?;
+                    self.append(&record).await?;
+                    continue;
+                }
+            }
             let owner_must_rotate =
                 refreshed.state.rotation_due && refreshed.state.owner == *self.me.account();
             if !owner_must_rotate {
@@ -280,6 +314,7 @@ impl Sharing {
         let mut store = self.store()?;
         let mut pins = store.sharing_pins()?;
         let mine = self.me.public();
+        let previous = self.handover.as_ref().map(|h| h.previous.public());
         let state = SpaceState::verify(
             *space,
             &records,
@@ -287,6 +322,7 @@ impl Sharing {
                 pins: Some(&pins),
                 me: Some(&mine),
                 checkpoint: known.as_ref().map(|k| k.checkpoint),
+                my_previous: previous.as_ref(),
             },
         )?;
         let label = known.as_ref().and_then(|k| k.label.clone());
@@ -304,7 +340,7 @@ impl Sharing {
             // Agreed to by being a member: everyone in the chain is pinned
             // (verify checked them against the pins already).
             for m in state.members.values() {
-                pins.check_or_pin(&m.identity)?;
+                pin_member(&mut pins, &state, &m.identity, self.me.account())?;
             }
             store.save_sharing_pins(&pins)?;
         }
@@ -322,7 +358,16 @@ impl Sharing {
     }
 
     fn current_key(&self, r: &Refreshed) -> Result<EpochKey, ShareError> {
-        Ok(r.state.current_key(&self.me)?)
+        match r.state.current_key(&self.me) {
+            Ok(key) => Ok(key),
+            // Wrapped to the identity this account had before (or by an
+            // owner's previous key): the key kept here when it was opened.
+            Err(e) => self
+                .store()?
+                .epoch_keys(&r.state.space)?
+                .remove(&r.state.epoch)
+                .ok_or(ShareError::Chain(e)),
+        }
     }
 
     /// Appends `record`; false if another record landed first (the caller
@@ -390,7 +435,7 @@ impl Sharing {
     /// number to compare. Nothing is pinned yet: [`Sharing::share`] pins,
     /// given the fingerprint shown here.
     pub async fn check_invitee(&self, invitee: &UserId) -> Result<Invitee, ShareError> {
-        let theirs = self.pinned_identity(invitee).await?;
+        let (theirs, _) = self.pinned_identity(invitee).await?;
         Ok(Invitee {
             account: invitee.clone(),
             fingerprint: fingerprint(&theirs),
@@ -399,16 +444,23 @@ impl Sharing {
     }
 
     /// `account`'s identity as the service hands it, refused if it is not
-    /// the one pinned for them (nothing is pinned here).
-    async fn pinned_identity(&self, account: &UserId) -> Result<PublicIdentity, ShareError> {
+    /// the one pinned for them and no chain of successor statements from
+    /// the pinned key leads to it (nothing is pinned here).
+    async fn pinned_identity(
+        &self,
+        account: &UserId,
+    ) -> Result<(PublicIdentity, Vec<Successor>), ShareError> {
         let token = self.session.access_token().await?;
-        let theirs = self
+        let (theirs, statements) = self
             .session
             .client()
-            .public_identity(&token, account)
+            .public_identity_vouched(&token, account)
             .await?;
-        self.store()?.sharing_pins()?.check(&theirs)?;
-        Ok(theirs)
+        let mut pins = self.store()?.sharing_pins()?;
+        if pins.check(&theirs).is_err() {
+            pins.follow(&theirs, &statements)?;
+        }
+        Ok((theirs, statements))
     }
 
     /// Shares `notebook` with `invitee` as `role`: creates its space if it
@@ -441,7 +493,7 @@ impl Sharing {
         // Their identity first: a fingerprint that does not match, or a
         // key other than the one pinned, stops the share before the
         // notebook is shared or anything is sent.
-        let theirs = self.pinned_identity(invitee).await?;
+        let (theirs, statements) = self.pinned_identity(invitee).await?;
         if let Some(expected) = expected_fingerprint {
             if !matches_fingerprint(&theirs, expected) {
                 return Err(ShareError::FingerprintMismatch {
@@ -454,7 +506,7 @@ impl Sharing {
         {
             let mut store = self.store()?;
             let mut pins = store.sharing_pins()?;
-            pins.check_or_pin(&theirs)?;
+            pins.follow(&theirs, &statements)?;
             store.save_sharing_pins(&pins)?;
         }
         let space = match existing {
@@ -899,7 +951,8 @@ impl Sharing {
     /// Everyone in the shared notebook `notebook` and everyone invited.
     pub async fn members(&self, notebook: &str) -> Result<Vec<MemberInfo>, ShareError> {
         let r = self.space_of(notebook).await?;
-        Ok(members_of(&r.state))
+        let pins = self.store()?.sharing_pins()?;
+        Ok(members_of(&r.state, Some(&pins)))
     }
 
     /// The owner removes `member` from the shared notebook: their grant
@@ -1027,12 +1080,43 @@ fn departed_access(d: &Departure, device: &DeviceId) -> PeerAccess {
 }
 
 /// Members first (the owner, then by account), then pending invitees.
-pub(crate) fn members_of(state: &SpaceState) -> Vec<MemberInfo> {
+/// Pins a member of a space this account is in: on first use, as pinned,
+/// or (when a rekey record in the chain replaced the key pinned here,
+/// which vouched for the next) moved to their new key with the change
+/// kept. This account's own key is whatever it is now.
+fn pin_member(
+    pins: &mut PinStore,
+    state: &SpaceState,
+    id: &PublicIdentity,
+    me: &UserId,
+) -> Result<(), ShareError> {
+    if id.account == *me {
+        if pins.check(id).is_err() {
+            pins.repin(id);
+        }
+        return Ok(());
+    }
+    let replaced = state.replaced.get(&id.account);
+    match pins.get(&id.account).cloned() {
+        Some(pinned) if pinned != *id && replaced.is_some_and(|r| r.contains(&pinned)) => {
+            pins.repin_vouched(id, &pinned)?;
+        }
+        _ => {
+            pins.check_or_pin(id)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn members_of(state: &SpaceState, pins: Option<&PinStore>) -> Vec<MemberInfo> {
     let member = |id: &PublicIdentity, role: Role, pending: bool| MemberInfo {
         account: id.account.clone(),
         role,
         pending,
         fingerprint: fingerprint(id),
+        key_change: pins
+            .filter(|p| p.get(&id.account) == Some(id))
+            .and_then(|p| p.change_of(&id.account).cloned()),
     };
     let mut out: Vec<MemberInfo> = state
         .members

@@ -42,6 +42,10 @@ pub struct SpaceRound {
 pub struct SpaceRounds {
     data_dir: PathBuf,
     sharing: Option<Sharing>,
+    /// The personal epoch `sharing` was opened at: a newer one (a device
+    /// was removed, and this one took the new key) may come with a new
+    /// sharing identity, so it is opened again.
+    opened_at: Option<u64>,
     /// Each space's stream as its last round saw it (members, roles, keys,
     /// whether this device writes): what the live lane seals and opens
     /// with. A space whose round did not run (no longer a member, its grant
@@ -54,6 +58,7 @@ impl SpaceRounds {
         SpaceRounds {
             data_dir,
             sharing: None,
+            opened_at: None,
             live: BTreeMap::new(),
         }
     }
@@ -68,9 +73,11 @@ impl SpaceRounds {
         session: &Arc<Session>,
         store: &Arc<Mutex<Store>>,
     ) -> Result<&Sharing, ShareError> {
-        if self.sharing.is_none() {
+        let epoch = crate::encryption::load_account_keys(&self.data_dir)?.map(|k| k.epoch().0);
+        if self.sharing.is_none() || self.opened_at != epoch {
             let opened = Sharing::open(&self.data_dir, session.clone(), store.clone()).await?;
             self.sharing = Some(opened);
+            self.opened_at = epoch;
         }
         self.sharing.as_ref().ok_or(ShareError::NotSignedIn)
     }

@@ -8,6 +8,8 @@
 //!   identities, for people to compare.
 //! - [`pins`]: the identity first seen for an account, and a loud error
 //!   when it changes.
+//! - [`successor`]: a previous identity vouching for the one that
+//!   replaces it (a device was removed).
 //! - [`epoch`]: space ids, epoch numbers and epoch keys.
 //! - [`wrap`]: an epoch key wrapped to one member (HPKE) and signed.
 //! - [`record`]: the signed, hash-chained membership records and their
@@ -39,6 +41,7 @@ pub mod record;
 pub mod rotation;
 pub mod safety_number;
 pub mod stored_pins;
+pub mod successor;
 pub mod tree;
 pub mod tree_store;
 #[cfg(test)]

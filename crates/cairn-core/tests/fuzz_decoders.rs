@@ -8,7 +8,10 @@
 //! membership record from the bucket or the service; and a shared space's
 //! head, signed by its member, whole and as the signed form inside the
 //! seal; the personal space's objects after a device was removed (epoch
-//! keys), the account's key envelope and the keys inside it.
+//! keys), the account's key envelope and the keys inside it; and, when a
+//! removed device's sharing identity is rotated, the successor statement
+//! the old key signs, the rekey record (target `membership_record`) and
+//! the identity sealed under a personal epoch's key.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -39,6 +42,7 @@ use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
 use cairn_core::space::identity::SharingIdentity;
 use cairn_core::space::object_ad::{self, ObjectPlace};
 use cairn_core::space::record::{Action, Record, Role};
+use cairn_core::space::successor::Successor;
 use cairn_core::space::wrap::KeyWrap;
 use cairn_core::sync::bundle;
 use cairn_core::sync::head::{DeviceHead, ObjectRef};
@@ -53,7 +57,7 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 11] = [
+const TARGETS: [&str; 13] = [
     "object",
     "head",
     "bundle",
@@ -65,6 +69,8 @@ const TARGETS: [&str; 11] = [
     "signed_head",
     "key_envelope",
     "account_keys",
+    "identity_successor",
+    "sealed_identity",
 ];
 
 /// The recovery key the fuzzed envelopes are opened with (their passphrase
@@ -79,6 +85,13 @@ fn corpus_personal() -> PersonalKeys {
         content: Some(corpus_key()),
         epochs: BTreeMap::from([(Epoch::FIRST, EpochKey::from_bytes(&[8; 32]).unwrap())]),
     }
+}
+
+/// The same keys as an account holds them (what a sealed identity of
+/// version 2 opens with).
+fn corpus_account_keys() -> AccountKeys {
+    let p = corpus_personal();
+    AccountKeys::from_parts(corpus_key(), p.epochs).unwrap()
 }
 
 fn fuzz_dir() -> PathBuf {
@@ -370,6 +383,35 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
             if let Ok(keys) = AccountKeys::decode(bytes, u64::from(*epoch)) {
                 if keys.encode() != bytes || keys.epoch().0 != u64::from(*epoch) {
                     return Err("decoded keys do not encode back to their bytes".into());
+                }
+            }
+            Ok(())
+        }
+        "identity_successor" => {
+            let Ok(st) = Successor::decode(input) else {
+                return Ok(());
+            };
+            if st.encode() != input {
+                return Err("a decoded statement does not encode back to its bytes".into());
+            }
+            // Ed25519 signing is deterministic: a statement that verifies
+            // as alice's is exactly what alice signs for it.
+            let (_, _, alice) = corpus_space();
+            if st.verify().is_ok()
+                && st.previous == alice.public()
+                && Successor::sign(&alice, &st.next, st.generation).encode() != input
+            {
+                return Err("a statement verified that alice did not sign".into());
+            }
+            Ok(())
+        }
+        "sealed_identity" => {
+            let (_, _, alice) = corpus_space();
+            let keys = corpus_account_keys();
+            if let Ok(id) = SharingIdentity::open_with(alice.account().clone(), &keys, input) {
+                // The seal authenticates: only what was sealed opens.
+                if id.public() != alice.public() {
+                    return Err("a sealed identity opened as someone never sealed".into());
                 }
             }
             Ok(())
@@ -738,6 +780,85 @@ fn write_space_corpus() {
     );
     let d = fuzz_dir().join("corpus").join("object");
     std::fs::write(d.join("space-log01.bin"), obj).unwrap();
+}
+
+/// The kept corpus of a rotated identity is what it claims: the statement
+/// verifies as alice's, the rekey record carries it, and both sealed forms
+/// open as alice with the corpus keys (the second only with epoch 1's).
+#[test]
+fn the_kept_identity_corpus_opens_and_verifies() {
+    let (_, _, alice) = corpus_space();
+    let corpus = fuzz_dir().join("corpus");
+    let statement = Successor::decode(
+        &std::fs::read(corpus.join("identity_successor/generation1.bin")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(statement.verify(), Ok(()));
+    assert_eq!(statement.previous, alice.public());
+    let rekey = Record::decode(&std::fs::read(corpus.join("membership_record/rekey.bin")).unwrap())
+        .unwrap();
+    assert!(rekey.signed_by(&alice.public()));
+    assert!(
+        matches!(&rekey.body.action, Action::Rekey { successor, .. } if *successor == statement.encode())
+    );
+    let keys = corpus_account_keys();
+    for name in ["v1", "v2-epoch1"] {
+        let sealed = std::fs::read(corpus.join(format!("sealed_identity/{name}.bin"))).unwrap();
+        let id = SharingIdentity::open_with(alice.account().clone(), &keys, &sealed).unwrap();
+        assert_eq!(id.public(), alice.public(), "{name}");
+    }
+    let v2 = std::fs::read(corpus.join("sealed_identity/v2-epoch1.bin")).unwrap();
+    assert!(SharingIdentity::open_with(
+        alice.account().clone(),
+        &AccountKeys::new(corpus_key()),
+        &v2
+    )
+    .is_err());
+}
+
+/// Writes the corpus of a rotated sharing identity: alice's successor
+/// statement, the rekey record that carries it, and her identity sealed
+/// with the content key (version 1) and under personal epoch 1 (version
+/// 2). Run by hand when a format changes:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_identity_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_identity_corpus() {
+    let (space, key, alice) = corpus_space();
+    let next = SharingIdentity::from_secrets(alice.account().clone(), [12; 32], [13; 32]);
+    let statement = Successor::sign(&alice, &next.public(), 1);
+    let wrap = KeyWrap::create(&alice, &alice.public(), space, Epoch::FIRST, &key).unwrap();
+    let create = Record::sign(
+        &alice,
+        space,
+        0,
+        [0; 32],
+        Action::Create {
+            owner: alice.public(),
+            wrap,
+        },
+    );
+    let rekey = Record::sign(
+        &alice,
+        space,
+        1,
+        create.hash(),
+        Action::Rekey {
+            identity: next.public(),
+            successor: statement.encode(),
+        },
+    );
+    let keys = corpus_account_keys();
+    for (target, name, bytes) in [
+        ("identity_successor", "generation1", statement.encode()),
+        ("membership_record", "rekey", rekey.encode()),
+        ("sealed_identity", "v1", alice.seal(&corpus_key())),
+        ("sealed_identity", "v2-epoch1", alice.seal_with(&keys)),
+    ] {
+        let d = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
+    }
 }
 
 /// Writes a shared space's signed head to the corpus: the whole object

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     IdentityExists,
     /// The account has no sharing identity yet (it never shared).
     NoIdentity,
+    /// A replacement identity whose successor statement is not the current
+    /// key's, for the offered keys and the next generation.
+    InvalidSuccessor,
     Internal,
     /// A code this build does not know (a newer service): treat as opaque.
     #[serde(other)]
@@ -85,6 +88,7 @@ impl ErrorCode {
             ErrorCode::SpaceExists => "space_exists",
             ErrorCode::IdentityExists => "identity_exists",
             ErrorCode::NoIdentity => "no_identity",
+            ErrorCode::InvalidSuccessor => "invalid_successor",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -129,6 +133,7 @@ mod tests {
             ErrorCode::SpaceExists,
             ErrorCode::IdentityExists,
             ErrorCode::NoIdentity,
+            ErrorCode::InvalidSuccessor,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -47,7 +47,8 @@ pub use key_layout::{
     UserId, BLOB_SLOTS, LOG_SLOTS, SNAPSHOT_SLOTS,
 };
 pub use sharing_identity::{
-    MySharingIdentity, PublicSharingIdentity, PutSharingIdentity, SEALED_IDENTITY_MAX_BYTES,
+    MySharingIdentity, PublicSharingIdentity, PutSharingIdentity, ReplaceSharingIdentity,
+    SEALED_IDENTITY_MAX_BYTES,
 };
 pub use space::{
     AppendRecordRequest, CreateSpaceRequest, InvitationSummary, MySpaces, PutSpaceLabel,

@@ -53,6 +53,8 @@ pub enum ServerError {
     SpaceExists,
     #[error("this account has another sharing identity already; fetch it and use that one")]
     IdentityExists,
+    #[error("this account's sharing identity was replaced meanwhile; fetch it and use that one")]
+    IdentityChanged,
     #[error("{0} has no sharing identity yet: they need to open Cairn once while signed in")]
     NoIdentity(cairn_protocol::UserId),
     #[error("no route for {0}")]
@@ -140,6 +142,7 @@ impl ServerError {
             InvalidRecord(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRecord),
             SpaceExists => (StatusCode::CONFLICT, ErrorCode::SpaceExists),
             IdentityExists => (StatusCode::CONFLICT, ErrorCode::IdentityExists),
+            IdentityChanged => (StatusCode::CONFLICT, ErrorCode::Conflict),
             NoIdentity(_) => (StatusCode::NOT_FOUND, ErrorCode::NoIdentity),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),

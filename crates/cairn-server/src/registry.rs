@@ -126,7 +126,19 @@ pub trait KeyEnvelopeStore: Send + Sync {
     ) -> Result<bool, ServerError>;
 }
 
-/// Sharing identities: one per account, stored once and never replaced.
+/// An identity's generation as both registries store it (a signed 64-bit
+/// integer); one past that is refused.
+pub(crate) fn identity_generation(g: u64) -> Result<i64, ServerError> {
+    i64::try_from(g).map_err(|_| {
+        ServerError::bad_request(
+            cairn_protocol::ErrorCode::BadRequest,
+            "the identity's generation is out of range",
+        )
+    })
+}
+
+/// Sharing identities: one per account, stored once, replaced only by
+/// compare-and-swap on its generation with a successor statement kept.
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     async fn sharing_identity(&self, user: &UserId) -> Result<Option<StoredIdentity>, ServerError>;
@@ -139,6 +151,23 @@ pub trait IdentityStore: Send + Sync {
         identity: &StoredIdentity,
         now: i64,
     ) -> Result<bool, ServerError>;
+
+    /// Replaces the account's identity if it is still at `expected`
+    /// generation (`identity.generation` is the next one), keeping
+    /// `successor` (the statement that vouches for it) in the same
+    /// transaction. Returns false, changing nothing, if another
+    /// replacement landed first or the account has none.
+    async fn replace_sharing_identity(
+        &self,
+        user: &UserId,
+        expected: u64,
+        identity: &StoredIdentity,
+        successor: &[u8],
+        now: i64,
+    ) -> Result<bool, ServerError>;
+
+    /// Every successor statement kept for the account, oldest first.
+    async fn identity_successors(&self, user: &UserId) -> Result<Vec<Vec<u8>>, ServerError>;
 }
 
 /// Pending GitHub sign-ins: the `state` of an authorization request and the

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/identity",
             get(sharing_identity::mine).put(sharing_identity::put),
         )
+        .route("/v1/identity/successor", post(sharing_identity::replace))
         .route(
             "/v1/accounts/{account}/identity",
             get(sharing_identity::of_account),

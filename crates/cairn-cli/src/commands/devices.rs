@@ -2,13 +2,17 @@
 //! `cairn devices remove DEVICE`: removes one, and gives the account's
 //! notes a new key first (`device_removal::remove_device`, the same the
 //! app's "Remove…" runs), so the removed device reads nothing written
-//! from then on.
+//! from then on, and a new sharing identity
+//! (`identity_rotation::rotate_identity_after_removal`), so it opens
+//! nothing new in the shared notebooks either.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::bail;
 use cairn_client::device_removal::{self, RemoveError};
 use cairn_client::encryption::Rotated;
+use cairn_client::identity_rotation::{rotate_identity_after_removal, IdentityRotation};
 use cairn_core::crypto::KdfParams;
 use cairn_protocol::{Device, DeviceId};
 use clap::Subcommand;
@@ -105,7 +109,8 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
     else {
         bail!("removing a device gives your notes a new key, which needs your passphrase: set CAIRN_PASSPHRASE or run in a terminal");
     };
-    let removed = runtime()?.block_on(async {
+    let store = Arc::new(Mutex::new(super::notes::open(data_dir)?));
+    let (removed, identity) = runtime()?.block_on(async {
         let token = access_token(&session).await?;
         let removed = device_removal::remove_device(
             session.client(),
@@ -122,7 +127,13 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
         if let Err(RemoveError::NotRevoked { rotated, .. }) = &removed {
             print_recovery_key(rotated);
         }
-        Ok::<_, anyhow::Error>(removed?)
+        let removed = removed?;
+        // The sharing identity next: the removed device holds the current
+        // one. A failure here does not undo the removal: the sentence
+        // below says what is left, and the next sync tries again.
+        let identity =
+            rotate_identity_after_removal(data_dir, session.clone(), store.clone()).await;
+        Ok::<_, anyhow::Error>((removed, identity))
     })?;
     let name = removed.name;
     println!("removed {name} ({id}) from your account");
@@ -131,6 +142,7 @@ pub fn remove(data_dir: &Path, device: &str) -> anyhow::Result<()> {
     );
     println!("your other devices ask for your passphrase once to keep syncing (CAIRN_PASSPHRASE for `cairn sync`)");
     println!("if you ever typed your passphrase on {name}, change it now: `cairn key change`");
+    print_identity(&name, identity);
     print_recovery_key(&removed.rotated);
     Ok(())
 }
@@ -144,5 +156,42 @@ fn print_recovery_key(rotated: &Rotated) {
         Rotated::ByAnotherDevice { .. } => println!(
             "another of your devices gave your notes a new key at the same moment: keep the recovery key it showed"
         ),
+    }
+}
+
+/// What became of the sharing identity and the shared notebooks.
+fn print_identity(
+    name: &str,
+    identity: Result<IdentityRotation, cairn_client::sharing::ShareError>,
+) {
+    use cairn_client::sharing_identity::IdentityRotated;
+    match identity {
+        Ok(r) => {
+            match &r.identity {
+                IdentityRotated::NoIdentity => return,
+                IdentityRotated::Replaced(_) => println!(
+                    "your sharing key is new too: the people you share notebooks with see your safety number change, vouched for by your previous key"
+                ),
+                IdentityRotated::AlreadyCurrent => {}
+            }
+            if !r.handed_over.is_empty() {
+                println!(
+                    "{} shared notebook(s) moved to your new sharing key; those you own have a new key that {name} does not hold, the others get one when their owner next syncs",
+                    r.handed_over.len()
+                );
+            }
+            for (_, e) in &r.failed {
+                eprintln!("a shared notebook was not moved to your new sharing key: {e}");
+            }
+            if !r.failed.is_empty() {
+                println!(
+                    "{} shared notebook(s) could not be moved to your new sharing key yet: `cairn sync` tries again",
+                    r.failed.len()
+                );
+            }
+        }
+        Err(e) => {
+            println!("your sharing key could not be changed yet ({e}); until it is, {name} can still open what is shared with you: `cairn sync` tries again");
+        }
     }
 }

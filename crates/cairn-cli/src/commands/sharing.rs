@@ -175,10 +175,20 @@ pub fn run(data_dir: &Path, which: SharingCommand) -> Result<()> {
                     let rows: Vec<serde_json::Value> = members
                         .iter()
                         .map(|m| {
-                            serde_json::json!({
+                            // `key_changed`: their key changed since it was
+                            // first pinned here, vouched for by the key
+                            // before (`vouched_by_previous` is always true:
+                            // an unvouched change is refused, not listed).
+                            let mut row = serde_json::json!({
                                 "account": m.account, "role": role_name(m.role),
                                 "pending": m.pending, "fingerprint": m.fingerprint,
-                            })
+                                "key_changed": m.key_change.is_some(),
+                            });
+                            if let Some(c) = &m.key_change {
+                                row["previous_fingerprint"] = c.previous_fingerprint.clone().into();
+                                row["vouched_by_previous"] = true.into();
+                            }
+                            row
                         })
                         .collect();
                     crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
@@ -191,6 +201,13 @@ pub fn run(data_dir: &Path, which: SharingCommand) -> Result<()> {
                             if m.pending { " (invited)" } else { "" },
                             m.fingerprint
                         );
+                        if let Some(c) = &m.key_change {
+                            crate::outln!(
+                                "  {}'s sharing key changed (a device of theirs was removed); their previous key ({}) vouched for the new one",
+                                m.account,
+                                c.previous_fingerprint
+                            );
+                        }
                     }
                 }
             }

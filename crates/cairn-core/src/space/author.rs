@@ -11,6 +11,7 @@ use crate::space::epoch::{Epoch, EpochKey, SpaceId};
 use crate::space::identity::{PublicIdentity, SharingIdentity};
 use crate::space::record::{Action, Fence, Record, Role};
 use crate::space::rotation::NewEpoch;
+use crate::space::successor::Successor;
 use crate::space::wrap::{KeyWrap, WrapError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +28,8 @@ pub enum AuthorError {
     NotMember,
     #[error("the owner cannot leave their own shared notebook; remove the others instead")]
     OwnerLeaving,
+    #[error("this shared notebook does not hold the sharing key being replaced")]
+    NotHeld,
     #[error("{0}")]
     Wrap(#[from] WrapError),
 }
@@ -123,6 +126,35 @@ pub fn leave(
         return Err(AuthorError::NotMember);
     }
     Ok(state.next_record(me, Action::Leave { fence }))
+}
+
+/// The rekey record by which `previous` (the identity the chain holds for
+/// this account) hands over to `successor`'s new identity.
+pub fn rekey(
+    state: &SpaceState,
+    previous: &SharingIdentity,
+    successor: &Successor,
+) -> Result<Record, AuthorError> {
+    let held = state
+        .members
+        .get(previous.account())
+        .map(|m| &m.identity)
+        .or_else(|| {
+            state
+                .invitations
+                .get(previous.account())
+                .map(|i| &i.invitee)
+        });
+    if held != Some(&previous.public()) || successor.previous != previous.public() {
+        return Err(AuthorError::NotHeld);
+    }
+    Ok(state.next_record(
+        previous,
+        Action::Rekey {
+            identity: successor.next.clone(),
+            successor: successor.encode(),
+        },
+    ))
 }
 
 #[cfg(test)]

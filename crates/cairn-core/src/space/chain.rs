@@ -30,6 +30,7 @@ use crate::space::epoch::{Epoch, EpochError, EpochKey, SpaceId};
 use crate::space::identity::{PublicIdentity, SharingIdentity};
 use crate::space::pins::{PinError, PinStore};
 use crate::space::record::{Action, Fence, HeadFence, Record, Role, Rotation};
+use crate::space::successor::{Successor, SuccessorError};
 use crate::space::wrap::{KeyWrap, WrapError};
 use crate::sync::signed_head::Signer;
 
@@ -83,6 +84,14 @@ pub enum ChainError {
     Forked { seq: u64 },
     #[error("you have no key for epoch {epoch} of this space")]
     NoKey { epoch: u64 },
+    #[error("your account's sharing key was replaced on another of your devices (record {seq}): enter your passphrase on this device to keep sharing")]
+    MyKeyReplaced { seq: u64 },
+    #[error("membership record {seq} replaces a key without a valid statement from the previous one: {source}")]
+    BadSuccessor {
+        seq: u64,
+        #[source]
+        source: SuccessorError,
+    },
     #[error("{0}")]
     Epoch(#[from] EpochError),
     #[error("{0}")]
@@ -141,7 +150,19 @@ pub struct Verifier<'a> {
     pub me: Option<&'a PublicIdentity>,
     /// The newest record verified before.
     pub checkpoint: Option<Checkpoint>,
+    /// The verifying member's previous identity, replaced on this device
+    /// but not yet in this chain (its rekey record is still to be
+    /// appended): the chain may still hold it for them.
+    pub my_previous: Option<&'a PublicIdentity>,
 }
+
+/// Identities that did not pass the pins or `me` when met, by account:
+/// forgiven only if a rekey signed by that very identity later moves the
+/// account to one that passes (the pinned key, or this member's own).
+/// That is how a chain started under a key since replaced still verifies
+/// for someone who pinned the new one, while a key nobody vouched for
+/// stays refused.
+type Pending = BTreeMap<UserId, (PublicIdentity, ChainError)>;
 
 /// A verified space: members, roles, pending invitations and the epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +180,10 @@ pub struct SpaceState {
     pub wraps: BTreeMap<UserId, KeyWrap>,
     /// Per epoch after the first, the previous epoch's key sealed under it.
     pub previous: BTreeMap<Epoch, Vec<u8>>,
+    /// Per account whose identity a rekey replaced, the identities the
+    /// chain held for them before, oldest first: each vouched for the
+    /// next (what a member shows as "key changed, vouched for").
+    pub replaced: BTreeMap<UserId, Vec<PublicIdentity>>,
     pub last: Checkpoint,
     seen: HashSet<[u8; 32]>,
 }
@@ -183,14 +208,24 @@ impl SpaceState {
         v: Verifier<'_>,
     ) -> Result<SpaceState, ChainError> {
         let (first, rest) = records.split_first().ok_or(ChainError::Empty)?;
-        let mut state = SpaceState::genesis(space, first, v)?;
+        let mut pending = Pending::new();
+        let mut state = SpaceState::genesis(space, first, v, Some(&mut pending))?;
         for r in rest {
             if let Some(cp) = v.checkpoint {
                 if r.body.seq == cp.seq && r.hash() != cp.hash {
                     return Err(ChainError::Forked { seq: cp.seq });
                 }
             }
-            state.apply(r, v)?;
+            state.apply_deferring(r, v, Some(&mut pending))?;
+        }
+        for (offered, error) in pending.into_values() {
+            // This device replaced its identity and has yet to rekey this
+            // space: the chain holding the previous one is expected.
+            let mine_before =
+                v.my_previous == Some(&offered) && matches!(error, ChainError::NotMyKey { .. });
+            if !mine_before {
+                return Err(error);
+            }
         }
         if let Some(cp) = v.checkpoint {
             if state.last.seq < cp.seq {
@@ -206,7 +241,12 @@ impl SpaceState {
         Ok(state)
     }
 
-    fn genesis(space: SpaceId, r: &Record, v: Verifier<'_>) -> Result<SpaceState, ChainError> {
+    fn genesis(
+        space: SpaceId,
+        r: &Record,
+        v: Verifier<'_>,
+        pending: Option<&mut Pending>,
+    ) -> Result<SpaceState, ChainError> {
         let b = &r.body;
         if b.space != space {
             return Err(ChainError::WrongSpace {
@@ -235,7 +275,7 @@ impl SpaceState {
                 signer: b.signer.clone(),
             });
         }
-        check_identity(0, owner, v)?;
+        check_identity(0, owner, v, pending)?;
         check_wrap(0, wrap, space, Epoch::FIRST, owner, owner)?;
         let hash = r.hash();
         Ok(SpaceState {
@@ -254,6 +294,7 @@ impl SpaceState {
             departed: BTreeMap::new(),
             wraps: BTreeMap::from([(owner.account.clone(), wrap.clone())]),
             previous: BTreeMap::new(),
+            replaced: BTreeMap::new(),
             last: Checkpoint { seq: 0, hash },
             seen: HashSet::from([hash]),
         })
@@ -261,6 +302,17 @@ impl SpaceState {
 
     /// Verifies and applies the next record. On error nothing changes.
     pub fn apply(&mut self, r: &Record, v: Verifier<'_>) -> Result<(), ChainError> {
+        self.apply_deferring(r, v, None)
+    }
+
+    /// As [`SpaceState::apply`]; identity checks that fail go to `pending`
+    /// when given (see [`Pending`]), else refuse the record.
+    fn apply_deferring(
+        &mut self,
+        r: &Record,
+        v: Verifier<'_>,
+        mut pending: Option<&mut Pending>,
+    ) -> Result<(), ChainError> {
         let b = &r.body;
         let seq = b.seq;
         let hash = r.hash();
@@ -322,7 +374,7 @@ impl SpaceState {
                 if !invitee.keys_are_valid() {
                     return Err(invalid("the invitee's signing key is not usable"));
                 }
-                check_identity(seq, invitee, v)?;
+                check_identity(seq, invitee, v, pending.as_deref_mut())?;
                 check_wrap(seq, wrap, self.space, self.epoch, invitee, &signer)?;
                 next.departed.remove(&invitee.account);
                 next.wraps.insert(invitee.account.clone(), wrap.clone());
@@ -432,10 +484,78 @@ impl SpaceState {
                 }
                 next.rotate(seq, rotation, &signer)?;
             }
+            Action::Rekey {
+                identity,
+                successor,
+            } => {
+                next.rekey(seq, &signer, identity, successor, v, pending)?;
+            }
         }
         next.last = Checkpoint { seq, hash };
         next.seen.insert(hash);
         *self = next;
+        Ok(())
+    }
+
+    /// A member's (or invitee's) new identity, vouched for by the one the
+    /// chain held for them (`held`, which signed the record too).
+    fn rekey(
+        &mut self,
+        seq: u64,
+        held: &PublicIdentity,
+        identity: &PublicIdentity,
+        successor: &[u8],
+        v: Verifier<'_>,
+        pending: Option<&mut Pending>,
+    ) -> Result<(), ChainError> {
+        let bad = |source| ChainError::BadSuccessor { seq, source };
+        let statement = Successor::decode(successor).map_err(bad)?;
+        statement.verify().map_err(bad)?;
+        if statement.previous != *held || statement.next != *identity {
+            return Err(ChainError::Invalid {
+                seq,
+                reason: "its statement names other keys than the record".into(),
+            });
+        }
+        let account = &held.account;
+        if let Some(me) = v.me {
+            if me.account == *account && me != identity && v.my_previous != Some(identity) {
+                return Err(ChainError::MyKeyReplaced { seq });
+            }
+        }
+        // Trust follows the signature: an identity that passed the pins
+        // vouches for its successor. One that did not (still pending) must
+        // hand over to a key that passes them.
+        match pending {
+            Some(pending) => {
+                if pending.remove(account).is_some() {
+                    check_identity(seq, identity, v, Some(pending))?;
+                }
+            }
+            None => {
+                let vouched = v.pins.and_then(|p| p.get(account)) == Some(held);
+                if !vouched {
+                    check_identity(seq, identity, v, None)?;
+                }
+            }
+        }
+        if let Some(m) = self.members.get_mut(account) {
+            m.identity = identity.clone();
+        } else if let Some(i) = self.invitations.get_mut(account) {
+            i.invitee = identity.clone();
+        } else {
+            return Err(ChainError::UnknownSigner {
+                seq,
+                signer: account.clone(),
+            });
+        }
+        self.replaced
+            .entry(account.clone())
+            .or_default()
+            .push(held.clone());
+        // The previous identity's holders include a removed device: what
+        // is written from now on needs a key it never held.
+        self.rotation_due = true;
         Ok(())
     }
 
@@ -585,17 +705,32 @@ impl SpaceState {
     }
 }
 
-fn check_identity(seq: u64, id: &PublicIdentity, v: Verifier<'_>) -> Result<(), ChainError> {
-    if let Some(me) = v.me {
-        if me.account == id.account && me != id {
-            return Err(ChainError::NotMyKey { seq });
+fn check_identity(
+    seq: u64,
+    id: &PublicIdentity,
+    v: Verifier<'_>,
+    pending: Option<&mut Pending>,
+) -> Result<(), ChainError> {
+    let failed = match (v.me, v.pins) {
+        (Some(me), _) if me.account == id.account && me != id => Some(ChainError::NotMyKey { seq }),
+        // My own key, whatever this device pinned for its account before.
+        (Some(me), _) if me == id => None,
+        (_, Some(pins)) => pins
+            .check(id)
+            .err()
+            .map(|source| ChainError::Pin { seq, source }),
+        _ => None,
+    };
+    match (failed, pending) {
+        (None, _) => Ok(()),
+        (Some(e), Some(pending)) => {
+            pending
+                .entry(id.account.clone())
+                .or_insert_with(|| (id.clone(), e));
+            Ok(())
         }
+        (Some(e), None) => Err(e),
     }
-    if let Some(pins) = v.pins {
-        pins.check(id)
-            .map_err(|source| ChainError::Pin { seq, source })?;
-    }
-    Ok(())
 }
 
 fn check_wrap(
@@ -1086,5 +1221,184 @@ pub(crate) mod tests {
                 role: Some(Role::Editor),
             }
         );
+    }
+
+    /// alice's identity replaced by `new`: the rekey action, vouched for
+    /// by her current one.
+    pub(crate) fn rekey_to(
+        old: &SharingIdentity,
+        new: &SharingIdentity,
+        generation: u64,
+    ) -> Action {
+        Action::Rekey {
+            identity: new.public(),
+            successor: Successor::sign(old, &new.public(), generation).encode(),
+        }
+    }
+
+    #[test]
+    fn a_rekey_vouched_by_the_held_key_moves_the_member_and_calls_for_a_new_epoch() {
+        let (p, mut s) = shared();
+        let alice2 = SharingIdentity::generate(user("alice"));
+        s.push(&p.alice, rekey_to(&p.alice, &alice2, 1));
+        let st = s.state().unwrap();
+        assert_eq!(st.members[&user("alice")].identity, alice2.public());
+        assert_eq!(st.replaced[&user("alice")], vec![p.alice.public()]);
+        assert!(st.rotation_due);
+        // The old key signs nothing more here; the new one does.
+        let stale = s.next(
+            &p.alice,
+            s.invite(&p.alice, &p.alice.public(), Role::Editor, Epoch::FIRST),
+        );
+        assert!(matches!(
+            st.clone().apply(&stale, Verifier::default()),
+            Err(ChainError::BadSignature { .. })
+        ));
+        let new = crate::space::rotation::rotate(&st, &alice2, &s.key, BTreeMap::new()).unwrap();
+        s.records.push(new.record);
+        let st = s.state().unwrap();
+        assert_eq!(st.epoch, Epoch(2));
+        assert!(!st.rotation_due);
+        assert_eq!(st.current_key(&alice2).unwrap(), new.key);
+        assert_eq!(st.current_key(&p.bob).unwrap(), new.key);
+        // What a removed device holds (the old identity) opens nothing new.
+        assert!(st.current_key(&p.alice).is_err());
+
+        // bob pinned the old key: the chain verifies, the change vouched for.
+        let mut bobs = PinStore::default();
+        bobs.check_or_pin(&p.alice.public()).unwrap();
+        let v = Verifier {
+            pins: Some(&bobs),
+            ..Verifier::default()
+        };
+        assert!(SpaceState::verify(s.id, &s.records, v).is_ok());
+        // A device of bob's that pinned only the new key: verifies too.
+        let mut fresh = PinStore::default();
+        fresh.check_or_pin(&alice2.public()).unwrap();
+        let v = Verifier {
+            pins: Some(&fresh),
+            ..Verifier::default()
+        };
+        assert!(SpaceState::verify(s.id, &s.records, v).is_ok());
+        // A device that pinned some third key for alice: the loud warning.
+        let mut other = PinStore::default();
+        other
+            .check_or_pin(&SharingIdentity::generate(user("alice")).public())
+            .unwrap();
+        let v = Verifier {
+            pins: Some(&other),
+            ..Verifier::default()
+        };
+        assert!(matches!(
+            SpaceState::verify(s.id, &s.records, v),
+            Err(ChainError::Pin {
+                source: PinError::KeyChanged { .. },
+                ..
+            })
+        ));
+        // alice's device with the new identity; a removed one with the old.
+        let me = alice2.public();
+        let v = Verifier {
+            me: Some(&me),
+            ..Verifier::default()
+        };
+        assert!(SpaceState::verify(s.id, &s.records, v).is_ok());
+        let old = p.alice.public();
+        let v = Verifier {
+            me: Some(&old),
+            ..Verifier::default()
+        };
+        assert_eq!(
+            SpaceState::verify(s.id, &s.records, v).unwrap_err(),
+            ChainError::MyKeyReplaced { seq: 5 }
+        );
+    }
+
+    #[test]
+    fn a_new_key_for_someone_no_rekey_vouched_for_is_refused() {
+        let (p, mut s) = shared();
+        let alice2 = SharingIdentity::generate(user("alice"));
+        let before = s.records.clone();
+        // Bob pinned the new key (it came with a statement), but this chain
+        // was never rekeyed: its alice is a key he no longer trusts.
+        let mut pins = PinStore::default();
+        pins.check_or_pin(&alice2.public()).unwrap();
+        let v = Verifier {
+            pins: Some(&pins),
+            ..Verifier::default()
+        };
+        assert!(matches!(
+            SpaceState::verify(s.id, &before, v),
+            Err(ChainError::Pin { seq: 0, .. })
+        ));
+        // alice's own device before it appended the rekey: expected, when
+        // it says which key it had.
+        let (me, old) = (alice2.public(), p.alice.public());
+        let v = Verifier {
+            me: Some(&me),
+            my_previous: Some(&old),
+            ..Verifier::default()
+        };
+        assert!(SpaceState::verify(s.id, &before, v).is_ok());
+        let v = Verifier {
+            me: Some(&me),
+            ..Verifier::default()
+        };
+        assert_eq!(
+            SpaceState::verify(s.id, &before, v).unwrap_err(),
+            ChainError::NotMyKey { seq: 0 }
+        );
+
+        let mallory = SharingIdentity::generate(user("alice"));
+        let st = s.state().unwrap();
+        // A statement signed by another key than the held one.
+        let forged = Action::Rekey {
+            identity: mallory.public(),
+            successor: Successor {
+                previous: p.alice.public(),
+                ..Successor::sign(&mallory, &mallory.public(), 1)
+            }
+            .encode(),
+        };
+        let r = s.next(&p.alice, forged);
+        assert!(matches!(
+            st.clone().apply(&r, Verifier::default()),
+            Err(ChainError::BadSuccessor {
+                source: SuccessorError::BadSignature { .. },
+                ..
+            })
+        ));
+        // A record whose statement names another key than its own.
+        let r = s.next(
+            &p.alice,
+            Action::Rekey {
+                identity: mallory.public(),
+                successor: Successor::sign(&p.alice, &alice2.public(), 1).encode(),
+            },
+        );
+        assert!(matches!(
+            st.clone().apply(&r, Verifier::default()),
+            Err(ChainError::Invalid { .. })
+        ));
+        // The record signed by the new key instead of the held one.
+        let r = s.next(&mallory, rekey_to(&p.alice, &mallory, 1));
+        assert!(matches!(
+            st.clone().apply(&r, Verifier::default()),
+            Err(ChainError::BadSignature { .. })
+        ));
+        // bob rekeys himself the same way; an outsider cannot.
+        let bob2 = SharingIdentity::generate(user("bob"));
+        s.push(&p.bob, rekey_to(&p.bob, &bob2, 1));
+        let st = s.state().unwrap();
+        assert_eq!(st.members[&user("bob")].identity, bob2.public());
+        let dave = SharingIdentity::generate(user("dave"));
+        let r = s.next(
+            &dave,
+            rekey_to(&dave, &SharingIdentity::generate(user("dave")), 1),
+        );
+        assert!(matches!(
+            st.clone().apply(&r, Verifier::default()),
+            Err(ChainError::UnknownSigner { .. })
+        ));
     }
 }

@@ -4,10 +4,14 @@
 //! the content key, so every device that has the content key opens the
 //! same identity, and the service stores only the sealed bytes.
 //!
-//! Sealed form: `version (1 byte) || nonce || ciphertext` of the two
-//! 32-byte secrets (X25519, then the Ed25519 seed), sealed with the content
-//! key and associated data naming the account, so one account's sealed
-//! identity does not open as another's.
+//! Sealed form, version 1: `1 || nonce || ciphertext` of the two 32-byte
+//! secrets (X25519, then the Ed25519 seed), sealed with the content key
+//! and associated data naming the account, so one account's sealed
+//! identity does not open as another's. Version 2, for an identity made
+//! when a device was removed (docs/sharing.md, "Rotating the sharing
+//! identity"): `2 || epoch (u64 BE) || nonce || ciphertext`, sealed with
+//! that epoch's personal key (which the removed device never held), the
+//! epoch also in the associated data.
 
 use cairn_protocol::UserId;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -15,10 +19,14 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, Serializable};
 use serde::{Deserialize, Serialize};
 
+use crate::account_keys::AccountKeys;
 use crate::crypto::{ContentKey, CryptoError, KEY_LEN};
+use crate::space::epoch::{Epoch, EpochKey};
 
-/// The version byte of today's sealed identity.
+/// The version byte of an identity sealed under the content key.
 pub const SEALED_IDENTITY_VERSION: u8 = 1;
+/// The version byte of an identity sealed under a personal epoch's key.
+pub const SEALED_IDENTITY_EPOCH_VERSION: u8 = 2;
 
 pub(crate) type WrapKem = X25519HkdfSha256;
 
@@ -32,6 +40,8 @@ pub enum IdentityError {
     Open(#[from] CryptoError),
     #[error("the sharing identity is malformed: {0}")]
     Malformed(String),
+    #[error("this account's sharing key changed when a device was removed: enter your passphrase on this device to keep sharing")]
+    NoKey { epoch: u64 },
 }
 
 /// The public half of an identity: what others pin, wrap to and verify.
@@ -83,6 +93,10 @@ fn sealed_aad(account: &UserId) -> Vec<u8> {
     format!("cairn-sharing-identity/v1\0{account}").into_bytes()
 }
 
+fn sealed_epoch_aad(account: &UserId, epoch: Epoch) -> Vec<u8> {
+    format!("cairn-sharing-identity/v2\0{account}\0{epoch}").into_bytes()
+}
+
 impl SharingIdentity {
     /// A new identity for `account`, from the system's randomness.
     pub fn generate(account: UserId) -> SharingIdentity {
@@ -131,12 +145,75 @@ impl SharingIdentity {
 
     /// The identity sealed under the content key, for the service to keep.
     pub fn seal(&self, key: &ContentKey) -> Vec<u8> {
+        let mut out = vec![SEALED_IDENTITY_VERSION];
+        out.extend_from_slice(&key.seal(&sealed_aad(&self.account), &self.secrets()));
+        out
+    }
+
+    /// The identity sealed under personal epoch `epoch`'s key (version 2).
+    pub fn seal_at_epoch(&self, epoch: Epoch, key: &EpochKey) -> Vec<u8> {
+        let mut out = vec![SEALED_IDENTITY_EPOCH_VERSION];
+        out.extend_from_slice(&epoch.0.to_be_bytes());
+        out.extend_from_slice(
+            &key.cipher()
+                .seal(&sealed_epoch_aad(&self.account, epoch), &self.secrets()),
+        );
+        out
+    }
+
+    /// The identity sealed under the newest of `keys`: the content key
+    /// until the account's first rotation, then the current epoch's key.
+    pub fn seal_with(&self, keys: &AccountKeys) -> Vec<u8> {
+        match keys.current() {
+            Some((epoch, key)) => self.seal_at_epoch(epoch, key),
+            None => self.seal(keys.content()),
+        }
+    }
+
+    fn secrets(&self) -> Vec<u8> {
         let mut plain = Vec::with_capacity(2 * KEY_LEN);
         plain.extend_from_slice(&self.wrap_secret.to_bytes());
         plain.extend_from_slice(self.signing.as_bytes());
-        let mut out = vec![SEALED_IDENTITY_VERSION];
-        out.extend_from_slice(&key.seal(&sealed_aad(&self.account), &plain));
-        out
+        plain
+    }
+
+    /// The personal epoch a sealed identity names: 0 for version 1 (the
+    /// content key), `None` if the bytes are no sealed identity this
+    /// version knows.
+    pub fn sealed_epoch(sealed: &[u8]) -> Option<Epoch> {
+        match sealed.split_first()? {
+            (&SEALED_IDENTITY_VERSION, _) => Some(Epoch(0)),
+            (&SEALED_IDENTITY_EPOCH_VERSION, rest) => {
+                let bytes: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+                Some(Epoch(u64::from_be_bytes(bytes)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Opens a sealed identity of either version with the account's keys.
+    pub fn open_with(
+        account: UserId,
+        keys: &AccountKeys,
+        sealed: &[u8],
+    ) -> Result<SharingIdentity, IdentityError> {
+        let (&version, rest) = sealed.split_first().ok_or(IdentityError::Empty)?;
+        if version != SEALED_IDENTITY_EPOCH_VERSION {
+            return SharingIdentity::open(account, keys.content(), sealed);
+        }
+        let (epoch, rest) = rest
+            .split_at_checked(8)
+            .ok_or(IdentityError::Open(CryptoError::Truncated))?;
+        let mut e = [0u8; 8];
+        e.copy_from_slice(epoch);
+        let epoch = Epoch(u64::from_be_bytes(e));
+        let key = keys
+            .key_of(epoch)
+            .ok_or(IdentityError::NoKey { epoch: epoch.0 })?;
+        let plain = key
+            .cipher()
+            .open(&sealed_epoch_aad(&account, epoch), rest)?;
+        SharingIdentity::from_plain(account, &plain)
     }
 
     /// Opens what [`SharingIdentity::seal`] made, for the same account.
@@ -150,6 +227,10 @@ impl SharingIdentity {
             return Err(IdentityError::UnknownVersion { found: version });
         }
         let plain = key.open(&sealed_aad(&account), rest)?;
+        SharingIdentity::from_plain(account, &plain)
+    }
+
+    fn from_plain(account: UserId, plain: &[u8]) -> Result<SharingIdentity, IdentityError> {
         let (wrap, sign) = plain
             .split_at_checked(KEY_LEN)
             .ok_or_else(|| IdentityError::Malformed("secrets are too short".into()))?;
@@ -212,6 +293,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_identity_sealed_at_an_epoch_opens_only_with_that_epochs_key() {
+        let content = ContentKey::generate();
+        let before = AccountKeys::new(content.clone());
+        let after = before.rotated().unwrap();
+        let id = SharingIdentity::generate(user("alice"));
+        // Before any rotation: version 1, as always, and open_with reads it.
+        let v1 = id.seal_with(&before);
+        assert_eq!(v1[0], SEALED_IDENTITY_VERSION);
+        assert_eq!(SharingIdentity::sealed_epoch(&v1), Some(Epoch(0)));
+        let opened = SharingIdentity::open_with(user("alice"), &after, &v1).unwrap();
+        assert_eq!(opened.public(), id.public());
+
+        let v2 = id.seal_with(&after);
+        assert_eq!(v2[0], SEALED_IDENTITY_EPOCH_VERSION);
+        assert_eq!(SharingIdentity::sealed_epoch(&v2), Some(Epoch(1)));
+        let opened = SharingIdentity::open_with(user("alice"), &after, &v2).unwrap();
+        assert_eq!(opened.public(), id.public());
+        // A device that holds only the content key (a removed one) cannot.
+        assert_eq!(
+            SharingIdentity::open_with(user("alice"), &before, &v2).unwrap_err(),
+            IdentityError::NoKey { epoch: 1 }
+        );
+        // Nor does the content key open it as version 1.
+        assert!(SharingIdentity::open(user("alice"), &content, &v2).is_err());
+        // Another account's, or the epoch relabelled: refused.
+        assert!(SharingIdentity::open_with(user("bob"), &after, &v2).is_err());
+        let twice = after.rotated().unwrap();
+        let mut relabelled = v2.clone();
+        relabelled[8] = 2;
+        assert!(matches!(
+            SharingIdentity::open_with(user("alice"), &twice, &relabelled),
+            Err(IdentityError::Open(CryptoError::OpenFailed))
+        ));
+        assert!(SharingIdentity::open_with(user("alice"), &after, &v2[..5]).is_err());
+    }
+
+    #[test]
     fn identities_differ_and_their_keys_are_valid() {
         let a = SharingIdentity::generate(user("alice")).public();
         let b = SharingIdentity::generate(user("alice")).public();
@@ -229,6 +347,8 @@ pub(crate) mod tests {
         fn opening_arbitrary_bytes_fails_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let key = ContentKey::from_bytes(&[3; 32]).unwrap();
             proptest::prop_assert!(SharingIdentity::open(user("alice"), &key, &bytes).is_err());
+            let keys = AccountKeys::new(key).rotated().unwrap();
+            proptest::prop_assert!(SharingIdentity::open_with(user("alice"), &keys, &bytes).is_err());
         }
     }
 

@@ -23,6 +23,10 @@ use crate::space::wrap::KeyWrap;
 use crate::sync::object::sha256;
 
 pub const RECORD_FORMAT: u32 = 1;
+/// The format of a rekey record (a member's new identity), which clients
+/// before it do not know: they refuse it as written by a newer Cairn
+/// rather than misreading it. Every other action stays format 1.
+pub const RECORD_FORMAT_REKEY: u32 = 2;
 /// Larger records are refused before parsing: a rotation carries one wrap
 /// (under 400 bytes) per member, and spaces are small.
 pub const MAX_RECORD_BYTES: usize = 256 * 1024;
@@ -123,6 +127,16 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fenced: Option<BTreeMap<UserId, HeadFence>>,
     },
+    /// Signed by a member with the identity the chain holds for them: from
+    /// now on the chain holds `identity`, which `successor` (the encoded
+    /// [`crate::space::successor::Successor`], by the same previous key)
+    /// vouches for. A new epoch is due (the previous identity's holders
+    /// include a removed device).
+    Rekey {
+        identity: PublicIdentity,
+        #[serde(with = "hex::serde")]
+        successor: Vec<u8>,
+    },
 }
 
 impl Action {
@@ -135,6 +149,15 @@ impl Action {
             Action::Remove { .. } => "remove",
             Action::Leave { .. } => "leave",
             Action::Rotate { .. } => "rotate",
+            Action::Rekey { .. } => "rekey",
+        }
+    }
+
+    /// The record format this action is written in.
+    pub fn format(&self) -> u32 {
+        match self {
+            Action::Rekey { .. } => RECORD_FORMAT_REKEY,
+            _ => RECORD_FORMAT,
         }
     }
 }
@@ -176,7 +199,7 @@ impl Record {
         action: Action,
     ) -> Record {
         let body = RecordBody {
-            format: RECORD_FORMAT,
+            format: action.format(),
             space,
             seq,
             prev,
@@ -220,7 +243,7 @@ impl Record {
         }
         let probe: Probe =
             serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
-        if probe.body.format != RECORD_FORMAT {
+        if probe.body.format != RECORD_FORMAT && probe.body.format != RECORD_FORMAT_REKEY {
             return Err(RecordError::UnknownFormat {
                 found: probe.body.format,
             });
@@ -229,6 +252,16 @@ impl Record {
             serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
         if record.encode() != bytes {
             return Err(RecordError::NotCanonical);
+        }
+        // Each action in its own format only: a rekey passed off as format
+        // 1 would reach older clients as an unknown action, not a newer
+        // format.
+        if record.body.format != record.body.action.format() {
+            return Err(RecordError::Malformed(format!(
+                "a {} record is format {}",
+                record.body.action.name(),
+                record.body.action.format()
+            )));
         }
         Ok(record)
     }
@@ -321,6 +354,46 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_rekey_is_format_2_which_an_older_decoder_calls_newer() {
+        let old = SharingIdentity::generate(user("alice"));
+        let new = SharingIdentity::generate(user("alice"));
+        let successor = crate::space::successor::Successor::sign(&old, &new.public(), 1);
+        let r = Record::sign(
+            &old,
+            SpaceId::generate(),
+            3,
+            [1; 32],
+            Action::Rekey {
+                identity: new.public(),
+                successor: successor.encode(),
+            },
+        );
+        assert_eq!(r.body.format, RECORD_FORMAT_REKEY);
+        let text = String::from_utf8(r.encode()).unwrap();
+        assert!(text.contains("\"action\":\"rekey\""), "{text}");
+        assert_eq!(Record::decode(text.as_bytes()).unwrap(), r);
+        // An older decoder, which knows format 1 only, stops at the format
+        // (its first step) and says the record is newer.
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["body"]["format"], 2);
+        // A rekey labelled format 1 is refused, not read.
+        let mislabelled = text.replacen("\"format\":2", "\"format\":1", 1);
+        assert!(matches!(
+            Record::decode(mislabelled.as_bytes()),
+            Err(RecordError::Malformed(_))
+        ));
+        // And another action labelled format 2.
+        let g = genesis(&old, SpaceId::generate(), &EpochKey::generate());
+        let g2 = String::from_utf8(g.encode())
+            .unwrap()
+            .replacen("\"format\":1", "\"format\":2", 1);
+        assert!(matches!(
+            Record::decode(g2.as_bytes()),
+            Err(RecordError::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn only_the_canonical_bytes_decode() {
         let owner = SharingIdentity::generate(user("alice"));
         let r = genesis(&owner, SpaceId::generate(), &EpochKey::generate());
@@ -335,10 +408,10 @@ pub(crate) mod tests {
             Record::decode(extra.as_bytes()),
             Err(RecordError::NotCanonical)
         );
-        let newer = text.replacen("\"format\":1", "\"format\":2", 1);
+        let newer = text.replacen("\"format\":1", "\"format\":3", 1);
         assert_eq!(
             Record::decode(newer.as_bytes()),
-            Err(RecordError::UnknownFormat { found: 2 })
+            Err(RecordError::UnknownFormat { found: 3 })
         );
         assert!(matches!(
             Record::decode(&text.as_bytes()[..text.len() - 1]),

@@ -2,12 +2,25 @@
 //! one row per account, so they outlive a restart and a repair (they are
 //! not derived from the notes), and every process on the device (the app,
 //! the CLI) checks against the same ones.
+//!
+//! A row's JSON is the pinned [`PublicIdentity`], and, when the pin moved
+//! because the previous key vouched for the new one, `changed_from` (the
+//! previous fingerprint) beside it: a build that predates it reads the
+//! identity and ignores the field.
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Row {
+    #[serde(flatten)]
+    identity: PublicIdentity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    changed_from: Option<String>,
+}
 
 use rusqlite::params;
 
 use crate::error::{CoreError, Result};
 use crate::space::identity::PublicIdentity;
-use crate::space::pins::PinStore;
+use crate::space::pins::{KeyChange, PinStore};
 use crate::store::{sql_err, Store};
 
 impl Store {
@@ -23,13 +36,20 @@ impl Store {
             .map_err(sql_err("reading pinned identities", &self.path))?;
         let mut pins = PinStore::default();
         for (account, json) in rows {
-            let id: PublicIdentity =
-                serde_json::from_str(&json).map_err(|e| CoreError::Invalid {
-                    what: "pinned identity",
-                    reason: format!("{account}: {e}"),
-                })?;
+            let row: Row = serde_json::from_str(&json).map_err(|e| CoreError::Invalid {
+                what: "pinned identity",
+                reason: format!("{account}: {e}"),
+            })?;
             // Rows were written from a PinStore, one per account.
-            pins.repin(&id);
+            pins.repin(&row.identity);
+            if let Some(previous_fingerprint) = row.changed_from {
+                pins.note_change(
+                    &row.identity.account,
+                    KeyChange {
+                        previous_fingerprint,
+                    },
+                );
+            }
         }
         Ok(pins)
     }
@@ -43,7 +63,13 @@ impl Store {
             .transaction()
             .map_err(sql_err("saving pinned identities", &path))?;
         for id in pins.iter() {
-            let json = serde_json::to_string(id).map_err(|e| CoreError::Invalid {
+            let row = Row {
+                identity: id.clone(),
+                changed_from: pins
+                    .change_of(&id.account)
+                    .map(|c| c.previous_fingerprint.clone()),
+            };
+            let json = serde_json::to_string(&row).map_err(|e| CoreError::Invalid {
                 what: "pinned identity",
                 reason: e.to_string(),
             })?;
@@ -87,5 +113,12 @@ mod tests {
             store.sharing_pins().unwrap().get(&user("bob")),
             Some(&swapped)
         );
+        // A vouched change is kept with the pin.
+        let next = SharingIdentity::generate(user("bob")).public();
+        pins.repin_vouched(&next, &swapped).unwrap();
+        store.save_sharing_pins(&pins).unwrap();
+        let back = store.sharing_pins().unwrap();
+        assert_eq!(back, pins);
+        assert!(back.change_of(&user("bob")).is_some());
     }
 }

@@ -254,6 +254,8 @@ async fn a_sharing_identity_is_stored_once(backend: Backend) {
         sealed: vec![1, 2, 3],
         wrap_key: "aa".repeat(32),
         sign_key: "bb".repeat(32),
+        generation: 0,
+        previous_sealed: None,
     };
     let other = StoredIdentity {
         sealed: vec![9],
@@ -263,8 +265,47 @@ async fn a_sharing_identity_is_stored_once(backend: Backend) {
     // A second one, from another instance too, changes nothing.
     assert!(!b.put_sharing_identity(&user(1), &other, 3).await.unwrap());
     assert!(!a.put_sharing_identity(&user(1), &first, 3).await.unwrap());
-    assert_eq!(b.sharing_identity(&user(1)).await.unwrap(), Some(first));
+    assert_eq!(
+        b.sharing_identity(&user(1)).await.unwrap(),
+        Some(first.clone())
+    );
     assert!(b.sharing_identity(&user(2)).await.unwrap().is_none());
+
+    // Replaced by compare-and-swap on the generation: of two instances
+    // racing from generation 0, one lands, with its statement.
+    let next = StoredIdentity {
+        sealed: vec![4],
+        wrap_key: "cc".repeat(32),
+        sign_key: "dd".repeat(32),
+        generation: 1,
+        previous_sealed: Some(first.sealed.clone()),
+    };
+    let rival = StoredIdentity {
+        sealed: vec![5],
+        ..next.clone()
+    };
+    assert!(a
+        .replace_sharing_identity(&user(1), 0, &next, b"s1", 4)
+        .await
+        .unwrap());
+    assert!(!b
+        .replace_sharing_identity(&user(1), 0, &rival, b"s1'", 4)
+        .await
+        .unwrap());
+    assert_eq!(
+        b.sharing_identity(&user(1)).await.unwrap(),
+        Some(next.clone())
+    );
+    assert_eq!(
+        a.identity_successors(&user(1)).await.unwrap(),
+        vec![b"s1".to_vec()]
+    );
+    // An account with none has nothing to replace.
+    assert!(!a
+        .replace_sharing_identity(&user(2), 0, &next, b"s", 4)
+        .await
+        .unwrap());
+    assert!(a.identity_successors(&user(2)).await.unwrap().is_empty());
 }
 
 async fn oauth_states_and_login_codes_are_consumed_once_across_instances(backend: Backend) {

@@ -39,10 +39,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_space_labels.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_identity_successors.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The advisory lock migrations hold: any constant the database's other
 /// users do not take (here "cairnreg" in ASCII).

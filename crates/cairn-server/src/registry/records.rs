@@ -21,6 +21,10 @@ pub struct StoredIdentity {
     pub sealed: Vec<u8>,
     pub wrap_key: String,
     pub sign_key: String,
+    /// 0 for the first identity; one more per replacement.
+    pub generation: u64,
+    /// The sealed identity this one replaced.
+    pub previous_sealed: Option<Vec<u8>>,
 }
 
 /// Hashes and expiries of a new or rotated session.

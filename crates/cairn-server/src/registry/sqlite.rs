@@ -42,10 +42,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_space_labels.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_identity_successors.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Handle to the registry database.
 pub struct SqliteRegistry {

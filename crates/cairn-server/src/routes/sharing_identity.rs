@@ -5,16 +5,25 @@
 //! may fetch to invite that account. A second, different identity for the
 //! same account is refused, so every device of an account ends up with
 //! the same one; storing the same one again is a no-op.
+//!
+//! `POST /v1/identity/successor` replaces it, after a device was removed:
+//! only with a successor statement that the current public key signed,
+//! naming the current keys, the offered ones and the next generation, and
+//! only if the identity is still at the generation the device read
+//! (compare-and-swap: of two devices rotating at once one lands; the other
+//! reads the new identity and uses it). The statements are kept and handed
+//! out with the keys, so whoever pinned an earlier key can follow.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
 use base64::Engine as _;
 use cairn_core::space::identity::PublicIdentity;
+use cairn_core::space::successor::Successor;
 use cairn_protocol::sharing_identity::is_key_hex;
 use cairn_protocol::{
-    ErrorCode, MySharingIdentity, PublicSharingIdentity, PutSharingIdentity, UserId,
-    SEALED_IDENTITY_MAX_BYTES,
+    ErrorCode, MySharingIdentity, PublicSharingIdentity, PutSharingIdentity,
+    ReplaceSharingIdentity, UserId, SEALED_IDENTITY_MAX_BYTES,
 };
 
 use crate::auth::Caller;
@@ -61,15 +70,28 @@ fn checked(user: &UserId, request: &PutSharingIdentity) -> Result<StoredIdentity
         sealed,
         wrap_key: request.wrap_key.clone(),
         sign_key: request.sign_key.clone(),
+        generation: 0,
+        previous_sealed: None,
     })
 }
 
-fn mine_of(user: &UserId, stored: StoredIdentity) -> MySharingIdentity {
+fn public_of(user: &UserId, stored: &StoredIdentity) -> Option<PublicIdentity> {
+    Some(PublicIdentity {
+        account: user.clone(),
+        wrap_key: key_bytes(&stored.wrap_key)?,
+        sign_key: key_bytes(&stored.sign_key)?,
+    })
+}
+
+fn mine_of(user: &UserId, stored: StoredIdentity, successors: &[Vec<u8>]) -> MySharingIdentity {
     MySharingIdentity {
         account: user.clone(),
         sealed: B64.encode(&stored.sealed),
         wrap_key: stored.wrap_key,
         sign_key: stored.sign_key,
+        generation: stored.generation,
+        previous_sealed: stored.previous_sealed.map(|p| B64.encode(p)),
+        successors: successors.iter().map(|s| B64.encode(s)).collect(),
     }
 }
 
@@ -83,7 +105,8 @@ pub async fn mine(
         .sharing_identity(&caller.user_id)
         .await?
         .ok_or_else(|| ServerError::NoIdentity(caller.user_id.clone()))?;
-    Ok(Json(mine_of(&caller.user_id, stored)))
+    let successors = state.registry.identity_successors(&caller.user_id).await?;
+    Ok(Json(mine_of(&caller.user_id, stored, &successors)))
 }
 
 /// `PUT /v1/identity`: stores the caller's identity, once.
@@ -98,7 +121,7 @@ pub async fn put(
         .put_sharing_identity(&caller.user_id, &offered, state.clock.now_secs())
         .await?;
     if stored {
-        return Ok(Json(mine_of(&caller.user_id, offered)));
+        return Ok(Json(mine_of(&caller.user_id, offered, &[])));
     }
     // The same keys again (a retry, or another device sealing the same
     // identity with a fresh nonce) is that identity: the first sealed
@@ -107,10 +130,81 @@ pub async fn put(
         Some(existing)
             if existing.wrap_key == offered.wrap_key && existing.sign_key == offered.sign_key =>
         {
-            Ok(Json(mine_of(&caller.user_id, existing)))
+            let successors = state.registry.identity_successors(&caller.user_id).await?;
+            Ok(Json(mine_of(&caller.user_id, existing, &successors)))
         }
         _ => Err(ServerError::IdentityExists),
     }
+}
+
+fn refused(message: &str) -> ServerError {
+    ServerError::bad_request(ErrorCode::InvalidSuccessor, message)
+}
+
+/// `POST /v1/identity/successor`: replaces the caller's identity with one
+/// its current key vouched for.
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<ReplaceSharingIdentity>,
+) -> Result<Json<MySharingIdentity>, ServerError> {
+    let user = &caller.user_id;
+    let put = PutSharingIdentity {
+        sealed: request.sealed.clone(),
+        wrap_key: request.wrap_key.clone(),
+        sign_key: request.sign_key.clone(),
+    };
+    let mut offered = checked(user, &put)?;
+    let statement_bytes = B64
+        .decode(request.successor.as_bytes())
+        .map_err(|_| bad("the successor statement is not unpadded base64url"))?;
+    let statement = Successor::decode(&statement_bytes)
+        .map_err(|e| refused(&format!("the successor statement is not valid: {e}")))?;
+    let current = state
+        .registry
+        .sharing_identity(user)
+        .await?
+        .ok_or_else(|| ServerError::NoIdentity(user.clone()))?;
+    if current.generation != request.expected_generation {
+        return Err(ServerError::IdentityChanged);
+    }
+    let held = public_of(user, &current)
+        .ok_or_else(|| refused("the stored identity's keys are unreadable"))?;
+    let new = public_of(user, &offered).ok_or_else(|| bad("bad key"))?;
+    // The statement must be the current key's, for exactly the offered
+    // keys, one generation on: a statement signed by any other key, for
+    // other keys, or an older one sent again, replaces nothing.
+    if statement.previous != held {
+        return Err(refused(
+            "the successor statement is not from the account's current sharing key",
+        ));
+    }
+    if statement.next != new {
+        return Err(refused("the successor statement names other keys"));
+    }
+    if statement.generation != current.generation + 1 {
+        return Err(refused(
+            "the successor statement is not for the next generation",
+        ));
+    }
+    statement.verify().map_err(|e| refused(&e.to_string()))?;
+    offered.generation = statement.generation;
+    offered.previous_sealed = Some(current.sealed.clone());
+    let landed = state
+        .registry
+        .replace_sharing_identity(
+            user,
+            current.generation,
+            &offered,
+            &statement_bytes,
+            state.clock.now_secs(),
+        )
+        .await?;
+    if !landed {
+        return Err(ServerError::IdentityChanged);
+    }
+    let successors = state.registry.identity_successors(user).await?;
+    Ok(Json(mine_of(user, offered, &successors)))
 }
 
 /// `GET /v1/accounts/{account}/identity`: another account's public keys,
@@ -130,9 +224,11 @@ pub async fn of_account(
         .sharing_identity(&account)
         .await?
         .ok_or_else(|| ServerError::NoIdentity(account.clone()))?;
+    let successors = state.registry.identity_successors(&account).await?;
     Ok(Json(PublicSharingIdentity {
         account,
         wrap_key: stored.wrap_key,
         sign_key: stored.sign_key,
+        successors: successors.iter().map(|s| B64.encode(s)).collect(),
     }))
 }
