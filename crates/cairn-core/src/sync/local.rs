@@ -35,9 +35,14 @@ impl Store {
             }
             LocalEffect::ApplyPeer(apply) => {
                 let peer = apply.peer;
-                let result =
-                    match self.apply_peer(&apply.state, &apply.head, apply.etag, apply.bundles, me)
-                    {
+                let result = match self.apply_peer_with_digest(
+                    &apply.state,
+                    &apply.head,
+                    apply.etag,
+                    apply.bundles,
+                    apply.digest,
+                    me,
+                ) {
                         Ok(changed) => Ok(changed),
                         // All or nothing: the transaction rolled back.
                         Err(e) if caused_by_data(&e) => Err(ReadError::BadChanges {
