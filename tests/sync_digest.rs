@@ -40,7 +40,9 @@ fn pair(cloud: &Cloud) -> (Device, Device, String) {
 /// Returns (the linking note, the linked note).
 fn fill(a: &Device) -> (String, String) {
     let mut s = a.store();
-    let target = s.create_note("Target note\nlinked from the groceries").unwrap();
+    let target = s
+        .create_note("Target note\nlinked from the groceries")
+        .unwrap();
     let nb = s.create_notebook("Kitchen", None).unwrap();
     let id = s
         .create_note_with(NewNote {
@@ -105,22 +107,18 @@ fn fetch(dev: &Device, cloud: &Cloud, key: DeviceKey) -> Vec<u8> {
 /// A's head as published, and its snapshot's digest.
 fn published(a: &Device, cloud: &Cloud) -> (DeviceHead, Digest) {
     let id = a.device_id();
-    let head =
-        reader::decode_head(&id, &fetch(a, cloud, DeviceKey::Head), Some(&a.content_key()))
-            .unwrap();
+    let head = reader::decode_head(
+        &id,
+        &fetch(a, cloud, DeviceKey::Head),
+        Some(&a.content_key()),
+    )
+    .unwrap();
     let r = head
         .snapshot_digest()
         .expect("the snapshot has a digest")
         .clone();
     let key = DeviceKey::digest(r.slot).unwrap();
-    let digest = open_digest(
-        &id,
-        &key.relative(),
-        &r,
-        &fetch(a, cloud, key),
-        &opener(a),
-    )
-    .unwrap();
+    let digest = open_digest(&id, &key.relative(), &r, &fetch(a, cloud, key), &opener(a)).unwrap();
     (head, digest)
 }
 
@@ -207,7 +205,10 @@ fn a_new_device_shows_every_note_from_the_digest_without_loading_one() {
         0,
         "the bootstrap loaded note documents"
     );
-    assert_eq!(b_store.unchecked_notes().unwrap(), digest.notes.len() as u64);
+    assert_eq!(
+        b_store.unchecked_notes().unwrap(),
+        digest.notes.len() as u64
+    );
     let a_store = a.store();
     assert_eq!(
         shown(&b_store, &linking, &linked),
@@ -216,11 +217,18 @@ fn a_new_device_shows_every_note_from_the_digest_without_loading_one() {
     drop((a_store, b_store));
     // Opened, each note is the same document on both.
     assert_eq!(contents(&b), contents(&a));
-    assert_eq!(b.store().unchecked_notes().unwrap(), 0, "every note was opened");
+    assert_eq!(
+        b.store().unchecked_notes().unwrap(),
+        0,
+        "every note was opened"
+    );
 
     // B edits a note; A sees the edit.
     b.store()
-        .set_body(&linking, "Groceries\n- oat milk #home\n- see [[Target note]]\n")
+        .set_body(
+            &linking,
+            "Groceries\n- oat milk #home\n- see [[Target note]]\n",
+        )
         .unwrap();
     b.sync_ok();
     a.sync_ok();
@@ -260,7 +268,10 @@ fn a_lying_digest_shows_until_the_note_is_opened_then_the_document_wins() {
     assert_eq!(b_store.search("claims", 10).unwrap().len(), 1);
     b_store.take_events();
     // ...and once opened, what the document holds, everywhere.
-    assert_eq!(b_store.get(&truth).unwrap().body, "Truth\nwhat the note says");
+    assert_eq!(
+        b_store.get(&truth).unwrap().body,
+        "Truth\nwhat the note says"
+    );
     assert_eq!(row(&b_store).title, "Truth");
     assert!(!row(&b_store).pinned);
     assert!(b_store.search("claims", 10).unwrap().is_empty());
@@ -380,7 +391,15 @@ fn contents(dev: &Device) -> Vec<(String, String)> {
                     n.heads.sort();
                     format!(
                         "{:?}",
-                        (n.body, n.tags, n.pinned, n.trashed, n.created_ms, n.modified_ms, n.heads)
+                        (
+                            n.body,
+                            n.tags,
+                            n.pinned,
+                            n.trashed,
+                            n.created_ms,
+                            n.modified_ms,
+                            n.heads
+                        )
                     )
                 }
                 Err(cairn_core::CoreError::NoteDeleted { .. }) => "deleted".into(),

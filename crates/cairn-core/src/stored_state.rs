@@ -55,7 +55,10 @@ impl Store {
                  LEFT JOIN note_text t ON t.rowid = n.rowid
                  WHERE d.note_id = ?1",
             )
-            .and_then(|mut st| st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .and_then(|mut st| {
+                st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(err)?;
         let Some((Some(json), body)) = row else {
             return Ok(None);
@@ -75,9 +78,7 @@ impl Store {
     /// Every stored chunk (as `chunks_after(0)`) and, read in the same
     /// transaction, the state each note's rows hold (None for the reserved
     /// documents and for notes without one).
-    pub(crate) fn snapshot_with_states(
-        &mut self,
-    ) -> Result<(Bundle, i64, Vec<Option<NoteState>>)> {
+    pub(crate) fn snapshot_with_states(&mut self) -> Result<(Bundle, i64, Vec<Option<NoteState>>)> {
         let own_tx = self.conn.is_autocommit();
         if own_tx {
             self.conn

@@ -234,7 +234,10 @@ mod tests {
     #[test]
     fn grants_with_and_without_digest_urls_parse_both_ways() {
         let urls = ObjectUrls::build(|k| Ok::<_, ()>(format!("u/{}", k.relative()))).unwrap();
-        assert_eq!(urls.url(DeviceKey::digest(1).unwrap()), Some("u/snapshot/1.digest"));
+        assert_eq!(
+            urls.url(DeviceKey::digest(1).unwrap()),
+            Some("u/snapshot/1.digest")
+        );
         // What a client older than digests reads: the same struct without
         // the field (serde ignores the unknown one).
         #[derive(Deserialize)]
@@ -245,7 +248,10 @@ mod tests {
         }
         let json = serde_json::to_string(&urls).unwrap();
         let old: OldUrls = serde_json::from_str(&json).unwrap();
-        assert_eq!((old.head, old.snapshot, old.log), (urls.head.clone(), urls.snapshot.clone(), urls.log.clone()));
+        assert_eq!(
+            (old.head, old.snapshot, old.log),
+            (urls.head.clone(), urls.snapshot.clone(), urls.log.clone())
+        );
         // What an older service sends: no digest URLs, still complete.
         let older = ObjectUrls {
             digest: Vec::new(),

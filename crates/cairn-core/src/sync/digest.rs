@@ -137,7 +137,10 @@ impl Digest {
         }
         let digest: Digest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if digest.format != DIGEST_FORMAT {
-            return Err(bad(format!("format {} is not {DIGEST_FORMAT}", digest.format)));
+            return Err(bad(format!(
+                "format {} is not {DIGEST_FORMAT}",
+                digest.format
+            )));
         }
         let mut seen = HashSet::with_capacity(digest.notes.len());
         for (i, e) in digest.notes.iter().enumerate() {
@@ -301,7 +304,10 @@ mod tests {
             (tree.clone(), vec![2]),
             (B.into(), vec![3]),
         ];
-        let states = again.clone().states_for(&snapshot, &snapshot_ref()).unwrap();
+        let states = again
+            .clone()
+            .states_for(&snapshot, &snapshot_ref())
+            .unwrap();
         assert_eq!(states.len(), 3);
         assert_eq!(states[0].as_ref().unwrap().body, "hello");
         assert!(states[1].is_none() && states[2].is_none());
@@ -331,7 +337,13 @@ mod tests {
             assert!(Digest::decode(&enc[..cut]).is_err(), "cut at {cut}");
         }
         assert!(Digest::decode(&vec![b' '; MAX_DIGEST_BYTES + 1]).is_err());
-        for garbage in [&b"\xff\xfe\x00"[..], b"[]", b"{}", b"null", b"{\"format\":1}"] {
+        for garbage in [
+            &b"\xff\xfe\x00"[..],
+            b"[]",
+            b"{}",
+            b"null",
+            b"{\"format\":1}",
+        ] {
             assert!(Digest::decode(garbage).is_err());
         }
         let mut d = digest();

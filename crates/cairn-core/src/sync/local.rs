@@ -43,14 +43,14 @@ impl Store {
                     apply.digest,
                     me,
                 ) {
-                        Ok(changed) => Ok(changed),
-                        // All or nothing: the transaction rolled back.
-                        Err(e) if caused_by_data(&e) => Err(ReadError::BadChanges {
-                            device: peer.clone(),
-                            reason: e.to_string(),
-                        }),
-                        Err(e) => return Err(e),
-                    };
+                    Ok(changed) => Ok(changed),
+                    // All or nothing: the transaction rolled back.
+                    Err(e) if caused_by_data(&e) => Err(ReadError::BadChanges {
+                        device: peer.clone(),
+                        reason: e.to_string(),
+                    }),
+                    Err(e) => return Err(e),
+                };
                 Ok(Some(Event::PeerApplied { peer, result }))
             }
             LocalEffect::SetPeerError { peer, error } => {
