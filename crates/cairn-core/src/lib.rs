@@ -50,6 +50,7 @@ mod search;
 mod snippet;
 pub mod space;
 mod store;
+mod stored_state;
 pub mod sync;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

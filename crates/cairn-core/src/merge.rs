@@ -53,6 +53,21 @@ impl Store {
         entries: &[(&str, &[u8])],
         also: impl FnOnce(&mut Store) -> Result<()>,
     ) -> Result<usize> {
+        self.merge_batch_with(entries, &[], also)
+    }
+
+    /// `merge_batch`, with what a snapshot's digest says of some entries
+    /// (`known[i]` for `entries[i]`; shorter or empty: nothing known). A
+    /// note new here whose state is known is stored as its bytes came,
+    /// its rows written from that state and marked unchecked
+    /// (`crate::stored_state`), without loading its document. Entries for
+    /// notes this device has are merged as always, whatever is known.
+    pub(crate) fn merge_batch_with(
+        &mut self,
+        entries: &[(&str, &[u8])],
+        known: &[Option<NoteState>],
+        also: impl FnOnce(&mut Store) -> Result<()>,
+    ) -> Result<usize> {
         if entries
             .iter()
             .any(|(id, _)| *id == crate::notebook_doc::NOTEBOOKS_DOC_ID)
@@ -82,30 +97,49 @@ impl Store {
             }
         }
         let mut new = Vec::new();
+        let mut seen = HashSet::new();
+        let mut from_digest = HashSet::new();
         for (i, (id, bytes)) in entries.iter().enumerate() {
             validate_note_id(id)?;
             if !bytes.is_empty() && !self.doc_exists(id)? {
+                // Only the first time a new note comes in this batch can
+                // its state be the digest's: later ones are merges.
+                if known.get(i).is_some_and(Option::is_some) && seen.insert(*id) {
+                    from_digest.insert(i);
+                }
+                seen.insert(*id);
                 new.push(i);
             }
         }
         let touched: Vec<&str> = entries.iter().map(|(id, _)| *id).collect();
         let is_new: HashSet<usize> = new.iter().copied().collect();
         // New notes are loaded on worker threads (most of a first sync's
-        // cost) while this thread writes them, in entry order.
-        crate::bulk::pipeline(
+        // cost) while this thread writes them, in entry order; those the
+        // digest describes are taken from it instead.
+        let changed = crate::bulk::pipeline(
             &new,
-            |&i| {
-                let (id, bytes) = entries[i];
-                load_guarded(id, bytes)
+            |&i| match known.get(i) {
+                Some(Some(state)) if from_digest.contains(&i) => Ok(state.clone()),
+                _ => {
+                    let (id, bytes) = entries[i];
+                    load_guarded(id, bytes)
+                }
             },
             |loads| {
                 self.in_tx(&touched, |s| {
                     let changed = s.write_entries(entries, &is_new, loads)?;
+                    for &i in &from_digest {
+                        s.mark_unchecked(entries[i].0)?;
+                    }
                     also(s)?;
                     Ok(changed)
                 })
             },
-        )
+        )?;
+        for &i in new.iter().filter(|i| !from_digest.contains(i)) {
+            self.count_load_of(entries[i].0);
+        }
+        Ok(changed)
     }
 
     /// Stores `entries` (inside a transaction): new notes from `loads`,
@@ -157,6 +191,7 @@ impl Store {
             return Ok(false);
         }
         if !self.doc_exists(id)? {
+            self.count_load_of(id);
             let state = read_new_note(id, bytes)?;
             self.insert_doc(id, bytes, &state, Origin::Merged)?;
             self.events.push(StoreEvent {

@@ -26,10 +26,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_space_sync.sql")),
     (12, include_str!("../migrations/0012_space_pending.sql")),
     (13, include_str!("../migrations/0013_search_prefixes.sql")),
+    (14, include_str!("../migrations/0014_note_state.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:

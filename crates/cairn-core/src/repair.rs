@@ -221,6 +221,7 @@ impl Store {
                 content_key: None,
                 personal_epochs: std::collections::BTreeMap::new(),
                 checked_at_open: false,
+                docs_loaded: std::sync::atomic::AtomicU64::new(0),
                 // A file being built, never opened by anyone else.
                 _marker: crate::open_marker::OpenMarker::unmarked(),
             };

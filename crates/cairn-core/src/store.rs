@@ -76,6 +76,11 @@ pub struct Store {
         std::collections::BTreeMap<crate::space::epoch::Epoch, crate::space::epoch::EpochKey>,
     /// Whether this open ran the check for damage (see `open_marker`).
     pub(crate) checked_at_open: bool,
+    /// Note documents loaded by this store since it was opened (from its
+    /// own chunks, or a peer's new note): what a first sync from a
+    /// snapshot's digest avoids, counted for the tests and benchmarks
+    /// that show it.
+    pub(crate) docs_loaded: std::sync::atomic::AtomicU64,
     /// Dropped after `conn`: the store counts as closed once SQLite is.
     pub(crate) _marker: crate::open_marker::OpenMarker,
 }
@@ -185,6 +190,7 @@ impl Store {
             content_key: None,
             personal_epochs: std::collections::BTreeMap::new(),
             checked_at_open,
+            docs_loaded: std::sync::atomic::AtomicU64::new(0),
             _marker: marker,
         };
         if (1..migrations::DERIVED_SCHEMA).contains(&migrated_from) {
@@ -194,6 +200,23 @@ impl Store {
             store.rebuild_derived()?;
         }
         Ok(store)
+    }
+
+    /// How many note documents this store loaded since it was opened: its
+    /// own (to open, edit or merge them) and peers' new notes (to store
+    /// them). A first sync through a snapshot's digest loads none. The
+    /// reserved documents (notebook tree, blob index, device actors) are
+    /// not counted: they are always loaded, three at most.
+    pub fn note_documents_loaded(&self) -> u64 {
+        self.docs_loaded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts a load of document `id`, if it is a note's.
+    pub(crate) fn count_load_of(&self, id: &str) {
+        if !crate::reserved_doc::is_reserved(id) {
+            self.docs_loaded
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Whether this open checked the file for damage: after an unclean
@@ -580,7 +603,15 @@ impl Store {
     pub(crate) fn doc_mut(&mut self, id: &str) -> Result<&mut NoteDoc> {
         if self.cache.get_mut(id).is_none() {
             let doc = self.load_doc(id)?;
+            let state = if self.is_unchecked(id)? {
+                Some(doc.state(None)?)
+            } else {
+                None
+            };
             self.cache.insert(doc);
+            if let Some(state) = state {
+                self.check_against_document(id, &state)?;
+            }
         }
         self.cache
             .get_mut(id)
@@ -588,6 +619,7 @@ impl Store {
     }
 
     fn load_doc(&self, id: &str) -> Result<NoteDoc> {
+        self.count_load_of(id);
         let mut stmt = self
             .conn
             .prepare_cached("SELECT kind, data FROM chunk WHERE note_id = ?1 ORDER BY id")
@@ -765,6 +797,7 @@ pub(crate) fn write_derived_rows(
         return Ok(());
     }
     let is_fresh = fresh.is_some();
+    crate::stored_state::write_state_row(tx, id, s, path)?;
     write_note_rows(tx, id, s, path, fresh)?;
     crate::blob::attach::write_note_attachments(tx, id, s, path)?;
     crate::backlinks::write_note_links(tx, id, s, path, is_fresh)

@@ -11,12 +11,16 @@
 //!    publish into a segment, uploads it to log slot `seq % 64`, then
 //!    uploads a new `head` listing the live segments with their hashes. If
 //!    the ring is full or the log has outgrown the snapshot, A uploads a
-//!    full snapshot to the snapshot slot its head does not use instead, and
-//!    a head with an empty log. The head is the commit point: until it is
-//!    written, readers see the old one, which stays valid.
+//!    full snapshot to the snapshot slot its head does not use instead,
+//!    with its digest (`snapshot/N.digest`: each note's state, see
+//!    [`digest`]), and a head with an empty log. The head is the commit
+//!    point: until it is written, readers see the old one, which stays
+//!    valid.
 //! 2. **Read.** A GETs B's `head` with `If-None-Match`; a 304 ends the
 //!    round for B. Otherwise A fetches the segments after the last one it
-//!    applied (or B's snapshot, if A fell behind the ring), checks each
+//!    applied (or B's snapshot and its digest, if A fell behind the ring:
+//!    the notes new to A are then stored without loading their
+//!    documents), checks each
 //!    against the hash in the head, and merges them into its store in one
 //!    transaction together with B's new position. A hash mismatch means B
 //!    reused the slot meanwhile: A reads the head again.
@@ -47,6 +51,7 @@
 //! ```
 
 pub mod bundle;
+pub mod digest;
 pub mod effect;
 pub mod engine;
 pub mod failure;

@@ -8,10 +8,11 @@
 //! membership record from the bucket or the service; and a shared space's
 //! head, signed by its member, whole and as the signed form inside the
 //! seal; the personal space's objects after a device was removed (epoch
-//! keys), the account's key envelope and the keys inside it; and, when a
+//! keys), the account's key envelope and the keys inside it; when a
 //! removed device's sharing identity is rotated, the successor statement
 //! the old key signs, the rekey record (target `membership_record`) and
-//! the identity sealed under a personal epoch's key.
+//! the identity sealed under a personal epoch's key; and a snapshot's
+//! digest (its payload, matched against a snapshot of its own notes).
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -45,6 +46,7 @@ use cairn_core::space::record::{Action, Record, Role};
 use cairn_core::space::successor::Successor;
 use cairn_core::space::wrap::KeyWrap;
 use cairn_core::sync::bundle;
+use cairn_core::sync::digest::Digest;
 use cairn_core::sync::head::{DeviceHead, ObjectRef};
 use cairn_core::sync::memory::MemoryStorage;
 use cairn_core::sync::object::{self, ObjectKind};
@@ -57,7 +59,7 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 13] = [
+const TARGETS: [&str; 14] = [
     "object",
     "head",
     "bundle",
@@ -71,6 +73,7 @@ const TARGETS: [&str; 13] = [
     "account_keys",
     "identity_successor",
     "sealed_identity",
+    "digest",
 ];
 
 /// The recovery key the fuzzed envelopes are opened with (their passphrase
@@ -415,6 +418,32 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                 }
             }
             Ok(())
+        }
+        "digest" => {
+            let Ok(d) = Digest::decode(input) else {
+                return Ok(());
+            };
+            if Digest::decode(&d.encode()).as_ref() != Ok(&d) {
+                return Err("a decoded digest does not decode the same again".into());
+            }
+            // It must match a snapshot of its own notes, in its order.
+            let snapshot: bundle::Bundle = d
+                .notes
+                .iter()
+                .map(|e| (e.id.clone(), Default::default()))
+                .collect();
+            let r = ObjectRef {
+                seq: d.seq,
+                slot: 0,
+                hash: d.snapshot_hash.clone(),
+                len: 0,
+            };
+            let known = d.notes.iter().filter(|e| e.state.is_some()).count();
+            match d.states_for(&snapshot, &r) {
+                Ok(states) if states.iter().flatten().count() == known => Ok(()),
+                Ok(_) => Err("states went missing matching the digest's own notes".into()),
+                Err(e) => Err(format!("a digest does not match its own notes: {e}")),
+            }
         }
         other => Err(format!("no target {other}")),
     }
@@ -947,6 +976,45 @@ fn write_personal_corpus() {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join(format!("{name}.bin")), bytes).unwrap();
     }
+}
+
+/// Writes the digest corpus: the payload of a real snapshot's digest, of
+/// notes with every field a digest carries. Run by hand when the format
+/// changes:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_digest_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_digest_corpus() {
+    let storage = MemoryStorage::default();
+    let dir = tempfile::tempdir().unwrap();
+    let store = cairn_core::testing::open_scratch(dir.path()).unwrap();
+    let store = Mutex::new(store);
+    {
+        let mut s = store.lock().unwrap();
+        let target = s.create_note("Target\nlinked to").unwrap();
+        let id = s
+            .create_note_with(cairn_core::NewNote {
+                body: "# Groceries\n\n- milk #home\n- see [[Target]]".into(),
+                tags: vec!["errands".into()],
+                pinned: true,
+                ..cairn_core::NewNote::default()
+            })
+            .unwrap();
+        let nb = s.create_notebook("Kitchen", None).unwrap();
+        s.move_note(&id, Some(&nb)).unwrap();
+        s.trash(&target).unwrap();
+        let gone = s.create_note("deleted").unwrap();
+        s.delete(&gone).unwrap();
+    }
+    run_round(&store, &mut storage.device("dev0"), "dev0", &[]).unwrap();
+    let obj = storage
+        .object("dev0", DeviceKey::digest(0).unwrap())
+        .expect("the first publish wrote a snapshot with its digest");
+    let payload = object::decode(&obj).unwrap().payload;
+    Digest::decode(&payload).unwrap();
+    let d = fuzz_dir().join("corpus").join("digest");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("plain-snapshot0.bin"), &payload).unwrap();
 }
 
 /// dev0's head at `seq`, listing one segment of that number in `slot`.

@@ -109,6 +109,12 @@ pub struct ObjectUrls {
     pub snapshot: Vec<String>,
     /// Indexed by log slot; `LOG_SLOTS` entries.
     pub log: Vec<String>,
+    /// Indexed by snapshot slot: the snapshots' digests. Empty in grants
+    /// from a service older than digests (a device then publishes its
+    /// snapshots without one); a client older than digests ignores the
+    /// field, as serde ignores fields a struct does not name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digest: Vec<String>,
 }
 
 impl ObjectUrls {
@@ -123,10 +129,15 @@ impl ObjectUrls {
             .filter(|k| matches!(k, DeviceKey::Log(_)))
             .map(&mut url_for)
             .collect::<Result<Vec<_>, E>>()?;
+        let digest = DeviceKey::all()
+            .filter(|k| matches!(k, DeviceKey::Digest(_)))
+            .map(&mut url_for)
+            .collect::<Result<Vec<_>, E>>()?;
         Ok(ObjectUrls {
             head,
             snapshot,
             log,
+            digest,
         })
     }
 
@@ -136,10 +147,13 @@ impl ObjectUrls {
             DeviceKey::Head => Some(self.head.as_str()),
             DeviceKey::Snapshot(s) => self.snapshot.get(s.get() as usize).map(String::as_str),
             DeviceKey::Log(s) => self.log.get(s.get() as usize).map(String::as_str),
+            DeviceKey::Digest(s) => self.digest.get(s.get() as usize).map(String::as_str),
         }
     }
 
     /// Whether every key has a URL (a grant from a peer could be short).
+    /// The digests are not required: a service older than them grants
+    /// none, and a device then syncs without them.
     pub fn is_complete(&self) -> bool {
         self.snapshot.len() == SNAPSHOT_SLOTS as usize && self.log.len() == LOG_SLOTS as usize
     }
@@ -215,6 +229,39 @@ mod tests {
             };
             assert_eq!(sorted(&again), sorted(url));
         }
+    }
+
+    #[test]
+    fn grants_with_and_without_digest_urls_parse_both_ways() {
+        let urls = ObjectUrls::build(|k| Ok::<_, ()>(format!("u/{}", k.relative()))).unwrap();
+        assert_eq!(
+            urls.url(DeviceKey::digest(1).unwrap()),
+            Some("u/snapshot/1.digest")
+        );
+        // What a client older than digests reads: the same struct without
+        // the field (serde ignores the unknown one).
+        #[derive(Deserialize)]
+        struct OldUrls {
+            head: String,
+            snapshot: Vec<String>,
+            log: Vec<String>,
+        }
+        let json = serde_json::to_string(&urls).unwrap();
+        let old: OldUrls = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (old.head, old.snapshot, old.log),
+            (urls.head.clone(), urls.snapshot.clone(), urls.log.clone())
+        );
+        // What an older service sends: no digest URLs, still complete.
+        let older = ObjectUrls {
+            digest: Vec::new(),
+            ..urls.clone()
+        };
+        let json = serde_json::to_string(&older).unwrap();
+        assert!(!json.contains("digest"));
+        let parsed: ObjectUrls = serde_json::from_str(&json).unwrap();
+        assert!(parsed.is_complete());
+        assert_eq!(parsed.url(DeviceKey::digest(0).unwrap()), None);
     }
 
     #[test]

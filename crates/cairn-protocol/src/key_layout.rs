@@ -10,7 +10,19 @@
 //! users/{provider}:{account_id}/devices/{device_id}/snapshot/0
 //! users/{provider}:{account_id}/devices/{device_id}/snapshot/1
 //! users/{provider}:{account_id}/devices/{device_id}/log/00 .. log/63
+//! users/{provider}:{account_id}/devices/{device_id}/snapshot/0.digest
+//! users/{provider}:{account_id}/devices/{device_id}/snapshot/1.digest
 //! ```
+//!
+//! A snapshot's digest (the state of each note it holds, so that a new
+//! device can list and search them without loading every document) is
+//! paired with its snapshot slot: `snapshot/{slot}.digest` is rewritten
+//! exactly when `snapshot/{slot}` is, so the slot the recorded head names
+//! is never the one a publish overwrites, for either. It is a key of its
+//! own, not a part of the snapshot, so that a device older than digests
+//! reads the snapshot byte for byte as before; and the digest keys come
+//! after every older key in [`DeviceKey::all`], so a grant keeps its
+//! older lists as they were.
 //!
 //! ```
 //! use cairn_protocol::{DeviceId, DeviceKey, UserId};
@@ -20,7 +32,7 @@
 //! let device = DeviceId::parse("d1").unwrap();
 //! let key = DeviceKey::log(7).unwrap();
 //! assert_eq!(object_key(&user, &device, key), "users/github:583231/devices/d1/log/07");
-//! assert_eq!(DeviceKey::all().count(), 67);
+//! assert_eq!(DeviceKey::all().count(), 69);
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +59,8 @@ pub enum DeviceKey {
     Snapshot(SnapshotSlot),
     /// A slot in the ring of change segments, `0..LOG_SLOTS`.
     Log(LogSlot),
+    /// The digest of the snapshot in the same slot (`snapshot/0.digest`).
+    Digest(SnapshotSlot),
 }
 
 /// A snapshot slot number, always `< SNAPSHOT_SLOTS`.
@@ -143,12 +157,19 @@ impl DeviceKey {
         LogSlot::new(slot).map(DeviceKey::Log)
     }
 
-    /// Every key of a device, in a fixed order: head, snapshots, log slots.
+    /// The digest paired with snapshot slot `slot`.
+    pub fn digest(slot: u32) -> Result<Self, ProtocolError> {
+        SnapshotSlot::new(slot).map(DeviceKey::Digest)
+    }
+
+    /// Every key of a device, in a fixed order: head, snapshots, log
+    /// slots, digests (last: they came after the others).
     pub fn all() -> impl Iterator<Item = DeviceKey> {
         let head = std::iter::once(DeviceKey::Head);
         let snapshots = (0..SNAPSHOT_SLOTS as u8).map(|s| DeviceKey::Snapshot(SnapshotSlot(s)));
         let logs = (0..LOG_SLOTS as u8).map(|s| DeviceKey::Log(LogSlot(s)));
-        head.chain(snapshots).chain(logs)
+        let digests = (0..SNAPSHOT_SLOTS as u8).map(|s| DeviceKey::Digest(SnapshotSlot(s)));
+        head.chain(snapshots).chain(logs).chain(digests)
     }
 
     /// The key below the device prefix: `head`, `snapshot/1`, `log/07`.
@@ -157,6 +178,7 @@ impl DeviceKey {
             DeviceKey::Head => "head".to_owned(),
             DeviceKey::Snapshot(s) => format!("snapshot/{}", s.0),
             DeviceKey::Log(s) => format!("log/{:02}", s.0),
+            DeviceKey::Digest(s) => format!("snapshot/{}.digest", s.0),
         }
     }
 
@@ -271,7 +293,10 @@ mod tests {
     #[test]
     fn all_keys_are_distinct_and_round_trip() {
         let keys: Vec<_> = DeviceKey::all().collect();
-        assert_eq!(keys.len(), 1 + SNAPSHOT_SLOTS as usize + LOG_SLOTS as usize);
+        assert_eq!(
+            keys.len(),
+            1 + 2 * SNAPSHOT_SLOTS as usize + LOG_SLOTS as usize
+        );
         let mut rel: Vec<_> = keys.iter().map(|k| k.relative()).collect();
         for (k, r) in keys.iter().zip(&rel) {
             assert_eq!(DeviceKey::parse_relative(r), Ok(*k));
@@ -283,6 +308,8 @@ mod tests {
         assert_eq!(keys[1].relative(), "snapshot/0");
         assert_eq!(keys[3].relative(), "log/00");
         assert_eq!(keys[66].relative(), "log/63");
+        assert_eq!(keys[67].relative(), "snapshot/0.digest");
+        assert_eq!(keys[68].relative(), "snapshot/1.digest");
     }
 
     #[test]

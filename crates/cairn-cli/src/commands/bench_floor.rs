@@ -3,6 +3,11 @@
 //! memory, with nothing written. `bootstrap_s` minus this is what the
 //! store costs (SQLite, the derived tables); the floor itself is what the
 //! network, the cipher and Automerge cost.
+//!
+//! It bounds a bootstrap that loads every document. A bootstrap through a
+//! snapshot's digest (`cairn_core::sync::digest`) loads none of the notes
+//! and can be faster than this floor; `bench sync` reports
+//! `bootstrap_docs_loaded` beside it to show which path was taken.
 
 use std::time::Instant;
 

@@ -77,6 +77,9 @@ pub struct PeerApply {
     pub head: DeviceHead,
     pub etag: Option<String>,
     pub bundles: Vec<Bundle>,
+    /// The digest of the snapshot `bundles` starts with, when one was
+    /// fetched and opened (`crate::sync::digest`).
+    pub digest: Option<crate::sync::digest::Digest>,
 }
 
 #[derive(Debug, Clone)]

@@ -65,6 +65,7 @@ use cairn_protocol::DeviceKey;
 
 use crate::crypto::ContentKey;
 use crate::sync::bundle::Bundle;
+use crate::sync::digest::{self, Digest};
 use crate::sync::effect::{BucketRequest, Effect, Event, LocalEffect, PeerApply, RequestId};
 use crate::sync::failure::{PeerError, SyncFailure};
 use crate::sync::head::{DeviceHead, ObjectRef};
@@ -111,6 +112,8 @@ enum PeerPhase {
         got: BTreeMap<usize, Bundle>,
         /// Whether a snapshot is among the objects.
         snapshot: bool,
+        /// The snapshot's digest, once fetched and opened.
+        digest: Option<Digest>,
     },
     /// Its head is read and it has a snapshot to fetch, but another peer's
     /// snapshot is being fetched or applied: it waits for that one.
@@ -329,6 +332,14 @@ impl Round {
         else {
             return;
         };
+        let mut plan = plan;
+        if let Err(e) = &result {
+            if plan.drop_digest(next) {
+                eprintln!("the snapshot's digest was not uploaded ({e}): publishing without it");
+                self.put_next(plan, next + 1, out);
+                return;
+            }
+        }
         if let Err(e) = result {
             // The old head is still the one readers see; the changes stay
             // above the watermark and go out next round.
@@ -385,8 +396,13 @@ impl Round {
         let Some(i) = self.peer_waiting_on(request) else {
             return;
         };
+        let for_digest = matches!(&self.peers[i].phase, PeerPhase::FetchingObjects { wanted, .. }
+            if wanted.get(&request).is_some_and(|w| w.kind == ObjectKind::Digest));
         let fetched = match result {
             Ok(f) => f,
+            // A digest that could not be fetched is one the peer is read
+            // without.
+            Err(_) if for_digest => Fetched::Missing,
             Err(e) => {
                 self.fail_peer(i, SyncFailure::Storage(e), out);
                 return;
@@ -513,6 +529,16 @@ impl Round {
                 Err(e) => return self.fail_peer(i, SyncFailure::Read(slot_error(e)), out),
             }
         }
+        // With the snapshot, its digest: the notes new here are then stored
+        // without loading their documents. Only the personal stream's: a
+        // shared notebook's members do not vouch for each other's digests.
+        if let (Some(_), Some(d), Opener::Personal(_)) =
+            (&plan.snapshot, head.snapshot_digest(), &self.opener)
+        {
+            if let Ok(key) = DeviceKey::digest(d.slot) {
+                refs.push((key, ObjectKind::Digest, d.clone()));
+            }
+        }
         let mut wanted = BTreeMap::new();
         for (order, (key, kind, r)) in refs.into_iter().enumerate() {
             let request = self.request();
@@ -540,6 +566,7 @@ impl Round {
             wanted,
             got: BTreeMap::new(),
             snapshot: plan.snapshot.is_some(),
+            digest: None,
         };
         self.maybe_apply(i, out);
     }
@@ -551,6 +578,7 @@ impl Round {
             attempt,
             wanted,
             got,
+            digest,
             ..
         } = &mut self.peers[i].phase
         else {
@@ -560,6 +588,25 @@ impl Round {
         let Some(w) = wanted.remove(&request) else {
             return;
         };
+        if w.kind == ObjectKind::Digest {
+            // A digest only saves work: whatever is wrong with it, the
+            // snapshot is loaded as without one, and the peer is read.
+            let opened = match fetched {
+                Fetched::Found { body, .. } => {
+                    digest::open_digest(&peer, &w.key.relative(), &w.r, &body, opener)
+                        .map_err(|e| e.to_string())
+                }
+                Fetched::Missing | Fetched::NotModified => Err("it is missing".into()),
+            };
+            match opened {
+                Ok(d) => *digest = Some(d),
+                Err(why) => eprintln!(
+                    "the digest of device {peer}'s snapshot is not usable ({why}): loading its notes"
+                ),
+            }
+            self.maybe_apply(i, out);
+            return;
+        }
         let opened = match fetched {
             Fetched::Found { body, .. } => {
                 reader::open_object_owned(&peer, &w.key.relative(), &w.r, w.kind, body, opener)
@@ -599,7 +646,11 @@ impl Round {
         }
         let snapshot = matches!(p.phase, PeerPhase::FetchingObjects { snapshot: true, .. });
         let PeerPhase::FetchingObjects {
-            head, etag, got, ..
+            head,
+            etag,
+            got,
+            digest,
+            ..
         } = std::mem::replace(&mut p.phase, PeerPhase::Applying { snapshot })
         else {
             return;
@@ -610,6 +661,7 @@ impl Round {
             head: *head,
             etag,
             bundles: got.into_values().collect(),
+            digest,
         }))));
     }
 

@@ -29,6 +29,13 @@ pub struct DeviceHead {
     pub seq: u64,
     /// Everything up to `snapshot.seq`, in one object.
     pub snapshot: Option<ObjectRef>,
+    /// The snapshot's digest (`crate::sync::digest`), in the key paired
+    /// with its slot; same sequence number. Absent in heads written
+    /// before digests, and ignored by the devices that predate them
+    /// (serde skips a field a struct does not name): they load the
+    /// snapshot as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<ObjectRef>,
     /// Segments after the snapshot, oldest first.
     pub segments: Vec<ObjectRef>,
     /// Peer device id -> the peer's sequence number merged here.
@@ -43,6 +50,7 @@ impl DeviceHead {
             device: device.to_string(),
             seq: 0,
             snapshot: None,
+            digest: None,
             segments: Vec::new(),
             merged: BTreeMap::new(),
             written_ms: 0,
@@ -81,6 +89,13 @@ impl DeviceHead {
             }
         }
         Ok(head)
+    }
+
+    /// The digest of the snapshot this head names, when it pairs with it
+    /// (same sequence number, same slot); anything else is not used.
+    pub fn snapshot_digest(&self) -> Option<&ObjectRef> {
+        let (s, d) = (self.snapshot.as_ref()?, self.digest.as_ref()?);
+        (s.seq == d.seq && s.slot == d.slot).then_some(d)
     }
 
     /// Total bytes of the live log.

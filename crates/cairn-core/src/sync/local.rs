@@ -35,17 +35,22 @@ impl Store {
             }
             LocalEffect::ApplyPeer(apply) => {
                 let peer = apply.peer;
-                let result =
-                    match self.apply_peer(&apply.state, &apply.head, apply.etag, apply.bundles, me)
-                    {
-                        Ok(changed) => Ok(changed),
-                        // All or nothing: the transaction rolled back.
-                        Err(e) if caused_by_data(&e) => Err(ReadError::BadChanges {
-                            device: peer.clone(),
-                            reason: e.to_string(),
-                        }),
-                        Err(e) => return Err(e),
-                    };
+                let result = match self.apply_peer_with_digest(
+                    &apply.state,
+                    &apply.head,
+                    apply.etag,
+                    apply.bundles,
+                    apply.digest,
+                    me,
+                ) {
+                    Ok(changed) => Ok(changed),
+                    // All or nothing: the transaction rolled back.
+                    Err(e) if caused_by_data(&e) => Err(ReadError::BadChanges {
+                        device: peer.clone(),
+                        reason: e.to_string(),
+                    }),
+                    Err(e) => return Err(e),
+                };
                 Ok(Some(Event::PeerApplied { peer, result }))
             }
             LocalEffect::SetPeerError { peer, error } => {

@@ -4,7 +4,7 @@
 //! offset  size  field
 //! 0       4     magic "CRNO"
 //! 4       1     format version (1)
-//! 5       1     kind: 1 head, 2 snapshot, 3 log segment
+//! 5       1     kind: 1 head, 2 snapshot, 3 log segment, 4 live, 5 digest
 //! 6       1     flags: bit 0 = payload sealed (end-to-end encrypted)
 //! 7       1     reserved, 0
 //! 8       8     sequence number (u64 LE) of the publish that wrote it
@@ -52,6 +52,8 @@ pub enum ObjectKind {
     Segment = 3,
     /// Changes relayed over the service's socket, never stored (`live.rs`).
     Live = 4,
+    /// The note states a snapshot's documents hold (`digest.rs`).
+    Digest = 5,
 }
 
 impl ObjectKind {
@@ -61,6 +63,7 @@ impl ObjectKind {
             2 => Some(ObjectKind::Snapshot),
             3 => Some(ObjectKind::Segment),
             4 => Some(ObjectKind::Live),
+            5 => Some(ObjectKind::Digest),
             _ => None,
         }
     }

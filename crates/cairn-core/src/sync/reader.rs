@@ -10,6 +10,7 @@
 use crate::error::Result;
 use crate::store::Store;
 use crate::sync::bundle::{self, Bundle};
+use crate::sync::digest::Digest;
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectError, ObjectKind};
 use crate::sync::opener::Opener;
@@ -229,11 +230,37 @@ impl Store {
         bundles: Vec<Bundle>,
         me: &str,
     ) -> Result<usize> {
+        self.apply_peer_with_digest(state, head, etag, bundles, None, me)
+    }
+
+    /// `apply_peer`, with the digest of the snapshot `bundles` starts
+    /// with (the engine fetches a digest only with its snapshot). A digest
+    /// that is not the snapshot's is left unused, with a line in the log:
+    /// the snapshot's documents are loaded as without one.
+    pub fn apply_peer_with_digest(
+        &mut self,
+        state: &PeerState,
+        head: &DeviceHead,
+        etag: Option<String>,
+        bundles: Vec<Bundle>,
+        digest: Option<Digest>,
+        me: &str,
+    ) -> Result<usize> {
         let new_state = state.after_read(head, etag, me, self.clock.now_ms());
+        let known = match (digest, bundles.first(), &head.snapshot) {
+            (Some(d), Some(snapshot), Some(r)) => d.states_for(snapshot, r).unwrap_or_else(|why| {
+                eprintln!(
+                    "the digest of device {}'s snapshot was not used ({why}): loading its notes",
+                    head.device
+                );
+                Vec::new()
+            }),
+            _ => Vec::new(),
+        };
         let entries: Vec<(&str, &[u8])> = bundles
             .iter()
             .flat_map(|b| b.iter().map(|(id, bytes)| (id.as_str(), &bytes[..])))
             .collect();
-        self.merge_batch(&entries, |s| s.save_peer(&new_state))
+        self.merge_batch_with(&entries, &known, |s| s.save_peer(&new_state))
     }
 }

@@ -375,6 +375,13 @@ impl Store {
     /// Applies what was fetched from a peer in the space, and its new
     /// state, in one transaction; changes to notes outside the space's
     /// notebook here are dropped.
+    ///
+    /// Every new note's document is loaded here: a shared notebook's
+    /// streams have no snapshot digests (`crate::sync::digest`). A digest
+    /// is taken on trust from the account's own devices, its rows checked
+    /// only when the note is next opened; another member's is not trusted
+    /// that way, since what a member's device shows must be what the
+    /// documents hold.
     pub fn apply_space_peer(
         &mut self,
         sync: &SpaceSync,

@@ -19,6 +19,7 @@ use cairn_protocol::{DeviceKey, LOG_SLOTS};
 use crate::error::{CoreError, Result};
 use crate::store::Store;
 use crate::sync::bundle;
+use crate::sync::digest;
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectKind};
 
@@ -40,6 +41,41 @@ pub struct PublishPlan {
     /// The documents whose changes go out: a space's stream records them
     /// as sent (the first time, whole).
     pub docs: Vec<String>,
+    /// When the plan uploads a snapshot's digest: what to do if that one
+    /// upload fails (a grant from a service older than digests has no URL
+    /// for it). The digest only saves readers work, so the publish goes on
+    /// with the head that does not name it.
+    pub digest_fallback: Option<DigestFallback>,
+}
+
+/// The head to write instead when a digest's upload failed.
+#[derive(Debug, Clone)]
+pub struct DigestFallback {
+    /// Index into `puts` of the digest's upload.
+    pub put: usize,
+    pub head: DeviceHead,
+    pub head_body: Vec<u8>,
+}
+
+impl PublishPlan {
+    /// Gives up the digest after its upload failed: the head uploaded
+    /// next is the one without it. False when `failed` was not the
+    /// digest's upload.
+    pub fn drop_digest(&mut self, failed: usize) -> bool {
+        match self.digest_fallback.take() {
+            Some(f) if f.put == failed => {
+                if let Some(last) = self.puts.last_mut() {
+                    last.1 = f.head_body;
+                }
+                self.head = f.head;
+                true
+            }
+            other => {
+                self.digest_fallback = other;
+                false
+            }
+        }
+    }
 }
 
 impl PublishPlan {
@@ -77,7 +113,22 @@ pub(crate) trait PublishScope {
     fn seal_owned(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: Vec<u8>) -> Vec<u8> {
         self.seal(kind, seq, key, &payload)
     }
+    /// Every chunk, for a snapshot, and the highest chunk id; with the
+    /// state of each entry for its digest, read in the same transaction,
+    /// when the stream writes digests (the personal one; a shared
+    /// notebook's readers do not use them).
+    fn snapshot_chunks(&mut self) -> Result<SnapshotRead> {
+        let (all, max) = self.chunks_after(0)?;
+        Ok((all, max, None))
+    }
 }
+
+/// A snapshot's entries, the highest chunk id, and the digest's states.
+pub(crate) type SnapshotRead = (
+    bundle::Bundle,
+    i64,
+    Option<Vec<Option<crate::note_doc::NoteState>>>,
+);
 
 /// The personal stream.
 struct Personal<'a> {
@@ -116,6 +167,10 @@ impl PublishScope for Personal<'_> {
         self.store
             .personal_keys()
             .seal_owned(kind, seq, self.device_id, &key.relative(), payload)
+    }
+    fn snapshot_chunks(&mut self) -> Result<SnapshotRead> {
+        let (all, max, states) = self.store.snapshot_with_states()?;
+        Ok((all, max, Some(states)))
     }
 }
 
@@ -172,6 +227,7 @@ pub(crate) fn plan_publish(
             snapshot: false,
             has_data: false,
             docs: Vec::new(),
+            digest_fallback: None,
         }));
     }
     let seq = me.seq + 1;
@@ -208,24 +264,40 @@ pub(crate) fn plan_publish(
     // follow sequence numbers, which are never reused. A full ring
     // leaves no choice but the slot the recorded head does not name.
     let snapshot = ring_full || (log_too_big && free.is_some());
+    let mut digest_put = None;
     if snapshot {
         // Every chunk is read again below: the new ones need not stay in
         // memory beside them (on a first sync they are all of them).
         drop(entries);
-        let (all, all_max) = scope.chunks_after(0)?;
+        let (all, all_max, states) = scope.snapshot_chunks()?;
         docs = all.iter().map(|(id, _)| id.clone()).collect();
         let payload = bundle::encode(&all);
-        drop(all);
         let slot = free.unwrap_or(preferred);
         scope.mark_snapshot_slot(slot)?;
         let key = slot_key(DeviceKey::snapshot(slot))?;
         let body = scope.seal_owned(ObjectKind::Snapshot, seq, &key, payload);
-        head.snapshot = Some(ObjectRef {
+        let snapshot_ref = ObjectRef {
             seq,
             slot,
             hash: object::encoded_hash_hex(&body),
             len: body.len() as u64,
-        });
+        };
+        head.digest = None;
+        if let Some(states) = states {
+            // Sealed as the snapshot is, under its own kind and key.
+            let d = digest::of_snapshot(&all, &states, &snapshot_ref);
+            let key = slot_key(DeviceKey::digest(slot))?;
+            let body = scope.seal(ObjectKind::Digest, seq, &key, &d.encode());
+            head.digest = Some(ObjectRef {
+                seq,
+                slot,
+                hash: object::encoded_hash_hex(&body),
+                len: body.len() as u64,
+            });
+            digest_put = Some((key, body));
+        }
+        drop(all);
+        head.snapshot = Some(snapshot_ref);
         head.segments.clear();
         puts.push((key, body));
         watermark = all_max.max(max_id);
@@ -244,6 +316,18 @@ pub(crate) fn plan_publish(
         puts.push((key, body));
         watermark = max_id;
     }
+    let digest_fallback = digest_put.map(|(key, body)| {
+        puts.push((key, body));
+        let head = DeviceHead {
+            digest: None,
+            ..head.clone()
+        };
+        DigestFallback {
+            put: puts.len() - 1,
+            head_body: scope.seal(ObjectKind::Head, seq, &DeviceKey::Head, &head.to_json()),
+            head,
+        }
+    });
     let head_body = scope.seal(ObjectKind::Head, seq, &DeviceKey::Head, &head.to_json());
     puts.push((DeviceKey::Head, head_body));
     Ok(Some(PublishPlan {
@@ -253,5 +337,6 @@ pub(crate) fn plan_publish(
         snapshot,
         has_data: true,
         docs,
+        digest_fallback,
     }))
 }
