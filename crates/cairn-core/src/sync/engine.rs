@@ -764,14 +764,7 @@ mod tests {
     #[test]
     fn a_failed_peer_does_not_stop_the_others_and_repeats_are_ignored() {
         let mut round = Round::new("A", vec![peer("B"), peer("C")], None);
-        let effects = round.start();
-        let gets: Vec<RequestId> = effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Bucket(BucketRequest::Get { request, .. }) => Some(*request),
-                _ => None,
-            })
-            .collect();
+        let gets = get_requests(&round.start());
         assert!(round.handle(Event::PublishPlanned(None)).is_empty());
         let failed = round.handle(Event::GetDone {
             request: gets[0],
@@ -832,6 +825,17 @@ mod tests {
         (head, snapshot)
     }
 
+    /// The requests of every GET among `effects`, in order.
+    fn get_requests(effects: &[Effect]) -> Vec<RequestId> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Bucket(BucketRequest::Get { request, .. }) => Some(*request),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn found(body: Vec<u8>) -> Result<Fetched, TransportError> {
         Ok(Fetched::Found { body, etag: None })
     }
@@ -867,14 +871,7 @@ mod tests {
         let (b_head, b_snap) = published("B", note);
         let (c_head, c_snap) = published("C", note);
         let mut round = Round::new("A", vec![peer("B"), peer("C")], None);
-        let heads: Vec<RequestId> = round
-            .start()
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Bucket(BucketRequest::Get { request, .. }) => Some(*request),
-                _ => None,
-            })
-            .collect();
+        let heads = get_requests(&round.start());
         round.handle(Event::PublishPlanned(None));
         let after_b = round.handle(Event::GetDone {
             request: heads[0],
@@ -924,14 +921,7 @@ mod tests {
         let (b_head, _) = published("B", note);
         let (c_head, _) = published("C", note);
         let mut round = Round::new("A", vec![peer("B"), peer("C")], None);
-        let start = round.start();
-        let heads: Vec<RequestId> = start
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Bucket(BucketRequest::Get { request, .. }) => Some(*request),
-                _ => None,
-            })
-            .collect();
+        let heads = get_requests(&round.start());
         round.handle(Event::PublishPlanned(None));
         let b_get = snapshot_gets(&round.handle(Event::GetDone {
             request: heads[0],
