@@ -154,12 +154,17 @@ fn republish(a: &Device, cloud: &Cloud, mut head: DeviceHead, digest: &Digest) {
 
 /// What a device shows without opening a note: every derived row.
 fn shown(s: &Store, linking: &str, linked: &str) -> serde_json::Value {
+    // Notes modified in the same millisecond come in the order their rows
+    // were written, which differs between devices: compared by id.
     let list = |trashed| {
-        s.list(&ListQuery {
-            trashed,
-            ..ListQuery::default()
-        })
-        .unwrap()
+        let mut notes = s
+            .list(&ListQuery {
+                trashed,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        notes.sort_by(|x, y| x.id.cmp(&y.id));
+        notes
     };
     let attachments: Vec<(String, String, u64)> = s
         .attachments(Some(linking))

@@ -315,9 +315,11 @@ async fn a_shared_notebook_syncs_between_two_accounts_through_their_agents() {
         .is_some());
     b.round().await.unwrap();
     let report = b.space_rounds()[0].result.as_ref().unwrap();
+    // The note, and the space's notebook tree (the shared notebook's name
+    // and sub-notebooks travel in it).
     assert_eq!(
         report.peers.iter().map(|p| p.changed_notes).sum::<usize>(),
-        1,
+        2,
         "{report:?}"
     );
     assert_eq!(bob.body(&note).as_deref(), Some("Rome in May"));
