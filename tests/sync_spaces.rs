@@ -6,7 +6,12 @@
 //! - two people with two devices each share a notebook, type into one
 //!   note at once and end with the same text, interleaved by character;
 //!   nothing of its text, the notebook's name, the title or a tag is in
-//!   the bucket or the service's database;
+//!   the bucket or the service's database, nor of a file attached to it;
+//! - a file attached to a note in a shared notebook, or on a note moved
+//!   into one, opens on every member's devices with its bytes; one added
+//!   after a member's removal opens with nothing they hold, and a chunk
+//!   copied from another shared notebook's storage is refused, in words,
+//!   with nothing of theirs lost;
 //! - a viewer's edits are applied by nobody;
 //! - a removed member's grant is refused, what is written afterwards does
 //!   not open with any key they hold, and what they upload later with a
@@ -47,6 +52,8 @@ use cairn_scenarios::watching::{watch, Watching};
 const NOTEBOOK: &str = "Kilimanjaro expedition";
 const SECRET: &str = "Quixotic-Marmalade-Telescope";
 const TAG: &str = "basecampplans";
+/// A line of the attachment of the first scenario.
+const MAP_TEXT: &str = "Route-Map-Waypoint-Uhuru-Peak";
 
 /// One person: an account and two signed-in devices.
 struct Person {
@@ -237,14 +244,20 @@ fn two_people_share_a_notebook_type_into_one_note_and_converge_by_character() {
                 .unwrap();
         }
     }
+    // And alice attaches a route map to the note.
+    let map = format!("{MAP_TEXT}\n").repeat(2_000).into_bytes();
+    let map_id = attach(&alice.laptop, &note, "route-map.txt", &map);
     let want = format!("Summit plan\n0a1V2b3W4c5X6d7Y8e9Z\nThe code is {SECRET}.\n");
-    sync_until(&everyone, "both edits everywhere", || {
-        everyone.iter().all(|d| body(d, &note) == want)
+    sync_until(&everyone, "both edits and the map everywhere", || {
+        everyone
+            .iter()
+            .all(|d| body(d, &note) == want && has_attachment(d, &map_id, &map))
     });
 
-    // Nothing readable in the bucket or the service's database.
-    // (On PostgreSQL, its tables and write-ahead log.)
-    nothing_readable(&cloud, &[SECRET, NOTEBOOK, "Summit plan", TAG]);
+    // Nothing readable in the bucket or the service's database, of the
+    // notes or of the attachment. (On PostgreSQL, its tables and
+    // write-ahead log.)
+    nothing_readable(&cloud, &[SECRET, NOTEBOOK, "Summit plan", TAG, MAP_TEXT]);
 }
 
 /// None of `needles` is anywhere in the bucket or the service's data, and
@@ -1309,4 +1322,194 @@ fn a_shared_notebooks_notebooks_renames_and_moves_reach_every_member() {
         &cloud,
         &["Journeys", "Recipes", "Minestrone", "Family 2026"],
     );
+}
+
+/// Bytes that look like a PNG file: its signature, then `len` bytes
+/// made from `seed` (no run of text in them).
+fn png(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend((0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    out
+}
+
+/// Writes `data` as `name` in the device's scratch folder and attaches it
+/// to `note` (`cairn attach`); returns the attachment's id.
+fn attach(d: &Device, note: &str, name: &str, data: &[u8]) -> String {
+    let dir = d.dir().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    last_line(&d.ok(&["attach", note, path.to_str().unwrap()]))
+}
+
+/// The attachment's bytes as `cairn attachment get` writes them out, or
+/// what it said.
+fn attachment_bytes(d: &Device, id: &str) -> Result<Vec<u8>, String> {
+    let out_path = d.dir().join(format!("out-{id}"));
+    let out = d.run(&["attachment", "get", id, out_path.to_str().unwrap()]);
+    if out.status.success() {
+        Ok(std::fs::read(&out_path).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn has_attachment(d: &Device, id: &str, want: &[u8]) -> bool {
+    attachment_bytes(d, id).is_ok_and(|b| b == want)
+}
+
+/// The slot object of `location` (a device of `user`) in `space`.
+fn space_slot_path(
+    cloud: &Cloud,
+    space: &SpaceId,
+    user: &str,
+    location: &cairn_core::blob::ChunkLocation,
+) -> std::path::PathBuf {
+    let user = UserId::parse(user).unwrap();
+    cloud.bucket_dir().join(format!(
+        "spaces/{space}/users/{user}/devices/{}/{}",
+        location.device,
+        location.slot.relative()
+    ))
+}
+
+#[test]
+fn an_attachment_in_a_shared_notebook_opens_on_members_devices_and_not_for_a_removed_one() {
+    use cairn_core::space::blob_keys::SpaceBlobKeys;
+    use cairn_core::space::blob_seal;
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let note = notebook_with_note(&alice.laptop, "Family", "Holiday\n");
+    // A note with an attachment, synced in alice's own notes before it
+    // moves into the shared notebook.
+    let card_note = last_line(&alice.laptop.ok(&["new", "Recipe card\n"]));
+    let card = png(30_000, 1);
+    let card_id = attach(&alice.laptop, &card_note, "card.png", &card);
+    alice.laptop.sync_ok();
+    let space = SpaceId::parse(&share(&alice, &bob, "Family", "editor")).unwrap();
+    // Attached to a note already shared, and a note with one moved in.
+    let photo = png(300_000, 2);
+    let photo_id = attach(&alice.laptop, &note, "beach.png", &photo);
+    alice.laptop.ok(&["move", &card_note, "Family"]);
+    let everyone = [&alice.laptop, &alice.phone, &bob.laptop, &bob.phone];
+    sync_until(&everyone, "alice's attachments reach bob's devices", || {
+        [&bob.laptop, &bob.phone]
+            .iter()
+            .all(|d| has_attachment(d, &photo_id, &photo) && has_attachment(d, &card_id, &card))
+    });
+    // Bob attaches in turn: it goes up into his own slots in the space,
+    // and opens on both of alice's devices.
+    let reply = png(5_000, 3);
+    let reply_id = attach(&bob.phone, &note, "reply.png", &reply);
+    sync_until(&everyone, "bob's attachment reaches alice", || {
+        has_attachment(&alice.laptop, &reply_id, &reply)
+            && has_attachment(&alice.phone, &reply_id, &reply)
+    });
+    let slots: Vec<String> = all_bytes(&cloud.bucket_dir())
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.contains(&format!("/spaces/{space}/")) && p.contains("/blob/"))
+        .collect();
+    for who in [&alice.account, &bob.account] {
+        assert!(
+            slots.iter().any(|p| p.contains(&format!("/users/{who}/"))),
+            "no slot of {who} in the space: {slots:?}"
+        );
+    }
+
+    // Alice removes bob, then attaches another file: sealed at epoch 2.
+    let before = alice.laptop.store().space_blob_locations(&space).unwrap();
+    alice
+        .laptop
+        .ok(&["unshare", "Family", "--member", &bob.account]);
+    let late = png(40_000, 4);
+    let late_id = attach(&alice.laptop, &note, "after.png", &late);
+    alice.laptop.sync_ok();
+    let after = alice.laptop.store().space_blob_locations(&space).unwrap();
+    let added: Vec<_> = after
+        .iter()
+        .filter(|(id, _)| !before.contains_key(id))
+        .collect();
+    assert_eq!(added.len(), 1, "one chunk added: {added:?}");
+    let (chunk, location) = added[0];
+    let slot = std::fs::read(space_slot_path(&cloud, &space, &alice.account, location)).unwrap();
+    let sealed = &slot[location.offset as usize..(location.offset + location.len) as usize];
+    assert_eq!(&sealed[..5], b"CBS1\x02");
+    let len = late.len();
+    // Nothing bob holds opens it: not his keys of the space's epochs...
+    let bob_keys = bob.laptop.store().epoch_keys(&space).unwrap();
+    assert!(!bob_keys.contains_key(&Epoch(2)));
+    let bobs = SpaceBlobKeys::derive(&space, &bob_keys);
+    let refused = blob_seal::open(&bobs, chunk, len, sealed).unwrap_err();
+    assert!(refused.to_string().contains("epoch 2"), "{refused}");
+    // ... nor his own account's attachment keys.
+    let own = bob.laptop.store().blob_keys();
+    assert!(cairn_core::blob::seal::open(&own, chunk, len, sealed).is_err());
+    // Alice's keys do.
+    let alices = SpaceBlobKeys::derive(&space, &alice.laptop.store().epoch_keys(&space).unwrap());
+    assert_eq!(blob_seal::open(&alices, chunk, len, sealed).unwrap(), late);
+    bob.laptop.sync_ok();
+    assert!(attachment_bytes(&bob.laptop, &late_id).is_err());
+    // What bob had stays readable on his device.
+    assert!(has_attachment(&bob.laptop, &photo_id, &photo));
+}
+
+#[test]
+fn a_chunk_copied_from_another_shared_notebook_is_refused_and_nothing_is_lost() {
+    let cloud = Cloud::start();
+    let alice = person(&cloud, "alice");
+    let bob = person(&cloud, "bob");
+    let family_note = notebook_with_note(&alice.laptop, "Family", "Family note\n");
+    let work_note = notebook_with_note(&alice.laptop, "Work", "Work note\n");
+    let family = SpaceId::parse(&share(&alice, &bob, "Family", "editor")).unwrap();
+    let work = SpaceId::parse(&share(&alice, &bob, "Work", "editor")).unwrap();
+    let pair = [&alice.laptop, &bob.laptop];
+    sync_until(&pair, "both notes reach bob", || {
+        bob.laptop.store().get(&family_note).is_ok() && bob.laptop.store().get(&work_note).is_ok()
+    });
+    // Two files of one size, one in each shared notebook.
+    let (x, y) = (png(20_000, 5), png(20_000, 6));
+    let x_id = attach(&alice.laptop, &family_note, "x.png", &x);
+    let y_id = attach(&alice.laptop, &work_note, "y.png", &y);
+    alice.laptop.sync_ok();
+    let in_family = alice.laptop.store().space_blob_locations(&family).unwrap();
+    let in_work = alice.laptop.store().space_blob_locations(&work).unwrap();
+    let (family_at, work_at) = (
+        in_family.values().next().unwrap(),
+        in_work.values().next().unwrap(),
+    );
+    assert_eq!(family_at.len, work_at.len);
+    // Someone with the storage copies Family's slot over Work's.
+    let work_slot = space_slot_path(&cloud, &work, &alice.account, work_at);
+    std::fs::copy(
+        space_slot_path(&cloud, &family, &alice.account, family_at),
+        &work_slot,
+    )
+    .unwrap();
+    let mut said = String::new();
+    sync_until(&pair, "bob reads the family attachment", || {
+        has_attachment(&bob.laptop, &x_id, &x)
+    });
+    for _ in 0..2 {
+        said.push_str(&bob.laptop.sync_ok().stderr);
+    }
+    assert!(
+        said.contains("was refused") && said.contains("another shared notebook"),
+        "{said}"
+    );
+    let why = attachment_bytes(&bob.laptop, &y_id).unwrap_err();
+    assert!(why.contains("not on this device"), "{why}");
+    let kept = bob.laptop.store().attachment_error(&y_id).unwrap().unwrap();
+    assert!(kept.contains("another shared notebook"), "{kept}");
+    // Nothing of bob's is lost: both notes, and the other attachment.
+    assert_eq!(body(&bob.laptop, &work_note), "Work note\n");
+    assert_eq!(body(&bob.laptop, &family_note), "Family note\n");
+    assert!(has_attachment(&bob.laptop, &x_id, &x));
 }

@@ -50,23 +50,23 @@ pub const RANGE_MAX: u64 = cairn_core::blob::CHUNK_SIZE as u64 + 64 * 1024;
 
 /// Adjacent chunks of one slot, fetched with one Range GET.
 #[derive(Debug, Clone)]
-struct RangeGet {
-    chunks: Vec<ChunkDownload>,
+pub(crate) struct RangeGet {
+    pub(crate) chunks: Vec<ChunkDownload>,
 }
 
 impl RangeGet {
-    fn offset(&self) -> u64 {
+    pub(crate) fn offset(&self) -> u64 {
         self.chunks.first().map_or(0, |c| c.location.offset)
     }
 
-    fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.chunks.iter().map(|c| c.location.len).sum()
     }
 }
 
 /// Groups `wanted` (sorted by device, slot and offset) into runs of
 /// adjacent chunks of one slot generation, each at most `RANGE_MAX` bytes.
-fn group(wanted: Vec<ChunkDownload>) -> Vec<RangeGet> {
+pub(crate) fn group(wanted: Vec<ChunkDownload>) -> Vec<RangeGet> {
     let mut out: Vec<RangeGet> = Vec::new();
     for c in wanted {
         if let Some(last) = out.last_mut() {
@@ -104,7 +104,7 @@ pub struct BlobReport {
 }
 
 impl BlobReport {
-    fn failed(&mut self, e: &TransportError) {
+    pub(crate) fn failed(&mut self, e: &TransportError) {
         if e.kind == TransportErrorKind::Unauthorized {
             self.needs_sign_in = true;
         }

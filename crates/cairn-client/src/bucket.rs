@@ -222,6 +222,36 @@ impl Bucket {
                 .find(|p| p.device_id.as_str() == device)
                 .and_then(|p| p.blob_get.as_ref())
         };
+        Self::slot_url(urls, device, slot)
+    }
+
+    /// The presigned URL of a blob slot of `device` in a shared space:
+    /// this device's own (no PUT for a viewer) or another member's device.
+    fn space_blob_url(
+        grant: &SpaceGrant,
+        device: &str,
+        slot: BlobSlot,
+        write: bool,
+    ) -> Result<String, TransportError> {
+        let urls = if write {
+            grant.blob_put.as_ref()
+        } else if device == grant.device_id.as_str() {
+            Some(&grant.blob_get)
+        } else {
+            grant
+                .peers
+                .iter()
+                .find(|p| p.device_id.as_str() == device)
+                .map(|p| &p.blob_get)
+        };
+        Self::slot_url(urls, device, slot)
+    }
+
+    fn slot_url(
+        urls: Option<&cairn_protocol::BlobUrls>,
+        device: &str,
+        slot: BlobSlot,
+    ) -> Result<String, TransportError> {
         urls.and_then(|u| u.url(slot)).ok_or_else(|| {
             TransportError::new(
                 TransportErrorKind::Unauthorized,
@@ -246,6 +276,18 @@ impl Bucket {
         self.put_url(&url, &what, body).await
     }
 
+    /// Writes one of this device's blob slots in a shared space whole.
+    pub async fn put_space_blob(
+        &self,
+        grant: &SpaceGrant,
+        slot: BlobSlot,
+        body: bytes::Bytes,
+    ) -> Result<(), TransportError> {
+        let url = Self::space_blob_url(grant, grant.device_id.as_str(), slot, true)?;
+        let what = format!("uploading a shared notebook's {}", slot.relative());
+        self.put_url(&url, &what, body).await
+    }
+
     /// Reads `len` bytes at `offset` of a blob slot of `device`.
     pub async fn get_blob_range(
         &self,
@@ -257,13 +299,37 @@ impl Bucket {
     ) -> Result<bytes::Bytes, TransportError> {
         let url = Self::blob_url(grant, device, slot, false)?;
         let what = format!("reading {device}/{}", slot.relative());
+        self.get_range_url(&url, &what, offset, len).await
+    }
+
+    /// Reads `len` bytes at `offset` of a blob slot of `device` in a
+    /// shared space.
+    pub async fn get_space_blob_range(
+        &self,
+        grant: &SpaceGrant,
+        device: &str,
+        slot: BlobSlot,
+        offset: u64,
+        len: u64,
+    ) -> Result<bytes::Bytes, TransportError> {
+        let url = Self::space_blob_url(grant, device, slot, false)?;
+        let what = format!("reading a shared notebook's {device}/{}", slot.relative());
+        self.get_range_url(&url, &what, offset, len).await
+    }
+
+    async fn get_range_url(
+        &self,
+        url: &str,
+        what: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<bytes::Bytes, TransportError> {
         let range = format!("bytes={offset}-{}", offset + len.saturating_sub(1));
         self.with_retries(|| {
             let req = self
                 .http
-                .get(&url)
+                .get(url)
                 .header(reqwest::header::RANGE, range.as_str());
-            let what = &what;
             async move {
                 let resp = req.send().await.map_err(|e| Self::network(e, what))?;
                 let status = resp.status();

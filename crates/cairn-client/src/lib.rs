@@ -40,6 +40,7 @@ pub mod sharing;
 pub mod sharing_identity;
 pub mod shown_text;
 pub mod sign_in;
+pub mod space_blobs;
 pub mod space_rounds;
 pub mod spaces;
 mod sync_agent;

@@ -18,9 +18,11 @@ use cairn_core::sync::opener::SpaceSync;
 use cairn_core::sync::RoundReport;
 use cairn_core::Store;
 
+use crate::blob_runner::{BlobOptions, BlobReport};
 use crate::bucket::Bucket;
 use crate::round_runner::{self, RunnerError};
 use crate::sharing::{ShareError, Sharing, SpaceOutcome};
+use crate::space_blobs;
 use crate::spaces::wire_space_id;
 use crate::Session;
 
@@ -212,13 +214,34 @@ impl SpaceRounds {
         let Some((sync, grant)) = sharing.round_context(r).await? else {
             return Ok(None);
         };
+        // The attachments the space's notes name go up before the round
+        // publishes the notes, and what members' notes name comes down
+        // once the round merged them (`space_blobs`).
+        let mut blobs = BlobReport::default();
+        space_blobs::upload(store, bucket, &grant, &sync, &mut blobs)
+            .await
+            .map_err(RunnerError::from)?;
+        let grant = Arc::new(grant);
         let report = round_runner::run_space_round(
             store.clone(),
             bucket.clone(),
-            Arc::new(grant),
+            grant.clone(),
             sync.clone(),
         )
         .await?;
+        space_blobs::download(
+            store,
+            bucket,
+            &grant,
+            &sync,
+            BlobOptions::default(),
+            &mut blobs,
+        )
+        .await
+        .map_err(RunnerError::from)?;
+        for e in &blobs.errors {
+            eprintln!("warning: {e}");
+        }
         Ok(Some((sync, report)))
     }
 }

@@ -95,6 +95,10 @@ impl Store {
                 // A space's tree too (`space::tree`).
                 self.ensure_tree_doc(id)?;
             }
+            if crate::space::blob_index::is_space_blob_index(id) {
+                // And a space's blob index (`space::blob_index`).
+                self.ensure_space_blob_index_doc(id)?;
+            }
         }
         let mut new = Vec::new();
         let mut seen = HashSet::new();

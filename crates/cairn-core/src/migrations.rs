@@ -27,10 +27,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_space_pending.sql")),
     (13, include_str!("../migrations/0013_search_prefixes.sql")),
     (14, include_str!("../migrations/0014_note_state.sql")),
+    (15, include_str!("../migrations/0015_space_chunks.sql")),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// The last schema that added to the derived tables (7: the notes' text
 /// and the tags written in it; 4:

@@ -21,6 +21,7 @@ use crate::store::Store;
 pub(crate) fn is_reserved(id: &str) -> bool {
     id == crate::notebook_doc::NOTEBOOKS_DOC_ID
         || crate::space::tree::is_space_tree(id)
+        || crate::space::blob_index::is_space_blob_index(id)
         || id == crate::blob::index_doc::BLOB_INDEX_DOC_ID
         || id == crate::device_actors::DEVICE_ACTORS_DOC_ID
 }

@@ -29,6 +29,10 @@
 //! device keeps goes into its store ([`stored_pins`]).
 
 pub mod author;
+pub mod blob_index;
+pub mod blob_keys;
+pub mod blob_seal;
+pub mod blob_store;
 pub mod chain;
 pub mod epoch;
 pub mod identity;

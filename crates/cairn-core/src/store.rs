@@ -792,7 +792,9 @@ pub(crate) fn write_derived_rows(
     if id == crate::blob::index_doc::BLOB_INDEX_DOC_ID {
         return crate::blob::transfer::write_locations(tx, &s.chunk_locations, path);
     }
-    if id == crate::device_actors::DEVICE_ACTORS_DOC_ID {
+    if id == crate::device_actors::DEVICE_ACTORS_DOC_ID
+        || crate::space::blob_index::is_space_blob_index(id)
+    {
         // Read from the document when asked; nothing derived to keep.
         return Ok(());
     }

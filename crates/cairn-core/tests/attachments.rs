@@ -390,6 +390,7 @@ fn a_store_from_before_attachments_opens_with_its_notes_and_takes_attachments() 
              DROP TABLE space_doc; DROP TABLE space_key; DROP TABLE space_record; DROP TABLE space;
              DROP TABLE space_pending;
              ALTER TABLE doc DROP COLUMN state; ALTER TABLE doc DROP COLUMN unchecked;
+             DROP TABLE blob_checked;
              PRAGMA user_version = 7;",
         )
         .unwrap();

@@ -12,7 +12,8 @@
 //! removed device's sharing identity is rotated, the successor statement
 //! the old key signs, the rekey record (target `membership_record`) and
 //! the identity sealed under a personal epoch's key; and a snapshot's
-//! digest (its payload, matched against a snapshot of its own notes).
+//! digest (its payload, matched against a snapshot of its own notes); and
+//! a shared space's sealed chunk as it comes out of a member's slot.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -38,6 +39,8 @@ use cairn_core::account_keys::AccountKeys;
 use cairn_core::blob::{seal, AttachmentRecord, BlobKeys, ChunkId, ChunkLocation};
 use cairn_core::crypto::{ContentKey, KeyEnvelope, Wrap};
 use cairn_core::note_doc::{check_chunks, NoteDoc};
+use cairn_core::space::blob_keys::SpaceBlobKeys;
+use cairn_core::space::blob_seal as space_blob_seal;
 use cairn_core::space::chain::{SpaceState, Verifier};
 use cairn_core::space::epoch::{Epoch, EpochKey, SpaceId};
 use cairn_core::space::identity::SharingIdentity;
@@ -59,7 +62,7 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 14] = [
+const TARGETS: [&str; 15] = [
     "object",
     "head",
     "bundle",
@@ -74,6 +77,7 @@ const TARGETS: [&str; 14] = [
     "identity_successor",
     "sealed_identity",
     "digest",
+    "space_chunk",
 ];
 
 /// The recovery key the fuzzed envelopes are opened with (their passphrase
@@ -288,6 +292,29 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
             if let Ok(plain) = seal::open(&keys, &id, len, &input[36..]) {
                 if plain.len() != len || ChunkId::of(&keys, &plain) != id {
                     return Err("a chunk opened that is not the one named".into());
+                }
+            }
+            Ok(())
+        }
+        // Input: chunk id (32 bytes) | plaintext length (u32 LE) | sealed
+        // bytes, of the corpus space at epochs 1 and 2.
+        "space_chunk" => {
+            if input.len() < 36 {
+                return Ok(());
+            }
+            let id = ChunkId::parse(&hex::encode(&input[..32])).unwrap();
+            let len = u32::from_le_bytes(input[32..36].try_into().unwrap()) as usize;
+            if let Ok(plain) =
+                space_blob_seal::open(&corpus_space_blob_keys(), &id, len, &input[36..])
+            {
+                if plain.len() != len {
+                    return Err("a space's chunk opened to another length".into());
+                }
+                // The same epoch keys in another space open none of it.
+                let elsewhere =
+                    SpaceBlobKeys::derive(&SpaceId::from_bytes([4; 16]), &corpus_space_epochs());
+                if space_blob_seal::open(&elsewhere, &id, len, &input[36..]).is_ok() {
+                    return Err("a space's chunk opened in another space".into());
                 }
             }
             Ok(())
@@ -741,6 +768,55 @@ fn write_blob_corpus() {
         len: plan.sealed_size(),
     };
     write("chunk_location", "location", l.encode().as_bytes());
+}
+
+/// The corpus space's epoch keys, for its sealed chunks.
+fn corpus_space_epochs() -> BTreeMap<Epoch, EpochKey> {
+    let (_, key, _) = corpus_space();
+    BTreeMap::from([
+        (Epoch(1), key),
+        (Epoch(2), EpochKey::from_bytes(&[12; 32]).unwrap()),
+    ])
+}
+
+fn corpus_space_blob_keys() -> SpaceBlobKeys {
+    let (space, _, _) = corpus_space();
+    SpaceBlobKeys::derive(&space, &corpus_space_epochs())
+}
+
+/// Writes a shared space's sealed chunks of a few sizes, at both epochs
+/// of the corpus space. Run by hand when the format changes:
+/// `cargo test -p cairn-core --test fuzz_decoders -- --ignored write_space_chunk_corpus`
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_space_chunk_corpus() {
+    let d = fuzz_dir().join("corpus").join("space_chunk");
+    std::fs::create_dir_all(&d).unwrap();
+    let keys = corpus_space_blob_keys();
+    for (len, epoch) in [(0usize, 2), (100, 1), (70_000, 2), (140_000, 2)] {
+        let plain: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
+        let id = ChunkId::of(&BlobKeys::derive(Some(&corpus_key())), &plain);
+        let mut input = id.as_bytes().to_vec();
+        input.extend_from_slice(&(len as u32).to_le_bytes());
+        let sealing = keys.clone().sealing_at(Epoch(epoch));
+        input.extend_from_slice(&space_blob_seal::seal(&sealing, &id, &plain).unwrap());
+        std::fs::write(d.join(format!("space-sealed-{len}-e{epoch}.bin")), &input).unwrap();
+    }
+}
+
+/// The kept chunks of the space are real: each opens, so the mutants start
+/// from inputs that reach the seal.
+#[test]
+fn the_kept_space_chunks_open() {
+    let mut opened = 0;
+    for (path, input) in read_dir(&fuzz_dir().join("corpus").join("space_chunk")) {
+        let id = ChunkId::parse(&hex::encode(&input[..32])).unwrap();
+        let len = u32::from_le_bytes(input[32..36].try_into().unwrap()) as usize;
+        space_blob_seal::open(&corpus_space_blob_keys(), &id, len, &input[36..])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        opened += 1;
+    }
+    assert!(opened >= 4);
 }
 
 /// Writes the membership records' corpus: a space created, an invitation

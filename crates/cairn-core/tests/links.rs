@@ -227,6 +227,7 @@ fn notes_from_before_links_have_their_backlinks_after_the_upgrade() {
              DROP TABLE space_doc; DROP TABLE space_key; DROP TABLE space_record; DROP TABLE space;
              DROP TABLE space_pending;
              ALTER TABLE doc DROP COLUMN state; ALTER TABLE doc DROP COLUMN unchecked;
+             DROP TABLE blob_checked;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -309,7 +309,9 @@ impl Store {
         let mut written = 0u64;
         for c in &chunks {
             let bytes = files.read(&c.id)?;
-            if bytes.len() != c.len as usize || !names(&keys, &bytes, &c.id) {
+            if bytes.len() != c.len as usize
+                || !(names(&keys, &bytes, &c.id) || self.checked_in_space(&c.id, &bytes)?)
+            {
                 return Err(BlobError::Altered {
                     chunk: c.id.to_hex(),
                     reason: "the copy on this device does not match its id".into(),

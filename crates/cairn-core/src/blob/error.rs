@@ -22,6 +22,10 @@ pub enum BlobError {
     SlotsFull,
     #[error("cannot read or write {path}: {reason}")]
     Io { path: String, reason: String },
+    #[error(
+        "the attachment was stored by a newer Cairn (format {found}); update Cairn to open it"
+    )]
+    NewerFormat { found: String },
     #[error("malformed attachment data: {0}")]
     Malformed(String),
 }
@@ -38,6 +42,7 @@ impl BlobError {
             BlobError::SlotsFull => "attachment_slots_full",
             BlobError::Io { .. } => "attachment_io",
             BlobError::Malformed(_) => "attachment_malformed",
+            BlobError::NewerFormat { .. } => "attachment_newer_format",
         }
     }
 

@@ -37,13 +37,13 @@ use crate::blob::CHUNK_SIZE;
 
 const MAGIC: &[u8; 4] = b"CBK1";
 const EPOCH_MAGIC: &[u8; 4] = b"CBK2";
-const PREFIX_LEN: usize = 16;
-const HEADER_LEN: usize = MAGIC.len() + PREFIX_LEN;
-const TAG_LEN: usize = 16;
+pub(crate) const PREFIX_LEN: usize = 16;
+pub(crate) const HEADER_LEN: usize = MAGIC.len() + PREFIX_LEN;
+pub(crate) const TAG_LEN: usize = 16;
 /// Plaintext bytes per segment.
 pub const SEGMENT: usize = 64 * 1024;
 
-fn segments(plain_len: usize) -> usize {
+pub(crate) fn segments(plain_len: usize) -> usize {
     plain_len.div_ceil(SEGMENT).max(1)
 }
 
@@ -67,7 +67,7 @@ fn aad(id: &ChunkId, epoch: Option<u32>, index: usize, last: bool) -> Vec<u8> {
     a
 }
 
-fn nonce(prefix: &[u8], index: usize) -> XNonce {
+pub(crate) fn nonce(prefix: &[u8], index: usize) -> XNonce {
     let mut n = [0u8; 24];
     n[..PREFIX_LEN].copy_from_slice(prefix);
     n[PREFIX_LEN..].copy_from_slice(&(index as u64).to_le_bytes());
@@ -140,6 +140,16 @@ pub fn open(
                 ),
             })?;
             (Some(epoch), key)
+        }
+        m if m.starts_with(b"CBS") => {
+            return Err(altered(
+                "it is sealed for a shared notebook, not with this account's key",
+            ))
+        }
+        m if m.starts_with(b"CBK") => {
+            return Err(BlobError::NewerFormat {
+                found: String::from_utf8_lossy(m).into_owned(),
+            })
         }
         _ => return Err(altered("it does not start like a sealed chunk")),
     };

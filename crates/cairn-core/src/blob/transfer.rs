@@ -153,6 +153,9 @@ impl Store {
 
     /// The next slot's worth of chunks to upload, if any: chunks here that
     /// an attachment of a live note refers to and no device has uploaded.
+    /// A chunk another account named (downloaded from a shared notebook,
+    /// `space::blob_store`) is not: this account's other devices read it
+    /// from that notebook's storage, as this one did.
     pub fn plan_blob_upload(&mut self) -> Result<Option<SlotUpload>> {
         let e = sql_err("planning an attachment upload", &self.path);
         let pending: Vec<(String, i64)> = self
@@ -161,6 +164,7 @@ impl Store {
                 "SELECT l.chunk_id, l.len FROM blob_local l
                  WHERE l.chunk_id IN (SELECT chunk_id FROM attachment_chunk)
                  AND l.chunk_id NOT IN (SELECT chunk_id FROM blob_location)
+                 AND l.chunk_id NOT IN (SELECT chunk_id FROM blob_checked)
                  ORDER BY l.rowid",
             )
             .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
@@ -300,7 +304,8 @@ impl Store {
             .query_row(
                 "SELECT coalesce(sum(len), 0) FROM blob_local
                  WHERE chunk_id IN (SELECT chunk_id FROM attachment_chunk)
-                 AND chunk_id NOT IN (SELECT chunk_id FROM blob_location)",
+                 AND chunk_id NOT IN (SELECT chunk_id FROM blob_location)
+                 AND chunk_id NOT IN (SELECT chunk_id FROM blob_checked)",
                 [],
                 |r| r.get(0),
             )

@@ -16,7 +16,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::error::{CoreError, Result};
 use crate::note_doc::NoteDoc;
-use crate::space::{object_ad, tree};
+use crate::space::{blob_index, object_ad, tree};
 use crate::store::{sql_err, Store};
 use crate::sync::bundle::Bundle;
 use crate::sync::effect::{Event, LocalEffect};
@@ -81,12 +81,17 @@ impl Store {
     }
 
     /// What the space carries from this device: its notes, and its tree
-    /// (`space::tree`) once there is one here.
+    /// (`space::tree`) and blob index (`space::blob_index`) once they are
+    /// here.
     fn space_docs(&self, sync: &SpaceSync) -> Result<Vec<String>> {
         let mut docs = self.space_notes(&sync.notebook)?;
         let tree = tree::space_tree_id(&sync.space);
         if self.doc_exists(&tree)? {
             docs.push(tree);
+        }
+        let blobs = blob_index::space_blob_index_id(&sync.space);
+        if self.doc_exists(&blobs)? {
+            docs.push(blobs);
         }
         Ok(docs)
     }
@@ -314,6 +319,11 @@ impl Store {
     pub(crate) fn admitted(&self, sync: &SpaceSync, id: &str, chunks: &[Vec<u8>]) -> Result<bool> {
         if tree::is_space_tree(id) {
             return Ok(id == tree::space_tree_id(&sync.space));
+        }
+        if blob_index::is_space_blob_index(id) {
+            // Its own space's index only: entries for another space's
+            // chunks would name slots this space's members cannot read.
+            return Ok(id == blob_index::space_blob_index_id(&sync.space));
         }
         if id.starts_with(RESERVED_PREFIX) {
             return Ok(false);
