@@ -197,7 +197,10 @@ impl NoteDoc {
 
     pub fn body(&self) -> Result<String> {
         if let Some(text) = self.body_text.borrow().as_ref() {
-            debug_assert_eq!(self.doc.text(&self.body).ok().as_deref(), Some(text.as_str()));
+            debug_assert_eq!(
+                self.doc.text(&self.body).ok().as_deref(),
+                Some(text.as_str())
+            );
             return Ok(text.clone());
         }
         let text = self.doc.text(&self.body).map_err(self.err())?;
