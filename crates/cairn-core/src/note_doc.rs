@@ -769,7 +769,9 @@ mod tests {
             let at = rng.gen_range(0..=len + 1);
             let del = rng.gen_range(0..3isize);
             let ins = pieces[rng.gen_range(0..pieces.len())];
-            let _ = n.splice(at, del, ins);
+            // Out of range now and then, on purpose: a failed splice too.
+            let in_range = at + del.unsigned_abs() <= len;
+            assert_eq!(n.splice(at, del, ins).is_ok(), in_range, "splice {i}");
             assert_eq!(n.body().unwrap(), truth(&n), "after splice {i}");
             if i % 50 == 7 {
                 n.commit_local(i as i64).unwrap();
