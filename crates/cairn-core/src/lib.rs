@@ -17,6 +17,7 @@ pub mod account_keys;
 pub mod backlinks;
 pub mod blob;
 mod bulk;
+mod checkpointer;
 pub mod clock;
 pub mod crypto;
 #[cfg(any(test, feature = "test-support"))]

@@ -212,6 +212,9 @@ impl Store {
             copy_sources(&conn, &path, &fresh)?;
             let actor = read_actor(&conn, &fresh)?;
             let mut store = Store {
+                // Built in one go and then moved into place: nothing to
+                // checkpoint meanwhile.
+                checkpointer: None,
                 conn,
                 path: fresh.clone(),
                 actor,

@@ -61,6 +61,8 @@ impl Default for StoreOptions {
 }
 
 pub struct Store {
+    /// Declared before `conn`, so it is dropped first (see its Drop).
+    pub(crate) checkpointer: Option<crate::checkpointer::Checkpointer>,
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
     pub(crate) actor: Vec<u8>,
@@ -160,6 +162,12 @@ impl Store {
                 if options.durable { "FULL" } else { "OFF" },
             )?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // Checkpoints run on a thread of their own (`checkpointer.rs`).
+            conn.pragma_update(
+                None,
+                "wal_autocheckpoint",
+                crate::checkpointer::BACKSTOP_PAGES,
+            )?;
             // The write path alone runs about fifteen statements per note;
             // rusqlite's default of 16 cached would evict them in turn.
             conn.set_prepared_statement_cache_capacity(64);
@@ -180,7 +188,9 @@ impl Store {
         }
         let migrated_from = migrations::migrate(&mut conn, &path)?;
         let actor = load_or_make_actor(&conn, &path)?;
+        let checkpointer = crate::checkpointer::Checkpointer::start(&path);
         let mut store = Store {
+            checkpointer,
             conn,
             path,
             actor,
@@ -242,11 +252,30 @@ impl Store {
             .map_err(sql_err("setting durability", &self.path))
     }
 
-    /// Flushes the WAL into the database file.
+    /// Flushes the WAL into the database file (synced, when durable).
+    ///
+    /// The background checkpoint may hold the checkpoint lock at that
+    /// moment, and SQLite then reports the checkpoint as busy rather than
+    /// waiting: it is tried again, since a bulk write's durability rests
+    /// on this one.
     pub fn checkpoint(&mut self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(sql_err("checkpointing", &self.path))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(sql_err("checkpointing", &self.path))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(CoreError::Invalid {
+                    what: "checkpoint",
+                    reason: "the database stayed busy for 10 seconds".into(),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// Turns end-to-end encryption of synced objects on (or off).
@@ -476,6 +505,11 @@ impl Store {
                 .map_err(sql_err("committing a write", &path))
                 .map(|()| v)
         });
+        if result.is_ok() {
+            if let Some(c) = &self.checkpointer {
+                c.wrote();
+            }
+        }
         if result.is_err() {
             if !self.conn.is_autocommit() {
                 if let Err(e) = self.conn.execute_batch("ROLLBACK") {

@@ -167,7 +167,7 @@ proptest! {
     // gaps". With a fixed seed CI reads the same 48 cases every run.
     #![proptest_config(ProptestConfig {
         cases: 48,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5ace_7ee),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x05ac_e7ee),
         ..ProptestConfig::default()
     })]
 

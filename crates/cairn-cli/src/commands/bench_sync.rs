@@ -134,6 +134,8 @@ fn fill(dir: &Path, n: usize) -> Result<()> {
         })
         .collect();
     super::bench::bulk_create(&mut store, notes)?;
+    // Ended as `cairn import` ends, with the database file synced.
+    store.set_durable(true)?;
     store.checkpoint()?;
     Ok(())
 }
@@ -153,6 +155,18 @@ pub(super) fn agent(dir: &Path, plaintext: bool) -> Result<(SyncAgent, Arc<Mutex
         agent = agent.allow_plaintext_for_benchmarks();
     }
     Ok((agent, store))
+}
+
+/// The three slowest samples with their place in the run (the p99 of 40
+/// is the slowest one, so where it falls tells a cold start from a
+/// periodic cost).
+fn slowest_samples(lat: &[f64]) -> serde_json::Value {
+    let mut at: Vec<(usize, f64)> = lat.iter().copied().enumerate().collect();
+    at.sort_by(|a, b| b.1.total_cmp(&a.1));
+    at.iter()
+        .take(3)
+        .map(|(i, ms)| serde_json::json!({ "sample": i, "ms": round2(*ms) }))
+        .collect()
 }
 
 pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Value> {
@@ -375,7 +389,8 @@ pub fn run(n: usize, samples: usize, plaintext: bool) -> Result<serde_json::Valu
             "idle_round_ms_1_peer": round2(idle_1),
             "idle_round_ms_4_peers": round2(idle_4),
             "edit_to_peer_ms_p50": round2(percentile(&mut lat.clone(), 0.5)),
-            "edit_to_peer_ms_p99": round2(percentile(&mut lat, 0.99)),
+            "edit_to_peer_ms_p99": round2(percentile(&mut lat.clone(), 0.99)),
+            "edit_to_peer_slowest": slowest_samples(&lat),
             "live_edit_to_peer_ms_p50": typing.as_ref().map(|t| round2(t.p50_ms)),
             "live_edit_to_peer_ms_p99": typing.as_ref().map(|t| round2(t.p99_ms)),
             "live_edits_missed": typing.as_ref().map(|t| t.missed),
