@@ -72,7 +72,7 @@ impl Store {
         let actor = ActorId::from(self.actor.as_slice());
         let doc = self.doc_mut(id)?;
         for h in &at {
-            if doc.doc_mut().get_change_meta_by_hash(h).is_none() {
+            if !doc.has_change(h) {
                 return Err(CoreError::VersionNotFound {
                     id: id.to_string(),
                     version: h.to_string(),
@@ -96,7 +96,7 @@ impl Store {
             // Links typed in this edit get their target's id, as in every
             // local edit (a second change only when a new link appeared).
             if let Err(e) = self.stage_links(id) {
-                self.doc_mut(id)?.doc_mut().rollback();
+                self.doc_mut(id)?.rollback();
                 self.cache.evict(id);
                 return Err(e);
             }
@@ -137,17 +137,19 @@ fn apply_at(
     };
     let current = doc.heads();
     if heads_equal(&current, at) {
-        // Nothing came in since the editor's version: edit in place.
-        let am_doc = doc.doc_mut();
-        if let Err(e) = splice_all(am_doc, &body, splices, &id) {
-            // Drop what was staged; the document is as it was.
-            am_doc.rollback();
-            return Err(e);
+        // Nothing came in since the editor's version: edit in place,
+        // through the note's own splice so the body it keeps stays (a
+        // keystroke would otherwise read the whole text back out).
+        for sp in splices {
+            let applied = check_splice(doc.body_len(), sp)
+                .and_then(|delete| doc.splice(sp.index, delete, &sp.insert));
+            if let Err(e) = applied {
+                // Drop what was staged; the document is as it was.
+                doc.rollback();
+                return Err(e);
+            }
         }
-        am_doc
-            .put(ROOT, "modified", ScalarValue::Timestamp(now))
-            .map_err(&am)?;
-        return Ok(am_doc.commit_with(CommitOptions::default().with_time(now)));
+        return doc.commit_local_change(now);
     }
     // A change of this device's own that `at` does not cover would share
     // its sequence number with the fork's change. The fork then starts
@@ -188,21 +190,7 @@ fn apply_at(
 
 fn splice_all(doc: &mut AutoCommit, body: &ObjId, splices: &[Splice], id: &str) -> Result<()> {
     for sp in splices {
-        let len = doc.length(body);
-        let end = sp.index.checked_add(sp.delete);
-        if sp.index > len || end.is_none_or(|e| e > len) {
-            return Err(CoreError::Invalid {
-                what: "splice",
-                reason: format!(
-                    "index {} + delete {} is outside the body of {len} UTF-16 units",
-                    sp.index, sp.delete
-                ),
-            });
-        }
-        let delete = isize::try_from(sp.delete).map_err(|_| CoreError::Invalid {
-            what: "splice",
-            reason: format!("delete count {}", sp.delete),
-        })?;
+        let delete = check_splice(doc.length(body), sp)?;
         doc.splice_text(body, sp.index, delete, &sp.insert)
             .map_err(|source| CoreError::Document {
                 id: id.to_string(),
@@ -212,6 +200,25 @@ fn splice_all(doc: &mut AutoCommit, body: &ObjId, splices: &[Splice], id: &str) 
     Ok(())
 }
 
+/// The splice's delete count as Automerge takes it, once the splice is
+/// known to lie inside a text of `len` UTF-16 units.
+fn check_splice(len: usize, sp: &Splice) -> Result<isize> {
+    let end = sp.index.checked_add(sp.delete);
+    if sp.index > len || end.is_none_or(|e| e > len) {
+        return Err(CoreError::Invalid {
+            what: "splice",
+            reason: format!(
+                "index {} + delete {} is outside the body of {len} UTF-16 units",
+                sp.index, sp.delete
+            ),
+        });
+    }
+    isize::try_from(sp.delete).map_err(|_| CoreError::Invalid {
+        what: "splice",
+        reason: format!("delete count {}", sp.delete),
+    })
+}
+
 /// The body's changes from `seen` to now, as splices in UTF-16 units.
 fn body_splices(doc: &mut NoteDoc, seen: &[ChangeHash]) -> Vec<Splice> {
     let now = doc.heads();
@@ -219,8 +226,7 @@ fn body_splices(doc: &mut NoteDoc, seen: &[ChangeHash]) -> Vec<Splice> {
         return Vec::new();
     }
     let body = doc.body_obj().clone();
-    doc.doc_mut()
-        .diff(seen, &now)
+    doc.diff(seen, &now)
         .into_iter()
         .filter(|p| p.obj == body)
         .filter_map(|p| match p.action {

@@ -26,8 +26,7 @@ impl Store {
         let actor = self.actor.clone();
         let doc = self.doc_mut(id)?;
         let versions = doc
-            .doc_mut()
-            .get_changes_meta(&[])
+            .changes_meta()
             .into_iter()
             .map(|m| Version {
                 version: m.hash.to_string(),
@@ -43,7 +42,7 @@ impl Store {
     pub fn note_at(&mut self, id: &str, version: &str) -> Result<NoteState> {
         let hash = parse_version(id, version)?;
         let doc = self.doc_mut(id)?;
-        if doc.doc_mut().get_change_meta_by_hash(&hash).is_none() {
+        if !doc.has_change(&hash) {
             return Err(CoreError::VersionNotFound {
                 id: id.to_string(),
                 version: version.to_string(),

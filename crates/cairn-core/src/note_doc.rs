@@ -195,6 +195,42 @@ impl NoteDoc {
         self.doc.get_heads()
     }
 
+    /// Whether the change `hash` is in this document's history. Read only,
+    /// so the kept body stays (an edit asks this on every keystroke).
+    pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_meta_by_hash(hash).is_some()
+    }
+
+    /// Every change's metadata, oldest first. Read only.
+    pub(crate) fn changes_meta(&mut self) -> Vec<automerge::ChangeMetadata<'_>> {
+        self.doc.get_changes_meta(&[])
+    }
+
+    /// The patches from `before` to `after`. Read only.
+    pub(crate) fn diff(
+        &mut self,
+        before: &[ChangeHash],
+        after: &[ChangeHash],
+    ) -> Vec<automerge::Patch> {
+        self.doc.diff(before, after)
+    }
+
+    /// Closes the staged operations as `commit_local` does and returns the
+    /// new change's hash (None when nothing was staged).
+    pub fn commit_local_change(&mut self, now_ms: i64) -> Result<Option<ChangeHash>> {
+        if !self.commit_local(now_ms)? {
+            return Ok(None);
+        }
+        // A local change depends on every head there was, so it is the
+        // only head now.
+        Ok(self.doc.get_heads().first().copied())
+    }
+
+    /// Drops what was staged since the last commit.
+    pub fn rollback(&mut self) {
+        self.doc_mut().rollback();
+    }
+
     pub fn body(&self) -> Result<String> {
         if let Some(text) = self.body_text.borrow().as_ref() {
             debug_assert_eq!(

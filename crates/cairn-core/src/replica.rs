@@ -40,9 +40,7 @@ impl Store {
         let heads = parse_heads(id, heads)?;
         let doc = self.doc_mut(id)?;
         // Heads we have never seen cannot be used as a base; send everything.
-        let known = heads
-            .iter()
-            .all(|h| doc.doc_mut().get_change_meta_by_hash(h).is_some());
+        let known = heads.iter().all(|h| doc.has_change(h));
         Ok(if known {
             doc.save_after(&heads)
         } else {
