@@ -143,6 +143,16 @@ impl Store {
         for &i in new.iter().filter(|i| !from_digest.contains(i)) {
             self.count_load_of(entries[i].0);
         }
+        if changed > 0
+            && entries.iter().any(|(id, _)| {
+                *id == crate::notebook_doc::NOTEBOOKS_DOC_ID
+                    || crate::space::tree::is_space_tree(id)
+            })
+        {
+            // A tree merged may hold again a notebook this member took out
+            // of a share (`Store::retake_own_notebooks`).
+            self.retake_own_notebooks()?;
+        }
         Ok(changed)
     }
 

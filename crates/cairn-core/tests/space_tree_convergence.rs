@@ -158,16 +158,8 @@ fn run(steps: Vec<Step>) {
 }
 
 proptest! {
-    // The seed is fixed until a known divergence is fixed: in about one
-    // run of six with a random seed, a member who moved a notebook out of
-    // the shared notebook (keeping it in their own tree) while another
-    // member moved it back in sees it in their own tree while the others
-    // see it in the shared notebook (`space::tree::combine` lets a
-    // member's own tree win on their device). See docs/sharing.md, "Known
-    // gaps". With a fixed seed CI reads the same 48 cases every run.
     #![proptest_config(ProptestConfig {
         cases: 48,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x05ac_e7ee),
         ..ProptestConfig::default()
     })]
 

@@ -121,6 +121,30 @@ fn personal_allows(by_id: &HashMap<&str, &NotebookEntry>, id: &str, root: &str) 
     false
 }
 
+/// The notebooks `entries` (a space's tree) hold live that the personal
+/// tree keeps outside `root`, the shared notebook: ones this member took
+/// out of the share (or a writer named from a note's history). Their own
+/// tree wins on their device ([`combine`]), so while the space's tree
+/// also holds them live this member's view and the others' differ: a
+/// notebook moved out by one member while another moved it back in. The
+/// member's device retires them from the space's tree again
+/// (`Store::retake_own_notebooks`), as the move out did, so every member
+/// ends with the same tree and nothing of this member's is pulled into the
+/// share.
+pub fn taken_back(
+    personal: &[NotebookEntry],
+    root: &str,
+    entries: &[NotebookEntry],
+) -> Vec<String> {
+    let by_id: HashMap<&str, &NotebookEntry> =
+        personal.iter().map(|e| (e.id.as_str(), e)).collect();
+    entries
+        .iter()
+        .filter(|e| !e.deleted && e.id != root && !personal_allows(&by_id, &e.id, root))
+        .map(|e| e.id.clone())
+        .collect()
+}
+
 /// The notebook rows: the personal tree, each space's notebooks under its
 /// shared notebook (or shown deleted while the shared notebook is not
 /// live here), the shared notebook named as its space's tree says, and
@@ -215,6 +239,38 @@ mod tests {
         assert_ne!(space_tree_id(&SpaceId::generate()), id);
         assert!(!id.starts_with("00000000-0000-0000-0000-"));
         assert!(!is_space_tree(&uuid::Uuid::new_v4().to_string()) || id.len() == 36);
+    }
+
+    #[test]
+    fn a_notebook_the_personal_tree_keeps_elsewhere_is_taken_back_from_the_space() {
+        let personal = vec![
+            nb("r", None, false),
+            // Taken out of the share: live here, outside it.
+            nb("mine", None, false),
+            // Taken out and then deleted: still this member's.
+            nb("gone", Some("mine"), true),
+            // Shared from here: deleted here, under the shared notebook.
+            nb("trips", Some("r"), true),
+        ];
+        let entries = vec![
+            nb("mine", None, false),
+            nb("gone", Some("mine"), false),
+            nb("trips", None, false),
+            nb("new", Some("trips"), false),
+            // Already retired: nothing to do.
+            nb("old", None, true),
+        ];
+        assert_eq!(
+            taken_back(&personal, "r", &entries),
+            vec!["mine".to_string(), "gone".to_string()]
+        );
+        let mut retired = entries.clone();
+        for e in &mut retired {
+            if e.id == "mine" || e.id == "gone" {
+                e.deleted = true;
+            }
+        }
+        assert!(taken_back(&personal, "r", &retired).is_empty());
     }
 
     #[test]

@@ -220,6 +220,46 @@ impl Store {
         self.ensure_reserved(doc, |actor| tree::genesis(&id, actor))
     }
 
+    /// Retires again from each space's tree the notebooks this member's own
+    /// tree keeps outside the shared notebook (`tree::taken_back`): moved
+    /// out here while another member moved them back in. Run after every
+    /// merge of a tree and before each round of a space (`adopt_space_tree`);
+    /// it changes nothing the second time. A viewer writes nothing (its
+    /// changes to the tree would be ignored), and a viewer cannot have
+    /// moved a notebook out.
+    pub(crate) fn retake_own_notebooks(&mut self) -> Result<()> {
+        let roots = self.space_roots()?;
+        if roots.is_empty() {
+            return Ok(());
+        }
+        let personal = self.notebook_entries()?;
+        for (space, root) in roots {
+            let writer = self
+                .local_space(&space)?
+                .is_some_and(|l| l.standing == Standing::Member && l.role.can_write());
+            let tree_doc = tree::space_tree_id(&space);
+            if !writer || !self.doc_exists(&tree_doc)? {
+                continue;
+            }
+            let entries = self.doc_mut(&tree_doc)?.state(None)?.notebooks;
+            let ids = tree::taken_back(&personal, &root, &entries);
+            if ids.is_empty() {
+                continue;
+            }
+            self.edit_trees(
+                vec![(
+                    tree_doc,
+                    Box::new(move |doc| {
+                        ids.iter()
+                            .try_for_each(|id| notebook_doc::set_deleted(doc, id, true))
+                    }),
+                )],
+                |_| Ok(()),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Brings `space`'s tree here, and, for an owner or editor, moves into
     /// it every notebook below the shared one that the personal tree still
     /// holds: when a notebook is shared, its notebooks then travel with it
@@ -239,6 +279,7 @@ impl Store {
         if local.standing != Standing::Member || !local.role.can_write() {
             return Ok(());
         }
+        self.retake_own_notebooks()?;
         let all = self.notebooks()?;
         let Some(shared) = all.iter().find(|n| n.id == root) else {
             return Ok(());

@@ -183,3 +183,57 @@ fn a_shared_notebooks_tree_travels_renames_come_back_and_loops_never_form() {
         assert!(who.store.lock().unwrap().notebook(&y2026).is_err());
     }
 }
+
+#[test]
+fn a_notebook_moved_out_while_another_member_moved_it_back_in_ends_the_movers_on_every_device() {
+    let notebook = uuid::Uuid::new_v4().to_string();
+    let key = EpochKey::generate();
+    let sid = SpaceId::generate();
+    let m = space(&notebook, &key, sid);
+    let (alice, bob, carol) = (&m[0], &m[1], &m[2]);
+    let storage = MemoryStorage::default();
+    let rome = bob
+        .store
+        .lock()
+        .unwrap()
+        .create_notebook("Rome", Some(&notebook))
+        .unwrap();
+    rounds(&m, &storage, 2);
+    assert_eq!(path_of(alice, &rome), "Trips/Rome");
+
+    // Bob takes Rome out and puts it back; Alice, not having seen that,
+    // takes it out too, for herself.
+    {
+        let mut s = bob.store.lock().unwrap();
+        s.move_notebook(&rome, None).unwrap();
+        s.move_notebook(&rome, Some(&notebook)).unwrap();
+        assert_eq!(s.notebook(&rome).unwrap().path, "Trips/Rome");
+    }
+    alice
+        .store
+        .lock()
+        .unwrap()
+        .move_notebook(&rome, None)
+        .unwrap();
+    rounds(&m, &storage, 3);
+
+    // Bob's move back in made Rome again in the space's tree. Alice's own
+    // tree keeps it, so her device retired it there once more: Rome is
+    // hers, and the others no longer see it in the shared notebook.
+    assert_eq!(path_of(alice, &rome), "Rome");
+    for who in [bob, carol] {
+        assert!(
+            who.store.lock().unwrap().notebook(&rome).is_err(),
+            "{:?}",
+            tree(who)
+        );
+    }
+    let inside = |who: &Member| -> Vec<_> {
+        tree(who)
+            .into_iter()
+            .filter(|(_, path, _)| path.starts_with("Trips"))
+            .collect()
+    };
+    assert_eq!(inside(bob), inside(alice));
+    assert_eq!(inside(carol), inside(alice));
+}
