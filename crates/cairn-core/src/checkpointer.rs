@@ -18,7 +18,9 @@
 //! is in the database file.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,13 +44,18 @@ const IDLE_LOOK: Duration = Duration::from_secs(30);
 pub(crate) struct Checkpointer {
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The store's durability (`Store::set_durable`), which this thread's
+    /// checkpoints follow: during a bulk write without fsync, copying the
+    /// log into the database file syncs nothing either (the write's last
+    /// `Store::checkpoint` makes it durable).
+    durable: Arc<AtomicBool>,
 }
 
 impl Checkpointer {
     /// Starts the thread on its own connection to `path`, or None (with a
     /// warning) when that connection cannot be made: the backstop then
     /// does the work, as SQLite would by default.
-    pub(crate) fn start(path: &Path) -> Option<Checkpointer> {
+    pub(crate) fn start(path: &Path, durable: bool) -> Option<Checkpointer> {
         let conn = match Connection::open(path).and_then(|c| {
             c.busy_timeout(Duration::from_secs(5))?;
             Ok(c)
@@ -64,19 +71,27 @@ impl Checkpointer {
         };
         // One wake pending is enough: it means "there were writes".
         let (wake, woken) = mpsc::sync_channel(1);
+        let durable = Arc::new(AtomicBool::new(durable));
+        let follows = durable.clone();
         let thread = std::thread::Builder::new()
             .name("cairn-checkpoint".into())
-            .spawn(move || run(&conn, &woken));
+            .spawn(move || run(&conn, &woken, &follows));
         match thread {
             Ok(thread) => Some(Checkpointer {
                 wake: Some(wake),
                 thread: Some(thread),
+                durable,
             }),
             Err(e) => {
                 eprintln!("warning: no background checkpoints: {e}");
                 None
             }
         }
+    }
+
+    /// Sets whether the thread's checkpoints sync the database file.
+    pub(crate) fn set_durable(&self, durable: bool) {
+        self.durable.store(durable, Ordering::Relaxed);
     }
 
     /// Tells the thread that a write was committed. Never waits.
@@ -103,7 +118,8 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: &Connection, woken: &Receiver<()>) {
+fn run(conn: &Connection, woken: &Receiver<()>, durable: &AtomicBool) {
+    let mut synced: Option<bool> = None;
     loop {
         match woken.recv_timeout(IDLE_LOOK) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
@@ -120,6 +136,14 @@ fn run(conn: &Connection, woken: &Receiver<()>) {
                     ending = true;
                     break;
                 }
+            }
+        }
+        let now = durable.load(Ordering::Relaxed);
+        if synced != Some(now) {
+            let level = if now { "FULL" } else { "OFF" };
+            match conn.pragma_update(None, "synchronous", level) {
+                Ok(()) => synced = Some(now),
+                Err(e) => eprintln!("warning: the checkpoint thread kept its durability: {e}"),
             }
         }
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -145,7 +169,7 @@ mod tests {
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         writer.execute_batch("CREATE TABLE t(x)").unwrap();
-        let cp = Checkpointer::start(&path).unwrap();
+        let cp = Checkpointer::start(&path, true).unwrap();
         for _ in 0..50 {
             writer
                 .execute("INSERT INTO t VALUES (randomblob(4000))", [])

@@ -188,7 +188,7 @@ impl Store {
         }
         let migrated_from = migrations::migrate(&mut conn, &path)?;
         let actor = load_or_make_actor(&conn, &path)?;
-        let checkpointer = crate::checkpointer::Checkpointer::start(&path);
+        let checkpointer = crate::checkpointer::Checkpointer::start(&path, options.durable);
         let mut store = Store {
             checkpointer,
             conn,
@@ -249,7 +249,11 @@ impl Store {
     pub fn set_durable(&mut self, durable: bool) -> Result<()> {
         self.conn
             .pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })
-            .map_err(sql_err("setting durability", &self.path))
+            .map_err(sql_err("setting durability", &self.path))?;
+        if let Some(c) = &self.checkpointer {
+            c.set_durable(durable);
+        }
+        Ok(())
     }
 
     /// Flushes the WAL into the database file (synced, when durable).
