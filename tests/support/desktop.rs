@@ -225,17 +225,26 @@ impl Desktop {
     }
 
     /// Polls `script` until it returns true; panics after `UI_TIMEOUT`
-    /// with a screenshot saved for the failure.
+    /// with a screenshot saved for the failure. A script that throws
+    /// counts as not yet: what it reads may not be drawn yet (the editor
+    /// is made after a click on a note, later under load), and the last
+    /// error is in the failure's message.
     pub async fn wait_until(&self, what: &str, script: &str) {
         let deadline = Instant::now() + UI_TIMEOUT;
+        let mut last_error = None;
         loop {
-            if self.js(script).await == Value::Bool(true) {
-                return;
+            match self.client.execute(script, vec![]).await {
+                Ok(Value::Bool(true)) => return,
+                Ok(_) => {}
+                Err(e) => last_error = Some(e.to_string()),
             }
             if Instant::now() > deadline {
                 let shot = self.screenshot(&format!("timeout-{}", slug(what))).await;
+                let error = last_error
+                    .map(|e| format!("; the script's last error: {e}"))
+                    .unwrap_or_default();
                 panic!(
-                    "timed out waiting for {what}; screenshot {}",
+                    "timed out waiting for {what}; screenshot {}{error}\n{script}",
                     shot.display()
                 );
             }
