@@ -2016,6 +2016,13 @@ const CONTRAST: &str = "const lum = (c) => { const [r, g, b] = c.match(/[\\d.]+/
 /// Contrast of the first element matching `css` (panics when none does).
 async fn contrast_of(app: &Desktop, css: &str) -> f64 {
     let css_json = serde_json::to_string(css).unwrap();
+    // The editor's decorations come a frame or more after its text: wait
+    // for the element rather than measure nothing.
+    app.wait_until(
+        &format!("{css} on the page"),
+        &format!("return !!document.querySelector({css_json})"),
+    )
+    .await;
     app.js(&format!(
         "{CONTRAST} const el = document.querySelector({css_json}); return el ? contrast(el) : -1"
     ))

@@ -1,25 +1,30 @@
-//! A new device bootstraps from a snapshot's digest (the state of each of
-//! its notes) without loading a single note document, over the real
-//! service and the real S3 server:
+//! A new device bootstraps from the states its peer's snapshot carries
+//! beside each document (envelope version 3, a chunk at a time), without
+//! loading a single note document, over the real service and the real S3
+//! server:
 //!
 //! - every row a device shows (list, trash, search, backlinks, notebooks,
 //!   attachments, tags) equals the first device's, and each note's content
-//!   once opened; an edit made there reaches the first device;
-//! - a digest that lies shows until the note is opened, then the
+//!   once opened; an edit made there reaches the first device; the same
+//!   through `cairn sync`, whose runner downloads the snapshot to a file;
+//! - a state that lies shows until the note is opened, then the
 //!   document's truth, nothing lost;
-//! - a corrupt or missing digest: the notes are loaded, as before;
-//! - a device older than digests reads the same head and snapshot.
+//! - an older device's snapshot with its digest beside it (version 1) is
+//!   read as before, and a corrupt or missing digest means the notes are
+//!   loaded;
+//! - a device older than this format is told a newer Cairn wrote it.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::sync::Mutex;
 
-use cairn_core::sync::digest::{open_digest, Digest};
+use cairn_core::note_doc::NoteState;
+use cairn_core::sync::digest::{self, Digest};
 use cairn_core::sync::head::DeviceHead;
-use cairn_core::sync::object::{self, ObjectKind};
-use cairn_core::sync::opener::Opener;
+use cairn_core::sync::object::{self, ObjectError, ObjectKind};
 use cairn_core::sync::personal_object::PersonalKeys;
-use cairn_core::sync::{reader, run_round, Fetched, Transport};
+use cairn_core::sync::snapshot_entries::{self, EntryReader, SnapshotEntry};
+use cairn_core::sync::{bundle, reader, run_round, Fetched, Transport};
 use cairn_core::{ListQuery, NewNote, Store};
 use cairn_protocol::DeviceKey;
 use cairn_scenarios::cloud::Cloud;
@@ -89,8 +94,8 @@ fn round(dev: &Device, cloud: &Cloud, peers: &[String]) -> Store {
     store.into_inner().unwrap()
 }
 
-fn opener(dev: &Device) -> Opener {
-    Opener::Personal(PersonalKeys::content(Some(dev.content_key())))
+fn keys(dev: &Device) -> PersonalKeys {
+    PersonalKeys::content(Some(dev.content_key()))
 }
 
 fn fetch(dev: &Device, cloud: &Cloud, key: DeviceKey) -> Vec<u8> {
@@ -104,43 +109,46 @@ fn fetch(dev: &Device, cloud: &Cloud, key: DeviceKey) -> Vec<u8> {
     }
 }
 
-/// A's head as published, and its snapshot's digest.
-fn published(a: &Device, cloud: &Cloud) -> (DeviceHead, Digest) {
-    let id = a.device_id();
-    let head = reader::decode_head(
-        &id,
+fn head_of(a: &Device, cloud: &Cloud) -> DeviceHead {
+    reader::decode_head(
+        &a.device_id(),
         &fetch(a, cloud, DeviceKey::Head),
         Some(&a.content_key()),
     )
-    .unwrap();
-    let r = head
-        .snapshot_digest()
-        .expect("the snapshot has a digest")
-        .clone();
-    let key = DeviceKey::digest(r.slot).unwrap();
-    let digest = open_digest(&id, &key.relative(), &r, &fetch(a, cloud, key), &opener(a)).unwrap();
-    (head, digest)
+    .unwrap()
 }
 
-/// Writes `digest` in A's name (sealed with A's key, as A would) and the
-/// head naming it.
-fn republish(a: &Device, cloud: &Cloud, mut head: DeviceHead, digest: &Digest) {
-    let (id, key) = (a.device_id(), a.content_key());
-    let mut r = head.digest.clone().unwrap();
-    let dk = DeviceKey::digest(r.slot).unwrap();
-    let body = object::encode_for(
-        ObjectKind::Digest,
-        r.seq,
-        &id,
-        &dk.relative(),
-        Some(&key),
-        &digest.encode(),
+/// A's head as published, and its snapshot's entries.
+fn published(a: &Device, cloud: &Cloud) -> (DeviceHead, Vec<SnapshotEntry>) {
+    let head = head_of(a, cloud);
+    let r = head.snapshot.clone().expect("a snapshot");
+    let sk = DeviceKey::snapshot(r.slot).unwrap();
+    let bytes = fetch(a, cloud, sk);
+    assert_eq!(
+        bytes[4],
+        cairn_core::sync::stream_object::STREAM_FORMAT_VERSION
     );
-    r.hash = object::encoded_hash_hex(&body);
-    r.len = body.len() as u64;
-    head.digest = Some(r);
+    let obj = object::decode(&bytes).unwrap();
+    let plain = keys(a).open(&obj, &a.device_id(), &sk.relative()).unwrap();
+    let mut r = EntryReader::new(&plain[..], plain.len()).unwrap();
+    let mut entries = Vec::new();
+    while let Some(e) = r.next_entry().unwrap() {
+        entries.push(e);
+    }
+    (head, entries)
+}
+
+/// Writes `snapshot` (its sealed bytes) in A's slot and the head naming
+/// it, sealed with A's key, as A would.
+fn republish(a: &Device, cloud: &Cloud, mut head: DeviceHead, snapshot: Vec<u8>) {
+    let (id, key) = (a.device_id(), a.content_key());
+    let mut r = head.snapshot.clone().unwrap();
+    r.hash = object::encoded_hash_hex(&snapshot);
+    r.len = snapshot.len() as u64;
+    let sk = DeviceKey::snapshot(r.slot).unwrap();
+    head.snapshot = Some(r);
     let mut t = a.transport(cloud);
-    t.put(dk, body).unwrap();
+    t.put(sk, snapshot).unwrap();
     let head_body = object::encode_for(
         ObjectKind::Head,
         head.seq,
@@ -194,15 +202,18 @@ fn shown(s: &Store, linking: &str, linked: &str) -> serde_json::Value {
 }
 
 #[test]
-fn a_new_device_shows_every_note_from_the_digest_without_loading_one() {
+fn a_new_device_shows_every_note_from_the_states_without_loading_one() {
     let cloud = Cloud::start();
-    let (a, b, _) = pair(&cloud);
+    let (a, b, account) = pair(&cloud);
     let (linking, linked) = fill(&a);
     let first = a.sync_ok();
     assert!(first.stdout.contains("(snapshot)"), "{first:?}");
-    let (_, digest) = published(&a, &cloud);
-    assert!(digest.notes.len() >= 24, "{} notes", digest.notes.len());
-    assert!(digest.notes.iter().all(|e| e.state.is_some()));
+    let (head, entries) = published(&a, &cloud);
+    assert!(head.digest.is_none(), "no digest beside the snapshot");
+    let ids = a.store().all_note_ids().unwrap();
+    let notes: Vec<&SnapshotEntry> = entries.iter().filter(|e| ids.contains(&e.id)).collect();
+    assert!(notes.len() >= 24, "{} notes", notes.len());
+    assert!(notes.iter().all(|e| e.state.is_some()));
 
     let b_store = round(&b, &cloud, &[a.device_id()]);
     assert_eq!(
@@ -210,16 +221,34 @@ fn a_new_device_shows_every_note_from_the_digest_without_loading_one() {
         0,
         "the bootstrap loaded note documents"
     );
-    assert_eq!(
-        b_store.unchecked_notes().unwrap(),
-        digest.notes.len() as u64
-    );
+    assert_eq!(b_store.unchecked_notes().unwrap(), notes.len() as u64);
     let a_store = a.store();
     assert_eq!(
         shown(&b_store, &linking, &linked),
         shown(&a_store, &linking, &linked)
     );
-    drop((a_store, b_store));
+    drop(a_store);
+
+    // The same through `cairn sync`, whose runner puts the snapshot in a
+    // file and the store reads it from there.
+    let c = Device::new("c");
+    c.login(&cloud, &account);
+    c.sync_ok();
+    let c_store = c.store();
+    assert_eq!(c_store.unchecked_notes().unwrap(), notes.len() as u64);
+    assert_eq!(
+        shown(&c_store, &linking, &linked),
+        shown(&b_store, &linking, &linked)
+    );
+    drop((b_store, c_store));
+    let leftovers: Vec<_> = std::fs::read_dir(c.dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
     // Opened, each note is the same document on both.
     assert_eq!(contents(&b), contents(&a));
     assert_eq!(
@@ -245,18 +274,29 @@ fn a_new_device_shows_every_note_from_the_digest_without_loading_one() {
 }
 
 #[test]
-fn a_lying_digest_shows_until_the_note_is_opened_then_the_document_wins() {
+fn a_lying_state_shows_until_the_note_is_opened_then_the_document_wins() {
     let cloud = Cloud::start();
     let (a, b, _) = pair(&cloud);
     let truth = a.store().create_note("Truth\nwhat the note says").unwrap();
     a.store().create_note("Other\nan honest one").unwrap();
     a.sync_ok();
-    let (head, mut digest) = published(&a, &cloud);
-    let entry = digest.notes.iter_mut().find(|e| e.id == truth).unwrap();
-    let state = entry.state.as_mut().unwrap();
+    let (head, entries) = published(&a, &cloud);
+    let r = head.snapshot.clone().unwrap();
+    let mut states: Vec<Option<NoteState>> = entries.iter().map(|e| e.state.clone()).collect();
+    let at = entries.iter().position(|e| e.id == truth).unwrap();
+    let state = states[at].as_mut().unwrap();
     state.body = "Falsehood\nwhat the digest claims".into();
     state.pinned = true;
-    republish(&a, &cloud, head, &digest);
+    let docs: Vec<(String, Vec<u8>)> = entries.into_iter().map(|e| (e.id, e.doc)).collect();
+    let sk = DeviceKey::snapshot(r.slot).unwrap();
+    let lying = keys(&a).seal_stream(
+        ObjectKind::Snapshot,
+        r.seq,
+        &a.device_id(),
+        &sk.relative(),
+        &snapshot_entries::encode(&docs, &states),
+    );
+    republish(&a, &cloud, head, lying);
 
     let mut b_store = round(&b, &cloud, &[a.device_id()]);
     assert_eq!(b_store.note_documents_loaded(), 0);
@@ -267,7 +307,7 @@ fn a_lying_digest_shows_until_the_note_is_opened_then_the_document_wins() {
             .find(|n| n.id == truth)
             .unwrap()
     };
-    // Until it is opened, B shows what the digest said...
+    // Until it is opened, B shows what the state said...
     assert_eq!(row(&b_store).title, "Falsehood");
     assert!(row(&b_store).pinned);
     assert_eq!(b_store.search("claims", 10).unwrap().len(), 1);
@@ -290,8 +330,64 @@ fn a_lying_digest_shows_until_the_note_is_opened_then_the_document_wins() {
     assert_eq!(contents(&b), contents(&a), "nothing lost");
 }
 
+/// Rewrites A's snapshot as a Cairn before version 3 wrote it: the
+/// documents as one sealed message (version 1), and the states in a
+/// digest of their own beside it. Returns the head naming both.
+fn republish_as_older(a: &Device, cloud: &Cloud) -> DeviceHead {
+    let (id, key) = (a.device_id(), a.content_key());
+    let (mut head, entries) = published(a, cloud);
+    let mut r = head.snapshot.clone().unwrap();
+    let states: Vec<Option<NoteState>> = entries.iter().map(|e| e.state.clone()).collect();
+    let docs: cairn_core::sync::bundle::Bundle =
+        entries.into_iter().map(|e| (e.id, e.doc.into())).collect();
+    let sk = DeviceKey::snapshot(r.slot).unwrap();
+    let body = object::encode_for(
+        ObjectKind::Snapshot,
+        r.seq,
+        &id,
+        &sk.relative(),
+        Some(&key),
+        &bundle::encode(&docs),
+    );
+    r.hash = object::encoded_hash_hex(&body);
+    r.len = body.len() as u64;
+    let dk = DeviceKey::digest(r.slot).unwrap();
+    let d: Digest = digest::of_snapshot(&docs, &states, &r);
+    let digest_body = object::encode_for(
+        ObjectKind::Digest,
+        r.seq,
+        &id,
+        &dk.relative(),
+        Some(&key),
+        &d.encode(),
+    );
+    head.digest = Some(cairn_core::sync::head::ObjectRef {
+        seq: r.seq,
+        slot: r.slot,
+        hash: object::encoded_hash_hex(&digest_body),
+        len: digest_body.len() as u64,
+    });
+    head.snapshot = Some(r);
+    let mut t = a.transport(cloud);
+    t.put(sk, body).unwrap();
+    t.put(dk, digest_body).unwrap();
+    t.put(
+        DeviceKey::Head,
+        object::encode_for(
+            ObjectKind::Head,
+            head.seq,
+            &id,
+            "head",
+            Some(&key),
+            &head.to_json(),
+        ),
+    )
+    .unwrap();
+    head
+}
+
 #[test]
-fn a_corrupt_or_missing_digest_falls_back_to_loading_the_notes() {
+fn an_older_snapshot_with_its_digest_is_read_and_a_bad_digest_means_loading() {
     let cloud = Cloud::start();
     let (a, b, account) = pair(&cloud);
     for i in 0..12 {
@@ -300,22 +396,32 @@ fn a_corrupt_or_missing_digest_falls_back_to_loading_the_notes() {
             .unwrap();
     }
     a.sync_ok();
-    let (head, _) = published(&a, &cloud);
+    let head = republish_as_older(&a, &cloud);
+
+    // Read as before: from the digest, nothing loaded.
+    let b_store = round(&b, &cloud, &[a.device_id()]);
+    assert_eq!(b_store.note_documents_loaded(), 0);
+    assert_eq!(b_store.unchecked_notes().unwrap(), 12);
+    drop(b_store);
+    assert_eq!(contents(&b), contents(&a));
+
+    // The digest damaged in the bucket: its hash no longer matches the
+    // head's, and the notes are loaded.
     let r = head.digest.clone().unwrap();
     let dk = DeviceKey::digest(r.slot).unwrap();
-
-    // Damaged in the bucket: its hash no longer matches the head's.
     let mut damaged = fetch(&a, &cloud, dk);
     let last = damaged.len() - 1;
     damaged[last] ^= 0x55;
     a.transport(&cloud).put(dk, damaged).unwrap();
-    let b_store = round(&b, &cloud, &[a.device_id()]);
-    assert_eq!(b_store.note_documents_loaded(), 12);
-    assert_eq!(b_store.unchecked_notes().unwrap(), 0);
-    drop(b_store);
-    assert_eq!(contents(&b), contents(&a));
+    let c = Device::new("c");
+    c.login(&cloud, &account);
+    let c_store = round(&c, &cloud, &[a.device_id()]);
+    assert_eq!(c_store.note_documents_loaded(), 12);
+    assert_eq!(c_store.unchecked_notes().unwrap(), 0);
+    drop(c_store);
+    assert_eq!(contents(&c), contents(&a));
 
-    // Gone from the bucket altogether.
+    // Gone from the bucket altogether: the same.
     let stored = walk(&cloud.bucket_dir())
         .into_iter()
         .filter(|p| {
@@ -329,25 +435,24 @@ fn a_corrupt_or_missing_digest_falls_back_to_loading_the_notes() {
         a.transport(&cloud).get(&a.device_id(), dk, None).unwrap(),
         Fetched::Missing
     ));
-    let c = Device::new("c");
-    c.login(&cloud, &account);
-    // A alone: B's own snapshot has a digest of its own.
-    let c_store = round(&c, &cloud, &[a.device_id()]);
-    assert_eq!(c_store.unchecked_notes().unwrap(), 0);
-    assert!(c_store.note_documents_loaded() >= 12);
-    drop(c_store);
-    assert_eq!(contents(&c), contents(&a));
+    let d = Device::new("d");
+    d.login(&cloud, &account);
+    let d_store = round(&d, &cloud, &[a.device_id()]);
+    assert_eq!(d_store.unchecked_notes().unwrap(), 0);
+    assert!(d_store.note_documents_loaded() >= 12);
+    drop(d_store);
+    assert_eq!(contents(&d), contents(&a));
 }
 
 #[test]
-fn a_device_older_than_digests_reads_the_same_head_and_snapshot() {
+fn a_device_older_than_this_format_reads_the_head_and_is_told_a_newer_cairn_wrote_the_snapshot() {
     let cloud = Cloud::start();
-    let (a, b, _) = pair(&cloud);
+    let (a, _b, _) = pair(&cloud);
     let (_, _) = fill(&a);
     a.sync_ok();
     let id = a.device_id();
     let key = a.content_key();
-    // The head as an older Cairn parses it: its struct has no digest.
+    // The head as an older Cairn parses it: its struct is unchanged.
     #[derive(serde::Deserialize)]
     #[allow(dead_code)] // parsed to show it parses, as it would there
     struct OlderHead {
@@ -360,29 +465,23 @@ fn a_device_older_than_digests_reads_the_same_head_and_snapshot() {
         written_ms: i64,
     }
     let sealed = object::decode(&fetch(&a, &cloud, DeviceKey::Head)).unwrap();
+    assert_eq!(
+        sealed.chunks, None,
+        "a head is sealed in one piece as before"
+    );
     let json = object::plaintext(&sealed, &id, "head", Some(&key)).unwrap();
-    assert!(String::from_utf8_lossy(&json).contains("\"digest\""));
     let older: OlderHead = serde_json::from_slice(&json).unwrap();
     let r = older.snapshot.expect("a snapshot");
-    // The snapshot is read as before and every document loaded, as the
-    // older code does.
-    let sk = DeviceKey::snapshot(r.slot).unwrap();
-    let bundle = reader::open_object(
-        &id,
-        &sk.relative(),
-        &r,
-        ObjectKind::Snapshot,
-        &fetch(&a, &cloud, sk),
-        Some(&key),
-    )
-    .unwrap()
-    .expect("the snapshot is the head's");
-    let mut store = b.store();
-    store.merge_many(&bundle).unwrap();
-    assert!(store.note_documents_loaded() >= 24);
-    assert_eq!(store.unchecked_notes().unwrap(), 0);
-    drop(store);
-    assert_eq!(contents(&b), contents(&a));
+    // An older reader takes versions 1 and 2 only: any other is refused
+    // with the error that tells the user to update, and nothing is read.
+    let bytes = fetch(&a, &cloud, DeviceKey::snapshot(r.slot).unwrap());
+    assert!(![object::FORMAT_VERSION, object::SPACE_FORMAT_VERSION].contains(&bytes[4]));
+    let told = ObjectError::UnknownVersion { found: bytes[4] }.to_string();
+    assert!(
+        told.contains("a device of yours runs a newer Cairn"),
+        "{told}"
+    );
+    assert!(told.contains("update Cairn to keep syncing"), "{told}");
 }
 
 /// Each note as opened (a deleted one as such), with its heads.

@@ -394,6 +394,65 @@ impl Bucket {
         self.put_url(&url, &what, bytes::Bytes::from(body)).await
     }
 
+    /// Reads an object of `device` into an unlinked file in `dir` as it
+    /// arrives, rather than into memory: a snapshot is as large as the
+    /// account, and the store opens it a chunk at a time from the file
+    /// (`cairn_core::sync::snapshot_apply`). The file goes away with the
+    /// last handle to it, whatever happens to the process.
+    pub async fn get_spilled<G: ObjectGrant + ?Sized>(
+        &self,
+        grant: &G,
+        device: &str,
+        key: DeviceKey,
+        dir: &std::path::Path,
+    ) -> Result<Fetched, TransportError> {
+        let url = Self::url_for(grant, device, key, false)?;
+        let what = format!("reading {device}/{}", key.relative());
+        self.with_retries(|| {
+            let req = self.http.get(&url);
+            let what = &what;
+            async move {
+                let mut resp = req.send().await.map_err(|e| Self::network(e, what))?;
+                let status = resp.status();
+                if status == StatusCode::NOT_FOUND {
+                    return Ok(Fetched::Missing);
+                }
+                if !status.is_success() {
+                    return Err(Self::classify(status, what));
+                }
+                let etag = resp
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let expected = resp.content_length();
+                let local = |e: std::io::Error| {
+                    TransportError::new(
+                        TransportErrorKind::Rejected,
+                        format!("{what}: writing the download to {}: {e}", dir.display()),
+                    )
+                };
+                let mut file = tempfile::tempfile_in(dir).map_err(local)?;
+                let mut len = 0u64;
+                // Writes of a chunk each go to the page cache: short
+                // enough not to hold up the runtime.
+                while let Some(chunk) = resp.chunk().await.map_err(|e| Self::network(e, what))? {
+                    std::io::Write::write_all(&mut file, &chunk).map_err(local)?;
+                    len += chunk.len() as u64;
+                }
+                if expected.is_some_and(|n| n != len) {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Unavailable,
+                        format!("{what}: body cut short"),
+                    ));
+                }
+                let body = cairn_core::sync::Spill::new(file, len).map_err(local)?;
+                Ok(Fetched::Spilled { body, etag })
+            }
+        })
+        .await
+    }
+
     /// Reads an object of `device` (this one or a peer).
     pub async fn get<G: ObjectGrant + ?Sized>(
         &self,

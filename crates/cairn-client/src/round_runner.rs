@@ -9,6 +9,7 @@
 //! should not stall the runtime's workers.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use cairn_core::error::CoreError;
@@ -18,7 +19,7 @@ use cairn_core::sync::{
     SyncError,
 };
 use cairn_core::Store;
-use cairn_protocol::{Grant, SpaceGrant};
+use cairn_protocol::{DeviceKey, Grant, SpaceGrant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -40,11 +41,26 @@ async fn perform<G: ObjectGrant + 'static>(
     bucket: Bucket,
     grant: Arc<G>,
     request: BucketRequest,
+    spill: Option<Arc<PathBuf>>,
 ) -> Event {
     match request {
         BucketRequest::Put { request, key, body } => Event::PutDone {
             request,
             result: bucket.put(&*grant, key, body).await,
+        },
+        // A snapshot of the personal stream goes to a file beside the
+        // store, not into memory.
+        BucketRequest::Get {
+            request,
+            device,
+            key: key @ DeviceKey::Snapshot(_),
+            if_none_match: _,
+        } if spill.is_some() => Event::GetDone {
+            request,
+            result: match &spill {
+                Some(dir) => bucket.get_spilled(&*grant, &device, key, dir).await,
+                None => bucket.get(&*grant, &device, key, None).await,
+            },
         },
         BucketRequest::Get {
             request,
@@ -78,13 +94,26 @@ pub async fn run_round(
             .iter()
             .map(|p| p.device_id.as_str().to_owned())
             .collect();
-        let mut round = begin_round(&*lock_store(&store)?, &me, &peers)?;
+        let (mut round, spill) = {
+            let s = lock_store(&store)?;
+            let dir = s.path().parent().map(|p| match p.as_os_str().is_empty() {
+                true => Arc::new(PathBuf::from(".")),
+                false => Arc::new(p.to_path_buf()),
+            });
+            (begin_round(&s, &me, &peers)?, dir)
+        };
         if let Some(read) = read {
             round = round.read_only(&read);
         }
-        drive(&runtime, &store, &bucket, &grant, round, |s, effect| {
-            s.perform_local(&me, effect)
-        })
+        drive(
+            &runtime,
+            &store,
+            &bucket,
+            &grant,
+            round,
+            spill,
+            |s, effect| s.perform_local(&me, effect),
+        )
     })
     .await
     .map_err(|e| RunnerError::Task(e.to_string()))?
@@ -103,9 +132,15 @@ pub async fn run_space_round(
         let round = lock_store(&store)?
             .begin_space_round(&sync)
             .map_err(SyncError::from)?;
-        drive(&runtime, &store, &bucket, &grant, round, |s, effect| {
-            s.perform_space_local(&sync, effect)
-        })
+        drive(
+            &runtime,
+            &store,
+            &bucket,
+            &grant,
+            round,
+            None,
+            |s, effect| s.perform_space_local(&sync, effect),
+        )
     })
     .await
     .map_err(|e| RunnerError::Task(e.to_string()))?
@@ -117,6 +152,7 @@ fn drive<G: ObjectGrant + 'static>(
     bucket: &Bucket,
     grant: &Arc<G>,
     mut round: Round,
+    spill: Option<Arc<PathBuf>>,
     mut perform_local: impl FnMut(&mut Store, LocalEffect) -> Result<Option<Event>, CoreError>,
 ) -> Result<RoundReport, RunnerError> {
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -130,12 +166,13 @@ fn drive<G: ObjectGrant + 'static>(
                 Effect::Local(l) => local.push_back(l),
                 Effect::Bucket(request) => {
                     let (bucket, grant, permits) = (bucket.clone(), grant.clone(), permits.clone());
+                    let spill = spill.clone();
                     in_flight.spawn_on(
                         async move {
                             // The semaphore is never closed, so a permit
                             // always comes.
                             let _permit = permits.acquire_owned().await;
-                            perform(bucket, grant, request).await
+                            perform(bucket, grant, request, spill).await
                         },
                         runtime,
                     );

@@ -69,7 +69,9 @@ impl ContentKey {
         &self.0
     }
 
-    fn cipher(&self) -> XChaCha20Poly1305 {
+    /// The cipher itself, for objects sealed in chunks
+    /// (`crate::sync::stream_object`).
+    pub(crate) fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new((&self.0).into())
     }
 

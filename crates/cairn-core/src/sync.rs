@@ -12,15 +12,17 @@
 //!    uploads a new `head` listing the live segments with their hashes. If
 //!    the ring is full or the log has outgrown the snapshot, A uploads a
 //!    full snapshot to the snapshot slot its head does not use instead,
-//!    with its digest (`snapshot/N.digest`: each note's state, see
-//!    [`digest`]), and a head with an empty log. The head is the commit
+//!    sealed in chunks with each note's state beside its document (see
+//!    [`stream_object`] and [`snapshot_entries`]), and a head with an
+//!    empty log. The head is the commit
 //!    point: until it is written, readers see the old one, which stays
 //!    valid.
 //! 2. **Read.** A GETs B's `head` with `If-None-Match`; a 304 ends the
 //!    round for B. Otherwise A fetches the segments after the last one it
-//!    applied (or B's snapshot and its digest, if A fell behind the ring:
-//!    the notes new to A are then stored without loading their
-//!    documents), checks each
+//!    applied (or B's snapshot, if A fell behind the ring: the notes new
+//!    to A are then stored from their states without loading their
+//!    documents, a batch at a time as it is opened: [`snapshot_apply`]),
+//!    checks each
 //!    against the hash in the head, and merges them into its store in one
 //!    transaction together with B's new position. A hash mismatch means B
 //!    reused the slot meanwhile: A reads the head again.
@@ -67,10 +69,13 @@ pub mod personal_object;
 pub mod reader;
 pub mod round;
 pub mod signed_head;
+pub mod snapshot_apply;
+pub mod snapshot_entries;
 pub mod space_live;
 pub mod space_stream;
 pub mod state;
 pub mod status;
+pub mod stream_object;
 pub mod transport;
 pub mod writer;
 
@@ -85,5 +90,5 @@ pub use round::{
 };
 pub use state::{PeerState, SelfState};
 pub use status::{PeerStatus, SyncStatus};
-pub use transport::{Fetched, Transport, TransportError, TransportErrorKind};
+pub use transport::{Fetched, Spill, Transport, TransportError, TransportErrorKind};
 pub use writer::PublishPlan;

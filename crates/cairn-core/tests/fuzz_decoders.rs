@@ -12,8 +12,10 @@
 //! removed device's sharing identity is rotated, the successor statement
 //! the old key signs, the rekey record (target `membership_record`) and
 //! the identity sealed under a personal epoch's key; and a snapshot's
-//! digest (its payload, matched against a snapshot of its own notes); and
-//! a shared space's sealed chunk as it comes out of a member's slot.
+//! digest (its payload, matched against a snapshot of its own notes); a
+//! shared space's sealed chunk as it comes out of a member's slot; and a
+//! snapshot sealed in chunks (envelope version 3, opened a chunk at a
+//! time as from a download) and the entries inside it.
 //!
 //! A mutator starts from a kept corpus of real objects
 //! (`tests/fuzz/corpus/<target>/`, written by `write_corpus` below) and
@@ -62,7 +64,7 @@ use cairn_protocol::DeviceKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TARGETS: [&str; 15] = [
+const TARGETS: [&str; 17] = [
     "object",
     "head",
     "bundle",
@@ -78,6 +80,8 @@ const TARGETS: [&str; 15] = [
     "sealed_identity",
     "digest",
     "space_chunk",
+    "stream_object",
+    "snapshot_entries",
 ];
 
 /// The recovery key the fuzzed envelopes are opened with (their passphrase
@@ -471,6 +475,76 @@ fn run_target(target: &str, input: &[u8]) -> Result<(), String> {
                 Ok(_) => Err("states went missing matching the digest's own notes".into()),
                 Err(e) => Err(format!("a digest does not match its own notes: {e}")),
             }
+        }
+        "stream_object" => {
+            use cairn_core::sync::stream_object::{Opened, Place, StreamHeader, STREAM_HEADER_LEN};
+            let Ok(header) = StreamHeader::parse(input) else {
+                return Ok(());
+            };
+            let personal = corpus_personal();
+            let key = match header.epoch.0 {
+                0 => personal.content.clone(),
+                _ => personal
+                    .epochs
+                    .get(&header.epoch)
+                    .map(|k| k.cipher().clone()),
+            };
+            let place = Place {
+                device: "dev0",
+                object_key: "snapshot/0",
+            };
+            let Ok(mut opened) = Opened::new(
+                &input[STREAM_HEADER_LEN..],
+                header.clone(),
+                place,
+                key.as_ref(),
+            ) else {
+                return Ok(());
+            };
+            let mut plain = Vec::new();
+            loop {
+                match opened.next_bytes() {
+                    Ok(Some(b)) => plain.extend_from_slice(b),
+                    Ok(None) => break,
+                    Err(_) => return Ok(()),
+                }
+            }
+            // Opened to the end: the whole object decodes, and encodes
+            // back to its bytes.
+            match object::decode(input) {
+                Ok(obj) if obj.encode() == input => Ok(()),
+                Ok(_) => Err("a stream object does not encode back to its bytes".into()),
+                Err(e) => Err(format!("a stream that opens does not decode whole: {e}")),
+            }
+        }
+        "snapshot_entries" => {
+            use cairn_core::sync::snapshot_entries::{self, EntryReader};
+            let Ok(mut r) = EntryReader::new(input, input.len()) else {
+                return Ok(());
+            };
+            let mut entries = Vec::new();
+            loop {
+                match r.next_entry() {
+                    Ok(Some(e)) => entries.push(e),
+                    Ok(None) => break,
+                    Err(_) => return Ok(()),
+                }
+            }
+            // What was read encodes to entries that read the same again.
+            let docs: Vec<(String, Vec<u8>)> = entries
+                .iter()
+                .map(|e| (e.id.clone(), e.doc.clone()))
+                .collect();
+            let states: Vec<_> = entries.iter().map(|e| e.state.clone()).collect();
+            let again = snapshot_entries::encode(&docs, &states);
+            let mut r = EntryReader::new(&again[..], again.len()).map_err(|e| e.to_string())?;
+            for e in &entries {
+                match r.next_entry() {
+                    Ok(Some(back)) if back == *e => {}
+                    other => return Err(format!("an entry read back differently: {other:?}")),
+                }
+            }
+            Ok(())
         }
         other => Err(format!("no target {other}")),
     }
@@ -1083,14 +1157,86 @@ fn write_digest_corpus() {
         s.delete(&gone).unwrap();
     }
     run_round(&store, &mut storage.device("dev0"), "dev0", &[]).unwrap();
+    // Snapshots carry their states since envelope version 3: the digest
+    // an older writer put beside one is made here from those states.
     let obj = storage
-        .object("dev0", DeviceKey::digest(0).unwrap())
-        .expect("the first publish wrote a snapshot with its digest");
-    let payload = object::decode(&obj).unwrap().payload;
+        .object("dev0", DeviceKey::snapshot(0).unwrap())
+        .expect("the first publish wrote a snapshot");
+    let snapshot = object::decode(&obj).unwrap();
+    let plain = PersonalKeys::content(None)
+        .open(&snapshot, "dev0", "snapshot/0")
+        .unwrap();
+    let mut r =
+        cairn_core::sync::snapshot_entries::EntryReader::new(&plain[..], plain.len()).unwrap();
+    let (mut docs, mut states): (bundle::Bundle, Vec<_>) = (Vec::new(), Vec::new());
+    while let Some(e) = r.next_entry().unwrap() {
+        docs.push((e.id, e.doc.into()));
+        states.push(e.state);
+    }
+    let snapshot_ref = ObjectRef {
+        seq: snapshot.seq,
+        slot: 0,
+        hash: snapshot.hash_hex(),
+        len: obj.len() as u64,
+    };
+    let payload = cairn_core::sync::digest::of_snapshot(&docs, &states, &snapshot_ref).encode();
     Digest::decode(&payload).unwrap();
     let d = fuzz_dir().join("corpus").join("digest");
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("plain-snapshot0.bin"), &payload).unwrap();
+}
+
+#[test]
+#[ignore = "writes tests/fuzz/corpus; run by hand when the format changes"]
+fn write_stream_corpus() {
+    use cairn_core::sync::stream_object::{self, Place, MIN_CHUNK_LEN};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = cairn_core::testing::open_scratch(dir.path()).unwrap();
+    for i in 0..6 {
+        s.create_note(&format!("Note {i}\n{}", "some words of it ".repeat(60)))
+            .unwrap();
+    }
+    drop(s);
+    let storage = MemoryStorage::default();
+    let store = Mutex::new(cairn_core::testing::open_scratch(dir.path()).unwrap());
+    run_round(&store, &mut storage.device("dev0"), "dev0", &[]).unwrap();
+    let obj = storage
+        .object("dev0", DeviceKey::snapshot(0).unwrap())
+        .unwrap();
+    let snapshot = object::decode(&obj).unwrap();
+    let plain = PersonalKeys::content(None)
+        .open(&snapshot, "dev0", "snapshot/0")
+        .unwrap();
+    let entries_dir = fuzz_dir().join("corpus").join("snapshot_entries");
+    std::fs::create_dir_all(&entries_dir).unwrap();
+    std::fs::write(entries_dir.join("six-notes.bin"), &plain).unwrap();
+    // Sealed in small chunks, so the corpus spans several: with the
+    // content key (epoch 0), with the corpus epoch key, and unsealed.
+    let place = Place {
+        device: "dev0",
+        object_key: "snapshot/0",
+    };
+    let personal = corpus_personal();
+    let (epoch, epoch_key) = personal.epochs.iter().next().unwrap();
+    let d = fuzz_dir().join("corpus").join("stream_object");
+    std::fs::create_dir_all(&d).unwrap();
+    let sealed = [
+        ("content-key.bin", Epoch(0), personal.content.clone()),
+        ("epoch-key.bin", *epoch, Some(epoch_key.cipher().clone())),
+        ("unsealed.bin", Epoch(0), None),
+    ];
+    for (name, epoch, key) in sealed {
+        let body = stream_object::seal(
+            ObjectKind::Snapshot,
+            3,
+            place,
+            epoch,
+            key.as_ref(),
+            MIN_CHUNK_LEN,
+            &plain,
+        );
+        std::fs::write(d.join(name), &body).unwrap();
+    }
 }
 
 /// dev0's head at `seq`, listing one segment of that number in `slot`.

@@ -125,7 +125,7 @@ impl EpochKey {
     }
 
     /// The same XChaCha20-Poly1305 seal as the content key's.
-    pub(crate) fn cipher(&self) -> &ContentKey {
+    pub fn cipher(&self) -> &ContentKey {
         &self.0
     }
 

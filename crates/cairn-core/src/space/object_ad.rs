@@ -250,9 +250,9 @@ mod tests {
         let here = place(SpaceId::generate());
         let k = EpochKey::generate();
         let mut bytes = seal(ObjectKind::Head, 1, &here, Epoch::FIRST, &k, b"{}");
-        bytes[4] = 3;
+        bytes[4] = 4;
         let err = decode(&bytes).unwrap_err();
-        assert_eq!(err, ObjectError::UnknownVersion { found: 3 });
+        assert_eq!(err, ObjectError::UnknownVersion { found: 4 });
         assert!(err
             .to_string()
             .contains("a device of yours runs a newer Cairn"));

@@ -80,6 +80,11 @@ pub struct PeerApply {
     /// The digest of the snapshot `bundles` starts with, when one was
     /// fetched and opened (`crate::sync::digest`).
     pub digest: Option<crate::sync::digest::Digest>,
+    /// The personal stream's snapshot, when it is one the store opens as
+    /// it applies it (`crate::sync::snapshot_apply`: sealed in chunks, or
+    /// spilled to a file by the runner); `bundles` then holds only the
+    /// segments after it.
+    pub snapshot: Option<crate::sync::snapshot_apply::RawSnapshot>,
 }
 
 #[derive(Debug, Clone)]

@@ -74,6 +74,7 @@ use crate::sync::opener::{Opener, SpaceSync};
 use crate::sync::outcome::{PeerOutcome, RoundReport};
 use crate::sync::personal_object::PersonalKeys;
 use crate::sync::reader::{self, ReadError, ReadPlan};
+use crate::sync::snapshot_apply::{self, Precheck, RawSnapshot, SnapshotBody};
 use crate::sync::state::PeerState;
 use crate::sync::transport::Fetched;
 use crate::sync::writer::PublishPlan;
@@ -114,6 +115,9 @@ enum PeerPhase {
         snapshot: bool,
         /// The snapshot's digest, once fetched and opened.
         digest: Option<Digest>,
+        /// The personal stream's snapshot when the store opens it as it
+        /// applies it (`snapshot_apply`): its header checked here.
+        raw_snapshot: Option<RawSnapshot>,
     },
     /// Its head is read and it has a snapshot to fetch, but another peer's
     /// snapshot is being fetched or applied: it waits for that one.
@@ -408,8 +412,10 @@ impl Round {
                 return;
             }
         };
-        if let Fetched::Found { body, .. } = &fetched {
-            self.report.bytes_down += body.len() as u64;
+        match &fetched {
+            Fetched::Found { body, .. } => self.report.bytes_down += body.len() as u64,
+            Fetched::Spilled { body, .. } => self.report.bytes_down += body.len(),
+            Fetched::Missing | Fetched::NotModified => {}
         }
         match &self.peers[i].phase {
             PeerPhase::FetchingHead { attempt, .. } => {
@@ -439,6 +445,9 @@ impl Round {
                 return;
             }
             Fetched::Found { body, etag } => (body, etag),
+            // Only snapshots are spilled; a head in a file is read from
+            // its first bytes, which hold any head of a sane size.
+            Fetched::Spilled { body, etag } => (body.prefix().to_vec(), etag),
         };
         let peer = self.peers[i].state.device_id.clone();
         let head = match reader::decode_head_with(&peer, &bytes, &self.opener) {
@@ -567,6 +576,7 @@ impl Round {
             got: BTreeMap::new(),
             snapshot: plan.snapshot.is_some(),
             digest: None,
+            raw_snapshot: None,
         };
         self.maybe_apply(i, out);
     }
@@ -579,6 +589,7 @@ impl Round {
             wanted,
             got,
             digest,
+            raw_snapshot,
             ..
         } = &mut self.peers[i].phase
         else {
@@ -596,6 +607,7 @@ impl Round {
                     digest::open_digest(&peer, &w.key.relative(), &w.r, &body, opener)
                         .map_err(|e| e.to_string())
                 }
+                Fetched::Spilled { .. } => Err("it was not kept in memory".into()),
                 Fetched::Missing | Fetched::NotModified => Err("it is missing".into()),
             };
             match opened {
@@ -607,10 +619,67 @@ impl Round {
             self.maybe_apply(i, out);
             return;
         }
+        // The personal stream's snapshot in chunks, or in a file: its
+        // header is checked here, and the store opens the rest as it
+        // applies it, a batch at a time.
+        let personal_snapshot =
+            w.kind == ObjectKind::Snapshot && matches!(opener, Opener::Personal(_));
+        let (fetched, deferred) = match fetched {
+            Fetched::Spilled { body, .. } if personal_snapshot => {
+                (Fetched::Missing, Some(SnapshotBody::Spilled(body)))
+            }
+            Fetched::Found { body, .. }
+                if personal_snapshot
+                    && body.get(4) == Some(&crate::sync::stream_object::STREAM_FORMAT_VERSION) =>
+            {
+                (Fetched::Missing, Some(SnapshotBody::Memory(body)))
+            }
+            other => (other, None),
+        };
+        if let Some(body) = deferred {
+            match snapshot_apply::precheck(body.prefix(), &w.r) {
+                Ok(Precheck::Matches) => {
+                    *raw_snapshot = Some(RawSnapshot {
+                        key: w.key,
+                        r: w.r,
+                        body,
+                    });
+                    self.maybe_apply(i, out);
+                }
+                Ok(Precheck::Rewritten) if attempt + 1 < HEAD_ATTEMPTS => {
+                    out.push(self.get_head(i, attempt + 1, None));
+                }
+                Ok(Precheck::Rewritten) => {
+                    let failure = SyncFailure::Read(ReadError::BadObject {
+                        device: peer,
+                        key: w.key.relative(),
+                        source: ObjectError::HashMismatch,
+                    });
+                    self.fail_peer(i, failure, out);
+                }
+                Err(source) => {
+                    let failure = SyncFailure::Read(ReadError::BadObject {
+                        device: peer,
+                        key: w.key.relative(),
+                        source,
+                    });
+                    self.fail_peer(i, failure, out);
+                }
+            }
+            return;
+        }
         let opened = match fetched {
             Fetched::Found { body, .. } => {
                 reader::open_object_owned(&peer, &w.key.relative(), &w.r, w.kind, body, opener)
             }
+            // Only the personal stream's snapshots are spilled.
+            Fetched::Spilled { .. } => Err(ReadError::BadObject {
+                device: peer.clone(),
+                key: w.key.relative(),
+                source: ObjectError::Malformed(
+                    "it was written to a file, not kept in memory".into(),
+                ),
+            }),
             // Gone since the head was read: the peer rewrote its ring.
             Fetched::Missing | Fetched::NotModified => Ok(None),
         };
@@ -650,6 +719,7 @@ impl Round {
             etag,
             got,
             digest,
+            raw_snapshot,
             ..
         } = std::mem::replace(&mut p.phase, PeerPhase::Applying { snapshot })
         else {
@@ -662,6 +732,7 @@ impl Round {
             etag,
             bundles: got.into_values().collect(),
             digest,
+            snapshot: raw_snapshot,
         }))));
     }
 

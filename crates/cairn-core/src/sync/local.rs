@@ -6,6 +6,7 @@ use crate::error::{CoreError, Result};
 use crate::store::Store;
 use crate::sync::effect::{Event, LocalEffect};
 use crate::sync::reader::ReadError;
+use crate::sync::snapshot_apply::SnapshotApplyError;
 
 /// Whether a failure to apply a peer's changes is the data's fault (the
 /// peer is reported, the round goes on) rather than this device's (a full
@@ -32,6 +33,27 @@ impl Store {
             LocalEffect::RecordPublish(plan) => {
                 self.finish_publish(&plan)?;
                 Ok(None)
+            }
+            LocalEffect::ApplyPeer(apply) if apply.snapshot.is_some() => {
+                let apply = *apply;
+                let peer = apply.peer;
+                let Some(snapshot) = apply.snapshot else {
+                    return Ok(None);
+                };
+                let result = match self.apply_peer_snapshot(
+                    &apply.state,
+                    &apply.head,
+                    apply.etag,
+                    &snapshot,
+                    apply.digest,
+                    apply.bundles,
+                    me,
+                ) {
+                    Ok(applied) => Ok(applied.changed),
+                    Err(SnapshotApplyError::Read(e)) => Err(e),
+                    Err(SnapshotApplyError::Store(e)) => return Err(e),
+                };
+                Ok(Some(Event::PeerApplied { peer, result }))
             }
             LocalEffect::ApplyPeer(apply) => {
                 let peer = apply.peer;

@@ -23,8 +23,15 @@
 //! 76      ..    payload
 //! ```
 //!
-//! Today's writers write version 1; readers take both. Any other version
-//! is a newer Cairn's ([`ObjectError::UnknownVersion`]).
+//! Version 3 is sealed in chunks, so that it can be opened a chunk at a
+//! time (`crate::sync::stream_object`, where its layout is); the personal
+//! stream's snapshots use it. Decoded here whole, its epoch 0 (the
+//! content key) reads as a version 1 object's binding (none), later
+//! epochs as a version 2 one's.
+//!
+//! Heads and segments are written as version 1 (version 2 in shared
+//! spaces and after a rotation); readers take all three. Any other
+//! version is a newer Cairn's ([`ObjectError::UnknownVersion`]).
 //!
 //! Objects are self-describing and self-checking: a truncated, corrupt or
 //! foreign object fails here, before anything touches the store.
@@ -57,7 +64,7 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    fn from_byte(b: u8) -> Option<ObjectKind> {
+    pub(crate) fn from_byte(b: u8) -> Option<ObjectKind> {
         match b {
             1 => Some(ObjectKind::Head),
             2 => Some(ObjectKind::Snapshot),
@@ -124,14 +131,26 @@ pub struct Object {
     pub seq: u64,
     pub sealed: bool,
     pub hash: [u8; 32],
-    /// Version 2 only.
+    /// Version 2, and version 3 past epoch 0.
     pub space: Option<SpaceBinding>,
+    /// Version 3: how the payload is cut into chunks.
+    pub chunks: Option<ChunkLayout>,
     pub payload: Vec<u8>,
+}
+
+/// How a version 3 object's payload is cut (`crate::sync::stream_object`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLayout {
+    pub chunk_len: u32,
+    pub nonce_prefix: [u8; crate::sync::stream_object::NONCE_PREFIX_LEN],
 }
 
 impl Object {
     /// The bytes this object was decoded from.
     pub fn encode(&self) -> Vec<u8> {
+        if let Some(chunks) = &self.chunks {
+            return crate::sync::stream_object::frame(self, chunks);
+        }
         match &self.space {
             None => encode(self.kind, self.seq, self.sealed, &self.payload),
             Some(b) => encode_space(self.kind, self.seq, *b, &self.payload),
@@ -220,6 +239,9 @@ fn decode_header(bytes: &[u8]) -> Result<(Object, usize), ObjectError> {
     if bytes[..4] != MAGIC {
         return Err(ObjectError::BadMagic);
     }
+    if bytes[4] == crate::sync::stream_object::STREAM_FORMAT_VERSION {
+        return crate::sync::stream_object::decode_header_whole(bytes);
+    }
     let header_len = match bytes[4] {
         FORMAT_VERSION => HEADER_LEN,
         SPACE_FORMAT_VERSION => SPACE_HEADER_LEN,
@@ -282,6 +304,7 @@ fn decode_header(bytes: &[u8]) -> Result<(Object, usize), ObjectError> {
             sealed,
             hash,
             space,
+            chunks: None,
             payload: Vec::new(),
         },
         header_len,
@@ -340,6 +363,9 @@ pub fn plaintext_owned(
 ) -> Result<Vec<u8>, ObjectError> {
     if obj.space.is_some() {
         return Err(ObjectError::SpaceObject);
+    }
+    if obj.chunks.is_some() {
+        return crate::sync::stream_object::open_whole(obj, device, object_key, key);
     }
     match (obj.sealed, key) {
         (true, Some(k)) => {

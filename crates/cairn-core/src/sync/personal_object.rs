@@ -93,6 +93,41 @@ impl PersonalKeys {
         object::encode_space_owned(kind, seq, binding, sealed)
     }
 
+    /// Seals `payload` in chunks (envelope version 3,
+    /// `crate::sync::stream_object`), with the newest epoch's key, or the
+    /// content key as epoch 0, so a reader can open it a chunk at a time.
+    pub fn seal_stream(
+        &self,
+        kind: ObjectKind,
+        seq: u64,
+        device: &str,
+        object_key: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let place = crate::sync::stream_object::Place { device, object_key };
+        let chunk = crate::sync::stream_object::CHUNK_LEN;
+        match self.epochs.last_key_value() {
+            Some((epoch, key)) => crate::sync::stream_object::seal(
+                kind,
+                seq,
+                place,
+                *epoch,
+                Some(key.cipher()),
+                chunk,
+                payload,
+            ),
+            None => crate::sync::stream_object::seal(
+                kind,
+                seq,
+                place,
+                Epoch(0),
+                self.content.as_ref(),
+                chunk,
+                payload,
+            ),
+        }
+    }
+
     /// The payload of `obj`, read at `device`'s `object_key`: version 1
     /// with the content key, version 2 with the key of the epoch it names.
     pub fn open(
@@ -123,6 +158,14 @@ impl PersonalKeys {
             .ok_or(ObjectError::NoPersonalKey {
                 epoch: binding.epoch.0,
             })?;
+        if obj.chunks.is_some() {
+            return crate::sync::stream_object::open_whole(
+                obj,
+                device,
+                object_key,
+                Some(key.cipher()),
+            );
+        }
         let aad = personal_aad(device, object_key, binding.epoch, obj.kind, obj.seq);
         Ok(key.cipher().open_owned(&aad, obj.payload)?)
     }

@@ -2,6 +2,9 @@
 //! get anyone's with an optional ETag. The runner implements it with HTTP
 //! through a grant's presigned URLs; tests implement it in memory.
 
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
 use cairn_protocol::DeviceKey;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +17,81 @@ pub enum Fetched {
         body: Vec<u8>,
         etag: Option<String>,
     },
+    /// Found, and written to a file as it arrived rather than held in
+    /// memory: a runner may do this for a snapshot
+    /// ([`cairn_protocol::DeviceKey::Snapshot`]) of the personal stream,
+    /// which is as large as the account. The engine reads only its first
+    /// bytes; the store reads the rest while it applies it.
+    Spilled {
+        body: Spill,
+        etag: Option<String>,
+    },
 }
+
+/// An object's bytes in an (unlinked) file of the runner's, with its first
+/// bytes kept aside so its header can be checked without reading the file.
+#[derive(Debug, Clone)]
+pub struct Spill {
+    file: Arc<std::fs::File>,
+    len: u64,
+    prefix: Vec<u8>,
+}
+
+/// Bytes of an object kept in memory beside its file: enough for any
+/// header (`stream_object::STREAM_HEADER_LEN` is the longest).
+pub const SPILL_PREFIX_LEN: usize = 128;
+
+impl Spill {
+    /// `file` holds the object's `len` bytes; its start is read back here.
+    pub fn new(file: std::fs::File, len: u64) -> std::io::Result<Spill> {
+        let mut prefix = Vec::with_capacity(SPILL_PREFIX_LEN);
+        (&file).seek(SeekFrom::Start(0))?;
+        (&file)
+            .take(SPILL_PREFIX_LEN as u64)
+            .read_to_end(&mut prefix)?;
+        Ok(Spill {
+            file: Arc::new(file),
+            len,
+            prefix,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The object's first bytes (all of it when it is short).
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// The object's bytes from the start.
+    pub fn reader(&self) -> std::io::Result<BufReader<&std::fs::File>> {
+        let mut f = &*self.file;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(BufReader::with_capacity(1 << 16, f))
+    }
+
+    /// The whole object in memory (an older snapshot, sealed in one piece).
+    pub fn read_all(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len as usize);
+        self.reader()?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// Two spills are equal when they are the same file.
+impl PartialEq for Spill {
+    fn eq(&self, other: &Spill) -> bool {
+        Arc::ptr_eq(&self.file, &other.file)
+    }
+}
+
+impl Eq for Spill {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportErrorKind {

@@ -121,6 +121,22 @@ pub(crate) trait PublishScope {
         let (all, max) = self.chunks_after(0)?;
         Ok((all, max, None))
     }
+    /// Seals a snapshot of `all` at `key`; `true` when its entries carry
+    /// their `states`, so no digest is needed beside it. A shared space's
+    /// is one sealed message (envelope version 2): its members read it
+    /// whole, and load every document.
+    fn seal_snapshot(
+        &self,
+        seq: u64,
+        key: &DeviceKey,
+        all: &bundle::Bundle,
+        _states: Option<&[Option<crate::note_doc::NoteState>]>,
+    ) -> (Vec<u8>, bool) {
+        (
+            self.seal_owned(ObjectKind::Snapshot, seq, key, bundle::encode(all)),
+            false,
+        )
+    }
 }
 
 /// A snapshot's entries, the highest chunk id, and the digest's states.
@@ -171,6 +187,26 @@ impl PublishScope for Personal<'_> {
     fn snapshot_chunks(&mut self) -> Result<SnapshotRead> {
         let (all, max, states) = self.store.snapshot_with_states()?;
         Ok((all, max, Some(states)))
+    }
+    /// The personal stream's snapshot is sealed in chunks with each
+    /// note's state beside its document (`snapshot_entries`): a new device
+    /// opens and stores it a batch at a time, and needs no digest.
+    fn seal_snapshot(
+        &self,
+        seq: u64,
+        key: &DeviceKey,
+        all: &bundle::Bundle,
+        states: Option<&[Option<crate::note_doc::NoteState>]>,
+    ) -> (Vec<u8>, bool) {
+        let payload = crate::sync::snapshot_entries::encode(all, states.unwrap_or_default());
+        let body = self.store.personal_keys().seal_stream(
+            ObjectKind::Snapshot,
+            seq,
+            self.device_id,
+            &key.relative(),
+            &payload,
+        );
+        (body, true)
     }
 }
 
@@ -271,11 +307,10 @@ pub(crate) fn plan_publish(
         drop(entries);
         let (all, all_max, states) = scope.snapshot_chunks()?;
         docs = all.iter().map(|(id, _)| id.clone()).collect();
-        let payload = bundle::encode(&all);
         let slot = free.unwrap_or(preferred);
         scope.mark_snapshot_slot(slot)?;
         let key = slot_key(DeviceKey::snapshot(slot))?;
-        let body = scope.seal_owned(ObjectKind::Snapshot, seq, &key, payload);
+        let (body, carries_states) = scope.seal_snapshot(seq, &key, &all, states.as_deref());
         let snapshot_ref = ObjectRef {
             seq,
             slot,
@@ -283,7 +318,7 @@ pub(crate) fn plan_publish(
             len: body.len() as u64,
         };
         head.digest = None;
-        if let Some(states) = states {
+        if let Some(states) = states.filter(|_| !carries_states) {
             // Sealed as the snapshot is, under its own kind and key.
             let d = digest::of_snapshot(&all, &states, &snapshot_ref);
             let key = slot_key(DeviceKey::digest(slot))?;
