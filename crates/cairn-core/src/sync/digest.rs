@@ -1,4 +1,9 @@
-//! A snapshot's digest: for each note the snapshot holds, in the same
+//! A snapshot's digest, as writers before envelope version 3 put one
+//! beside each snapshot; still read from such a device's objects. (Today's
+//! snapshots carry each note's state beside its document instead:
+//! `crate::sync::snapshot_entries`.)
+//!
+//! For each note the snapshot holds, in the same
 //! order, the state its document produces (what the list, the search, the
 //! backlinks and the notebooks show of it). A new device stores the
 //! snapshot's bytes as they are and writes each new note's rows from its

@@ -336,14 +336,6 @@ impl Round {
         else {
             return;
         };
-        let mut plan = plan;
-        if let Err(e) = &result {
-            if plan.drop_digest(next) {
-                eprintln!("the snapshot's digest was not uploaded ({e}): publishing without it");
-                self.put_next(plan, next + 1, out);
-                return;
-            }
-        }
         if let Err(e) = result {
             // The old head is still the one readers see; the changes stay
             // above the watermark and go out next round.

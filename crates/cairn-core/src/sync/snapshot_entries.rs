@@ -37,32 +37,34 @@ pub struct SnapshotEntry {
 /// Encodes `entries` (id, document bytes) with `states[i]` the state of
 /// entry `i`; reserved documents get none.
 pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)], states: &[Option<NoteState>]) -> Vec<u8> {
-    let state_json: Vec<Vec<u8>> = entries
+    // The states' JSON is written in place: a snapshot is the size of the
+    // account, and its states are most of a second copy of the text.
+    let docs: usize = entries
         .iter()
-        .enumerate()
-        .map(|(i, (id, _))| match states.get(i) {
-            Some(Some(s)) if !crate::reserved_doc::is_reserved(id) => {
-                serde_json::to_vec(&DigestState::of(s)).unwrap_or_default()
-            }
-            _ => Vec::new(),
-        })
-        .collect();
-    let len = 5 + entries
-        .iter()
-        .zip(&state_json)
-        .map(|((id, d), s)| 10 + id.len() + d.as_ref().len() + s.len())
-        .sum::<usize>();
-    let mut out = Vec::with_capacity(len);
+        .map(|(id, d)| 10 + id.len() + 2 * d.as_ref().len())
+        .sum();
+    let mut out = Vec::with_capacity(5 + docs);
     out.push(ENTRIES_FORMAT);
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    for ((id, data), state) in entries.iter().zip(&state_json) {
+    for (i, (id, data)) in entries.iter().enumerate() {
         let data = data.as_ref();
         out.extend_from_slice(&(id.len() as u16).to_le_bytes());
         out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
         out.extend_from_slice(data);
-        out.extend_from_slice(&(state.len() as u32).to_le_bytes());
-        out.extend_from_slice(state);
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        if let Some(Some(state)) = states.get(i) {
+            if !crate::reserved_doc::is_reserved(id)
+                && serde_json::to_writer(&mut out, &DigestState::of(state)).is_err()
+            {
+                // Writing to memory does not fail; were it to, the entry
+                // goes without a state and its reader loads the note.
+                out.truncate(at + 4);
+            }
+        }
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
     out
 }

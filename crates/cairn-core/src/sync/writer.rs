@@ -19,7 +19,6 @@ use cairn_protocol::{DeviceKey, LOG_SLOTS};
 use crate::error::{CoreError, Result};
 use crate::store::Store;
 use crate::sync::bundle;
-use crate::sync::digest;
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectKind};
 
@@ -41,41 +40,6 @@ pub struct PublishPlan {
     /// The documents whose changes go out: a space's stream records them
     /// as sent (the first time, whole).
     pub docs: Vec<String>,
-    /// When the plan uploads a snapshot's digest: what to do if that one
-    /// upload fails (a grant from a service older than digests has no URL
-    /// for it). The digest only saves readers work, so the publish goes on
-    /// with the head that does not name it.
-    pub digest_fallback: Option<DigestFallback>,
-}
-
-/// The head to write instead when a digest's upload failed.
-#[derive(Debug, Clone)]
-pub struct DigestFallback {
-    /// Index into `puts` of the digest's upload.
-    pub put: usize,
-    pub head: DeviceHead,
-    pub head_body: Vec<u8>,
-}
-
-impl PublishPlan {
-    /// Gives up the digest after its upload failed: the head uploaded
-    /// next is the one without it. False when `failed` was not the
-    /// digest's upload.
-    pub fn drop_digest(&mut self, failed: usize) -> bool {
-        match self.digest_fallback.take() {
-            Some(f) if f.put == failed => {
-                if let Some(last) = self.puts.last_mut() {
-                    last.1 = f.head_body;
-                }
-                self.head = f.head;
-                true
-            }
-            other => {
-                self.digest_fallback = other;
-                false
-            }
-        }
-    }
 }
 
 impl PublishPlan {
@@ -114,16 +78,15 @@ pub(crate) trait PublishScope {
         self.seal(kind, seq, key, &payload)
     }
     /// Every chunk, for a snapshot, and the highest chunk id; with the
-    /// state of each entry for its digest, read in the same transaction,
-    /// when the stream writes digests (the personal one; a shared
+    /// state of each entry, read in the same transaction, when the
+    /// stream's snapshots carry them (the personal one; a shared
     /// notebook's readers do not use them).
     fn snapshot_chunks(&mut self) -> Result<SnapshotRead> {
         let (all, max) = self.chunks_after(0)?;
         Ok((all, max, None))
     }
-    /// Seals a snapshot of `all` at `key`; `true` when its entries carry
-    /// their `states`, so no digest is needed beside it. A shared space's
-    /// is one sealed message (envelope version 2): its members read it
+    /// Seals a snapshot of `all` at `key`. A shared space's is one sealed
+    /// message (envelope version 2) without states: its members read it
     /// whole, and load every document.
     fn seal_snapshot(
         &self,
@@ -131,15 +94,12 @@ pub(crate) trait PublishScope {
         key: &DeviceKey,
         all: &bundle::Bundle,
         _states: Option<&[Option<crate::note_doc::NoteState>]>,
-    ) -> (Vec<u8>, bool) {
-        (
-            self.seal_owned(ObjectKind::Snapshot, seq, key, bundle::encode(all)),
-            false,
-        )
+    ) -> Vec<u8> {
+        self.seal_owned(ObjectKind::Snapshot, seq, key, bundle::encode(all))
     }
 }
 
-/// A snapshot's entries, the highest chunk id, and the digest's states.
+/// A snapshot's entries, the highest chunk id, and their states.
 pub(crate) type SnapshotRead = (
     bundle::Bundle,
     i64,
@@ -190,23 +150,22 @@ impl PublishScope for Personal<'_> {
     }
     /// The personal stream's snapshot is sealed in chunks with each
     /// note's state beside its document (`snapshot_entries`): a new device
-    /// opens and stores it a batch at a time, and needs no digest.
+    /// opens and stores it a batch at a time, loading no document.
     fn seal_snapshot(
         &self,
         seq: u64,
         key: &DeviceKey,
         all: &bundle::Bundle,
         states: Option<&[Option<crate::note_doc::NoteState>]>,
-    ) -> (Vec<u8>, bool) {
+    ) -> Vec<u8> {
         let payload = crate::sync::snapshot_entries::encode(all, states.unwrap_or_default());
-        let body = self.store.personal_keys().seal_stream(
+        self.store.personal_keys().seal_stream(
             ObjectKind::Snapshot,
             seq,
             self.device_id,
             &key.relative(),
             &payload,
-        );
-        (body, true)
+        )
     }
 }
 
@@ -263,7 +222,6 @@ pub(crate) fn plan_publish(
             snapshot: false,
             has_data: false,
             docs: Vec::new(),
-            digest_fallback: None,
         }));
     }
     let seq = me.seq + 1;
@@ -300,7 +258,6 @@ pub(crate) fn plan_publish(
     // follow sequence numbers, which are never reused. A full ring
     // leaves no choice but the slot the recorded head does not name.
     let snapshot = ring_full || (log_too_big && free.is_some());
-    let mut digest_put = None;
     if snapshot {
         // Every chunk is read again below: the new ones need not stay in
         // memory beside them (on a first sync they are all of them).
@@ -310,27 +267,16 @@ pub(crate) fn plan_publish(
         let slot = free.unwrap_or(preferred);
         scope.mark_snapshot_slot(slot)?;
         let key = slot_key(DeviceKey::snapshot(slot))?;
-        let (body, carries_states) = scope.seal_snapshot(seq, &key, &all, states.as_deref());
+        let body = scope.seal_snapshot(seq, &key, &all, states.as_deref());
         let snapshot_ref = ObjectRef {
             seq,
             slot,
             hash: object::encoded_hash_hex(&body),
             len: body.len() as u64,
         };
+        // A digest beside the snapshot is what writers before version 3
+        // made; the states now travel inside it.
         head.digest = None;
-        if let Some(states) = states.filter(|_| !carries_states) {
-            // Sealed as the snapshot is, under its own kind and key.
-            let d = digest::of_snapshot(&all, &states, &snapshot_ref);
-            let key = slot_key(DeviceKey::digest(slot))?;
-            let body = scope.seal(ObjectKind::Digest, seq, &key, &d.encode());
-            head.digest = Some(ObjectRef {
-                seq,
-                slot,
-                hash: object::encoded_hash_hex(&body),
-                len: body.len() as u64,
-            });
-            digest_put = Some((key, body));
-        }
         drop(all);
         head.snapshot = Some(snapshot_ref);
         head.segments.clear();
@@ -351,18 +297,6 @@ pub(crate) fn plan_publish(
         puts.push((key, body));
         watermark = max_id;
     }
-    let digest_fallback = digest_put.map(|(key, body)| {
-        puts.push((key, body));
-        let head = DeviceHead {
-            digest: None,
-            ..head.clone()
-        };
-        DigestFallback {
-            put: puts.len() - 1,
-            head_body: scope.seal(ObjectKind::Head, seq, &DeviceKey::Head, &head.to_json()),
-            head,
-        }
-    });
     let head_body = scope.seal(ObjectKind::Head, seq, &DeviceKey::Head, &head.to_json());
     puts.push((DeviceKey::Head, head_body));
     Ok(Some(PublishPlan {
@@ -372,6 +306,5 @@ pub(crate) fn plan_publish(
         snapshot,
         has_data: true,
         docs,
-        digest_fallback,
     }))
 }
