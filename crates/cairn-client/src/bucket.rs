@@ -406,51 +406,7 @@ impl Bucket {
         key: DeviceKey,
         dir: &std::path::Path,
     ) -> Result<Fetched, TransportError> {
-        let url = Self::url_for(grant, device, key, false)?;
-        let what = format!("reading {device}/{}", key.relative());
-        self.with_retries(|| {
-            let req = self.http.get(&url);
-            let what = &what;
-            async move {
-                let mut resp = req.send().await.map_err(|e| Self::network(e, what))?;
-                let status = resp.status();
-                if status == StatusCode::NOT_FOUND {
-                    return Ok(Fetched::Missing);
-                }
-                if !status.is_success() {
-                    return Err(Self::classify(status, what));
-                }
-                let etag = resp
-                    .headers()
-                    .get(reqwest::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let expected = resp.content_length();
-                let local = |e: std::io::Error| {
-                    TransportError::new(
-                        TransportErrorKind::Rejected,
-                        format!("{what}: writing the download to {}: {e}", dir.display()),
-                    )
-                };
-                let mut file = tempfile::tempfile_in(dir).map_err(local)?;
-                let mut len = 0u64;
-                // Writes of a chunk each go to the page cache: short
-                // enough not to hold up the runtime.
-                while let Some(chunk) = resp.chunk().await.map_err(|e| Self::network(e, what))? {
-                    std::io::Write::write_all(&mut file, &chunk).map_err(local)?;
-                    len += chunk.len() as u64;
-                }
-                if expected.is_some_and(|n| n != len) {
-                    return Err(TransportError::new(
-                        TransportErrorKind::Unavailable,
-                        format!("{what}: body cut short"),
-                    ));
-                }
-                let body = cairn_core::sync::Spill::new(file, len).map_err(local)?;
-                Ok(Fetched::Spilled { body, etag })
-            }
-        })
-        .await
+        self.get_into(grant, device, key, None, Some(dir)).await
     }
 
     /// Reads an object of `device` (this one or a peer).
@@ -460,6 +416,19 @@ impl Bucket {
         device: &str,
         key: DeviceKey,
         if_none_match: Option<&str>,
+    ) -> Result<Fetched, TransportError> {
+        self.get_into(grant, device, key, if_none_match, None).await
+    }
+
+    /// A GET, its body kept in memory or, with `spill`, written to a file
+    /// there.
+    async fn get_into<G: ObjectGrant + ?Sized>(
+        &self,
+        grant: &G,
+        device: &str,
+        key: DeviceKey,
+        if_none_match: Option<&str>,
+        spill: Option<&std::path::Path>,
     ) -> Result<Fetched, TransportError> {
         let url = Self::url_for(grant, device, key, false)?;
         let what = format!("reading {device}/{}", key.relative());
@@ -488,22 +457,56 @@ impl Bucket {
                     .map(str::to_owned);
                 let expected = resp.content_length();
                 // A body cut short is a transient fault: read it again.
-                let body = resp.bytes().await.map_err(|e| Self::network(e, what))?;
-                if expected.is_some_and(|n| n != body.len() as u64) {
-                    return Err(TransportError::new(
-                        TransportErrorKind::Unavailable,
-                        format!("{what}: body cut short"),
-                    ));
+                let cut_short = |len: u64| {
+                    expected.is_some_and(|n| n != len).then(|| {
+                        TransportError::new(
+                            TransportErrorKind::Unavailable,
+                            format!("{what}: body cut short"),
+                        )
+                    })
+                };
+                if let Some(dir) = spill {
+                    let body = Self::body_to_file(resp, dir, what).await?;
+                    return match cut_short(body.len()) {
+                        Some(e) => Err(e),
+                        None => Ok(Fetched::Spilled { body, etag }),
+                    };
                 }
-                Ok(Fetched::Found {
-                    // Takes the buffer over rather than copying it (a
-                    // first sync's snapshot can be hundreds of megabytes).
-                    body: Vec::from(body),
-                    etag,
-                })
+                let body = resp.bytes().await.map_err(|e| Self::network(e, what))?;
+                match cut_short(body.len() as u64) {
+                    Some(e) => Err(e),
+                    None => Ok(Fetched::Found {
+                        // Takes the buffer over rather than copying it.
+                        body: Vec::from(body),
+                        etag,
+                    }),
+                }
             }
         })
         .await
+    }
+
+    /// Writes a response's body to an unlinked file in `dir` as it comes.
+    async fn body_to_file(
+        mut resp: reqwest::Response,
+        dir: &std::path::Path,
+        what: &str,
+    ) -> Result<cairn_core::sync::Spill, TransportError> {
+        let local = |e: std::io::Error| {
+            TransportError::new(
+                TransportErrorKind::Rejected,
+                format!("{what}: writing the download to {}: {e}", dir.display()),
+            )
+        };
+        let mut file = tempfile::tempfile_in(dir).map_err(local)?;
+        let mut len = 0u64;
+        // Each chunk's write goes to the page cache: short enough not to
+        // hold up the runtime.
+        while let Some(chunk) = resp.chunk().await.map_err(|e| Self::network(e, what))? {
+            std::io::Write::write_all(&mut file, &chunk).map_err(local)?;
+            len += chunk.len() as u64;
+        }
+        cairn_core::sync::Spill::new(file, len).map_err(local)
     }
 }
 

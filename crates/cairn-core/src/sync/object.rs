@@ -250,21 +250,7 @@ fn decode_header(bytes: &[u8]) -> Result<(Object, usize), ObjectError> {
     if bytes.len() < header_len {
         return Err(ObjectError::TooShort { len: bytes.len() });
     }
-    let kind =
-        ObjectKind::from_byte(bytes[5]).ok_or(ObjectError::UnknownKind { found: bytes[5] })?;
-    // Flags this version does not know are a newer writer's: refuse them
-    // rather than misread the payload. The reserved byte must be zero, so
-    // every accepted object encodes back to exactly its bytes (the header
-    // is outside the hash, and storage must not be able to vary it).
-    if bytes[6] & !FLAG_SEALED != 0 {
-        return Err(ObjectError::UnknownFlags { found: bytes[6] });
-    }
-    if bytes[7] != 0 {
-        return Err(ObjectError::Malformed(
-            "the reserved header byte is not zero".into(),
-        ));
-    }
-    let sealed = bytes[6] & FLAG_SEALED == FLAG_SEALED;
+    let (kind, sealed) = kind_and_flags(bytes)?;
     let mut seq = [0u8; 8];
     seq.copy_from_slice(&bytes[8..16]);
     let mut len = [0u8; 4];
@@ -309,6 +295,26 @@ fn decode_header(bytes: &[u8]) -> Result<(Object, usize), ObjectError> {
         },
         header_len,
     ))
+}
+
+/// The kind and the sealed flag of a header at least 8 bytes long, of
+/// any version.
+pub(crate) fn kind_and_flags(bytes: &[u8]) -> Result<(ObjectKind, bool), ObjectError> {
+    let kind =
+        ObjectKind::from_byte(bytes[5]).ok_or(ObjectError::UnknownKind { found: bytes[5] })?;
+    // Flags this version does not know are a newer writer's: refuse them
+    // rather than misread the payload. The reserved byte must be zero, so
+    // every accepted object encodes back to exactly its bytes (the header
+    // is outside the hash, and storage must not be able to vary it).
+    if bytes[6] & !FLAG_SEALED != 0 {
+        return Err(ObjectError::UnknownFlags { found: bytes[6] });
+    }
+    if bytes[7] != 0 {
+        return Err(ObjectError::Malformed(
+            "the reserved header byte is not zero".into(),
+        ));
+    }
+    Ok((kind, bytes[6] & FLAG_SEALED == FLAG_SEALED))
 }
 
 /// Encodes an object, sealing its payload when there is a key. The seal

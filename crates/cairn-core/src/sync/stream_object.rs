@@ -94,16 +94,7 @@ impl StreamHeader {
         if bytes[4] != STREAM_FORMAT_VERSION {
             return Err(ObjectError::UnknownVersion { found: bytes[4] });
         }
-        let kind =
-            ObjectKind::from_byte(bytes[5]).ok_or(ObjectError::UnknownKind { found: bytes[5] })?;
-        if bytes[6] & !FLAG_SEALED != 0 {
-            return Err(ObjectError::UnknownFlags { found: bytes[6] });
-        }
-        if bytes[7] != 0 {
-            return Err(ObjectError::Malformed(
-                "the reserved header byte is not zero".into(),
-            ));
-        }
+        let (kind, sealed) = crate::sync::object::kind_and_flags(bytes)?;
         let u32_at = |at: usize| {
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
         };
@@ -135,7 +126,7 @@ impl StreamHeader {
         Ok(StreamHeader {
             kind,
             seq: u64_at(8),
-            sealed: bytes[6] & FLAG_SEALED != 0,
+            sealed,
             hash,
             payload_len,
             space: SpaceId::from_bytes(space),
