@@ -5,8 +5,11 @@
 //! states: `snapshot_entries`) is read chunk by chunk from where the
 //! runner put it (memory, or a file it spilled the download to), and its
 //! entries are stored a batch at a time, each batch its own transaction:
-//! memory holds one batch, however large the account, and the list fills
-//! as the batches land. The peer's new position is recorded only with the
+//! memory holds one batch, however large the account, and what a batch
+//! stored is there for good. (The runner holds the store's lock for the
+//! whole apply, so other readers of the store see the notes at its end;
+//! handing the lock back between batches would take a resumable apply.)
+//! The peer's new position is recorded only with the
 //! last batch, together with the segments after the snapshot, so a
 //! snapshot cut off, damaged or killed halfway is read again from the
 //! start next round. What was stored before the failure stays (the
