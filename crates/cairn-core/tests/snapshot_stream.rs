@@ -124,6 +124,23 @@ fn a_snapshot_lands_in_batches_from_its_states_and_a_cut_one_is_read_again() {
         r.seq
     );
 
+    // Read whole, as a tool or an older path does, it is the documents.
+    let whole_bundle = cairn_core::sync::reader::open_object(
+        "A",
+        &slot.relative(),
+        &r,
+        ObjectKind::Snapshot,
+        &storage.object("A", slot).unwrap(),
+        Some(&key),
+    )
+    .unwrap()
+    .expect("the head's snapshot");
+    assert!(
+        whole_bundle.len() >= NOTES,
+        "{} documents",
+        whole_bundle.len()
+    );
+
     // A device new to the account stores every note without loading one.
     let (_c_dir, c) = device(&key);
     let report = round(&storage, &c, "C", "A");

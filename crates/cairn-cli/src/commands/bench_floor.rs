@@ -4,10 +4,10 @@
 //! store costs (SQLite, the derived tables); the floor itself is what the
 //! network, the cipher and Automerge cost.
 //!
-//! It bounds a bootstrap that loads every document. A bootstrap through a
-//! snapshot's digest (`cairn_core::sync::digest`) loads none of the notes
-//! and can be faster than this floor; `bench sync` reports
-//! `bootstrap_docs_loaded` beside it to show which path was taken.
+//! It bounds a bootstrap that loads every document. A bootstrap from the
+//! states a snapshot carries (`cairn_core::sync::snapshot_entries`) loads
+//! none of the notes and can be faster than this floor; `bench sync`
+//! reports `bootstrap_docs_loaded` beside it to show which path was taken.
 
 use std::time::Instant;
 

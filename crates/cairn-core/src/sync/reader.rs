@@ -215,7 +215,15 @@ pub fn open_object_owned(
             "sequence number disagrees with the head".into(),
         )));
     }
+    let chunked = obj.chunks.is_some();
     let payload = opener.open_owned(obj, device, key).map_err(bad)?;
+    if chunked {
+        // Sealed in chunks: a snapshot's entries, each with its state,
+        // which a reader of the whole object does without.
+        return crate::sync::snapshot_entries::into_bundle(&payload)
+            .map(Some)
+            .map_err(bad);
+    }
     bundle::decode_owned(payload).map(Some).map_err(bad)
 }
 

@@ -69,6 +69,16 @@ pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)], states: &[Option<NoteStat
     out
 }
 
+/// The documents of a whole snapshot's plaintext, without their states.
+pub fn into_bundle(plaintext: &[u8]) -> Result<crate::sync::bundle::Bundle, ObjectError> {
+    let mut r = EntryReader::new(plaintext, plaintext.len())?;
+    let mut out = Vec::with_capacity(r.left() as usize);
+    while let Some(e) = r.next_entry()? {
+        out.push((e.id, e.doc.into()));
+    }
+    Ok(out)
+}
+
 /// Reads entries from the plaintext of a snapshot, as it is opened.
 pub struct EntryReader<R> {
     source: R,
