@@ -1929,6 +1929,14 @@ async fn keystrokes_reach_the_other_window_live_with_default_settings() {
     a.type_paced(&typed, Duration::from_millis(90)).await;
     let want = format!("Live notes{typed}");
     wait_for_editor(&b, &want).await;
+    // The observer notes a growth after the frame that paints it: wait for
+    // the last one to be noted, not only for the text.
+    let grown = typed.chars().count();
+    b.wait_until(
+        "the last growth noted",
+        &format!("return window.__seen.some(([n]) => n >= {grown})"),
+    )
+    .await;
 
     let keys_at: Vec<f64> = serde_json::from_value(a.js("return window.__keys").await).unwrap();
     let seen: Vec<(i64, f64)> = serde_json::from_value(b.js("return window.__seen").await).unwrap();
