@@ -55,13 +55,15 @@ async fn perform<G: ObjectGrant + 'static>(
             device,
             key: key @ DeviceKey::Snapshot(_),
             if_none_match: _,
-        } if spill.is_some() => Event::GetDone {
-            request,
-            result: match &spill {
-                Some(dir) => bucket.get_spilled(&*grant, &device, key, dir).await,
-                None => bucket.get(&*grant, &device, key, None).await,
-            },
-        },
+        } if spill.is_some() => {
+            let dir = spill
+                .as_deref()
+                .map_or(std::path::Path::new("."), |d| d.as_path());
+            Event::GetDone {
+                request,
+                result: bucket.get_spilled(&*grant, &device, key, dir).await,
+            }
+        }
         BucketRequest::Get {
             request,
             device,
