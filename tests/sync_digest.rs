@@ -148,7 +148,7 @@ fn republish(a: &Device, cloud: &Cloud, mut head: DeviceHead, snapshot: Vec<u8>)
     let sk = DeviceKey::snapshot(r.slot).unwrap();
     head.snapshot = Some(r);
     let mut t = a.transport(cloud);
-    t.put(sk, snapshot).unwrap();
+    t.put(sk, snapshot.into()).unwrap();
     let head_body = object::encode_for(
         ObjectKind::Head,
         head.seq,
@@ -157,7 +157,7 @@ fn republish(a: &Device, cloud: &Cloud, mut head: DeviceHead, snapshot: Vec<u8>)
         Some(&key),
         &head.to_json(),
     );
-    t.put(DeviceKey::Head, head_body).unwrap();
+    t.put(DeviceKey::Head, head_body.into()).unwrap();
 }
 
 /// What a device shows without opening a note: every derived row.
@@ -371,8 +371,8 @@ fn republish_as_older(a: &Device, cloud: &Cloud) -> DeviceHead {
     });
     head.snapshot = Some(r);
     let mut t = a.transport(cloud);
-    t.put(sk, body).unwrap();
-    t.put(dk, digest_body).unwrap();
+    t.put(sk, body.into()).unwrap();
+    t.put(dk, digest_body.into()).unwrap();
     t.put(
         DeviceKey::Head,
         object::encode_for(
@@ -382,7 +382,8 @@ fn republish_as_older(a: &Device, cloud: &Cloud) -> DeviceHead {
             "head",
             Some(&key),
             &head.to_json(),
-        ),
+        )
+        .into(),
     )
     .unwrap();
     head
@@ -414,7 +415,7 @@ fn an_older_snapshot_with_its_digest_is_read_and_a_bad_digest_means_loading() {
     let mut damaged = fetch(&a, &cloud, dk);
     let last = damaged.len() - 1;
     damaged[last] ^= 0x55;
-    a.transport(&cloud).put(dk, damaged).unwrap();
+    a.transport(&cloud).put(dk, damaged.into()).unwrap();
     let c = Device::new("c");
     c.login(&cloud, &account);
     let c_store = round(&c, &cloud, &[a.device_id()]);

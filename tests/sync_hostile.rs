@@ -139,7 +139,8 @@ fn hostile_peer_objects_are_refused_and_local_data_stays() {
 
     for (what, publish, expected) in cases {
         for (key, bytes) in publish {
-            t.put(key, bytes).expect("the peer may write its own keys");
+            t.put(key, bytes.into())
+                .expect("the peer may write its own keys");
         }
         let run = laptop.sync();
         assert!(!run.success, "{what}: sync must fail: {run:?}");

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use backon::BackoffBuilder;
-use cairn_core::sync::{Fetched, TransportError, TransportErrorKind};
+use cairn_core::sync::{Body, Fetched, Spill, TransportError, TransportErrorKind};
 use cairn_protocol::{BlobSlot, DeviceId, DeviceKey, Grant, ObjectUrls, SpaceGrant};
 use reqwest::StatusCode;
 
@@ -387,11 +387,37 @@ impl Bucket {
         &self,
         grant: &G,
         key: DeviceKey,
-        body: Vec<u8>,
+        body: Body,
     ) -> Result<(), TransportError> {
         let url = Self::url_for(grant, grant.own_device(), key, true)?;
         let what = format!("uploading {}", key.relative());
-        self.put_url(&url, &what, bytes::Bytes::from(body)).await
+        match body {
+            Body::Bytes(b) => self.put_url(&url, &what, bytes::Bytes::from(b)).await,
+            Body::Spilled(spill) => self.put_spilled(&url, &what, spill).await,
+        }
+    }
+
+    /// Uploads an object its writer sealed into a file (a snapshot), read
+    /// from the file as it goes out, from the start again on each attempt.
+    async fn put_spilled(&self, url: &str, what: &str, spill: Spill) -> Result<(), TransportError> {
+        self.with_retries(|| {
+            // Presigned PUTs need the length up front: no chunked upload.
+            let req = self
+                .http
+                .put(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, spill.len())
+                .body(reqwest::Body::wrap_stream(file_chunks(spill.clone())));
+            async move {
+                let resp = req.send().await.map_err(|e| Self::network(e, what))?;
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(Self::classify(resp.status(), what))
+                }
+            }
+        })
+        .await
     }
 
     /// Reads an object of `device` into an unlinked file in `dir` as it
@@ -554,7 +580,7 @@ mod tests {
                 .await
                 .unwrap_err(),
             bucket
-                .put(&grant, DeviceKey::Head, b"x".to_vec())
+                .put(&grant, DeviceKey::Head, b"x".to_vec().into())
                 .await
                 .unwrap_err(),
         ];
@@ -566,4 +592,39 @@ mod tests {
             }
         }
     }
+}
+
+/// Bytes read from an upload's file per piece of its body.
+const UPLOAD_READ_LEN: u64 = 1 << 20;
+
+/// `spill`'s bytes from the start, a piece at a time, each read on a
+/// blocking thread (it is a file on disk, not a socket).
+fn file_chunks(
+    spill: Spill,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    futures_util::stream::try_unfold((spill, 0u64), |(spill, at)| async move {
+        if at >= spill.len() {
+            return Ok(None);
+        }
+        let (spill, piece) = tokio::task::spawn_blocking(move || {
+            let mut piece = vec![0u8; (spill.len() - at).min(UPLOAD_READ_LEN) as usize];
+            let mut got = 0;
+            while got < piece.len() {
+                match spill.read_at(at + got as u64, &mut piece[got..])? {
+                    0 => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file to upload is shorter than it was written",
+                        ))
+                    }
+                    n => got += n,
+                }
+            }
+            Ok((spill, piece))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let next = at + piece.len() as u64;
+        Ok(Some((bytes::Bytes::from(piece), (spill, next))))
+    })
 }

@@ -3,7 +3,7 @@
 //! the device would, and tools. Sync itself uses the concurrent runner
 //! (`round_runner`).
 
-use cairn_core::sync::{Fetched, Transport, TransportError};
+use cairn_core::sync::{Body, Fetched, Transport, TransportError};
 use cairn_protocol::{DeviceKey, Grant};
 
 use crate::bucket::Bucket;
@@ -31,7 +31,7 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn put(&mut self, key: DeviceKey, body: Vec<u8>) -> Result<(), TransportError> {
+    fn put(&mut self, key: DeviceKey, body: Body) -> Result<(), TransportError> {
         self.runtime
             .block_on(self.bucket.put(&self.grant, key, body))
     }

@@ -15,7 +15,6 @@ use crate::model::{EventKind, StoreEvent};
 use crate::note_doc::NoteState;
 use crate::origin::Origin;
 use crate::store::{exec, sql_err, write_derived, Store};
-use crate::sync::bundle::Bundle;
 use crate::sync::digest::DigestState;
 
 /// Records `s` as the state of note `id`'s rows, written from its
@@ -73,39 +72,6 @@ impl Store {
             }
         }
         Ok(Some(state.into_state()))
-    }
-
-    /// Every stored chunk (as `chunks_after(0)`) and, read in the same
-    /// transaction, the state each note's rows hold (None for the reserved
-    /// documents and for notes without one).
-    pub(crate) fn snapshot_with_states(&mut self) -> Result<(Bundle, i64, Vec<Option<NoteState>>)> {
-        let own_tx = self.conn.is_autocommit();
-        if own_tx {
-            self.conn
-                .execute_batch("BEGIN DEFERRED")
-                .map_err(sql_err("reading the snapshot", &self.path))?;
-        }
-        let read = (|| {
-            let (all, max) = self.chunks_after(0)?;
-            let states = all
-                .iter()
-                .map(|(id, _)| {
-                    if crate::reserved_doc::is_reserved(id) {
-                        Ok(None)
-                    } else {
-                        self.stored_state(id)
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok((all, max, states))
-        })();
-        if own_tx {
-            // A read: nothing to undo, so ending it cannot lose anything.
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                eprintln!("warning: ending the snapshot's read failed: {e}");
-            }
-        }
-        read
     }
 
     pub(crate) fn is_unchecked(&self, id: &str) -> Result<bool> {

@@ -71,6 +71,7 @@ pub mod round;
 pub mod signed_head;
 pub mod snapshot_apply;
 pub mod snapshot_entries;
+pub mod snapshot_write;
 pub mod space_live;
 pub mod space_stream;
 pub mod state;
@@ -90,5 +91,5 @@ pub use round::{
 };
 pub use state::{PeerState, SelfState};
 pub use status::{PeerStatus, SyncStatus};
-pub use transport::{Fetched, Spill, Transport, TransportError, TransportErrorKind};
+pub use transport::{Body, Fetched, Spill, Transport, TransportError, TransportErrorKind};
 pub use writer::PublishPlan;

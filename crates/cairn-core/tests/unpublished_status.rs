@@ -15,7 +15,11 @@ use cairn_protocol::DeviceKey;
 struct NoUploads(MemoryTransport);
 
 impl Transport for NoUploads {
-    fn put(&mut self, _key: DeviceKey, _body: Vec<u8>) -> Result<(), TransportError> {
+    fn put(
+        &mut self,
+        _key: DeviceKey,
+        _body: cairn_core::sync::Body,
+    ) -> Result<(), TransportError> {
         Err(TransportError::new(
             TransportErrorKind::Offline,
             "no network",

@@ -14,7 +14,7 @@ use crate::sync::failure::PeerError;
 use crate::sync::head::DeviceHead;
 use crate::sync::reader::ReadError;
 use crate::sync::state::PeerState;
-use crate::sync::transport::{Fetched, TransportError};
+use crate::sync::transport::{Body, Fetched, TransportError};
 use crate::sync::writer::PublishPlan;
 
 /// Names one network request of a round.
@@ -38,7 +38,7 @@ pub enum BucketRequest {
     Put {
         request: RequestId,
         key: DeviceKey,
-        body: Vec<u8>,
+        body: Body,
     },
     /// Download an object of `device`; answer with [`Event::GetDone`].
     Get {

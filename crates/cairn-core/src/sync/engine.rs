@@ -307,7 +307,7 @@ impl Round {
         let (key, body) = plan.puts[next].clone();
         self.report.requests += 1;
         self.report.publish_requests += 1;
-        self.report.bytes_up += body.len() as u64;
+        self.report.bytes_up += body.len();
         out.push(Effect::Bucket(BucketRequest::Put { request, key, body }));
         self.publish = PublishPhase::Uploading {
             plan,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use cairn_protocol::DeviceKey;
 
-use crate::sync::transport::{Fetched, Transport, TransportError, TransportErrorKind};
+use crate::sync::transport::{Body, Fetched, Transport, TransportError, TransportErrorKind};
 
 #[derive(Default)]
 struct Inner {
@@ -99,8 +99,14 @@ impl MemoryTransport {
 }
 
 impl Transport for MemoryTransport {
-    fn put(&mut self, key: DeviceKey, body: Vec<u8>) -> Result<(), TransportError> {
+    fn put(&mut self, key: DeviceKey, body: Body) -> Result<(), TransportError> {
         let me = self.me.clone();
+        let body = body.into_bytes().map_err(|e| {
+            TransportError::new(
+                TransportErrorKind::Rejected,
+                format!("reading the upload: {e}"),
+            )
+        })?;
         self.storage.with(|i| {
             Self::check(i)?;
             i.next_etag += 1;

@@ -105,26 +105,47 @@ impl PersonalKeys {
         payload: &[u8],
     ) -> Vec<u8> {
         let place = crate::sync::stream_object::Place { device, object_key };
-        let chunk = crate::sync::stream_object::CHUNK_LEN;
+        let (epoch, key) = self.stream_key();
+        crate::sync::stream_object::seal(
+            kind,
+            seq,
+            place,
+            epoch,
+            key,
+            crate::sync::stream_object::CHUNK_LEN,
+            payload,
+        )
+    }
+
+    /// `seal_stream`, writing into `out` as the plaintext is written to
+    /// the sealer rather than from a payload held whole.
+    pub fn stream_sealer<W: std::io::Write + std::io::Seek>(
+        &self,
+        kind: ObjectKind,
+        seq: u64,
+        device: &str,
+        object_key: &str,
+        out: W,
+    ) -> std::io::Result<crate::sync::stream_object::Sealer<W>> {
+        let place = crate::sync::stream_object::Place { device, object_key };
+        let (epoch, key) = self.stream_key();
+        crate::sync::stream_object::Sealer::new(
+            out,
+            kind,
+            seq,
+            place,
+            epoch,
+            key,
+            crate::sync::stream_object::CHUNK_LEN,
+        )
+    }
+
+    /// The key a new stream object is sealed with: the newest epoch's, or
+    /// the content key as epoch 0 (`None`: unsealed, for benchmarks).
+    fn stream_key(&self) -> (Epoch, Option<&ContentKey>) {
         match self.epochs.last_key_value() {
-            Some((epoch, key)) => crate::sync::stream_object::seal(
-                kind,
-                seq,
-                place,
-                *epoch,
-                Some(key.cipher()),
-                chunk,
-                payload,
-            ),
-            None => crate::sync::stream_object::seal(
-                kind,
-                seq,
-                place,
-                Epoch(0),
-                self.content.as_ref(),
-                chunk,
-                payload,
-            ),
+            Some((epoch, key)) => (*epoch, Some(key.cipher())),
+            None => (Epoch(0), self.content.as_ref()),
         }
     }
 

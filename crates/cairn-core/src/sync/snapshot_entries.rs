@@ -37,36 +37,52 @@ pub struct SnapshotEntry {
 /// Encodes `entries` (id, document bytes) with `states[i]` the state of
 /// entry `i`; reserved documents get none.
 pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)], states: &[Option<NoteState>]) -> Vec<u8> {
-    // The states' JSON is written in place: a snapshot is the size of the
-    // account, and its states are most of a second copy of the text.
     let docs: usize = entries
         .iter()
         .map(|(id, d)| 10 + id.len() + 2 * d.as_ref().len())
         .sum();
     let mut out = Vec::with_capacity(5 + docs);
-    out.push(ENTRIES_FORMAT);
-    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    let mut scratch = Vec::new();
+    // Writing to memory does not fail.
+    let _ = write_count(&mut out, entries.len() as u32);
     for (i, (id, data)) in entries.iter().enumerate() {
-        let data = data.as_ref();
-        out.extend_from_slice(&(id.len() as u16).to_le_bytes());
-        out.extend_from_slice(id.as_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(data);
-        let at = out.len();
-        out.extend_from_slice(&[0; 4]);
-        if let Some(Some(state)) = states.get(i) {
-            if !crate::reserved_doc::is_reserved(id)
-                && serde_json::to_writer(&mut out, &DigestState::of(state)).is_err()
-            {
-                // Writing to memory does not fail; were it to, the entry
-                // goes without a state and its reader loads the note.
-                out.truncate(at + 4);
-            }
-        }
-        let len = (out.len() - at - 4) as u32;
-        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let state = states.get(i).and_then(Option::as_ref);
+        let _ = write_entry(&mut out, id, data.as_ref(), state, &mut scratch);
     }
     out
+}
+
+/// Starts a payload of `count` entries.
+pub fn write_count<W: std::io::Write + ?Sized>(out: &mut W, count: u32) -> std::io::Result<()> {
+    out.write_all(&[ENTRIES_FORMAT])?;
+    out.write_all(&count.to_le_bytes())
+}
+
+/// Writes one entry: `id`'s document `data` and its `state` (none for a
+/// reserved document). `scratch` holds the state's JSON on its way.
+pub fn write_entry<W: std::io::Write + ?Sized>(
+    out: &mut W,
+    id: &str,
+    data: &[u8],
+    state: Option<&NoteState>,
+    scratch: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    out.write_all(&(id.len() as u16).to_le_bytes())?;
+    out.write_all(id.as_bytes())?;
+    out.write_all(&(data.len() as u32).to_le_bytes())?;
+    out.write_all(data)?;
+    scratch.clear();
+    if let Some(state) = state {
+        if !crate::reserved_doc::is_reserved(id)
+            && serde_json::to_writer(&mut *scratch, &DigestState::of(state)).is_err()
+        {
+            // Writing to memory does not fail; were it to, the entry goes
+            // without a state and its reader loads the note.
+            scratch.clear();
+        }
+    }
+    out.write_all(&(scratch.len() as u32).to_le_bytes())?;
+    out.write_all(scratch)
 }
 
 /// The documents of a whole snapshot's plaintext, without their states.

@@ -203,46 +203,135 @@ pub fn seal(
     chunk_len: u32,
     payload: &[u8],
 ) -> Vec<u8> {
-    let chunk_len = chunk_len.clamp(MIN_CHUNK_LEN, MAX_CHUNK_LEN);
-    let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
-    if key.is_some() {
-        rand::thread_rng().fill_bytes(&mut nonce_prefix);
-    }
-    let aad = chunk_aad(place.device, place.object_key, epoch, kind, seq, chunk_len);
-    let chunks = payload.len().div_ceil(chunk_len as usize).max(1);
-    let tags = if key.is_some() { chunks * TAG_LEN } else { 0 };
-    let mut out = Vec::with_capacity(STREAM_HEADER_LEN + payload.len() + tags);
-    out.resize(STREAM_HEADER_LEN, 0);
-    let stream = key.map(|k| stream(k, &nonce_prefix));
-    for i in 0..chunks {
-        let start = i * chunk_len as usize;
-        let end = (start + chunk_len as usize).min(payload.len());
-        let mut buf = payload[start..end].to_vec();
-        if let Some(s) = &stream {
-            // Only a message beyond the cipher's limit fails, and a chunk
-            // is at most 16 MiB.
-            if s.encrypt_in_place(i as u32, i + 1 == chunks, &aad, &mut buf)
-                .is_err()
-            {
-                return Vec::new();
-            }
-        }
-        out.extend_from_slice(&buf);
-    }
-    let body = &out[STREAM_HEADER_LEN..];
-    let header = StreamHeader {
+    let chunks = payload.len().div_ceil(chunk_len.max(1) as usize).max(1);
+    let out = Vec::with_capacity(STREAM_HEADER_LEN + payload.len() + chunks * TAG_LEN);
+    let sealed = Sealer::new(
+        std::io::Cursor::new(out),
         kind,
         seq,
-        sealed: key.is_some(),
-        hash: Sha256::digest(body).into(),
-        payload_len: body.len(),
-        space: SpaceId::from_bytes([0; SPACE_ID_LEN]),
+        place,
         epoch,
+        key,
         chunk_len,
-        nonce_prefix,
-    };
-    out[..STREAM_HEADER_LEN].copy_from_slice(&header.encode());
-    out
+    )
+    .and_then(|mut s| {
+        std::io::Write::write_all(&mut s, payload)?;
+        s.finish()
+    });
+    // Writing to memory fails only for a payload beyond `MAX_PAYLOAD`,
+    // which no caller seals whole.
+    sealed.map(|(c, _)| c.into_inner()).unwrap_or_default()
+}
+
+/// Seals a version 3 object as its plaintext is written, into `out`, one
+/// chunk at a time: a snapshot written to a file never has more than a
+/// chunk of itself in memory. The header, which holds the length and hash
+/// of what follows, is written last, over the space kept for it.
+pub struct Sealer<W: std::io::Write + std::io::Seek> {
+    out: W,
+    header: StreamHeader,
+    stream: Option<StreamBE32<XChaCha20Poly1305>>,
+    aad: Vec<u8>,
+    position: u32,
+    sha: Sha256,
+    buf: Vec<u8>,
+    written: usize,
+}
+
+impl<W: std::io::Write + std::io::Seek> Sealer<W> {
+    pub fn new(
+        mut out: W,
+        kind: ObjectKind,
+        seq: u64,
+        place: Place<'_>,
+        epoch: Epoch,
+        key: Option<&ContentKey>,
+        chunk_len: u32,
+    ) -> std::io::Result<Sealer<W>> {
+        let chunk_len = chunk_len.clamp(MIN_CHUNK_LEN, MAX_CHUNK_LEN);
+        let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
+        if key.is_some() {
+            rand::thread_rng().fill_bytes(&mut nonce_prefix);
+        }
+        out.write_all(&[0; STREAM_HEADER_LEN])?;
+        Ok(Sealer {
+            out,
+            header: StreamHeader {
+                kind,
+                seq,
+                sealed: key.is_some(),
+                hash: [0; 32],
+                payload_len: 0,
+                space: SpaceId::from_bytes([0; SPACE_ID_LEN]),
+                epoch,
+                chunk_len,
+                nonce_prefix,
+            },
+            stream: key.map(|k| stream(k, &nonce_prefix)),
+            aad: chunk_aad(place.device, place.object_key, epoch, kind, seq, chunk_len),
+            position: 0,
+            sha: Sha256::new(),
+            buf: Vec::with_capacity(chunk_len as usize + TAG_LEN),
+            written: 0,
+        })
+    }
+
+    /// Seals the chunk in `buf` (`last`: the stream's end) and writes it.
+    fn flush_chunk(&mut self, last: bool) -> std::io::Result<()> {
+        if let Some(s) = &self.stream {
+            s.encrypt_in_place(self.position, last, &self.aad, &mut self.buf)
+                .map_err(|_| std::io::Error::other("a chunk is too long to seal"))?;
+        }
+        self.written += self.buf.len();
+        if self.written > MAX_PAYLOAD {
+            return Err(std::io::Error::other(format!(
+                "the object is larger than {MAX_PAYLOAD} bytes"
+            )));
+        }
+        self.sha.update(&self.buf);
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.position = self
+            .position
+            .checked_add(1)
+            .ok_or_else(|| std::io::Error::other("a stream of more than 2^32 chunks"))?;
+        Ok(())
+    }
+
+    /// Seals the last chunk and writes the header: `out`, and the
+    /// object's length in all.
+    pub fn finish(mut self) -> std::io::Result<(W, u64)> {
+        self.flush_chunk(true)?;
+        self.header.hash = self.sha.clone().finalize().into();
+        self.header.payload_len = self.written;
+        self.out.flush()?;
+        self.out.seek(std::io::SeekFrom::Start(0))?;
+        self.out.write_all(&self.header.encode())?;
+        self.out.flush()?;
+        Ok((self.out, (STREAM_HEADER_LEN + self.written) as u64))
+    }
+}
+
+impl<W: std::io::Write + std::io::Seek> std::io::Write for Sealer<W> {
+    fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len();
+        let chunk = self.header.chunk_len as usize;
+        while !data.is_empty() {
+            // A full chunk goes out only once a byte beyond it arrives:
+            // until then it may be the last, which is sealed as such.
+            if self.buf.len() == chunk {
+                self.flush_chunk(false)?;
+            }
+            let take = (chunk - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl StreamHeader {
@@ -547,6 +636,58 @@ mod tests {
                 );
                 assert_eq!(open_all(&sealed, PLACE, k).unwrap(), payload, "len {len}");
             }
+        }
+    }
+
+    #[test]
+    fn a_sealer_fed_in_uneven_pieces_into_a_file_writes_what_opens() {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let key = ContentKey::generate();
+        let c = MIN_CHUNK_LEN as usize;
+        // Ending inside a chunk, on its boundary, and empty.
+        for len in [5 * c + 123, 4 * c, 0] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 241) as u8).collect();
+            let file = tempfile::tempfile().unwrap();
+            let mut sealer = Sealer::new(
+                file,
+                ObjectKind::Snapshot,
+                9,
+                PLACE,
+                Epoch(0),
+                Some(&key),
+                MIN_CHUNK_LEN,
+            )
+            .unwrap();
+            let mut at = 0;
+            let mut step = 1;
+            while at < payload.len() {
+                let end = (at + step).min(payload.len());
+                sealer.write_all(&payload[at..end]).unwrap();
+                at = end;
+                step = step * 3 % (2 * c) + 1;
+            }
+            let (mut file, written) = sealer.finish().unwrap();
+            let mut bytes = Vec::new();
+            file.seek(std::io::SeekFrom::Start(0)).unwrap();
+            file.read_to_end(&mut bytes).unwrap();
+            assert_eq!(bytes.len() as u64, written);
+            assert_eq!(
+                open_all(&bytes, PLACE, Some(&key)).unwrap(),
+                payload,
+                "len {len}"
+            );
+            // The same chunks as sealing it whole: one layout, one reader.
+            let whole = seal(
+                ObjectKind::Snapshot,
+                9,
+                PLACE,
+                Epoch(0),
+                Some(&key),
+                MIN_CHUNK_LEN,
+                &payload,
+            );
+            assert_eq!(whole.len(), bytes.len(), "len {len}");
+            assert!(decode_header_whole(&bytes).is_ok());
         }
     }
 

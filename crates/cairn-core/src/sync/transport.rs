@@ -76,11 +76,63 @@ impl Spill {
         Ok(BufReader::with_capacity(1 << 16, f))
     }
 
+    /// Up to `buf.len()` bytes at `offset`, without moving the file's
+    /// position (an upload reads its chunks while nothing else does, but
+    /// needs no lock for it): how many were read, 0 at the end.
+    #[cfg(unix)]
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(&*self.file, buf, offset)
+    }
+
     /// The whole object in memory (an older snapshot, sealed in one piece).
     pub fn read_all(&self) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(self.len as usize);
         self.reader()?.read_to_end(&mut out)?;
         Ok(out)
+    }
+}
+
+/// What an upload sends: bytes in memory, or a file a snapshot was sealed
+/// into as it was written (a snapshot is as large as the account, and is
+/// never held whole in memory by its writer either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    Spilled(Spill),
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::Spilled(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first bytes (all of a short body): enough for any header.
+    pub fn prefix(&self) -> &[u8] {
+        match self {
+            Body::Bytes(b) => &b[..b.len().min(SPILL_PREFIX_LEN)],
+            Body::Spilled(s) => s.prefix(),
+        }
+    }
+
+    /// The whole body in memory, for transports that keep objects there.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Body::Bytes(b) => Ok(b),
+            Body::Spilled(s) => s.read_all(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Body {
+        Body::Bytes(bytes)
     }
 }
 
@@ -125,7 +177,7 @@ impl TransportError {
 
 pub trait Transport {
     /// Writes one of this device's own objects.
-    fn put(&mut self, key: DeviceKey, body: Vec<u8>) -> Result<(), TransportError>;
+    fn put(&mut self, key: DeviceKey, body: Body) -> Result<(), TransportError>;
     /// Reads an object of `device` (this one or a peer).
     fn get(
         &mut self,

@@ -21,6 +21,8 @@ use crate::store::Store;
 use crate::sync::bundle;
 use crate::sync::head::{DeviceHead, ObjectRef};
 use crate::sync::object::{self, ObjectKind};
+use crate::sync::snapshot_write::WrittenSnapshot;
+use crate::sync::transport::Body;
 
 /// The log is folded into a snapshot once it is larger than the snapshot,
 /// but never for less than this: a small account should not rewrite its
@@ -30,7 +32,7 @@ pub const COMPACT_MIN_LOG_BYTES: u64 = 256 * 1024;
 /// Uploads to make, in order (the head last), and what to record after.
 #[derive(Debug, Clone)]
 pub struct PublishPlan {
-    pub puts: Vec<(DeviceKey, Vec<u8>)>,
+    pub puts: Vec<(DeviceKey, Body)>,
     pub head: DeviceHead,
     pub watermark: i64,
     /// Whether this publish wrote a snapshot.
@@ -44,7 +46,7 @@ pub struct PublishPlan {
 
 impl PublishPlan {
     pub fn bytes(&self) -> u64 {
-        self.puts.iter().map(|(_, b)| b.len() as u64).sum()
+        self.puts.iter().map(|(_, b)| b.len()).sum()
     }
 }
 
@@ -77,34 +79,20 @@ pub(crate) trait PublishScope {
     fn seal_owned(&self, kind: ObjectKind, seq: u64, key: &DeviceKey, payload: Vec<u8>) -> Vec<u8> {
         self.seal(kind, seq, key, &payload)
     }
-    /// Every chunk, for a snapshot, and the highest chunk id; with the
-    /// state of each entry, read in the same transaction, when the
-    /// stream's snapshots carry them (the personal one; a shared
-    /// notebook's readers do not use them).
-    fn snapshot_chunks(&mut self) -> Result<SnapshotRead> {
-        let (all, max) = self.chunks_after(0)?;
-        Ok((all, max, None))
-    }
-    /// Seals a snapshot of `all` at `key`. A shared space's is one sealed
-    /// message (envelope version 2) without states: its members read it
-    /// whole, and load every document.
-    fn seal_snapshot(
-        &self,
-        seq: u64,
-        key: &DeviceKey,
-        all: &bundle::Bundle,
-        _states: Option<&[Option<crate::note_doc::NoteState>]>,
-    ) -> Vec<u8> {
-        self.seal_owned(ObjectKind::Snapshot, seq, key, bundle::encode(all))
+    /// Writes a snapshot of every document at `key`. A shared space's is
+    /// one sealed message (envelope version 2) without states: its members
+    /// read it whole, and load every document.
+    fn write_snapshot(&mut self, seq: u64, key: &DeviceKey) -> Result<WrittenSnapshot> {
+        let (all, max_chunk) = self.chunks_after(0)?;
+        let docs = all.iter().map(|(id, _)| id.clone()).collect();
+        let body = self.seal_owned(ObjectKind::Snapshot, seq, key, bundle::encode(&all));
+        Ok(WrittenSnapshot {
+            body: Body::Bytes(body),
+            docs,
+            max_chunk,
+        })
     }
 }
-
-/// A snapshot's entries, the highest chunk id, and their states.
-pub(crate) type SnapshotRead = (
-    bundle::Bundle,
-    i64,
-    Option<Vec<Option<crate::note_doc::NoteState>>>,
-);
 
 /// The personal stream.
 struct Personal<'a> {
@@ -144,28 +132,12 @@ impl PublishScope for Personal<'_> {
             .personal_keys()
             .seal_owned(kind, seq, self.device_id, &key.relative(), payload)
     }
-    fn snapshot_chunks(&mut self) -> Result<SnapshotRead> {
-        let (all, max, states) = self.store.snapshot_with_states()?;
-        Ok((all, max, Some(states)))
-    }
     /// The personal stream's snapshot is sealed in chunks with each
-    /// note's state beside its document (`snapshot_entries`): a new device
-    /// opens and stores it a batch at a time, loading no document.
-    fn seal_snapshot(
-        &self,
-        seq: u64,
-        key: &DeviceKey,
-        all: &bundle::Bundle,
-        states: Option<&[Option<crate::note_doc::NoteState>]>,
-    ) -> Vec<u8> {
-        let payload = crate::sync::snapshot_entries::encode(all, states.unwrap_or_default());
-        self.store.personal_keys().seal_stream(
-            ObjectKind::Snapshot,
-            seq,
-            self.device_id,
-            &key.relative(),
-            &payload,
-        )
+    /// note's state beside its document, into a file as it is read
+    /// (`snapshot_write`): a new device opens and stores it a batch at a
+    /// time, loading no document, and neither side holds it whole.
+    fn write_snapshot(&mut self, seq: u64, key: &DeviceKey) -> Result<WrittenSnapshot> {
+        self.store.write_personal_snapshot(seq, self.device_id, key)
     }
 }
 
@@ -216,7 +188,7 @@ pub(crate) fn plan_publish(
             &head.to_json(),
         );
         return Ok(Some(PublishPlan {
-            puts: vec![(DeviceKey::Head, body)],
+            puts: vec![(DeviceKey::Head, Body::Bytes(body))],
             head,
             watermark: me.watermark,
             snapshot: false,
@@ -262,26 +234,25 @@ pub(crate) fn plan_publish(
         // Every chunk is read again below: the new ones need not stay in
         // memory beside them (on a first sync they are all of them).
         drop(entries);
-        let (all, all_max, states) = scope.snapshot_chunks()?;
-        docs = all.iter().map(|(id, _)| id.clone()).collect();
         let slot = free.unwrap_or(preferred);
         scope.mark_snapshot_slot(slot)?;
         let key = slot_key(DeviceKey::snapshot(slot))?;
-        let body = scope.seal_snapshot(seq, &key, &all, states.as_deref());
+        let written = scope.write_snapshot(seq, &key)?;
+        docs = written.docs;
+        let body = written.body;
         let snapshot_ref = ObjectRef {
             seq,
             slot,
-            hash: object::encoded_hash_hex(&body),
-            len: body.len() as u64,
+            hash: object::encoded_hash_hex(body.prefix()),
+            len: body.len(),
         };
         // A digest beside the snapshot is what writers before version 3
         // made; the states now travel inside it.
         head.digest = None;
-        drop(all);
         head.snapshot = Some(snapshot_ref);
         head.segments.clear();
         puts.push((key, body));
-        watermark = all_max.max(max_id);
+        watermark = written.max_chunk.max(max_id);
     } else {
         let slot = (seq % u64::from(LOG_SLOTS)) as u32;
         let key = slot_key(DeviceKey::log(slot))?;
@@ -294,11 +265,11 @@ pub(crate) fn plan_publish(
             hash: object::encoded_hash_hex(&body),
             len: body.len() as u64,
         });
-        puts.push((key, body));
+        puts.push((key, Body::Bytes(body)));
         watermark = max_id;
     }
     let head_body = scope.seal(ObjectKind::Head, seq, &DeviceKey::Head, &head.to_json());
-    puts.push((DeviceKey::Head, head_body));
+    puts.push((DeviceKey::Head, Body::Bytes(head_body)));
     Ok(Some(PublishPlan {
         puts,
         head,
