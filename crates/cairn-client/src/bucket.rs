@@ -364,12 +364,28 @@ impl Bucket {
         what: &str,
         body: bytes::Bytes,
     ) -> Result<(), TransportError> {
+        let len = body.len() as u64;
+        self.put_with(url, what, len, || reqwest::Body::from(body.clone()))
+            .await
+    }
+
+    /// Uploads `len` bytes to a presigned URL, with a body made afresh by
+    /// `body` for each attempt.
+    async fn put_with(
+        &self,
+        url: &str,
+        what: &str,
+        len: u64,
+        body: impl Fn() -> reqwest::Body,
+    ) -> Result<(), TransportError> {
         self.with_retries(|| {
+            // Presigned PUTs need the length up front: no chunked upload.
             let req = self
                 .http
                 .put(url)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(body.clone());
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .body(body());
             async move {
                 let resp = req.send().await.map_err(|e| Self::network(e, what))?;
                 if resp.status().is_success() {
@@ -400,22 +416,8 @@ impl Bucket {
     /// Uploads an object its writer sealed into a file (a snapshot), read
     /// from the file as it goes out, from the start again on each attempt.
     async fn put_spilled(&self, url: &str, what: &str, spill: Spill) -> Result<(), TransportError> {
-        self.with_retries(|| {
-            // Presigned PUTs need the length up front: no chunked upload.
-            let req = self
-                .http
-                .put(url)
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .header(reqwest::header::CONTENT_LENGTH, spill.len())
-                .body(reqwest::Body::wrap_stream(file_chunks(spill.clone())));
-            async move {
-                let resp = req.send().await.map_err(|e| Self::network(e, what))?;
-                if resp.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(Self::classify(resp.status(), what))
-                }
-            }
+        self.put_with(url, what, spill.len(), || {
+            reqwest::Body::wrap_stream(file_chunks(spill.clone()))
         })
         .await
     }
@@ -536,6 +538,41 @@ impl Bucket {
     }
 }
 
+/// Bytes read from an upload's file per piece of its body.
+const UPLOAD_READ_LEN: u64 = 1 << 20;
+
+/// `spill`'s bytes from the start, a piece at a time, each read on a
+/// blocking thread (it is a file on disk, not a socket).
+fn file_chunks(
+    spill: Spill,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    futures_util::stream::try_unfold((spill, 0u64), |(spill, at)| async move {
+        if at >= spill.len() {
+            return Ok(None);
+        }
+        let (spill, piece) = tokio::task::spawn_blocking(move || {
+            let mut piece = vec![0u8; (spill.len() - at).min(UPLOAD_READ_LEN) as usize];
+            let mut got = 0;
+            while got < piece.len() {
+                match spill.read_at(at + got as u64, &mut piece[got..])? {
+                    0 => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file to upload is shorter than it was written",
+                        ))
+                    }
+                    n => got += n,
+                }
+            }
+            Ok((spill, piece))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let next = at + piece.len() as u64;
+        Ok(Some((bytes::Bytes::from(piece), (spill, next))))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,39 +629,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Bytes read from an upload's file per piece of its body.
-const UPLOAD_READ_LEN: u64 = 1 << 20;
-
-/// `spill`'s bytes from the start, a piece at a time, each read on a
-/// blocking thread (it is a file on disk, not a socket).
-fn file_chunks(
-    spill: Spill,
-) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    futures_util::stream::try_unfold((spill, 0u64), |(spill, at)| async move {
-        if at >= spill.len() {
-            return Ok(None);
-        }
-        let (spill, piece) = tokio::task::spawn_blocking(move || {
-            let mut piece = vec![0u8; (spill.len() - at).min(UPLOAD_READ_LEN) as usize];
-            let mut got = 0;
-            while got < piece.len() {
-                match spill.read_at(at + got as u64, &mut piece[got..])? {
-                    0 => {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "the file to upload is shorter than it was written",
-                        ))
-                    }
-                    n => got += n,
-                }
-            }
-            Ok((spill, piece))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        let next = at + piece.len() as u64;
-        Ok(Some((bytes::Bytes::from(piece), (spill, next))))
-    })
 }

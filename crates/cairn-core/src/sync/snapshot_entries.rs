@@ -43,11 +43,17 @@ pub fn encode<D: AsRef<[u8]>>(entries: &[(String, D)], states: &[Option<NoteStat
         .sum();
     let mut out = Vec::with_capacity(5 + docs);
     let mut scratch = Vec::new();
-    // Writing to memory does not fail.
-    let _ = write_count(&mut out, entries.len() as u32);
-    for (i, (id, data)) in entries.iter().enumerate() {
-        let state = states.get(i).and_then(Option::as_ref);
-        let _ = write_entry(&mut out, id, data.as_ref(), state, &mut scratch);
+    let written = write_count(&mut out, entries.len() as u32).and_then(|()| {
+        for (i, (id, data)) in entries.iter().enumerate() {
+            let state = states.get(i).and_then(Option::as_ref);
+            write_entry(&mut out, id, data.as_ref(), state, &mut scratch)?;
+        }
+        Ok(())
+    });
+    // Writing to memory does not fail; were it to, the payload would not
+    // open, and the reader says so.
+    if let Err(e) = written {
+        eprintln!("warning: encoding a snapshot in memory failed: {e}");
     }
     out
 }
